@@ -1,0 +1,71 @@
+// slack: post a message through a Slack incoming webhook. The webhook URL is the credential, so
+// it comes from a secret and never appears in messages: the peer is called "Slack webhook".
+// Slack answers 200 "ok"; errors are plain-text codes (invalid_payload, channel_not_found, ...).
+import { jsonBody, sendHttp, statusFailure } from "../shared/http.js";
+import { renderText, renderValueAt } from "../shared/render.js";
+import { SecretBag, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
+import { templated } from "../shared/schema.js";
+import { StepFailure, type SecretSource, type StepType } from "../types.js";
+
+export interface SlackConfig {
+  webhookUrl: SecretSource;
+  text: string;
+  blocks?: unknown[] | string;
+  channel?: string;
+}
+
+const LABEL = "Slack webhook";
+
+export const slackStep: StepType<SlackConfig> = {
+  type: "slack",
+  schema: {
+    type: "object",
+    additionalProperties: false,
+    required: ["webhookUrl", "text"],
+    description: "Post a message to Slack through an incoming webhook.",
+    properties: {
+      webhookUrl: secretSourceSchema("Incoming webhook URL (https://hooks.slack.com/services/...)."),
+      text: templated("Message text (mrkdwn); also the notification fallback when blocks are given."),
+      blocks: {
+        description: "Block Kit blocks (strings templated), or one template that gives the list.",
+        anyOf: [
+          { type: "array", items: { type: "object" }, maxItems: 50 },
+          { type: "string", pattern: "^\\s*\\{\\{[\\s\\S]*\\}\\}\\s*$" },
+        ],
+      },
+      channel: templated("Channel override (only legacy webhooks honour it)."),
+    },
+  },
+
+  secrets(config) {
+    return secretKeyRefs(config?.webhookUrl);
+  },
+
+  async execute(config, ctx) {
+    const secrets = new SecretBag(ctx);
+    try {
+      const text = renderText(ctx, config.text, "text");
+      const payload: Record<string, unknown> = { text };
+      if (config.blocks !== undefined) {
+        const blocks = renderValueAt<unknown>(ctx, config.blocks, "blocks");
+        if (!Array.isArray(blocks)) throw new StepFailure("blocks: expected a list of blocks", { retryable: false });
+        payload.blocks = blocks;
+      }
+      if (config.channel !== undefined) payload.channel = renderText(ctx, config.channel, "channel");
+      const url = await secrets.read(config.webhookUrl);
+      if (!/^https?:\/\//.test(url)) throw new StepFailure("the Slack webhook URL from the secret is not an http(s) URL", { retryable: false });
+      const response = await sendHttp(
+        ctx,
+        { method: "POST", url, headers: { "Content-Type": "application/json" }, body: jsonBody(payload), label: LABEL },
+        secrets,
+      );
+      if (response.status < 200 || response.status >= 300) throw statusFailure(response, LABEL);
+      ctx.logger.info({ status: response.status }, "Slack message posted");
+      return { output: { status: response.status, response: secrets.scrub(response.text.slice(0, 200)) } };
+    } catch (err) {
+      throw secrets.scrubError(err);
+    }
+  },
+};
+
+export default slackStep;

@@ -1,0 +1,160 @@
+// Test helpers for step types: a StepContext whose logger writes to memory, and a real HTTP server
+// on 127.0.0.1 standing in for GitHub / Slack / Cloudflare / Fastly / CloudFront.
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { renderValue } from "../../../src/expr/template.js";
+import { StepFailure, type Endpoints, type SecretSource, type StepContext, type StepType } from "../../../src/steps/types.js";
+
+export interface TestContextOptions {
+  scope?: Record<string, unknown>;
+  /** Secret values by "secret-name/key" (secretKeyRef) or "env:NAME". */
+  secrets?: Record<string, string>;
+  endpoints?: Partial<Endpoints>;
+  kubeConfig?: KubeConfig;
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface TestContext {
+  ctx: StepContext;
+  /** Everything logged so far, as pino's JSON lines. */
+  logs(): string;
+  logLines(): Record<string, unknown>[];
+}
+
+export function makeContext(options: TestContextOptions = {}): TestContext {
+  const lines: string[] = [];
+  const logger = pino({ level: "trace", base: undefined }, { write: (line: string) => void lines.push(line) });
+  const scope = options.scope ?? {};
+  const secrets = options.secrets ?? {};
+  const ctx: StepContext = {
+    hook: "test-hook",
+    step: "test-step",
+    runId: "run-1",
+    eventId: "event-1",
+    attempt: 1,
+    idempotencyKey: options.idempotencyKey ?? "idem-0123456789abcdef",
+    signal: options.signal ?? new AbortController().signal,
+    scope,
+    render: <T,>(value: T): T => renderValue(value, scope),
+    logger,
+    runtime: {
+      ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+      readSecret: async (source: SecretSource): Promise<string> => {
+        const key = "secretKeyRef" in source ? `${source.secretKeyRef.name}/${source.secretKeyRef.key}` : `env:${source.env}`;
+        const value = secrets[key];
+        if (value === undefined) throw new Error(`no secret ${key}`);
+        return value;
+      },
+      endpoints: {
+        github: "http://127.0.0.1:9/github",
+        cloudflare: "http://127.0.0.1:9/cloudflare",
+        fastly: "http://127.0.0.1:9/fastly",
+        awsRegion: "us-east-1",
+        ...options.endpoints,
+      },
+    },
+  };
+  return {
+    ctx,
+    logs: () => lines.join(""),
+    logLines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/** Runs a step and returns the StepFailure it throws (fails the test if it succeeds or throws something else). */
+export async function failureOf<C>(step: StepType<C>, config: C, ctx: StepContext): Promise<StepFailure> {
+  let outcome: unknown;
+  try {
+    outcome = await step.execute(config, ctx);
+  } catch (err) {
+    if (err instanceof StepFailure) return err;
+    throw new Error(`expected a StepFailure, got ${String(err)}`, { cause: err });
+  }
+  throw new Error(`expected a StepFailure, got success: ${JSON.stringify(outcome)}`);
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query as received. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  json(): unknown;
+}
+
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  /** Objects are sent as JSON. */
+  body?: unknown;
+}
+
+export type Handler = (request: RecordedRequest, res: ServerResponse) => Reply | undefined | Promise<Reply | undefined>;
+
+export interface Peer {
+  url: string;
+  requests: RecordedRequest[];
+  /** Replaces the handler (default: 200 {}). */
+  handle(handler: Handler): void;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1:0 that records every request. Return undefined from a handler to answer yourself. */
+export async function startPeer(handler?: Handler): Promise<Peer> {
+  let current: Handler = handler ?? (() => ({ status: 200, body: {} }));
+  const requests: RecordedRequest[] = [];
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const recorded: RecordedRequest = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body,
+        json: () => JSON.parse(body) as unknown,
+      };
+      requests.push(recorded);
+      Promise.resolve(current(recorded, res)).then(
+        (reply) => {
+          if (!reply) return;
+          const isText = typeof reply.body === "string" || reply.body === undefined;
+          const headers = { ...(isText ? {} : { "content-type": "application/json" }), ...reply.headers };
+          res.writeHead(reply.status ?? 200, headers);
+          res.end(reply.body === undefined ? undefined : isText ? (reply.body as string) : JSON.stringify(reply.body));
+        },
+        (err: unknown) => {
+          res.writeHead(599);
+          res.end(String(err));
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    handle: (h) => {
+      current = h;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port on 127.0.0.1 that refuses connections (a server that was started and closed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
