@@ -1,0 +1,200 @@
+// CEL is the one expression language of resource-hooks: trigger conditions (`when`), step
+// conditions (`if`) and template placeholders all go through this module, so users learn one
+// language and nothing is ever evaluated with eval/new Function.
+import {
+  celEnv,
+  isCelError,
+  isCelList,
+  isCelMap,
+  isCelUint,
+  parse,
+  plan,
+  type CelInput,
+  type CelValue,
+} from "@bufbuild/cel";
+import { strings } from "@bufbuild/cel/ext";
+
+export class ExpressionError extends Error {
+  override name = "ExpressionError";
+}
+
+export interface CompiledExpression {
+  readonly source: string;
+  /** Top-level variables the expression reads (comprehension variables excluded). */
+  readonly variables: ReadonlySet<string>;
+  /** Names X of every `steps.X` / `steps["X"]` the expression reads. */
+  readonly stepReferences: ReadonlySet<string>;
+  evaluate(variables: Readonly<Record<string, unknown>>): unknown;
+}
+
+const env = celEnv({ funcs: strings });
+const compiledCache = new Map<string, CompiledExpression>();
+
+/** Parses and plans a CEL expression; throws ExpressionError naming the syntax problem. */
+export function compileExpression(source: string): CompiledExpression {
+  const cached = compiledCache.get(source);
+  if (cached) return cached;
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (err) {
+    throw new ExpressionError(cleanParseMessage(err));
+  }
+  const program = plan(env, parsed);
+  const variables = new Set<string>();
+  const stepReferences = new Set<string>();
+  collectReferences(parsed.expr, new Set(), variables, stepReferences);
+  const compiled: CompiledExpression = {
+    source,
+    variables,
+    stepReferences,
+    evaluate(vars) {
+      const bindings: Record<string, CelInput> = {};
+      for (const [name, value] of Object.entries(vars)) bindings[name] = toCel(value);
+      const result = program(bindings);
+      if (isCelError(result)) throw new ExpressionError(result.message);
+      return fromCel(result);
+    },
+  };
+  if (compiledCache.size > 10_000) compiledCache.clear();
+  compiledCache.set(source, compiled);
+  return compiled;
+}
+
+/** Evaluates a condition; anything but boolean true/false is an error, as in Kubernetes' CEL. */
+export function evaluateCondition(expr: CompiledExpression, vars: Readonly<Record<string, unknown>>): boolean {
+  const value = expr.evaluate(vars);
+  if (typeof value !== "boolean") {
+    throw new ExpressionError(`condition ${JSON.stringify(expr.source)} gave ${describeType(value)}, expected a boolean`);
+  }
+  return value;
+}
+
+function cleanParseMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/^syntax error: /, "").replace(/<input>:/g, "");
+}
+
+interface ExprNode {
+  exprKind: { case: string | undefined; value?: unknown };
+}
+
+// Walks the protobuf AST that @bufbuild/cel's parser returns. Comprehensions (all, exists,
+// map, filter) bind their own variables, which are not top-level variables.
+function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>, steps: Set<string>): void {
+  if (!node || typeof node !== "object") return;
+  const kind = (node as ExprNode).exprKind;
+  if (!kind) return;
+  const value = kind.value as Record<string, unknown> | undefined;
+  switch (kind.case) {
+    case "identExpr": {
+      const name = String(value?.name);
+      if (!bound.has(name)) vars.add(name);
+      return;
+    }
+    case "selectExpr": {
+      const operand = value?.operand as ExprNode | undefined;
+      if (isIdent(operand, "steps") && !bound.has("steps")) steps.add(String(value?.field));
+      collectReferences(operand, bound, vars, steps);
+      return;
+    }
+    case "callExpr": {
+      const args = (value?.args as unknown[]) ?? [];
+      if (value?.function === "_[_]" && isIdent(args[0], "steps") && !bound.has("steps")) {
+        const key = constantString(args[1]);
+        if (key !== undefined) steps.add(key);
+      }
+      collectReferences(value?.target, bound, vars, steps);
+      for (const arg of args) collectReferences(arg, bound, vars, steps);
+      return;
+    }
+    case "listExpr":
+      for (const element of (value?.elements as unknown[]) ?? []) collectReferences(element, bound, vars, steps);
+      return;
+    case "structExpr":
+      for (const entry of (value?.entries as Array<Record<string, unknown>>) ?? []) {
+        collectReferences(entry.mapKey, bound, vars, steps);
+        collectReferences(entry.value, bound, vars, steps);
+      }
+      return;
+    case "comprehensionExpr": {
+      const inner = new Set(bound);
+      for (const key of ["iterVar", "iterVar2", "accuVar"]) {
+        if (typeof value?.[key] === "string" && value[key]) inner.add(value[key] as string);
+      }
+      collectReferences(value?.iterRange, bound, vars, steps);
+      collectReferences(value?.accuInit, inner, vars, steps);
+      collectReferences(value?.loopCondition, inner, vars, steps);
+      collectReferences(value?.loopStep, inner, vars, steps);
+      collectReferences(value?.result, inner, vars, steps);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function isIdent(node: unknown, name: string): boolean {
+  const kind = (node as ExprNode | undefined)?.exprKind;
+  return kind?.case === "identExpr" && (kind.value as { name?: string }).name === name;
+}
+
+function constantString(node: unknown): string | undefined {
+  const kind = (node as ExprNode | undefined)?.exprKind;
+  if (kind?.case !== "constExpr") return undefined;
+  const constant = (kind.value as { constantKind?: { case?: string; value?: unknown } }).constantKind;
+  return constant?.case === "stringValue" ? String(constant.value) : undefined;
+}
+
+// JSON integers become CEL ints (as Kubernetes' CEL does for integer fields), so that
+// `object.spec.replicas + 1` works; other numbers stay doubles.
+function toCel(value: unknown): CelInput {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (typeof value === "string" || typeof value === "boolean" || typeof value === "bigint") return value;
+  if (Array.isArray(value)) return value.map(toCel);
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "object") {
+    const out: Record<string, CelInput> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toCel(v);
+    return out as unknown as CelInput;
+  }
+  return String(value);
+}
+
+/** Turns a CEL result back into plain JSON-compatible JavaScript. */
+function fromCel(value: CelValue): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean" || typeof value === "number") return value;
+  if (typeof value === "bigint") {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  }
+  if (isCelUint(value)) return fromCel(value.value);
+  if (isCelList(value)) return Array.from(value, fromCel);
+  if (isCelMap(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) out[String(isCelUint(k) ? k.value : k)] = fromCel(v);
+    return out;
+  }
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  return wellKnownToString(value);
+}
+
+function wellKnownToString(value: object): unknown {
+  const message = (value as { message?: { $typeName?: string; seconds?: bigint; nanos?: number } }).message;
+  if (message?.$typeName === "google.protobuf.Timestamp") {
+    const ms = Number(message.seconds ?? 0n) * 1000 + Math.floor((message.nanos ?? 0) / 1e6);
+    return new Date(ms).toISOString();
+  }
+  if (message?.$typeName === "google.protobuf.Duration") {
+    const seconds = Number(message.seconds ?? 0n) + (message.nanos ?? 0) / 1e9;
+    return `${seconds}s`;
+  }
+  return String(value);
+}
+
+export function describeType(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}

@@ -1,0 +1,131 @@
+// The runner's own manifests: Deployment, Service, RBAC, the ConfigMap carrying hooks.yaml and
+// a placeholder token Secret (the runner refuses to start with the placeholder).
+import { createHash } from "node:crypto";
+import type { V1ConfigMap, V1Deployment, V1Secret, V1Service, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { HookSet } from "../spec/types.js";
+import { stepTypeByName } from "../steps/registry.js";
+import type { PermissionNeed } from "../steps/types.js";
+import { hookSetLabels, runnerConfigMapName, runnerService } from "./names.js";
+import { rbacFor, type RbacObject } from "./rbac.js";
+
+export const RUNNER_PORT = 8080;
+export const PLACEHOLDER_TOKEN = "Bearer replace-me-with-a-random-token";
+export const SECRETS_DIR = "/etc/resource-hooks/secrets";
+const CONFIG_DIR = "/etc/resource-hooks/config";
+const TOKEN_DIR = "/etc/resource-hooks/token";
+
+export type RunnerObject = RbacObject | V1Deployment | V1Service | V1ConfigMap | V1Secret;
+
+/** Everything the runner's ServiceAccount needs: step permissions, Kubernetes Events, its run store. */
+export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
+  const needs: PermissionNeed[] = [];
+  for (const hook of hookSet.hooks) {
+    const { watch } = hook.trigger;
+    // HookSucceeded/HookFailed Events go on the object that triggered the hook.
+    needs.push({ group: "", resource: "events", ...(watch.namespace ? { namespace: watch.namespace } : {}), verbs: ["create", "patch"] });
+    if (hook.trigger.kind === "argocd" && hook.trigger.healthy) {
+      needs.push({ group: watch.group, resource: watch.resource, namespace: watch.namespace, verbs: ["get"] });
+    }
+    for (const step of hook.steps) {
+      const stepType = stepTypeByName(step.type);
+      if (stepType?.permissions) needs.push(...stepType.permissions(step.config, { watch }));
+    }
+  }
+  if (hookSet.runner.store === "kubernetes") {
+    needs.push({ group: "coordination.k8s.io", resource: "leases", namespace: hookSet.namespace, verbs: ["get", "list", "create", "update", "delete"] });
+  }
+  return needs;
+}
+
+function referencedSecrets(hookSet: HookSet): string[] {
+  const names = new Set<string>();
+  for (const hook of hookSet.hooks) {
+    for (const step of hook.steps) {
+      for (const ref of stepTypeByName(step.type)?.secrets?.(step.config) ?? []) names.add(ref.name);
+    }
+  }
+  return [...names].sort();
+}
+
+export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
+  const service = runnerService(hookSet);
+  const labels = { ...hookSetLabels(hookSet), "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": service.name };
+  const selector = { "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": service.name };
+  const namespace = hookSet.namespace;
+  const configMap: V1ConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: runnerConfigMapName(hookSet), namespace, labels },
+    data: { "hooks.yaml": hookSet.source },
+  };
+  const tokenSecret: V1Secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: hookSet.runner.tokenSecret.name, namespace, labels },
+    type: "Opaque",
+    stringData: { [hookSet.runner.tokenSecret.key]: PLACEHOLDER_TOKEN },
+  };
+  const secretVolumes: V1Volume[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, secret: { secretName: name } }));
+  const secretMounts: V1VolumeMount[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, mountPath: `${SECRETS_DIR}/${name}`, readOnly: true }));
+  const configHash = createHash("sha256").update(hookSet.source).digest("hex").slice(0, 16);
+  const deployment: V1Deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: service.name, namespace, labels },
+    spec: {
+      replicas: hookSet.runner.replicas,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels, annotations: { "resource-hooks.io/config-hash": configHash } },
+        spec: {
+          serviceAccountName: service.name,
+          automountServiceAccountToken: true,
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+          terminationGracePeriodSeconds: 60,
+          containers: [
+            {
+              name: "runner",
+              image: hookSet.runner.image,
+              args: [
+                "serve",
+                "-f", `${CONFIG_DIR}/hooks.yaml`,
+                "--port", String(RUNNER_PORT),
+                "--token-file", `${TOKEN_DIR}/${hookSet.runner.tokenSecret.key}`,
+                "--secrets-dir", SECRETS_DIR,
+                "--store", hookSet.runner.store,
+              ],
+              env: [
+                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+              ],
+              ports: [{ name: "http", containerPort: RUNNER_PORT }],
+              readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
+              resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "512Mi" } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                { name: "token", mountPath: TOKEN_DIR, readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+                ...secretMounts,
+              ],
+            },
+          ],
+          volumes: [
+            { name: "config", configMap: { name: runnerConfigMapName(hookSet) } },
+            { name: "token", secret: { secretName: hookSet.runner.tokenSecret.name } },
+            { name: "tmp", emptyDir: {} },
+            ...secretVolumes,
+          ],
+        },
+      },
+    },
+  };
+  const svc: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: service.name, namespace, labels },
+    spec: { selector, ports: [{ name: "http", port: service.port, targetPort: "http" }] },
+  };
+  return [...rbacFor({ name: service.name, namespace }, runnerNeeds(hookSet), labels), configMap, tokenSecret, deployment, svc];
+}

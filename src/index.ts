@@ -1,0 +1,10 @@
+// Library entry: load a hooks.yaml, generate manifests, decide triggers, run the runner in-process.
+export { loadHookSetFile, parseHookSet, SpecError, formatProblem, type SpecProblem } from "./spec/load.js";
+export type { HookSet, Hook, Trigger, StepSpec } from "./spec/types.js";
+export { generate, render, serialize, type GeneratedFile } from "./generate/index.js";
+export { decide, sensorFilterScript, type Decision, type ResourceEvent } from "./trigger/index.js";
+export { simulate, type Simulation } from "./simulate.js";
+export { createRunner, listen, type Runner, type RunnerOptions, type RunningRunner } from "./runner/server.js";
+export { MemoryRunStore, KubernetesRunStore, type RunStore } from "./runner/store.js";
+export { createRuntime } from "./runner/runtime.js";
+export type { RunReport } from "./runner/execute.js";

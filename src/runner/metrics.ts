@@ -1,0 +1,21 @@
+// Prometheus metrics of the runner, on a registry of its own (several runners in one test process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class RunnerMetrics {
+  readonly registry = new Registry();
+  readonly runs = new Counter({ name: "resource_hooks_runs_total", help: "Hook runs by hook and status.", labelNames: ["hook", "status"], registers: [this.registry] });
+  readonly stepDuration = new Histogram({
+    name: "resource_hooks_step_duration_seconds",
+    help: "Duration of steps, attempts and backoff included.",
+    labelNames: ["hook", "step", "status"],
+    buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({ name: "resource_hooks_runs_in_flight", help: "Runs being executed now.", registers: [this.registry] });
+  readonly retries = new Counter({ name: "resource_hooks_step_retries_total", help: "Step attempts that failed and were retried.", labelNames: ["hook", "step"], registers: [this.registry] });
+  readonly rejected = new Counter({ name: "resource_hooks_requests_rejected_total", help: "Requests answered without a run, by reason.", labelNames: ["reason"], registers: [this.registry] });
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

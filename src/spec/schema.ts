@@ -1,0 +1,184 @@
+// The JSON Schema of hooks.yaml. Step configs come from the step registry, so a new step type
+// extends the schema without touching this file. `resource-hooks schema` prints it and
+// schema/hooks.schema.json is its checked-in copy for yaml-language-server.
+import { stepTypes } from "../steps/registry.js";
+import { DURATION_PATTERN } from "./duration.js";
+import { API_VERSION, KIND } from "./types.js";
+
+type Schema = { [keyword: string]: unknown };
+
+const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const nameSchema = (description: string): Schema => ({
+  type: "string",
+  pattern: DNS_LABEL,
+  maxLength: 63,
+  description,
+  patternErrorMessage: "a lowercase DNS label: a-z, 0-9 and '-', starting and ending with a letter or digit",
+});
+const duration = (description: string): Schema => ({
+  type: "string",
+  pattern: DURATION_PATTERN,
+  description,
+  patternErrorMessage: 'a duration such as "30s", "5m" or "1h30m"',
+});
+const stringMap: Schema = { type: "object", additionalProperties: { type: "string" } };
+const secretKeySelector: Schema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "key"],
+  properties: { name: { type: "string", minLength: 1 }, key: { type: "string", minLength: 1 } },
+};
+
+const resourceSelector: Schema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["version", "resource"],
+  description: "The Kubernetes resource to watch, and which of its objects the hook is about.",
+  properties: {
+    group: { type: "string", description: 'API group, "" or absent for the core group (ConfigMap, Service …).' },
+    version: { type: "string", minLength: 1, description: "API version, e.g. v1." },
+    resource: { type: "string", minLength: 1, pattern: "^[a-z0-9.-]+$", description: "Plural resource name, e.g. deployments.", patternErrorMessage: "a plural lowercase resource name such as deployments" },
+    namespace: { type: "string", description: "Namespace to watch; absent for all namespaces." },
+    name: { type: "string", minLength: 1, description: "Only the object with this name." },
+    namePrefix: { type: "string", minLength: 1, description: "Only objects whose name starts with this." },
+    labels: { ...stringMap, description: "Only objects carrying all these labels (matchLabels)." },
+  },
+};
+
+const argocdTrigger: Schema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["resources"],
+  description: "Fire when an Argo CD sync operation finished and really changed the named resources.",
+  properties: {
+    application: { type: "string", minLength: 1, description: "Application name." },
+    labels: { ...stringMap, description: "Select Applications by labels instead of name." },
+    namespace: { type: "string", minLength: 1, description: "Namespace of the Application objects (default argocd)." },
+    resources: {
+      type: "array",
+      minItems: 1,
+      description: "Synced resources that matter; one match is enough.",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["kind"],
+        properties: {
+          group: { type: "string" },
+          kind: { type: "string", minLength: 1 },
+          namespace: { type: "string" },
+          name: { type: "string", minLength: 1 },
+          namePrefix: { type: "string", minLength: 1 },
+        },
+      },
+    },
+    changedOnly: { type: "boolean", description: "Only resources the sync created, changed or pruned (default true)." },
+    phases: {
+      type: "array",
+      minItems: 1,
+      uniqueItems: true,
+      items: { enum: ["Succeeded", "Failed", "Error"] },
+      description: "Operation phases that fire the hook (default [Succeeded]).",
+    },
+    healthy: { type: "boolean", description: "Wait until the Application is Healthy before running the steps." },
+  },
+};
+
+function stepSchema(): Schema {
+  const properties: Record<string, Schema> = {
+    name: nameSchema("Step name; later steps read its output as steps.<name>.output."),
+    if: { type: "string", minLength: 1, description: "CEL condition over object, oldObject, event and steps; the step is skipped when false." },
+    timeout: duration("Timeout of one attempt (default 60s)."),
+    retries: { type: "integer", minimum: 0, maximum: 20, description: "Retries on retryable failures, with exponential backoff (default 2)." },
+  };
+  for (const stepType of stepTypes) properties[stepType.type] = stepType.schema;
+  return {
+    type: "object",
+    required: ["name"],
+    additionalProperties: false,
+    description: `One step: a name and exactly one of ${stepTypes.map((t) => t.type).join(", ")}.`,
+    properties,
+  };
+}
+
+export function hookSetSchema(): Schema {
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    $id: "https://github.com/resource-hooks/resource-hooks/schema/hooks.schema.json",
+    title: "resource-hooks HookSet",
+    type: "object",
+    additionalProperties: false,
+    required: ["apiVersion", "kind", "metadata", "spec"],
+    properties: {
+      apiVersion: { const: API_VERSION },
+      kind: { const: KIND },
+      metadata: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name"],
+        properties: {
+          name: nameSchema("Name of the hook set; prefixes every generated object."),
+          namespace: nameSchema("Namespace of the runner, EventSources and Sensors (default argo-events)."),
+          labels: stringMap,
+        },
+      },
+      spec: {
+        type: "object",
+        additionalProperties: false,
+        required: ["runner", "hooks"],
+        properties: {
+          runner: {
+            type: "object",
+            additionalProperties: false,
+            required: ["url"],
+            properties: {
+              url: { type: "string", pattern: "^https?://", description: "Base URL at which Sensors reach the runner.", patternErrorMessage: "an http:// or https:// URL" },
+              tokenSecret: { ...secretKeySelector, description: "Secret key with the bearer token (default resource-hooks-token/token)." },
+              image: { type: "string", minLength: 1, description: "Runner image." },
+              replicas: { type: "integer", minimum: 1, maximum: 20 },
+              store: { enum: ["memory", "kubernetes"], description: "Completed-step records: memory (one replica) or kubernetes Leases (default; shared by replicas)." },
+            },
+          },
+          eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },
+          hooks: {
+            type: "array",
+            minItems: 1,
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "on", "steps"],
+              properties: {
+                name: nameSchema("Hook name; the runner serves it at /hooks/<name>."),
+                description: { type: "string" },
+                timeout: duration("Upper bound of one run, waiting for Argo CD health included (default: the steps' worst case, plus 10m with healthy: true)."),
+                on: {
+                  type: "object",
+                  additionalProperties: false,
+                  description: "What fires the hook: exactly one of resource or argocd.",
+                  properties: {
+                    resource: resourceSelector,
+                    events: {
+                      type: "array",
+                      minItems: 1,
+                      uniqueItems: true,
+                      items: { enum: ["add", "update", "delete"] },
+                      description: "Event types (default [update]).",
+                    },
+                    changed: {
+                      type: "array",
+                      minItems: 1,
+                      items: { type: "string", minLength: 1 },
+                      description: 'Field paths whose change fires the hook, e.g. spec.template.spec.containers[0].image or data["app.properties"].',
+                    },
+                    argocd: argocdTrigger,
+                    when: { type: "string", minLength: 1, description: "CEL condition over object, oldObject and event." },
+                  },
+                },
+                steps: { type: "array", minItems: 1, items: stepSchema() },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

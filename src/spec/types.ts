@@ -1,0 +1,147 @@
+// The hooks.yaml document as written (HookSet*) and as the rest of the program uses it after
+// loading (Hook, Trigger, StepSpec): defaults applied, expressions compiled, paths parsed.
+import type { CompiledExpression } from "../expr/cel.js";
+import type { FieldPath } from "./paths.js";
+
+export const API_VERSION = "resource-hooks.io/v1alpha1";
+export const KIND = "HookSet";
+
+export type ResourceEventKind = "add" | "update" | "delete";
+export type SyncPhase = "Succeeded" | "Failed" | "Error";
+
+export interface SecretKeySelector {
+  name: string;
+  key: string;
+}
+
+export interface RunnerSettings {
+  url: string;
+  /** Secret holding the bearer token the Sensors send and the runner checks. */
+  tokenSecret: SecretKeySelector;
+  image: string;
+  replicas: number;
+  /** Where completed-step records live: memory (one replica) or kubernetes Leases (shared). */
+  store: "memory" | "kubernetes";
+}
+
+export interface HookSetDocument {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec: {
+    runner: Partial<RunnerSettings> & { url: string };
+    eventBusName?: string;
+    hooks: HookDocument[];
+  };
+}
+
+export interface HookDocument {
+  name: string;
+  description?: string;
+  timeout?: string;
+  on: {
+    resource?: ResourceSelectorDocument;
+    events?: ResourceEventKind[];
+    changed?: string[];
+    argocd?: ArgoCDTriggerDocument;
+    when?: string;
+  };
+  steps: StepDocument[];
+}
+
+export interface ResourceSelectorDocument {
+  group?: string;
+  version: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  namePrefix?: string;
+  labels?: Record<string, string>;
+}
+
+export interface ArgoCDResourceMatch {
+  group?: string;
+  kind: string;
+  namespace?: string;
+  name?: string;
+  namePrefix?: string;
+}
+
+export interface ArgoCDTriggerDocument {
+  application?: string;
+  labels?: Record<string, string>;
+  namespace?: string;
+  resources: ArgoCDResourceMatch[];
+  changedOnly?: boolean;
+  phases?: SyncPhase[];
+  healthy?: boolean;
+}
+
+export interface StepDocument {
+  name: string;
+  if?: string;
+  timeout?: string;
+  retries?: number;
+  [type: string]: unknown;
+}
+
+/** The watch a resource hook needs; hooks with equal keys share one EventSource entry. */
+export interface WatchSelector {
+  group: string;
+  version: string;
+  resource: string;
+  /** "" watches all namespaces. */
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+export interface ResourceTrigger {
+  kind: "resource";
+  watch: WatchSelector;
+  name?: string;
+  namePrefix?: string;
+  events: ResourceEventKind[];
+  changed?: FieldPath[];
+  when?: CompiledExpression;
+}
+
+export interface ArgoCDTrigger {
+  kind: "argocd";
+  watch: WatchSelector;
+  application?: string;
+  resources: ArgoCDResourceMatch[];
+  changedOnly: boolean;
+  phases: SyncPhase[];
+  healthy: boolean;
+  when?: CompiledExpression;
+}
+
+export type Trigger = ResourceTrigger | ArgoCDTrigger;
+
+export interface StepSpec {
+  name: string;
+  type: string;
+  config: unknown;
+  if?: CompiledExpression;
+  timeoutMs: number;
+  retries: number;
+}
+
+export interface Hook {
+  name: string;
+  description?: string;
+  trigger: Trigger;
+  steps: StepSpec[];
+  /** Upper bound of one run: given, or every step's attempts, timeouts and backoff (plus the health wait). */
+  timeoutMs: number;
+}
+
+export interface HookSet {
+  name: string;
+  namespace: string;
+  runner: RunnerSettings;
+  eventBusName: string;
+  hooks: Hook[];
+  /** The document as written, for the runner's ConfigMap. */
+  source: string;
+}

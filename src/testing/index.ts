@@ -1,0 +1,73 @@
+// Build the exact request a generated Sensor sends to the runner, for `resource-hooks send` and
+// for users' own test suites (`import { resourceEventRequest } from "resource-hooks/testing"`).
+import { randomUUID } from "node:crypto";
+import type { KubeObject, ResourceEventData } from "../trigger/event.js";
+
+export type { KubeObject, ResourceEventData } from "../trigger/event.js";
+
+export interface ResourceEventInput {
+  type?: "ADD" | "UPDATE" | "DELETE";
+  /** The object after the change (for DELETE, the deleted object). */
+  object: KubeObject;
+  /** The object before the change; only for UPDATE. */
+  oldObject?: KubeObject | null;
+  group: string;
+  version: string;
+  resource: string;
+  /** CloudEvent id; a redelivery of the same event keeps it. Default: a new UUID. */
+  id?: string;
+  /** The EventSource name (ce-source). */
+  source?: string;
+  /** The event name inside the EventSource (ce-subject). */
+  subject?: string;
+  time?: Date | string;
+}
+
+export interface HookRequest {
+  headers: Record<string, string>;
+  body: string;
+  data: ResourceEventData;
+}
+
+/** A binary-mode CloudEvent, header for header what the generated Sensor's HTTP trigger sends. */
+export function resourceEventRequest(input: ResourceEventInput, token?: string): HookRequest {
+  const type = input.type ?? (input.oldObject ? "UPDATE" : "ADD");
+  const data: ResourceEventData = {
+    type,
+    body: input.object,
+    oldBody: type === "UPDATE" ? (input.oldObject ?? null) : null,
+    group: input.group,
+    version: input.version,
+    resource: input.resource,
+  };
+  const time = input.time instanceof Date ? input.time.toISOString() : (input.time ?? new Date().toISOString());
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "ce-specversion": "1.0",
+    "ce-id": input.id ?? randomUUID(),
+    "ce-source": input.source ?? "resource-hooks-send",
+    "ce-type": "resource",
+    "ce-subject": input.subject ?? `${input.resource}`,
+    "ce-time": time,
+  };
+  if (token !== undefined) headers.authorization = /^bearer /i.test(token) ? token : `Bearer ${token}`;
+  return { headers, body: JSON.stringify(data), data };
+}
+
+/** Sends the event to `<runnerUrl>/hooks/<hook>` and returns the status and parsed run record. */
+export async function sendHookEvent(runnerUrl: string, hook: string, request: HookRequest, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${runnerUrl.replace(/\/+$/, "")}/hooks/${encodeURIComponent(hook)}`, {
+    method: "POST",
+    headers: request.headers,
+    body: request.body,
+    ...(signal ? { signal } : {}),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body };
+}
