@@ -49,8 +49,9 @@ export function compileExpression(source: string): CompiledExpression {
     variables,
     stepReferences,
     evaluate(vars) {
+      // Only the variables the expression reads are converted (a scope holds whole objects).
       const bindings: Record<string, CelInput> = {};
-      for (const [name, value] of Object.entries(vars)) bindings[name] = toCel(value);
+      for (const name of variables) if (name in vars) bindings[name] = toCel(vars[name]);
       const result = program(bindings);
       if (isCelError(result)) throw new ExpressionError(result.message);
       return fromCel(result);
@@ -146,20 +147,30 @@ function constantString(node: unknown): string | undefined {
   return constant?.case === "stringValue" ? String(constant.value) : undefined;
 }
 
+// Objects are converted once and reused: a run evaluates many placeholders over the same
+// (possibly large) objects. Callers never mutate a scope after handing it to an expression.
+const converted = new WeakMap<object, CelInput>();
+
 // JSON integers become CEL ints (as Kubernetes' CEL does for integer fields), so that
 // `object.spec.replicas + 1` works; other numbers stay doubles.
 function toCel(value: unknown): CelInput {
   if (value === null || value === undefined) return null;
   if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : value;
   if (typeof value === "string" || typeof value === "boolean" || typeof value === "bigint") return value;
-  if (Array.isArray(value)) return value.map(toCel);
   if (value instanceof Uint8Array) return value;
-  if (typeof value === "object") {
-    const out: Record<string, CelInput> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toCel(v);
-    return out as unknown as CelInput;
+  if (typeof value !== "object") return String(value);
+  const cached = converted.get(value);
+  if (cached !== undefined) return cached;
+  let out: CelInput;
+  if (Array.isArray(value)) {
+    out = value.map(toCel);
+  } else {
+    const map: Record<string, CelInput> = {};
+    for (const [k, v] of Object.entries(value)) map[k] = toCel(v);
+    out = map as unknown as CelInput;
   }
-  return String(value);
+  converted.set(value, out);
+  return out;
 }
 
 /** Turns a CEL result back into plain JSON-compatible JavaScript. */

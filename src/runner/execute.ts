@@ -106,13 +106,14 @@ export async function executeHook(executor: Executor, input: RunInput): Promise<
         return report("failed", hook.steps.map((s) => ({ name: s.name, status: "not-run", attempts: 0, durationMs: 0 })), reason);
       }
     }
-    const outputs: Record<string, { status: string; output: unknown }> = {};
+    // Replaced, never mutated: expression evaluation caches converted objects by identity.
+    let outputs: Readonly<Record<string, { status: string; output: unknown }>> = {};
     const scopeWithSteps = () => ({ ...input.scope, steps: outputs });
     const reports: StepReport[] = [];
     for (const [index, step] of hook.steps.entries()) {
       const previous = record.steps[step.name];
       if (previous) {
-        outputs[step.name] = { status: previous.status, output: previous.output ?? null };
+        outputs = { ...outputs, [step.name]: { status: previous.status, output: previous.output ?? null } };
         reports.push({ name: step.name, status: "previously-succeeded", attempts: 0, durationMs: 0 });
         continue;
       }
@@ -125,7 +126,7 @@ export async function executeHook(executor: Executor, input: RunInput): Promise<
       }
       const stored: StepRecord = { status: stepReport.report.status === "skipped" ? "skipped" : "succeeded", output: stepReport.output ?? null };
       await executor.store.completeStep(key, step.name, stored);
-      outputs[step.name] = { status: stored.status, output: stored.output };
+      outputs = { ...outputs, [step.name]: { status: stored.status, output: stored.output } };
     }
     done = true;
     return report("succeeded", reports);
@@ -184,7 +185,7 @@ async function runStep(executor: Executor, input: RunInput, step: StepSpec, scop
         // A step that ignores its signal still ends at its timeout.
         new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true })),
       ]);
-      logger.info({ attempt, durationMs: Date.now() - started }, "step succeeded");
+      logger.debug({ attempt, durationMs: Date.now() - started }, "step succeeded");
       return { report: finish("succeeded", attempt), output: outcome.output };
     } catch (err) {
       const failure = err instanceof StepFailure ? err : undefined;

@@ -94,7 +94,8 @@ export function createRunner(options: RunnerOptions): Runner {
     pinoHttp({
       logger,
       genReqId: (req) => (typeof req.headers["ce-id"] === "string" ? req.headers["ce-id"] : randomUUID()),
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" },
+      // A run logs its own outcome line; request lines are for what ends without a run.
+      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" || (req.method === "POST" && req.url?.startsWith("/hooks/") === true) },
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
     }),
@@ -181,10 +182,11 @@ export function createRunner(options: RunnerOptions): Runner {
 
   app.use((_req, _res, next) => next(new RequestError(404, "not found")));
   // Every error ends as a JSON answer with a reason; body-parser errors carry their own status.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = err instanceof RequestError ? err.status : typeof (err as { status?: unknown }).status === "number" ? (err as { status: number }).status : 500;
     const message =
       (err as { type?: string }).type === "entity.too.large" ? `request body over the limit of ${maxBody} bytes` : err instanceof Error ? err.message : String(err);
+    req.log?.[status >= 500 ? "error" : "warn"]({ status, error: message, path: req.path }, "request rejected");
     if (err instanceof RequestError && err.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(err.retryAfterSeconds));
     res.status(status).json({ error: message });
   });
@@ -226,7 +228,7 @@ export function createRunner(options: RunnerOptions): Runner {
         durationMs: Date.now() - started,
       };
     } else {
-      logger.info({ reason: decision.reason }, "hook fires");
+      logger.debug({ reason: decision.reason }, "hook fires");
       run = await executeHook(
         {
           runtime: options.runtime,
@@ -241,7 +243,7 @@ export function createRunner(options: RunnerOptions): Runner {
       if (options.kubeEvents) void options.kubeEvents.record(object, run);
     }
     metrics.runs.inc({ hook: hook.name, status: run.status });
-    logger.info({ status: run.status, reason: run.reason, durationMs: run.durationMs }, `run ${run.status}`);
+    logger.info({ status: run.status, reason: run.reason, durationMs: run.durationMs, steps: run.steps.map((s) => `${s.name}:${s.status}`) }, `run ${run.status}`);
     recent.unshift(run);
     if (recent.length > recentLimit) recent.length = recentLimit;
     return run;

@@ -71,11 +71,10 @@ export class MemoryRunStore implements RunStore {
   }
 
   private evict(): void {
-    while (this.records.size >= this.maxEntries) {
-      // Oldest unclaimed first; a claimed (in-flight) entry is never dropped.
-      const victim = [...this.records].find(([, e]) => !e.claimed);
-      if (!victim) return;
-      this.records.delete(victim[0]);
+    // Oldest unclaimed first (Map order is insertion order); an in-flight entry is never dropped.
+    for (const [key, entry] of this.records) {
+      if (this.records.size < this.maxEntries) return;
+      if (!entry.claimed) this.records.delete(key);
     }
   }
 }
