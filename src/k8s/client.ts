@@ -3,8 +3,8 @@
 //
 // It speaks HTTP with node:http/node:https and takes credentials from a client-node KubeConfig
 // through applyToHTTPSOptions (CA, client certificate, bearer token, exec/OIDC plugins,
-// impersonation). It only imports client-node's types: at run time it never loads
-// @kubernetes/client-node or undici.
+// impersonation), or from src/k8s/kubeconfig.ts. It only imports client-node's types: at run time
+// it loads neither @kubernetes/client-node nor undici.
 import * as http from "node:http";
 import * as https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";

@@ -1,5 +1,6 @@
-// A kubeconfig / in-cluster loader that produces the KubeAccess the client needs, without loading
-// @kubernetes/client-node (whose 2.0.1 release pulls undici 8, which does not load on Node 20).
+// A kubeconfig / in-cluster loader that produces the KubeAccess the client needs without loading
+// @kubernetes/client-node (2.0.1 requires undici 8, which does not load on Node 20 unless undici is
+// pinned to 7; this loader works either way).
 // Supports what a runner and the e2e stack use: bearer tokens (inline or tokenFile, re-read on every
 // request because projected tokens rotate), client certificates, CA data or file,
 // insecure-skip-tls-verify, tls-server-name, the context namespace. Exec and auth-provider plugins
