@@ -1,0 +1,115 @@
+// npm run bench: figures, not assertions. Each measurement runs beside a baseline in the same
+// process and prints the ratio, so the numbers mean something on any machine.
+import autocannon from "autocannon";
+import { stringify } from "yaml";
+import { randomUUID } from "node:crypto";
+import { generate, render } from "../src/generate/index.js";
+import { parseHookSet } from "../src/spec/load.js";
+import { resourceEventRequest } from "../src/testing/index.js";
+import { decide } from "../src/trigger/index.js";
+import { deployment, updateEvent, DEPLOYMENTS } from "../test/helpers/objects.js";
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+function hookSetText(n: number): string {
+  const selectors = [
+    { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
+    { version: "v1", resource: "configmaps", namespace: "web" },
+    { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } },
+  ];
+  const hooks = Array.from({ length: n }, (_, i) => ({
+    name: `hook-${i}`,
+    on: { resource: "labels" in selectors[i % 3]! ? selectors[i % 3] : { ...selectors[i % 3], name: `obj-${i}` }, changed: ["spec.replicas", 'data["app.properties"]'] },
+    steps: [
+      { name: "call", http: { url: "http://hooks.example/{{ object.metadata.name }}", body: { replicas: "{{ object.spec.replicas }}" } } },
+      { name: "say", log: { message: "done {{ steps.call.output.status }}" } },
+    ],
+  }));
+  return stringify(
+    { apiVersion: "resource-hooks.io/v1alpha1", kind: "HookSet", metadata: { name: "bench" }, spec: { runner: { url: "http://resource-hooks.argo-events.svc:8080" }, hooks } },
+    { aliasDuplicateObjects: false },
+  );
+}
+
+function time<T>(fn: () => T, runs = 5): { ms: number; value: T } {
+  let best = Infinity;
+  let value!: T;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    value = fn();
+    best = Math.min(best, performance.now() - start);
+  }
+  return { ms: best, value };
+}
+
+async function benchGeneration(): Promise<void> {
+  const text = hookSetText(1000);
+  const load = time(() => parseHookSet(text, "bench.yaml"));
+  const gen = time(() => render(generate(load.value), "bench.yaml"));
+  // Baseline: parsing the same YAML and writing the output's size of YAML, no validation or compilation.
+  const baseline = time(() => stringify(JSON.parse(JSON.stringify(generate(load.value).map((f) => f.objects)))));
+  const bytes = [...gen.value.values()].reduce((n, t) => n + t.length, 0);
+  console.log(`generation, 1,000 hooks over 3 selectors (best of 5):`);
+  console.log(`  load + validate hooks.yaml  ${load.ms.toFixed(0)} ms (${text.length} bytes)`);
+  console.log(`  generate + serialize        ${gen.ms.toFixed(0)} ms (${gen.value.size} files, ${(bytes / 1024).toFixed(0)} KiB)`);
+  console.log(`  baseline: YAML-serialize the same objects ${baseline.ms.toFixed(0)} ms; generate/baseline ${(gen.ms / baseline.ms).toFixed(2)}`);
+}
+
+function benchDecide(): void {
+  const hookSet = parseHookSet(hookSetText(3), "bench.yaml");
+  const hook = hookSet.hooks[2]!;
+  const ev = updateEvent(deployment({ replicas: 2 }), deployment({ replicas: 3, generation: 4 }), DEPLOYMENTS);
+  const n = 100_000;
+  const run = time(() => {
+    for (let i = 0; i < n; i++) decide(hook.trigger, ev);
+  }, 3);
+  const base = time(() => {
+    for (let i = 0; i < n; i++) JSON.stringify(ev.data.body);
+  }, 3);
+  console.log(`trigger check: decide() ${((run.ms * 1000) / n).toFixed(2)} µs per event; JSON.stringify of the object ${((base.ms * 1000) / n).toFixed(2)} µs (ratio ${(run.ms / base.ms).toFixed(2)})`);
+}
+
+async function cannon(url: string, body: string, headers: Record<string, string>, duration = seconds): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    method: "POST",
+    connections,
+    duration,
+    headers,
+    body,
+    // A new CloudEvent id per request, as distinct changes would have.
+    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, "ce-id": randomUUID() } }) }],
+  });
+}
+
+// The servers run in a child process, so the load generator does not share their event loop.
+async function benchEndpoint(): Promise<void> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["--import", "tsx", new URL("./endpoint-servers.ts", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
+  const ports = await new Promise<{ runner: string; bare: string; token: string }>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve(JSON.parse(line) as { runner: string; bare: string; token: string });
+    });
+    child.on("exit", (code) => reject(new Error(`bench servers exited ${code}`)));
+  });
+  const request = resourceEventRequest({ object: deployment({ replicas: 3, generation: 4 }), oldObject: deployment({ replicas: 2 }), group: "apps", version: "v1", resource: "deployments" }, ports.token);
+  console.log(`\nendpoint: ${connections} connections, ${seconds}s each after a 2s warm-up, body ${request.body.length} bytes, hook with one log step:`);
+  await cannon(`${ports.bare}/hooks/log`, request.body, request.headers, 2);
+  await cannon(`${ports.runner}/hooks/log`, request.body, request.headers, 2);
+  const base = await cannon(`${ports.bare}/hooks/log`, request.body, request.headers);
+  const ours = await cannon(`${ports.runner}/hooks/log`, request.body, request.headers);
+  const non2xx = ours.non2xx + ours.errors;
+  console.log(`  bare express     ${base.requests.average.toFixed(0)} req/s  p50 ${base.latency.p50} ms  p99 ${base.latency.p99} ms`);
+  console.log(`  resource-hooks   ${ours.requests.average.toFixed(0)} req/s  p50 ${ours.latency.p50} ms  p99 ${ours.latency.p99} ms  (non-2xx/errors: ${non2xx})`);
+  console.log(`  ratio (resource-hooks / bare express) req/s: ${(ours.requests.average / base.requests.average).toFixed(2)}`);
+  child.kill("SIGTERM");
+}
+
+const only = process.argv[2];
+if (!only || only === "generate") await benchGeneration();
+if (!only || only === "decide") benchDecide();
+if (!only || only === "endpoint") await benchEndpoint();
