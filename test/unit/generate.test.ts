@@ -110,6 +110,7 @@ describe("RBAC", () => {
     const roles = rbac.filter((o) => o.kind === "Role" || o.kind === "ClusterRole");
     expect(roles.map((r) => [r.kind, r.metadata.namespace, r.rules])).toEqual([
       ["ClusterRole", undefined, [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch"] }]],
+      ["Role", "argocd", [{ apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list", "watch"] }]],
       [
         "Role",
         "web",
