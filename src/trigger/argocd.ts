@@ -169,6 +169,7 @@ local function ends(s, suffix) return type(s) == "string" and string.sub(s, -str
     `local app, old = event.body, event.oldBody`,
     `if type(app) ~= "table" or type(old) ~= "table" then return false end`,
   ];
+  if (trigger.watch.namespace) lines.push(`if get(app, {"metadata", "namespace"}) ~= ${luaString(trigger.watch.namespace)} then return false end`);
   if (trigger.application !== undefined) lines.push(`if get(app, {"metadata", "name"}) ~= ${luaString(trigger.application)} then return false end`);
   for (const [key, value] of Object.entries(trigger.watch.labels)) {
     lines.push(`if get(app, {"metadata", "labels", ${luaString(key)}}) ~= ${luaString(value)} then return false end`);

@@ -140,16 +140,18 @@ export function sensorScript(trigger: ResourceTrigger): string {
   lines.push(`if not (${types}) then return false end`);
   lines.push(`local obj = object(event.body)`);
   lines.push(`if type(obj) ~= "table" then return false end`);
-  lines.push(`local name = get(obj, {"metadata", "name"}) or ""`);
-  if (trigger.name !== undefined) lines.push(`if name ~= ${luaString(trigger.name)} then return false end`);
+  // The watch already limits namespace and labels; checking them again keeps the Sensor right
+  // even when it shares an event source with a wider watch.
+  if (trigger.watch.namespace) lines.push(`if get(obj, {"metadata", "namespace"}) ~= ${luaString(trigger.watch.namespace)} then return false end`);
+  if (trigger.name !== undefined) lines.push(`if get(obj, {"metadata", "name"}) ~= ${luaString(trigger.name)} then return false end`);
   if (trigger.namePrefix !== undefined) {
-    lines.push(`if string.sub(name, 1, ${Buffer.byteLength(trigger.namePrefix)}) ~= ${luaString(trigger.namePrefix)} then return false end`);
+    lines.push(`if string.sub(get(obj, {"metadata", "name"}) or "", 1, ${Buffer.byteLength(trigger.namePrefix)}) ~= ${luaString(trigger.namePrefix)} then return false end`);
   }
   for (const [key, value] of Object.entries(trigger.watch.labels)) {
     lines.push(`if get(obj, {"metadata", "labels", ${luaString(key)}}) ~= ${luaString(value)} then return false end`);
   }
   if (trigger.events.includes("update")) {
-    lines.push(`if event.type ~= "UPDATE" then return true end`);
+    if (trigger.events.length > 1) lines.push(`if event.type ~= "UPDATE" then return true end`);
     lines.push(`local old = object(event.oldBody)`);
     lines.push(`if type(old) ~= "table" then return false end`);
     if (trigger.changed) {

@@ -1,0 +1,170 @@
+// The Sensor's Lua filter, run by Argo Events v1.9.11's own filter code, against decide() over a
+// generated corpus of realistic changes: the Sensor must pass every event that fires a hook, and,
+// where Lua can decide (no `when`, not the ADD relist window), reject exactly the others.
+import { describe, expect, it } from "vitest";
+import { decide, sensorFilterScript } from "../../src/trigger/index.js";
+import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
+import type { Hook } from "../../src/spec/types.js";
+import { loadHookSetFile } from "../../src/spec/load.js";
+import { filtercheckBinary, runArgoFilters } from "../engine/filtercheck.js";
+import { application, appUpdate, resourceResult } from "../helpers/applications.js";
+import { CONFIGMAPS, configMap, deployment, DEPLOYMENTS, event, updateEvent } from "../helpers/objects.js";
+import { hookSetFrom } from "../helpers/spec.js";
+
+/** A small deterministic PRNG (mulberry32), so the corpus is the same on every run. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rand = random(20261124);
+const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const chance = (p: number) => rand() < p;
+
+type Mutation = (o: KubeObject) => void;
+const spec = (o: KubeObject) => o.spec as { replicas: number; paused?: unknown; template: { spec: { containers: Array<{ image: string; args?: string[] }> } } };
+const deploymentMutations: Array<[string, Mutation, boolean]> = [
+  // [name, mutation, bumps generation]
+  ["image", (o) => (spec(o).template.spec.containers[0]!.image = `registry.example/frontend:1.${Math.floor(rand() * 9)}.0`), true],
+  ["sidecar-image", (o) => (spec(o).template.spec.containers[1]!.image = "registry.example/proxy:2.1"), true],
+  ["replicas", (o) => (spec(o).replicas = 1 + Math.floor(rand() * 6)), true],
+  ["args", (o) => (spec(o).template.spec.containers[1]!.args = ["--port", String(9000 + Math.floor(rand() * 9))]), true],
+  ["paused-null", (o) => (spec(o).paused = null), false],
+  ["label", (o) => (o.metadata!.labels = { ...o.metadata!.labels, tier: pick(["edge", "core"]) }), false],
+  ["team-label", (o) => (o.metadata!.labels = { ...o.metadata!.labels, team: pick(["web", "shop"]) }), false],
+  ["annotation", (o) => (o.metadata!.annotations = { ...o.metadata!.annotations, note: String(rand()) }), false],
+  ["status", (o) => (o.status = { ...(o.status as object), updatedReplicas: Math.floor(rand() * 3), readyReplicas: Math.floor(rand() * 3) }), false],
+  ["observed", (o) => (o.status = { ...(o.status as object), observedGeneration: (o.metadata!.generation ?? 1) + 1 }), false],
+];
+
+function deploymentEvent(): ResourceEvent {
+  const name = pick(["frontend", "frontend-canary", "backend"]);
+  const namespace = pick(["web", "web", "shop"]);
+  const labels = { app: name, team: pick(["web", "shop"]) };
+  const before = deployment({ name, namespace, labels });
+  const after = structuredClone(before);
+  let bump = false;
+  for (let i = 0; i < 1 + Math.floor(rand() * 3); i++) {
+    const [, mutate, bumps] = pick(deploymentMutations);
+    mutate(after);
+    bump ||= bumps;
+  }
+  // A controller bumps generation on spec changes; sometimes it is missing altogether.
+  if (bump) after.metadata!.generation = (before.metadata!.generation ?? 1) + 1;
+  if (chance(0.05)) {
+    delete before.metadata!.generation;
+    delete after.metadata!.generation;
+  }
+  if (chance(0.08)) return event("DELETE", chance(0.5) ? after : { Key: `${namespace}/${name}`, Obj: after }, DEPLOYMENTS);
+  if (chance(0.08)) return event("ADD", after, DEPLOYMENTS, chance(0.5) ? "2026-11-01T10:01:00Z" : "2026-11-24T12:00:00Z");
+  return updateEvent(before, after, DEPLOYMENTS);
+}
+
+function configMapEvent(): ResourceEvent {
+  const name = pick(["app-config", "app-config-2", "other"]);
+  const data: Record<string, string> = { "app.properties": "color=blue", other: "1" };
+  const before = configMap({ ...data }, { name, namespace: pick(["web", "shop"]) });
+  const after = structuredClone(before);
+  const d = after.data as Record<string, string | null>;
+  switch (pick(["change", "add", "remove", "other", "label", "none", "null"])) {
+    case "change":
+      d["app.properties"] = `color=${pick(["green", "red", "blue"])}`;
+      break;
+    case "add":
+      d["new.key"] = "x";
+      break;
+    case "remove":
+      delete d["app.properties"];
+      break;
+    case "other":
+      d.other = String(Math.floor(rand() * 3));
+      break;
+    case "label":
+      after.metadata!.labels = { x: "y" };
+      break;
+    case "null":
+      d["app.properties"] = null;
+      break;
+    default:
+      after.metadata!.resourceVersion = "9999";
+  }
+  if (chance(0.1)) return event(pick(["ADD", "DELETE"] as const), after, CONFIGMAPS, chance(0.5) ? "2026-11-01T10:02:00Z" : "2026-11-24T12:00:00Z");
+  return updateEvent(before, after, CONFIGMAPS);
+}
+
+function applicationEvent(): ResourceEvent {
+  const frontend = pick([
+    resourceResult("Deployment", "frontend", "deployment.apps/frontend configured"),
+    resourceResult("Deployment", "frontend", "deployment.apps/frontend unchanged"),
+    resourceResult("Deployment", "frontend", "deployment.apps/frontend serverside-applied"),
+    resourceResult("Deployment", "frontend", "deployment.apps/frontend created"),
+    resourceResult("Deployment", "frontend", "pruned", { status: "Pruned" }),
+    resourceResult("Deployment", "frontend", "invalid", { status: "SyncFailed" }),
+    resourceResult("Job", "frontend", "job.batch/frontend created", { hookType: "PostSync" }),
+  ]);
+  const results = [frontend, resourceResult("Service", "frontend", pick(["service/frontend unchanged", "service/frontend configured"]))];
+  const phase = pick(["Succeeded", "Succeeded", "Failed", "Error", "Running"] as const);
+  const name = pick(["web", "web", "shop"]);
+  const revisions = chance(0.2) ? ["1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"] : undefined;
+  const before = pick([
+    application({ phase: "Running", name, ...(revisions ? { revisions } : {}) }),
+    application({ phase: "Succeeded", name, results, ...(revisions ? { revisions } : {}) }),
+    application({ phase: "Succeeded", name, results, startedAt: "2026-11-24T11:00:00Z", finishedAt: "2026-11-24T11:00:05Z" }),
+  ]);
+  const after = application({ phase, name, results, health: pick(["Healthy", "Progressing"]), ...(revisions ? { revisions } : {}) });
+  return appUpdate(before, after);
+}
+
+const example = loadHookSetFile("examples/hooks.yaml").hooks;
+const extra = hookSetFrom([
+  { name: "any-deploy", on: { resource: { group: "apps", version: "v1", resource: "deployments" } }, steps: [{ name: "s", log: { message: "x" } }] },
+  { name: "prefix", on: { resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" }, events: ["add", "update", "delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
+  { name: "cm-any", on: { resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["add", "update", "delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
+  { name: "cm-paths", on: { resource: { version: "v1", resource: "configmaps", name: "app-config" }, changed: ['data["app.properties"]', "data.other"] }, steps: [{ name: "s", log: { message: "x" } }] },
+  { name: "paused", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.paused", "spec.template.spec.containers"] }, steps: [{ name: "s", log: { message: "x" } }] },
+  { name: "scaled-up", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"], when: "object.spec.replicas > oldObject.spec.replicas" }, steps: [{ name: "s", log: { message: "x" } }] },
+  { name: "argo-all", on: { argocd: { application: "web", resources: [{ kind: "Deployment", name: "frontend" }], changedOnly: false, phases: ["Succeeded", "Failed", "Error"] } }, steps: [{ name: "s", log: { message: "x" } }] },
+]).hooks;
+const hooks: Hook[] = [...example, ...extra];
+
+describe("the Sensor's filter in Argo Events agrees with decide()", () => {
+  it("over a generated corpus of changes", () => {
+    const binary = filtercheckBinary();
+    const events = [...Array.from({ length: 600 }, deploymentEvent), ...Array.from({ length: 300 }, configMapEvent), ...Array.from({ length: 300 }, applicationEvent)];
+    const cases: Array<{ hook: Hook; event: ResourceEvent; fires: boolean }> = [];
+    for (const event of events) {
+      for (const hook of hooks) {
+        const w = hook.trigger.watch;
+        // The event source only sends a Sensor the events of its watch.
+        if (w.group !== event.data.group || w.resource !== event.data.resource) continue;
+        cases.push({ hook, event, fires: decide(hook.trigger, event).fires });
+      }
+    }
+    const results = runArgoFilters(
+      binary,
+      cases.map((c) => ({ script: sensorFilterScript(c.hook.trigger), data: c.event.data })),
+    );
+    let fired = 0;
+    let passedMore = 0;
+    const disagreements: string[] = [];
+    cases.forEach((c, i) => {
+      const lua = results[i]!;
+      if (c.fires) fired++;
+      const luaMayPassMore = Boolean(c.hook.trigger.when) || c.event.data.type === "ADD";
+      if (lua.error) disagreements.push(`${c.hook.name}: Lua error ${lua.error}`);
+      else if (c.fires && !lua.pass) disagreements.push(`${c.hook.name}: fires but the Sensor drops it: ${JSON.stringify(c.event.data).slice(0, 300)}`);
+      else if (!c.fires && lua.pass) {
+        if (luaMayPassMore) passedMore++;
+        else disagreements.push(`${c.hook.name}: the Sensor passes what does not fire (${decide(c.hook.trigger, c.event).reason})`);
+      }
+    });
+    console.log(`filter agreement: ${cases.length} (hook, event) pairs, ${fired} fire; the Sensor passed ${passedMore} more that only the runner can reject (when / ADD relist); ${disagreements.length} disagreements`);
+    expect(disagreements.slice(0, 10)).toEqual([]);
+    expect(fired).toBeGreaterThan(100);
+    expect(cases.length - fired).toBeGreaterThan(1000);
+  });
+});
