@@ -3,7 +3,7 @@
 // (one replica), and Kubernetes Leases in the runner's namespace (several replicas share them;
 // create-if-absent is the API server's own atomic operation, updates use resourceVersion).
 import { createHash } from "node:crypto";
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 
 export interface StepRecord {
   status: "succeeded" | "skipped";
@@ -117,7 +117,7 @@ export class KubernetesRunStore implements RunStore {
           [EXPIRES_ANNOTATION]: new Date(now.getTime() + this.ttlMs).toISOString(),
         },
       },
-      spec: { holderIdentity: this.holder, leaseDurationSeconds: this.claimSeconds, acquireTime: now, renewTime: now },
+      spec: { holderIdentity: this.holder, leaseDurationSeconds: this.claimSeconds, acquireTime: new V1MicroTime(now), renewTime: new V1MicroTime(now) },
     };
     try {
       const created = await this.api.createNamespacedLease({ namespace: this.namespace, body: fresh });
@@ -133,10 +133,10 @@ export class KubernetesRunStore implements RunStore {
     const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
     const held = holder && holder !== this.holder && renewed + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 > now.getTime();
     if (held && !record.done) return "busy";
-    lease.spec = { ...lease.spec, holderIdentity: this.holder, acquireTime: now, renewTime: now, leaseDurationSeconds: this.claimSeconds };
+    lease.spec = { ...lease.spec, holderIdentity: this.holder, acquireTime: new V1MicroTime(now), renewTime: new V1MicroTime(now), leaseDurationSeconds: this.claimSeconds };
     try {
       // Optimistic concurrency: the resourceVersion we read makes a racing claimer get 409.
-      this.cache.set(key, await this.api.replaceNamespacedLease({ name, namespace: this.namespace, body: lease }));
+      this.cache.set(key, await this.api.replaceNamespacedLease({ name, namespace: this.namespace, body: withMicroTimes(lease) }));
     } catch (err) {
       if (statusOf(err) === 409) return "busy";
       throw err;
@@ -196,9 +196,9 @@ export class KubernetesRunStore implements RunStore {
       const record = parseRecord(lease);
       change(record, lease);
       lease.metadata = { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [RECORD_ANNOTATION]: JSON.stringify(record) } };
-      if (lease.spec?.holderIdentity) lease.spec.renewTime = new Date();
+      if (lease.spec?.holderIdentity) lease.spec.renewTime = new V1MicroTime();
       try {
-        this.cache.set(key, await this.api.replaceNamespacedLease({ name, namespace: this.namespace, body: lease }));
+        this.cache.set(key, await this.api.replaceNamespacedLease({ name, namespace: this.namespace, body: withMicroTimes(lease) }));
         return;
       } catch (err) {
         if (statusOf(err) !== 409) throw err;
@@ -207,6 +207,23 @@ export class KubernetesRunStore implements RunStore {
     }
     throw new Error(`could not update run record ${name}: conflicting writers`);
   }
+}
+
+/**
+ * Lease times are MicroTime: the API server rejects the millisecond timestamps a plain Date
+ * serialises to, and client-node reads them back as plain Dates.
+ */
+function withMicroTimes(lease: V1Lease): V1Lease {
+  if (!lease.spec) return lease;
+  const { acquireTime, renewTime } = lease.spec;
+  return {
+    ...lease,
+    spec: {
+      ...lease.spec,
+      ...(acquireTime ? { acquireTime: new V1MicroTime(acquireTime) } : {}),
+      ...(renewTime ? { renewTime: new V1MicroTime(renewTime) } : {}),
+    },
+  };
 }
 
 function parseRecord(lease: V1Lease): RunRecord {

@@ -57,6 +57,6 @@ export const APPLICATIONS = { group: "argoproj.io", version: "v1alpha1", resourc
 export function appUpdate(before: IApplication, after: IApplication, id = `evt-${Math.random().toString(36).slice(2)}`): ResourceEvent {
   return {
     context: { id, source: "web", subject: "applications-argocd", type: "resource", time: FINISHED },
-    data: { type: "UPDATE", body: after as KubeObject, oldBody: before as KubeObject, ...APPLICATIONS },
+    data: { type: "UPDATE", body: after as unknown as KubeObject, oldBody: before as unknown as KubeObject, ...APPLICATIONS },
   };
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { decideArgoCD, resourceChange } from "../../src/trigger/argocd.js";
 import { sensorFilterScript } from "../../src/trigger/index.js";
-import type { ResourceEvent } from "../../src/trigger/event.js";
+import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
 import type { ArgoCDTrigger } from "../../src/spec/types.js";
 import { simulate } from "../../src/simulate.js";
 import { application, appUpdate, resourceResult, REVISION } from "../helpers/applications.js";
@@ -104,7 +104,7 @@ describe("Argo CD sync-result triggers", () => {
 
   it("simulate explains the decision for old/new Applications", () => {
     const hookSet = hookSetFrom([{ name: "purge", on: { argocd: { application: "web", resources: [frontend] } }, steps: [{ name: "say", log: { message: "{{ operation.revision }}: {{ resources.map(r, r.name + ' ' + r.change).join(', ') }}" } }] }]);
-    const [result] = simulate(hookSet, { type: "UPDATE", object: application({ results: configured }), oldObject: running });
+    const [result] = simulate(hookSet, { type: "UPDATE", object: application({ results: configured }) as unknown as KubeObject, oldObject: running as unknown as KubeObject });
     expect(result).toMatchObject({ hook: "purge", fires: true, steps: [{ name: "say", config: { message: `${REVISION}: frontend configured` } }] });
   });
 });
