@@ -226,6 +226,11 @@ function reportSchemaErrors(errors: ErrorObject[], data: unknown, reporter: Repo
         reporter.at(path, `missing required field "${(error.params as { missingProperty: string }).missingProperty}"`);
         break;
       case "type": {
+        // An inline value where a secret reference belongs: say so, and do not echo the secret.
+        if ((error.parentSchema as { properties?: Record<string, unknown> }).properties?.secretKeyRef) {
+          reporter.at(path, "expected a secret reference, {secretKeyRef: {name, key}} or {env: NAME}: secrets are never written in hooks.yaml");
+          break;
+        }
         const expected = String((error.params as { type: string }).type)
           .split(",")
           .map((t) => TYPE_NAMES[t] ?? t)
