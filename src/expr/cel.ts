@@ -43,15 +43,21 @@ export function compileExpression(source: string): CompiledExpression {
   const program = plan(env, parsed);
   const variables = new Set<string>();
   const stepReferences = new Set<string>();
-  collectReferences(parsed.expr, new Set(), variables, stepReferences);
+  const paths: AccessPaths = new Map();
+  collectReferences(parsed.expr, new Set(), variables, stepReferences, paths);
   const compiled: CompiledExpression = {
     source,
     variables,
     stepReferences,
     evaluate(vars) {
-      // Only the variables the expression reads are converted (a scope holds whole objects).
+      // Only what the expression reads is converted: the variables it names and, where it only
+      // selects fields (object.metadata.name), just those fields. A scope holds whole objects.
       const bindings: Record<string, CelInput> = {};
-      for (const name of variables) if (name in vars) bindings[name] = toCel(vars[name]);
+      for (const name of variables) {
+        if (!(name in vars)) continue;
+        const used = paths.get(name);
+        bindings[name] = used === undefined || used === "whole" ? toCel(vars[name]) : toCel(prune(vars[name], used));
+      }
       const result = program(bindings);
       if (isCelError(result)) throw new ExpressionError(result.message);
       return fromCel(result);
@@ -76,27 +82,89 @@ function cleanParseMessage(err: unknown): string {
   return message.replace(/^syntax error: /, "").replace(/<input>:/g, "");
 }
 
+/** Per variable, the field paths an expression selects, or "whole" when it uses the value itself. */
+type AccessPaths = Map<string, string[][] | "whole">;
+
+function addPath(paths: AccessPaths, name: string, path: string[] | "whole"): void {
+  const known = paths.get(name);
+  if (known === "whole") return;
+  if (path === "whole" || path.length === 0) paths.set(name, "whole");
+  else paths.set(name, [...(known ?? []), path]);
+}
+
+/** A copy of `value` holding only the given paths (each with its whole subtree). */
+function prune(value: unknown, paths: string[][]): unknown {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
+  const groups = new Map<string, string[][]>();
+  for (const [head, ...rest] of paths) {
+    const list = groups.get(head!) ?? [];
+    list.push(rest);
+    groups.set(head!, list);
+  }
+  const out: Record<string, unknown> = {};
+  const source = value as Record<string, unknown>;
+  for (const [key, rests] of groups) {
+    if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
+    out[key] = rests.some((r) => r.length === 0) ? source[key] : prune(source[key], rests);
+  }
+  return out;
+}
+
+/** The variable and field path of a pure selection chain such as object.metadata["name"]. */
+function selectionChain(node: unknown): { root: string; path: string[] } | undefined {
+  const path: string[] = [];
+  let at = node as ExprNode | undefined;
+  for (;;) {
+    const kind = at?.exprKind;
+    if (kind?.case === "selectExpr") {
+      const value = kind.value as { operand?: ExprNode; field?: string; testOnly?: boolean };
+      path.unshift(String(value.field));
+      at = value.operand;
+    } else if (kind?.case === "callExpr" && (kind.value as { function?: string }).function === "_[_]") {
+      const args = ((kind.value as { args?: unknown[] }).args ?? []) as ExprNode[];
+      const key = constantString(args[1]);
+      if (key === undefined) return undefined;
+      path.unshift(key);
+      at = args[0];
+    } else if (kind?.case === "identExpr") {
+      return { root: String((kind.value as { name?: string }).name), path };
+    } else {
+      return undefined;
+    }
+  }
+}
+
 interface ExprNode {
   exprKind: { case: string | undefined; value?: unknown };
 }
 
 // Walks the protobuf AST that @bufbuild/cel's parser returns. Comprehensions (all, exists,
 // map, filter) bind their own variables, which are not top-level variables.
-function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>, steps: Set<string>): void {
+function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>, steps: Set<string>, paths: AccessPaths): void {
   if (!node || typeof node !== "object") return;
   const kind = (node as ExprNode).exprKind;
   if (!kind) return;
   const value = kind.value as Record<string, unknown> | undefined;
+  const chain = kind.case === "selectExpr" || kind.case === "callExpr" ? selectionChain(node) : undefined;
+  if (chain && !bound.has(chain.root)) {
+    vars.add(chain.root);
+    addPath(paths, chain.root, chain.path);
+    if (chain.root === "steps" && chain.path[0] !== undefined) steps.add(chain.path[0]);
+    return;
+  }
   switch (kind.case) {
     case "identExpr": {
       const name = String(value?.name);
-      if (!bound.has(name)) vars.add(name);
+      if (!bound.has(name)) {
+        vars.add(name);
+        addPath(paths, name, "whole");
+      }
       return;
     }
     case "selectExpr": {
       const operand = value?.operand as ExprNode | undefined;
       if (isIdent(operand, "steps") && !bound.has("steps")) steps.add(String(value?.field));
-      collectReferences(operand, bound, vars, steps);
+      collectReferences(operand, bound, vars, steps, paths);
       return;
     }
     case "callExpr": {
@@ -105,17 +173,17 @@ function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>,
         const key = constantString(args[1]);
         if (key !== undefined) steps.add(key);
       }
-      collectReferences(value?.target, bound, vars, steps);
-      for (const arg of args) collectReferences(arg, bound, vars, steps);
+      collectReferences(value?.target, bound, vars, steps, paths);
+      for (const arg of args) collectReferences(arg, bound, vars, steps, paths);
       return;
     }
     case "listExpr":
-      for (const element of (value?.elements as unknown[]) ?? []) collectReferences(element, bound, vars, steps);
+      for (const element of (value?.elements as unknown[]) ?? []) collectReferences(element, bound, vars, steps, paths);
       return;
     case "structExpr":
       for (const entry of (value?.entries as Array<Record<string, unknown>>) ?? []) {
-        collectReferences(entry.mapKey, bound, vars, steps);
-        collectReferences(entry.value, bound, vars, steps);
+        collectReferences(entry.mapKey, bound, vars, steps, paths);
+        collectReferences(entry.value, bound, vars, steps, paths);
       }
       return;
     case "comprehensionExpr": {
@@ -123,11 +191,11 @@ function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>,
       for (const key of ["iterVar", "iterVar2", "accuVar"]) {
         if (typeof value?.[key] === "string" && value[key]) inner.add(value[key] as string);
       }
-      collectReferences(value?.iterRange, bound, vars, steps);
-      collectReferences(value?.accuInit, inner, vars, steps);
-      collectReferences(value?.loopCondition, inner, vars, steps);
-      collectReferences(value?.loopStep, inner, vars, steps);
-      collectReferences(value?.result, inner, vars, steps);
+      collectReferences(value?.iterRange, bound, vars, steps, paths);
+      collectReferences(value?.accuInit, inner, vars, steps, paths);
+      collectReferences(value?.loopCondition, inner, vars, steps, paths);
+      collectReferences(value?.loopStep, inner, vars, steps, paths);
+      collectReferences(value?.result, inner, vars, steps, paths);
       return;
     }
     default:
