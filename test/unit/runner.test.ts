@@ -105,7 +105,7 @@ describe("runner", () => {
       status: 400,
       body: { error: "not a CloudEvent: missing header(s) ce-id (binary mode), or send Content-Type: application/cloudevents+json (structured mode)" },
     });
-    expect(await sendHookEvent(h.runner.url, "purge", { ...request, body: "{not json" })).toEqual({ status: 400, body: { error: "invalid CloudEvent: Expected property name or '}' in JSON at position 1" } });
+    expect(await sendHookEvent(h.runner.url, "purge", { ...request, body: "{not json" })).toEqual({ status: 400, body: { error: "event data is not valid JSON: Expected property name or '}' in JSON at position 1" } });
     const wrongData = await sendHookEvent(h.runner.url, "purge", { ...request, body: JSON.stringify({ type: "MODIFIED", body: {}, oldBody: null, group: "", version: "v1", resource: "x" }) });
     expect(wrongData).toEqual({ status: 400, body: { error: "event data is not a resource event: /type must be equal to one of the allowed values" } });
     expect(peer.requests).toHaveLength(0);
