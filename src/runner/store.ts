@@ -51,12 +51,13 @@ export class MemoryRunStore implements RunStore {
     }
     entry.claimed = true;
     this.records.set(key, entry);
-    return structuredClone(entry.record);
+    // Records are never mutated once stored (the executor builds new ones), so copies are shallow.
+    return { steps: { ...entry.record.steps }, done: entry.record.done };
   }
 
   async completeStep(key: string, step: string, record: StepRecord): Promise<void> {
     const entry = this.records.get(key);
-    if (entry) entry.record.steps[step] = structuredClone(record);
+    if (entry) entry.record.steps[step] = record;
   }
 
   async finish(key: string, done: boolean): Promise<void> {
