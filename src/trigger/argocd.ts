@@ -6,6 +6,7 @@ import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alph
 import { evaluateCondition, ExpressionError } from "../expr/cel.js";
 import type { ArgoCDResourceMatch, ArgoCDTrigger } from "../spec/types.js";
 import { objectOf, type Decision, type ResourceEvent } from "./event.js";
+import { LUA_GET, luaString } from "./lua.js";
 import { eventScope } from "./resource.js";
 
 type OperationState = NonNullable<NonNullable<IApplication["status"]>["operationState"]>;
@@ -151,19 +152,9 @@ function describeMatch(m: ArgoCDResourceMatch): string {
 
 // ---- Lua for the Sensor (see resource.ts for the conventions).
 
-function luaString(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
-}
-
 export function argocdSensorScript(trigger: ArgoCDTrigger): string {
   const lines = [
-    `local function get(t, path)
-  for _, k in ipairs(path) do
-    if type(t) ~= "table" then return nil end
-    t = t[k]
-  end
-  return t
-end
+    `${LUA_GET}
 local function ends(s, suffix) return type(s) == "string" and string.sub(s, -string.len(suffix)) == suffix end`,
     `if event.type ~= "UPDATE" then return false end`,
     `local app, old = event.body, event.oldBody`,

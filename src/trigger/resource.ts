@@ -7,6 +7,7 @@ import { evaluateCondition, ExpressionError } from "../expr/cel.js";
 import { formatPath, lookup, type PathSegment } from "../spec/paths.js";
 import type { ResourceTrigger } from "../spec/types.js";
 import { objectOf, sameValue, type Decision, type KubeObject, type ResourceEvent } from "./event.js";
+import { LUA_GET, luaString } from "./lua.js";
 
 /** An ADD for an object older than this is an informer (re)list after the event source started, not a creation. */
 export const ADD_REPLAY_WINDOW_MS = 5 * 60_000;
@@ -114,21 +115,11 @@ const LUA_PRELUDE = `local function eq(a, b)
   for k in pairs(b) do if a[k] == nil then return false end end
   return true
 end
-local function get(t, path)
-  for _, k in ipairs(path) do
-    if type(t) ~= "table" then return nil end
-    t = t[k]
-  end
-  return t
-end
+${LUA_GET}
 local function object(o)
   if type(o) == "table" and o.metadata == nil and type(o.Obj) == "table" then return o.Obj end
   return o
 end`;
-
-function luaString(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
-}
 
 function luaPath(segments: readonly PathSegment[]): string {
   return `{${segments.map((s) => (typeof s === "number" ? String(s + 1) : luaString(s))).join(", ")}}`;

@@ -194,6 +194,18 @@ describe("runner", () => {
   });
 });
 
+/** A hook whose one HTTP step blocks until release() is called. */
+async function slowHook(): Promise<{ peer: Peer; release: () => void; hookSet: HookSet }> {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const peer = await startPeer(async () => {
+    await gate;
+    return { status: 200, body: {} };
+  });
+  const hookSet = hookSetFrom([{ name: "slow", on, steps: [{ name: "call", http: { url: `${peer.url}/slow` } }] }]);
+  return { peer, release, hookSet };
+}
+
 describe("runner limits", () => {
   it("answers 413 for a body over the limit, and takes two 1 MiB objects by default", async () => {
     const peer = await startPeer();
@@ -213,13 +225,7 @@ describe("runner limits", () => {
   });
 
   it("answers 429 with Retry-After when saturated, and runs the admitted event", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const peer = await startPeer(async () => {
-      await gate;
-      return { status: 200, body: {} };
-    });
-    const hookSet = hookSetFrom([{ name: "slow", on, steps: [{ name: "call", http: { url: `${peer.url}/slow` } }] }]);
+    const { peer, release, hookSet } = await slowHook();
     const h = await startRunner(hookSet, { maxConcurrentRuns: 1 });
     const first = sendHookEvent(h.runner.url, "slow", imageChange());
     while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
@@ -235,13 +241,7 @@ describe("runner limits", () => {
   });
 
   it("on stop, refuses new runs and lets the in-flight run finish within the grace period", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const peer = await startPeer(async () => {
-      await gate;
-      return { status: 200, body: {} };
-    });
-    const hookSet = hookSetFrom([{ name: "slow", on, steps: [{ name: "call", http: { url: `${peer.url}/slow` } }] }]);
+    const { peer, release, hookSet } = await slowHook();
     const h = await startRunner(hookSet);
     const inFlight = sendHookEvent(h.runner.url, "slow", imageChange());
     while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
