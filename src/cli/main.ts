@@ -2,21 +2,16 @@
 // resource-hooks: validate, generate, schema, serve, send, simulate.
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { pino } from "pino";
 import { parse as parseYaml } from "yaml";
 import { diffOutput, generate, render, writeOutput } from "../generate/index.js";
 import { planWatches } from "../generate/eventsource.js";
 import { kindToResource, splitApiVersion } from "../k8s/names.js";
-import { KubeEventRecorder } from "../runner/kube-events.js";
-import { createRuntime, loadKubeConfig } from "../runner/runtime.js";
-import { createRunner, listen, DEFAULT_MAX_BODY_BYTES } from "../runner/server.js";
-import { KubernetesRunStore, MemoryRunStore, type RunStore } from "../runner/store.js";
+import type { RunStore } from "../runner/store.js";
 import { parseDuration } from "../spec/duration.js";
 import { loadHookSetFile, SpecError } from "../spec/load.js";
 import { hookSetSchema } from "../spec/schema.js";
 import type { HookSet } from "../spec/types.js";
 import { simulate } from "../simulate.js";
-import { resourceEventRequest, sendHookEvent } from "../testing/index.js";
 import type { KubeObject } from "../trigger/event.js";
 import { readToken } from "./token.js";
 
@@ -106,7 +101,7 @@ program
   .option("--namespace <ns>", "namespace for run records (default $POD_NAMESPACE, else metadata.namespace)")
   .option("--kubeconfig <path>", "kubeconfig (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
   .option("--max-concurrent-runs <n>", "runs at once before answering 429", integer("--max-concurrent-runs"), 32)
-  .option("--max-body-bytes <n>", "request body limit", integer("--max-body-bytes"), DEFAULT_MAX_BODY_BYTES)
+  .option("--max-body-bytes <n>", "request body limit (default 4 MiB)", integer("--max-body-bytes"))
   .option("--shutdown-grace <duration>", "on SIGTERM, how long in-flight runs may finish", "30s")
   .option("--github-url <url>", "GitHub API base URL", process.env.RESOURCE_HOOKS_GITHUB_URL)
   .option("--cloudflare-url <url>", "Cloudflare API base URL", process.env.RESOURCE_HOOKS_CLOUDFLARE_URL)
@@ -130,7 +125,7 @@ interface ServeOptions {
   namespace?: string;
   kubeconfig?: string;
   maxConcurrentRuns: number;
-  maxBodyBytes: number;
+  maxBodyBytes?: number;
   shutdownGrace: string;
   githubUrl?: string;
   cloudflareUrl?: string;
@@ -142,6 +137,11 @@ interface ServeOptions {
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
+  // The runner's modules (express, prom-client, @kubernetes/client-node, ...) load only for serve:
+  // validate, generate, schema and simulate start without them.
+  const [{ KubeEventRecorder }, { createRuntime, loadKubeConfig }, { createRunner, listen, DEFAULT_MAX_BODY_BYTES }, { KubernetesRunStore, MemoryRunStore }] =
+    await Promise.all([import("../runner/kube-events.js"), import("../runner/runtime.js"), import("../runner/server.js"), import("../runner/store.js")]);
+  const { pino } = await import("pino");
   const logger = pino({ level: opts.logLevel, base: { app: "resource-hooks" }, redact: ["token", "authorization", "*.authorization"] });
   const hookSet = load(opts.file);
   const token = readToken(opts.tokenFile, process.env.RESOURCE_HOOKS_TOKEN);
@@ -189,7 +189,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     logger,
     ...(kubeConfig && opts.kubeEvents ? { kubeEvents: new KubeEventRecorder(kubeConfig, instance, logger) } : {}),
     maxConcurrentRuns: opts.maxConcurrentRuns,
-    maxBodyBytes: opts.maxBodyBytes,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
   });
   const running = await listen(runner, opts.port, opts.host);
   logger.info({ url: running.url, hooks: hookSet.hooks.map((h) => h.name), store: storeKind, kubernetes: Boolean(kubeConfig) }, "runner listening");
@@ -227,6 +227,7 @@ program
   .option("--resource <plural>", "resource name (default: guessed from kind)")
   .option("--id <id>", "CloudEvent id (repeat one to test idempotency)")
   .action(async (opts: { url: string; hook: string; new: string; old?: string; type: string; tokenFile?: string; resource?: string; id?: string }) => {
+    const { resourceEventRequest, sendHookEvent } = await import("../testing/index.js");
     const object = readObject(opts.new, "--new");
     const oldObject = opts.old ? readObject(opts.old, "--old") : null;
     const type = opts.type.toUpperCase() as "ADD" | "UPDATE" | "DELETE";

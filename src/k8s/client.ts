@@ -1,195 +1,142 @@
-// A small Kubernetes REST client for the kubernetes and waitFor steps: discovery, get, create,
-// server-side apply, patch, delete and watch of any resource, every call abortable.
+// Kubernetes access for the kubernetes and waitFor steps, on @kubernetes/client-node: its
+// KubernetesObjectApi for discovery and for reading, creating, patching (server-side apply, merge,
+// JSON and strategic merge patches) and deleting any object, and its Watch. Credentials, TLS and
+// exec/OIDC plugins come from the KubeConfig (a file, $KUBECONFIG or in-cluster).
 //
-// It speaks HTTP with node:http/node:https and takes credentials from a client-node KubeConfig
-// through applyToHTTPSOptions (CA, client certificate, bearer token, exec/OIDC plugins,
-// impersonation), or from src/k8s/kubeconfig.ts. It only imports client-node's types: at run time
-// it loads neither @kubernetes/client-node nor undici.
-import * as http from "node:http";
-import * as https from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node";
-import { kindToResource, isKnownClusterScoped, splitApiVersion } from "./names.js";
+// src/steps/shared/kube.ts loads this module with import() the first time a step talks to the API
+// server: validate, generate and simulate never load client-node.
+//
+// Each call adds a request middleware (client-node's extension point) that
+//  - gives every request, discovery included, the step's AbortSignal, so requests in flight abort;
+//  - puts capitals back into object names (KubernetesObjectApi lowercases the whole path);
+//  - sends the body as we built it: KubernetesObjectApi serializes built-in kinds through its
+//    generated models, which drop fields the model does not know (kubernetes-client/javascript
+//    #2483, #2962), and it cannot serialize a JSON patch (an array has no kind to find the path by);
+//  - keeps the answer as the server sent it: KubernetesObjectApi deserializes into model classes
+//    (unknown fields dropped, timestamps turned into Dates); wait conditions and CEL expressions
+//    see the object as the API server and `kubectl get -o json` show it.
+import { STATUS_CODES } from "node:http";
+import {
+  ApiException,
+  createConfiguration,
+  HttpMethod,
+  KubernetesObjectApi,
+  PatchStrategy,
+  ResponseContext,
+  ServerConfiguration,
+  Watch,
+  type Configuration,
+  type KubeConfig,
+  type V1APIResource,
+  type V1APIResourceList,
+} from "@kubernetes/client-node";
+import { isKnownClusterScoped, kindToResource, splitApiVersion } from "./names.js";
+import { KubeApiError, type KubeObject, type PatchType, type ResourceInfo, type WatchEvent } from "./types.js";
 
-/** The part of client-node's KubeConfig this client uses. */
-export type KubeAccess = Pick<
-  KubeConfig,
-  "getCurrentCluster" | "getCurrentUser" | "getCurrentContext" | "getContextObject" | "applyToHTTPSOptions"
->;
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  [field: string]: unknown;
-}
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  [field: string]: unknown;
-}
-
-/** Where a kind is served: from discovery, or guessed when discovery could not be asked. */
-export interface ResourceInfo {
-  apiVersion: string;
-  kind: string;
-  group: string;
-  version: string;
-  /** Plural resource name, e.g. "deployments". */
-  resource: string;
-  namespaced: boolean;
-}
-
-export type PatchType = "merge" | "json" | "strategic";
-
-const PATCH_CONTENT_TYPE: Record<PatchType | "apply", string> = {
-  merge: "application/merge-patch+json",
-  json: "application/json-patch+json",
-  strategic: "application/strategic-merge-patch+json",
-  apply: "application/apply-patch+yaml",
+const PATCH_STRATEGY: Record<PatchType, PatchStrategy> = {
+  merge: PatchStrategy.MergePatch,
+  json: PatchStrategy.JsonPatch,
+  strategic: PatchStrategy.StrategicMergePatch,
 };
 
-export interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: KubeObject;
+/** Names the runner in the API server's audit log (client-node's Watch sends node-fetch's own). */
+const USER_AGENT = "resource-hooks";
+
+/** Discovery answers are reused this long (a CRD may change its versions or scope). */
+const DISCOVERY_TTL_MS = 5 * 60_000;
+
+/** One call as its middleware sees it. */
+interface Exchange {
+  signal?: AbortSignal | undefined;
+  /** The object's path ending as KubernetesObjectApi writes it (lowercased) and as it must be. */
+  path?: { lowercased: string; exact: string };
+  /** The request body, sent as JSON instead of what KubernetesObjectApi serialized. */
+  body?: unknown;
+  /** The body of the last answer, as received. */
+  answer?: string;
 }
 
 /**
- * A failed API call. `status` is the HTTP status, 0 when the server was not reached (a network
- * error). `reason` is the Kubernetes Status reason (AlreadyExists, NotFound, Conflict, ...).
+ * KubernetesObjectApi sharing one discovery cache between calls, with its path lookup opened up,
+ * and guessing the resource as client-go does when discovery is forbidden (401/403).
  */
-export class KubeApiError extends Error {
-  override name = "KubeApiError";
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly reason: string,
-    readonly retryAfterSeconds?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+class ObjectApi extends KubernetesObjectApi {
+  constructor(configuration: Configuration, cache: Record<string, V1APIResourceList>) {
+    super(configuration);
+    this.apiVersionResourceCache = cache;
+  }
+
+  /** The kind's resource from discovery; undefined when its group version does not serve it. */
+  async lookup(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
+    return await this.resource(apiVersion, kind);
+  }
+
+  /** The REST path of the kind's collection, in `namespace` for namespaced kinds. */
+  async collectionPath(apiVersion: string, kind: string, namespace: string | undefined): Promise<string> {
+    return await this.specUriPath({ apiVersion, kind, metadata: namespace ? { namespace } : {} }, "list");
+  }
+
+  protected override async resource(apiVersion: string, kind: string, options?: Configuration): Promise<V1APIResource | undefined> {
+    try {
+      return await super.resource(apiVersion, kind, options);
+    } catch (err) {
+      if (!(err instanceof ApiException) || (err.code !== 401 && err.code !== 403)) throw err;
+      const { group } = splitApiVersion(apiVersion);
+      return { name: kindToResource(group, kind), kind, namespaced: !isKnownClusterScoped(group, kind), singularName: kind.toLowerCase(), verbs: [] };
+    }
   }
 }
 
-export interface RequestOptions {
-  query?: Record<string, string | number | boolean | undefined>;
-  body?: unknown;
-  contentType?: string;
-  signal?: AbortSignal;
-}
-
-const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-const DISCOVERY_TTL_MS = 5 * 60_000;
-const DISCOVERY_MISS_REFRESH_MS = 10_000;
-
-interface DiscoveredResource {
-  name: string;
-  kind: string;
-  namespaced: boolean;
-}
-
-interface DiscoveryEntry {
-  at: number;
-  /** Undefined: the group version is not served (404). */
-  resources?: DiscoveredResource[];
-}
-
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });
-const clients = new WeakMap<KubeAccess, KubeClient>();
+const clients = new WeakMap<KubeConfig, KubeClient>();
 
 /** One client per KubeConfig, so discovery results are shared by all steps of a runner. */
-export function kubeClientFor(access: KubeAccess): KubeClient {
-  let client = clients.get(access);
+export function kubeClientFor(kubeConfig: KubeConfig): KubeClient {
+  let client = clients.get(kubeConfig);
   if (!client) {
-    client = new KubeClient(access);
-    clients.set(access, client);
+    client = new KubeClient(kubeConfig);
+    clients.set(kubeConfig, client);
   }
   return client;
 }
 
 export class KubeClient {
-  private readonly discovery = new Map<string, DiscoveryEntry>();
+  private discovery: Record<string, V1APIResourceList> = {};
+  private discoveryStarted = Date.now();
 
-  constructor(private readonly access: KubeAccess) {}
+  constructor(private readonly kubeConfig: KubeConfig) {}
 
-  /** The namespace of the kubeconfig's current context, else "default". */
+  /** The namespace of the kubeconfig's current context (in-cluster: the service account's), else "default". */
   defaultNamespace(): string {
-    const context = this.access.getContextObject(this.access.getCurrentContext());
-    return context?.namespace || "default";
+    return this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext())?.namespace || "default";
   }
 
   /**
-   * Resolves a kind through discovery. A group version or kind the server does not serve is a
-   * 404 KubeApiError (reason NotFound); if discovery itself cannot be read (forbidden), the plural
-   * is guessed as client-go does.
+   * Resolves a kind through discovery. A group version or kind the server does not serve is a 404
+   * KubeApiError (reason NotFound); if discovery itself is forbidden, the plural is guessed.
    */
   async resolve(apiVersion: string, kind: string, signal?: AbortSignal): Promise<ResourceInfo> {
-    const { group, version } = splitApiVersion(apiVersion);
-    const fallback: ResourceInfo = {
-      apiVersion,
-      kind,
-      group,
-      version,
-      resource: kindToResource(group, kind),
-      namespaced: !isKnownClusterScoped(group, kind),
-    };
-    let entry = this.discovery.get(apiVersion);
-    const now = Date.now();
-    const stale = !entry || now - entry.at > DISCOVERY_TTL_MS;
-    const missing = entry && !findKind(entry, kind) && now - entry.at > DISCOVERY_MISS_REFRESH_MS;
-    if (stale || missing) {
-      try {
-        entry = await this.discover(apiVersion, signal);
-        this.discovery.set(apiVersion, entry);
-      } catch (err) {
-        if (err instanceof KubeApiError && (err.status === 401 || err.status === 403)) return fallback;
-        throw err;
+    let found: V1APIResource | undefined;
+    try {
+      found = await this.api({ signal }).lookup(apiVersion, kind);
+    } catch (err) {
+      const error = kubeError(err);
+      if (error instanceof KubeApiError && error.status === 404) {
+        throw new KubeApiError(`apiVersion ${apiVersion} is not served by the API server`, 404, "NotFound", undefined, { cause: err });
       }
+      throw error;
     }
-    if (!entry?.resources) {
-      throw new KubeApiError(`apiVersion ${apiVersion} is not served by the API server`, 404, "NotFound");
-    }
-    const found = findKind(entry, kind);
     if (!found) throw new KubeApiError(`kind ${kind} is not served under apiVersion ${apiVersion}`, 404, "NotFound");
+    const { group, version } = splitApiVersion(apiVersion);
     return { apiVersion, kind, group, version, resource: found.name, namespaced: found.namespaced };
   }
 
-  private async discover(apiVersion: string, signal?: AbortSignal): Promise<DiscoveryEntry> {
-    const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    try {
-      const list = (await this.request("GET", path, { signal })) as { resources?: DiscoveredResource[] } | undefined;
-      const resources = (list?.resources ?? []).filter((r) => typeof r.name === "string" && !r.name.includes("/"));
-      return { at: Date.now(), resources };
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) return { at: Date.now() };
-      throw err;
-    }
-  }
-
-  /** The REST path of a collection (no name) or of one object. */
-  path(info: ResourceInfo, namespace: string | undefined, name?: string): string {
-    const base = info.group === "" ? `/api/${info.version}` : `/apis/${info.group}/${info.version}`;
-    const ns = info.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-    return `${base}${ns}/${info.resource}${name !== undefined ? `/${encodeURIComponent(name)}` : ""}`;
-  }
-
   async get(info: ResourceInfo, namespace: string | undefined, name: string, signal?: AbortSignal): Promise<KubeObject> {
-    return (await this.request("GET", this.path(info, namespace, name), { signal })) as KubeObject;
+    return await this.call({ signal, path: exactPath(info, name) }, (api) => api.read(target(info, namespace, name)));
   }
 
   async create(info: ResourceInfo, namespace: string | undefined, object: KubeObject, fieldManager: string, signal?: AbortSignal): Promise<KubeObject> {
-    return (await this.request("POST", this.path(info, namespace), {
-      query: { fieldManager },
-      body: object,
-      signal,
-    })) as KubeObject;
+    const name = object.metadata?.name ?? "";
+    return await this.call({ signal, body: object }, (api) => api.create(target(info, namespace, name), undefined, undefined, fieldManager));
   }
 
   /** Server-side apply (PATCH application/apply-patch+yaml; JSON is YAML). */
@@ -201,12 +148,9 @@ export class KubeClient {
     options: { fieldManager: string; force: boolean },
     signal?: AbortSignal,
   ): Promise<KubeObject> {
-    return (await this.request("PATCH", this.path(info, namespace, name), {
-      query: { fieldManager: options.fieldManager, force: options.force },
-      body: object,
-      contentType: PATCH_CONTENT_TYPE.apply,
-      signal,
-    })) as KubeObject;
+    return await this.call({ signal, body: object, path: exactPath(info, name) }, (api) =>
+      api.patch(target(info, namespace, name), undefined, undefined, options.fieldManager, options.force, PatchStrategy.ServerSideApply),
+    );
   }
 
   async patch(
@@ -218,12 +162,9 @@ export class KubeClient {
     fieldManager: string,
     signal?: AbortSignal,
   ): Promise<KubeObject> {
-    return (await this.request("PATCH", this.path(info, namespace, name), {
-      query: { fieldManager },
-      body: patch,
-      contentType: PATCH_CONTENT_TYPE[type],
-      signal,
-    })) as KubeObject;
+    return await this.call({ signal, body: patch, path: exactPath(info, name) }, (api) =>
+      api.patch(target(info, namespace, name), undefined, undefined, fieldManager, undefined, PATCH_STRATEGY[type]),
+    );
   }
 
   /** Returns the object (while finalizers or grace periods keep it) or a Status. */
@@ -234,164 +175,178 @@ export class KubeClient {
     propagationPolicy: string | undefined,
     signal?: AbortSignal,
   ): Promise<KubeObject> {
-    const body = propagationPolicy ? { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy } : undefined;
-    return (await this.request("DELETE", this.path(info, namespace, name), { body, signal })) as KubeObject;
+    return await this.call({ signal, path: exactPath(info, name) }, (api) => api.delete(target(info, namespace, name), undefined, undefined, undefined, undefined, propagationPolicy));
   }
 
   /**
    * Watches one object by name (a fieldSelector on metadata.name, so RBAC needs only `watch`).
    * Without resourceVersion the server first sends the current object as ADDED. Ends when the
-   * server closes the watch (timeoutSeconds) or the signal aborts.
+   * server closes the watch (timeoutSeconds); throws the signal's reason when it aborts.
    */
   async *watchObject(
     info: ResourceInfo,
     namespace: string | undefined,
     name: string,
-    options: { resourceVersion?: string; timeoutSeconds: number },
+    options: { resourceVersion?: string | undefined; timeoutSeconds: number },
     signal?: AbortSignal,
   ): AsyncGenerator<WatchEvent> {
-    const response = await this.send("GET", this.path(info, namespace), {
-      query: {
-        watch: true,
+    let path: string;
+    try {
+      path = await this.api({ signal }).collectionPath(info.apiVersion, info.kind, info.namespaced ? namespace : undefined);
+    } catch (err) {
+      throw kubeError(err);
+    }
+    const events: WatchEvent[] = [];
+    let ended = false;
+    let failure: unknown;
+    let wake: (() => void) | undefined;
+    const end = (err: unknown): void => {
+      if (!ended) {
+        ended = true;
+        failure = err ?? undefined;
+      }
+      wake?.();
+    };
+    const started = new Watch(this.kubeConfig).watch(
+      path,
+      {
         fieldSelector: `metadata.name=${name}`,
         allowWatchBookmarks: true,
         timeoutSeconds: Math.max(1, Math.floor(options.timeoutSeconds)),
         resourceVersion: options.resourceVersion,
       },
-      signal,
-    });
-    if ((response.statusCode ?? 0) >= 300) {
-      throw apiError(response, await readText(response, MAX_RESPONSE_BYTES));
-    }
-    response.setEncoding("utf8");
-    let buffer = "";
+      (type: string, object: unknown) => {
+        events.push({ type: type as WatchEvent["type"], object: (object ?? {}) as KubeObject });
+        wake?.();
+      },
+      end,
+    );
+    started.catch(end);
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      for await (const chunk of response as AsyncIterable<string>) {
-        buffer += chunk;
-        let newline: number;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, newline).trim();
-          buffer = buffer.slice(newline + 1);
-          if (line) yield parseWatchLine(line);
-        }
-        if (buffer.length > MAX_RESPONSE_BYTES) throw new KubeApiError("watch event larger than 16 MiB", 0, "InternalError");
+      for (;;) {
+        if (signal?.aborted) throw signal.reason;
+        const event = events.shift();
+        if (event) yield event;
+        else if (ended) break;
+        else await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
+      if (failure !== undefined && failure !== null) throw kubeError(failure);
     } finally {
-      response.destroy();
+      signal?.removeEventListener("abort", onAbort);
+      started.then(
+        (controller) => controller.abort(),
+        () => undefined,
+      );
     }
-    if (buffer.trim()) yield parseWatchLine(buffer.trim());
   }
 
-  /** One JSON request; a non-2xx answer throws KubeApiError. */
-  async request(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
-    const response = await this.send(method, path, options);
-    const text = await readText(response, MAX_RESPONSE_BYTES);
-    if ((response.statusCode ?? 0) >= 300) throw apiError(response, text);
-    if (!text) return undefined;
+  private async call(exchange: Exchange, request: (api: ObjectApi) => Promise<unknown>): Promise<KubeObject> {
     try {
-      return JSON.parse(text) as unknown;
+      await request(this.api(exchange));
     } catch (err) {
-      throw new KubeApiError(`${method} ${path}: the API server answered with invalid JSON`, response.statusCode ?? 0, "InternalError", undefined, {
-        cause: err,
-      });
+      throw kubeError(err);
     }
+    return exchange.answer ? (JSON.parse(exchange.answer) as KubeObject) : {};
   }
 
-  private async send(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
-    const cluster = this.access.getCurrentCluster();
+  /** A KubernetesObjectApi for one call: the shared discovery cache, and the call's middleware. */
+  private api(exchange: Exchange): ObjectApi {
+    const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new KubeApiError("the kubeconfig has no current cluster", 0, "InvalidConfig");
-    const tls: https.RequestOptions = {};
-    await this.access.applyToHTTPSOptions(tls);
-    const server = new URL(cluster.server);
-    const url = new URL(server.href);
-    url.pathname = `${server.pathname.replace(/\/+$/, "")}${path}`;
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
+    if (Date.now() - this.discoveryStarted > DISCOVERY_TTL_MS) {
+      this.discovery = {};
+      this.discoveryStarted = Date.now();
     }
-    const headers: http.OutgoingHttpHeaders = { Accept: "application/json", "User-Agent": "resource-hooks" };
-    for (const [key, value] of Object.entries(tls.headers ?? {})) {
-      if (value !== undefined) headers[key] = value;
-    }
-    if (tls.auth) headers.Authorization = `Basic ${Buffer.from(tls.auth).toString("base64")}`;
-    let payload: Buffer | undefined;
-    if (options.body !== undefined) {
-      payload = Buffer.from(JSON.stringify(options.body));
-      headers["Content-Type"] = options.contentType ?? "application/json";
-      headers["Content-Length"] = payload.length;
-    }
-    const secure = url.protocol === "https:";
-    const requestOptions: https.RequestOptions = {
-      method,
-      headers,
-      agent: secure ? httpsAgent : httpAgent,
-      ...(options.signal ? { signal: options.signal } : {}),
-    };
-    if (secure) {
-      for (const key of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"] as const) {
-        if (tls[key] !== undefined) Object.assign(requestOptions, { [key]: tls[key] });
-      }
-    }
-    return await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const request = (secure ? https : http).request(url, requestOptions, resolve);
-      request.on("error", (err: NodeJS.ErrnoException) => {
-        if (options.signal?.aborted || err.name === "AbortError") reject(options.signal?.reason ?? err);
-        else reject(new KubeApiError(`${method} ${url.host}${path}: ${err.code ?? err.message}`, 0, "NetworkError", undefined, { cause: err }));
-      });
-      request.end(payload);
+    const configuration = createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: this.kubeConfig },
+      promiseMiddleware: [
+        {
+          pre: async (request) => {
+            if (exchange.signal) request.setSignal(exchange.signal);
+            request.setHeaderParam("User-Agent", USER_AGENT);
+            if (exchange.path) {
+              const url = new URL(request.getUrl());
+              if (url.pathname.endsWith(exchange.path.lowercased)) {
+                url.pathname = url.pathname.slice(0, -exchange.path.lowercased.length) + exchange.path.exact;
+                request.setUrl(url.toString());
+              }
+            }
+            if (exchange.body !== undefined && request.getHttpMethod() !== HttpMethod.GET) request.setBody(JSON.stringify(exchange.body));
+            return request;
+          },
+          post: async (response) => {
+            const text = await response.body.text();
+            exchange.answer = text;
+            return new ResponseContext(response.httpStatusCode, response.headers, {
+              text: async () => text,
+              binary: async () => Buffer.from(text),
+            });
+          },
+        },
+      ],
     });
+    return new ObjectApi(configuration, this.discovery);
   }
 }
 
-function findKind(entry: DiscoveryEntry, kind: string): DiscoveredResource | undefined {
-  return entry.resources?.find((r) => r.kind === kind);
+/** What KubernetesObjectApi needs to find an object: apiVersion, kind, name, namespace. */
+function target(info: ResourceInfo, namespace: string | undefined, name: string) {
+  return { apiVersion: info.apiVersion, kind: info.kind, metadata: { name, ...(info.namespaced && namespace ? { namespace } : {}) } };
 }
 
-function parseWatchLine(line: string): WatchEvent {
-  let event: unknown;
-  try {
-    event = JSON.parse(line);
-  } catch (err) {
-    throw new KubeApiError("the API server sent an invalid watch event", 0, "InternalError", undefined, { cause: err });
-  }
-  const { type, object } = (event ?? {}) as { type?: unknown; object?: unknown };
-  if (typeof type !== "string" || !object || typeof object !== "object") {
-    throw new KubeApiError("the API server sent an invalid watch event", 0, "InternalError");
-  }
-  return { type: type as WatchEvent["type"], object: object as KubeObject };
-}
-
-async function readText(response: http.IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      response.destroy();
-      throw new KubeApiError(`response larger than ${limit} bytes`, 0, "InternalError");
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+/**
+ * KubernetesObjectApi lowercases the whole path, name included; names of some kinds (RBAC roles,
+ * path-segment names of custom resources) may have capitals, so the middleware puts them back.
+ */
+function exactPath(info: ResourceInfo, name: string): Exchange["path"] {
+  const exact = `/${info.resource}/${encodeURIComponent(name)}`;
+  const lowercased = exact.toLowerCase();
+  return exact === lowercased ? undefined : { lowercased, exact };
 }
 
 interface StatusBody {
-  kind?: string;
   message?: string;
   reason?: string;
   details?: { retryAfterSeconds?: number };
 }
 
-function apiError(response: http.IncomingMessage, text: string): KubeApiError {
-  const status = response.statusCode ?? 0;
-  let body: StatusBody | undefined;
+function parseStatus(body: unknown): StatusBody | undefined {
+  if (body && typeof body === "object" && !Buffer.isBuffer(body)) return body as StatusBody;
   try {
-    body = JSON.parse(text) as StatusBody;
+    const parsed = JSON.parse(String(body)) as unknown;
+    return parsed && typeof parsed === "object" ? (parsed as StatusBody) : undefined;
   } catch {
-    body = undefined;
+    return undefined;
   }
-  const retryAfterHeader = Number(response.headers["retry-after"]);
-  const retryAfter =
-    body?.details?.retryAfterSeconds ?? (Number.isFinite(retryAfterHeader) && retryAfterHeader >= 0 ? retryAfterHeader : undefined);
-  const message = body?.message || text.slice(0, 300) || response.statusMessage || `HTTP ${status}`;
-  return new KubeApiError(message, status, body?.reason || response.statusMessage || "Unknown", retryAfter);
+}
+
+/** "Not Found" -> "NotFound", as Kubernetes spells reasons. */
+function reasonOf(status: number): string {
+  return (STATUS_CODES[status] ?? "Unknown").replace(/[^A-Za-z]/g, "");
+}
+
+/**
+ * client-node's errors as KubeApiError: ApiException (an answer with an error status), the Watch's
+ * error (statusCode), node-fetch's FetchError (no answer: status 0, NetworkError). An abort, and
+ * anything else, is returned as it is.
+ */
+function kubeError(err: unknown): unknown {
+  if (err instanceof KubeApiError) return err;
+  if (err instanceof ApiException) {
+    const status = parseStatus(err.body);
+    const header = Number((err.headers as Record<string, string | undefined>)["retry-after"] ?? Number.NaN);
+    const retryAfter = status?.details?.retryAfterSeconds ?? (Number.isFinite(header) && header >= 0 ? header : undefined);
+    const text = typeof err.body === "string" ? err.body.slice(0, 300) : "";
+    return new KubeApiError(status?.message || text || `HTTP ${err.code}`, err.code, status?.reason || reasonOf(err.code), retryAfter, { cause: err });
+  }
+  if (!err || typeof err !== "object") return err;
+  const e = err as { name?: string; message?: string; statusCode?: unknown; code?: unknown };
+  if (e.name === "AbortError") return err;
+  if (typeof e.statusCode === "number") return new KubeApiError(e.message || `HTTP ${e.statusCode}`, e.statusCode, reasonOf(e.statusCode), undefined, { cause: err });
+  if (e.name === "FetchError") return new KubeApiError(e.message ?? String(e.code), 0, "NetworkError", undefined, { cause: err });
+  return err;
 }

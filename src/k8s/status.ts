@@ -1,6 +1,6 @@
 // Pure readiness predicates over Kubernetes objects, used by the wait loop of the kubernetes and
 // waitFor steps. Each answers ready / waiting (with what it is waiting for) / failed (terminal).
-import type { KubeObject } from "./client.js";
+import type { KubeObject } from "./types.js";
 
 export type Readiness =
   | { state: "ready"; message: string }

@@ -2,15 +2,13 @@
 // from test/e2e/stack.ts; no controller-manager, so the test writes Job and Deployment status itself,
 // as the controllers would).
 //
-// Credentials: the stack's kubeconfigs (token + CA) are loaded with src/k8s/kubeconfig.ts (no
-// client-node needed); one test also runs a step with client-node's own KubeConfig, and is skipped,
-// saying why, where client-node does not load (2.0.1 with undici 8 on Node 20).
+// Credentials: the stack's kubeconfigs (token + CA) loaded by @kubernetes/client-node's KubeConfig,
+// as the runner loads its own.
 //
 // permissions(): each step runs as a ServiceAccount bound to a Role built from exactly what
 // permissions() returned, and then with each verb taken away, to show every verb is needed.
-import type { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadKubeconfigFile } from "../../src/k8s/kubeconfig.js";
 import { deterministicName, kubernetesStep, type KubernetesConfig } from "../../src/steps/kubernetes/index.js";
 import type { PermissionNeed, StepType } from "../../src/steps/types.js";
 import { waitForStep, type WaitForConfig } from "../../src/steps/waitFor/index.js";
@@ -29,9 +27,11 @@ beforeAll(async () => {
   adminKube = asKubeConfig(stack().adminKubeconfig);
 });
 
-/** The stack's kubeconfig as the runtime.kubeConfig the steps take (only the KubeAccess part is used). */
+/** A kubeconfig file the stack wrote, as the runtime.kubeConfig the steps take. */
 function asKubeConfig(file: string): KubeConfig {
-  return loadKubeconfigFile(file) as unknown as KubeConfig;
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  return kc;
 }
 
 function ctxFor(kubeConfig: KubeConfig, opts: { idempotencyKey?: string; scope?: Record<string, unknown>; signal?: AbortSignal } = {}) {
@@ -143,6 +143,18 @@ describe("kubernetes step against kube-apiserver", () => {
     expect(again.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: NS, name: "doomed" });
   });
 
+  it("keeps capitals in names where the kind allows them (RBAC)", async () => {
+    const ctx = ctxFor(adminKube);
+    const role = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "Resource-Hooks:E2E" } };
+    const applied = await kubernetesStep.execute({ action: "apply", manifest: { ...role, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] } }, ctx);
+    expect(applied.output).toMatchObject({ kind: "ClusterRole", name: "Resource-Hooks:E2E", uid: expect.any(String) });
+    expect(applied.output).not.toHaveProperty("namespace");
+    await kubernetesStep.execute({ action: "patch", manifest: role, patch: { merge: { metadata: { labels: { patched: "yes" } } } } }, ctx);
+    expect((await get("/apis/rbac.authorization.k8s.io/v1/clusterroles/Resource-Hooks%3AE2E"))?.metadata?.labels).toEqual({ patched: "yes" });
+    await kubernetesStep.execute({ action: "delete", manifest: role, wait: { for: "deleted", timeout: "10s" } }, ctx);
+    expect(await get("/apis/rbac.authorization.k8s.io/v1/clusterroles/Resource-Hooks%3AE2E")).toBeUndefined();
+  });
+
   it("waits for a created Job to complete once the test writes its status", async () => {
     const key = "event-job-complete";
     const name = deterministicName("migrate-web-", key);
@@ -183,19 +195,40 @@ describe("kubernetes step against kube-apiserver", () => {
     expect(failure.message).toContain("failed: BackoffLimitExceeded: Job has reached the specified backoff limit");
   });
 
-  it("also works with client-node's own KubeConfig where client-node loads", async (t) => {
-    let kc: KubeConfig;
-    try {
-      kc = await stack().kubeConfig();
-    } catch (err) {
-      t.skip(`@kubernetes/client-node does not load on Node ${process.version}: ${String(err).slice(0, 120)}`);
-      return;
-    }
-    const out = await kubernetesStep.execute(
-      { action: "apply", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "via-client-node", namespace: NS } } },
-      ctxFor(kc),
+  it("patches with a strategic merge patch (lists merged by key)", async () => {
+    const ctx = ctxFor(adminKube);
+    const target = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "two-containers", namespace: NS } };
+    const container = (name: string, image: string) => ({ name, image });
+    await kubernetesStep.execute(
+      {
+        action: "apply",
+        manifest: {
+          ...target,
+          spec: {
+            replicas: 0,
+            selector: { matchLabels: { app: "two" } },
+            template: { metadata: { labels: { app: "two" } }, spec: { containers: [container("app", "app:1"), container("sidecar", "proxy:1")] } },
+          },
+        },
+      },
+      ctx,
     );
-    expect(out.output).toMatchObject({ name: "via-client-node" });
+    await kubernetesStep.execute({ action: "patch", manifest: target, patch: { strategic: { spec: { template: { spec: { containers: [container("app", "app:2")] } } } } } }, ctx);
+    const stored = (await get(`/apis/apps/v1/namespaces/${NS}/deployments/two-containers`)) as { spec: { template: { spec: { containers: { name: string; image: string }[] } } } };
+    expect(stored.spec.template.spec.containers.map((c) => [c.name, c.image])).toEqual([
+      ["app", "app:2"],
+      ["sidecar", "proxy:1"],
+    ]);
+  });
+
+  it("a create that the API server rejects as invalid is not retried", async () => {
+    const failure = await failureOf(
+      kubernetesStep,
+      { action: "create", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "Not_A_Valid_Name", namespace: NS } } },
+      ctxFor(adminKube, { idempotencyKey: "event-invalid" }),
+    );
+    expect(failure.retryable).toBe(false);
+    expect(failure.message).toContain("(422 Invalid)");
   });
 });
 
@@ -244,6 +277,14 @@ describe("waitFor step against kube-apiserver", () => {
     await new Promise((r) => setTimeout(r, 300));
     await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "flag", namespace: NS }, data: { ready: "yes" } }]);
     expect((await run).output).toMatchObject({ kind: "ConfigMap", name: "flag", namespace: NS });
+  });
+
+  it("evaluates expressions over the object as the API server sends it (timestamps are RFC 3339 strings)", async () => {
+    const outcome = await waitForStep.execute(
+      { apiVersion: "v1", kind: "ConfigMap", name: "flag", for: { expression: "object.metadata.creationTimestamp.endsWith('Z') && object.metadata.managedFields.size() > 0" }, timeout: "10s" },
+      ctxFor(adminKube, { scope: { object: trigger } }),
+    );
+    expect(outcome.output).toMatchObject({ kind: "ConfigMap", name: "flag" });
   });
 });
 

@@ -8,7 +8,7 @@
 //   patch   merge patch (RFC 7386), JSON patch (RFC 6902) or strategic merge patch, named explicitly
 //   delete  404 counts as success; propagationPolicy Background by default
 import { createHash } from "node:crypto";
-import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/client.js";
+import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
 import { FIELD_MANAGER, IDEMPOTENCY_ANNOTATION, describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../shared/kube.js";
 import { containsTemplate, renderValueAt } from "../shared/render.js";
@@ -195,7 +195,7 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
   },
 
   async execute(config, ctx) {
-    const kube = kubeFromContext(ctx);
+    const kube = await kubeFromContext(ctx);
     const { apiVersion, kind } = config.manifest;
     const rendered = renderValueAt(ctx, config.manifest, "manifest");
     if (!rendered || typeof rendered !== "object" || Array.isArray(rendered)) {

@@ -1,6 +1,7 @@
 // Kubernetes access for the kubernetes and waitFor steps: the client from the runtime, and API
 // errors turned into StepFailures with the shared HTTP classification.
-import { KubeApiError, kubeClientFor, type KubeClient, type KubeObject, type ResourceInfo } from "../../k8s/client.js";
+import type { KubeClient } from "../../k8s/client.js";
+import { KubeApiError, type KubeObject, type ResourceInfo } from "../../k8s/types.js";
 import { StepFailure, type StepContext } from "../types.js";
 import { abortFailure } from "./abort.js";
 import { classifyStatus } from "./http.js";
@@ -8,11 +9,16 @@ import { classifyStatus } from "./http.js";
 export const FIELD_MANAGER = "resource-hooks";
 export const IDEMPOTENCY_ANNOTATION = "resource-hooks.io/idempotency-key";
 
-export function kubeFromContext(ctx: StepContext): KubeClient {
+/**
+ * The runtime's Kubernetes client. src/k8s/client.ts (and with it @kubernetes/client-node) is
+ * loaded here, on first use, so that loading the step types (validate, generate) does not load it.
+ */
+export async function kubeFromContext(ctx: StepContext): Promise<KubeClient> {
   const kubeConfig = ctx.runtime.kubeConfig;
   if (!kubeConfig) {
     throw new StepFailure("this runner has no Kubernetes access (no kubeconfig or in-cluster service account)", { retryable: false });
   }
+  const { kubeClientFor } = await import("../../k8s/client.js");
   return kubeClientFor(kubeConfig);
 }
 

@@ -2,17 +2,10 @@
 import { DURATION_PATTERN } from "../../spec/duration.js";
 import type { JsonSchema } from "../types.js";
 
-export function stringSchema(description: string, extra: JsonSchema = {}): JsonSchema {
-  return { type: "string", description, ...extra };
-}
-
 /** A templated string ({{ CEL }} placeholders allowed). */
 export function templated(description: string, extra: JsonSchema = {}): JsonSchema {
   return { type: "string", minLength: 1, description: `${description} Templated with {{ CEL }}.`, ...extra };
 }
-
-/** Matches a string that has no template placeholder. */
-export const LITERAL_PATTERN = "^((?!\\{\\{).)*$";
 
 /** A list of templated strings, or one template giving a list. */
 export function stringList(description: string): JsonSchema {

@@ -3,7 +3,8 @@
 // the server ends it, from scratch after 410 Gone); if watching is forbidden it falls back to
 // polling with backoff. Honours ctx.signal and its own timeout.
 import { compileExpression, evaluateCondition, ExpressionError, type CompiledExpression } from "../../expr/cel.js";
-import { KubeApiError, type KubeClient, type KubeObject, type ResourceInfo } from "../../k8s/client.js";
+import type { KubeClient } from "../../k8s/client.js";
+import { KubeApiError, type KubeObject, type ResourceInfo } from "../../k8s/types.js";
 import { completionStatus, conditionStatus, ROLLOUT_KINDS, rolloutStatus, type Readiness } from "../../k8s/status.js";
 import { formatDuration, parseDuration } from "../../spec/duration.js";
 import { StepFailure, type JsonSchema, type StepContext, type StepProblem } from "../types.js";

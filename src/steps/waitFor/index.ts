@@ -2,7 +2,7 @@
 // or is deleted. The object defaults to the one that triggered the hook (scope.object); giving
 // apiVersion and kind names another object (then `name` is required), in the trigger's namespace
 // unless `namespace` says otherwise.
-import type { KubeObject } from "../../k8s/client.js";
+import type { KubeObject } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
 import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../shared/kube.js";
 import { containsTemplate, renderText } from "../shared/render.js";
@@ -68,7 +68,7 @@ export const waitForStep: StepType<WaitForConfig> = {
   },
 
   async execute(config, ctx) {
-    const kube = kubeFromContext(ctx);
+    const kube = await kubeFromContext(ctx);
     const trigger = (ctx.scope.object ?? undefined) as KubeObject | undefined;
     const ownIdentity = config.kind !== undefined;
     const apiVersion = ownIdentity ? config.apiVersion : trigger?.apiVersion;

@@ -1,15 +1,16 @@
 // kubernetes and waitFor steps against a small fake Kubernetes API server over real HTTP on
-// 127.0.0.1: discovery, create/apply/patch/delete, and streamed watches. It checks what the steps
-// send (paths, content types, fieldManager/force, annotations) and the wait loop (watch, poll
+// 127.0.0.1, through @kubernetes/client-node with a real KubeConfig: discovery,
+// create/apply/patch/delete, and streamed watches. It checks what the steps send (paths, content
+// types, fieldManager/force, annotations, bodies as written) and the wait loop (watch, poll
 // fallback, abort, timeouts). It is not a kube-apiserver: test/e2e/steps-kubernetes.e2e.test.ts
 // runs the same steps against a real one.
 import type { ServerResponse } from "node:http";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { KubeObject } from "../../../src/k8s/client.js";
+import type { KubeObject } from "../../../src/k8s/types.js";
 import { deterministicName, kubernetesStep, type KubernetesConfig } from "../../../src/steps/kubernetes/index.js";
 import { waitForStep } from "../../../src/steps/waitFor/index.js";
-import { failureOf, makeContext, startPeer, type Peer, type RecordedRequest } from "./helpers.js";
+import { closedPort, failureOf, makeContext, startPeer, type Peer, type RecordedRequest } from "./helpers.js";
 
 const DISCOVERY: Record<string, { name: string; kind: string; namespaced: boolean }[]> = {
   "/api/v1": [
@@ -27,12 +28,20 @@ class FakeApiServer {
   objects = new Map<string, KubeObject>();
   watchers: { collection: string; name: string; res: ServerResponse }[] = [];
   forbidWatch = false;
+  /** GETs of these paths are never answered; their connections are kept here while open. */
+  hang = new Set<string>();
+  hanging: ServerResponse[] = [];
   private rv = 100;
   private uid = 0;
 
   handle = (req: RecordedRequest, res: ServerResponse) => {
     const url = new URL(req.url, "http://fake");
     const path = url.pathname;
+    if (req.method === "GET" && this.hang.has(path)) {
+      this.hanging.push(res);
+      res.on("close", () => (this.hanging = this.hanging.filter((r) => r !== res)));
+      return undefined;
+    }
     if (DISCOVERY[path]) return { status: 200, body: { kind: "APIResourceList", resources: DISCOVERY[path] } };
     if (path.startsWith("/apis/") && path.split("/").length === 4) return status(404, "NotFound", "the server could not find the requested resource");
     const parts = path.split("/").filter(Boolean);
@@ -42,6 +51,7 @@ class FakeApiServer {
       if (this.forbidWatch) return status(403, "Forbidden", "watch is forbidden");
       const name = (url.searchParams.get("fieldSelector") ?? "").replace("metadata.name=", "");
       res.writeHead(200, { "content-type": "application/json" });
+      res.flushHeaders(); // as kube-apiserver does: client-node's Watch can be stopped once the headers are in
       const current = this.objects.get(`${path}/${name}`);
       if (current && !url.searchParams.get("resourceVersion")) res.write(`${JSON.stringify({ type: "ADDED", object: current })}\n`);
       const watcher = { collection: path, name, res };
@@ -135,17 +145,14 @@ let kubeConfig: KubeConfig;
 
 beforeAll(async () => {
   peer = await startPeer();
-  // The part of a client-node KubeConfig the client uses (client-node itself is not loaded).
-  const access = {
-    getCurrentCluster: () => ({ name: "fake", server: `${peer.url}/`, skipTLSVerify: false }),
-    getCurrentUser: () => ({ name: "tester" }),
-    getCurrentContext: () => "fake",
-    getContextObject: () => ({ name: "fake", cluster: "fake", user: "tester", namespace: "team-a" }),
-    applyToHTTPSOptions: async (opts: { headers?: Record<string, string> }) => {
-      opts.headers = { ...opts.headers, Authorization: "Bearer kube-token" };
-    },
-  };
-  kubeConfig = access as unknown as KubeConfig;
+  // Plain HTTP: client-node allows it only with skipTLSVerify.
+  kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: "fake", server: peer.url, skipTLSVerify: true }],
+    users: [{ name: "tester", token: "kube-token" }],
+    contexts: [{ name: "fake", cluster: "fake", user: "tester", namespace: "team-a" }],
+    currentContext: "fake",
+  });
 });
 beforeEach(() => {
   api = new FakeApiServer();
@@ -182,6 +189,7 @@ describe("kubernetes step (fake API server)", () => {
     expect(req.url).toBe("/api/v1/namespaces/team-a/configmaps/cfg-web?fieldManager=resource-hooks&force=true");
     expect(req.headers["content-type"]).toBe("application/apply-patch+yaml");
     expect(req.headers.authorization).toBe("Bearer kube-token");
+    expect(req.headers["user-agent"]).toBe("resource-hooks");
     expect(req.json()).toEqual({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg-web", namespace: "team-a" }, data: { a: "1" } });
     expect(outcome.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "cfg-web", uid: "uid-1" });
   });
@@ -237,7 +245,7 @@ describe("kubernetes step (fake API server)", () => {
     await kubernetesStep.execute({ action: "apply", manifest: cm }, ctx);
     const deleted = await kubernetesStep.execute({ action: "delete", manifest: cm }, ctx);
     expect(deleted.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: "prod", name: "gone", uid: "uid-1" });
-    expect(peer.requests.find((r) => r.method === "DELETE")!.json()).toEqual({ apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Background" });
+    expect(peer.requests.find((r) => r.method === "DELETE")!.url).toBe("/api/v1/namespaces/prod/configmaps/gone?propagationPolicy=Background");
     const again = await kubernetesStep.execute({ action: "delete", manifest: cm, wait: { for: "deleted" } }, ctx);
     expect(again.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: "prod", name: "gone" });
   });
@@ -287,6 +295,39 @@ describe("kubernetes step (fake API server)", () => {
     expect(aborted.message).toContain("step timeout");
     // The watch connection is closed, not left open.
     await vi.waitFor(() => expect(api.watchers).toHaveLength(0), { timeout: 2000 });
+  });
+
+  it("classifies API errors: 5xx, 429 (with Retry-After) and network errors retry; 401, 403, 409 AlreadyExists, 422 do not", async () => {
+    const cm: KubernetesConfig = { action: "apply", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "prod" } } };
+    const answer = async (code: number, reason: string, headers: Record<string, string> = {}, details?: Record<string, unknown>) => {
+      peer.handle((req, res) =>
+        req.method === "PATCH"
+          ? { status: code, headers, body: { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message: `said ${reason}`, ...(details ? { details } : {}) } }
+          : api.handle(req, res),
+      );
+      return await failureOf(kubernetesStep, cm, context().ctx);
+    };
+    const busy = await answer(429, "TooManyRequests", { "retry-after": "3" });
+    expect(busy).toMatchObject({ retryable: true, retryAfterMs: 3000, message: "apply ConfigMap prod/c: said TooManyRequests (429 TooManyRequests)" });
+    expect(await answer(500, "InternalError", {}, { retryAfterSeconds: 2 })).toMatchObject({ retryable: true, retryAfterMs: 2000 });
+    expect((await answer(503, "ServiceUnavailable")).retryable).toBe(true);
+    expect((await answer(409, "Conflict")).retryable).toBe(true);
+    for (const [code, reason] of [[401, "Unauthorized"], [403, "Forbidden"], [409, "AlreadyExists"], [422, "Invalid"]] as const) {
+      const failure = await answer(code, reason);
+      expect(failure.retryable, `${code}`).toBe(false);
+      expect(failure.message).toContain(`(${code} ${reason})`);
+    }
+
+    const down = new KubeConfig();
+    down.loadFromOptions({
+      clusters: [{ name: "down", server: `http://127.0.0.1:${await closedPort()}`, skipTLSVerify: true }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "down", cluster: "down", user: "u" }],
+      currentContext: "down",
+    });
+    const unreachable = await failureOf(kubernetesStep, cm, makeContext({ scope, kubeConfig: down }).ctx);
+    expect(unreachable.retryable).toBe(true);
+    expect(unreachable.message).toContain("ECONNREFUSED");
   });
 
   it("computes minimal permissions", () => {
@@ -362,6 +403,19 @@ describe("waitFor step (fake API server)", () => {
     const failure = await failureOf(waitForStep, { for: "rollout" }, context().ctx);
     expect(failure.retryable).toBe(false);
     expect(failure.message).toContain("exceeded its progress deadline");
+  });
+
+  it("aborts a request in flight when ctx.signal aborts", async () => {
+    api.hang.add(deploymentPath);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("runner shutting down")), 200);
+    const started = Date.now();
+    const failure = await failureOf(waitForStep, { for: "rollout" }, context(controller.signal).ctx);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(failure.retryable).toBe(false);
+    expect(failure.message).toContain("runner shutting down");
+    expect(peer.requests.filter((r) => r.url === deploymentPath)).toHaveLength(1);
+    await vi.waitFor(() => expect(api.hanging).toHaveLength(0), { timeout: 2000 });
   });
 
   it("computes permissions from the config or the trigger", () => {
