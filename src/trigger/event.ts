@@ -1,21 +1,9 @@
 // The event a hook receives: the CloudEvent context the Sensor forwards, and the data as Argo
 // Events' resource event source produces it ({type, body, oldBody, group, version, resource}).
 
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    creationTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  [field: string]: unknown;
-}
+import type { KubeObject } from "../k8s/types.js";
+
+export type { KubeObject } from "../k8s/types.js";
 
 export interface ResourceEventData {
   type: "ADD" | "UPDATE" | "DELETE";
