@@ -29,6 +29,7 @@ export const apiVersionSchema: JsonSchema = {
   type: "string",
   pattern: API_VERSION_PATTERN,
   description: "apiVersion of the object, e.g. v1, apps/v1, batch/v1 (literal, not templated).",
+  patternErrorMessage: "a literal apiVersion such as v1 or batch/v1 (not a template: the runner's RBAC is derived from it)",
   examples: ["v1", "apps/v1", "batch/v1", "networking.k8s.io/v1"],
 };
 
@@ -36,5 +37,6 @@ export const kindSchema: JsonSchema = {
   type: "string",
   pattern: KIND_PATTERN,
   description: "Kind of the object, e.g. Deployment, Job, ConfigMap (literal, not templated).",
+  patternErrorMessage: "a literal kind such as Job (not a template: the runner's RBAC is derived from it)",
   examples: ["Deployment", "Job", "ConfigMap", "Secret", "StatefulSet"],
 };
