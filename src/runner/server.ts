@@ -9,7 +9,6 @@ import { Ajv } from "ajv";
 import { HTTP, type CloudEvent } from "cloudevents";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { pinoHttp } from "pino-http";
 import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { decideArgoCD, argocdScope } from "../trigger/argocd.js";
@@ -90,16 +89,9 @@ export function createRunner(options: RunnerOptions): Runner {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req) => (typeof req.headers["ce-id"] === "string" ? req.headers["ce-id"] : randomUUID()),
-      // A run logs its own outcome line; request lines are for what ends without a run.
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" || (req.method === "POST" && req.url?.startsWith("/hooks/") === true) },
-      redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
-    }),
-  );
+  // No per-request logger (pino-http builds a child logger with the serialized request on every
+  // request, the largest single cost of the hot path): a run logs one line with hook, runId and
+  // eventId, and a rejected request logs one line in the error handler below.
 
   const authenticate = (req: Request, _res: Response, next: NextFunction) => {
     if (!tokenDigest) return next();
@@ -159,7 +151,7 @@ export function createRunner(options: RunnerOptions): Runner {
       metrics.rejected.inc({ reason: "bad_request" });
       return next(err);
     }
-    const work = handle(hook, event, req.log);
+    const work = handle(hook, event);
     running.add(work);
     metrics.inFlight.set(running.size);
     work
@@ -170,7 +162,7 @@ export function createRunner(options: RunnerOptions): Runner {
         },
         (err: unknown) => {
           if (err instanceof RunBusyError) return next(new RequestError(503, err.message, 5));
-          req.log.error({ err }, "run could not be executed");
+          logger.error({ err, hook: hook.name, eventId: event.context.id }, "run could not be executed");
           next(new RequestError(500, `run could not be executed: ${(err as Error).message}`));
         },
       )
@@ -186,14 +178,15 @@ export function createRunner(options: RunnerOptions): Runner {
     const status = err instanceof RequestError ? err.status : typeof (err as { status?: unknown }).status === "number" ? (err as { status: number }).status : 500;
     const message =
       (err as { type?: string }).type === "entity.too.large" ? `request body over the limit of ${maxBody} bytes` : err instanceof Error ? err.message : String(err);
-    req.log?.[status >= 500 ? "error" : "warn"]({ status, error: message, path: req.path }, "request rejected");
+    const eventId = typeof req.headers["ce-id"] === "string" ? req.headers["ce-id"] : undefined;
+    logger[status >= 500 ? "error" : "warn"]({ status, error: message, method: req.method, path: req.path, eventId }, "request rejected");
     if (err instanceof RequestError && err.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(err.retryAfterSeconds));
     res.status(status).json({ error: message });
   });
 
-  async function handle(hook: Hook, event: ResourceEvent, log: Logger): Promise<RunReport> {
+  async function handle(hook: Hook, event: ResourceEvent): Promise<RunReport> {
     const runId = randomUUID();
-    const logger = log.child({ hook: hook.name, runId, eventId: event.context.id });
+    const runLogger = logger.child({ hook: hook.name, runId, eventId: event.context.id });
     const started = Date.now();
     let identity = event.context.id;
     let scope: Record<string, unknown>;
@@ -212,7 +205,7 @@ export function createRunner(options: RunnerOptions): Runner {
       if (hook.trigger.healthy && argo.application && argo.operation) {
         const app = argo.application;
         const operation = argo.operation;
-        prepare = (signal) => waitForApplicationHealthy(options.runtime.kubeConfig, app, operation, hook, signal, logger);
+        prepare = (signal) => waitForApplicationHealthy(options.runtime.kubeConfig, app, operation, hook, signal, runLogger);
       }
     }
     let run: RunReport;
@@ -228,7 +221,7 @@ export function createRunner(options: RunnerOptions): Runner {
         durationMs: Date.now() - started,
       };
     } else {
-      logger.debug({ reason: decision.reason }, "hook fires");
+      runLogger.debug({ reason: decision.reason }, "hook fires");
       run = await executeHook(
         {
           runtime: options.runtime,
@@ -238,12 +231,12 @@ export function createRunner(options: RunnerOptions): Runner {
             retried: (h, step) => metrics.retries.inc({ hook: h, step: step.name }),
           },
         },
-        { hook, runId, eventId: event.context.id, identity, scope, logger, signal: shutdown.signal, ...(prepare ? { prepare } : {}) },
+        { hook, runId, eventId: event.context.id, identity, scope, logger: runLogger, signal: shutdown.signal, ...(prepare ? { prepare } : {}) },
       );
       if (options.kubeEvents) void options.kubeEvents.record(object, run);
     }
     metrics.runs.inc({ hook: hook.name, status: run.status });
-    logger.info({ status: run.status, reason: run.reason, durationMs: run.durationMs, steps: run.steps.map((s) => `${s.name}:${s.status}`) }, `run ${run.status}`);
+    runLogger.info({ status: run.status, reason: run.reason, durationMs: run.durationMs, steps: run.steps.map((s) => `${s.name}:${s.status}`) }, `run ${run.status}`);
     recent.unshift(run);
     if (recent.length > recentLimit) recent.length = recentLimit;
     return run;
