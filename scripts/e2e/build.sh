@@ -6,8 +6,12 @@
 # cheap. Nothing is ever skipped silently: a missing prerequisite (Go, a module)
 # is named and the script exits non-zero.
 #
+# It also makes sure the CRDs the stack applies are in the Go module cache (component
+# "crds"): Argo Events' (from the argo-events module) and Argo CD's Application CRD (from
+# github.com/argoproj/argo-cd/v2, downloaded with `go mod download`, never copied into the repo).
+#
 # Usage: scripts/e2e/build.sh [component...]   (default: all)
-#        components: kube-apiserver etcd nats-server argo-events
+#        components: kube-apiserver etcd nats-server argo-events crds
 # Env:   RESOURCE_HOOKS_E2E_CACHE  cache root (default ~/.cache/resource-hooks-e2e)
 #        E2E_BUILD_JOBS            go build -p (default: number of CPUs)
 set -euo pipefail
@@ -19,7 +23,7 @@ source "$HERE/versions.env"
 CACHE="${RESOURCE_HOOKS_E2E_CACHE:-$HOME/.cache/resource-hooks-e2e}"
 LOGS="$CACHE/logs"
 SRC="$CACHE/src"
-ALL_COMPONENTS=(etcd nats-server kube-apiserver argo-events)
+ALL_COMPONENTS=(etcd nats-server kube-apiserver argo-events crds)
 
 log() { printf '[e2e-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -166,12 +170,28 @@ build_main_of_module() {
   (cd "$src" && go build -mod=mod -p "$JOBS" -trimpath -ldflags="$ldflags" -o "$out" "$pkg")
 }
 
+# crds: the CRD manifests the stack applies, read from the Go module cache (go mod download
+# is itself cached there, so this is quick once done). Missing files fail loudly.
+ensure_crds() {
+  local dir f
+  dir="$(download_module github.com/argoproj/argo-events "$ARGO_EVENTS_VERSION")"
+  for f in argoproj.io_eventbus.yaml argoproj.io_eventsources.yaml argoproj.io_sensors.yaml; do
+    [[ -f "$dir/manifests/base/crds/$f" ]] || die "missing: $dir/manifests/base/crds/$f (github.com/argoproj/argo-events@$ARGO_EVENTS_VERSION)"
+  done
+  log "argo-events $ARGO_EVENTS_VERSION CRDs: $dir/manifests/base/crds"
+  dir="$(download_module github.com/argoproj/argo-cd/v2 "$ARGO_CD_VERSION")"
+  f="$dir/manifests/crds/application-crd.yaml"
+  [[ -f "$f" ]] || die "missing: $f (github.com/argoproj/argo-cd/v2@$ARGO_CD_VERSION has no Application CRD there)"
+  log "argo-cd $ARGO_CD_VERSION Application CRD: $f"
+}
+
 component_version() {
   case "$1" in
     kube-apiserver) echo "$K8S_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     nats-server) echo "$NATS_SERVER_VERSION" ;;
     argo-events) echo "$ARGO_EVENTS_VERSION" ;;
+    crds) echo "$ARGO_EVENTS_VERSION+$ARGO_CD_VERSION" ;;
     *) die "unknown component '$1' (known: ${ALL_COMPONENTS[*]})" ;;
   esac
 }
@@ -213,5 +233,7 @@ build_one() {
 components=("$@")
 [[ ${#components[@]} -gt 0 ]] || components=("${ALL_COMPONENTS[@]}")
 total_start="$(date +%s)"
-for c in "${components[@]}"; do build_one "$c"; done
+for c in "${components[@]}"; do
+  if [[ "$c" == crds ]]; then component_version crds >/dev/null && ensure_crds; else build_one "$c"; fi
+done
 log "done in $(($(date +%s) - total_start))s (cache: $CACHE)"

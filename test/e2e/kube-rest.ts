@@ -1,11 +1,10 @@
-// A small Kubernetes REST client on node:https, so that the harness itself does
-// not depend on @kubernetes/client-node (2.0.1 pulls undici 8, which does not
-// load on Node 20). Bearer-token auth and a CA, as in the kubeconfigs the stack
-// writes.
-import { readFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+// The harness's Kubernetes client: @kubernetes/client-node does the work (kubeconfig loading,
+// TLS and bearer-token auth, API discovery, server-side apply, read, delete); this class only
+// keeps the small surface the e2e tests use, plus raw requests by path (status subresources,
+// TokenRequest, /metrics, self-reviews) authenticated the same way (KubeConfig.applyToHTTPSOptions).
+import { request as httpsRequest, type RequestOptions } from "node:https";
 
-import { parse as parseYaml } from "yaml";
+import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 
 export interface KubeObject {
   apiVersion?: string;
@@ -50,91 +49,73 @@ function extractMessage(body: string): string {
   return body.slice(0, 500);
 }
 
-interface ApiResource {
-  name: string;
-  kind: string;
-  namespaced: boolean;
-}
-
-export interface KubeRestOptions {
-  server: string;
-  caPem: string;
-  token: string;
-  /** Namespace for namespaced objects without metadata.namespace (default "default"). */
-  namespace?: string;
+/** client-node's errors as KubeApiError (status + message), so failures read the same everywhere. */
+function asKubeApiError(err: unknown, method: string, obj: KubeObject): unknown {
+  // discovery found no such kind (yet: a CRD just created takes a moment to be served)
+  const message = err instanceof Error ? err.message : "";
+  if (/^Unrecognized API version and kind|^Failed to fetch resource metadata/.test(message)) {
+    return new Error(`no resource for kind ${obj.kind ?? "?"} in ${obj.apiVersion ?? "?"} (${message.split("\n")[0] ?? ""})`);
+  }
+  if (!(err instanceof ApiException)) return err;
+  const body = typeof err.body === "string" ? err.body : JSON.stringify(err.body);
+  const what = `${obj.apiVersion ?? "?"} ${obj.kind ?? "?"} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ""}${obj.metadata?.name ?? ""}`;
+  return new KubeApiError(method, what, err.code, body);
 }
 
 export class KubeRest {
+  readonly kubeConfig: KubeConfig;
+  /** https://127.0.0.1:<port> */
   readonly server: string;
+  /** The kubeconfig context's namespace (default "default"). */
   readonly namespace: string;
-  private readonly caPem: string;
-  private readonly token: string;
-  private readonly discovery = new Map<string, ApiResource[]>();
+  private readonly objects: KubernetesObjectApi;
 
-  constructor(opts: KubeRestOptions) {
-    this.server = opts.server.replace(/\/$/, "");
-    this.caPem = opts.caPem;
-    this.token = opts.token;
-    this.namespace = opts.namespace ?? "default";
+  constructor(kubeConfig: KubeConfig) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.kubeConfig = kubeConfig;
+    this.server = cluster.server.replace(/\/$/, "");
+    this.namespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";
+    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   }
 
-  /** Reads a kubeconfig of the form the stack writes (token user, CA data). */
   static fromKubeconfig(file: string): KubeRest {
-    const kc = parseYaml(readFileSync(file, "utf8")) as {
-      "current-context"?: string;
-      contexts?: Array<{ name: string; context: { cluster: string; user: string; namespace?: string } }>;
-      clusters?: Array<{ name: string; cluster: { server: string; "certificate-authority-data"?: string } }>;
-      users?: Array<{ name: string; user: { token?: string } }>;
-    };
-    const ctx = kc.contexts?.find((c) => c.name === kc["current-context"])?.context;
-    const cluster = kc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster;
-    const user = kc.users?.find((u) => u.name === ctx?.user)?.user;
-    if (!ctx || !cluster || !user?.token || !cluster["certificate-authority-data"]) {
-      throw new Error(`${file}: not a token kubeconfig with certificate-authority-data`);
-    }
-    return new KubeRest({
-      server: cluster.server,
-      caPem: Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8"),
-      token: user.token,
-      namespace: ctx.namespace,
-    });
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    return new KubeRest(kc);
   }
 
-  request(
+  /** A raw request by path (JSON body unless `body` is a string); never throws on HTTP errors. */
+  async request(
     method: string,
     path: string,
     opts: { body?: unknown; contentType?: string; timeoutMs?: number } = {},
   ): Promise<KubeResponse> {
     const payload =
       opts.body === undefined ? undefined : typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+    const options: RequestOptions = { method, headers: { accept: "application/json" }, timeout: opts.timeoutMs ?? 30_000 };
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const headers = options.headers as Record<string, string>;
+    if (payload !== undefined) {
+      headers["content-type"] = opts.contentType ?? "application/json";
+      headers["content-length"] = String(Buffer.byteLength(payload));
+    }
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {
-        authorization: `Bearer ${this.token}`,
-        accept: "application/json",
-      };
-      if (payload !== undefined) {
-        headers["content-type"] = opts.contentType ?? "application/json";
-        headers["content-length"] = String(Buffer.byteLength(payload));
-      }
-      const req = httpsRequest(
-        new URL(this.server + path),
-        { method, headers, ca: this.caPem, timeout: opts.timeoutMs ?? 30_000 },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("error", reject);
-          res.on("end", () => {
-            const body = Buffer.concat(chunks).toString("utf8");
-            let json: unknown;
-            try {
-              json = body ? JSON.parse(body) : undefined;
-            } catch {
-              json = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body, json });
-          });
-        },
-      );
+      const req = httpsRequest(new URL(this.server + path), options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const body = Buffer.concat(chunks).toString("utf8");
+          let json: unknown;
+          try {
+            json = body ? JSON.parse(body) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body, json });
+        });
+      });
       req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
       req.on("error", reject);
       if (payload !== undefined) req.write(payload);
@@ -153,60 +134,38 @@ export class KubeRest {
     return this.call<T>("GET", path);
   }
 
-  private static groupVersionPath(apiVersion: string): string {
-    return apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-  }
-
-  private async resourceFor(apiVersion: string, kind: string): Promise<ApiResource> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let list = this.discovery.get(apiVersion);
-      if (!list || attempt > 0) {
-        const r = await this.request("GET", KubeRest.groupVersionPath(apiVersion));
-        if (r.status === 200) {
-          const j = r.json as { resources?: ApiResource[] };
-          list = (j.resources ?? []).filter((x) => !x.name.includes("/"));
-          this.discovery.set(apiVersion, list);
-        } else {
-          list = [];
-        }
-      }
-      const hit = list.find((x) => x.kind === kind);
-      if (hit) return hit;
-    }
-    throw new KubeApiError("GET", KubeRest.groupVersionPath(apiVersion), 404, `no resource for kind ${kind} in ${apiVersion}`);
-  }
-
-  /** URL path of an object (or of its collection when it has no name). */
-  async pathFor(obj: KubeObject): Promise<string> {
-    if (!obj.apiVersion || !obj.kind) throw new Error("object needs apiVersion and kind");
-    const res = await this.resourceFor(obj.apiVersion, obj.kind);
-    const base = KubeRest.groupVersionPath(obj.apiVersion);
-    const ns = res.namespaced ? `/namespaces/${encodeURIComponent(obj.metadata?.namespace ?? this.namespace)}` : "";
-    const name = obj.metadata?.name ? `/${encodeURIComponent(obj.metadata.name)}` : "";
-    return `${base}${ns}/${res.name}${name}`;
-  }
-
   /** Server-side apply (force) of one object. */
   async apply<T extends KubeObject = KubeObject>(obj: KubeObject, fieldManager: string): Promise<T> {
-    const p = await this.pathFor(obj);
-    const q = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true`;
-    return this.call<T>("PATCH", p + q, { body: obj, contentType: "application/apply-patch+yaml" });
+    try {
+      // client-node's ObjectApi mutates its argument (default namespace); give it a copy
+      const spec = structuredClone(obj) as KubernetesObject;
+      return (await this.objects.patch(spec, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as T;
+    } catch (err) {
+      throw asKubeApiError(err, "APPLY", obj);
+    }
   }
 
   /** Deletes an object; false when it did not exist. */
   async delete(obj: KubeObject): Promise<boolean> {
-    const r = await this.request("DELETE", await this.pathFor(obj));
-    if (r.status === 404) return false;
-    if (r.status < 200 || r.status > 299) throw new KubeApiError("DELETE", await this.pathFor(obj), r.status, r.body);
-    return true;
+    try {
+      await this.objects.delete(structuredClone(obj) as KubernetesObject);
+      return true;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return false;
+      throw asKubeApiError(err, "DELETE", obj);
+    }
   }
 
   /** Reads an object by apiVersion/kind/namespace/name; undefined when not found. */
   async read<T extends KubeObject = KubeObject>(obj: KubeObject): Promise<T | undefined> {
-    const p = await this.pathFor(obj);
-    const r = await this.request("GET", p);
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) throw new KubeApiError("GET", p, r.status, r.body);
-    return r.json as T;
+    const name = obj.metadata?.name;
+    if (!obj.apiVersion || !obj.kind || !name) throw new Error("read needs apiVersion, kind and metadata.name");
+    try {
+      const header = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}) } };
+      return (await this.objects.read(header)) as unknown as T;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw asKubeApiError(err, "GET", obj);
+    }
   }
 }

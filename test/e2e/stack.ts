@@ -30,11 +30,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify as toYaml } from "yaml";
 
 import { KubeRest, type KubeObject } from "./kube-rest.js";
-import { haveSetpriv, spawnManaged, tail, type ManagedProcess } from "./process.js";
+import { haveSetpriv, spawnManaged, tail, type ManagedProcess, type SpawnOptions } from "./process.js";
 
 export { startHttpSink } from "./http-sink.js";
 export type { HttpSink, HttpSinkOptions, RecordedRequest, SinkResponder, SinkResponse } from "./http-sink.js";
@@ -58,6 +58,8 @@ export interface StackVersions {
   etcd: string;
   natsServer: string;
   argoEvents: string;
+  /** Only Argo CD's Application CRD is used (installApplicationCrd). */
+  argoCd: string;
 }
 
 export interface StackBinaries {
@@ -93,6 +95,7 @@ export function stackVersions(): StackVersions {
     etcd: get("ETCD_VERSION"),
     natsServer: get("NATS_SERVER_VERSION"),
     argoEvents: get("ARGO_EVENTS_VERSION"),
+    argoCd: get("ARGO_CD_VERSION"),
   };
 }
 
@@ -116,6 +119,16 @@ function goModCache(): string {
 /** The argo-events module source in the Go module cache (downloaded by build.sh). */
 export function argoEventsModuleDir(v = stackVersions()): string {
   return path.join(goModCache(), "github.com", "argoproj", `argo-events@${v.argoEvents}`);
+}
+
+/** The Argo CD module source in the Go module cache (downloaded by build.sh, component "crds"). */
+export function argoCdModuleDir(v = stackVersions()): string {
+  return path.join(goModCache(), "github.com", "argoproj", "argo-cd", `v2@${v.argoCd}`);
+}
+
+/** Argo CD's Application CRD, as its own release manifests define it. */
+export function applicationCrdFile(v = stackVersions()): string {
+  return path.join(argoCdModuleDir(v), "manifests", "crds", "application-crd.yaml");
 }
 
 // ------------------------------------------------------------------ public API
@@ -200,12 +213,9 @@ export interface Stack {
   readonly caFile: string;
   /** Path of an admin (system:masters) kubeconfig. */
   readonly adminKubeconfig: string;
-  /**
-   * Admin @kubernetes/client-node KubeConfig (new instance per call). Async: the
-   * harness loads client-node only when asked (2.0.1 + undici 8 does not load on Node 20).
-   */
+  /** Admin @kubernetes/client-node KubeConfig (new instance per call; async for older callers). */
   kubeConfig(): Promise<KubeConfig>;
-  /** Admin REST client (no client-node needed). */
+  /** Admin client (client-node underneath: apply/read/delete, plus raw requests by path). */
   readonly admin: KubeRest;
   /** REST client for any kubeconfig the stack wrote (e.g. from kubeconfigForServiceAccount). */
   restClient(kubeconfigPath: string): KubeRest;
@@ -213,6 +223,11 @@ export interface Stack {
   kubeconfigForServiceAccount(namespace: string, name: string, opts?: { expirationSeconds?: number }): Promise<string>;
   /** Server-side apply as admin, in order (multi-doc YAML or objects). Returns the applied objects. */
   apply(objects: readonly object[] | string): Promise<KubeObject[]>;
+  /**
+   * Applies Argo CD's Application CRD (applications.argoproj.io, from the argo-cd Go module:
+   * see applicationCrdFile) and waits until it is Established.
+   */
+  installApplicationCrd(): Promise<KubeObject>;
   /** Delete objects (ignores NotFound). */
   delete(objects: readonly object[] | string): Promise<void>;
   /**
@@ -231,6 +246,12 @@ export interface Stack {
   watchCount(resource: string, group?: string): Promise<number>;
   /** Raw GET as admin against kube-apiserver (e.g. "/metrics"). */
   apiGet(pathAndQuery: string): Promise<{ status: number; body: string }>;
+  /**
+   * Starts a host process (e.g. the resource-hooks runner) that belongs to the stack: its log
+   * goes to the stack's logs dir and into logReport(), and stop() ends it with the pods.
+   * `logFile` defaults to <dir>/logs/<name with / as ->.log.
+   */
+  spawn(opts: Omit<SpawnOptions, "logFile"> & { logFile?: string }): ManagedProcess;
   /** Every process started so far (stack services and pods). */
   processes(): readonly ManagedProcess[];
   /** The last lines of every process's log (pods: `lines`, default 80; others: 15), for failure reports. */
@@ -553,28 +574,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const procs: ManagedProcess[] = [];
   const cleanups: Array<() => Promise<void> | void> = [];
   const keep = opts.keepTempDir ?? process.env.E2E_KEEP_TMP === "1";
-  let createdMountRoot = false;
   let stopped: Promise<void> | undefined;
 
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       // pods first, then the NATS servers, kube-apiserver, etcd (reverse start order)
       const reversed = [...procs].reverse();
-      const pods = reversed.filter((p) => p.name.startsWith("pod/"));
+      const pods = reversed.filter((p) => p.name.startsWith("pod/") || p.name.startsWith("proc/"));
       await Promise.all(pods.map((p) => p.stop(5_000)));
-      for (const p of reversed.filter((p) => !p.name.startsWith("pod/"))) await p.stop(10_000);
+      for (const p of reversed.filter((p) => !pods.includes(p))) await p.stop(10_000);
       for (const c of cleanups.reverse()) {
         try {
           await c();
         } catch {
           // best effort
-        }
-      }
-      if (createdMountRoot) {
-        try {
-          rmdirSync(ARGO_MOUNT_ROOT);
-        } catch {
-          // not empty or in use by another stack: leave it
         }
       }
       if (!keep) rmSync(dir, { recursive: true, force: true });
@@ -583,11 +596,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return stopped;
   };
 
-  // infrastructure first and short, the Argo Events pods last and longer
+  // infrastructure first and short, the Argo Events pods and spawned processes last and longer
+  const long = (p: ManagedProcess): boolean => p.name.startsWith("pod/") || p.name.startsWith("proc/");
   const logReport = (lines = 80): string =>
-    [...procs.filter((p) => !p.name.startsWith("pod/")), ...procs.filter((p) => p.name.startsWith("pod/"))]
+    [...procs.filter((p) => !long(p)), ...procs.filter(long)]
       .map((p) => {
-        const n = p.name.startsWith("pod/") ? lines : Math.min(lines, 15);
+        const n = long(p) ? lines : Math.min(lines, 15);
         return `===== ${p.name} (${p.logFile})${p.isRunning() ? "" : " [exited]"} =====\n${tail(p.logs(), n)}`;
       })
       .join("\n");
@@ -681,12 +695,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const adminKubeconfig = path.join(dir, "admin.kubeconfig");
     writeFileSync(adminKubeconfig, kubeconfigYaml(apiServerUrl, pki.caPem, "e2e-admin", adminToken), { mode: 0o600 });
     const kubeConfig = async (): Promise<KubeConfig> => {
-      const { KubeConfig: KC } = await import("@kubernetes/client-node");
-      const kc = new KC();
+      const kc = new KubeConfig();
       kc.loadFromFile(adminKubeconfig);
       return kc;
     };
-    const admin = new KubeRest({ server: apiServerUrl, caPem: pki.caPem, token: adminToken });
+    const admin = KubeRest.fromKubeconfig(adminKubeconfig);
+    const core = admin.kubeConfig.makeApiClient(CoreV1Api);
 
     const applyOne = async (obj: KubeObject): Promise<KubeObject> => {
       // a just-created CRD may need a moment before its kind resolves
@@ -735,6 +749,25 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       });
     }
     const crdsMs = performance.now() - t;
+    const establishCrd = async (crd: KubeObject): Promise<void> => {
+      const name = crd.metadata?.name ?? "";
+      await pollUntil(`CRD ${name} Established`, 30_000, async () => {
+        const c = await admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+        );
+        return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? true : undefined;
+      });
+    };
+    const installApplicationCrd = async (): Promise<KubeObject> => {
+      const file = applicationCrdFile(versions);
+      if (!existsSync(file)) {
+        throw new Error(`Argo CD Application CRD not found: ${file} (run scripts/e2e/build.sh crds, which downloads github.com/argoproj/argo-cd/v2@${versions.argoCd})`);
+      }
+      const [crd] = await apply(await readFile(file, "utf8"));
+      if (!crd) throw new Error(`${file} holds no object`);
+      await establishCrd(crd);
+      return crd;
+    };
     log(`CRDs established (${Math.round(crdsMs)}ms)`);
 
     // ---------------------------------------------------------------- NATS JetStream
@@ -822,10 +855,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const natsMs = performance.now() - t;
 
     // ---------------------------------------------------------------- pods
-    if (!existsSync(ARGO_MOUNT_ROOT)) {
-      mkdirSync(ARGO_MOUNT_ROOT);
-      createdMountRoot = true;
-    }
+    // The empty mount point of every pod's /argo-events. Left in place by stop(): stacks of
+    // other test runs on this machine may be using it (the pod script also recreates it).
+    mkdirSync(ARGO_MOUNT_ROOT, { recursive: true });
     const sockDir = path.join(dir, "sock");
     mkdirSync(sockDir);
     /** host side of outbound forwards: unix socket -> 127.0.0.1:port */
@@ -862,17 +894,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       name: string,
       o: { expirationSeconds?: number } = {},
     ): Promise<string> => {
-      const tr = await admin.call<{ status?: { token?: string } }>(
-        "POST",
-        `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`,
-        {
-          body: {
-            apiVersion: "authentication.k8s.io/v1",
-            kind: "TokenRequest",
-            spec: { expirationSeconds: o.expirationSeconds ?? 3600 },
-          },
-        },
-      );
+      const tr = await core.createNamespacedServiceAccountToken({
+        namespace,
+        name,
+        body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { audiences: [], expirationSeconds: o.expirationSeconds ?? 3600 } },
+      });
       const token = tr.status?.token;
       if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
       saKubeconfigCount += 1;
@@ -1009,6 +1035,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         '  mount --bind "$p" "$E2E_POD_TMP/$rel"',
         "done",
         'mount --rbind "$E2E_POD_TMP" /tmp',
+        `mkdir -p ${ARGO_MOUNT_ROOT}`,
         `mount --bind "$E2E_POD_MOUNTS" ${ARGO_MOUNT_ROOT}`,
         'exec "$E2E_POD_NODE" "$E2E_POD_INIT"',
       ].join("\n");
@@ -1152,6 +1179,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       restClient: (file: string) => KubeRest.fromKubeconfig(file),
       kubeconfigForServiceAccount,
       apply,
+      installApplicationCrd,
       delete: del,
       eventBus,
       startEventSource: (es, o = {}) => startPod("eventsource", es, o),
@@ -1160,6 +1188,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       lintObjects,
       watchCount,
       apiGet,
+      spawn: (o) => {
+        const name = o.name.startsWith("proc/") ? o.name : `proc/${o.name}`;
+        const proc = spawnManaged({ ...o, name, logFile: o.logFile ?? path.join(logsDir, `${name.slice(5).replace(/[^A-Za-z0-9._-]/g, "-")}.log`) });
+        procs.push(proc);
+        return proc;
+      },
       processes: () => procs,
       logReport,
       stop,

@@ -1,0 +1,288 @@
+// Helpers of the end-to-end scenarios: a hooks.yaml generated and applied the way a user
+// deploys it (`resource-hooks generate`, then the manifests, EventSource and Sensors), the
+// runner started as a real child process (`resource-hooks serve`) under its generated
+// ServiceAccount, and small readers for Prometheus metrics and the runner's /runs.
+import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { generate, render, writeOutput, type GeneratedFile } from "../../src/generate/index.js";
+import type { RunReport } from "../../src/runner/execute.js";
+import { parseHookSet } from "../../src/spec/load.js";
+import type { HookSet } from "../../src/spec/types.js";
+import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns something other than undefined. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
+    await sleep(intervalMs);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+// ------------------------------------------------------------------ metrics
+
+/**
+ * Sum of the samples of a Prometheus metric whose labels include `labels` (text exposition
+ * format; a missing series counts 0).
+ */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name) || line.startsWith("#")) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== "{" && rest[0] !== " ") continue;
+    const labelText = rest[0] === "{" ? rest.slice(1, rest.indexOf("}")) : "";
+    if (!Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** Nearest-rank percentile (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1]!;
+}
+
+// ------------------------------------------------------------------ hook sets
+
+export interface DeployedHookSet {
+  hookSet: HookSet;
+  /** Where hooks.yaml and the generated eventsources/, sensors/, manifests/ were written. */
+  dir: string;
+  hooksFile: string;
+  files: GeneratedFile[];
+  eventSource: KubeObject;
+  /** Sensor objects by hook name. */
+  sensors: Map<string, KubeObject>;
+  /** Paths of the generated EventSource and Sensor files (for argo-events lint). */
+  argoFiles: string[];
+  /** Every object of manifests/ (RBAC, runner, ConfigMap, placeholder token Secret). */
+  manifests: KubeObject[];
+}
+
+/**
+ * Writes `text` as <stack dir>/<name>/hooks.yaml and generates into that directory exactly what
+ * `resource-hooks generate -f hooks.yaml -o <dir>` writes.
+ */
+export function generateHookSet(stack: Stack, name: string, text: string): DeployedHookSet {
+  const dir = path.join(stack.dir, "hooksets", name);
+  mkdirSync(dir, { recursive: true });
+  const hooksFile = path.join(dir, "hooks.yaml");
+  writeFileSync(hooksFile, text);
+  const hookSet = parseHookSet(text, hooksFile);
+  const files = generate(hookSet);
+  writeOutput(dir, render(files, "hooks.yaml"));
+  const objectsOf = (prefix: string): KubeObject[] => files.filter((f) => f.path.startsWith(prefix)).flatMap((f) => f.objects as KubeObject[]);
+  const [eventSource] = objectsOf("eventsources/");
+  if (!eventSource) throw new Error(`${name}: no EventSource generated`);
+  const sensors = new Map<string, KubeObject>();
+  for (const s of objectsOf("sensors/")) sensors.set(String(s.metadata?.labels?.["resource-hooks.io/hook"]), s);
+  return {
+    hookSet,
+    dir,
+    hooksFile,
+    files,
+    eventSource,
+    sensors,
+    argoFiles: files.filter((f) => /^(eventsources|sensors)\//.test(f.path)).map((f) => path.join(dir, f.path)),
+    manifests: objectsOf("manifests/").filter((o) => o.kind !== "Kustomization"),
+  };
+}
+
+/**
+ * Applies what a user applies: the manifests (runner and event-source RBAC, the runner's
+ * Deployment/Service/ConfigMap) with the placeholder token Secret replaced by one holding
+ * `Bearer <token>`, then the EventSource and Sensors (the CRDs accept them).
+ */
+export async function applyHookSet(stack: Stack, deployed: DeployedHookSet, token: string): Promise<void> {
+  const { hookSet } = deployed;
+  const secret = hookSet.runner.tokenSecret;
+  await stack.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: hookSet.namespace } }]);
+  const manifests = deployed.manifests.filter((o) => !(o.kind === "Secret" && o.metadata?.name === secret.name));
+  await stack.apply([
+    ...manifests,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: secret.name, namespace: hookSet.namespace },
+      stringData: { [secret.key]: `Bearer ${token}` },
+    },
+    deployed.eventSource,
+    ...deployed.sensors.values(),
+  ]);
+}
+
+/** The ServiceAccount the generated manifests give the event source. */
+export function eventSourceAccount(deployed: DeployedHookSet): { namespace: string; name: string } {
+  const spec = deployed.eventSource.spec as { template?: { serviceAccountName?: string } };
+  const name = spec.template?.serviceAccountName;
+  if (!name) throw new Error("the generated EventSource names no ServiceAccount");
+  return { namespace: deployed.hookSet.namespace, name };
+}
+
+/** The ServiceAccount of the generated runner Deployment. */
+export function runnerAccount(deployed: DeployedHookSet): { namespace: string; name: string } {
+  const dep = deployed.manifests.find((o) => o.kind === "Deployment");
+  const name = (dep?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template?.spec?.serviceAccountName;
+  if (!name) throw new Error("the generated runner Deployment names no ServiceAccount");
+  return { namespace: deployed.hookSet.namespace, name };
+}
+
+/** Starts the generated EventSource and the Sensors of `hooks` (all by default) as pods. */
+export async function startArgo(
+  stack: Stack,
+  deployed: DeployedHookSet,
+  opts: { hooks?: string[]; sensorAccount: { namespace: string; name: string }; sensorOptions?: StartPodOptions },
+): Promise<{ eventSource: ArgoProcess; sensors: Map<string, ArgoProcess> }> {
+  const eventSource = await stack.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
+  const hooks = opts.hooks ?? [...deployed.sensors.keys()];
+  const started = await Promise.all(
+    hooks.map(async (hook) => {
+      const sensor = deployed.sensors.get(hook);
+      if (!sensor) throw new Error(`no Sensor generated for hook ${hook}`);
+      return [hook, await stack.startSensor(sensor, { serviceAccount: opts.sensorAccount, ...opts.sensorOptions })] as const;
+    }),
+  );
+  return { eventSource, sensors: new Map(started) };
+}
+
+// ------------------------------------------------------------------ the runner
+
+export interface RunnerOptions {
+  hooksFile: string;
+  port: number;
+  /** The token the runner accepts (written to its --token-file as `Bearer <token>`). */
+  token: string;
+  /** Run-store namespace (--namespace). */
+  namespace: string;
+  /** kubeconfig the runner uses (e.g. its generated ServiceAccount's). */
+  kubeconfig: string;
+  /** POD_NAME: the run store's holder identity; a restarted container keeps it. */
+  podName: string;
+  /** Files of the mounted step secrets: <secrets-dir>/<name>/<key>. */
+  secrets?: MountedData;
+  extraArgs?: string[];
+}
+
+export interface RunnerHandle {
+  readonly url: string;
+  readonly options: RunnerOptions;
+  readonly process: ManagedProcess;
+  metrics(): Promise<string>;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** GET /runs (newest first), optionally of one hook. */
+  runs(hook?: string): Promise<RunReport[]>;
+  /** SIGKILL (a crash: no drain, nothing released). */
+  kill(): Promise<void>;
+  /** SIGTERM: drains in-flight runs, then exits. */
+  stop(): Promise<void>;
+}
+
+let runnerCount = 0;
+
+/**
+ * `node --import tsx src/cli/main.ts serve …` as a child process of the stack (logs in its
+ * logs dir and in failure reports); resolves once /readyz answers 200.
+ */
+export async function startRunner(stack: Stack, options: RunnerOptions): Promise<RunnerHandle> {
+  runnerCount += 1;
+  const dir = path.join(stack.dir, "runner", `${options.podName}-${runnerCount}`);
+  const secretsDir = path.join(dir, "secrets");
+  mkdirSync(secretsDir, { recursive: true });
+  for (const [name, keys] of Object.entries(options.secrets ?? {})) {
+    mkdirSync(path.join(secretsDir, name), { recursive: true });
+    for (const [key, value] of Object.entries(keys)) writeFileSync(path.join(secretsDir, name, key), value, { mode: 0o600 });
+  }
+  const tokenFile = path.join(dir, "token");
+  writeFileSync(tokenFile, `Bearer ${options.token}`, { mode: 0o600 });
+  const url = `http://127.0.0.1:${options.port}`;
+  const env: NodeJS.ProcessEnv = { ...process.env, POD_NAME: options.podName, LOG_LEVEL: "info" };
+  delete env.KUBECONFIG;
+  delete env.POD_NAMESPACE;
+  const proc = stack.spawn({
+    name: `runner-${options.podName}-${runnerCount}`,
+    command: process.execPath,
+    args: [
+      "--import", "tsx",
+      path.join(REPO_ROOT, "src/cli/main.ts"),
+      "serve",
+      "-f", options.hooksFile,
+      "--host", "127.0.0.1",
+      "--port", String(options.port),
+      "--token-file", tokenFile,
+      "--store", "kubernetes",
+      "--namespace", options.namespace,
+      "--kubeconfig", options.kubeconfig,
+      "--secrets-dir", secretsDir,
+      ...(options.extraArgs ?? []),
+    ],
+    env,
+    cwd: REPO_ROOT,
+  });
+  const get = async (p: string, auth = false): Promise<Response> =>
+    fetch(`${url}${p}`, { headers: auth ? { authorization: `Bearer ${options.token}` } : {}, signal: AbortSignal.timeout(5_000) });
+  await until(
+    `runner ${options.podName} /readyz`,
+    async () => {
+      if (!proc.isRunning()) throw new Error(`the runner exited:\n${proc.logs().slice(-3000)}`);
+      const r = await get("/readyz").catch(() => undefined);
+      return r?.status === 200 ? true : undefined;
+    },
+    60_000,
+    100,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n----- runner log -----\n${proc.logs().slice(-3000)}`);
+  });
+  const metrics = async (): Promise<string> => (await get("/metrics")).text();
+  return {
+    url,
+    options,
+    process: proc,
+    metrics,
+    metric: async (name, labels) => metricValue(await metrics(), name, labels),
+    runs: async (hook) => {
+      const r = await get(`/runs${hook ? `?hook=${encodeURIComponent(hook)}` : ""}`, true);
+      if (r.status !== 200) throw new Error(`GET /runs: ${r.status}`);
+      return ((await r.json()) as { runs: RunReport[] }).runs;
+    },
+    kill: async () => {
+      await proc.kill();
+    },
+    stop: async () => {
+      await proc.stop(35_000);
+    },
+  };
+}
+
+/** Waits for a run of `hook` that satisfies `pred` in the runner's /runs. */
+export function waitForRun(runner: RunnerHandle, hook: string, pred: (r: RunReport) => boolean = () => true, timeoutMs = 30_000): Promise<RunReport> {
+  return until(`a run of ${hook} on ${runner.url}`, async () => (await runner.runs(hook)).find(pred), timeoutMs, 200);
+}
