@@ -68,7 +68,9 @@ export function buildSensor(hookSet: HookSet, hook: Hook, watches: Map<string, W
           // Only a failed trigger is retried or left unacknowledged, and without a status policy
           // every HTTP response counts as success: the runner answers 200 only when the run is done.
           atLeastOnce: true,
-          retryStrategy: { steps: 5, duration: "2s", factor: 2, jitter: 0.2 },
+          // 2s, 4s … 32s between attempts: about 60s, longer than a dead runner's claim on a run
+          // (src/runner/store.ts CLAIM_SECONDS), so a retry reaches a replica that can resume it.
+          retryStrategy: { steps: 6, duration: "2s", factor: 2, jitter: 0.2 },
           policy: { status: { allow: [200] } },
         },
       ],

@@ -80,6 +80,13 @@ export class MemoryRunStore implements RunStore {
   }
 }
 
+/**
+ * How long a claim lasts without renewal. A replica killed mid-run blocks redeliveries to other
+ * replicas (503 busy) for at most this long, well inside the Sensor's retry window
+ * (src/generate/sensor.ts: about 60s), so a retry after the claim expired resumes the run.
+ */
+export const CLAIM_SECONDS = 15;
+
 const RECORD_ANNOTATION = "resource-hooks.io/run";
 const EXPIRES_ANNOTATION = "resource-hooks.io/expires-at";
 const STORE_LABEL = { "app.kubernetes.io/managed-by": "resource-hooks", "resource-hooks.io/store": "run" };
@@ -95,7 +102,7 @@ export class KubernetesRunStore implements RunStore {
     kubeConfig: KubeConfig,
     private readonly namespace: string,
     private readonly holder: string,
-    private readonly claimSeconds = 30,
+    private readonly claimSeconds = CLAIM_SECONDS,
     private readonly ttlMs = DEFAULT_TTL_MS,
   ) {
     this.api = kubeConfig.makeApiClient(CoordinationV1Api);
