@@ -13,6 +13,7 @@ import { resourceEventRequest, sendHookEvent } from "../../src/testing/index.js"
 import { useStack } from "./harness.js";
 import {
   applyHookSet,
+  figure,
   freePort,
   generateHookSet,
   metricValue,
@@ -42,9 +43,6 @@ let sensors: Map<string, ArgoProcess>;
 let statusSubresource = false;
 let watchBaseline = 0;
 
-function figure(label: string, value: string | number): void {
-  console.log(`[e2e figure] ${label}: ${typeof value === "number" ? value.toFixed(0) : value}`);
-}
 
 const sha = (seed: string): string => Buffer.from(seed.padEnd(20, ".")).toString("hex").slice(0, 40);
 const REV = { r0: sha("rev-0"), r1: sha("rev-1"), r2: sha("rev-2"), a0: sha("app-0"), b0: sha("cfg-0"), a1: sha("app-1"), b1: sha("cfg-1") };

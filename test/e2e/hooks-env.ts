@@ -286,3 +286,8 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
 export function waitForRun(runner: RunnerHandle, hook: string, pred: (r: RunReport) => boolean = () => true, timeoutMs = 30_000): Promise<RunReport> {
   return until(`a run of ${hook} on ${runner.url}`, async () => (await runner.runs(hook)).find(pred), timeoutMs, 200);
 }
+
+/** Prints a measured figure so it shows in CI output. */
+export function figure(label: string, value: string | number): void {
+  console.log(`[e2e figure] ${label}: ${typeof value === "number" ? value.toFixed(0) : value}`);
+}

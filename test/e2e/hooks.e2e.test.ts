@@ -20,6 +20,7 @@ import { resourceEventRequest, sendHookEvent } from "../../src/testing/index.js"
 import { useStack } from "./harness.js";
 import {
   applyHookSet,
+  figure,
   freePort,
   generateHookSet,
   metricValue,
@@ -55,9 +56,6 @@ let eventSource: ArgoProcess;
 let sensors: Map<string, ArgoProcess>;
 const watchBaseline = { deployments: 0, configmaps: 0 };
 
-function figure(label: string, value: string | number): void {
-  console.log(`[e2e figure] ${label}: ${typeof value === "number" ? value.toFixed(0) : value}`);
-}
 
 function hooksYaml(): string {
   return `apiVersion: resource-hooks.io/v1alpha1
