@@ -1,6 +1,8 @@
 // What steps get from the runner process: secrets read from the files the Deployment mounts
 // (or from environment variables), Kubernetes access, and the external endpoints.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Endpoints, SecretSource, StepRuntime } from "../steps/types.js";
@@ -33,12 +35,17 @@ export function fileSecretReader(secretsDir: string): (source: SecretSource) => 
   };
 }
 
-/** In-cluster config when running in a pod, else $KUBECONFIG or ~/.kube/config; undefined when none works. */
+/**
+ * The given kubeconfig, else $KUBECONFIG or ~/.kube/config, else the pod's in-cluster account;
+ * undefined when there is none (client-node would fall back to an http://localhost cluster).
+ */
 export function loadKubeConfig(path?: string): KubeConfig | undefined {
   const kc = new KubeConfig();
   try {
     if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
+    else if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
+    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else return undefined;
   } catch {
     return undefined;
   }

@@ -26,7 +26,7 @@ function file(name: string, content: unknown): string {
 
 describe("validate and generate", () => {
   it("validate reports a valid file and its watch count", () => {
-    expect(cli("validate", "-f", "examples/hooks.yaml")).toEqual({ code: 0, stdout: "examples/hooks.yaml: valid: 5 hook(s), 5 watch(es)\n", stderr: "" });
+    expect(cli("validate", "-f", "examples/hooks.yaml")).toEqual({ code: 0, stdout: "examples/hooks.yaml: valid: 6 hook(s), 5 watch(es)\n", stderr: "" });
   });
 
   it("validate names file:line:column, the path and what was expected", () => {
@@ -43,7 +43,7 @@ describe("validate and generate", () => {
     expect(check.stderr).toContain("eventsources/web.yaml: differs from what would be generated");
     expect(check.stderr).toContain("sensors/web-announce-scaling.yaml: differs from what would be generated");
     expect(cli("generate", "-f", "examples/hooks.yaml", "-o", out).code).toBe(0);
-    expect(cli("generate", "-f", "examples/hooks.yaml", "-o", out, "--check")).toMatchObject({ code: 0, stdout: `${out}: up to date (12 files)\n` });
+    expect(cli("generate", "-f", "examples/hooks.yaml", "-o", out, "--check")).toMatchObject({ code: 0, stdout: `${out}: up to date (13 files)\n` });
   });
 });
 
@@ -54,12 +54,13 @@ describe("simulate", () => {
     const results = JSON.parse(r.stdout) as Array<{ hook: string; fires: boolean; reason: string; steps: Array<{ name: string; config: { text?: string } }> }>;
     expect(results.map((x) => [x.hook, x.fires, x.reason])).toEqual([
       ["purge-cdn-on-image-change", false, "none of spec.template.spec.containers[0].image changed"],
+      ["log-frontend-changes", true, "generation changed from 3 to 4"],
       ["reload-config-job", false, "the event is for apps/v1/deployments, the hook watches v1/configmaps"],
       ["smoke-test-on-ingress-change", false, "the event is for apps/v1/deployments, the hook watches networking.k8s.io/v1/ingresses"],
       ["announce-scaling", true, "spec.replicas changed"],
       ["purge-cdn-after-argocd-sync", false, "the event is for apps/deployments, not an Argo CD Application"],
     ]);
-    expect(results[3]!.steps[0]!.config.text).toBe("web/frontend scaled from 2 to 4 replicas");
+    expect(results[4]!.steps[0]!.config.text).toBe("web/frontend scaled from 2 to 4 replicas");
   });
 });
 
