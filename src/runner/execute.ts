@@ -1,6 +1,6 @@
 // Runs one hook for one event: steps in order, each with its `if`, timeout and retries, outputs
 // passed on to later steps, completed steps recorded so a redelivery resumes after them.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { evaluateCondition } from "../expr/cel.js";
 import { renderValue } from "../expr/template.js";
@@ -64,7 +64,7 @@ export function runKey(hook: string, identity: string): string {
 }
 
 export function stepIdempotencyKey(hook: string, identity: string, step: string): string {
-  return createHash("sha256").update(`${runKey(hook, identity)}/${step}`).digest("hex").slice(0, 32);
+  return hash("sha256", `${runKey(hook, identity)}/${step}`, "hex").slice(0, 32);
 }
 
 export class RunBusyError extends Error {

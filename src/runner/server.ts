@@ -2,7 +2,7 @@
 // Order of checks per request: token (401), hook (404), shutdown (503), capacity (429), body
 // size (413), CloudEvent and data shape (400), trigger re-check (200 skipped), then the run
 // (200 succeeded/duplicate, 500 failed so Argo Events retries and redelivers).
-import { randomUUID, createHash, timingSafeEqual } from "node:crypto";
+import { hash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Ajv } from "ajv";
@@ -258,7 +258,7 @@ export function createRunner(options: RunnerOptions): Runner {
 }
 
 function digest(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
+  return hash("sha256", token, "buffer");
 }
 
 const REQUIRED_BINARY_HEADERS = ["ce-specversion", "ce-id", "ce-source", "ce-type"];
