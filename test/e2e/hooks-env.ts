@@ -12,25 +12,15 @@ import type { RunReport } from "../../src/runner/execute.js";
 import { parseHookSet } from "../../src/spec/load.js";
 import type { HookSet } from "../../src/spec/types.js";
 import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
+import { pollUntil, sleep } from "./stack.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from "./stack.js";
 
 /** Polls `fn` until it returns something other than undefined. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
-    await sleep(intervalMs);
-  }
+export function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  return pollUntil(what, timeoutMs, async () => fn(), intervalMs);
 }
 
 export async function freePort(): Promise<number> {
