@@ -3,7 +3,6 @@
 // runner started as a real child process (`resource-hooks serve`) under its generated
 // ServiceAccount, and small readers for Prometheus metrics and the runner's /runs.
 import { mkdirSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,23 +15,13 @@ import { pollUntil, sleep } from "./stack.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-export { sleep } from "./stack.js";
+export { freePort, sleep } from "./stack.js";
 
 /** Polls `fn` until it returns something other than undefined. */
 export function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
   return pollUntil(what, timeoutMs, async () => fn(), intervalMs);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 // ------------------------------------------------------------------ metrics
 

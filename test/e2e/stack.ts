@@ -294,7 +294,30 @@ export interface EventBusConfig {
 
 // ------------------------------------------------------------------ helpers
 
-async function freePort(): Promise<number> {
+/** A server on `listenOn` (a socket path, or port and host) that pipes each connection to `connect()`. */
+async function forwarder(connect: () => net.Socket, listenOn: [string] | [number, string]): Promise<net.Server> {
+  const server = net.createServer((conn) => {
+    const other = connect();
+    conn.pipe(other);
+    other.pipe(conn);
+    const destroy = (): void => {
+      conn.destroy();
+      other.destroy();
+    };
+    for (const end of [conn, other]) {
+      end.on("error", destroy);
+      end.on("close", destroy);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    if (listenOn.length === 1) server.listen(listenOn[0], () => resolve());
+    else server.listen(listenOn[0], listenOn[1], () => resolve());
+  });
+  return server;
+}
+
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);
@@ -867,23 +890,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const existing = outbound.get(port);
       if (existing) return existing;
       const socket = path.join(sockDir, `to-${port}.sock`);
-      const server = net.createServer((conn) => {
-        const up = net.connect(port, "127.0.0.1");
-        conn.pipe(up);
-        up.pipe(conn);
-        const destroy = (): void => {
-          conn.destroy();
-          up.destroy();
-        };
-        conn.on("error", destroy);
-        up.on("error", destroy);
-        conn.on("close", destroy);
-        up.on("close", destroy);
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(socket, () => resolve());
-      });
+      const server = await forwarder(() => net.connect(port, "127.0.0.1"), [socket]);
       cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
       outbound.set(port, socket);
       return socket;
@@ -1004,23 +1011,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const socket = path.join(podDir, `from-${port}.sock`);
         inboundCfg.push({ port, socket });
         const hostPort = await freePort();
-        const server = net.createServer((conn) => {
-          const down = net.connect(socket);
-          conn.pipe(down);
-          down.pipe(conn);
-          const destroy = (): void => {
-            conn.destroy();
-            down.destroy();
-          };
-          conn.on("error", destroy);
-          down.on("error", destroy);
-          conn.on("close", destroy);
-          down.on("close", destroy);
-        });
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(hostPort, "127.0.0.1", () => resolve());
-        });
+        const server = await forwarder(() => net.connect(socket), [hostPort, "127.0.0.1"]);
         cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
         hostPorts.set(port, hostPort);
       }
