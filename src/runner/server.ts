@@ -61,7 +61,7 @@ export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * 1024 * 1024;
 /** Deeper JSON is refused before it is parsed: nothing downstream recurses without a bound. */
 export const MAX_JSON_DEPTH = 128;
 
-const dataValidator = new Ajv({ allErrors: false }).compile({
+const dataValidator = new Ajv({ allErrors: false, allowUnionTypes: true }).compile({
   type: "object",
   required: ["type", "body", "oldBody", "group", "version", "resource"],
   properties: {
@@ -76,7 +76,7 @@ const dataValidator = new Ajv({ allErrors: false }).compile({
 });
 
 /** CloudEvents 1.0, structured mode: the required attributes are non-empty strings, extensions are string, integer or boolean. */
-const structuredValidator = new Ajv({ allErrors: false }).compile({
+const structuredValidator = new Ajv({ allErrors: false, allowUnionTypes: true }).compile({
   type: "object",
   required: ["specversion", "id", "source", "type"],
   properties: {
