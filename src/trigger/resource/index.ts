@@ -83,9 +83,12 @@ export function resourceFingerprint(trigger: ResourceTrigger, object: KubeObject
   }
   const generation = generationOf(object);
   if (generation !== undefined) return `g:${generation}`;
-  const rest: Record<string, unknown> = {};
-  for (const key of Object.keys(object)) if (key !== "metadata" && key !== "status") rest[key] = object[key];
-  return `h:${valueHash(rest, "the object outside metadata and status")}`;
+  // Hashed field by field so that a field nested too deep is named in the reason.
+  const rest: Record<string, string> = {};
+  for (const key of Object.keys(object)) {
+    if (key !== "metadata" && key !== "status" && object[key] !== null && object[key] !== undefined) rest[key] = valueHash(object[key], key);
+  }
+  return `h:${valueHash(rest)}`;
 }
 
 function generationOf(object: KubeObject, where = ""): number | undefined {
