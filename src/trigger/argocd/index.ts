@@ -98,14 +98,16 @@ function syncResults(state: Record<string, unknown>, where: string): SyncResourc
   const resources = sync.resources;
   if (resources === undefined || resources === null) return [];
   if (!Array.isArray(resources)) throw new MalformedInput(`${where}.syncResult.resources is ${describeValue(resources)}, expected a list`);
-  resources.forEach((entry: unknown, i) => {
+  // An index loop, not forEach: a sparse list's holes must be reported, not skipped.
+  for (let i = 0; i < resources.length; i++) {
+    const entry: unknown = resources[i];
     const at = `${where}.syncResult.resources[${i}]`;
     if (!isMap(entry)) throw new MalformedInput(`${at} is ${describeValue(entry)}, expected a map`);
     for (const field of ["kind", "name"] as const) {
       if (typeof entry[field] !== "string") throw new MalformedInput(`${at}.${field} is ${describeValue(entry[field])}, expected a string`);
     }
     for (const field of RESULT_STRINGS) optionalString(entry[field], `${at}.${field}`);
-  });
+  }
   return resources as SyncResourceResult[];
 }
 
