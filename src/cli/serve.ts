@@ -122,7 +122,6 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
     ...(kubeConfig ? { kubeConfig } : {}),
     endpoints: { ...endpointOverrides(opts), ...(opts.awsRegion ? { awsRegion: opts.awsRegion } : {}) },
   });
-  const retention = (hookSet.runner as { retention?: { ttlMs: number; keepPerHook: number } }).retention;
   const runner = createRunner({
     hookSet,
     ...(token.value ? { token: token.value } : { insecureNoAuth: true }),
@@ -135,7 +134,7 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
     maxConcurrentRuns: opts.maxConcurrentRuns,
     maxPendingRequests: opts.maxPendingRequests,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    ...(retention ? { retention } : {}),
+    retention: hookSet.runner.retention,
   });
   try {
     await runner.start();

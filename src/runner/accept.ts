@@ -18,15 +18,12 @@ import {
   LABEL_OBJECT_UID,
   markerName,
   runName,
-  type Concurrency,
   type HookRun,
   type HookRunStatus,
   type RunPhase,
 } from "./hookrun.js";
 import type { RunIndex } from "./run-index.js";
 import { ConflictError, type RunStore } from "./store/types.js";
-
-export const DEFAULT_DEADLINE_MS = 3_600_000;
 
 export interface AcceptedRun {
   name: string;
@@ -53,13 +50,6 @@ export interface AcceptorOptions {
   now?: () => Date;
 }
 
-function concurrencyOf(hook: Hook): Concurrency {
-  return ((hook as { concurrency?: Concurrency }).concurrency ?? "queue") as Concurrency;
-}
-
-function deadlineMsOf(hook: Hook): number {
-  return (hook as { deadlineMs?: number }).deadlineMs ?? DEFAULT_DEADLINE_MS;
-}
 
 export class Acceptor {
   private readonly now: () => Date;
@@ -119,7 +109,7 @@ export class Acceptor {
     result.runs.push({ name: stored.metadata.name, hook: hook.name, phase: stored.status.phase, created, ...(phase === "Skipped" ? { reason: evaluation.decision.reason } : {}) });
     if (created && phase === "Pending") {
       logger.info({ hook: hook.name, run: stored.metadata.name, eventId: event.context.id, subject: stored.spec.subject, reason: evaluation.decision.reason }, "run accepted");
-      if (concurrencyOf(hook) === "replace") await this.supersedeEarlier(stored);
+      if (hook.concurrency === "replace") await this.supersedeEarlier(stored);
     }
   }
 
@@ -184,8 +174,8 @@ export class Acceptor {
         subject: describeSubject(subject),
         ...(subject ? { object: subject } : {}),
         ...(evaluation.fingerprint ? { fingerprint: evaluation.fingerprint } : {}),
-        concurrency: concurrencyOf(hook),
-        deadline: new Date(now.getTime() + deadlineMsOf(hook)).toISOString(),
+        concurrency: hook.concurrency,
+        deadline: new Date(now.getTime() + hook.deadlineMs).toISOString(),
         context: encodeContext(evaluation.scope),
       },
       status: { phase: "Pending", attempts: 0, steps: [], conditions: [] },
@@ -203,7 +193,7 @@ export class Acceptor {
         namespace,
         labels: { [LABEL_MANAGED_BY]: "resource-hooks", [LABEL_HOOKSET]: hookSet.name, [LABEL_HOOK]: hook.name, [LABEL_MARKER]: "first-served" },
       },
-      spec: { hookSet: hookSet.name, hook: hook.name, eventId: "", identity: "first-served", acceptedAt: now, subject: "", concurrency: concurrencyOf(hook), deadline: now },
+      spec: { hookSet: hookSet.name, hook: hook.name, eventId: "", identity: "first-served", acceptedAt: now, subject: "", concurrency: hook.concurrency, deadline: now },
       status: { phase: "Skipped", reason: "FirstServed", message: `the runner first served hook ${hook.name} at ${now}; add hooks fire for objects created after it`, attempts: 0, steps: [], conditions: [] },
     };
   }

@@ -6,11 +6,10 @@ import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { ObjectRef } from "../trigger/index.js";
 
-export const HOOKRUN_GROUP = "resource-hooks.io";
-export const HOOKRUN_VERSION = "v1alpha1";
-export const HOOKRUN_API_VERSION = `${HOOKRUN_GROUP}/${HOOKRUN_VERSION}`;
-export const HOOKRUN_KIND = "HookRun";
-export const HOOKRUN_PLURAL = "hookruns";
+import { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION, type HookRunPhase } from "../generate/hookrun-crd.js";
+
+export { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION };
+export const HOOKRUN_API_VERSION = `${HOOKRUN_GROUP}/${HOOKRUN_VERSION}` as const;
 
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_HOOKSET = "resource-hooks.io/hookset";
@@ -19,9 +18,10 @@ export const LABEL_OBJECT_UID = "resource-hooks.io/object-uid";
 /** Marks the one HookRun per hook that records when the runner first served it (not a run). */
 export const LABEL_MARKER = "resource-hooks.io/marker";
 
-export type RunPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Skipped" | "Superseded";
+export type RunPhase = HookRunPhase;
 export const TERMINAL_PHASES: ReadonlySet<RunPhase> = new Set(["Succeeded", "Failed", "Skipped", "Superseded"]);
-export type Concurrency = "queue" | "replace" | "parallel";
+export type { Concurrency } from "../spec/types.js";
+import type { Concurrency } from "../spec/types.js";
 
 export type StepPhase = "Succeeded" | "Failed" | "Skipped" | "Running";
 
@@ -83,8 +83,8 @@ export interface HookRunStatus {
 }
 
 export interface HookRun {
-  apiVersion: typeof HOOKRUN_API_VERSION;
-  kind: typeof HOOKRUN_KIND;
+  apiVersion: string;
+  kind: string;
   metadata: {
     name: string;
     namespace: string;

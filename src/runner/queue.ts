@@ -139,7 +139,7 @@ export class RunQueue {
     if (!run) throw new NotFoundError(`no hookrun ${name}`);
     if (run.status.phase !== "Failed") throw new StateError(`hookrun ${name} is ${run.status.phase}; only a Failed run can be retried`);
     const hook = this.hooks.get(run.spec.hook);
-    const deadlineMs = (hook as { deadlineMs?: number } | undefined)?.deadlineMs ?? 3_600_000;
+    const deadlineMs = hook?.deadlineMs ?? 3_600_000;
     const status: HookRunStatus = { ...run.status, phase: "Pending", reason: "RetryRequested", message: "retry requested", nextRetryAt: new Date().toISOString() };
     delete status.completionTime;
     // A manual retry gets a fresh deadline; the spec's deadline is the first one, the status' the current one.
@@ -248,7 +248,7 @@ export class RunQueue {
             signal: controller.signal,
             saveStep: (step) => claim.update((status) => ({ ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] })),
             beforeSteps: (signal) =>
-              beforeSteps(hook.trigger, scope, { ...(this.options.runtime.kubeConfig ? { kubeConfig: this.options.runtime.kubeConfig } : {}), signal, logger: runLogger, timeoutMs: hook.timeoutMs }, hook),
+              beforeSteps(hook.trigger, scope, { ...(this.options.runtime.kubeConfig ? { kubeConfig: this.options.runtime.kubeConfig } : {}), signal, logger: runLogger, timeoutMs: hook.timeoutMs }),
           },
         );
       } catch (err) {
