@@ -260,6 +260,10 @@ function reportSchemaErrors(errors: ErrorObject[], data: unknown, reporter: Repo
         reporter.at(path, `expected ${custom ?? `a string matching ${(error.params as { pattern: string }).pattern}`}, got ${describeValue(error.data)}`);
         break;
       }
+      case "minimum":
+      case "maximum":
+        reporter.at(path, `expected ${error.keyword === "minimum" ? "at least" : "at most"} ${(error.params as { limit: number }).limit}, got ${describeValue(error.data)}`);
+        break;
       case "minItems":
         reporter.at(path, `expected at least ${(error.params as { limit: number }).limit} item(s)`);
         break;
