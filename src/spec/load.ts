@@ -9,16 +9,13 @@ import { parseTemplate, templateStrings } from "../expr/template.js";
 import { stepTypeByName, stepTypes } from "../steps/registry.js";
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
 import { parseDuration } from "./duration.js";
-import { parseFieldPath, PathSyntaxError, type FieldPath } from "./paths.js";
-import { triggerVariables } from "../trigger/index.js";
-import { hookSetSchema } from "./schema.js";
+import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/index.js";
+import { hookSetSchema, kindKeys } from "./schema.js";
 import type {
-  ArgoCDTrigger,
   Hook,
   HookDocument,
   HookSet,
   HookSetDocument,
-  ResourceTrigger,
   RunnerSettings,
   StepDocument,
   StepSpec,
@@ -27,7 +24,7 @@ import type {
 
 export const DEFAULT_NAMESPACE = "argo-events";
 export const DEFAULT_RUNNER_IMAGE = "ghcr.io/resource-hooks/resource-hooks:0.1.0";
-export const DEFAULT_ARGOCD_NAMESPACE = "argocd";
+export { DEFAULT_ARGOCD_NAMESPACE } from "../trigger/argocd/index.js";
 /** How long an Argo CD hook with healthy: true waits for health when the hook sets no timeout. */
 export const DEFAULT_HEALTH_WAIT_MS = 10 * 60_000;
 
@@ -367,82 +364,32 @@ function clusterServiceNamespace(url: string): string | undefined {
 }
 
 function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Reporter): Trigger | undefined {
-  const on = hookDoc.on;
+  const on = hookDoc.on as HookDocument["on"] & Record<string, unknown>;
   const at = [...hookAt, "on"];
-  if (on.resource && on.argocd) {
-    reporter.at(at, "give one of resource or argocd, not both");
+  const kinds = Object.values(triggerKinds) as TriggerKind[];
+  const keys = kindKeys();
+  const given = kinds.filter((_, i) => on[keys[i]!] !== undefined);
+  if (given.length > 1) {
+    reporter.at(at, `give one of ${given.map((k) => Object.keys(k.schema)[0]).join(" or ")}, not both`);
     return undefined;
   }
-  if (!on.resource && !on.argocd) {
-    reporter.at(at, "missing the trigger: give resource or argocd");
+  if (given.length === 0) {
+    reporter.at(at, `missing the trigger: give ${keys.join(" or ")}`);
     return undefined;
   }
-  if (on.argocd) {
-    for (const field of ["events", "changed"] as const) {
-      if (on[field] !== undefined) reporter.at(at, `"${field}" applies to resource triggers, not argocd`, field);
+  const kind = given[0]!;
+  // Fields another kind owns do not apply to this one.
+  for (const other of kinds) {
+    if (other === kind) continue;
+    for (const field of Object.keys(other.schema).slice(1)) {
+      if (on[field] !== undefined && !(field in kind.schema)) reporter.at(at, `"${field}" applies to ${other.kind} triggers, not ${kind.kind}`, field);
     }
-    const argo = on.argocd;
-    const argoAt = [...at, "argocd"];
-    if (argo.application !== undefined && argo.labels !== undefined) reporter.at(argoAt, "give one of application or labels, not both");
-    if (argo.application === undefined && argo.labels === undefined) reporter.at(argoAt, "missing the Application: give application or labels");
-    argo.resources.forEach((match, i) => {
-      if (match.name !== undefined && match.namePrefix !== undefined) reporter.at([...argoAt, "resources", i], "give one of name or namePrefix, not both");
-    });
-    const when = on.when !== undefined ? compileAt(reporter, [...at, "when"], on.when, TRIGGER_VARIABLES.argocd) : undefined;
-    const trigger: ArgoCDTrigger = {
-      kind: "argocd",
-      watch: {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        resource: "applications",
-        namespace: argo.namespace ?? DEFAULT_ARGOCD_NAMESPACE,
-        labels: argo.labels ?? {},
-      },
-      ...(argo.application !== undefined ? { application: argo.application } : {}),
-      resources: argo.resources,
-      changedOnly: argo.changedOnly ?? true,
-      phases: argo.phases ?? ["Succeeded"],
-      healthy: argo.healthy ?? false,
-      ...(when ? { when } : {}),
-    };
-    return trigger;
   }
-  const resource = on.resource!;
-  const resourceAt = [...at, "resource"];
-  const selectors = (["name", "namePrefix", "labels"] as const).filter((k) => resource[k] !== undefined);
-  if (selectors.length > 1) {
-    reporter.at(resourceAt, `give one of name, namePrefix or labels, not ${selectors.length === 2 ? "two" : "three"}`);
-  }
-  const events = on.events ?? ["update"];
-  const changed: FieldPath[] = [];
-  on.changed?.forEach((source, i) => {
-    try {
-      changed.push(parseFieldPath(source));
-    } catch (err) {
-      if (err instanceof PathSyntaxError) reporter.at([...at, "changed", i], err.message);
-      else throw err;
-    }
+  return kind.build(hookDoc.on, {
+    at,
+    report: (path, message, key) => reporter.at(path, message, key),
+    when: () => (on.when !== undefined ? compileAt(reporter, [...at, "when"], on.when as string, kind.variables) : undefined),
   });
-  if (on.changed && !events.includes("update")) {
-    reporter.at([...at, "changed"], 'changed applies to update events, and events has no "update"');
-  }
-  const when = on.when !== undefined ? compileAt(reporter, [...at, "when"], on.when, TRIGGER_VARIABLES.resource) : undefined;
-  const trigger: ResourceTrigger = {
-    kind: "resource",
-    watch: {
-      group: resource.group ?? "",
-      version: resource.version,
-      resource: resource.resource,
-      namespace: resource.namespace ?? "",
-      labels: resource.labels ?? {},
-    },
-    ...(resource.name !== undefined ? { name: resource.name } : {}),
-    ...(resource.namePrefix !== undefined ? { namePrefix: resource.namePrefix } : {}),
-    events,
-    ...(on.changed ? { changed } : {}),
-    ...(when ? { when } : {}),
-  };
-  return trigger;
 }
 
 const STEP_FIELDS = new Set(["name", "if", "timeout", "retries"]);
