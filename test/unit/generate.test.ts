@@ -76,10 +76,14 @@ describe("generated Argo Events objects", () => {
     ]);
   });
 
-  it("never writes a secret value into a manifest", () => {
+  it("never writes a secret value into a manifest; the placeholder token Secret only on request", () => {
     const text = [...render(generate(example), "examples/hooks.yaml").values()].join("\n");
     expect(text).not.toMatch(/hooks\.slack\.com|ghp_|AKIA/);
-    expect(text).toContain("replace-me-with-a-random-token");
+    expect(text).not.toContain("replace-me-with-a-random-token");
+    expect(generate(example).map((f) => f.path)).not.toContain("manifests/token-secret.yaml");
+    const withSecret = generate(example, { createTokenSecret: true });
+    expect(JSON.stringify(withSecret.find((f) => f.path === "manifests/token-secret.yaml")!.objects)).toContain("replace-me-with-a-random-token");
+    expect((withSecret.find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as { resources: string[] }).resources).toContain("token-secret.yaml");
   });
 });
 
@@ -252,5 +256,51 @@ describe("spec fields for the run model", () => {
     expect(JSON.stringify(rbac)).not.toContain("leases");
     const memory = generate(hookSetFrom([{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }], { runner: { store: "memory" } }));
     expect(JSON.stringify(memory.find((f) => f.path === "manifests/runner-rbac.yaml")!.objects)).not.toContain("hookruns");
+  });
+});
+
+describe("deploying with kustomize (issue 11)", () => {
+  const kustomization = (files: ReturnType<typeof generate>, path: string) => files.find((f) => f.path === path)!.objects[0] as Record<string, unknown>;
+
+  it("the manifests kustomization sets no namespace: Roles in other namespaces keep theirs", () => {
+    const k = kustomization(generate(example), "manifests/kustomization.yaml");
+    expect(k).not.toHaveProperty("namespace");
+    const roles = generate(example).flatMap((f) => f.objects).filter((o) => (o as { kind: string }).kind === "Role") as Array<{ metadata: { namespace: string } }>;
+    expect(new Set(roles.map((r) => r.metadata.namespace))).toEqual(new Set(["argo-events", "web", "argocd"]));
+  });
+
+  it("a root kustomization deploys everything: manifests, the EventSource and the Sensor", () => {
+    expect(kustomization(generate(example), "kustomization.yaml")).toEqual({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: ["manifests", "eventsources/web.yaml", "sensors/web.yaml"],
+    });
+  });
+
+  it("every object carries the managed-by label, and all but the shared CRD the hookset label", () => {
+    for (const o of generate(example).flatMap((f) => f.objects) as Array<{ kind: string; metadata?: { labels?: Record<string, string> } }>) {
+      if (o.kind === "Kustomization") continue;
+      expect(o.metadata?.labels?.["app.kubernetes.io/managed-by"], o.kind).toBe("resource-hooks");
+      if (o.kind !== "CustomResourceDefinition") expect(o.metadata?.labels?.["resource-hooks.io/hookset"], o.kind).toBe("web");
+    }
+  });
+
+  it("two HookSets in one namespace share no object name but the CRD (given their own runner URLs)", () => {
+    const hooks = [{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }];
+    const names = (name: string) =>
+      new Set(
+        generate(hookSetFrom(hooks, { metadata: { name }, runner: { url: `http://${name}-runner.argo-events.svc:8080` } }))
+          .flatMap((f) => f.objects)
+          .filter((o) => (o as { kind: string }).kind !== "Kustomization")
+          .map((o) => { const x = o as { kind: string; metadata: { name: string; namespace?: string } }; return `${x.kind}/${x.metadata.namespace ?? ""}/${x.metadata.name}`; }),
+      );
+    const a = names("alpha");
+    const shared = [...names("beta")].filter((n) => a.has(n));
+    expect(shared).toEqual(["CustomResourceDefinition//hookruns.resource-hooks.io"]);
+  });
+
+  it("refuses a hooks.yaml that does not fit a ConfigMap, naming the limit and the size", () => {
+    const big = { ...example, source: "x".repeat(1024 * 1024) };
+    expect(() => generate(big)).toThrow(/hooks\.yaml is 1048576 bytes; .* at most 1 MiB \(1048576 bytes, less its metadata\)/);
   });
 });
