@@ -62,7 +62,8 @@ const stepStatus: V1JSONSchemaProps = {
     startedAt: time("When the step's first attempt started."),
     finishedAt: time("When the step finished."),
     error: str("The last error, secrets scrubbed."),
-    output: { type: "object", "x-kubernetes-preserve-unknown-fields": true, description: "The step's non-secret output, read by later steps." },
+    // Any JSON (a map, a list, a string, null): no type, unknown fields kept.
+    output: { "x-kubernetes-preserve-unknown-fields": true, description: "The step's non-secret output, read by later steps." },
   },
 };
 
@@ -94,6 +95,8 @@ const statusSchema: V1JSONSchemaProps = {
       description: "The runner replica executing the run; another replica takes over once expiresAt has passed.",
       properties: { holder: str(), expiresAt: time("Until when the claim holds unless renewed.") },
     },
+    cancelRequested: str("Set when a newer change supersedes the running run (concurrency: replace); the replica running it stops."),
+    deadline: time("A deadline later than spec.deadline, after `resource-hooks runs retry`."),
     steps: { type: "array", items: stepStatus },
     conditions: { type: "array", items: condition, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] },
   },

@@ -61,6 +61,8 @@ export interface StepContext {
   scope: Readonly<Record<string, unknown>>;
   /** Renders `{{ CEL }}` placeholders in any JSON-like value against `scope`. */
   render<T>(value: T): T;
+  /** Reads a secret and registers its value for scrubbing from errors, outputs and logs. */
+  secret(source: SecretSource): Promise<string>;
   logger: Logger;
   runtime: StepRuntime;
 }

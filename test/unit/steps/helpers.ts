@@ -39,6 +39,7 @@ export function makeContext(options: TestContextOptions = {}): TestContext {
     signal: options.signal ?? new AbortController().signal,
     scope,
     render: <T,>(value: T): T => renderValue(value, scope),
+    secret: (source: SecretSource): Promise<string> => ctx.runtime.readSecret(source),
     logger,
     runtime: {
       ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
