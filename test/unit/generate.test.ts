@@ -213,7 +213,7 @@ describe("HookRun CRD", () => {
     expect(Object.keys(schema.properties.spec!.properties)).toEqual(["hookSet", "hook", "eventId", "identity", "acceptedAt", "subject", "object", "fingerprint", "concurrency", "deadline", "context"]);
     const status = schema.properties.status!.properties;
     expect(status.phase).toEqual({ type: "string", enum: ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] });
-    expect(Object.keys(status)).toEqual(["phase", "reason", "message", "attempts", "startTime", "completionTime", "nextRetryAt", "observedGeneration", "claim", "steps", "conditions"]);
+    expect(Object.keys(status)).toEqual(["phase", "reason", "message", "attempts", "startTime", "completionTime", "nextRetryAt", "observedGeneration", "claim", "cancelRequested", "deadline", "steps", "conditions"]);
     const stepOutput = (status.steps as { items: { properties: Record<string, Record<string, unknown>> } }).items.properties.output!;
     expect(stepOutput["x-kubernetes-preserve-unknown-fields"]).toBe(true);
   });
