@@ -1,14 +1,13 @@
 // The runner's own manifests: Deployment, Service, RBAC, the ConfigMap carrying hooks.yaml and
 // a placeholder token Secret, written only on request (generate's createTokenSecret; the runner
 // refuses to start with the placeholder).
-import { createHash } from "node:crypto";
 import type { V1ConfigMap, V1Deployment, V1Secret, V1Service, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { HookSet } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
 import { triggerKind } from "../trigger/index.js";
 import { HOOKRUN_GROUP, HOOKRUN_PLURAL } from "./hookrun-crd.js";
-import { hookSetLabels, runnerConfigMapName, runnerName, runnerService } from "./names.js";
+import { hookSetLabels, runnerConfigMapName, runnerName, runnerService, shortHash } from "./names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
 
 export const RUNNER_PORT = 8080;
@@ -75,7 +74,7 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
   };
   const secretVolumes: V1Volume[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, secret: { secretName: name } }));
   const secretMounts: V1VolumeMount[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, mountPath: `${SECRETS_DIR}/${name}`, readOnly: true }));
-  const configHash = createHash("sha256").update(hookSet.source).digest("hex").slice(0, 16);
+  const configHash = shortHash(hookSet.source, 16);
   const deployment: V1Deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
