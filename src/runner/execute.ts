@@ -3,7 +3,8 @@
 import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { evaluateCondition } from "../expr/cel.js";
-import { renderValue } from "../expr/template.js";
+import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
+import { stepSecretReader, stepTemplating } from "../steps/context.js";
 import { backoffMs } from "../spec/budget.js";
 import type { Hook, StepSpec } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
@@ -110,6 +111,8 @@ export async function executeHook(executor: Executor, input: RunInput): Promise<
     let outputs: Readonly<Record<string, { status: string; output: unknown }>> = {};
     const scopeWithSteps = () => ({ ...input.scope, steps: outputs });
     const reports: StepReport[] = [];
+    // One scrubber per run: every secret a step reads is scrubbed from errors, outputs and logs.
+    const scrubber = new SecretScrubber();
     for (const [index, step] of hook.steps.entries()) {
       const previous = record.steps[step.name];
       if (previous) {
@@ -117,7 +120,7 @@ export async function executeHook(executor: Executor, input: RunInput): Promise<
         reports.push({ name: step.name, status: "previously-succeeded", attempts: 0, durationMs: 0 });
         continue;
       }
-      const stepReport = await runStep(executor, input, step, scopeWithSteps());
+      const stepReport = await runStep(executor, input, step, scopeWithSteps(), scrubber);
       reports.push(stepReport.report);
       executor.observer?.stepFinished?.(hook.name, step, stepReport.report);
       if (stepReport.report.status === "failed") {
@@ -135,9 +138,15 @@ export async function executeHook(executor: Executor, input: RunInput): Promise<
   }
 }
 
-async function runStep(executor: Executor, input: RunInput, step: StepSpec, scope: Record<string, unknown>): Promise<{ report: StepReport; output?: unknown }> {
+async function runStep(
+  executor: Executor,
+  input: RunInput,
+  step: StepSpec,
+  scope: Record<string, unknown>,
+  scrubber: SecretScrubber,
+): Promise<{ report: StepReport; output?: unknown }> {
   const started = Date.now();
-  const logger = input.logger.child({ step: step.name });
+  const logger = scrubbingLogger(input.logger, scrubber, { step: step.name });
   const stepType = stepTypeByName(step.type);
   const finish = (status: StepStatus, attempts: number, error?: string) => ({
     name: step.name,
@@ -150,7 +159,7 @@ async function runStep(executor: Executor, input: RunInput, step: StepSpec, scop
   if (step.if) {
     let run: boolean;
     try {
-      run = evaluateCondition(step.if, scope);
+      run = evaluateCondition(step.if, scope, { deadline: Date.now() + step.timeoutMs });
     } catch (err) {
       return { report: finish("failed", 0, `if could not be evaluated: ${(err as Error).message}`) };
     }
@@ -178,7 +187,8 @@ async function runStep(executor: Executor, input: RunInput, step: StepSpec, scop
           idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
           signal: controller.signal,
           scope,
-          render: (value) => renderValue(value, scope),
+          ...stepTemplating(scope, { deadline: Date.now() + step.timeoutMs }),
+          secret: stepSecretReader(executor.runtime, scrubber),
           logger,
           runtime: executor.runtime,
         }),
@@ -186,10 +196,10 @@ async function runStep(executor: Executor, input: RunInput, step: StepSpec, scop
         new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true })),
       ]);
       logger.debug({ attempt, durationMs: Date.now() - started }, "step succeeded");
-      return { report: finish("succeeded", attempt), output: outcome.output };
+      return { report: finish("succeeded", attempt), output: scrubber.value(outcome.output) };
     } catch (err) {
       const failure = err instanceof StepFailure ? err : undefined;
-      const message = err instanceof Error ? err.message : String(err);
+      const message = scrubber.text(err instanceof Error ? err.message : String(err));
       const timedOut = controller.signal.aborted && !input.signal.aborted;
       const retryable = !input.signal.aborted && (failure ? failure.retryable : timedOut);
       if (!retryable || attempt > step.retries) {

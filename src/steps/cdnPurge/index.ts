@@ -1,11 +1,11 @@
 // cdnPurge: purge a CDN cache — Cloudflare (zone purge_cache), Fastly (purge_all, surrogate keys,
 // URL) or CloudFront (CreateInvalidation). Output: the provider's purge/invalidation id.
-import { SecretBag, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
+import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
 import { stringList, templated } from "../shared/schema.js";
 import { StepFailure, type StepProblem, type StepType } from "../types.js";
-import { CLOUDFLARE_TARGETS, purgeCloudflare, type CloudflarePurgeConfig } from "./cloudflare.js";
-import { purgeCloudFront, type CloudFrontPurgeConfig } from "./cloudfront.js";
-import { FASTLY_TARGETS, purgeFastly, type FastlyPurgeConfig } from "./fastly.js";
+import { CLOUDFLARE_ENDPOINT, CLOUDFLARE_TARGETS, purgeCloudflare, type CloudflarePurgeConfig } from "./cloudflare.js";
+import { CLOUDFRONT_ENDPOINT, purgeCloudFront, type CloudFrontPurgeConfig } from "./cloudfront.js";
+import { FASTLY_ENDPOINT, FASTLY_TARGETS, purgeFastly, type FastlyPurgeConfig } from "./fastly.js";
 
 export type { CloudflarePurgeConfig, CloudFrontPurgeConfig, FastlyPurgeConfig };
 export type CdnPurgeConfig = CloudflarePurgeConfig | FastlyPurgeConfig | CloudFrontPurgeConfig;
@@ -16,6 +16,11 @@ function given(config: Record<string, unknown>, targets: readonly string[]): str
 
 export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
   type: "cdnPurge",
+  endpoints: {
+    [CLOUDFLARE_ENDPOINT]: { default: "https://api.cloudflare.com", description: "Cloudflare API base URL." },
+    [FASTLY_ENDPOINT]: { default: "https://api.fastly.com", description: "Fastly API base URL." },
+    [CLOUDFRONT_ENDPOINT]: { description: "CloudFront endpoint (default: the AWS SDK's, https://cloudfront.amazonaws.com)." },
+  },
   schema: {
     type: "object",
     required: ["provider"],
@@ -97,30 +102,18 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
   },
 
   async execute(config, ctx) {
-    const secrets = new SecretBag(ctx);
-    try {
-      const raw = config as unknown as Record<string, unknown>;
-      let output: object;
-      switch (config.provider) {
-        case "cloudflare":
-          if (given(raw, CLOUDFLARE_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
-          output = await purgeCloudflare(config, ctx, secrets);
-          break;
-        case "fastly":
-          if (given(raw, FASTLY_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
-          output = await purgeFastly(config, ctx, secrets);
-          break;
-        case "cloudfront":
-          output = await purgeCloudFront(config, ctx, secrets);
-          break;
-        default:
-          throw new StepFailure(`unknown provider ${String((config as { provider?: unknown }).provider)}`, { retryable: false });
-      }
-      return { output: secrets.scrubValue(output) };
-    } catch (err) {
-      throw secrets.scrubError(err);
+    const raw = config as unknown as Record<string, unknown>;
+    switch (config.provider) {
+      case "cloudflare":
+        if (given(raw, CLOUDFLARE_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
+        return { output: await purgeCloudflare(config, ctx) };
+      case "fastly":
+        if (given(raw, FASTLY_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
+        return { output: await purgeFastly(config, ctx) };
+      case "cloudfront":
+        return { output: await purgeCloudFront(config, ctx) };
+      default:
+        throw new StepFailure(`unknown provider ${String((config as { provider?: unknown }).provider)}`, { retryable: false });
     }
   },
 };
-
-export default cdnPurgeStep;
