@@ -34,8 +34,8 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
         properties: {
           provider: { type: "string", const: "cloudflare", description: "Cloudflare cache purge." },
           zoneId: templated("Zone id (32 hex characters, from the zone's overview page)."),
-          files: stringList("URLs to purge."),
-          prefixes: stringList("URL prefixes to purge (host/path, no scheme)."),
+          files: stringList("URLs to purge (placeholder values percent-encoded for the URL; {{+ expr }} inserts a value as it is)."),
+          prefixes: stringList("URL prefixes to purge (host/path, no scheme; placeholder values percent-encoded)."),
           tags: stringList("Cache-Tag values to purge."),
           hosts: stringList("Hostnames to purge."),
           everything: { type: "boolean", const: true, description: "Purge everything in the zone." },
@@ -51,7 +51,7 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
           provider: { type: "string", const: "fastly", description: "Fastly purge." },
           serviceId: templated("Service id."),
           keys: stringList("Surrogate keys to purge (one request per 256 keys)."),
-          url: templated("One URL to purge."),
+          url: templated("One URL to purge (placeholder values percent-encoded for the URL; {{+ expr }} inserts a value as it is)."),
           all: { type: "boolean", const: true, description: "Purge everything in the service (purge_all)." },
           soft: { type: "boolean", description: "Soft purge: mark content stale instead of evicting it (not with all)." },
           token: secretSourceSchema("Fastly API token with purge_select (or purge_all) scope."),
@@ -65,7 +65,7 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
         properties: {
           provider: { type: "string", const: "cloudfront", description: "Amazon CloudFront invalidation." },
           distributionId: templated("Distribution id."),
-          paths: stringList("Paths to invalidate, each starting with / (e.g. /index.html, /assets/*)."),
+          paths: stringList("Paths to invalidate, each starting with / (e.g. /index.html, /assets/*); placeholder values percent-encoded."),
           accessKeyId: secretSourceSchema("AWS access key id."),
           secretAccessKey: secretSourceSchema("AWS secret access key."),
           sessionToken: secretSourceSchema("AWS session token, for temporary credentials."),
