@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import type { HookSet } from "../spec/types.js";
 import { buildEventSource, planWatches } from "./eventsource.js";
+import { hookRunCrd } from "./hookrun-crd.js";
 import { eventSourceServiceAccount, hookSetLabels, sensorName } from "./names.js";
 import { rbacFor } from "./rbac.js";
 import { buildRunnerManifests } from "./runner.js";
@@ -32,10 +33,8 @@ export function generate(hookSet: HookSet): GeneratedFile[] {
   }));
   const files: GeneratedFile[] = [
     { path: `eventsources/${hookSet.name}.yaml`, objects: [eventSource] },
-    ...hookSet.hooks.map((hook) => ({
-      path: `sensors/${sensorName(hookSet, hook.name)}.yaml`,
-      objects: [buildSensor(hookSet, hook, watches)],
-    })),
+    { path: `sensors/${sensorName(hookSet)}.yaml`, objects: [buildSensor(hookSet, watches)] },
+    { path: "manifests/hookrun-crd.yaml", objects: [hookRunCrd(labels)] },
     {
       path: "manifests/eventsource-rbac.yaml",
       objects: rbacFor({ name: eventSourceServiceAccount(hookSet), namespace: hookSet.namespace }, eventSourceNeeds, labels),

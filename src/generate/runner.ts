@@ -5,6 +5,8 @@ import type { V1ConfigMap, V1Deployment, V1Secret, V1Service, V1Volume, V1Volume
 import type { HookSet } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
+import { triggerKind } from "../trigger/index.js";
+import { HOOKRUN_GROUP, HOOKRUN_PLURAL } from "./hookrun-crd.js";
 import { hookSetLabels, runnerConfigMapName, runnerService } from "./names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
 
@@ -16,23 +18,25 @@ const TOKEN_DIR = "/etc/resource-hooks/token";
 
 export type RunnerObject = RbacObject | V1Deployment | V1Service | V1ConfigMap | V1Secret;
 
-/** Everything the runner's ServiceAccount needs: step permissions, Kubernetes Events, its run store. */
+/** Everything the runner's ServiceAccount needs: its triggers, its steps, its HookRuns and their Events. */
 export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
   const needs: PermissionNeed[] = [];
   for (const hook of hookSet.hooks) {
     const { watch } = hook.trigger;
-    // HookSucceeded/HookFailed Events go on the object that triggered the hook.
-    needs.push({ group: "", resource: "events", ...(watch.namespace ? { namespace: watch.namespace } : {}), verbs: ["create", "patch"] });
-    if (hook.trigger.kind === "argocd" && hook.trigger.healthy) {
-      needs.push({ group: watch.group, resource: watch.resource, namespace: watch.namespace, verbs: ["get"] });
-    }
+    needs.push(...triggerKind(hook.trigger).permissions(hook.trigger));
     for (const step of hook.steps) {
       const stepType = stepTypeByName(step.type);
       if (stepType?.permissions) needs.push(...stepType.permissions(step.config, { watch }));
     }
   }
   if (hookSet.runner.store === "kubernetes") {
-    needs.push({ group: "coordination.k8s.io", resource: "leases", namespace: hookSet.namespace, verbs: ["get", "list", "create", "update", "delete"] });
+    const namespace = hookSet.namespace;
+    needs.push(
+      { group: HOOKRUN_GROUP, resource: HOOKRUN_PLURAL, namespace, verbs: ["get", "list", "watch", "create", "delete", "patch", "update"] },
+      { group: HOOKRUN_GROUP, resource: `${HOOKRUN_PLURAL}/status`, namespace, verbs: ["get", "patch", "update"] },
+      // An Event on the HookRun when a run ends.
+      { group: "", resource: "events", namespace, verbs: ["create", "patch"] },
+    );
   }
   return needs;
 }

@@ -10,6 +10,7 @@ import { stepTypeByName, stepTypes } from "../steps/registry.js";
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
 import { parseDuration } from "./duration.js";
 import { parseFieldPath, PathSyntaxError, type FieldPath } from "./paths.js";
+import { triggerVariables } from "../trigger/index.js";
 import { hookSetSchema } from "./schema.js";
 import type {
   ArgoCDTrigger,
@@ -30,11 +31,21 @@ export const DEFAULT_ARGOCD_NAMESPACE = "argocd";
 /** How long an Argo CD hook with healthy: true waits for health when the hook sets no timeout. */
 export const DEFAULT_HEALTH_WAIT_MS = 10 * 60_000;
 
-/** Variables a trigger condition may read, by trigger kind. */
+/** Variables a trigger condition may read, by trigger kind (owned by the kinds in src/trigger). */
 export const TRIGGER_VARIABLES = {
-  resource: ["object", "oldObject", "event"],
-  argocd: ["object", "oldObject", "event", "application", "operation", "resources"],
+  resource: triggerVariables("resource"),
+  argocd: triggerVariables("argocd"),
 } as const;
+
+export const DEFAULT_DEADLINE_MS = 60 * 60_000;
+export const MAX_DEADLINE_MS = 7 * 24 * 60 * 60_000;
+export const DEFAULT_RETENTION_TTL_MS = 7 * 24 * 60 * 60_000;
+export const DEFAULT_KEEP_PER_HOOK = 100;
+/**
+ * CEL cost limit per evaluation when the HookSet sets none. src/expr/cel.ts exports no default
+ * yet; this matches the order of magnitude Kubernetes' CEL admission allows per expression.
+ */
+export const DEFAULT_CEL_COST_LIMIT = 1_000_000;
 
 type Segment = string | number;
 
@@ -291,6 +302,10 @@ function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter):
     image: runnerDoc.image ?? DEFAULT_RUNNER_IMAGE,
     replicas: runnerDoc.replicas ?? 1,
     store: runnerDoc.store ?? "kubernetes",
+    retention: {
+      ttlMs: runnerDoc.retention?.ttl !== undefined ? parseDuration(runnerDoc.retention.ttl) : DEFAULT_RETENTION_TTL_MS,
+      keepPerHook: runnerDoc.retention?.keepPerHook ?? DEFAULT_KEEP_PER_HOOK,
+    },
   };
   const urlNamespace = clusterServiceNamespace(runner.url);
   const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
@@ -311,6 +326,9 @@ function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter):
       firstHookAt.set(hookDoc.name, index);
     }
     const trigger = buildTrigger(hookDoc, at, reporter);
+    const deadlineMs = hookDoc.deadline !== undefined ? parseDuration(hookDoc.deadline) : DEFAULT_DEADLINE_MS;
+    if (deadlineMs > MAX_DEADLINE_MS) reporter.at([...at, "deadline"], `expected at most 168h (7 days), got ${hookDoc.deadline}`);
+    if (deadlineMs <= 0) reporter.at([...at, "deadline"], `expected a positive duration, got ${hookDoc.deadline}`);
     const steps = buildSteps(hookDoc.steps, at, trigger?.kind ?? "resource", reporter);
     if (trigger) {
       hooks.push({
@@ -322,6 +340,8 @@ function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter):
           hookDoc.timeout !== undefined
             ? parseDuration(hookDoc.timeout)
             : steps.reduce((sum, step) => sum + stepBudgetMs(step), 0) + (trigger.kind === "argocd" && trigger.healthy ? DEFAULT_HEALTH_WAIT_MS : 0),
+        concurrency: hookDoc.concurrency ?? "queue",
+        deadlineMs,
       });
     }
   });
@@ -331,6 +351,7 @@ function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter):
     runner,
     eventBusName: doc.spec.eventBusName ?? "default",
     hooks,
+    celCostLimit: doc.spec.limits?.celCost ?? DEFAULT_CEL_COST_LIMIT,
     source,
   };
 }

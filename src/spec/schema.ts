@@ -135,7 +135,24 @@ export function hookSetSchema(): Schema {
               tokenSecret: { ...secretKeySelector, description: "Secret key with the bearer token (default resource-hooks-token/token)." },
               image: { type: "string", minLength: 1, description: "Runner image." },
               replicas: { type: "integer", minimum: 1, maximum: 20 },
-              store: { enum: ["memory", "kubernetes"], description: "Completed-step records: memory (one replica) or kubernetes Leases (default; shared by replicas)." },
+              store: { enum: ["memory", "kubernetes"], description: "Where runs live: kubernetes HookRun objects (default; durable, shared by replicas) or memory (one replica, local use)." },
+              retention: {
+                type: "object",
+                additionalProperties: false,
+                description: "When finished HookRuns are deleted.",
+                properties: {
+                  ttl: duration("Delete a finished HookRun this long after it finished (default 168h, 7 days)."),
+                  keepPerHook: { type: "integer", minimum: 1, maximum: 100000, description: "Keep at most this many finished HookRuns per hook, the newest (default 100)." },
+                },
+              },
+            },
+          },
+          limits: {
+            type: "object",
+            additionalProperties: false,
+            description: "Bounds on what hooks may cost the runner.",
+            properties: {
+              celCost: { type: "integer", minimum: 1, description: "CEL cost limit per evaluation of a when, if or template (default 1000000)." },
             },
           },
           eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },
@@ -147,9 +164,14 @@ export function hookSetSchema(): Schema {
               additionalProperties: false,
               required: ["name", "on", "steps"],
               properties: {
-                name: nameSchema("Hook name; the runner serves it at /hooks/<name>."),
+                name: nameSchema("Hook name; names its HookRuns."),
                 description: { type: "string" },
                 timeout: duration("Upper bound of one run, waiting for Argo CD health included (default: the steps' worst case, plus 10m with healthy: true)."),
+                concurrency: {
+                  enum: ["queue", "replace", "parallel"],
+                  description: "Runs of this hook for the same object: queue (default; one at a time, in order), replace (a newer change supersedes a pending or running run), parallel (no ordering).",
+                },
+                deadline: duration("How long the runner keeps retrying a run after accepting it before it ends Failed (default 1h, at most 168h)."),
                 on: {
                   type: "object",
                   additionalProperties: false,
