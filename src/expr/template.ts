@@ -5,8 +5,8 @@
 // engines with expressions (Handlebars, lodash.template) compile with new Function.
 //
 // URL fields are rendered with renderUrl: each placeholder's value is percent-encoded as RFC 6570's
-// simple expansion `{var}` does (everything but unreserved characters), so a value cannot change
-// the host, path, query or fragment it lands in. `{{+ expr }}` inserts the value unencoded, as
+// simple expansion `{var}` does (everything but unreserved characters; in a path segment ":"
+// stays too), so a value cannot change the host, path, query or fragment it lands in. `{{+ expr }}` inserts the value unencoded, as
 // RFC 6570's reserved expansion `{+var}` does (only characters never allowed in a URL are
 // encoded): for a base URL or a path that comes whole from an expression.
 import { compileExpression, ExpressionError, setOwn, withCostLimit, type CompiledExpression, type EvaluationOptions } from "./cel.js";
@@ -138,7 +138,7 @@ export function renderUrl(source: string, scope: Readonly<Record<string, unknown
       }
       const component = urlComponentAt(out);
       const start = out.length;
-      out += encodeUriComponentStrict(text);
+      out += component === "path" ? encodePathSegment(text) : encodeUriComponentStrict(text);
       if (component === "path") inPath.push({ start, end: out.length, expr: part.expr.source });
     }
     for (const { start, end, expr } of inPath) {
@@ -186,6 +186,15 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function encodeUriComponentStrict(value: string): string {
   // encodeURIComponent throws on lone surrogates, which JSON data may hold.
   return encodeURIComponent(value.replace(LONE_SURROGATE, "\uFFFD")).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * A value inside a path segment: as encodeUriComponentStrict, but ":" stays (RFC 3986 allows it in
+ * a segment, and after the authority it cannot start a scheme or a port: image tags and
+ * timestamps keep their form).
+ */
+export function encodePathSegment(value: string): string {
+  return encodeUriComponentStrict(value).replace(/%3A/g, ":");
 }
 
 const RESERVED_OR_UNRESERVED = /[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]/;

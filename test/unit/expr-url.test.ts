@@ -19,6 +19,9 @@ describe("renderUrl", () => {
     expect(renderUrl("http://127.0.0.1:8080{{ object.metadata.name }}", hostile("@evil.example/"))).toBe("http://127.0.0.1:8080%40evil.example%2F");
     expect(renderUrl("https://x.example/{{ object.metadata.name }}", hostile("a b!'()*é"))).toBe("https://x.example/a%20b%21%27%28%29%2A%C3%A9");
     expect(renderUrl("https://x.example/{{ object.metadata.name }}", hostile("\ud800lone"))).toBe("https://x.example/%EF%BF%BDlone");
+    // ":" stays in a path segment (an image tag), not in the authority or the query.
+    expect(renderUrl("https://x.example/img/{{ object.metadata.name }}?tag={{ object.metadata.name }}", hostile("app:1.2"))).toBe("https://x.example/img/app:1.2?tag=app%3A1.2");
+    expect(renderUrl("https://x.example{{ object.metadata.name }}/", hostile(":81"))).toBe("https://x.example%3A81/");
   });
 
   it("refuses a value that makes a whole path segment . or ..", () => {

@@ -6,7 +6,7 @@
 //
 // Secrets are not this module's business: the executor scrubs every message and output. What
 // this module owes is never to quote a downstream's answer at length in a failure message.
-import { encodeUriComponentStrict, isDotSegment } from "../../expr/template.js";
+import { encodePathSegment, isDotSegment } from "../../expr/template.js";
 import { StepFailure, type StepContext } from "../types.js";
 import { abortFailure } from "./abort.js";
 
@@ -220,7 +220,7 @@ export function pathSegment(value: string, field: string): string {
   if (value === "" || isDotSegment(value)) {
     throw new StepFailure(`${field}: ${JSON.stringify(value)} cannot be a URL path segment`, { retryable: false });
   }
-  return encodeUriComponentStrict(value);
+  return encodePathSegment(value);
 }
 
 /** Joins a configured base URL (which may have a path, e.g. GitHub Enterprise /api/v3) and a path. */
