@@ -110,8 +110,9 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
   const storeKind = opts.store ?? hookSet.runner.store;
   const namespace = opts.namespace ?? process.env.POD_NAMESPACE ?? hookSet.namespace;
   const instance = process.env.POD_NAME ?? hostname();
-  // Unique per process: a restarted replica never mistakes its predecessor's claims for its own.
-  const holder = `${instance}-${randomBytes(4).toString("hex")}`;
+  // Unique per process; the part before "/" is the pod, so a container restarted in the same pod
+  // knows its predecessor's claims are dead and resumes them at once (queue.ts).
+  const holder = `${instance}/${randomBytes(4).toString("hex")}`;
   if (storeKind === "kubernetes" && !kubeConfig) {
     logger.fatal("store kubernetes needs Kubernetes access (in-cluster, --kubeconfig or $KUBECONFIG); use --store memory to run without");
     process.exit(2);

@@ -161,7 +161,7 @@ export class RunQueue {
     candidates.sort((a, b) => (a.spec.acceptedAt < b.spec.acceptedAt ? -1 : a.spec.acceptedAt > b.spec.acceptedAt ? 1 : a.metadata.name.localeCompare(b.metadata.name)));
     for (const run of candidates) {
       if (this.running.size >= maxConcurrentRuns || this.stopped) return;
-      if (run.status.claim && run.status.claim.holder !== this.options.holder && Date.parse(run.status.claim.expiresAt) > now) {
+      if (run.status.claim && this.heldElsewhere(run.status.claim, now)) {
         this.wakeBy(Date.parse(run.status.claim.expiresAt));
         continue;
       }
@@ -198,6 +198,17 @@ export class RunQueue {
       }
       this.execute(hook, claimed);
     }
+  }
+
+  /**
+   * Whether another live process holds the claim. Holders are "<pod>/<process>": a claim of this
+   * pod by an earlier process (a restarted container) is dead, whatever its expiry says.
+   */
+  private heldElsewhere(claim: { holder: string; expiresAt: string }, now: number): boolean {
+    if (claim.holder === this.options.holder) return false;
+    const pod = (holder: string) => (holder.includes("/") ? holder.slice(0, holder.lastIndexOf("/")) : undefined);
+    if (pod(claim.holder) !== undefined && pod(claim.holder) === pod(this.options.holder)) return false;
+    return Date.parse(claim.expiresAt) > now;
   }
 
   /** Looks again at `at` (a retry or a claim expiry), sooner than the periodic tick. */
@@ -334,7 +345,7 @@ export class RunQueue {
         if (!(err instanceof ConflictError)) throw err;
         const fresh = await store.fetch(run.metadata.name);
         if (!fresh || isTerminal(fresh)) return undefined;
-        if (fresh.status.claim && fresh.status.claim.holder !== holder && Date.parse(fresh.status.claim.expiresAt) > Date.now()) return undefined;
+        if (fresh.status.claim && fresh.status.claim.holder !== holder && this.heldElsewhere(fresh.status.claim, Date.now())) return undefined;
         current = fresh;
       }
     }
