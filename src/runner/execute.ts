@@ -22,6 +22,8 @@ export interface RunObserver {
 export interface ExecutorDeps {
   runtime: StepRuntime;
   observer?: RunObserver;
+  /** CEL cost limit of every `if` and template (the HookSet's limits.celCost). */
+  costLimit?: number;
   /** Injected for tests; real sleeps otherwise. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -117,7 +119,7 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
   if (step.if) {
     let run: boolean;
     try {
-      run = evaluateCondition(step.if, scope, { deadline: Date.now() + step.timeoutMs });
+      run = evaluateCondition(step.if, scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) });
     } catch (err) {
       return { status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }), retryable: false };
     }
@@ -145,7 +147,7 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
           idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
           signal: controller.signal,
           scope,
-          ...stepTemplating(scope, { deadline: Date.now() + step.timeoutMs }),
+          ...stepTemplating(scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) }),
           secret: stepSecretReader(deps.runtime, scrubber),
           logger,
           runtime: deps.runtime,

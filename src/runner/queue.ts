@@ -241,6 +241,7 @@ export class RunQueue {
         outcome = await executeSteps(
           {
             runtime: this.options.runtime,
+            costLimit: this.options.hookSet.celCostLimit,
             ...this.options.executor,
             observer: {
               stepFinished: (h, step, status) => metrics?.stepDuration.observe({ hook: h, step: step.name, status: status.phase.toLowerCase() }, status.durationMs / 1000),

@@ -27,11 +27,9 @@ export const DEFAULT_DEADLINE_MS = 60 * 60_000;
 export const MAX_DEADLINE_MS = 7 * 24 * 60 * 60_000;
 export const DEFAULT_RETENTION_TTL_MS = 7 * 24 * 60 * 60_000;
 export const DEFAULT_KEEP_PER_HOOK = 100;
-/**
- * CEL cost limit per evaluation when the HookSet sets none. src/expr/cel.ts exports no default
- * yet; this matches the order of magnitude Kubernetes' CEL admission allows per expression.
- */
-export const DEFAULT_CEL_COST_LIMIT = 1_000_000;
+/** CEL cost limit per evaluation when the HookSet sets none: the expression engine's own default. */
+export { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
+import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 
 function compileAt(reporter: Reporter, path: Segment[], source: string, allowed: readonly string[]): CompiledExpression | undefined {
   try {
