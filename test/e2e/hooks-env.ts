@@ -130,6 +130,11 @@ export async function waitForCrd(stack: Stack, name: string): Promise<void> {
     const conditions = (crd?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? [];
     return conditions.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
   }, 30_000, 100);
+  // Established is not yet served: for a moment after it, a list answers 429 "storage is
+  // (re)initializing" (kube-apiserver v1.32), and a runner started then fails its first list.
+  const crd = await stack.admin.get<{ spec: { group: string; names: { plural: string }; versions: Array<{ name: string; served: boolean }> } }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+  const version = crd.spec.versions.find((v) => v.served)?.name ?? "v1";
+  await until(`CRD ${name} served`, async () => ((await stack.apiGet(`/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}?limit=1`)).status === 200 ? true : undefined), 30_000, 100);
 }
 
 /** The ServiceAccount the generated manifests give the event source. */
