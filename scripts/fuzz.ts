@@ -2,7 +2,7 @@
 // (default 100,000 cases per property, a fresh seed each run; FUZZ_RUNS and FUZZ_SEED override).
 // A failure prints the seed and the shrunk counterexample, so it can be replayed in the unit test.
 import fc from "fast-check";
-import { filterProperty, onceProperty, totalProperty } from "../test/helpers/trigger-properties.js";
+import { filterProperty, onceProperty, totalProperty, watchFilterProperty } from "../test/helpers/trigger-properties.js";
 
 const runs = Number(process.env.FUZZ_RUNS ?? 100_000);
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -11,6 +11,7 @@ const properties: Array<[string, fc.IPropertyWithHooks<unknown[]>, number]> = [
   ["a remembered change fires once", onceProperty as never, runs],
   // The filter runs Lua in fengari: a tenth of the cases keeps it within minutes.
   ["the Sensor's filter passes what fires", filterProperty as never, Math.ceil(runs / 10)],
+  ["a watch's filter passes what any of its hooks needs", watchFilterProperty as never, Math.ceil(runs / 10)],
 ];
 let failed = false;
 for (const [name, property, numRuns] of properties) {

@@ -57,9 +57,17 @@ program
   .requiredOption("-f, --file <path>", "hooks.yaml")
   .requiredOption("-o, --out <dir>", "output directory")
   .option("--check", "write nothing; exit 1 naming the files that differ from what would be written")
-  .action((opts: { file: string; out: string; check?: boolean }) => {
+  .option("--create-token-secret", "also write manifests/token-secret.yaml with a placeholder (the runner refuses to start with it); by default the Secret is a prerequisite you create")
+  .action((opts: { file: string; out: string; check?: boolean; createTokenSecret?: boolean }) => {
     const hookSet = load(opts.file);
-    const rendered = render(generate(hookSet), opts.file);
+    let files;
+    try {
+      files = generate(hookSet, { createTokenSecret: Boolean(opts.createTokenSecret) });
+    } catch (err) {
+      process.stderr.write(`${opts.file}: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    const rendered = render(files, opts.file);
     if (opts.check) {
       const diff = diffOutput(opts.out, rendered);
       const problems = [...diff.changed.map((p) => `${p}: differs from what would be generated`), ...diff.stale.map((p) => `${p}: generated file no longer produced`)];

@@ -12,6 +12,8 @@ export const eventSourceServiceAccount = (hookSet: HookSet): string => `${hookSe
 /** One Sensor per hook set. */
 export const sensorName = (hookSet: HookSet): string => hookSet.name;
 export const runnerConfigMapName = (hookSet: HookSet): string => `${hookSet.name}-hooks`;
+/** The runner's Deployment and ServiceAccount (its Roles and ClusterRole add the namespace). */
+export const runnerName = (hookSet: HookSet): string => `${hookSet.name}-runner`;
 
 /** The runner's Service name and port, read from spec.runner.url (`http://<svc>.<ns>.svc:<port>`). */
 export function runnerService(hookSet: HookSet): { name: string; namespace?: string; port: number } {

@@ -23,7 +23,7 @@ import {
   type RunPhase,
 } from "./hookrun.js";
 import type { RunIndex } from "./run-index.js";
-import { ConflictError, type RunStore } from "./store/types.js";
+import { ACCEPTED_AS_ANNOTATION, ConflictError, type RunStore } from "./store/types.js";
 
 export interface AcceptedRun {
   name: string;
@@ -103,6 +103,7 @@ export class Acceptor {
     const run = this.newRun(hook, event, evaluation, now);
     if (phase === "Skipped") {
       run.status = { ...run.status, phase: "Skipped", reason: "NotFired", message: evaluation.decision.reason, completionTime: now.toISOString() };
+      run.metadata.annotations = { [ACCEPTED_AS_ANNOTATION]: "Skipped" };
       delete run.spec.context;
     }
     const { run: stored, created } = await store.create(run);

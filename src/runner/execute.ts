@@ -6,13 +6,13 @@
 import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { evaluateCondition } from "../expr/cel.js";
-import { renderValue } from "../expr/template.js";
 import { backoffMs } from "../spec/budget.js";
 import type { Hook, StepSpec } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
-import { StepFailure, type SecretSource, type StepRuntime } from "../steps/types.js";
+import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
+import { stepSecretReader, stepTemplating } from "../steps/context.js";
+import { StepFailure, type StepRuntime } from "../steps/types.js";
 import type { StepStatus } from "./hookrun.js";
-import { SecretScrubber } from "./scrub.js";
 
 export interface RunObserver {
   stepFinished?(hook: string, step: StepSpec, status: StepStatus): void;
@@ -22,6 +22,8 @@ export interface RunObserver {
 export interface ExecutorDeps {
   runtime: StepRuntime;
   observer?: RunObserver;
+  /** CEL cost limit of every `if` and template (the HookSet's limits.celCost). */
+  costLimit?: number;
   /** Injected for tests; real sleeps otherwise. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -101,7 +103,7 @@ interface StepResult {
 
 async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec, scope: Record<string, unknown>, scrubber: SecretScrubber): Promise<StepResult> {
   const startedAt = new Date();
-  const logger = input.logger.child({ step: step.name });
+  const logger = scrubbingLogger(input.logger, scrubber, { step: step.name });
   const stepType = stepTypeByName(step.type);
   const finish = (phase: StepStatus["phase"], attempts: number, extra: { error?: string; output?: unknown } = {}): StepStatus => ({
     name: step.name,
@@ -117,7 +119,7 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
   if (step.if) {
     let run: boolean;
     try {
-      run = evaluateCondition(step.if, scope);
+      run = evaluateCondition(step.if, scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) });
     } catch (err) {
       return { status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }), retryable: false };
     }
@@ -145,12 +147,8 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
           idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
           signal: controller.signal,
           scope,
-          render: (value) => renderValue(value, scope),
-          secret: async (source: SecretSource) => {
-            const value = await deps.runtime.readSecret(source);
-            scrubber.add(value);
-            return value;
-          },
+          ...stepTemplating(scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) }),
+          secret: stepSecretReader(deps.runtime, scrubber),
           logger,
           runtime: deps.runtime,
         }),

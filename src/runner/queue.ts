@@ -156,7 +156,8 @@ export class RunQueue {
     for (const name of index.activeNames()) {
       if (this.running.has(name)) continue;
       const run = store.get(name);
-      if (run && !isMarker(run)) candidates.push(run);
+      // A run without its context cannot be executed (a marker or a baseline between its creation and its status write).
+      if (run && !isMarker(run) && run.spec.context) candidates.push(run);
     }
     candidates.sort((a, b) => (a.spec.acceptedAt < b.spec.acceptedAt ? -1 : a.spec.acceptedAt > b.spec.acceptedAt ? 1 : a.metadata.name.localeCompare(b.metadata.name)));
     for (const run of candidates) {
@@ -241,6 +242,7 @@ export class RunQueue {
         outcome = await executeSteps(
           {
             runtime: this.options.runtime,
+            costLimit: this.options.hookSet.celCostLimit,
             ...this.options.executor,
             observer: {
               stepFinished: (h, step, status) => metrics?.stepDuration.observe({ hook: h, step: step.name, status: status.phase.toLowerCase() }, status.durationMs / 1000),

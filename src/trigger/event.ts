@@ -2,8 +2,8 @@
 // Events' resource event source produces it ({type, body, oldBody, group, version, resource}).
 // Everything here is total over malformed input: the event data comes from watched objects,
 // which their owners (not the hook's author) control.
-import { createHash } from "node:crypto";
 import type { KubeObject } from "../k8s/types.js";
+import { shortHash } from "./watch.js";
 
 export type { KubeObject } from "../k8s/types.js";
 
@@ -173,5 +173,5 @@ export function valueHash(value: unknown, field = "a value"): string {
     if (err instanceof TooDeep) throw new MalformedInput(`${field} is nested deeper than ${MAX_VALUE_DEPTH} levels: cannot compare`);
     throw err;
   }
-  return createHash("sha256").update(out.join("")).digest("hex").slice(0, 16);
+  return shortHash(out.join(""), 16);
 }

@@ -4,7 +4,8 @@
 // the kinds only through this interface and the registry (registry.ts).
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Trigger } from "../spec/types.js";
+import type { CompiledExpression } from "../expr/cel.js";
+import type { HookDocument, Trigger } from "../spec/types.js";
 import type { PermissionNeed } from "../steps/types.js";
 import type { Decision, ResourceEvent } from "./event.js";
 
@@ -71,8 +72,26 @@ export interface LuaFilterEntry {
   data: Record<string, unknown>;
 }
 
+/** A position in hooks.yaml: keys and list indexes from the document root. */
+export type SpecPath = Array<string | number>;
+
+/** What building a trigger from hooks.yaml may use: problems are reported at file:line:column. */
+export interface TriggerBuildContext {
+  /** The path of the hook's `on`. */
+  at: SpecPath;
+  report(path: SpecPath, message: string, key?: string): void;
+  /** Compiles `when` (reported at on.when on error); undefined when absent or invalid. */
+  when(): CompiledExpression | undefined;
+}
+
+export type JsonSchema = { [keyword: string]: unknown };
+
 export interface TriggerKind<T extends Trigger = Trigger> {
   readonly kind: T["kind"];
+  /** The JSON Schema of the fields under `on` this kind owns; its first key names the kind in hooks.yaml. */
+  readonly schema: Record<string, JsonSchema>;
+  /** Builds the trigger from the hook's `on` (already schema-valid), reporting what the schema cannot express. */
+  build(on: HookDocument["on"], ctx: TriggerBuildContext): T | undefined;
   /** Variables `when`, `if` and templates may read for hooks of this kind. */
   readonly variables: readonly string[];
   /**

@@ -5,14 +5,14 @@
 import fc from "fast-check";
 import type { Hook } from "../../src/spec/types.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
-import { evaluate, sensorFilterScript, type EvaluateContext, type Evaluation } from "../../src/trigger/index.js";
+import { evaluate, sensorFilterScript, watchesOf, watchFilter, type EvaluateContext, type Evaluation } from "../../src/trigger/index.js";
 import { application, APPLICATIONS, resourceResult } from "./applications.js";
 import { runLuaFilter } from "./lua-filter.js";
 import { CONFIGMAPS, configMap, deployment, DEPLOYMENTS } from "./objects.js";
 import { hookSetFrom } from "./spec.js";
 
 const step = [{ name: "s", log: { message: "{{ object.metadata.name }}" } }];
-export const HOOKS: Hook[] = hookSetFrom([
+const HOOK_SET = hookSetFrom([
   { name: "image", on: { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" }, changed: ["spec.template.spec.containers[0].image"] }, steps: step },
   { name: "spec", on: { resource: { group: "apps", version: "v1", resource: "deployments" } }, steps: step },
   { name: "prefix-all", on: { resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" }, events: ["add", "update", "delete"] }, steps: step },
@@ -23,7 +23,10 @@ export const HOOKS: Hook[] = hookSetFrom([
   { name: "cm-delete", on: { resource: { version: "v1", resource: "configmaps" }, events: ["delete"] }, steps: step },
   { name: "argo", on: { argocd: { application: "web", resources: [{ kind: "Deployment", name: "frontend" }] } }, steps: step },
   { name: "argo-all", on: { argocd: { labels: { team: "web" }, resources: [{ kind: "Deployment", namePrefix: "front", group: "apps" }], changedOnly: false, phases: ["Succeeded", "Failed"] }, when: "operation.phase == 'Succeeded'" }, steps: step },
-]).hooks;
+]);
+export const HOOKS: Hook[] = HOOK_SET.hooks;
+/** The watches of HOOKS as one Sensor would have them, each with its one filter (a row per hook). */
+export const WATCHES = [...watchesOf(HOOK_SET).values()].map((w) => ({ ...w, script: watchFilter(w) }));
 
 type Path = Array<string | number>;
 const PATHS: Path[] = [
@@ -185,4 +188,17 @@ export const filterProperty = fc.property(hookArbitrary, eventArbitrary, (hook, 
   if (event.data.group !== w.group || event.data.resource !== w.resource) return;
   const pass = runLuaFilter(sensorFilterScript(hook.trigger), JSON.parse(JSON.stringify(event.data)));
   if (!pass) throw new Error(`${hook.name}: ${e.decision.fires ? "fires" : `remembers (${e.remember})`} but the filter drops it: ${e.decision.reason}`);
+});
+
+/** A watch's one filter (all its hooks in one table) passes whatever fires any of its hooks. */
+export const watchFilterProperty = fc.property(fc.constantFrom(...WATCHES), eventArbitrary, (watch, event) => {
+  if (event.data.group !== watch.selector.group || event.data.resource !== watch.selector.resource) return;
+  const firing = watch.hooks.filter((hook) => {
+    const e = evaluate(hook.trigger, event, {});
+    return e.decision.fires || (e.remember !== "keep" && event.data.type !== "UPDATE");
+  });
+  if (firing.length === 0) return;
+  if (!runLuaFilter(watch.script, JSON.parse(JSON.stringify(event.data)))) {
+    throw new Error(`the filter of watch ${watch.hooks.map((h) => h.name).join(",")} drops what ${firing.map((h) => h.name).join(",")} needs`);
+  }
 });

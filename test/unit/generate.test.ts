@@ -2,10 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { diffOutput, generate, render, writeOutput } from "../../src/generate/index.js";
 import type { EventSource, Sensor } from "../../src/generate/argo-types.js";
-import { loadHookSetFile } from "../../src/spec/load.js";
+import { hookRunCrd } from "../../src/generate/hookrun-crd.js";
+import { loadHookSetFile, parseHookSet } from "../../src/spec/load.js";
 import { hookSetSchema } from "../../src/spec/schema.js";
 import { hookSetFrom } from "../helpers/spec.js";
 
@@ -75,10 +76,14 @@ describe("generated Argo Events objects", () => {
     ]);
   });
 
-  it("never writes a secret value into a manifest", () => {
+  it("never writes a secret value into a manifest; the placeholder token Secret only on request", () => {
     const text = [...render(generate(example), "examples/hooks.yaml").values()].join("\n");
     expect(text).not.toMatch(/hooks\.slack\.com|ghp_|AKIA/);
-    expect(text).toContain("replace-me-with-a-random-token");
+    expect(text).not.toContain("replace-me-with-a-random-token");
+    expect(generate(example).map((f) => f.path)).not.toContain("manifests/token-secret.yaml");
+    const withSecret = generate(example, { createTokenSecret: true });
+    expect(JSON.stringify(withSecret.find((f) => f.path === "manifests/token-secret.yaml")!.objects)).toContain("replace-me-with-a-random-token");
+    expect((withSecret.find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as { resources: string[] }).resources).toContain("token-secret.yaml");
   });
 });
 
@@ -178,5 +183,124 @@ describe("files and --check", () => {
 
   it("schema/hooks.schema.json is the schema the loader uses", () => {
     expect(JSON.parse(readFileSync(join(root, "schema/hooks.schema.json"), "utf8"))).toEqual(hookSetSchema());
+  });
+});
+
+describe("HookRun CRD", () => {
+  const crd = generate(example).find((f) => f.path === "manifests/hookrun-crd.yaml")!.objects[0] as ReturnType<typeof hookRunCrd>;
+  const version = (crd.spec.versions as Array<Record<string, unknown>>)[0]!;
+  const schema = (version.schema as { openAPIV3Schema: { properties: Record<string, { properties: Record<string, Record<string, unknown>> }> } }).openAPIV3Schema;
+
+  it("is generated into manifests/ and listed in the kustomization", () => {
+    expect(crd).toEqual(hookRunCrd(crd.metadata.labels));
+    expect(crd.metadata.name).toBe("hookruns.resource-hooks.io");
+    expect(crd.spec).toMatchObject({ group: "resource-hooks.io", scope: "Namespaced", names: { kind: "HookRun", plural: "hookruns" } });
+    const kustomization = generate(example).find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as { resources: string[] };
+    expect(kustomization.resources).toContain("hookrun-crd.yaml");
+  });
+
+  it("prints HOOK, OBJECT, PHASE, AGE and has a status subresource", () => {
+    expect(version).toMatchObject({ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } });
+    expect((version.additionalPrinterColumns as Array<{ name: string; jsonPath: string }>).map((c) => [c.name.toUpperCase(), c.jsonPath])).toEqual([
+      ["HOOK", ".spec.hook"],
+      ["OBJECT", ".spec.subject"],
+      ["PHASE", ".status.phase"],
+      ["AGE", ".metadata.creationTimestamp"],
+    ]);
+  });
+
+  it("declares the spec and status fields the runner writes", () => {
+    expect(Object.keys(schema.properties.spec!.properties)).toEqual(["hookSet", "hook", "eventId", "identity", "acceptedAt", "subject", "object", "fingerprint", "concurrency", "deadline", "context"]);
+    const status = schema.properties.status!.properties;
+    expect(status.phase).toEqual({ type: "string", enum: ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] });
+    expect(Object.keys(status)).toEqual(["phase", "reason", "message", "attempts", "startTime", "completionTime", "nextRetryAt", "observedGeneration", "claim", "cancelRequested", "deadline", "steps", "conditions"]);
+    const stepOutput = (status.steps as { items: { properties: Record<string, Record<string, unknown>> } }).items.properties.output!;
+    expect(stepOutput["x-kubernetes-preserve-unknown-fields"]).toBe(true);
+  });
+});
+
+describe("spec fields for the run model", () => {
+  it("defaults: concurrency queue, deadline 1h, retention 7 days and 100 per hook, CEL cost 1,000,000", () => {
+    const hookSet = hookSetFrom([{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }]);
+    expect(hookSet.hooks[0]).toMatchObject({ concurrency: "queue", deadlineMs: 3_600_000 });
+    expect(hookSet.runner.retention).toEqual({ ttlMs: 7 * 24 * 3_600_000, keepPerHook: 100 });
+    expect(hookSet.celCostLimit).toBe(1_000_000);
+  });
+
+  it("reads what is given", () => {
+    const hookSet = parseHookSet(
+      stringify({
+        apiVersion: "resource-hooks.io/v1alpha1",
+        kind: "HookSet",
+        metadata: { name: "web" },
+        spec: {
+          runner: { url: "http://resource-hooks.argo-events.svc:8080", retention: { ttl: "24h", keepPerHook: 5 } },
+          limits: { celCost: 5000 },
+          hooks: [{ name: "h", concurrency: "replace", deadline: "168h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }],
+        },
+      }),
+      "hooks.yaml",
+    );
+    expect(hookSet.hooks[0]).toMatchObject({ concurrency: "replace", deadlineMs: 168 * 3_600_000 });
+    expect(hookSet.runner.retention).toEqual({ ttlMs: 24 * 3_600_000, keepPerHook: 5 });
+    expect(hookSet.celCostLimit).toBe(5000);
+  });
+
+  it("grants the runner exactly its HookRun verbs in its own namespace, and no Leases", () => {
+    const rbac = generate(example).find((f) => f.path === "manifests/runner-rbac.yaml")!.objects as Array<{ kind: string; metadata: { namespace?: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>;
+    const rules = rbac.filter((o) => o.kind === "Role" && o.metadata.namespace === "argo-events").flatMap((r) => r.rules ?? []);
+    expect(rules.filter((r) => r.apiGroups[0] === "resource-hooks.io")).toEqual([
+      { apiGroups: ["resource-hooks.io"], resources: ["hookruns"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+      { apiGroups: ["resource-hooks.io"], resources: ["hookruns/status"], verbs: ["get", "update", "patch"] },
+    ]);
+    expect(JSON.stringify(rbac)).not.toContain("leases");
+    const memory = generate(hookSetFrom([{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }], { runner: { store: "memory" } }));
+    expect(JSON.stringify(memory.find((f) => f.path === "manifests/runner-rbac.yaml")!.objects)).not.toContain("hookruns");
+  });
+});
+
+describe("deploying with kustomize (issue 11)", () => {
+  const kustomization = (files: ReturnType<typeof generate>, path: string) => files.find((f) => f.path === path)!.objects[0] as Record<string, unknown>;
+
+  it("the manifests kustomization sets no namespace: Roles in other namespaces keep theirs", () => {
+    const k = kustomization(generate(example), "manifests/kustomization.yaml");
+    expect(k).not.toHaveProperty("namespace");
+    const roles = generate(example).flatMap((f) => f.objects).filter((o) => (o as { kind: string }).kind === "Role") as Array<{ metadata: { namespace: string } }>;
+    expect(new Set(roles.map((r) => r.metadata.namespace))).toEqual(new Set(["argo-events", "web", "argocd"]));
+  });
+
+  it("a root kustomization deploys everything: manifests, the EventSource and the Sensor", () => {
+    expect(kustomization(generate(example), "kustomization.yaml")).toEqual({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: ["manifests", "eventsources/web.yaml", "sensors/web.yaml"],
+    });
+  });
+
+  it("every object carries the managed-by label, and all but the shared CRD the hookset label", () => {
+    for (const o of generate(example).flatMap((f) => f.objects) as Array<{ kind: string; metadata?: { labels?: Record<string, string> } }>) {
+      if (o.kind === "Kustomization") continue;
+      expect(o.metadata?.labels?.["app.kubernetes.io/managed-by"], o.kind).toBe("resource-hooks");
+      if (o.kind !== "CustomResourceDefinition") expect(o.metadata?.labels?.["resource-hooks.io/hookset"], o.kind).toBe("web");
+    }
+  });
+
+  it("two HookSets in one namespace share no object name but the CRD (given their own runner URLs)", () => {
+    const hooks = [{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }];
+    const names = (name: string) =>
+      new Set(
+        generate(hookSetFrom(hooks, { metadata: { name }, runner: { url: `http://${name}-runner.argo-events.svc:8080` } }))
+          .flatMap((f) => f.objects)
+          .filter((o) => (o as { kind: string }).kind !== "Kustomization")
+          .map((o) => { const x = o as { kind: string; metadata: { name: string; namespace?: string } }; return `${x.kind}/${x.metadata.namespace ?? ""}/${x.metadata.name}`; }),
+      );
+    const a = names("alpha");
+    const shared = [...names("beta")].filter((n) => a.has(n));
+    expect(shared).toEqual(["CustomResourceDefinition//hookruns.resource-hooks.io"]);
+  });
+
+  it("refuses a hooks.yaml that does not fit a ConfigMap, naming the limit and the size", () => {
+    const big = { ...example, source: "x".repeat(1024 * 1024) };
+    expect(() => generate(big)).toThrow(/hooks\.yaml is 1048576 bytes; .* at most 1 MiB \(1048576 bytes, less its metadata\)/);
   });
 });

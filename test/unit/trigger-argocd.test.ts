@@ -1,7 +1,7 @@
 // Argo CD sync-result hooks: decide() against realistic Application status sequences, and the
 // Sensor's Lua filter compiled from the same trigger agreeing with it.
 import { describe, expect, it } from "vitest";
-import { decideArgoCD, resourceChange } from "../../src/trigger/argocd.js";
+import { resourceChange, type ArgoCDOperation, type MatchedResource } from "../../src/trigger/argocd/index.js";
 import { evaluate, sensorFilterScript, type EvaluateContext } from "../../src/trigger/index.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
 import type { ArgoCDTrigger } from "../../src/spec/types.js";
@@ -12,6 +12,12 @@ import { hookSetFrom, hookWith } from "../helpers/spec.js";
 
 const frontend = { kind: "Deployment", name: "frontend" };
 const trigger = (extra: Record<string, unknown> = {}) => hookWith({ argocd: { application: "web", resources: [frontend], ...extra } }).trigger as ArgoCDTrigger;
+
+/** The evaluation with the Argo CD scope typed. */
+function decideArgoCD(t: ArgoCDTrigger, ev: ResourceEvent) {
+  const e = evaluate(t, ev, {});
+  return { ...e, operation: e.scope.operation as ArgoCDOperation | null, resources: e.scope.resources as MatchedResource[] };
+}
 
 function check(t: ArgoCDTrigger, ev: ResourceEvent, fires: boolean, reason: RegExp, luaPassesMore = false, ctx: EvaluateContext = {}) {
   const { decision } = evaluate(t, ev, ctx);

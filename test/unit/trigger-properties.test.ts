@@ -2,7 +2,7 @@
 // run checks the same few thousand cases (scripts/fuzz.ts runs ≥100,000 with a fresh seed).
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { filterProperty, onceProperty, totalProperty } from "../helpers/trigger-properties.js";
+import { filterProperty, onceProperty, totalProperty, watchFilterProperty } from "../helpers/trigger-properties.js";
 
 const SEED = 20261125;
 
@@ -15,5 +15,8 @@ describe("evaluate() properties", () => {
   });
   it("the Sensor's filter passes everything that fires or must be remembered", () => {
     fc.assert(filterProperty, { seed: SEED + 2, numRuns: 1000 });
+  }, 60_000);
+  it("a watch's one filter, a row per hook, passes everything any of its hooks needs", () => {
+    fc.assert(watchFilterProperty, { seed: SEED + 3, numRuns: 1000 });
   }, 60_000);
 });

@@ -34,8 +34,25 @@ export class KubernetesRunStore implements RunStore {
     this.labelSelector = `${LABEL_HOOKSET}=${hookSet}`;
   }
 
-  async start(): Promise<void> {
-    await this.relist();
+  /**
+   * Lists the runs, retrying what an API server says while it starts or is busy (429, 5xx, no
+   * answer) for up to startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once.
+   */
+  async start(startTimeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + startTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.relist();
+        break;
+      } catch (err) {
+        const status = err instanceof KubeApiError ? err.status : -1;
+        const transient = status === 0 || status === 429 || status >= 500;
+        if (!transient || Date.now() > until) throw err;
+        const delay = Math.min(Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000), 5_000);
+        this.logger.warn({ err: (err as Error).message, retryInMs: delay }, "listing the HookRuns failed; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
     void this.watchLoop();
   }
 
@@ -49,13 +66,19 @@ export class KubernetesRunStore implements RunStore {
       const { status: _status, ...withoutStatus } = run;
       const created = withStatusDefaults(await this.rest.request<HookRun>("POST", this.collection, { body: withoutStatus }));
       // The status subresource ignores a status sent on create; a run is Pending until claimed.
-      let stored = created;
-      if (run.status && run.status.phase !== "Pending") {
-        stored = await this.updateStatus({ ...created, status: run.status });
-      } else {
-        this.remember(created, "added");
+      this.remember(created, "added");
+      if (!run.status || run.status.phase === "Pending") return { run: created, created: true };
+      // A run created finished (a baseline): its status details; the annotation already says Skipped.
+      let current = created;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          return { run: await this.updateStatus({ ...current, status: run.status }), created: true };
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          current = (await this.fetch(run.metadata.name)) ?? current;
+        }
       }
-      return { run: stored, created: true };
+      return { run: current, created: true };
     } catch (err) {
       if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
     }

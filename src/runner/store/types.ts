@@ -30,13 +30,23 @@ export interface RunStore {
   subscribe(listener: (run: HookRun, change: RunChange) => void): void;
 }
 
-/** A status as stored: a HookRun created through the status subresource has none until its first claim. */
+/**
+ * Set on a HookRun created already finished (a baseline: Skipped), so that between its creation
+ * and its status write no replica takes it for a Pending run.
+ */
+export const ACCEPTED_AS_ANNOTATION = "resource-hooks.io/accepted-as";
+
+/**
+ * A status as stored: a HookRun created through the status subresource has none until its first
+ * claim (Pending), or until its status is written (ACCEPTED_AS_ANNOTATION).
+ */
 export function withStatusDefaults(run: HookRun): HookRun {
   const status = (run.status ?? {}) as Partial<HookRun["status"]>;
-  if (status.phase && status.steps && status.conditions && typeof status.attempts === "number") return run;
+  if (status.phase && status.steps && status.conditions && typeof status.attempts === "number" && run.metadata.labels) return run;
+  const acceptedAs = run.metadata.annotations?.[ACCEPTED_AS_ANNOTATION] === "Skipped" ? "Skipped" : "Pending";
   return {
     ...run,
     metadata: { ...run.metadata, labels: run.metadata.labels ?? {} },
-    status: { ...status, phase: status.phase ?? "Pending", attempts: status.attempts ?? 0, steps: status.steps ?? [], conditions: status.conditions ?? [] },
+    status: { ...status, phase: status.phase ?? acceptedAs, attempts: status.attempts ?? 0, steps: status.steps ?? [], conditions: status.conditions ?? [] },
   };
 }
