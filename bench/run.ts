@@ -91,12 +91,12 @@ async function cannon(url: string, body: string, headers: Record<string, string>
 async function benchEndpoint(): Promise<void> {
   const { spawn } = await import("node:child_process");
   const child = spawn(process.execPath, ["--import", "tsx", new URL("./endpoint-servers.ts", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
-  const ports = await new Promise<{ runner: string; bare: string; token: string }>((resolve, reject) => {
+  const ports = await new Promise<{ runner: string; acceptOnly: string; bare: string; token: string }>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (c: Buffer) => {
       out += c.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve(JSON.parse(line) as { runner: string; bare: string; token: string });
+      if (line) resolve(JSON.parse(line) as { runner: string; acceptOnly: string; bare: string; token: string });
     });
     child.on("exit", (code) => reject(new Error(`bench servers exited ${code}`)));
   });
@@ -109,8 +109,11 @@ async function benchEndpoint(): Promise<void> {
   console.log(`\nendpoint (accept path, memory store; the queue runs each accepted run's log step in the same process): ${connections} connections, ${seconds}s each after a 2s warm-up, body ${request.body.length} bytes:`);
   await cannon(`${ports.bare}${path}`, request.body, request.headers, 2);
   await cannon(`${ports.runner}${path}`, request.body, request.headers, 2);
+  await cannon(`${ports.acceptOnly}${path}`, request.body, request.headers, 2);
   const base = await cannon(`${ports.bare}${path}`, request.body, request.headers);
+  const accept = await cannon(`${ports.acceptOnly}${path}`, request.body, request.headers);
   const ours = await cannon(`${ports.runner}${path}`, request.body, request.headers);
+  console.log(`  accept path only (queue paused)  ${accept.requests.average.toFixed(0)} req/s  p50 ${accept.latency.p50} ms  p99 ${accept.latency.p99} ms  (non-2xx/errors: ${accept.non2xx + accept.errors}); ratio ${(accept.requests.average / base.requests.average).toFixed(2)}`);
   const non2xx = ours.non2xx + ours.errors;
   console.log(`  bare express     ${base.requests.average.toFixed(0)} req/s  p50 ${base.latency.p50} ms  p99 ${base.latency.p99} ms`);
   console.log(`  resource-hooks   ${ours.requests.average.toFixed(0)} req/s  p50 ${ours.latency.p50} ms  p99 ${ours.latency.p99} ms  (non-2xx/errors: ${non2xx})`);

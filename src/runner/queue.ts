@@ -5,6 +5,7 @@
 // unless renewed, so exactly one replica executes it and a dead replica's run is resumed by
 // another after the claim expires. Retryable failures are retried with capped exponential
 // backoff and jitter until the hook's deadline, across restarts and replicas.
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
@@ -78,6 +79,8 @@ export class RunQueue {
     this.claimMs = options.claimMs ?? CLAIM_MS;
     this.retention = options.retention ?? DEFAULT_RETENTION;
     this.random = options.random ?? Math.random;
+    // Every running run listens for the drain: more than the default 10 at once is expected.
+    setMaxListeners(0, this.drainController.signal);
     options.store.subscribe((run, change) => {
       if (change === "deleted") return;
       if (!isTerminal(run)) this.kick();
@@ -150,7 +153,8 @@ export class RunQueue {
 
   private async tick(): Promise<void> {
     const { store, index, maxConcurrentRuns } = this.options;
-    if (this.stopped) return;
+    // At capacity nothing can start: a finishing run kicks again.
+    if (this.stopped || this.running.size >= maxConcurrentRuns) return;
     const now = Date.now();
     const candidates: HookRun[] = [];
     for (const name of index.activeNames()) {

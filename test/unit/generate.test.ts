@@ -1,3 +1,4 @@
+import { DEFAULT_CEL_COST_LIMIT } from "../../src/expr/cel.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -220,11 +221,11 @@ describe("HookRun CRD", () => {
 });
 
 describe("spec fields for the run model", () => {
-  it("defaults: concurrency queue, deadline 1h, retention 7 days and 100 per hook, CEL cost 1,000,000", () => {
+  it("defaults: concurrency queue, deadline 1h, retention 7 days and 100 per hook, CEL cost: the expression engine's default", () => {
     const hookSet = hookSetFrom([{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }]);
     expect(hookSet.hooks[0]).toMatchObject({ concurrency: "queue", deadlineMs: 3_600_000 });
     expect(hookSet.runner.retention).toEqual({ ttlMs: 7 * 24 * 3_600_000, keepPerHook: 100 });
-    expect(hookSet.celCostLimit).toBe(1_000_000);
+    expect(hookSet.celCostLimit).toBe(DEFAULT_CEL_COST_LIMIT);
   });
 
   it("reads what is given", () => {

@@ -88,15 +88,14 @@ export class KubernetesRunStore implements RunStore {
   }
 
   get(name: string): HookRun | undefined {
-    const run = this.cache.get(name);
-    return run ? structuredClone(run) : undefined;
+    return this.cache.get(name);
   }
 
   async fetch(name: string): Promise<HookRun | undefined> {
     try {
       const run = withStatusDefaults(await this.rest.request<HookRun>("GET", `${this.collection}/${encodeURIComponent(name)}`));
       this.remember(run, "modified");
-      return structuredClone(run);
+      return run;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) {
         const cached = this.cache.get(name);
@@ -111,14 +110,14 @@ export class KubernetesRunStore implements RunStore {
   }
 
   *list(): Iterable<HookRun> {
-    for (const run of this.cache.values()) yield structuredClone(run);
+    yield* this.cache.values();
   }
 
   async updateStatus(run: HookRun): Promise<HookRun> {
     try {
       const updated = withStatusDefaults(await this.rest.request<HookRun>("PUT", `${this.collection}/${encodeURIComponent(run.metadata.name)}/status`, { body: run }));
       this.remember(updated, "modified");
-      return structuredClone(updated);
+      return updated;
     } catch (err) {
       if (err instanceof KubeApiError && (err.status === 409 || err.status === 404)) throw new ConflictError(err.message);
       throw err;
@@ -206,7 +205,7 @@ export class KubernetesRunStore implements RunStore {
   }
 
   private emit(run: HookRun, change: RunChange): void {
-    for (const listener of this.listeners) listener(structuredClone(run), change);
+    for (const listener of this.listeners) listener(run, change);
   }
 }
 

@@ -1,6 +1,7 @@
 // HookRuns in this process only: the same model and answers as the Kubernetes store, for one
-// replica and local use. Objects are copied in and out, so callers never share mutable state with
-// the cache (the Kubernetes store gets the same from JSON).
+// replica and local use. Objects are copied in; what comes out is the stored object itself,
+// read-only by contract (RunStore): a write replaces it, never mutates it, so readers never
+// see it change under them, and the hot path clones nothing.
 import { randomUUID } from "node:crypto";
 import type { HookRun } from "../hookrun.js";
 import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from "./types.js";
@@ -15,19 +16,18 @@ export class MemoryRunStore implements RunStore {
 
   async create(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
     const existing = this.runs.get(run.metadata.name);
-    if (existing) return { run: copy(existing), created: false };
+    if (existing) return { run: existing, created: false };
     const stored = withStatusDefaults(copy(run));
     stored.metadata.uid = randomUUID();
     stored.metadata.resourceVersion = String(++this.version);
     stored.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
     this.runs.set(run.metadata.name, stored);
     this.emit(stored, "added");
-    return { run: copy(stored), created: true };
+    return { run: stored, created: true };
   }
 
   get(name: string): HookRun | undefined {
-    const run = this.runs.get(name);
-    return run ? copy(run) : undefined;
+    return this.runs.get(name);
   }
 
   async fetch(name: string): Promise<HookRun | undefined> {
@@ -35,7 +35,7 @@ export class MemoryRunStore implements RunStore {
   }
 
   *list(): Iterable<HookRun> {
-    for (const run of this.runs.values()) yield copy(run);
+    yield* this.runs.values();
   }
 
   async updateStatus(run: HookRun): Promise<HookRun> {
@@ -44,11 +44,10 @@ export class MemoryRunStore implements RunStore {
     if (existing.metadata.resourceVersion !== run.metadata.resourceVersion) {
       throw new ConflictError(`hookrun ${run.metadata.name} was changed (resourceVersion ${existing.metadata.resourceVersion ?? "?"}, not ${run.metadata.resourceVersion ?? "?"})`);
     }
-    const stored: HookRun = { ...copy(existing), status: copy(run.status) };
-    stored.metadata.resourceVersion = String(++this.version);
+    const stored: HookRun = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(++this.version) }, status: copy(run.status) };
     this.runs.set(run.metadata.name, stored);
     this.emit(stored, "modified");
-    return copy(stored);
+    return stored;
   }
 
   async delete(name: string): Promise<void> {
@@ -67,7 +66,7 @@ export class MemoryRunStore implements RunStore {
   }
 
   private emit(run: HookRun, change: RunChange): void {
-    for (const listener of this.listeners) listener(copy(run), change);
+    for (const listener of this.listeners) listener(run, change);
   }
 }
 

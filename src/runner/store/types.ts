@@ -11,6 +11,7 @@ export class ConflictError extends Error {
   override name = "ConflictError";
 }
 
+/** What a store hands out is read-only: build a new object to change it, and write it back. */
 export interface RunStore {
   /** Loads the cache (and starts watching, for stores shared by replicas). */
   start(): Promise<void>;
