@@ -1,6 +1,7 @@
 // The trigger properties of test/unit/trigger-properties.test.ts at scale: `npm run fuzz`
 // (default 100,000 cases per property, a fresh seed each run; FUZZ_RUNS and FUZZ_SEED override).
 // A failure prints the seed and the shrunk counterexample, so it can be replayed in the unit test.
+import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { filterProperty, onceProperty, totalProperty, watchFilterProperty } from "../test/helpers/trigger-properties.js";
 
@@ -23,6 +24,17 @@ for (const [name, property, numRuns] of properties) {
     process.stdout.write(`FAIL ${name}: ${fc.defaultReportMessage(details) ?? ""}\n`);
   } else {
     process.stdout.write(`ok   ${name}: ${details.numRuns} cases in ${took}s (seed ${seed})\n`);
+  }
+}
+// The HTTP endpoint and the expressions/templates run as their vitest suites, scaled up.
+for (const file of ["test/unit/runner-fuzz.test.ts", "test/unit/expr-fuzz.test.ts"]) {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", file], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_SEED: String(seed) }, encoding: "utf8" });
+  const counts = /fuzz: status counts (\{.*\})/.exec(r.stdout ?? "")?.[1];
+  process.stdout.write(`${r.status === 0 ? "ok  " : "FAIL"} ${file}: ${runs} cases in ${((Date.now() - started) / 1000).toFixed(1)}s (seed ${seed})${counts ? `, statuses ${counts}` : ""}\n`);
+  if (r.status !== 0) {
+    failed = true;
+    process.stdout.write(r.stdout ?? "");
   }
 }
 process.exit(failed ? 1 : 0);

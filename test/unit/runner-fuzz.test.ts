@@ -7,6 +7,9 @@ import { fuzzRequests, sendFuzzRequest } from "../helpers/http-fuzz.js";
 import { startRunner, TOKEN, type Harness } from "../helpers/runner.js";
 import { hookSetFrom } from "../helpers/spec.js";
 const SEED = 20261125;
+// A few thousand cases in npm test; `npm run fuzz` sets FUZZ_RUNS=100000 (and a fresh FUZZ_SEED).
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const RUN_SEED = Number(process.env.FUZZ_SEED ?? SEED);
 
 describe("trigger endpoint fuzz", () => {
   let h: Harness;
@@ -31,7 +34,7 @@ describe("trigger endpoint fuzz", () => {
         const status = await sendFuzzRequest(url, request);
         counts.set(status, (counts.get(status) ?? 0) + 1);
       }),
-      { seed: SEED, numRuns: 1500 },
+      { seed: RUN_SEED, numRuns: RUNS },
     );
     console.log(`fuzz: status counts ${JSON.stringify(Object.fromEntries([...counts].sort()))}`);
     expect(counts.get(400)).toBeGreaterThan(0);
@@ -41,5 +44,5 @@ describe("trigger endpoint fuzz", () => {
     await new Promise((r) => setTimeout(r, 500));
     const stuck = [...h.store.list()].filter((r) => r.status.phase === "Running" || (r.status.phase === "Pending" && !r.status.nextRetryAt));
     expect(stuck).toEqual([]);
-  }, 120_000);
+  }, 120_000 + RUNS * 20);
 });

@@ -458,3 +458,26 @@ describe("runner: hostile and slow input", () => {
     await slowPeer.close();
   });
 });
+
+describe("runner: retention", () => {
+  it("deletes finished runs past the TTL or beyond keepPerHook, never the newest run of an object", async () => {
+    const peer = await startPeer();
+    const hookSet = hookSetFrom([{ name: "keep", on, steps: [{ name: "call", http: { url: `${peer.url}/x` } }] }]);
+    const h = await startRunner(hookSet, { retention: { ttlMs: 60_000, keepPerHook: 2 } });
+    const names: string[] = [];
+    // Object a changes three times, b and c once: five finished runs.
+    for (const [name, rv, to] of [["a", "1", "a:1"], ["a", "2", "a:2"], ["a", "3", "a:3"], ["b", "1", "b:1"], ["c", "1", "c:1"]] as const) {
+      const accepted = (await h.send("keep", change({ name, to, rv: `${rv}00` }))).body as Accepted;
+      names.push(accepted.runs[0]!.name);
+      await h.settled(accepted.runs[0]!.name);
+    }
+    // keepPerHook 2: the two oldest of a go; a's newest, b and c are each an object's memory.
+    expect(await h.runner.runner.queue.applyRetention()).toBe(2);
+    expect(h.runsOf("keep").map((r) => r.metadata.name).sort()).toEqual([names[2], names[3], names[4]].sort());
+    // Past the TTL only the memories remain, and they stay.
+    expect(await h.runner.runner.queue.applyRetention(Date.now() + 120_000)).toBe(0);
+    expect(h.runsOf("keep")).toHaveLength(3);
+    await h.runner.stop(100);
+    await peer.close();
+  });
+});
