@@ -121,7 +121,62 @@ async function benchEndpoint(): Promise<void> {
   child.kill("SIGTERM");
 }
 
+/**
+ * Finding 5 of the hostile-input issue: 100 connections each send 3.94 MiB of a 4 MiB body and
+ * stall. Prints the runner process's peak RSS (VmHWM), and how many were refused at once (429)
+ * or dropped at the request timeout.
+ */
+async function benchStalledUploads(): Promise<void> {
+  const { spawn } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
+  const { request: httpRequest } = await import("node:http");
+  const child = spawn(process.execPath, ["--import", "tsx", new URL("./endpoint-servers.ts", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
+  const ports = await new Promise<{ runner: string; token: string }>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve(JSON.parse(line) as { runner: string; token: string });
+    });
+    child.on("exit", (code) => reject(new Error(`bench servers exited ${code}`)));
+  });
+  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  const before = hwm();
+  const url = new URL(ports.runner + watchPathOf(benchHookSet, "log"));
+  const total = 4 * 1024 * 1024 - 1024;
+  const sent = Math.floor(3.94 * 1024 * 1024);
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const outcomes: string[] = [];
+  await Promise.all(
+    Array.from({ length: 100 }, () =>
+      new Promise<void>((resolve) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": "application/json", "content-length": total, authorization: `Bearer ${ports.token}`, "ce-id": randomUUID(), "ce-source": "s", "ce-type": "resource", "ce-specversion": "1.0" } }, (res) => {
+          outcomes.push(String(res.statusCode));
+          res.resume();
+          res.on("end", resolve);
+        });
+        req.on("error", () => {
+          outcomes.push("dropped");
+          resolve();
+        });
+        let written = 0;
+        const pump = () => {
+          while (written < sent) {
+            written += chunk.length;
+            if (!req.write(chunk)) return req.once("drain", pump);
+          }
+        };
+        pump();
+      }),
+    ),
+  );
+  const counts = outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
+  console.log(`\nstalled uploads: 100 connections × 3.94 MiB of a 4 MiB body, then silence: runner peak RSS ${before.toFixed(0)} → ${hwm().toFixed(0)} MiB; outcomes ${JSON.stringify(counts)}`);
+  child.kill("SIGTERM");
+}
+
 const only = process.argv[2];
+if (only === "stalled") await benchStalledUploads();
 if (!only || only === "generate") await benchGeneration();
 if (!only || only === "decide") benchDecide();
 if (!only || only === "endpoint") await benchEndpoint();

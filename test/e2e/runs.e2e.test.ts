@@ -196,7 +196,9 @@ describe("the run model on the real engine", () => {
     const last = Math.max(...starts);
     figure("scenario 2: writes took (ms)", writes);
     figure("scenario 2: last of 40 steps started after the first write (ms)", last);
-    expect(last).toBeLessThan(2_000 + writes);
+    // Run one after another (as when the Sensor waited for each run) they would start over 8 s;
+    // alone on this machine the last starts in about 1.8 s, under load in about 3 s.
+    expect(last).toBeLessThan(4_000 + writes);
     expect(new Set(calls("work").filter(([o]) => o.startsWith("burst-")).map(([o]) => o)).size).toBe(40);
   });
 
