@@ -5,12 +5,14 @@ import { stringify } from "yaml";
 import { randomUUID } from "node:crypto";
 import { generate, render } from "../src/generate/index.js";
 import { parseHookSet } from "../src/spec/load.js";
-import { resourceEventRequest } from "../src/testing/index.js";
+import { resourceEventRequest, watchPathOf } from "../src/testing/index.js";
+import { benchHookSet } from "./endpoint-hookset.js";
 import { decide } from "../src/trigger/index.js";
 import { deployment, updateEvent, DEPLOYMENTS } from "../test/helpers/objects.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const UID_PLACEHOLDER = "00000000-uid-placeholder-0000000000";
 
 function hookSetText(n: number): string {
   const selectors = [
@@ -79,7 +81,9 @@ async function cannon(url: string, body: string, headers: Record<string, string>
     headers,
     body,
     // A new CloudEvent id per request, as distinct changes would have.
-    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, "ce-id": randomUUID() } }) }],
+    // A new CloudEvent id and a new object per request, as distinct changes would have: each one
+    // is a new HookRun, not a redelivery of the first.
+    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, "ce-id": randomUUID() }, body: body.replace(UID_PLACEHOLDER, randomUUID()) }) }],
   });
 }
 
@@ -87,21 +91,29 @@ async function cannon(url: string, body: string, headers: Record<string, string>
 async function benchEndpoint(): Promise<void> {
   const { spawn } = await import("node:child_process");
   const child = spawn(process.execPath, ["--import", "tsx", new URL("./endpoint-servers.ts", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
-  const ports = await new Promise<{ runner: string; bare: string; token: string }>((resolve, reject) => {
+  const ports = await new Promise<{ runner: string; acceptOnly: string; bare: string; token: string }>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (c: Buffer) => {
       out += c.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve(JSON.parse(line) as { runner: string; bare: string; token: string });
+      if (line) resolve(JSON.parse(line) as { runner: string; acceptOnly: string; bare: string; token: string });
     });
     child.on("exit", (code) => reject(new Error(`bench servers exited ${code}`)));
   });
-  const request = resourceEventRequest({ object: deployment({ replicas: 3, generation: 4 }), oldObject: deployment({ replicas: 2 }), group: "apps", version: "v1", resource: "deployments" }, ports.token);
-  console.log(`\nendpoint: ${connections} connections, ${seconds}s each after a 2s warm-up, body ${request.body.length} bytes, hook with one log step:`);
-  await cannon(`${ports.bare}/hooks/log`, request.body, request.headers, 2);
-  await cannon(`${ports.runner}/hooks/log`, request.body, request.headers, 2);
-  const base = await cannon(`${ports.bare}/hooks/log`, request.body, request.headers);
-  const ours = await cannon(`${ports.runner}/hooks/log`, request.body, request.headers);
+  const object = deployment({ replicas: 3, generation: 4 });
+  const oldObject = deployment({ replicas: 2 });
+  object.metadata!.uid = UID_PLACEHOLDER;
+  oldObject.metadata!.uid = UID_PLACEHOLDER;
+  const request = resourceEventRequest({ object, oldObject, group: "apps", version: "v1", resource: "deployments" }, ports.token);
+  const path = watchPathOf(benchHookSet, "log");
+  console.log(`\nendpoint (accept path, memory store; the queue runs each accepted run's log step in the same process): ${connections} connections, ${seconds}s each after a 2s warm-up, body ${request.body.length} bytes:`);
+  await cannon(`${ports.bare}${path}`, request.body, request.headers, 2);
+  await cannon(`${ports.runner}${path}`, request.body, request.headers, 2);
+  await cannon(`${ports.acceptOnly}${path}`, request.body, request.headers, 2);
+  const base = await cannon(`${ports.bare}${path}`, request.body, request.headers);
+  const accept = await cannon(`${ports.acceptOnly}${path}`, request.body, request.headers);
+  const ours = await cannon(`${ports.runner}${path}`, request.body, request.headers);
+  console.log(`  accept path only (queue paused)  ${accept.requests.average.toFixed(0)} req/s  p50 ${accept.latency.p50} ms  p99 ${accept.latency.p99} ms  (non-2xx/errors: ${accept.non2xx + accept.errors}); ratio ${(accept.requests.average / base.requests.average).toFixed(2)}`);
   const non2xx = ours.non2xx + ours.errors;
   console.log(`  bare express     ${base.requests.average.toFixed(0)} req/s  p50 ${base.latency.p50} ms  p99 ${base.latency.p99} ms`);
   console.log(`  resource-hooks   ${ours.requests.average.toFixed(0)} req/s  p50 ${ours.latency.p50} ms  p99 ${ours.latency.p99} ms  (non-2xx/errors: ${non2xx})`);

@@ -5,6 +5,8 @@ export { generate, render, serialize, type GeneratedFile } from "./generate/inde
 export { decide, sensorFilterScript, type Decision, type ResourceEvent } from "./trigger/index.js";
 export { simulate, type Simulation } from "./simulate.js";
 export { createRunner, listen, type Runner, type RunnerOptions, type RunningRunner } from "./runner/server.js";
-export { MemoryRunStore, KubernetesRunStore, type RunStore } from "./runner/store.js";
+export { MemoryRunStore } from "./runner/store/memory.js";
+export { KubernetesRunStore } from "./runner/store/kubernetes.js";
+export type { RunStore } from "./runner/store/types.js";
+export type { HookRun, HookRunStatus, RunPhase } from "./runner/hookrun.js";
 export { createRuntime } from "./runner/runtime.js";
-export type { RunReport } from "./runner/execute.js";

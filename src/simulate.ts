@@ -1,12 +1,13 @@
 // `resource-hooks simulate`: which hooks an old/new object pair would fire and why not the
-// others, with each step's config rendered — through the same decide() the runner uses.
+// others, with each step's config rendered — through the same evaluate() the runner uses. It
+// simulates a hook that remembers nothing about the object: an UPDATE is judged on the change
+// itself, an ADD as a creation.
 import { ExpressionError } from "./expr/cel.js";
 import { renderValue } from "./expr/template.js";
 import { kindToResource, splitApiVersion } from "./k8s/names.js";
 import type { HookSet } from "./spec/types.js";
-import { argocdScope, decideArgoCD } from "./trigger/argocd.js";
 import type { KubeObject, ResourceEvent } from "./trigger/event.js";
-import { decideResource, eventScope } from "./trigger/resource.js";
+import { evaluate } from "./trigger/index.js";
 
 export interface SimulatedStep {
   name: string;
@@ -50,15 +51,7 @@ export function eventFor(input: SimulationInput, id = "simulated"): ResourceEven
 export function simulate(hookSet: HookSet, input: SimulationInput): Simulation[] {
   const event = eventFor(input);
   return hookSet.hooks.map((hook) => {
-    let scope: Record<string, unknown> = { object: input.object, oldObject: input.oldObject ?? null, event: eventScope(event) };
-    let decision;
-    if (hook.trigger.kind === "resource") {
-      decision = decideResource(hook.trigger, event);
-    } else {
-      const argo = decideArgoCD(hook.trigger, event);
-      decision = argo.decision;
-      scope = { ...scope, ...argocdScope(argo) };
-    }
+    const { decision, scope } = evaluate(hook.trigger, event, {});
     const steps: SimulatedStep[] = hook.steps.map((step) => {
       const stepScope = { ...scope, steps: {} };
       let runs: boolean | null = true;

@@ -1,21 +1,36 @@
 // CEL is the one expression language of resource-hooks: trigger conditions (`when`), step
 // conditions (`if`) and template placeholders all go through this module, so users learn one
 // language and nothing is ever evaluated with eval/new Function.
-import {
-  celEnv,
-  isCelError,
-  isCelList,
-  isCelMap,
-  isCelUint,
-  parse,
-  plan,
-  type CelInput,
-  type CelValue,
-} from "@bufbuild/cel";
+//
+// The hook author writes the expression, but the owner of a watched object controls the data it
+// runs over, so every evaluation is bounded (see "Cost" below) and data reaches CEL as plain maps
+// and lists whatever their keys (see "Data" below).
+import { celEnv, celFunc, isCelError, isCelList, isCelMap, isCelUint, listType, CelScalar, parse, plan, type CelFunc, type CelInput, type CelList, type CelValue } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 
 export class ExpressionError extends Error {
   override name = "ExpressionError";
+}
+
+/**
+ * Cost units one evaluation may spend by default. A unit is one element visited in a map or list,
+ * one field read, one function call, or ten characters a string function reads or writes. A unit
+ * takes 100-300 ns in @bufbuild/cel on one core, so the default stops a runaway expression within
+ * about 0.1 s; an ordinary comprehension over 4,000 annotations costs about 10,000.
+ */
+export const DEFAULT_CEL_COST_LIMIT = 500_000;
+
+/** Strings an expression produces are refused beyond this length (characters). */
+export const MAX_CEL_STRING_LENGTH = 4 * 1024 * 1024;
+
+/** Results nested deeper than this are refused (they would overflow the stack when serialized). */
+export const MAX_RESULT_DEPTH = 1000;
+
+export interface EvaluationOptions {
+  /** Cost units this evaluation may spend; default DEFAULT_CEL_COST_LIMIT. */
+  costLimit?: number;
+  /** Epoch milliseconds after which the evaluation stops (the step's or the run's deadline). */
+  deadline?: number;
 }
 
 export interface CompiledExpression {
@@ -24,10 +39,371 @@ export interface CompiledExpression {
   readonly variables: ReadonlySet<string>;
   /** Names X of every `steps.X` / `steps["X"]` the expression reads. */
   readonly stepReferences: ReadonlySet<string>;
-  evaluate(variables: Readonly<Record<string, unknown>>): unknown;
+  /** Static worst-case cost estimate (see estimateCost), for `validate`. */
+  readonly estimatedCost: number;
+  /** Throws ExpressionError for any failure, including exceeding the cost limit or the deadline. */
+  evaluate(variables: Readonly<Record<string, unknown>>, options?: EvaluationOptions): unknown;
 }
 
-const env = celEnv({ funcs: strings });
+// ---------------------------------------------------------------------------------------------
+// Cost
+//
+// @bufbuild/cel (0.6) has no cost tracking, no cost limits and no static estimation (cel-go is the
+// only CEL implementation that has them), and its evaluator is synchronous with no interruption
+// hook. So the bound is built around it, where all work over data has to pass:
+//   * data reaches CEL through the PlainMap/PlainList views below, which charge one unit per
+//     element iterated and per field read: comprehensions over object data (the quadratic case)
+//     are counted element by element;
+//   * every function and operator is wrapped: one unit per call plus the size of its string
+//     arguments and result, and `join`/`replace`/`+` are refused before they build a string longer
+//     than MAX_CEL_STRING_LENGTH;
+//   * list concatenation (the accumulator of `map` and `filter`) is replaced by an appending list
+//     (@bufbuild/cel nests one lazy view per element, which makes iterating a mapped list quadratic
+//     and uncounted);
+//   * converting the result back to JSON counts one unit per element (a small expression can
+//     return a list holding the same big list many times).
+// Exceeding the limit or the deadline throws out of the evaluator; the meter stays exhausted, so an
+// error that CEL semantics would absorb (`error || true`) cannot hide it. A worker thread with a
+// hard deadline would bound time too, but would copy every scope across threads and make
+// rendering asynchronous; counting keeps evaluation synchronous and cheap.
+
+class CostExceeded extends Error {
+  override name = "CostExceeded";
+}
+
+class Meter {
+  used = 0;
+  exceeded: string | undefined;
+  private nextClockCheck = CLOCK_CHECK_EVERY;
+  constructor(
+    readonly limit: number,
+    readonly deadline: number | undefined,
+  ) {}
+
+  charge(units: number): void {
+    if (this.exceeded !== undefined) throw new CostExceeded(this.exceeded);
+    this.used += units;
+    if (this.used > this.limit) {
+      this.exceeded = `the expression exceeded its cost limit of ${this.limit} (a comprehension over large data, or large strings)`;
+      throw new CostExceeded(this.exceeded);
+    }
+    if (this.deadline !== undefined && this.used >= this.nextClockCheck) {
+      this.nextClockCheck = this.used + CLOCK_CHECK_EVERY;
+      if (Date.now() > this.deadline) {
+        this.exceeded = "the expression ran past the step's deadline";
+        throw new CostExceeded(this.exceeded);
+      }
+    }
+  }
+}
+
+/** Units between two looks at the clock (Kubernetes checks every 100 comprehension iterations). */
+const CLOCK_CHECK_EVERY = 1000;
+
+// Evaluation is synchronous, so the meter of the evaluation in progress is a module variable.
+let meter: Meter | undefined;
+
+function charge(units: number): void {
+  if (meter !== undefined) meter.charge(units);
+}
+
+/**
+ * Runs `fn` under one meter. A metered call inside another (a template rendering several
+ * placeholders) shares the outer meter, so a limit bounds the whole call the caller made.
+ */
+export function withCostLimit<T>(options: EvaluationOptions | undefined, fn: () => T): T {
+  if (meter !== undefined) {
+    if (options?.deadline !== undefined && Date.now() > options.deadline) throw new ExpressionError("the expression ran past the step's deadline");
+    return fn();
+  }
+  const limit = options?.costLimit ?? DEFAULT_CEL_COST_LIMIT;
+  if (!(limit > 0)) throw new ExpressionError(`invalid cost limit ${String(limit)}`);
+  const own = new Meter(limit, options?.deadline);
+  if (own.deadline !== undefined && Date.now() > own.deadline) throw new ExpressionError("the expression ran past the step's deadline");
+  meter = own;
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CostExceeded) throw new ExpressionError(err.message);
+    // A stack overflow on hostile nesting is an expression failure, never a crash.
+    if (err instanceof RangeError) throw new ExpressionError(err.message);
+    throw err;
+  } finally {
+    meter = undefined;
+  }
+}
+
+const stringCost = (s: string): number => Math.floor(s.length / 10);
+
+function sizeCost(value: CelValue | undefined): number {
+  if (typeof value === "string") return stringCost(value);
+  if (value instanceof Uint8Array) return Math.floor(value.length / 10);
+  return 0;
+}
+
+function totalStringLength(list: CelValue | undefined): number {
+  if (!isCelList(list)) return 0;
+  let total = 0;
+  for (const item of list) if (typeof item === "string") total += item.length;
+  return total;
+}
+
+function tooLong(length: number): never {
+  throw new CostExceeded(`the expression would build a string of ${length} characters (at most ${MAX_CEL_STRING_LENGTH})`);
+}
+
+/** Refuses, before they run, the string functions whose result can be much larger than their input. */
+function guardResultSize(name: string, target: CelValue | undefined, args: CelValue[]): void {
+  if (name === "join" && isCelList(target)) {
+    const separator = typeof args[0] === "string" ? args[0].length : 0;
+    const length = totalStringLength(target) + separator * Math.max(0, target.size - 1);
+    if (length > MAX_CEL_STRING_LENGTH) tooLong(length);
+  } else if (name === "replace" && typeof target === "string" && typeof args[0] === "string" && typeof args[1] === "string") {
+    const [from, to] = [args[0], args[1]];
+    if (to.length > from.length) {
+      const occurrences = from.length === 0 ? target.length + 1 : Math.floor(target.length / from.length);
+      const length = target.length + occurrences * (to.length - from.length);
+      if (length > MAX_CEL_STRING_LENGTH) tooLong(length);
+    }
+  } else if (name === "_+_" && typeof args[0] === "string" && typeof args[1] === "string") {
+    const length = args[0].length + args[1].length;
+    if (length > MAX_CEL_STRING_LENGTH) tooLong(length);
+  }
+}
+
+/** Functions that take O(1) whatever the size of their argument. */
+const CONSTANT_TIME = new Set(["size", "type", "dyn"]);
+
+// The wrapper inherits from the original CelFunc (its id, name, types and the library's brand),
+// and only `call` is replaced.
+function metered(fn: CelFunc): CelFunc {
+  const constant = CONSTANT_TIME.has(fn.name);
+  const wrapper = Object.create(fn) as CelFunc;
+  Object.defineProperty(wrapper, "call", {
+    value(id: number, target: CelValue | undefined, args: CelValue[]) {
+      guardResultSize(fn.name, target, args);
+      const result = fn.call(id, target, args);
+      if (result !== undefined && meter !== undefined) {
+        let units = 1;
+        if (!constant) {
+          units += sizeCost(target);
+          for (const arg of args) units += sizeCost(arg);
+          if (!isCelError(result)) units += sizeCost(result as CelValue);
+        }
+        meter.charge(units);
+        if (typeof result === "string" && result.length > MAX_CEL_STRING_LENGTH) tooLong(result.length);
+      }
+      return result;
+    },
+  });
+  return wrapper;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+//
+// @bufbuild/cel turns plain JavaScript objects into maps only when `value.constructor.name` is
+// "Object" and the object has no `$typeName` (else it is taken for a protobuf message): a label
+// key `constructor` made a map unusable and `$typeName` turned one into a Timestamp. Its maps and
+// lists are branded with registered symbols (Symbol.for), so these views, which read the JSON
+// value in place with own-property lookups only, are maps and lists to CEL whatever the keys.
+// They convert on access, so an expression that reads object.metadata.name converts two fields,
+// not the whole object, and they charge the meter for every element they hand out.
+
+const MAP_BRAND = Symbol.for("@bufbuild/cel/map");
+const LIST_BRAND = Symbol.for("@bufbuild/cel/list");
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+class PlainMap {
+  readonly [MAP_BRAND] = {};
+  private keyList: string[] | undefined;
+  constructor(readonly source: Readonly<Record<string, unknown>>) {}
+
+  /** Own enumerable keys with a defined value (undefined is absent, as in JSON). */
+  private ownKeys(): string[] {
+    if (this.keyList === undefined) this.keyList = Object.keys(this.source).filter((k) => this.source[k] !== undefined);
+    return this.keyList;
+  }
+  get size(): number {
+    return this.ownKeys().length;
+  }
+  get(key: unknown): CelValue | undefined {
+    charge(1);
+    if (typeof key !== "string" || !hasOwn(this.source, key)) return undefined;
+    const value = this.source[key];
+    return value === undefined ? undefined : toCel(value);
+  }
+  has(key: unknown): boolean {
+    charge(1);
+    return typeof key === "string" && hasOwn(this.source, key) && this.source[key] !== undefined;
+  }
+  // Iteration charges the whole size up front: CEL's comprehensions copy the keys into an array
+  // before looping anyway, and one charge per element would cost more than the loop itself.
+  keys(): IterableIterator<string> {
+    const keys = this.ownKeys();
+    charge(keys.length);
+    return keys[Symbol.iterator]();
+  }
+  values(): IterableIterator<CelValue> {
+    const keys = this.ownKeys();
+    charge(keys.length);
+    return keys.map((key) => toCel(this.source[key]))[Symbol.iterator]();
+  }
+  entries(): IterableIterator<[string, CelValue]> {
+    const keys = this.ownKeys();
+    charge(keys.length);
+    return keys.map((key): [string, CelValue] => [key, toCel(this.source[key])])[Symbol.iterator]();
+  }
+  forEach(callback: (value: CelValue, key: string, map: PlainMap) => void): void {
+    for (const [key, value] of this.entries()) callback(value, key, this);
+  }
+  [Symbol.iterator](): IterableIterator<[string, CelValue]> {
+    return this.entries();
+  }
+}
+
+class PlainList {
+  readonly [LIST_BRAND] = {};
+  constructor(
+    readonly source: readonly unknown[],
+    /** Elements source[0, length) belong to this list; see concatLists. */
+    readonly length: number = source.length,
+    /** Elements are CelValues already (built by CEL), not JSON to convert. */
+    readonly converted = false,
+  ) {}
+
+  get size(): number {
+    return this.length;
+  }
+  get(index: number): CelValue | undefined {
+    charge(1);
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
+    return this.element(index);
+  }
+  private element(index: number): CelValue {
+    const value = this.source[index];
+    return this.converted ? (value as CelValue) : toCel(value);
+  }
+  *values(): IterableIterator<CelValue> {
+    charge(this.length);
+    for (let i = 0; i < this.length; i++) yield this.element(i);
+  }
+  [Symbol.iterator](): IterableIterator<CelValue> {
+    return this.values();
+  }
+}
+
+// An appending list for `accu + [x]`: when the left list is the newest view of its array, the right
+// elements are pushed onto that array and a longer view is returned (views never see past their
+// length, so older views are unaffected); otherwise both are copied. `map` over n elements is then
+// O(n), and every list stays flat.
+function concatLists(left: CelList, right: CelList): CelList {
+  if (left instanceof PlainList && left.converted && left.length === left.source.length) {
+    const array = left.source as CelValue[];
+    for (const item of right) array.push(item);
+    return new PlainList(array, array.length, true) as unknown as CelList;
+  }
+  const array: CelValue[] = [];
+  for (const item of left) array.push(item);
+  for (const item of right) array.push(item);
+  return new PlainList(array, array.length, true) as unknown as CelList;
+}
+
+const LIST = listType(CelScalar.DYN);
+
+// Views are made once per JSON object and reused: a run evaluates many placeholders over the same
+// (possibly large) objects. Callers never mutate a scope after handing it to an expression.
+const views = new WeakMap<object, CelValue>();
+
+// JSON integers become CEL ints (as Kubernetes' CEL does for integer fields), so that
+// `object.spec.replicas + 1` works; other numbers stay doubles.
+function toCel(value: unknown): CelValue {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "bigint":
+      return value;
+    case "number":
+      return Number.isSafeInteger(value) ? BigInt(value) : value;
+    case "undefined":
+      return null;
+    case "object":
+      break;
+    default:
+      // functions and symbols are not data
+      return null;
+  }
+  if (value === null) return null;
+  if (value instanceof Uint8Array) return value;
+  if (isCelMap(value) || isCelList(value) || isCelUint(value)) return value as CelValue;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  let view = views.get(value);
+  if (view === undefined) {
+    view = (Array.isArray(value) ? new PlainList(value) : new PlainMap(value as Record<string, unknown>)) as unknown as CelValue;
+    views.set(value, view);
+  }
+  return view;
+}
+
+/** Turns a CEL result back into plain JSON-compatible JavaScript. */
+function fromCel(value: CelValue, depth = 0): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (typeof value === "bigint") {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  }
+  if (depth > MAX_RESULT_DEPTH) throw new ExpressionError(`the result is nested deeper than ${MAX_RESULT_DEPTH} levels`);
+  if (isCelUint(value)) return fromCel(value.value, depth);
+  if (isCelList(value)) {
+    const out: unknown[] = [];
+    for (const item of value) {
+      charge(1);
+      out.push(fromCel(item, depth + 1));
+    }
+    return out;
+  }
+  if (isCelMap(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) {
+      charge(1);
+      setOwn(out, String(isCelUint(k) ? k.value : k), fromCel(v, depth + 1));
+    }
+    return out;
+  }
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  return wellKnownToString(value);
+}
+
+/** `out[key] = value` that also works for the key `__proto__` (an own property, as JSON.parse makes it). */
+export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
+function wellKnownToString(value: object): unknown {
+  const message = (value as { message?: { $typeName?: string; seconds?: bigint; nanos?: number } }).message;
+  if (message?.$typeName === "google.protobuf.Timestamp") {
+    const ms = Number(message.seconds ?? 0n) * 1000 + Math.floor((message.nanos ?? 0) / 1e6);
+    return new Date(ms).toISOString();
+  }
+  if (message?.$typeName === "google.protobuf.Duration") {
+    const seconds = Number(message.seconds ?? 0n) + (message.nanos ?? 0) / 1e9;
+    return `${seconds}s`;
+  }
+  return String(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment and compilation
+
+// Every standard and string-extension function, metered; list `+` replaced by concatLists.
+const env = (() => {
+  const base = celEnv({ funcs: strings });
+  const funcs = [...base.funcs].map(metered);
+  funcs.push(metered(celFunc("_+_", [LIST, LIST], LIST, (l, r) => concatLists(l, r))));
+  return celEnv({ funcs });
+})();
+
 const compiledCache = new Map<string, CompiledExpression>();
 
 /** Parses and plans a CEL expression; throws ExpressionError naming the syntax problem. */
@@ -40,27 +416,33 @@ export function compileExpression(source: string): CompiledExpression {
   } catch (err) {
     throw new ExpressionError(cleanParseMessage(err));
   }
-  const program = plan(env, parsed);
+  let program: ReturnType<typeof plan>;
+  try {
+    program = plan(env, parsed);
+  } catch (err) {
+    throw new ExpressionError(err instanceof Error ? err.message : String(err));
+  }
   const variables = new Set<string>();
   const stepReferences = new Set<string>();
-  const paths: AccessPaths = new Map();
-  collectReferences(parsed.expr, new Set(), variables, stepReferences, paths);
+  collectReferences(parsed.expr, new Set(), variables, stepReferences);
   const compiled: CompiledExpression = {
     source,
     variables,
     stepReferences,
-    evaluate(vars) {
-      // Only what the expression reads is converted: the variables it names and, where it only
-      // selects fields (object.metadata.name), just those fields. A scope holds whole objects.
-      const bindings: Record<string, CelInput> = {};
-      for (const name of variables) {
-        if (!(name in vars)) continue;
-        const used = paths.get(name);
-        bindings[name] = used === undefined || used === "whole" ? toCel(vars[name]) : toCel(prune(vars[name], used));
-      }
-      const result = program(bindings);
-      if (isCelError(result)) throw new ExpressionError(result.message);
-      return fromCel(result);
+    estimatedCost: estimateNode(parsed.expr, DEFAULT_COLLECTION_SIZE),
+    evaluate(vars, options) {
+      return withCostLimit(options, () => {
+        // A prototype-less activation: an identifier such as `constructor` is undeclared, not
+        // Object's constructor.
+        const bindings = Object.create(null) as Record<string, CelInput>;
+        for (const name of variables) {
+          if (hasOwn(vars, name) && vars[name] !== undefined) bindings[name] = toCel(vars[name]) as CelInput;
+        }
+        const result = program(bindings);
+        if (meter?.exceeded !== undefined) throw new CostExceeded(meter.exceeded);
+        if (isCelError(result)) throw new ExpressionError(result.message);
+        return fromCel(result);
+      });
     },
   };
   if (compiledCache.size > 10_000) compiledCache.clear();
@@ -69,8 +451,8 @@ export function compileExpression(source: string): CompiledExpression {
 }
 
 /** Evaluates a condition; anything but boolean true/false is an error, as in Kubernetes' CEL. */
-export function evaluateCondition(expr: CompiledExpression, vars: Readonly<Record<string, unknown>>): boolean {
-  const value = expr.evaluate(vars);
+export function evaluateCondition(expr: CompiledExpression, vars: Readonly<Record<string, unknown>>, options?: EvaluationOptions): boolean {
+  const value = expr.evaluate(vars, options);
   if (typeof value !== "boolean") {
     throw new ExpressionError(`condition ${JSON.stringify(expr.source)} gave ${describeType(value)}, expected a boolean`);
   }
@@ -82,33 +464,69 @@ function cleanParseMessage(err: unknown): string {
   return message.replace(/^syntax error: /, "").replace(/<input>:/g, "");
 }
 
-/** Per variable, the field paths an expression selects, or "whole" when it uses the value itself. */
-type AccessPaths = Map<string, string[][] | "whole">;
+// ---------------------------------------------------------------------------------------------
+// Static estimate
 
-function addPath(paths: AccessPaths, name: string, path: string[] | "whole"): void {
-  const known = paths.get(name);
-  if (known === "whole") return;
-  if (path === "whole" || path.length === 0) paths.set(name, "whole");
-  else paths.set(name, [...(known ?? []), path]);
+/** Elements a comprehension over data is assumed to visit when estimating (no schema says better). */
+export const DEFAULT_COLLECTION_SIZE = 1000;
+
+/**
+ * A worst-case cost estimate, in the units of the runtime limit, assuming every list or map an
+ * expression iterates has `collectionSize` elements (a list literal: its own length). One
+ * comprehension over object data estimates at a few thousand; one nested in another at millions,
+ * above DEFAULT_CEL_COST_LIMIT: `validate` can warn about expressions that are quadratic in data.
+ */
+export function estimateCost(expr: CompiledExpression | string, options: { collectionSize?: number } = {}): number {
+  const size = options.collectionSize ?? DEFAULT_COLLECTION_SIZE;
+  if (typeof expr !== "string" && size === DEFAULT_COLLECTION_SIZE) return expr.estimatedCost;
+  const source = typeof expr === "string" ? expr : expr.source;
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (err) {
+    throw new ExpressionError(cleanParseMessage(err));
+  }
+  return estimateNode(parsed.expr, size);
 }
 
-/** A copy of `value` holding only the given paths (each with its whole subtree). */
-function prune(value: unknown, paths: string[][]): unknown {
-  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
-  const groups = new Map<string, string[][]>();
-  for (const [head, ...rest] of paths) {
-    const list = groups.get(head!) ?? [];
-    list.push(rest);
-    groups.set(head!, list);
+function estimateNode(node: unknown, size: number): number {
+  if (!node || typeof node !== "object") return 0;
+  const kind = (node as ExprNode).exprKind;
+  const value = kind?.value as Record<string, unknown> | undefined;
+  switch (kind?.case) {
+    case "identExpr":
+    case "constExpr":
+      return 1;
+    case "selectExpr":
+      return 1 + estimateNode(value?.operand, size);
+    case "callExpr": {
+      let cost = 1 + estimateNode(value?.target, size);
+      for (const arg of (value?.args as unknown[]) ?? []) cost += estimateNode(arg, size);
+      return cost;
+    }
+    case "listExpr": {
+      let cost = 1;
+      for (const element of (value?.elements as unknown[]) ?? []) cost += estimateNode(element, size);
+      return cost;
+    }
+    case "structExpr": {
+      let cost = 1;
+      for (const entry of (value?.entries as Array<Record<string, unknown>>) ?? []) cost += estimateNode(entry.mapKey, size) + estimateNode(entry.value, size);
+      return cost;
+    }
+    case "comprehensionExpr": {
+      const range = value?.iterRange as ExprNode | undefined;
+      const literal = range?.exprKind?.case === "listExpr" ? (((range.exprKind.value as { elements?: unknown[] }).elements ?? []).length) : size;
+      const perElement = 1 + estimateNode(value?.loopCondition, size) + estimateNode(value?.loopStep, size);
+      return estimateNode(range, size) + estimateNode(value?.accuInit, size) + literal * perElement + estimateNode(value?.result, size);
+    }
+    default:
+      return 1;
   }
-  const out: Record<string, unknown> = {};
-  const source = value as Record<string, unknown>;
-  for (const [key, rests] of groups) {
-    if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
-    out[key] = rests.some((r) => r.length === 0) ? source[key] : prune(source[key], rests);
-  }
-  return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// References
 
 /** The variable and field path of a pure selection chain such as object.metadata["name"]. */
 function selectionChain(node: unknown): { root: string; path: string[] } | undefined {
@@ -117,7 +535,7 @@ function selectionChain(node: unknown): { root: string; path: string[] } | undef
   for (;;) {
     const kind = at?.exprKind;
     if (kind?.case === "selectExpr") {
-      const value = kind.value as { operand?: ExprNode; field?: string; testOnly?: boolean };
+      const value = kind.value as { operand?: ExprNode; field?: string };
       path.unshift(String(value.field));
       at = value.operand;
     } else if (kind?.case === "callExpr" && (kind.value as { function?: string }).function === "_[_]") {
@@ -140,7 +558,7 @@ interface ExprNode {
 
 // Walks the protobuf AST that @bufbuild/cel's parser returns. Comprehensions (all, exists,
 // map, filter) bind their own variables, which are not top-level variables.
-function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>, steps: Set<string>, paths: AccessPaths): void {
+function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>, steps: Set<string>): void {
   if (!node || typeof node !== "object") return;
   const kind = (node as ExprNode).exprKind;
   if (!kind) return;
@@ -148,23 +566,19 @@ function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>,
   const chain = kind.case === "selectExpr" || kind.case === "callExpr" ? selectionChain(node) : undefined;
   if (chain && !bound.has(chain.root)) {
     vars.add(chain.root);
-    addPath(paths, chain.root, chain.path);
     if (chain.root === "steps" && chain.path[0] !== undefined) steps.add(chain.path[0]);
     return;
   }
   switch (kind.case) {
     case "identExpr": {
       const name = String(value?.name);
-      if (!bound.has(name)) {
-        vars.add(name);
-        addPath(paths, name, "whole");
-      }
+      if (!bound.has(name)) vars.add(name);
       return;
     }
     case "selectExpr": {
       const operand = value?.operand as ExprNode | undefined;
       if (isIdent(operand, "steps") && !bound.has("steps")) steps.add(String(value?.field));
-      collectReferences(operand, bound, vars, steps, paths);
+      collectReferences(operand, bound, vars, steps);
       return;
     }
     case "callExpr": {
@@ -173,17 +587,17 @@ function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>,
         const key = constantString(args[1]);
         if (key !== undefined) steps.add(key);
       }
-      collectReferences(value?.target, bound, vars, steps, paths);
-      for (const arg of args) collectReferences(arg, bound, vars, steps, paths);
+      collectReferences(value?.target, bound, vars, steps);
+      for (const arg of args) collectReferences(arg, bound, vars, steps);
       return;
     }
     case "listExpr":
-      for (const element of (value?.elements as unknown[]) ?? []) collectReferences(element, bound, vars, steps, paths);
+      for (const element of (value?.elements as unknown[]) ?? []) collectReferences(element, bound, vars, steps);
       return;
     case "structExpr":
       for (const entry of (value?.entries as Array<Record<string, unknown>>) ?? []) {
-        collectReferences(entry.mapKey, bound, vars, steps, paths);
-        collectReferences(entry.value, bound, vars, steps, paths);
+        collectReferences(entry.mapKey, bound, vars, steps);
+        collectReferences(entry.value, bound, vars, steps);
       }
       return;
     case "comprehensionExpr": {
@@ -191,11 +605,11 @@ function collectReferences(node: unknown, bound: Set<string>, vars: Set<string>,
       for (const key of ["iterVar", "iterVar2", "accuVar"]) {
         if (typeof value?.[key] === "string" && value[key]) inner.add(value[key] as string);
       }
-      collectReferences(value?.iterRange, bound, vars, steps, paths);
-      collectReferences(value?.accuInit, inner, vars, steps, paths);
-      collectReferences(value?.loopCondition, inner, vars, steps, paths);
-      collectReferences(value?.loopStep, inner, vars, steps, paths);
-      collectReferences(value?.result, inner, vars, steps, paths);
+      collectReferences(value?.iterRange, bound, vars, steps);
+      collectReferences(value?.accuInit, inner, vars, steps);
+      collectReferences(value?.loopCondition, inner, vars, steps);
+      collectReferences(value?.loopStep, inner, vars, steps);
+      collectReferences(value?.result, inner, vars, steps);
       return;
     }
     default:
@@ -215,65 +629,10 @@ function constantString(node: unknown): string | undefined {
   return constant?.case === "stringValue" ? String(constant.value) : undefined;
 }
 
-// Objects are converted once and reused: a run evaluates many placeholders over the same
-// (possibly large) objects. Callers never mutate a scope after handing it to an expression.
-const converted = new WeakMap<object, CelInput>();
-
-// JSON integers become CEL ints (as Kubernetes' CEL does for integer fields), so that
-// `object.spec.replicas + 1` works; other numbers stay doubles.
-function toCel(value: unknown): CelInput {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : value;
-  if (typeof value === "string" || typeof value === "boolean" || typeof value === "bigint") return value;
-  if (value instanceof Uint8Array) return value;
-  if (typeof value !== "object") return String(value);
-  const cached = converted.get(value);
-  if (cached !== undefined) return cached;
-  let out: CelInput;
-  if (Array.isArray(value)) {
-    out = value.map(toCel);
-  } else {
-    const map: Record<string, CelInput> = {};
-    for (const [k, v] of Object.entries(value)) map[k] = toCel(v);
-    out = map as unknown as CelInput;
-  }
-  converted.set(value, out);
-  return out;
-}
-
-/** Turns a CEL result back into plain JSON-compatible JavaScript. */
-function fromCel(value: CelValue): unknown {
-  if (value === null || typeof value === "string" || typeof value === "boolean" || typeof value === "number") return value;
-  if (typeof value === "bigint") {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
-  }
-  if (isCelUint(value)) return fromCel(value.value);
-  if (isCelList(value)) return Array.from(value, fromCel);
-  if (isCelMap(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of value) out[String(isCelUint(k) ? k.value : k)] = fromCel(v);
-    return out;
-  }
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  return wellKnownToString(value);
-}
-
-function wellKnownToString(value: object): unknown {
-  const message = (value as { message?: { $typeName?: string; seconds?: bigint; nanos?: number } }).message;
-  if (message?.$typeName === "google.protobuf.Timestamp") {
-    const ms = Number(message.seconds ?? 0n) * 1000 + Math.floor((message.nanos ?? 0) / 1e6);
-    return new Date(ms).toISOString();
-  }
-  if (message?.$typeName === "google.protobuf.Duration") {
-    const seconds = Number(message.seconds ?? 0n) + (message.nanos ?? 0) / 1e9;
-    return `${seconds}s`;
-  }
-  return String(value);
-}
-
 export function describeType(value: unknown): string {
   if (value === null || value === undefined) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
-  return `${typeof value} ${JSON.stringify(value)}`;
+  const text = typeof value === "bigint" ? String(value) : (JSON.stringify(value) ?? String(value));
+  return `${typeof value} ${text.length > 80 ? `${text.slice(0, 80)}…` : text}`;
 }

@@ -1,5 +1,5 @@
 // The parts of Argo Events v1.9 EventSource and Sensor that resource-hooks writes. No maintained
-// TypeScript model of Argo Events exists on npm; test/unit/generate-schema.test.ts checks every
+// TypeScript model of Argo Events exists on npm; test/e2e/argo-schema.e2e.test.ts checks every
 // generated object against Argo Events' own JSON schema, unknown fields included.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 
@@ -37,6 +37,8 @@ export interface TriggerParameter {
 export interface SensorTrigger {
   template: {
     name: string;
+    /** The dependency expression this trigger waits for (one dependency name here). */
+    conditions: string;
     http: {
       url: string;
       method: "POST";

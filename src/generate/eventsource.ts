@@ -2,35 +2,25 @@
 // watch the same (group, version, resource, namespace, labels) share a watch, so the number of
 // watches grows with the selectors, never with the hooks.
 import type { HookSet, WatchSelector } from "../spec/types.js";
+import { eventTypesOf, watchesOf, type EventType } from "../trigger/index.js";
 import type { EventSource, ResourceEventSourceEntry } from "./argo-types.js";
-import { eventSourceName, eventSourceServiceAccount, hookSetLabels, watchEventName, watchKey } from "./names.js";
-
-const EVENT_TYPES = { add: "ADD", update: "UPDATE", delete: "DELETE" } as const;
-const TYPE_ORDER = ["ADD", "UPDATE", "DELETE"] as const;
+import { eventSourceName, eventSourceServiceAccount, hookSetLabels } from "./names.js";
 
 export interface Watch {
   eventName: string;
   selector: WatchSelector;
-  eventTypes: Set<"ADD" | "UPDATE" | "DELETE">;
-  hooks: string[];
+  /** What the EventSource delivers for this watch: the union of its hooks' needs. */
+  eventTypes: EventType[];
+  hooks: HookSet["hooks"];
 }
 
-/** Groups the hooks by watch selector; the map preserves first-seen order for stable output. */
+/** The hook set's watches by event name, in first-seen order. */
 export function planWatches(hookSet: HookSet): Map<string, Watch> {
-  const watches = new Map<string, Watch>();
-  for (const hook of hookSet.hooks) {
-    const selector = hook.trigger.watch;
-    const key = watchKey(selector);
-    let watch = watches.get(key);
-    if (!watch) {
-      watch = { eventName: watchEventName(selector), selector, eventTypes: new Set(), hooks: [] };
-      watches.set(key, watch);
-    }
-    watch.hooks.push(hook.name);
-    if (hook.trigger.kind === "resource") for (const e of hook.trigger.events) watch.eventTypes.add(EVENT_TYPES[e]);
-    else watch.eventTypes.add("UPDATE");
+  const out = new Map<string, Watch>();
+  for (const [eventName, plan] of watchesOf(hookSet)) {
+    out.set(eventName, { eventName, selector: plan.selector, eventTypes: eventTypesOf(plan), hooks: plan.hooks });
   }
-  return watches;
+  return out;
 }
 
 export function buildEventSource(hookSet: HookSet, watches: Map<string, Watch>): EventSource {
@@ -42,7 +32,7 @@ export function buildEventSource(hookSet: HookSet, watches: Map<string, Watch>):
       group: selector.group,
       version: selector.version,
       resource: selector.resource,
-      eventTypes: TYPE_ORDER.filter((t) => watch.eventTypes.has(t)),
+      eventTypes: watch.eventTypes,
     };
     const labels = Object.entries(selector.labels).sort(([a], [b]) => a.localeCompare(b));
     if (labels.length > 0) entry.filter = { labels: labels.map(([key, value]) => ({ key, operation: "==", value })) };

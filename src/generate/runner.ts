@@ -1,11 +1,13 @@
 // The runner's own manifests: Deployment, Service, RBAC, the ConfigMap carrying hooks.yaml and
-// a placeholder token Secret (the runner refuses to start with the placeholder).
-import { createHash } from "node:crypto";
+// a placeholder token Secret, written only on request (generate's createTokenSecret; the runner
+// refuses to start with the placeholder).
 import type { V1ConfigMap, V1Deployment, V1Secret, V1Service, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { HookSet } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
-import { hookSetLabels, runnerConfigMapName, runnerService } from "./names.js";
+import { triggerKind } from "../trigger/index.js";
+import { HOOKRUN_GROUP, HOOKRUN_PLURAL } from "./hookrun-crd.js";
+import { hookSetLabels, runnerConfigMapName, runnerName, runnerService, shortHash } from "./names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
 
 export const RUNNER_PORT = 8080;
@@ -16,23 +18,25 @@ const TOKEN_DIR = "/etc/resource-hooks/token";
 
 export type RunnerObject = RbacObject | V1Deployment | V1Service | V1ConfigMap | V1Secret;
 
-/** Everything the runner's ServiceAccount needs: step permissions, Kubernetes Events, its run store. */
+/** Everything the runner's ServiceAccount needs: its triggers, its steps, its HookRuns and their Events. */
 export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
   const needs: PermissionNeed[] = [];
   for (const hook of hookSet.hooks) {
     const { watch } = hook.trigger;
-    // HookSucceeded/HookFailed Events go on the object that triggered the hook.
-    needs.push({ group: "", resource: "events", ...(watch.namespace ? { namespace: watch.namespace } : {}), verbs: ["create", "patch"] });
-    if (hook.trigger.kind === "argocd" && hook.trigger.healthy) {
-      needs.push({ group: watch.group, resource: watch.resource, namespace: watch.namespace, verbs: ["get"] });
-    }
+    needs.push(...triggerKind(hook.trigger).permissions(hook.trigger));
     for (const step of hook.steps) {
       const stepType = stepTypeByName(step.type);
       if (stepType?.permissions) needs.push(...stepType.permissions(step.config, { watch }));
     }
   }
   if (hookSet.runner.store === "kubernetes") {
-    needs.push({ group: "coordination.k8s.io", resource: "leases", namespace: hookSet.namespace, verbs: ["get", "list", "create", "update", "delete"] });
+    const namespace = hookSet.namespace;
+    needs.push(
+      { group: HOOKRUN_GROUP, resource: HOOKRUN_PLURAL, namespace, verbs: ["get", "list", "watch", "create", "delete", "patch", "update"] },
+      { group: HOOKRUN_GROUP, resource: `${HOOKRUN_PLURAL}/status`, namespace, verbs: ["get", "patch", "update"] },
+      // An Event on the HookRun when a run ends.
+      { group: "", resource: "events", namespace, verbs: ["create", "patch"] },
+    );
   }
   return needs;
 }
@@ -49,8 +53,11 @@ function referencedSecrets(hookSet: HookSet): string[] {
 
 export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
   const service = runnerService(hookSet);
-  const labels = { ...hookSetLabels(hookSet), "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": service.name };
-  const selector = { "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": service.name };
+  // The Deployment, its ServiceAccount and roles carry the HookSet's name, so two HookSets in one
+  // namespace never collide; the Service keeps the name spec.runner.url gives it.
+  const runner = runnerName(hookSet);
+  const labels = { ...hookSetLabels(hookSet), "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": runner };
+  const selector = { "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": runner };
   const namespace = hookSet.namespace;
   const configMap: V1ConfigMap = {
     apiVersion: "v1",
@@ -67,18 +74,18 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
   };
   const secretVolumes: V1Volume[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, secret: { secretName: name } }));
   const secretMounts: V1VolumeMount[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, mountPath: `${SECRETS_DIR}/${name}`, readOnly: true }));
-  const configHash = createHash("sha256").update(hookSet.source).digest("hex").slice(0, 16);
+  const configHash = shortHash(hookSet.source, 16);
   const deployment: V1Deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: service.name, namespace, labels },
+    metadata: { name: runner, namespace, labels },
     spec: {
       replicas: hookSet.runner.replicas,
       selector: { matchLabels: selector },
       template: {
         metadata: { labels, annotations: { "resource-hooks.io/config-hash": configHash } },
         spec: {
-          serviceAccountName: service.name,
+          serviceAccountName: runner,
           automountServiceAccountToken: true,
           securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
           terminationGracePeriodSeconds: 60,
@@ -127,5 +134,5 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
     metadata: { name: service.name, namespace, labels },
     spec: { selector, ports: [{ name: "http", port: service.port, targetPort: "http" }] },
   };
-  return [...rbacFor({ name: service.name, namespace }, runnerNeeds(hookSet), labels), configMap, tokenSecret, deployment, svc];
+  return [...rbacFor({ name: runner, namespace }, runnerNeeds(hookSet), labels), configMap, tokenSecret, deployment, svc];
 }

@@ -1,16 +1,22 @@
-// One Sensor per hook: a dependency on the hook's watch, filtered by the hook's own trigger rules
-// (compiled to Lua from src/trigger), and an HTTP trigger that posts a binary-mode CloudEvent to
-// the runner's /hooks/<name>.
-import type { Hook, HookSet } from "../spec/types.js";
-import { sensorFilterScript } from "../trigger/index.js";
-import type { Sensor, TriggerParameter } from "./argo-types.js";
-import { eventSourceName, hookSetLabels, sensorName } from "./names.js";
+// One Sensor per hook set: per watch one dependency (filtered by the data-driven Lua filter of
+// the watch's hooks, compiled in src/trigger) and one HTTP trigger that posts a binary-mode
+// CloudEvent to the runner's /hooksets/<hook set>/watches/<watch>. The runner evaluates every
+// hook of the watch and answers once it has persisted the runs, so the trigger's timeout is
+// short and independent of how long hooks run.
+import type { HookSet } from "../spec/types.js";
+import { watchFilter } from "../trigger/index.js";
+import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
 import type { Watch } from "./eventsource.js";
-import { watchKey } from "./names.js";
+import { eventSourceName, hookSetLabels, sensorName } from "./names.js";
 
-const DEPENDENCY = "change";
-/** Headroom over the hook's own worst case for the runner's queueing and the response. */
-const TRIGGER_TIMEOUT_MARGIN_S = 15;
+/** Seconds the Sensor waits for the runner to accept an event: persisting runs takes milliseconds. */
+export const TRIGGER_TIMEOUT_SECONDS = 10;
+
+/**
+ * Retries when the runner could not persist (5xx, timeout, unreachable): 5s, 10s … 160s between
+ * the 7 attempts, about 5 minutes, enough for a runner rollout or a brief API server outage.
+ */
+export const TRIGGER_RETRY = { steps: 7, duration: "5s", factor: 2, jitter: 0.2 } as const;
 
 /** CloudEvent attributes (binary mode) taken from the Argo Events event context. */
 const CONTEXT_HEADERS: Array<[header: string, contextKey: string]> = [
@@ -21,59 +27,54 @@ const CONTEXT_HEADERS: Array<[header: string, contextKey: string]> = [
   ["ce-time", "time"],
 ];
 
-export function triggerTimeoutSeconds(hook: Hook): number {
-  return Math.ceil(hook.timeoutMs / 1000) + TRIGGER_TIMEOUT_MARGIN_S;
+/** The runner endpoint of one watch of a hook set. */
+export function watchUrl(hookSet: HookSet, watchName: string): string {
+  return `${hookSet.runner.url}/hooksets/${hookSet.name}/watches/${watchName}`;
 }
 
-export function buildSensor(hookSet: HookSet, hook: Hook, watches: Map<string, Watch>): Sensor {
-  const watch = watches.get(watchKey(hook.trigger.watch));
-  if (!watch) throw new Error(`internal: no watch planned for hook ${hook.name}`);
-  const dynamicHeaders: TriggerParameter[] = CONTEXT_HEADERS.map(([dest, contextKey]) => ({
-    src: { dependencyName: DEPENDENCY, contextKey },
-    dest,
-  }));
+function trigger(hookSet: HookSet, watch: Watch): SensorTrigger {
+  const dependency = watch.eventName;
+  const dynamicHeaders: TriggerParameter[] = CONTEXT_HEADERS.map(([dest, contextKey]) => ({ src: { dependencyName: dependency, contextKey }, dest }));
+  return {
+    template: {
+      name: watch.eventName,
+      // Without conditions a trigger waits for ALL dependencies of the Sensor (argo-events
+      // v1.9.11 pkg/sensors/listener.go getDependencyExpression joins them with &&).
+      conditions: dependency,
+      http: {
+        url: watchUrl(hookSet, watch.eventName),
+        method: "POST",
+        headers: { "Content-Type": "application/json", "ce-specversion": "1.0" },
+        dynamicHeaders,
+        secureHeaders: [{ name: "Authorization", valueFrom: { secretKeyRef: { ...hookSet.runner.tokenSecret } } }],
+        // dest "" makes this value the whole body; "@this" is the event data itself.
+        payload: [{ src: { dependencyName: dependency, dataKey: "@this", useRawData: true }, dest: "" }],
+        timeout: TRIGGER_TIMEOUT_SECONDS,
+      },
+    },
+    // Only a failed trigger is retried or left unacknowledged; the status policy makes every
+    // answer but 200/202 a failure, and the runner answers 5xx only when it could not persist.
+    atLeastOnce: true,
+    retryStrategy: { ...TRIGGER_RETRY },
+    policy: { status: { allow: [200, 202] } },
+  };
+}
+
+export function buildSensor(hookSet: HookSet, watches: Map<string, Watch>): Sensor {
+  const list = [...watches.values()];
   return {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "Sensor",
-    metadata: {
-      name: sensorName(hookSet, hook.name),
-      namespace: hookSet.namespace,
-      labels: { ...hookSetLabels(hookSet), "resource-hooks.io/hook": hook.name },
-    },
+    metadata: { name: sensorName(hookSet), namespace: hookSet.namespace, labels: hookSetLabels(hookSet) },
     spec: {
       ...(hookSet.eventBusName !== "default" ? { eventBusName: hookSet.eventBusName } : {}),
-      dependencies: [
-        {
-          name: DEPENDENCY,
-          eventSourceName: eventSourceName(hookSet),
-          eventName: watch.eventName,
-          filters: { script: sensorFilterScript(hook.trigger) },
-        },
-      ],
-      triggers: [
-        {
-          template: {
-            name: "run-hook",
-            http: {
-              url: `${hookSet.runner.url}/hooks/${hook.name}`,
-              method: "POST",
-              headers: { "Content-Type": "application/json", "ce-specversion": "1.0" },
-              dynamicHeaders,
-              secureHeaders: [{ name: "Authorization", valueFrom: { secretKeyRef: { ...hookSet.runner.tokenSecret } } }],
-              // dest "" makes this value the whole body; "@this" is the event data itself.
-              payload: [{ src: { dependencyName: DEPENDENCY, dataKey: "@this", useRawData: true }, dest: "" }],
-              timeout: triggerTimeoutSeconds(hook),
-            },
-          },
-          // Only a failed trigger is retried or left unacknowledged, and without a status policy
-          // every HTTP response counts as success: the runner answers 200 only when the run is done.
-          atLeastOnce: true,
-          // 2s, 4s … 32s between attempts: about 60s, longer than a dead runner's claim on a run
-          // (src/runner/store.ts CLAIM_SECONDS), so a retry reaches a replica that can resume it.
-          retryStrategy: { steps: 6, duration: "2s", factor: 2, jitter: 0.2 },
-          policy: { status: { allow: [200] } },
-        },
-      ],
+      dependencies: list.map((watch) => ({
+        name: watch.eventName,
+        eventSourceName: eventSourceName(hookSet),
+        eventName: watch.eventName,
+        filters: { script: watchFilter({ selector: watch.selector, hooks: watch.hooks }) },
+      })),
+      triggers: list.map((watch) => trigger(hookSet, watch)),
     },
   };
 }

@@ -1,165 +1,134 @@
-// Runs one hook for one event: steps in order, each with its `if`, timeout and retries, outputs
-// passed on to later steps, completed steps recorded so a redelivery resumes after them.
+// Executes the steps of one claimed HookRun: each step with its `if`, timeout and quick retries,
+// outputs passed on to later steps, and every finished step persisted before the next starts, so
+// a run resumed elsewhere (another replica, after a restart, a later retry) starts after the last
+// completed step and a step's effect never repeats. Secrets a step reads are scrubbed here, once,
+// from its errors, outputs and log lines.
 import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { evaluateCondition } from "../expr/cel.js";
-import { renderValue } from "../expr/template.js";
 import { backoffMs } from "../spec/budget.js";
 import type { Hook, StepSpec } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
+import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
+import { stepSecretReader, stepTemplating } from "../steps/context.js";
 import { StepFailure, type StepRuntime } from "../steps/types.js";
-import type { RunStore, StepRecord } from "./store.js";
-
-export type RunStatus = "succeeded" | "failed" | "skipped" | "duplicate";
-export type StepStatus = "succeeded" | "failed" | "skipped" | "previously-succeeded" | "not-run";
-
-export interface StepReport {
-  name: string;
-  status: StepStatus;
-  attempts: number;
-  durationMs: number;
-  error?: string;
-}
-
-export interface RunReport {
-  runId: string;
-  hook: string;
-  eventId: string;
-  status: RunStatus;
-  steps: StepReport[];
-  reason?: string;
-  startedAt: string;
-  durationMs: number;
-}
+import type { StepStatus } from "./hookrun.js";
 
 export interface RunObserver {
-  stepFinished?(hook: string, step: StepSpec, report: StepReport): void;
+  stepFinished?(hook: string, step: StepSpec, status: StepStatus): void;
   retried?(hook: string, step: StepSpec): void;
 }
 
-export interface RunInput {
-  hook: Hook;
-  runId: string;
-  eventId: string;
-  /** Identity of the change for idempotency: the CloudEvent id, or an Argo CD operation. */
-  identity: string;
-  scope: Record<string, unknown>;
-  logger: Logger;
-  /** Aborted on shutdown past the grace period. */
-  signal: AbortSignal;
-  /** Runs after the claim and before the steps (e.g. waiting for Argo CD health); a thrown error fails the run. */
-  prepare?: (signal: AbortSignal) => Promise<void>;
-}
-
-export interface Executor {
+export interface ExecutorDeps {
   runtime: StepRuntime;
-  store: RunStore;
   observer?: RunObserver;
+  /** CEL cost limit of every `if` and template (the HookSet's limits.celCost). */
+  costLimit?: number;
   /** Injected for tests; real sleeps otherwise. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-export function runKey(hook: string, identity: string): string {
-  return `${hook}/${identity}`;
+export interface ExecutionInput {
+  hook: Hook;
+  runName: string;
+  eventId: string;
+  identity: string;
+  /** The variables the run was accepted with (object, oldObject, event, …). */
+  scope: Record<string, unknown>;
+  /** Steps finished in earlier executions of this run. */
+  completed: readonly StepStatus[];
+  logger: Logger;
+  /** Aborted on shutdown past the grace period, on cancellation, or when the claim is lost. */
+  signal: AbortSignal;
+  /** Persists one step's status; a rejection stops the run (the claim may be gone). */
+  saveStep(status: StepStatus): Promise<void>;
+  /** Work before the first step (Argo CD `healthy: true`); a thrown error fails this execution. */
+  beforeSteps?: (signal: AbortSignal) => Promise<void>;
 }
+
+export type Outcome =
+  | { kind: "succeeded" }
+  | { kind: "failed"; step: string; error: string; retryable: boolean; retryAfterMs?: number }
+  | { kind: "aborted"; reason: string };
 
 export function stepIdempotencyKey(hook: string, identity: string, step: string): string {
-  return hash("sha256", `${runKey(hook, identity)}/${step}`, "hex").slice(0, 32);
+  return hash("sha256", `${hook}/${identity}/${step}`, "hex").slice(0, 32);
 }
 
-export class RunBusyError extends Error {
-  override name = "RunBusyError";
-}
-
-export async function executeHook(executor: Executor, input: RunInput): Promise<RunReport> {
-  const started = Date.now();
-  const { hook, logger } = input;
-  const key = runKey(hook.name, input.identity);
-  const report = (status: RunStatus, steps: StepReport[], reason?: string): RunReport => ({
-    runId: input.runId,
-    hook: hook.name,
-    eventId: input.eventId,
-    status,
-    steps,
-    ...(reason !== undefined ? { reason } : {}),
-    startedAt: new Date(started).toISOString(),
-    durationMs: Date.now() - started,
-  });
-
-  const record = await executor.store.claim(key);
-  if (record === "busy") throw new RunBusyError(`hook ${hook.name} is already running for this event elsewhere`);
-  let done = false;
-  try {
-    if (record.done) {
-      done = true;
-      return report(
-        "duplicate",
-        hook.steps.map((s) => ({ name: s.name, status: "previously-succeeded", attempts: 0, durationMs: 0 })),
-        "this event was already handled",
-      );
+export async function executeSteps(deps: ExecutorDeps, input: ExecutionInput): Promise<Outcome> {
+  const { hook } = input;
+  const scrubber = new SecretScrubber();
+  if (input.beforeSteps) {
+    try {
+      await input.beforeSteps(input.signal);
+    } catch (err) {
+      if (input.signal.aborted) return { kind: "aborted", reason: reasonOf(input.signal) };
+      return { kind: "failed", step: "(before steps)", error: (err as Error).message, retryable: true };
     }
-    if (input.prepare) {
-      try {
-        await input.prepare(input.signal);
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        return report("failed", hook.steps.map((s) => ({ name: s.name, status: "not-run", attempts: 0, durationMs: 0 })), reason);
-      }
-    }
-    // Replaced, never mutated: expression evaluation caches converted objects by identity.
-    let outputs: Readonly<Record<string, { status: string; output: unknown }>> = {};
-    const scopeWithSteps = () => ({ ...input.scope, steps: outputs });
-    const reports: StepReport[] = [];
-    for (const [index, step] of hook.steps.entries()) {
-      const previous = record.steps[step.name];
-      if (previous) {
-        outputs = { ...outputs, [step.name]: { status: previous.status, output: previous.output ?? null } };
-        reports.push({ name: step.name, status: "previously-succeeded", attempts: 0, durationMs: 0 });
-        continue;
-      }
-      const stepReport = await runStep(executor, input, step, scopeWithSteps());
-      reports.push(stepReport.report);
-      executor.observer?.stepFinished?.(hook.name, step, stepReport.report);
-      if (stepReport.report.status === "failed") {
-        for (const rest of hook.steps.slice(index + 1)) reports.push({ name: rest.name, status: "not-run", attempts: 0, durationMs: 0 });
-        return report("failed", reports, `step ${step.name} failed: ${stepReport.report.error}`);
-      }
-      const stored: StepRecord = { status: stepReport.report.status === "skipped" ? "skipped" : "succeeded", output: stepReport.output ?? null };
-      await executor.store.completeStep(key, step.name, stored);
-      outputs = { ...outputs, [step.name]: { status: stored.status, output: stored.output } };
-    }
-    done = true;
-    return report("succeeded", reports);
-  } finally {
-    await executor.store.finish(key, done).catch((err: unknown) => logger.error({ err }, "could not record the end of the run"));
   }
+  // Replaced, never mutated: expression evaluation caches converted objects by identity.
+  let outputs: Readonly<Record<string, { status: string; output: unknown }>> = {};
+  const done = new Map(input.completed.filter((s) => s.phase === "Succeeded" || s.phase === "Skipped").map((s) => [s.name, s]));
+  for (const step of hook.steps) {
+    const previous = done.get(step.name);
+    if (previous) {
+      outputs = { ...outputs, [step.name]: { status: previous.phase === "Skipped" ? "skipped" : "succeeded", output: previous.output ?? null } };
+      continue;
+    }
+    if (input.signal.aborted) return { kind: "aborted", reason: reasonOf(input.signal) };
+    const result = await runStep(deps, input, step, { ...input.scope, steps: outputs }, scrubber);
+    if (result.aborted) return { kind: "aborted", reason: reasonOf(input.signal) };
+    deps.observer?.stepFinished?.(hook.name, step, result.status);
+    await input.saveStep(result.status);
+    if (result.status.phase === "Failed") {
+      return {
+        kind: "failed",
+        step: step.name,
+        error: result.status.error ?? "failed",
+        retryable: result.retryable,
+        ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+      };
+    }
+    outputs = { ...outputs, [step.name]: { status: result.status.phase === "Skipped" ? "skipped" : "succeeded", output: result.status.output ?? null } };
+  }
+  return { kind: "succeeded" };
 }
 
-async function runStep(executor: Executor, input: RunInput, step: StepSpec, scope: Record<string, unknown>): Promise<{ report: StepReport; output?: unknown }> {
-  const started = Date.now();
-  const logger = input.logger.child({ step: step.name });
+interface StepResult {
+  status: StepStatus;
+  retryable: boolean;
+  retryAfterMs?: number;
+  aborted?: boolean;
+}
+
+async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec, scope: Record<string, unknown>, scrubber: SecretScrubber): Promise<StepResult> {
+  const startedAt = new Date();
+  const logger = scrubbingLogger(input.logger, scrubber, { step: step.name });
   const stepType = stepTypeByName(step.type);
-  const finish = (status: StepStatus, attempts: number, error?: string) => ({
+  const finish = (phase: StepStatus["phase"], attempts: number, extra: { error?: string; output?: unknown } = {}): StepStatus => ({
     name: step.name,
-    status,
+    phase,
     attempts,
-    durationMs: Date.now() - started,
-    ...(error !== undefined ? { error } : {}),
+    durationMs: Date.now() - startedAt.getTime(),
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ...(extra.error !== undefined ? { error: scrubber.text(extra.error).slice(0, 2048) } : {}),
+    ...(extra.output !== undefined ? { output: scrubber.value(extra.output) } : {}),
   });
-  if (!stepType) return { report: finish("failed", 0, `unknown step type ${step.type}`) };
+  if (!stepType) return { status: finish("Failed", 0, { error: `unknown step type ${step.type}` }), retryable: false };
   if (step.if) {
     let run: boolean;
     try {
-      run = evaluateCondition(step.if, scope);
+      run = evaluateCondition(step.if, scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) });
     } catch (err) {
-      return { report: finish("failed", 0, `if could not be evaluated: ${(err as Error).message}`) };
+      return { status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }), retryable: false };
     }
     if (!run) {
       logger.info({ condition: step.if.source }, "step skipped: if is false");
-      return { report: finish("skipped", 0) };
+      return { status: finish("Skipped", 0), retryable: false };
     }
   }
-  const sleep = executor.sleep ?? abortableSleep;
+  const sleep = deps.sleep ?? abortableSleep;
   let attempt = 0;
   for (;;) {
     attempt++;
@@ -172,43 +141,53 @@ async function runStep(executor: Executor, input: RunInput, step: StepSpec, scop
         stepType.execute(step.config, {
           hook: input.hook.name,
           step: step.name,
-          runId: input.runId,
+          runId: input.runName,
           eventId: input.eventId,
           attempt,
           idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
           signal: controller.signal,
           scope,
-          render: (value) => renderValue(value, scope),
+          ...stepTemplating(scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) }),
+          secret: stepSecretReader(deps.runtime, scrubber),
           logger,
-          runtime: executor.runtime,
+          runtime: deps.runtime,
         }),
         // A step that ignores its signal still ends at its timeout.
         new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true })),
       ]);
-      logger.debug({ attempt, durationMs: Date.now() - started }, "step succeeded");
-      return { report: finish("succeeded", attempt), output: outcome.output };
+      return { status: finish("Succeeded", attempt, { output: outcome.output ?? null }), retryable: false };
     } catch (err) {
+      if (input.signal.aborted) return { status: finish("Failed", attempt, { error: reasonOf(input.signal) }), retryable: true, aborted: true };
       const failure = err instanceof StepFailure ? err : undefined;
-      const message = err instanceof Error ? err.message : String(err);
-      const timedOut = controller.signal.aborted && !input.signal.aborted;
-      const retryable = !input.signal.aborted && (failure ? failure.retryable : timedOut);
+      const message = scrubber.text(err instanceof Error ? err.message : String(err));
+      const timedOut = controller.signal.aborted;
+      const retryable = failure ? failure.retryable : timedOut;
       if (!retryable || attempt > step.retries) {
         logger.warn({ attempt, error: message, retryable }, "step failed");
-        return { report: finish("failed", attempt, message) };
+        return {
+          status: finish("Failed", attempt, { error: message }),
+          retryable,
+          ...(failure?.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+        };
       }
       const delay = Math.max(backoffMs(attempt), failure?.retryAfterMs ?? 0);
       logger.info({ attempt, error: message, retryInMs: delay }, "step attempt failed; retrying");
-      executor.observer?.retried?.(input.hook.name, step);
+      deps.observer?.retried?.(input.hook.name, step);
       try {
         await sleep(delay, input.signal);
       } catch {
-        return { report: finish("failed", attempt, message) };
+        return { status: finish("Failed", attempt, { error: message }), retryable: true, aborted: true };
       }
     } finally {
       clearTimeout(timer);
       input.signal.removeEventListener("abort", onAbort);
     }
   }
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason ?? "aborted");
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,13 +1,13 @@
-// HookSucceeded / HookFailed as Kubernetes Events on the object that triggered the hook, so
-// `kubectl describe` and the Argo CD UI show what ran. Best effort: a failure to record an Event
-// is logged and never fails the run.
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+// HookSucceeded / HookFailed Kubernetes Events at the end of a run, on the object that triggered
+// the hook and on the HookRun itself, so `kubectl describe` (and the Argo CD UI) show what ran.
+// Best effort: a failure to record an Event is logged and never changes the run.
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { KubeObject } from "../trigger/event.js";
-import type { RunReport } from "./execute.js";
+import { RestClient } from "../k8s/rest.js";
+import { HOOKRUN_API_VERSION, HOOKRUN_KIND, type HookRun } from "./hookrun.js";
 
 export class KubeEventRecorder {
-  private readonly api: CoreV1Api;
+  private readonly rest: RestClient;
   private pending = 0;
 
   constructor(
@@ -16,34 +16,44 @@ export class KubeEventRecorder {
     private readonly logger: Logger,
     private readonly maxPending = 100,
   ) {
-    this.api = kubeConfig.makeApiClient(CoreV1Api);
+    this.rest = new RestClient(kubeConfig);
   }
 
-  record(object: KubeObject | undefined, run: RunReport): Promise<void> {
-    if (run.status !== "succeeded" && run.status !== "failed") return Promise.resolve();
-    const meta = object?.metadata;
-    if (!object || !meta?.name || !object.kind || !object.apiVersion) return Promise.resolve();
-    if (this.pending >= this.maxPending) {
-      this.logger.warn({ hook: run.hook, runId: run.runId }, "too many Kubernetes Events pending; not recording this one");
-      return Promise.resolve();
-    }
-    const namespace = meta.namespace || "default";
-    const failed = run.steps.find((s) => s.status === "failed");
-    const now = new Date();
+  async record(run: HookRun): Promise<void> {
+    const phase = run.status.phase;
+    if (phase !== "Succeeded" && phase !== "Failed") return;
+    const failed = run.status.steps.find((s) => s.phase === "Failed");
     const message =
-      run.status === "succeeded"
-        ? `hook ${run.hook} succeeded (${run.steps.filter((s) => s.status === "succeeded").length} steps, ${run.durationMs}ms)`
-        : `hook ${run.hook} failed at step ${failed?.name ?? "?"}: ${failed?.error ?? run.reason ?? "unknown"}`;
+      phase === "Succeeded"
+        ? `hook ${run.spec.hook} succeeded (${run.status.steps.filter((s) => s.phase === "Succeeded").length} steps, run ${run.metadata.name})`
+        : `hook ${run.spec.hook} failed${failed ? ` at step ${failed.name}: ${failed.error ?? ""}` : `: ${run.status.message ?? ""}`} (run ${run.metadata.name})`;
+    const targets: Array<{ apiVersion: string; kind: string; name: string; namespace: string; uid?: string }> = [
+      { apiVersion: HOOKRUN_API_VERSION, kind: HOOKRUN_KIND, name: run.metadata.name, namespace: run.metadata.namespace, ...(run.metadata.uid ? { uid: run.metadata.uid } : {}) },
+    ];
+    const object = run.spec.object;
+    if (object?.name && object.kind && object.apiVersion) {
+      targets.push({ apiVersion: object.apiVersion, kind: object.kind, name: object.name, namespace: object.namespace || "default", uid: object.uid });
+    }
+    await Promise.all(targets.map((target) => this.create(target, phase, message, run)));
+  }
+
+  private async create(target: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string }, phase: "Succeeded" | "Failed", message: string, run: HookRun): Promise<void> {
+    if (this.pending >= this.maxPending) {
+      this.logger.warn({ hook: run.spec.hook, run: run.metadata.name }, "too many Kubernetes Events pending; not recording this one");
+      return;
+    }
+    const now = new Date().toISOString();
     this.pending++;
-    return this.api
-      .createNamespacedEvent({
-        namespace,
+    try {
+      await this.rest.request("POST", `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/events`, {
         body: {
-          metadata: { generateName: `${meta.name}.`, namespace, labels: { "app.kubernetes.io/managed-by": "resource-hooks", "resource-hooks.io/hook": run.hook } },
-          involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name: meta.name, namespace: meta.namespace, ...(meta.uid ? { uid: meta.uid } : {}) },
-          reason: run.status === "succeeded" ? "HookSucceeded" : "HookFailed",
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { generateName: `${target.name}.`, namespace: target.namespace, labels: { "app.kubernetes.io/managed-by": "resource-hooks", "resource-hooks.io/hook": run.spec.hook } },
+          involvedObject: target,
+          reason: phase === "Succeeded" ? "HookSucceeded" : "HookFailed",
           message: message.slice(0, 1024),
-          type: run.status === "succeeded" ? "Normal" : "Warning",
+          type: phase === "Succeeded" ? "Normal" : "Warning",
           source: { component: "resource-hooks" },
           reportingComponent: "resource-hooks.io/runner",
           reportingInstance: this.instance,
@@ -51,11 +61,11 @@ export class KubeEventRecorder {
           lastTimestamp: now,
           count: 1,
         },
-      })
-      .then(() => undefined)
-      .catch((err: unknown) => this.logger.warn({ err: (err as Error).message, hook: run.hook, runId: run.runId }, "could not record Kubernetes Event"))
-      .finally(() => {
-        this.pending--;
       });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, hook: run.spec.hook, run: run.metadata.name }, "could not record Kubernetes Event");
+    } finally {
+      this.pending--;
+    }
   }
 }

@@ -5,14 +5,49 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { Endpoints, SecretSource, StepRuntime } from "../steps/types.js";
+import { stepTypes } from "../steps/registry.js";
+import type { EndpointDeclaration, Endpoints, SecretSource, StepRuntime } from "../steps/types.js";
 
-export const DEFAULT_ENDPOINTS: Endpoints = {
-  github: "https://api.github.com",
-  cloudflare: "https://api.cloudflare.com",
-  fastly: "https://api.fastly.com",
-  awsRegion: "us-east-1",
-};
+export const DEFAULT_AWS_REGION = "us-east-1";
+
+/** Every endpoint the step types declare, by name, with the step type that declares it. */
+export function endpointDeclarations(): ReadonlyMap<string, EndpointDeclaration & { stepType: string }> {
+  const out = new Map<string, EndpointDeclaration & { stepType: string }>();
+  for (const type of stepTypes) {
+    for (const [name, declaration] of Object.entries(type.endpoints ?? {})) {
+      const known = out.get(name);
+      if (known) throw new Error(`endpoint ${name} is declared by both ${known.stepType} and ${type.type}`);
+      out.set(name, { ...declaration, stepType: type.type });
+    }
+  }
+  return out;
+}
+
+/**
+ * The declared endpoints' defaults with `overrides` applied (e.g. from `--endpoint github=<url>`).
+ * Throws an Error naming the known endpoints for an unknown name, and for a URL that is not http(s).
+ */
+export function resolveEndpoints(overrides: Readonly<Record<string, string | undefined>> = {}): Endpoints {
+  const declared = endpointDeclarations();
+  const out: Record<string, string> = {};
+  for (const [name, declaration] of declared) if (declaration.default !== undefined) out[name] = declaration.default;
+  for (const [name, url] of Object.entries(overrides)) {
+    if (url === undefined) continue;
+    if (!declared.has(name)) throw new Error(`unknown endpoint ${JSON.stringify(name)} (known: ${[...declared.keys()].join(", ")})`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`endpoint ${name}: ${JSON.stringify(url)} is not a URL`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`endpoint ${name}: ${JSON.stringify(url)} is not an http(s) URL`);
+    out[name] = url;
+  }
+  return out;
+}
+
+/** The endpoints when nothing is overridden. */
+export const DEFAULT_ENDPOINTS: Endpoints = resolveEndpoints();
 
 const SAFE_NAME = /^[A-Za-z0-9._-]+$/;
 
@@ -52,10 +87,20 @@ export function loadKubeConfig(path?: string): KubeConfig | undefined {
   return kc.getCurrentCluster() ? kc : undefined;
 }
 
-export function createRuntime(options: { secretsDir: string; kubeConfig?: KubeConfig; endpoints?: Partial<Endpoints> }): StepRuntime {
+export interface RuntimeOptions {
+  secretsDir: string;
+  kubeConfig?: KubeConfig;
+  /** Endpoint overrides by name (see resolveEndpoints). `awsRegion` here is still read, as before awsRegion had its own option. */
+  endpoints?: Readonly<Record<string, string | undefined>>;
+  awsRegion?: string;
+}
+
+export function createRuntime(options: RuntimeOptions): StepRuntime {
+  const { awsRegion: legacyRegion, ...overrides } = options.endpoints ?? {};
   return {
     readSecret: fileSecretReader(options.secretsDir),
-    endpoints: { ...DEFAULT_ENDPOINTS, ...options.endpoints },
+    endpoints: resolveEndpoints(overrides),
+    awsRegion: options.awsRegion ?? legacyRegion ?? DEFAULT_AWS_REGION,
     ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
   };
 }

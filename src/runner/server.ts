@@ -1,9 +1,12 @@
-// The HTTP trigger target of the generated Sensors: POST /hooks/<hook> with a CloudEvent.
-// Order of checks per request: token (401), hook (404), shutdown (503), capacity (429), body
-// size (413), CloudEvent and data shape (400), trigger re-check (200 skipped), then the run
-// (200 succeeded/duplicate, 500 failed so Argo Events retries and redelivers).
-import { hash, randomUUID, timingSafeEqual } from "node:crypto";
-import type { Server } from "node:http";
+// The HTTP layer: authenticates, admits, reads and parses; the run lives elsewhere. The Sensor's
+// trigger of each watch posts a CloudEvent to POST /hooksets/<hookset>/watches/<watch>; the
+// event is evaluated for every hook of that watch and one HookRun per firing hook is persisted
+// (accept.ts) before the answer, so the answer comes in milliseconds whatever the steps do, and
+// the queue (queue.ts) executes the runs. Order of checks: token (401), route (404), shutdown
+// (503), admission before the body is read (429, 413), CloudEvent and data (400), accept (200 or
+// 202; 503 only when the runs could not be persisted, so the Sensor retries exactly then).
+import { hash, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Ajv } from "ajv";
 import { HTTP, type CloudEvent } from "cloudevents";
@@ -11,14 +14,15 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "pino";
 import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
-import { decideArgoCD, argocdScope } from "../trigger/argocd.js";
-import { objectOf, type ResourceEvent, type ResourceEventData } from "../trigger/event.js";
-import { decideResource, eventScope } from "../trigger/resource.js";
-import { waitForApplicationHealthy } from "./argocd-health.js";
-import { executeHook, RunBusyError, type RunReport } from "./execute.js";
+import { watchesOf, type ResourceEvent } from "../trigger/index.js";
+import type { ResourceEventData } from "../trigger/event.js";
+import { Acceptor } from "./accept.js";
+import { ContextTooLargeError, isMarker, type HookRun } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import { RunnerMetrics } from "./metrics.js";
-import type { RunStore } from "./store.js";
+import { NotFoundError, RunQueue, StateError, type RetentionPolicy } from "./queue.js";
+import { RunIndex } from "./run-index.js";
+import { ConflictError, type RunStore } from "./store/types.js";
 
 export interface RunnerOptions {
   hookSet: HookSet;
@@ -27,25 +31,42 @@ export interface RunnerOptions {
   insecureNoAuth?: boolean;
   runtime: StepRuntime;
   store: RunStore;
+  /** Namespace the runs are recorded in. */
+  namespace: string;
+  /** This replica's identity in claims. */
+  holder: string;
   logger: Logger;
   kubeEvents?: KubeEventRecorder;
   metrics?: RunnerMetrics;
-  /** Runs executing at once; beyond it requests get 429 with Retry-After. */
+  /** Runs executing at once in this replica. */
   maxConcurrentRuns?: number;
+  /** Requests being read or accepted at once; beyond it 429 with Retry-After. */
+  maxPendingRequests?: number;
   /** Request body limit; two objects near etcd's 1.5 MiB limit must fit. */
   maxBodyBytes?: number;
-  recentRuns?: number;
+  /** Bytes of request bodies held at once, counted before they are read. */
+  maxInflightBodyBytes?: number;
+  retention?: RetentionPolicy;
+  claimMs?: number;
+  /** First run-level retry delay; tests shorten it. */
+  retryBaseMs?: number;
+  /** Injected for tests (step sleeps). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
-const DEFAULT_MAX_CONCURRENT_RUNS = 32;
+export const DEFAULT_MAX_CONCURRENT_RUNS = 32;
+export const DEFAULT_MAX_PENDING_REQUESTS = 64;
+export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * 1024 * 1024;
+/** Deeper JSON is refused before it is parsed: nothing downstream recurses without a bound. */
+export const MAX_JSON_DEPTH = 128;
 
-const dataValidator = new Ajv({ allErrors: false }).compile({
+const dataValidator = new Ajv({ allErrors: false, allowUnionTypes: true }).compile({
   type: "object",
   required: ["type", "body", "oldBody", "group", "version", "resource"],
   properties: {
     type: { enum: ["ADD", "UPDATE", "DELETE"] },
-    body: { type: "object" },
+    body: { type: ["object", "null"] },
     oldBody: { type: ["object", "null"] },
     group: { type: "string" },
     version: { type: "string" },
@@ -54,7 +75,26 @@ const dataValidator = new Ajv({ allErrors: false }).compile({
   },
 });
 
-class RequestError extends Error {
+/** CloudEvents 1.0, structured mode: the required attributes are non-empty strings, extensions are string, integer or boolean. */
+const structuredValidator = new Ajv({ allErrors: false, allowUnionTypes: true }).compile({
+  type: "object",
+  required: ["specversion", "id", "source", "type"],
+  properties: {
+    specversion: { const: "1.0" },
+    id: { type: "string", minLength: 1 },
+    source: { type: "string", minLength: 1 },
+    type: { type: "string", minLength: 1 },
+    subject: { type: "string" },
+    time: { type: "string" },
+    datacontenttype: { type: "string" },
+    dataschema: { type: "string" },
+    data: {},
+    data_base64: { type: "string" },
+  },
+  additionalProperties: { type: ["string", "integer", "boolean"] },
+});
+
+export class RequestError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -67,38 +107,58 @@ class RequestError extends Error {
 export interface Runner {
   app: express.Express;
   metrics: RunnerMetrics;
-  /** Stops taking runs, waits for in-flight runs up to graceMs, then aborts the rest. */
+  queue: RunQueue;
+  store: RunStore;
+  /** Loads the store, records first-served markers and starts the queue. */
+  start(): Promise<void>;
+  /** Answers 503 from now on, lets running runs finish within graceMs, then aborts the rest. */
   drain(graceMs: number): Promise<void>;
-  readonly inFlight: number;
+  readonly draining: boolean;
 }
 
 export function createRunner(options: RunnerOptions): Runner {
   if (!options.token && !options.insecureNoAuth) throw new Error("the runner needs a token (--token-file or RESOURCE_HOOKS_TOKEN), or --insecure-no-auth");
-  const { logger } = options;
+  const { logger, hookSet, store } = options;
   const metrics = options.metrics ?? new RunnerMetrics();
-  const hooks = new Map(options.hookSet.hooks.map((h) => [h.name, h]));
-  const maxRuns = options.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS;
+  const watches = watchesOf(hookSet);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const recent: RunReport[] = [];
-  const recentLimit = options.recentRuns ?? 200;
-  const shutdown = new AbortController();
-  const running = new Set<Promise<unknown>>();
-  let draining = false;
+  const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
+  const maxInflightBytes = Math.max(options.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES, maxBody);
   const tokenDigest = options.token ? digest(options.token) : undefined;
+  const index = new RunIndex(store);
+  const acceptor = new Acceptor({ hookSet, store, index, namespace: options.namespace, logger });
+  const queue = new RunQueue({
+    hookSet,
+    store,
+    index,
+    runtime: options.runtime,
+    ...(options.sleep ? { executor: { sleep: options.sleep } } : {}),
+    holder: options.holder,
+    maxConcurrentRuns: options.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS,
+    ...(options.claimMs ? { claimMs: options.claimMs } : {}),
+    ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}),
+    ...(options.retention ? { retention: options.retention } : {}),
+    logger,
+    metrics,
+    ...(options.kubeEvents ? { kubeEvents: options.kubeEvents } : {}),
+  });
+  let draining = false;
+  let pendingRequests = 0;
+  let inflightBytes = 0;
 
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  // No per-request logger (pino-http builds a child logger with the serialized request on every
-  // request, the largest single cost of the hot path): a run logs one line with hook, runId and
-  // eventId, and a rejected request logs one line in the error handler below.
+  // express's query parser would turn ?a[b]=1 into objects; the runner reads plain strings only.
+  app.set("query parser", "simple");
 
   const authenticate = (req: Request, _res: Response, next: NextFunction) => {
     if (!tokenDigest) return next();
     const header = req.headers.authorization ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
+    // Scheme case-insensitive (RFC 9110 §11.1) and surrounding whitespace ignored, as documented.
+    const match = /^\s*Bearer\s+(.+?)\s*$/i.exec(header);
     // Compare digests of equal length in constant time, so timing says nothing about the token.
-    if (!match || !timingSafeEqual(digest(match[1]!.trim()), tokenDigest)) {
+    if (!match || !timingSafeEqual(digest(match[1]!), tokenDigest)) {
       metrics.rejected.inc({ reason: "unauthorized" });
       return next(new RequestError(401, match ? "invalid bearer token" : "missing Authorization: Bearer <token>"));
     }
@@ -109,8 +169,8 @@ export function createRunner(options: RunnerOptions): Runner {
     res.json({ status: "ok" });
   });
   app.get("/readyz", (_req, res) => {
-    if (draining) res.status(503).json({ status: "draining" });
-    else res.json({ status: "ready", hooks: hooks.size });
+    if (draining) res.status(503).setHeader("Retry-After", "5").json({ status: "draining" });
+    else res.json({ status: "ready", hooks: hookSet.hooks.length, watches: watches.size });
   });
   app.get("/metrics", async (_req, res, next) => {
     try {
@@ -121,29 +181,71 @@ export function createRunner(options: RunnerOptions): Runner {
   });
   app.get("/runs", authenticate, (req, res) => {
     const hook = typeof req.query.hook === "string" ? req.query.hook : undefined;
-    res.json({ runs: hook ? recent.filter((r) => r.hook === hook) : recent });
+    const runs = [...store.list()]
+      .filter((r) => !isMarker(r) && (!hook || r.spec.hook === hook))
+      .sort((a, b) => (a.spec.acceptedAt < b.spec.acceptedAt ? 1 : a.spec.acceptedAt > b.spec.acceptedAt ? -1 : 0))
+      .slice(0, 500)
+      .map(publicRun);
+    res.json({ runs });
+  });
+  app.get("/runs/:name", authenticate, (req, res, next) => {
+    const run = store.get(String(req.params.name));
+    if (!run || isMarker(run)) return next(new RequestError(404, `no run named ${JSON.stringify(String(req.params.name))}`));
+    res.json(publicRun(run));
+  });
+  app.post("/runs/:name/retry", authenticate, (req, res, next) => {
+    queue.retry(String(req.params.name)).then(
+      (run) => res.json(publicRun(run)),
+      (err: unknown) => {
+        if (err instanceof NotFoundError) return next(new RequestError(404, err.message));
+        if (err instanceof StateError || err instanceof ConflictError) return next(new RequestError(409, err.message));
+        next(err);
+      },
+    );
   });
 
+  // Admission happens before a byte of the body is read: a request that cannot be taken is
+  // refused at once, slow senders hold at most maxPendingRequests slots and maxInflightBytes.
   const admit = (req: Request, res: Response, next: NextFunction) => {
-    const hook = hooks.get(String(req.params.hook));
-    if (!hook) {
-      metrics.rejected.inc({ reason: "unknown_hook" });
-      return next(new RequestError(404, `no hook named ${JSON.stringify(req.params.hook)}; hooks: ${[...hooks.keys()].join(", ")}`));
+    if (req.params.hookset !== hookSet.name) {
+      metrics.rejected.inc({ reason: "unknown_route" });
+      return next(new RequestError(404, `this runner serves hook set ${JSON.stringify(hookSet.name)}, not ${JSON.stringify(req.params.hookset)}`));
+    }
+    const watch = watches.get(String(req.params.watch));
+    if (!watch) {
+      metrics.rejected.inc({ reason: "unknown_route" });
+      return next(new RequestError(404, `no watch named ${JSON.stringify(req.params.watch)}; watches: ${[...watches.keys()].join(", ")}`));
     }
     if (draining) {
       metrics.rejected.inc({ reason: "draining" });
       return next(new RequestError(503, "the runner is shutting down", 5));
     }
-    if (running.size >= maxRuns) {
-      metrics.rejected.inc({ reason: "saturated" });
-      return next(new RequestError(429, `${running.size} runs in flight, the limit is ${maxRuns}`, 1));
+    const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+    if (declared !== undefined && (!Number.isFinite(declared) || declared > maxBody)) {
+      metrics.rejected.inc({ reason: "too_large" });
+      return next(new RequestError(413, `request body over the limit of ${maxBody} bytes`));
     }
-    res.locals.hook = hook;
+    const reserve = declared ?? maxBody;
+    if (pendingRequests >= maxPending || inflightBytes + reserve > maxInflightBytes) {
+      metrics.rejected.inc({ reason: "saturated" });
+      return next(new RequestError(429, `${pendingRequests} requests being read or accepted; the limit is ${maxPending} requests and ${maxInflightBytes} bytes`, 1));
+    }
+    pendingRequests++;
+    inflightBytes += reserve;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      pendingRequests--;
+      inflightBytes -= reserve;
+    };
+    res.once("finish", release);
+    res.once("close", release);
+    res.locals.hooks = watch.hooks;
     next();
   };
 
-  app.post("/hooks/:hook", authenticate, admit, express.raw({ type: () => true, limit: maxBody }), (req, res, next) => {
-    const hook = res.locals.hook as Hook;
+  app.post("/hooksets/:hookset/watches/:watch", authenticate, admit, express.raw({ type: () => true, limit: maxBody }), (req, res, next) => {
     let event: ResourceEvent;
     try {
       event = parseEvent(req);
@@ -151,110 +253,71 @@ export function createRunner(options: RunnerOptions): Runner {
       metrics.rejected.inc({ reason: "bad_request" });
       return next(err);
     }
-    const work = handle(hook, event);
-    running.add(work);
-    metrics.inFlight.set(running.size);
-    work
-      .then(
-        (run) => {
-          const status = run.status === "failed" ? 500 : 200;
-          res.status(status).json(run);
-        },
-        (err: unknown) => {
-          if (err instanceof RunBusyError) return next(new RequestError(503, err.message, 5));
-          logger.error({ err, hook: hook.name, eventId: event.context.id }, "run could not be executed");
-          next(new RequestError(500, `run could not be executed: ${(err as Error).message}`));
-        },
-      )
-      .finally(() => {
-        running.delete(work);
-        metrics.inFlight.set(running.size);
-      });
+    acceptor.accept(res.locals.hooks as Hook[], event).then(
+      (result) => {
+        const fired = result.runs.some((r) => r.phase !== "Skipped");
+        res.status(fired ? 202 : 200).json({ ...result, skipped: result.skipped.slice(0, 50), skippedCount: result.skipped.length });
+      },
+      (err: unknown) => {
+        if (err instanceof ContextTooLargeError) return next(new RequestError(413, err.message));
+        logger.error({ err: (err as Error).message, eventId: event.context.id }, "could not persist the runs of an event");
+        metrics.rejected.inc({ reason: "store_unavailable" });
+        next(new RequestError(503, `could not persist the runs: ${(err as Error).message}`, 2));
+      },
+    );
   });
 
   app.use((_req, _res, next) => next(new RequestError(404, "not found")));
-  // Every error ends as a JSON answer with a reason; body-parser errors carry their own status.
+  // Every error ends as one JSON answer with a reason; body-parser errors carry their own status.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = err instanceof RequestError ? err.status : typeof (err as { status?: unknown }).status === "number" ? (err as { status: number }).status : 500;
+    const type = (err as { type?: unknown } | null)?.type;
+    let status = err instanceof RequestError ? err.status : typeof (err as { status?: unknown } | null)?.status === "number" ? (err as { status: number }).status : 500;
+    if (status < 400 || status > 599) status = 500;
     const message =
-      (err as { type?: string }).type === "entity.too.large" ? `request body over the limit of ${maxBody} bytes` : err instanceof Error ? err.message : String(err);
-    const eventId = typeof req.headers["ce-id"] === "string" ? req.headers["ce-id"] : undefined;
-    logger[status >= 500 ? "error" : "warn"]({ status, error: message, method: req.method, path: req.path, eventId }, "request rejected");
+      type === "entity.too.large"
+        ? `request body over the limit of ${maxBody} bytes`
+        : type === "request.aborted"
+          ? "the request was aborted before its body arrived"
+          : status === 500
+            ? "internal error"
+            : err instanceof Error
+              ? err.message
+              : "bad request";
+    const eventId = typeof req.headers["ce-id"] === "string" ? req.headers["ce-id"].slice(0, 200) : undefined;
+    logger[status >= 500 ? "error" : "warn"]({ status, error: status === 500 ? String((err as Error)?.message ?? err) : message, method: req.method, path: req.path.slice(0, 200), eventId }, "request rejected");
+    if (res.headersSent) return;
     if (err instanceof RequestError && err.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(err.retryAfterSeconds));
     res.status(status).json({ error: message });
   });
 
-  async function handle(hook: Hook, event: ResourceEvent): Promise<RunReport> {
-    const runId = randomUUID();
-    const runLogger = logger.child({ hook: hook.name, runId, eventId: event.context.id });
-    const started = Date.now();
-    let identity = event.context.id;
-    let scope: Record<string, unknown>;
-    let prepare: ((signal: AbortSignal) => Promise<void>) | undefined;
-    const object = objectOf(event.data.body);
-    const oldObject = objectOf(event.data.oldBody) ?? null;
-    let decision;
-    if (hook.trigger.kind === "resource") {
-      decision = decideResource(hook.trigger, event);
-      scope = { object: object ?? null, oldObject, event: eventScope(event) };
-    } else {
-      const argo = decideArgoCD(hook.trigger, event);
-      decision = argo.decision;
-      identity = argo.identity ?? identity;
-      scope = { ...argocdScope(argo), object: object ?? null, oldObject, event: eventScope(event) };
-      if (hook.trigger.healthy && argo.application && argo.operation) {
-        const app = argo.application;
-        const operation = argo.operation;
-        prepare = (signal) => waitForApplicationHealthy(options.runtime.kubeConfig, app, operation, hook, signal, runLogger);
-      }
-    }
-    let run: RunReport;
-    if (!decision.fires) {
-      run = {
-        runId,
-        hook: hook.name,
-        eventId: event.context.id,
-        status: "skipped",
-        steps: [],
-        reason: decision.reason,
-        startedAt: new Date(started).toISOString(),
-        durationMs: Date.now() - started,
-      };
-    } else {
-      runLogger.debug({ reason: decision.reason }, "hook fires");
-      run = await executeHook(
-        {
-          runtime: options.runtime,
-          store: options.store,
-          observer: {
-            stepFinished: (h, step, report) => metrics.stepDuration.observe({ hook: h, step: step.name, status: report.status }, report.durationMs / 1000),
-            retried: (h, step) => metrics.retries.inc({ hook: h, step: step.name }),
-          },
-        },
-        { hook, runId, eventId: event.context.id, identity, scope, logger: runLogger, signal: shutdown.signal, ...(prepare ? { prepare } : {}) },
-      );
-      if (options.kubeEvents) void options.kubeEvents.record(object, run);
-    }
-    metrics.runs.inc({ hook: hook.name, status: run.status });
-    runLogger.info({ status: run.status, reason: run.reason, durationMs: run.durationMs, steps: run.steps.map((s) => `${s.name}:${s.status}`) }, `run ${run.status}`);
-    recent.unshift(run);
-    if (recent.length > recentLimit) recent.length = recentLimit;
-    return run;
-  }
-
   return {
     app,
     metrics,
-    get inFlight() {
-      return running.size;
+    queue,
+    store,
+    get draining() {
+      return draining;
+    },
+    async start() {
+      await store.start();
+      await acceptor.recordFirstServed();
+      queue.start();
     },
     async drain(graceMs: number) {
       draining = true;
-      const timer = setTimeout(() => shutdown.abort(new Error("the runner is shutting down")), graceMs);
-      await Promise.allSettled([...running]);
-      clearTimeout(timer);
+      const until = Date.now() + graceMs;
+      // Requests already admitted finish accepting (milliseconds) before the queue stops.
+      while (pendingRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await queue.drain(Math.max(0, until - Date.now()));
+      store.stop();
     },
   };
+}
+
+/** What /runs shows: the run without its encoded context (the objects). */
+function publicRun(run: HookRun): Omit<HookRun, "spec"> & { spec: Omit<HookRun["spec"], "context"> } {
+  const { context: _context, ...spec } = run.spec;
+  return { ...run, spec };
 }
 
 function digest(token: string): Buffer {
@@ -263,49 +326,75 @@ function digest(token: string): Buffer {
 
 const REQUIRED_BINARY_HEADERS = ["ce-specversion", "ce-id", "ce-source", "ce-type"];
 
-function parseEvent(req: Request): ResourceEvent {
+export function parseEvent(req: Request): ResourceEvent {
   const body = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
-  const contentType = String(req.headers["content-type"] ?? "");
-  if (!contentType.startsWith("application/cloudevents")) {
-    const missing = REQUIRED_BINARY_HEADERS.filter((h) => !req.headers[h]);
-    if (missing.length > 0) throw new RequestError(400, `not a CloudEvent: missing header(s) ${missing.join(", ")} (binary mode), or send Content-Type: application/cloudevents+json (structured mode)`);
-    if (!contentType.includes("json")) throw new RequestError(400, `expected Content-Type application/json, got ${JSON.stringify(contentType) || "none"}`);
-  }
-  const structured = contentType.startsWith("application/cloudevents");
+  const contentType = String(req.headers["content-type"] ?? "").toLowerCase();
+  if (contentType.startsWith("application/cloudevents-batch")) throw new RequestError(400, "batched CloudEvents are not accepted: send one event per request");
+  if (contentType.startsWith("application/cloudevents")) return parseStructured(body);
+  const missing = REQUIRED_BINARY_HEADERS.filter((h) => !req.headers[h]);
+  if (missing.length > 0) throw new RequestError(400, `not a CloudEvent: missing header(s) ${missing.join(", ")} (binary mode), or send Content-Type: application/cloudevents+json (structured mode)`);
+  if (!/^application\/(.+\+)?json\b/.test(contentType)) throw new RequestError(400, `expected Content-Type application/json, got ${JSON.stringify(contentType.slice(0, 100)) || "none"}`);
   let ce: CloudEvent<unknown>;
   try {
-    // Binary mode: the SDK reads the attributes from the headers, and the data is parsed here
-    // once (the SDK's JSON parser costs twice as much for the same result).
-    const parsed = HTTP.toEvent({ headers: req.headers as Record<string, string>, body: structured ? body : undefined });
-    if (Array.isArray(parsed)) throw new RequestError(400, "batched CloudEvents are not accepted: send one event per request");
-    ce = parsed as CloudEvent<unknown>;
+    // The SDK reads and validates the attributes from the headers; the data is parsed here once.
+    ce = HTTP.toEvent({ headers: req.headers as Record<string, string>, body: undefined }) as CloudEvent<unknown>;
   } catch (err) {
-    if (err instanceof RequestError) throw err;
-    const detail = (err as { errors?: unknown[] }).errors?.length ? `: ${JSON.stringify((err as { errors: unknown[] }).errors)}` : "";
+    const detail = (err as { errors?: unknown[] }).errors?.length ? `: ${safeStringify((err as { errors: unknown[] }).errors)}` : "";
     throw new RequestError(400, `invalid CloudEvent: ${(err as Error).message}${detail}`);
   }
-  const data = structured ? (typeof ce.data === "string" ? safeJson(ce.data) : ce.data) : safeJson(body);
+  return toResourceEvent({ id: ce.id, source: ce.source, subject: ce.subject, type: ce.type, time: ce.time }, parseJson(body, "event data"));
+}
+
+function parseStructured(body: string): ResourceEvent {
+  const envelope = parseJson(body, "the CloudEvent");
+  if (!structuredValidator(envelope)) {
+    const first = structuredValidator.errors?.[0];
+    throw new RequestError(400, `invalid CloudEvent: ${first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid"}`);
+  }
+  const ce = envelope as unknown as Record<string, unknown>;
+  let data: unknown = ce.data;
+  if (typeof ce.data_base64 === "string") data = parseJson(Buffer.from(ce.data_base64, "base64").toString("utf8"), "data_base64");
+  else if (typeof data === "string") data = parseJson(data, "data");
+  return toResourceEvent({ id: ce.id as string, source: ce.source as string, subject: ce.subject as string | undefined, type: ce.type as string, time: ce.time as string | undefined }, data);
+}
+
+function toResourceEvent(context: { id: string; source: string; subject: string | undefined; type: string; time: string | undefined }, data: unknown): ResourceEvent {
   if (!dataValidator(data)) {
     const first = dataValidator.errors?.[0];
-    throw new RequestError(400, `event data is not a resource event: ${first ? `${first.instancePath || "(root)"} ${first.message}` : "invalid"}`);
+    throw new RequestError(400, `event data is not a resource event: ${first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid"}`);
   }
   return {
-    context: {
-      id: ce.id,
-      source: ce.source,
-      subject: ce.subject ?? "",
-      type: ce.type,
-      ...(ce.time ? { time: ce.time } : {}),
-    },
+    context: { id: context.id, source: context.source, subject: context.subject ?? "", type: context.type, ...(context.time ? { time: context.time } : {}) },
     data: data as ResourceEventData,
   };
 }
 
-function safeJson(text: string): unknown {
+/** JSON.parse after a linear scan that refuses nesting deeper than MAX_JSON_DEPTH. */
+export function parseJson(text: string, what: string): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) throw new RequestError(400, `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new RequestError(400, `event data is not valid JSON: ${(err as Error).message}`);
+    throw new RequestError(400, `${what} is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value).slice(0, 500);
+  } catch {
+    return "";
   }
 }
 
@@ -313,19 +402,27 @@ export interface RunningRunner {
   url: string;
   server: Server;
   runner: Runner;
-  /** Stops accepting connections, drains runs within graceMs, closes the server. */
+  /** Answers 503 while runs drain within graceMs, then closes the server. */
   stop(graceMs?: number): Promise<void>;
 }
 
-export function listen(runner: Runner, port: number, host = "0.0.0.0"): Promise<RunningRunner> {
+/** Slow senders: headers within 10s, the whole request within 30s; idle keep-alive as the Sensor's. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export function listen(runner: Runner, port: number, host = "0.0.0.0", timeouts: { headersMs?: number; requestMs?: number } = {}): Promise<RunningRunner> {
   return new Promise((resolve, reject) => {
-    const server = runner.app.listen(port, host);
+    const requestMs = timeouts.requestMs ?? REQUEST_TIMEOUT_MS;
+    // Node checks the request and headers timeouts every connectionsCheckingInterval (30s by
+    // default); check often enough that a stalled sender is dropped close to its timeout.
+    const server = createServer(
+      { requestTimeout: requestMs, headersTimeout: timeouts.headersMs ?? HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(1000, requestMs) },
+      runner.app,
+    );
+    server.listen(port, host);
     server.once("error", reject);
     server.once("listening", () => {
-      // Headers and keep-alive timeouts must outlast the Sensor's idle connections.
       server.keepAliveTimeout = 65_000;
-      server.headersTimeout = 66_000;
-      server.requestTimeout = 0;
       const address = server.address() as AddressInfo;
       const shownHost = host === "0.0.0.0" ? "127.0.0.1" : host;
       resolve({
@@ -333,8 +430,10 @@ export function listen(runner: Runner, port: number, host = "0.0.0.0"): Promise<
         server,
         runner,
         async stop(graceMs = 30_000) {
-          const closed = new Promise<void>((done) => server.close(() => done()));
+          // Keep listening while draining: new requests get 503 + Retry-After (and /readyz 503,
+          // so a Service stops routing here) instead of a refused connection.
           await runner.drain(graceMs);
+          const closed = new Promise<void>((done) => server.close(() => done()));
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 1000).unref();
           await closed;

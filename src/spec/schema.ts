@@ -2,6 +2,7 @@
 // extends the schema without touching this file. `resource-hooks schema` prints it and
 // schema/hooks.schema.json is its checked-in copy for yaml-language-server.
 import { stepTypes } from "../steps/registry.js";
+import { triggerKinds } from "../trigger/registry.js";
 import { DURATION_PATTERN } from "./duration.js";
 import { API_VERSION, KIND } from "./types.js";
 
@@ -29,59 +30,10 @@ const secretKeySelector: Schema = {
   properties: { name: { type: "string", minLength: 1 }, key: { type: "string", minLength: 1 } },
 };
 
-const resourceSelector: Schema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["version", "resource"],
-  description: "The Kubernetes resource to watch, and which of its objects the hook is about.",
-  properties: {
-    group: { type: "string", description: 'API group, "" or absent for the core group (ConfigMap, Service …).' },
-    version: { type: "string", minLength: 1, description: "API version, e.g. v1." },
-    resource: { type: "string", minLength: 1, pattern: "^[a-z0-9.-]+$", description: "Plural resource name, e.g. deployments.", patternErrorMessage: "a plural lowercase resource name such as deployments" },
-    namespace: { type: "string", description: "Namespace to watch; absent for all namespaces." },
-    name: { type: "string", minLength: 1, description: "Only the object with this name." },
-    namePrefix: { type: "string", minLength: 1, description: "Only objects whose name starts with this." },
-    labels: { ...stringMap, description: "Only objects carrying all these labels (matchLabels)." },
-  },
-};
-
-const argocdTrigger: Schema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["resources"],
-  description: "Fire when an Argo CD sync operation finished and really changed the named resources.",
-  properties: {
-    application: { type: "string", minLength: 1, description: "Application name." },
-    labels: { ...stringMap, description: "Select Applications by labels instead of name." },
-    namespace: { type: "string", minLength: 1, description: "Namespace of the Application objects (default argocd)." },
-    resources: {
-      type: "array",
-      minItems: 1,
-      description: "Synced resources that matter; one match is enough.",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["kind"],
-        properties: {
-          group: { type: "string" },
-          kind: { type: "string", minLength: 1 },
-          namespace: { type: "string" },
-          name: { type: "string", minLength: 1 },
-          namePrefix: { type: "string", minLength: 1 },
-        },
-      },
-    },
-    changedOnly: { type: "boolean", description: "Only resources the sync created, changed or pruned (default true)." },
-    phases: {
-      type: "array",
-      minItems: 1,
-      uniqueItems: true,
-      items: { enum: ["Succeeded", "Failed", "Error"] },
-      description: "Operation phases that fire the hook (default [Succeeded]).",
-    },
-    healthy: { type: "boolean", description: "Wait until the Application is Healthy before running the steps." },
-  },
-};
+/** The key under `on` that names each trigger kind (the first field its schema declares). */
+export function kindKeys(): string[] {
+  return Object.values(triggerKinds).map((k) => Object.keys(k.schema)[0]!);
+}
 
 function stepSchema(): Schema {
   const properties: Record<string, Schema> = {
@@ -135,7 +87,24 @@ export function hookSetSchema(): Schema {
               tokenSecret: { ...secretKeySelector, description: "Secret key with the bearer token (default resource-hooks-token/token)." },
               image: { type: "string", minLength: 1, description: "Runner image." },
               replicas: { type: "integer", minimum: 1, maximum: 20 },
-              store: { enum: ["memory", "kubernetes"], description: "Completed-step records: memory (one replica) or kubernetes Leases (default; shared by replicas)." },
+              store: { enum: ["memory", "kubernetes"], description: "Where runs live: kubernetes HookRun objects (default; durable, shared by replicas) or memory (one replica, local use)." },
+              retention: {
+                type: "object",
+                additionalProperties: false,
+                description: "When finished HookRuns are deleted.",
+                properties: {
+                  ttl: duration("Delete a finished HookRun this long after it finished (default 168h, 7 days)."),
+                  keepPerHook: { type: "integer", minimum: 1, maximum: 100000, description: "Keep at most this many finished HookRuns per hook, the newest (default 100)." },
+                },
+              },
+            },
+          },
+          limits: {
+            type: "object",
+            additionalProperties: false,
+            description: "Bounds on what hooks may cost the runner.",
+            properties: {
+              celCost: { type: "integer", minimum: 1, description: "CEL cost limit per evaluation of a when, if or template (default 1000000)." },
             },
           },
           eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },
@@ -147,29 +116,21 @@ export function hookSetSchema(): Schema {
               additionalProperties: false,
               required: ["name", "on", "steps"],
               properties: {
-                name: nameSchema("Hook name; the runner serves it at /hooks/<name>."),
+                name: nameSchema("Hook name; names its HookRuns."),
                 description: { type: "string" },
                 timeout: duration("Upper bound of one run, waiting for Argo CD health included (default: the steps' worst case, plus 10m with healthy: true)."),
+                concurrency: {
+                  enum: ["queue", "replace", "parallel"],
+                  description: "Runs of this hook for the same object: queue (default; one at a time, in order), replace (a newer change supersedes a pending or running run), parallel (no ordering).",
+                },
+                deadline: duration("How long the runner keeps retrying a run after accepting it before it ends Failed (default 1h, at most 168h)."),
                 on: {
                   type: "object",
                   additionalProperties: false,
-                  description: "What fires the hook: exactly one of resource or argocd.",
+                  description: `What fires the hook: exactly one of ${kindKeys().join(" or ")}.`,
                   properties: {
-                    resource: resourceSelector,
-                    events: {
-                      type: "array",
-                      minItems: 1,
-                      uniqueItems: true,
-                      items: { enum: ["add", "update", "delete"] },
-                      description: "Event types (default [update]).",
-                    },
-                    changed: {
-                      type: "array",
-                      minItems: 1,
-                      items: { type: "string", minLength: 1 },
-                      description: 'Field paths whose change fires the hook, e.g. spec.template.spec.containers[0].image or data["app.properties"].',
-                    },
-                    argocd: argocdTrigger,
+                    // Each trigger kind owns its fields (src/trigger/<kind>).
+                    ...Object.assign({}, ...Object.values(triggerKinds).map((k) => k.schema)),
                     when: { type: "string", minLength: 1, description: "CEL condition over object, oldObject and event." },
                   },
                 },

@@ -20,17 +20,23 @@ export interface RunnerSettings {
   tokenSecret: SecretKeySelector;
   image: string;
   replicas: number;
-  /** Where completed-step records live: memory (one replica) or kubernetes Leases (shared). */
+  /** Where runs (HookRuns) live: memory (one replica, local use) or kubernetes HookRun objects (shared). */
   store: "memory" | "kubernetes";
+  /** Finished HookRuns are deleted after ttlMs, and beyond the newest keepPerHook per hook. */
+  retention: { ttlMs: number; keepPerHook: number };
 }
+
+/** How runs of one hook for the same object relate (issue 8 §3). */
+export type Concurrency = "queue" | "replace" | "parallel";
 
 export interface HookSetDocument {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   spec: {
-    runner: Partial<RunnerSettings> & { url: string };
+    runner: Partial<Omit<RunnerSettings, "retention">> & { url: string; retention?: { ttl?: string; keepPerHook?: number } };
     eventBusName?: string;
+    limits?: { celCost?: number };
     hooks: HookDocument[];
   };
 }
@@ -39,6 +45,8 @@ export interface HookDocument {
   name: string;
   description?: string;
   timeout?: string;
+  concurrency?: Concurrency;
+  deadline?: string;
   on: {
     resource?: ResourceSelectorDocument;
     events?: ResourceEventKind[];
@@ -134,6 +142,10 @@ export interface Hook {
   steps: StepSpec[];
   /** Upper bound of one run: given, or every step's attempts, timeouts and backoff (plus the health wait). */
   timeoutMs: number;
+  /** queue (default): one run per object at a time, in order; replace: a newer change supersedes; parallel. */
+  concurrency: Concurrency;
+  /** How long after acceptance the runner keeps retrying a run before it ends Failed. */
+  deadlineMs: number;
 }
 
 export interface HookSet {
@@ -142,6 +154,8 @@ export interface HookSet {
   runner: RunnerSettings;
   eventBusName: string;
   hooks: Hook[];
+  /** CEL cost limit per evaluation of a `when`, `if` or template. */
+  celCostLimit: number;
   /** The document as written, for the runner's ConfigMap. */
   source: string;
 }

@@ -28,22 +28,30 @@ export interface PermissionNeed {
   verbs: string[];
 }
 
-/** External endpoints, configurable so tests (and GitHub Enterprise, proxies) can point elsewhere. */
-export interface Endpoints {
-  github: string;
-  cloudflare: string;
-  fastly: string;
-  /** Undefined: the AWS SDK's default CloudFront endpoint. */
-  cloudfront?: string;
-  awsRegion: string;
+/**
+ * Base URLs of external services by endpoint name (github, cloudflare, fastly, cloudfront …), as
+ * the step types declare them (StepType.endpoints) with the runner's overrides applied; see
+ * resolveEndpoints in src/runner/runtime.ts. A name without a default and without an override is
+ * absent (cloudfront: the AWS SDK's own endpoint).
+ */
+export type Endpoints = Readonly<Record<string, string | undefined>>;
+
+/** An external service a step type calls, configurable so tests (and GitHub Enterprise, proxies) can point elsewhere. */
+export interface EndpointDeclaration {
+  /** Base URL when the runner is not told otherwise; none: the client library's own default. */
+  default?: string;
+  description: string;
 }
 
 /** Services shared by all steps of a runner process. */
 export interface StepRuntime {
   /** Undefined when the runner has no Kubernetes access (kubernetes/waitFor steps then fail). */
   kubeConfig?: KubeConfig;
+  /** Reads a secret's value. Steps do not call this: they call ctx.secret, which also registers the value for scrubbing. */
   readSecret(source: SecretSource): Promise<string>;
   endpoints: Endpoints;
+  /** AWS region for signing (CloudFront). */
+  awsRegion: string;
 }
 
 export interface StepContext {
@@ -61,12 +69,23 @@ export interface StepContext {
   scope: Readonly<Record<string, unknown>>;
   /** Renders `{{ CEL }}` placeholders in any JSON-like value against `scope`. */
   render<T>(value: T): T;
+  /**
+   * Renders a URL template: `{{ expr }}` values percent-encoded for the URL (RFC 6570 `{var}`),
+   * `{{+ expr }}` values inserted as they are. Use it for every field that becomes part of a URL.
+   */
+  renderUrl(template: string): string;
+  /**
+   * Reads a secret and registers its value with the run's scrubber, so it never appears in the
+   * step's errors, output or logs. The only way a step reads a secret. Throws a StepFailure
+   * (not retryable) when the secret is missing or empty.
+   */
+  secret(source: SecretSource): Promise<string>;
   logger: Logger;
   runtime: StepRuntime;
 }
 
 export interface StepOutcome {
-  /** Visible to later steps as steps.<name>.output. Must not contain secrets. */
+  /** Visible to later steps as steps.<name>.output. The executor scrubs secrets out of it. */
   output?: unknown;
 }
 
@@ -96,5 +115,10 @@ export interface StepType<Config = unknown> {
   permissions?(config: Config, hook: { watch: { group: string; version: string; resource: string; namespace: string } }): PermissionNeed[];
   /** Secret keys the runner's Deployment must mount for this step. */
   secrets?(config: Config): SecretKeyRef["secretKeyRef"][];
+  /**
+   * External services this step type calls, by endpoint name (unique across step types). The
+   * runner's `--endpoint <name>=<url>` overrides them; steps read ctx.runtime.endpoints[name].
+   */
+  readonly endpoints?: Readonly<Record<string, EndpointDeclaration>>;
   execute(config: Config, ctx: StepContext): Promise<StepOutcome>;
 }

@@ -1,7 +1,9 @@
-// Build the exact request a generated Sensor sends to the runner, for `resource-hooks send` and
+// Build the exact request the generated Sensor sends to the runner, for `resource-hooks send` and
 // for users' own test suites (`import { resourceEventRequest } from "resource-hooks/testing"`).
 import { randomUUID } from "node:crypto";
+import type { HookSet } from "../spec/types.js";
 import type { KubeObject, ResourceEventData } from "../trigger/event.js";
+import { watchesOf } from "../trigger/index.js";
 
 export type { KubeObject, ResourceEventData } from "../trigger/event.js";
 
@@ -54,14 +56,31 @@ export function resourceEventRequest(input: ResourceEventInput, token?: string):
   return { headers, body: JSON.stringify(data), data };
 }
 
-/** Sends the event to `<runnerUrl>/hooks/<hook>` and returns the status and parsed run record. */
-export async function sendHookEvent(runnerUrl: string, hook: string, request: HookRequest, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${runnerUrl.replace(/\/+$/, "")}/hooks/${encodeURIComponent(hook)}`, {
-    method: "POST",
-    headers: request.headers,
-    body: request.body,
-    ...(signal ? { signal } : {}),
-  });
+/** The path the generated Sensor posts a hook's events to: its hook set and the watch the hook uses. */
+export function watchPathOf(hookSet: HookSet, hook: string): string {
+  for (const [watch, { hooks }] of watchesOf(hookSet)) {
+    if (hooks.some((h) => h.name === hook)) return `/hooksets/${encodeURIComponent(hookSet.name)}/watches/${encodeURIComponent(watch)}`;
+  }
+  throw new Error(`no hook named ${JSON.stringify(hook)} in hook set ${hookSet.name}; hooks: ${hookSet.hooks.map((h) => h.name).join(", ")}`);
+}
+
+export interface AcceptAnswer {
+  eventId: string;
+  runs: Array<{ name: string; hook: string; phase: string; created: boolean; reason?: string }>;
+  skipped: Array<{ hook: string; reason: string }>;
+  skippedCount: number;
+}
+
+/** Sends the event to `<runnerUrl><path>` (see watchPathOf) and returns the status and parsed answer. */
+export async function sendEvent(runnerUrl: string, path: string, request: HookRequest, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
+  const url = `${runnerUrl.replace(/\/+$/, "")}${path}`;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: "POST", headers: request.headers, body: request.body, ...(signal ? { signal } : {}) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`cannot reach the runner at ${url}: ${cause?.message ?? cause?.code ?? (err as Error).message}`, { cause: err });
+  }
   const text = await response.text();
   let body: unknown = text;
   try {

@@ -1,6 +1,6 @@
 // Argo CD sync-result hooks on the real engine: Argo CD's own Application CRD (from the argo-cd
 // Go module, see scripts/e2e/build.sh "crds"), a generated EventSource watching Applications,
-// one Sensor per hook with its Lua filter, and the runner. The test writes what Argo CD's
+// the hook set's one Sensor (its Lua filter), and the runner behind a recording front door. The test writes what Argo CD's
 // application controller writes over a sync (v2.14 setOperationState / persistAppStatus: merge
 // patches of the Application): `operation` set, operationState Running, then Succeeded or
 // Failed with finishedAt and syncResult (and `operation` cleared), then status.sync and
@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { resourceEventRequest, sendHookEvent } from "../../src/testing/index.js";
+import { resourceEventRequest, sendEvent, watchPathOf, type AcceptAnswer } from "../../src/testing/index.js";
+import { startFrontDoor, type FrontDoor } from "./front-door.js";
 import { useStack } from "./harness.js";
 import {
   applyHookSet,
@@ -38,8 +39,9 @@ const stack = useStack();
 const sinks = {} as Record<"synced" | "failed" | "multi", HttpSink>;
 let deployed: DeployedHookSet;
 let runner: RunnerHandle;
+let door: FrontDoor;
 let eventSource: ArgoProcess;
-let sensors: Map<string, ArgoProcess>;
+let sensor: ArgoProcess;
 let statusSubresource = false;
 let watchBaseline = 0;
 
@@ -47,7 +49,7 @@ let watchBaseline = 0;
 const sha = (seed: string): string => Buffer.from(seed.padEnd(20, ".")).toString("hex").slice(0, 40);
 const REV = { r0: sha("rev-0"), r1: sha("rev-1"), r2: sha("rev-2"), a0: sha("app-0"), b0: sha("cfg-0"), a1: sha("app-1"), b1: sha("cfg-1") };
 
-function hooksYaml(runnerPort: number): string {
+function hooksYaml(runnerUrl: string): string {
   return `apiVersion: resource-hooks.io/v1alpha1
 kind: HookSet
 metadata:
@@ -55,7 +57,7 @@ metadata:
   namespace: ${NS}
 spec:
   runner:
-    url: http://127.0.0.1:${runnerPort}
+    url: ${runnerUrl}
   hooks:
     - name: frontend-synced
       on:
@@ -212,19 +214,15 @@ async function refresh(app: string, sync: { revision?: string; revisions?: strin
   });
 }
 
-/** Requests that reached the runner at all: runs of any status, and rejected requests. */
+/** Requests that reached the runner: counted on its front door, the only way in. */
 async function runnerRequests(): Promise<number> {
-  const text = await runner.metrics();
-  return metricValue(text, "resource_hooks_runs_total") + metricValue(text, "resource_hooks_requests_rejected_total");
+  return door.requests.length;
 }
 
+/** Attempts of the Sensor's triggers (one per watch; here the one Application watch). */
 async function sensorAttempts(): Promise<number> {
-  let sum = 0;
-  for (const s of sensors.values()) {
-    const text = await s.metrics();
-    sum += metricValue(text, "argo_events_action_triggered_total") + metricValue(text, "argo_events_action_failed_total");
-  }
-  return sum;
+  const text = await sensor.metrics();
+  return metricValue(text, "argo_events_action_triggered_total") + metricValue(text, "argo_events_action_failed_total");
 }
 
 /** Events the event source published for its (one) Application watch. */
@@ -244,7 +242,8 @@ beforeAll(async () => {
   statusSubresource = versions.some((v) => v.name === "v1alpha1" && v.subresources?.status !== undefined);
 
   const port = await freePort();
-  deployed = generateHookSet(s, "e2e-argocd", hooksYaml(port));
+  door = await startFrontDoor(`http://127.0.0.1:${port}`);
+  deployed = generateHookSet(s, "e2e-argocd", hooksYaml(door.url));
   await s.apply([
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ARGOCD } },
     { apiVersion: "v1", kind: "Namespace", metadata: { name: WEB } },
@@ -291,12 +290,13 @@ beforeAll(async () => {
   figure("runner start until /readyz (ms)", performance.now() - t);
   watchBaseline = await s.watchCount("applications", "argoproj.io");
   t = performance.now();
-  ({ eventSource, sensors } = await startArgo(s, deployed, { sensorAccount: SENSOR_ACCOUNT }));
-  figure(`event source + ${sensors.size} sensors ready (ms)`, performance.now() - t);
+  ({ eventSource, sensor } = await startArgo(s, deployed, { sensorAccount: SENSOR_ACCOUNT }));
+  figure("event source + the hook set's Sensor ready (ms)", performance.now() - t);
 });
 
 afterAll(async () => {
   await Promise.all(Object.values(sinks).map((x) => x?.close()));
+  await door?.close();
 });
 
 describe("Argo CD sync-result hooks on the real engine", () => {
@@ -337,7 +337,7 @@ describe("Argo CD sync-result hooks on the real engine", () => {
       phase: "Succeeded",
       results: [result("Deployment", "frontend", "configured"), result("ConfigMap", "web-config", "unchanged")],
     });
-    await until("the run waiting for health", async () => ((await runner.metric("resource_hooks_runs_in_flight")) >= 1 ? true : undefined), 20_000);
+    await waitForRun(runner, "frontend-synced", (r) => r.status.phase === "Running", 20_000);
     await refresh("web", { revision: REV.r2 }, "Progressing");
     await sleep(2_500); // more than the runner's 2s health poll
     expect(sinks.synced.requests, "no run before Healthy").toHaveLength(0);
@@ -348,8 +348,10 @@ describe("Argo CD sync-result hooks on the real engine", () => {
     expect(req!.receivedAtPerf).toBeGreaterThan(tHealthy);
     figure("changed sync: Healthy write -> hook's request (ms; the runner polls health every 2s)", req!.receivedAtPerf - tHealthy);
     expect(req!.json).toEqual({ revision: REV.r2, startedAt: changed.startedAt, change: "configured" });
-    const run = await waitForRun(runner, "frontend-synced", (r) => r.status === "succeeded");
-    expect(run.steps).toEqual([expect.objectContaining({ name: "tell", status: "succeeded" })]);
+    const run = await waitForRun(runner, "frontend-synced", (r) => r.status.phase === "Succeeded");
+    expect(run.status.steps).toEqual([expect.objectContaining({ name: "tell", phase: "Succeeded" })]);
+    expect(run.status.attempts).toBe(1);
+    expect((await runner.runs("frontend-synced")).filter((r) => r.status.phase !== "Skipped")).toHaveLength(1);
 
     // the runner records the result on the Application
     const app = await stack().admin.get<KubeObject>(appPath("web"));
@@ -379,9 +381,14 @@ describe("Argo CD sync-result hooks on the real engine", () => {
       { type: "UPDATE", object: changed.finished, oldObject: changed.running, group: "argoproj.io", version: "v1alpha1", resource: "applications", source: "e2e-argocd", subject: "applications-argocd" },
       TOKEN,
     );
-    const answer = await sendHookEvent(runner.url, "frontend-synced", redelivery);
-    expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ status: "duplicate" });
+    const answer = await sendEvent(runner.url, watchPathOf(deployed.hookSet, "frontend-synced"), redelivery);
+    expect(answer.status).toBe(202);
+    // every hook of the watch is evaluated again and finds what it recorded for this operation:
+    // the run of frontend-synced, and frontend-sync-failed's Skipped record (not a Failed sync)
+    expect((answer.body as AcceptAnswer).runs).toEqual([
+      expect.objectContaining({ hook: "frontend-synced", phase: "Succeeded", created: false }),
+      expect.objectContaining({ hook: "frontend-sync-failed", phase: "Skipped", created: false }),
+    ]);
     await sinks.synced.waitQuiet(1_000);
     expect(sinks.synced.requests).toHaveLength(1);
   });
@@ -401,7 +408,9 @@ describe("Argo CD sync-result hooks on the real engine", () => {
     await sinks.failed.waitQuiet(2_000);
     expect(sinks.failed.requests).toHaveLength(1);
     expect(sinks.synced.requests).toHaveLength(1);
-    expect(await runner.metric("resource_hooks_runs_total", { hook: "frontend-synced", status: "skipped" })).toBe(0);
+    expect((await runner.runs("frontend-synced")).filter((r) => r.status.phase !== "Skipped")).toHaveLength(1);
+    const failedRuns = await runner.runs("frontend-sync-failed");
+    expect(failedRuns.filter((r) => r.status.phase === "Succeeded")).toHaveLength(1);
   });
 
   it("a multi-source Application: the run waits for Healthy at every synced revision", async () => {
@@ -412,7 +421,7 @@ describe("Argo CD sync-result hooks on the real engine", () => {
       results: [result("Deployment", "frontend", "configured")],
     });
     // still Healthy at the previous revisions: not yet
-    await until("the multi-source run waiting for health", async () => ((await runner.metric("resource_hooks_runs_in_flight")) >= 1 ? true : undefined), 20_000);
+    await waitForRun(runner, "multi-synced", (r) => r.status.phase === "Running", 20_000);
     await sleep(2_500);
     expect(sinks.multi.requests).toHaveLength(0);
     const tSynced = performance.now();

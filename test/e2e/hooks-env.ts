@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { generate, render, writeOutput, type GeneratedFile } from "../../src/generate/index.js";
-import type { RunReport } from "../../src/runner/execute.js";
+import type { HookRun } from "../../src/runner/hookrun.js";
 import { parseHookSet } from "../../src/spec/load.js";
 import type { HookSet } from "../../src/spec/types.js";
 import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
@@ -59,12 +59,14 @@ export interface DeployedHookSet {
   hooksFile: string;
   files: GeneratedFile[];
   eventSource: KubeObject;
-  /** Sensor objects by hook name. */
-  sensors: Map<string, KubeObject>;
+  /** The hook set's one Sensor (one trigger per watch). */
+  sensor: KubeObject;
   /** Paths of the generated EventSource and Sensor files (for argo-events lint). */
   argoFiles: string[];
-  /** Every object of manifests/ (RBAC, runner, ConfigMap, placeholder token Secret). */
+  /** Every object of manifests/ but the CRDs (RBAC, runner, ConfigMap, placeholder token Secret). */
   manifests: KubeObject[];
+  /** The HookRun CRD (applied first, and only once per stack). */
+  crds: KubeObject[];
 }
 
 /**
@@ -82,17 +84,18 @@ export function generateHookSet(stack: Stack, name: string, text: string): Deplo
   const objectsOf = (prefix: string): KubeObject[] => files.filter((f) => f.path.startsWith(prefix)).flatMap((f) => f.objects as KubeObject[]);
   const [eventSource] = objectsOf("eventsources/");
   if (!eventSource) throw new Error(`${name}: no EventSource generated`);
-  const sensors = new Map<string, KubeObject>();
-  for (const s of objectsOf("sensors/")) sensors.set(String(s.metadata?.labels?.["resource-hooks.io/hook"]), s);
+  const [sensor] = objectsOf("sensors/");
+  if (!sensor) throw new Error(`${name}: no Sensor generated`);
   return {
     hookSet,
     dir,
     hooksFile,
     files,
     eventSource,
-    sensors,
+    sensor,
     argoFiles: files.filter((f) => /^(eventsources|sensors)\//.test(f.path)).map((f) => path.join(dir, f.path)),
-    manifests: objectsOf("manifests/").filter((o) => o.kind !== "Kustomization"),
+    manifests: objectsOf("manifests/").filter((o) => o.kind !== "Kustomization" && o.kind !== "CustomResourceDefinition"),
+    crds: objectsOf("manifests/").filter((o) => o.kind === "CustomResourceDefinition"),
   };
 }
 
@@ -104,7 +107,8 @@ export function generateHookSet(stack: Stack, name: string, text: string): Deplo
 export async function applyHookSet(stack: Stack, deployed: DeployedHookSet, token: string): Promise<void> {
   const { hookSet } = deployed;
   const secret = hookSet.runner.tokenSecret;
-  await stack.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: hookSet.namespace } }]);
+  await stack.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: hookSet.namespace } }, ...deployed.crds]);
+  await waitForCrd(stack, "hookruns.resource-hooks.io");
   const manifests = deployed.manifests.filter((o) => !(o.kind === "Secret" && o.metadata?.name === secret.name));
   await stack.apply([
     ...manifests,
@@ -115,8 +119,22 @@ export async function applyHookSet(stack: Stack, deployed: DeployedHookSet, toke
       stringData: { [secret.key]: `Bearer ${token}` },
     },
     deployed.eventSource,
-    ...deployed.sensors.values(),
+    deployed.sensor,
   ]);
+}
+
+/** A CRD serves its kind once it is Established. */
+export async function waitForCrd(stack: Stack, name: string): Promise<void> {
+  await until(`CRD ${name} established`, async () => {
+    const crd = await stack.admin.get<KubeObject>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`).catch(() => undefined);
+    const conditions = (crd?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? [];
+    return conditions.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+  }, 30_000, 100);
+  // Established is not yet served: for a moment after it, a list answers 429 "storage is
+  // (re)initializing" (kube-apiserver v1.32), and a runner started then fails its first list.
+  const crd = await stack.admin.get<{ spec: { group: string; names: { plural: string }; versions: Array<{ name: string; served: boolean }> } }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+  const version = crd.spec.versions.find((v) => v.served)?.name ?? "v1";
+  await until(`CRD ${name} served`, async () => ((await stack.apiGet(`/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}?limit=1`)).status === 200 ? true : undefined), 30_000, 100);
 }
 
 /** The ServiceAccount the generated manifests give the event source. */
@@ -135,22 +153,15 @@ export function runnerAccount(deployed: DeployedHookSet): { namespace: string; n
   return { namespace: deployed.hookSet.namespace, name };
 }
 
-/** Starts the generated EventSource and the Sensors of `hooks` (all by default) as pods. */
+/** Starts the generated EventSource and the hook set's Sensor as pods. */
 export async function startArgo(
   stack: Stack,
   deployed: DeployedHookSet,
-  opts: { hooks?: string[]; sensorAccount: { namespace: string; name: string }; sensorOptions?: StartPodOptions },
-): Promise<{ eventSource: ArgoProcess; sensors: Map<string, ArgoProcess> }> {
+  opts: { sensorAccount: { namespace: string; name: string }; sensorOptions?: StartPodOptions; sensor?: KubeObject },
+): Promise<{ eventSource: ArgoProcess; sensor: ArgoProcess }> {
   const eventSource = await stack.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
-  const hooks = opts.hooks ?? [...deployed.sensors.keys()];
-  const started = await Promise.all(
-    hooks.map(async (hook) => {
-      const sensor = deployed.sensors.get(hook);
-      if (!sensor) throw new Error(`no Sensor generated for hook ${hook}`);
-      return [hook, await stack.startSensor(sensor, { serviceAccount: opts.sensorAccount, ...opts.sensorOptions })] as const;
-    }),
-  );
-  return { eventSource, sensors: new Map(started) };
+  const sensor = await stack.startSensor(opts.sensor ?? deployed.sensor, { serviceAccount: opts.sensorAccount, ...opts.sensorOptions });
+  return { eventSource, sensor };
 }
 
 // ------------------------------------------------------------------ the runner
@@ -178,7 +189,7 @@ export interface RunnerHandle {
   metrics(): Promise<string>;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** GET /runs (newest first), optionally of one hook. */
-  runs(hook?: string): Promise<RunReport[]>;
+  runs(hook?: string): Promise<HookRun[]>;
   /** SIGKILL (a crash: no drain, nothing released). */
   kill(): Promise<void>;
   /** SIGTERM: drains in-flight runs, then exits. */
@@ -250,7 +261,7 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     runs: async (hook) => {
       const r = await get(`/runs${hook ? `?hook=${encodeURIComponent(hook)}` : ""}`, true);
       if (r.status !== 200) throw new Error(`GET /runs: ${r.status}`);
-      return ((await r.json()) as { runs: RunReport[] }).runs;
+      return ((await r.json()) as { runs: HookRun[] }).runs;
     },
     kill: async () => {
       await proc.kill();
@@ -262,7 +273,7 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
 }
 
 /** Waits for a run of `hook` that satisfies `pred` in the runner's /runs. */
-export function waitForRun(runner: RunnerHandle, hook: string, pred: (r: RunReport) => boolean = () => true, timeoutMs = 30_000): Promise<RunReport> {
+export function waitForRun(runner: RunnerHandle, hook: string, pred: (r: HookRun) => boolean = () => true, timeoutMs = 30_000): Promise<HookRun> {
   return until(`a run of ${hook} on ${runner.url}`, async () => (await runner.runs(hook)).find(pred), timeoutMs, 200);
 }
 

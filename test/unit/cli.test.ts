@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { deployment } from "../helpers/objects.js";
-import { startPeer } from "./steps/helpers.js";
+import { closedPort, startPeer } from "./steps/helpers.js";
 
 const root = join(import.meta.dirname, "../..");
 const CLI = ["--import", "tsx", join(root, "src/cli/main.ts")];
@@ -41,9 +41,9 @@ describe("validate and generate", () => {
     const check = cli("generate", "-f", "examples/hooks.yaml", "-o", out, "--check");
     expect(check.code).toBe(1);
     expect(check.stderr).toContain("eventsources/web.yaml: differs from what would be generated");
-    expect(check.stderr).toContain("sensors/web-announce-scaling.yaml: differs from what would be generated");
+    expect(check.stderr).toContain("sensors/web.yaml: differs from what would be generated");
     expect(cli("generate", "-f", "examples/hooks.yaml", "-o", out).code).toBe(0);
-    expect(cli("generate", "-f", "examples/hooks.yaml", "-o", out, "--check")).toMatchObject({ code: 0, stdout: `${out}: up to date (13 files)\n` });
+    expect(cli("generate", "-f", "examples/hooks.yaml", "-o", out, "--check")).toMatchObject({ code: 0, stdout: `${out}: up to date (9 files)\n` });
   });
 });
 
@@ -91,40 +91,72 @@ describe("serve and send", () => {
     expect(r.stdout).toContain("the token is still the generated placeholder");
   });
 
-  it("send delivers what a Sensor sends; SIGTERM lets the in-flight run finish, then exits 0", async () => {
+  function scaledHookSet(peerUrl: string): string {
+    return file("hooks.yaml", {
+      apiVersion: "resource-hooks.io/v1alpha1",
+      kind: "HookSet",
+      metadata: { name: "t" },
+      spec: {
+        runner: { url: "http://127.0.0.1:8080", store: "memory" },
+        hooks: [{ name: "scaled", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"] }, steps: [{ name: "call", http: { url: `${peerUrl}/scaled`, body: { replicas: "{{ object.spec.replicas }}" } } }] }],
+      },
+    });
+  }
+
+  it("send delivers what a Sensor sends; --wait follows the run to its end and prints its final record", async () => {
+    const peer = await startPeer(() => ({ status: 200, body: { ok: true } }));
+    const hooks = scaledHookSet(peer.url);
+    const tokenFile = file("token", "Bearer cli-test-token-0123456789\n");
+    const child = serve(["-f", hooks, "--port", "0", "--host", "127.0.0.1", "--token-file", tokenFile, "--no-kube-events"]);
+    const childExit = exited(child);
+    const url = await listening(child);
+    const oldFile = file("old.yaml", deployment({ replicas: 2 }));
+    const newFile = file("new.yaml", deployment({ replicas: 5, generation: 4 }));
+    const send = spawn(process.execPath, [...CLI, "send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", oldFile, "--new", newFile, "--token-file", tokenFile, "--wait"], { cwd: root });
+    const sendExit = exited(send);
+    let sendOut = "";
+    send.stdout.on("data", (c: Buffer) => (sendOut += c.toString()));
+    expect(await sendExit).toBe(0);
+    expect(peer.requests.map((r) => r.json())).toEqual([{ replicas: 5 }]);
+    const answer = JSON.parse(sendOut) as { runs: Array<{ spec: { hook: string }; status: { phase: string; steps: unknown[] } }> };
+    expect(answer.runs).toHaveLength(1);
+    expect(answer.runs[0]!.spec.hook).toBe("scaled");
+    expect(answer.runs[0]!.status).toMatchObject({ phase: "Succeeded", steps: [{ name: "call", phase: "Succeeded", attempts: 1 }] });
+    child.kill("SIGTERM");
+    expect(await childExit).toBe(0);
+    await peer.close();
+  }, 30_000);
+
+  it("on SIGTERM the running run finishes within the grace period, then the runner exits 0", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const peer = await startPeer(async () => {
       await gate;
       return { status: 200, body: { ok: true } };
     });
-    const hooks = file("hooks.yaml", {
-      apiVersion: "resource-hooks.io/v1alpha1",
-      kind: "HookSet",
-      metadata: { name: "t" },
-      spec: {
-        runner: { url: "http://127.0.0.1:8080", store: "memory" },
-        hooks: [{ name: "scaled", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"] }, steps: [{ name: "call", http: { url: `${peer.url}/scaled`, body: { replicas: "{{ object.spec.replicas }}" } } }] }],
-      },
-    });
+    const hooks = scaledHookSet(peer.url);
     const tokenFile = file("token", "Bearer cli-test-token-0123456789\n");
     const child = serve(["-f", hooks, "--port", "0", "--host", "127.0.0.1", "--token-file", tokenFile, "--no-kube-events", "--shutdown-grace", "20s"]);
+    let logs = "";
+    child.stdout.on("data", (c: Buffer) => (logs += c.toString()));
     const childExit = exited(child);
     const url = await listening(child);
-    const oldFile = file("old.yaml", deployment({ replicas: 2 }));
-    const newFile = file("new.yaml", deployment({ replicas: 5, generation: 4 }));
-    const send = spawn(process.execPath, [...CLI, "send", "--url", url, "--hook", "scaled", "--old", oldFile, "--new", newFile, "--token-file", tokenFile], { cwd: root });
-    const sendExit = exited(send);
-    let sendOut = "";
-    send.stdout.on("data", (c: Buffer) => (sendOut += c.toString()));
+    const send = spawn(process.execPath, [...CLI, "send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", file("old.yaml", deployment({ replicas: 2 })), "--new", file("new.yaml", deployment({ replicas: 6, generation: 4 })), "--token-file", tokenFile], { cwd: root });
+    expect(await exited(send)).toBe(0);
     while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 20));
-    expect(peer.requests[0]!.json()).toEqual({ replicas: 5 });
     child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     release();
-    expect(await sendExit).toBe(0);
-    expect(JSON.parse(sendOut)).toMatchObject({ hook: "scaled", status: "succeeded", steps: [{ name: "call", status: "succeeded", attempts: 1 }] });
     expect(await childExit).toBe(0);
+    expect(logs).toMatch(/"msg":"run succeeded"/);
     await peer.close();
   }, 30_000);
+
+  it("send to a runner that does not answer names the URL and the cause", async () => {
+    const port = await closedPort();
+    const hooks = scaledHookSet("http://127.0.0.1:9");
+    const r = cli("send", "--url", `http://127.0.0.1:${port}`, "-f", hooks, "--hook", "scaled", "--type", "add", "--new", file("new.yaml", deployment({ replicas: 6 })), "--token-file", file("token", "cli-test-token-0123456789"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot reach the runner at http://127.0.0.1:${port}/hooksets/t/watches/deployments-all: connect ECONNREFUSED 127.0.0.1:${port}`);
+  });
 });

@@ -1,13 +1,14 @@
+import { DEFAULT_CEL_COST_LIMIT } from "../../src/expr/cel.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { diffOutput, generate, render, writeOutput } from "../../src/generate/index.js";
 import type { EventSource, Sensor } from "../../src/generate/argo-types.js";
-import { loadHookSetFile } from "../../src/spec/load.js";
+import { hookRunCrd } from "../../src/generate/hookrun-crd.js";
+import { loadHookSetFile, parseHookSet } from "../../src/spec/load.js";
 import { hookSetSchema } from "../../src/spec/schema.js";
-import { argoValidators } from "../helpers/argo-schema.js";
 import { hookSetFrom } from "../helpers/spec.js";
 
 const root = join(import.meta.dirname, "../..");
@@ -15,67 +16,80 @@ const example = loadHookSetFile(join(root, "examples/hooks.yaml"));
 const objectsOf = (kind: string) => generate(example).flatMap((f) => f.objects).filter((o) => (o as { kind?: string }).kind === kind);
 
 describe("generated Argo Events objects", () => {
-  it("validate against Argo Events' own schema, with no unknown fields", () => {
-    const { EventSource: validateEventSource, Sensor: validateSensor } = argoValidators();
-    const eventSources = objectsOf("EventSource");
-    const sensors = objectsOf("Sensor");
-    expect(eventSources).toHaveLength(1);
-    expect(sensors).toHaveLength(example.hooks.length);
-    for (const es of eventSources) expect(validateEventSource(es), JSON.stringify(validateEventSource.errors)).toBe(true);
-    for (const s of sensors) expect(validateSensor(s), JSON.stringify(validateSensor.errors)).toBe(true);
+  // The check against Argo Events' own JSON schema (unknown fields forbidden) needs the
+  // argo-events Go module: test/e2e/argo-schema.e2e.test.ts. Here: the shape we rely on.
+  it("one EventSource and one Sensor for the hook set: a dependency and a trigger per watch", () => {
+    const [es] = objectsOf("EventSource") as EventSource[];
+    const sensors = objectsOf("Sensor") as Sensor[];
+    expect(sensors).toHaveLength(1);
+    const watches = Object.keys(es!.spec.resource);
+    const sensor = sensors[0]!;
+    expect(sensor.metadata.name).toBe("web");
+    expect(sensor.spec.dependencies.map((d) => [d.name, d.eventSourceName, d.eventName])).toEqual(watches.map((w) => [w, "web", w]));
+    expect(sensor.spec.triggers.map((t) => t.template.name)).toEqual(watches);
+    for (const dep of sensor.spec.dependencies) expect(Object.keys(dep)).toEqual(["name", "eventSourceName", "eventName", "filters"]);
   });
 
-  it("the strict schema check does catch a misspelt field", () => {
-    const { Sensor: validateSensor } = argoValidators();
-    const sensor = structuredClone(objectsOf("Sensor")[0]) as Sensor;
-    const dep = sensor.spec.dependencies[0] as unknown as Record<string, unknown>;
-    dep.eventname = dep.eventName;
-    expect(validateSensor(sensor)).toBe(false);
-    // atLeastOnce in the template is silently ignored by Argo Events: it must sit on the trigger.
-    const misplaced = structuredClone(objectsOf("Sensor")[0]) as Sensor;
-    (misplaced.spec.triggers[0]!.template as unknown as Record<string, unknown>).atLeastOnce = true;
-    expect(validateSensor(misplaced)).toBe(false);
-  });
-
-  it("puts atLeastOnce, retryStrategy and the status policy on the trigger", () => {
-    for (const sensor of objectsOf("Sensor") as Sensor[]) {
-      const trigger = sensor.spec.triggers[0]!;
+  it("puts conditions in each trigger's template, and atLeastOnce, retryStrategy and the status policy on the trigger", () => {
+    for (const trigger of (objectsOf("Sensor") as Sensor[])[0]!.spec.triggers) {
+      expect(Object.keys(trigger).sort()).toEqual(["atLeastOnce", "policy", "retryStrategy", "template"]);
+      expect(Object.keys(trigger.template)).toEqual(["name", "conditions", "http"]);
+      // Without conditions a trigger waits for every dependency of the Sensor.
+      expect(trigger.template.conditions).toBe(trigger.template.name);
       expect(trigger.atLeastOnce).toBe(true);
-      expect(trigger.policy.status.allow).toEqual([200]);
-      expect(trigger.retryStrategy.steps).toBeGreaterThan(0);
-      expect(Object.keys(trigger.template)).toEqual(["name", "http"]);
+      expect(trigger.policy.status.allow).toEqual([200, 202]);
+      expect(trigger.template.http.timeout).toBe(10);
+      // About 5 minutes of retries: 5s, 10s … 160s.
+      const { steps, duration, factor } = trigger.retryStrategy;
+      const total = Array.from({ length: steps - 1 }, (_, i) => parseInt(duration) * factor ** i).reduce((a, b) => a + b, 0);
+      expect(total).toBeGreaterThanOrEqual(240);
+      expect(total).toBeLessThanOrEqual(600);
     }
   });
 
-  it("posts a binary CloudEvent with the event data as the whole body and the token from a Secret", () => {
-    const sensor = (objectsOf("Sensor") as Sensor[]).find((s) => s.metadata.name === "web-purge-cdn-on-image-change")!;
-    const http = sensor.spec.triggers[0]!.template.http;
-    expect(http.url).toBe("http://resource-hooks.argo-events.svc:8080/hooks/purge-cdn-on-image-change");
-    expect(http.payload).toEqual([{ src: { dependencyName: "change", dataKey: "@this", useRawData: true }, dest: "" }]);
-    expect(http.dynamicHeaders.map((h) => [h.dest, h.src.contextKey])).toEqual([
-      ["ce-id", "id"],
-      ["ce-source", "source"],
-      ["ce-type", "type"],
-      ["ce-subject", "subject"],
-      ["ce-time", "time"],
+  it("posts a binary CloudEvent per watch to /hooksets/<hook set>/watches/<watch>, the event data as the whole body, the token from a Secret", () => {
+    const trigger = (objectsOf("Sensor") as Sensor[])[0]!.spec.triggers.find((t) => t.template.name === "deployments-web")!;
+    const http = trigger.template.http;
+    expect(http.url).toBe("http://resource-hooks.argo-events.svc:8080/hooksets/web/watches/deployments-web");
+    expect(http.payload).toEqual([{ src: { dependencyName: "deployments-web", dataKey: "@this", useRawData: true }, dest: "" }]);
+    expect(http.dynamicHeaders.map((h) => [h.dest, h.src.contextKey, h.src.dependencyName])).toEqual([
+      ["ce-id", "id", "deployments-web"],
+      ["ce-source", "source", "deployments-web"],
+      ["ce-type", "type", "deployments-web"],
+      ["ce-subject", "subject", "deployments-web"],
+      ["ce-time", "time", "deployments-web"],
     ]);
     expect(http.headers["ce-specversion"]).toBe("1.0");
     expect(http.secureHeaders).toEqual([{ name: "Authorization", valueFrom: { secretKeyRef: { name: "resource-hooks-token", key: "token" } } }]);
-    // 11m step (no retries) + 60s step with 2 retries and 1s+2s backoff, + margin.
-    const hook = example.hooks.find((h) => h.name === "purge-cdn-on-image-change")!;
-    expect(hook.timeoutMs).toBe(11 * 60_000 + 3 * 60_000 + 3_000);
-    expect(http.timeout).toBe(Math.ceil(hook.timeoutMs / 1000) + 15);
   });
 
-  it("never writes a secret value into a manifest", () => {
+  it("asks the event source for ADDs and DELETEs too: catch-up reads replayed ADDs, DELETEs forget", () => {
+    const hookSet = hookSetFrom([
+      { name: "a", on: { resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["add"] }, steps: [{ name: "s", log: { message: "x" } }] },
+      { name: "d", on: { resource: { version: "v1", resource: "secrets", namespace: "web" }, events: ["delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
+      { name: "u", on: { resource: { version: "v1", resource: "services", namespace: "web" } }, steps: [{ name: "s", log: { message: "x" } }] },
+    ]);
+    const es = generate(hookSet)[0]!.objects[0] as EventSource;
+    expect(Object.values(es.spec.resource).map((w) => [w.resource, w.eventTypes])).toEqual([
+      ["configmaps", ["ADD", "DELETE"]],
+      ["secrets", ["DELETE"]],
+      ["services", ["ADD", "UPDATE", "DELETE"]],
+    ]);
+  });
+
+  it("never writes a secret value into a manifest; the placeholder token Secret only on request", () => {
     const text = [...render(generate(example), "examples/hooks.yaml").values()].join("\n");
     expect(text).not.toMatch(/hooks\.slack\.com|ghp_|AKIA/);
-    expect(text).toContain("replace-me-with-a-random-token");
+    expect(text).not.toContain("replace-me-with-a-random-token");
+    expect(generate(example).map((f) => f.path)).not.toContain("manifests/token-secret.yaml");
+    const withSecret = generate(example, { createTokenSecret: true });
+    expect(JSON.stringify(withSecret.find((f) => f.path === "manifests/token-secret.yaml")!.objects)).toContain("replace-me-with-a-random-token");
+    expect((withSecret.find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as { resources: string[] }).resources).toContain("token-secret.yaml");
   });
 });
 
 describe("watch sharing", () => {
-  it("1,000 hooks over 3 distinct selectors make 3 watches", () => {
+  it("1,000 hooks over 3 distinct selectors: 1 EventSource, 1 Sensor with 3 triggers, far below etcd's 1.5 MiB", () => {
     const selectors = [
       { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
       { version: "v1", resource: "configmaps", namespace: "web" },
@@ -84,23 +98,28 @@ describe("watch sharing", () => {
     const hooks = Array.from({ length: 1000 }, (_, i) => {
       const base = selectors[i % 3]!;
       const resource = "labels" in base ? base : { ...base, name: `obj-${i}` };
-      return { name: `hook-${i}`, on: { resource }, steps: [{ name: "say", log: { message: "hi" } }] };
+      const changed = i % 3 === 1 ? { changed: [`data["key-${i}.properties"]`] } : i % 3 === 0 ? { changed: ["spec.template.spec.containers[0].image"] } : {};
+      return { name: `hook-${i}`, on: { resource, ...changed }, steps: [{ name: "say", log: { message: "hi" } }] };
     });
     const files = generate(hookSetFrom(hooks));
-    const es = files.flatMap((f) => f.objects).find((o) => (o as EventSource).kind === "EventSource") as EventSource;
-    expect(Object.keys(es.spec.resource)).toHaveLength(3);
-    expect(files.filter((f) => f.path.startsWith("sensors/"))).toHaveLength(1000);
-    const eventNames = new Set((files.flatMap((f) => f.objects).filter((o) => (o as Sensor).kind === "Sensor") as Sensor[]).map((s) => s.spec.dependencies[0]!.eventName));
-    expect(eventNames).toEqual(new Set(Object.keys(es.spec.resource)));
+    const objects = files.flatMap((f) => f.objects);
+    const eventSources = objects.filter((o) => (o as EventSource).kind === "EventSource") as EventSource[];
+    const sensors = objects.filter((o) => (o as Sensor).kind === "Sensor") as Sensor[];
+    expect(eventSources).toHaveLength(1);
+    expect(sensors).toHaveLength(1);
+    expect(Object.keys(eventSources[0]!.spec.resource)).toHaveLength(3);
+    expect(sensors[0]!.spec.triggers).toHaveLength(3);
+    expect(new Set(sensors[0]!.spec.dependencies.map((d) => d.eventName))).toEqual(new Set(Object.keys(eventSources[0]!.spec.resource)));
+    const bytes = Buffer.byteLength(JSON.stringify(sensors[0]));
+    console.log(`1,000 hooks over 3 selectors: 1 EventSource, 1 Sensor of ${(bytes / 1024).toFixed(1)} KiB with ${sensors[0]!.spec.triggers.length} triggers`);
+    expect(bytes).toBeLessThan(512 * 1024);
   });
 
-  it("unions the event types of the hooks sharing a watch", () => {
-    const hookSet = hookSetFrom([
-      { name: "a", on: { resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["add"] }, steps: [{ name: "s", log: { message: "x" } }] },
-      { name: "b", on: { resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["delete", "update"] }, steps: [{ name: "s", log: { message: "x" } }] },
-    ]);
-    const es = generate(hookSet)[0]!.objects[0] as EventSource;
-    expect(Object.values(es.spec.resource).map((w) => w.eventTypes)).toEqual([["ADD", "UPDATE", "DELETE"]]);
+  it("writes one filter row per distinct hook, not a copy of the code per hook", () => {
+    const one = (n: number) => hookSetFrom(Array.from({ length: n }, (_, i) => ({ name: `h-${i}`, on: { resource: { version: "v1", resource: "configmaps", namespace: "web", name: `cm-${i}` } }, steps: [{ name: "s", log: { message: "x" } }] })));
+    const size = (n: number) => (generate(one(n)).find((f) => f.path.startsWith("sensors/"))!.objects[0] as Sensor).spec.dependencies[0]!.filters.script.length;
+    const perHook = (size(101) - size(1)) / 100;
+    expect(perHook).toBeLessThan(80);
   });
 });
 
@@ -147,10 +166,10 @@ describe("files and --check", () => {
     const rendered = render(generate(example), "examples/hooks.yaml");
     writeOutput(dir, rendered);
     expect(diffOutput(dir, rendered)).toEqual({ changed: [], stale: [] });
-    writeFileSync(join(dir, "sensors/web-announce-scaling.yaml"), "# Generated by resource-hooks from x\nchanged: true\n");
+    writeFileSync(join(dir, "sensors/web.yaml"), "# Generated by resource-hooks from x\nchanged: true\n");
     writeFileSync(join(dir, "sensors/web-removed-hook.yaml"), "# Generated by resource-hooks from x\n");
     writeFileSync(join(dir, "sensors/hand-written.yaml"), "kind: Sensor\n");
-    expect(diffOutput(dir, rendered)).toEqual({ changed: ["sensors/web-announce-scaling.yaml"], stale: ["sensors/web-removed-hook.yaml"] });
+    expect(diffOutput(dir, rendered)).toEqual({ changed: ["sensors/web.yaml"], stale: ["sensors/web-removed-hook.yaml"] });
     writeOutput(dir, rendered);
     expect(diffOutput(dir, rendered)).toEqual({ changed: [], stale: [] });
     expect(existsSync(join(dir, "sensors/hand-written.yaml"))).toBe(true);
@@ -165,5 +184,124 @@ describe("files and --check", () => {
 
   it("schema/hooks.schema.json is the schema the loader uses", () => {
     expect(JSON.parse(readFileSync(join(root, "schema/hooks.schema.json"), "utf8"))).toEqual(hookSetSchema());
+  });
+});
+
+describe("HookRun CRD", () => {
+  const crd = generate(example).find((f) => f.path === "manifests/hookrun-crd.yaml")!.objects[0] as ReturnType<typeof hookRunCrd>;
+  const version = (crd.spec.versions as Array<Record<string, unknown>>)[0]!;
+  const schema = (version.schema as { openAPIV3Schema: { properties: Record<string, { properties: Record<string, Record<string, unknown>> }> } }).openAPIV3Schema;
+
+  it("is generated into manifests/ and listed in the kustomization", () => {
+    expect(crd).toEqual(hookRunCrd(crd.metadata.labels));
+    expect(crd.metadata.name).toBe("hookruns.resource-hooks.io");
+    expect(crd.spec).toMatchObject({ group: "resource-hooks.io", scope: "Namespaced", names: { kind: "HookRun", plural: "hookruns" } });
+    const kustomization = generate(example).find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as { resources: string[] };
+    expect(kustomization.resources).toContain("hookrun-crd.yaml");
+  });
+
+  it("prints HOOK, OBJECT, PHASE, AGE and has a status subresource", () => {
+    expect(version).toMatchObject({ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } });
+    expect((version.additionalPrinterColumns as Array<{ name: string; jsonPath: string }>).map((c) => [c.name.toUpperCase(), c.jsonPath])).toEqual([
+      ["HOOK", ".spec.hook"],
+      ["OBJECT", ".spec.subject"],
+      ["PHASE", ".status.phase"],
+      ["AGE", ".metadata.creationTimestamp"],
+    ]);
+  });
+
+  it("declares the spec and status fields the runner writes", () => {
+    expect(Object.keys(schema.properties.spec!.properties)).toEqual(["hookSet", "hook", "eventId", "identity", "acceptedAt", "subject", "object", "fingerprint", "concurrency", "deadline", "context"]);
+    const status = schema.properties.status!.properties;
+    expect(status.phase).toEqual({ type: "string", enum: ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] });
+    expect(Object.keys(status)).toEqual(["phase", "reason", "message", "attempts", "startTime", "completionTime", "nextRetryAt", "observedGeneration", "claim", "cancelRequested", "deadline", "steps", "conditions"]);
+    const stepOutput = (status.steps as { items: { properties: Record<string, Record<string, unknown>> } }).items.properties.output!;
+    expect(stepOutput["x-kubernetes-preserve-unknown-fields"]).toBe(true);
+  });
+});
+
+describe("spec fields for the run model", () => {
+  it("defaults: concurrency queue, deadline 1h, retention 7 days and 100 per hook, CEL cost: the expression engine's default", () => {
+    const hookSet = hookSetFrom([{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }]);
+    expect(hookSet.hooks[0]).toMatchObject({ concurrency: "queue", deadlineMs: 3_600_000 });
+    expect(hookSet.runner.retention).toEqual({ ttlMs: 7 * 24 * 3_600_000, keepPerHook: 100 });
+    expect(hookSet.celCostLimit).toBe(DEFAULT_CEL_COST_LIMIT);
+  });
+
+  it("reads what is given", () => {
+    const hookSet = parseHookSet(
+      stringify({
+        apiVersion: "resource-hooks.io/v1alpha1",
+        kind: "HookSet",
+        metadata: { name: "web" },
+        spec: {
+          runner: { url: "http://resource-hooks.argo-events.svc:8080", retention: { ttl: "24h", keepPerHook: 5 } },
+          limits: { celCost: 5000 },
+          hooks: [{ name: "h", concurrency: "replace", deadline: "168h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }],
+        },
+      }),
+      "hooks.yaml",
+    );
+    expect(hookSet.hooks[0]).toMatchObject({ concurrency: "replace", deadlineMs: 168 * 3_600_000 });
+    expect(hookSet.runner.retention).toEqual({ ttlMs: 24 * 3_600_000, keepPerHook: 5 });
+    expect(hookSet.celCostLimit).toBe(5000);
+  });
+
+  it("grants the runner exactly its HookRun verbs in its own namespace, and no Leases", () => {
+    const rbac = generate(example).find((f) => f.path === "manifests/runner-rbac.yaml")!.objects as Array<{ kind: string; metadata: { namespace?: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>;
+    const rules = rbac.filter((o) => o.kind === "Role" && o.metadata.namespace === "argo-events").flatMap((r) => r.rules ?? []);
+    expect(rules.filter((r) => r.apiGroups[0] === "resource-hooks.io")).toEqual([
+      { apiGroups: ["resource-hooks.io"], resources: ["hookruns"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+      { apiGroups: ["resource-hooks.io"], resources: ["hookruns/status"], verbs: ["get", "update", "patch"] },
+    ]);
+    expect(JSON.stringify(rbac)).not.toContain("leases");
+    const memory = generate(hookSetFrom([{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }], { runner: { store: "memory" } }));
+    expect(JSON.stringify(memory.find((f) => f.path === "manifests/runner-rbac.yaml")!.objects)).not.toContain("hookruns");
+  });
+});
+
+describe("deploying with kustomize (issue 11)", () => {
+  const kustomization = (files: ReturnType<typeof generate>, path: string) => files.find((f) => f.path === path)!.objects[0] as Record<string, unknown>;
+
+  it("the manifests kustomization sets no namespace: Roles in other namespaces keep theirs", () => {
+    const k = kustomization(generate(example), "manifests/kustomization.yaml");
+    expect(k).not.toHaveProperty("namespace");
+    const roles = generate(example).flatMap((f) => f.objects).filter((o) => (o as { kind: string }).kind === "Role") as Array<{ metadata: { namespace: string } }>;
+    expect(new Set(roles.map((r) => r.metadata.namespace))).toEqual(new Set(["argo-events", "web", "argocd"]));
+  });
+
+  it("a root kustomization deploys everything: manifests, the EventSource and the Sensor", () => {
+    expect(kustomization(generate(example), "kustomization.yaml")).toEqual({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: ["manifests", "eventsources/web.yaml", "sensors/web.yaml"],
+    });
+  });
+
+  it("every object carries the managed-by label, and all but the shared CRD the hookset label", () => {
+    for (const o of generate(example).flatMap((f) => f.objects) as Array<{ kind: string; metadata?: { labels?: Record<string, string> } }>) {
+      if (o.kind === "Kustomization") continue;
+      expect(o.metadata?.labels?.["app.kubernetes.io/managed-by"], o.kind).toBe("resource-hooks");
+      if (o.kind !== "CustomResourceDefinition") expect(o.metadata?.labels?.["resource-hooks.io/hookset"], o.kind).toBe("web");
+    }
+  });
+
+  it("two HookSets in one namespace share no object name but the CRD (given their own runner URLs)", () => {
+    const hooks = [{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }];
+    const names = (name: string) =>
+      new Set(
+        generate(hookSetFrom(hooks, { metadata: { name }, runner: { url: `http://${name}-runner.argo-events.svc:8080` } }))
+          .flatMap((f) => f.objects)
+          .filter((o) => (o as { kind: string }).kind !== "Kustomization")
+          .map((o) => { const x = o as { kind: string; metadata: { name: string; namespace?: string } }; return `${x.kind}/${x.metadata.namespace ?? ""}/${x.metadata.name}`; }),
+      );
+    const a = names("alpha");
+    const shared = [...names("beta")].filter((n) => a.has(n));
+    expect(shared).toEqual(["CustomResourceDefinition//hookruns.resource-hooks.io"]);
+  });
+
+  it("refuses a hooks.yaml that does not fit a ConfigMap, naming the limit and the size", () => {
+    const big = { ...example, source: "x".repeat(1024 * 1024) };
+    expect(() => generate(big)).toThrow(/hooks\.yaml is 1048576 bytes; .* at most 1 MiB \(1048576 bytes, less its metadata\)/);
   });
 });

@@ -1,61 +1,53 @@
-// The runner over real HTTP: a real listening runner, real local peers for the steps' calls.
-import { Writable } from "node:stream";
-import { pino } from "pino";
+// The runner over real HTTP: a real listening runner, the memory store (the same model as the
+// HookRun custom resources), real local peers for the steps' calls.
+import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createRuntime } from "../../src/runner/runtime.js";
-import { createRunner, listen, type RunningRunner } from "../../src/runner/server.js";
-import { MemoryRunStore } from "../../src/runner/store.js";
-import type { HookSet } from "../../src/spec/types.js";
-import { resourceEventRequest, sendHookEvent, type HookRequest } from "../../src/testing/index.js";
+import type { HookRun } from "../../src/runner/hookrun.js";
+import type { Hook, HookSet } from "../../src/spec/types.js";
+import { resourceEventRequest, sendEvent, watchPathOf, type HookRequest } from "../../src/testing/index.js";
+import type { KubeObject } from "../../src/trigger/event.js";
 import { deployment } from "../helpers/objects.js";
+import { startRunner, TOKEN, type Harness } from "../helpers/runner.js";
 import { hookSetFrom } from "../helpers/spec.js";
 import { startPeer, type Peer } from "./steps/helpers.js";
 
-const TOKEN = "test-token-0123456789abcdef";
-
-interface Harness {
-  runner: RunningRunner;
-  logs: string[];
-  store: MemoryRunStore;
+/** A Deployment with its own uid, so objects of one test are distinct. */
+function frontend(overrides: Parameters<typeof deployment>[0] & { uid?: string } = {}): KubeObject {
+  const object = deployment(overrides);
+  const name = overrides.name ?? "frontend";
+  object.metadata!.uid = overrides.uid ?? createHash("sha256").update(name).digest("hex").slice(0, 32);
+  return object;
 }
 
-async function startRunner(hookSet: HookSet, options: { maxConcurrentRuns?: number; maxBodyBytes?: number } = {}): Promise<Harness> {
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  const store = new MemoryRunStore();
-  const runner = createRunner({
-    hookSet,
-    token: TOKEN,
-    runtime: createRuntime({ secretsDir: "/nonexistent" }),
-    store,
-    logger: pino({ level: "info" }, stream),
-    ...options,
-  });
-  return { runner: await listen(runner, 0, "127.0.0.1"), logs, store };
-}
-
-function imageChange(id?: string): HookRequest {
+function change(options: { name?: string; from?: string; to: string; rv: string; id?: string }): HookRequest {
   return resourceEventRequest(
     {
-      object: deployment({ image: "registry.example/frontend:1.5.0", generation: 4 }),
-      oldObject: deployment(),
+      object: frontend({ name: options.name, image: options.to, generation: 4, resourceVersion: options.rv }),
+      oldObject: frontend({ name: options.name, image: options.from ?? "registry.example/frontend:1.4.0", resourceVersion: String(Number(options.rv) - 1) }),
       group: "apps",
       version: "v1",
       resource: "deployments",
-      ...(id ? { id } : {}),
+      ...(options.id ? { id: options.id } : {}),
     },
     TOKEN,
   );
 }
 
-const on = { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" }, changed: ["spec.template.spec.containers[0].image"] };
+const imageChange = (id?: string, rv = "2001") => change({ to: `registry.example/frontend:${rv}`, rv, ...(id ? { id } : {}) });
 
-describe("runner", () => {
+const on = { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" }, changed: ["spec.template.spec.containers[0].image"] };
+
+interface Accepted {
+  eventId: string;
+  runs: Array<{ name: string; hook: string; phase: string; created: boolean }>;
+  skipped: Array<{ hook: string; reason: string }>;
+}
+
+function setHook(hookSet: HookSet, name: string, fields: Partial<Hook>): void {
+  Object.assign(hookSet.hooks.find((h) => h.name === name)!, fields);
+}
+
+describe("runner: accept", () => {
   let peer: Peer;
   let second: Peer;
   let h: Harness;
@@ -87,105 +79,117 @@ describe("runner", () => {
     second.handle(() => ({ status: 200, body: {} }));
   });
 
-  it("rejects a missing or wrong token with 401 and runs nothing", async () => {
-    const request = imageChange();
+  it("rejects a missing or wrong token with 401 and accepts nothing", async () => {
+    const request = imageChange(undefined, "1501");
     const { authorization: _drop, ...noAuth } = request.headers;
-    const missing = await sendHookEvent(h.runner.url, "purge", { ...request, headers: noAuth });
-    expect(missing).toEqual({ status: 401, body: { error: "missing Authorization: Bearer <token>" } });
-    const wrong = await sendHookEvent(h.runner.url, "purge", { ...request, headers: { ...request.headers, authorization: "Bearer nope-nope-nope-nope" } });
-    expect(wrong).toEqual({ status: 401, body: { error: "invalid bearer token" } });
-    expect(peer.requests).toHaveLength(0);
+    expect(await h.send("purge", { ...request, headers: noAuth })).toEqual({ status: 401, body: { error: "missing Authorization: Bearer <token>" } });
+    expect(await h.send("purge", { ...request, headers: { ...request.headers, authorization: "Bearer nope-nope-nope-nope" } })).toEqual({ status: 401, body: { error: "invalid bearer token" } });
+    // Scheme case and surrounding whitespace do not matter (documented).
+    expect((await h.send("purge", { ...request, headers: { ...request.headers, authorization: `  bearer   ${TOKEN}  ` } })).status).toBe(202);
+    expect(h.runsOf("purge").filter((r) => r.spec.eventId === request.headers["ce-id"])).toHaveLength(1);
   });
 
-  it("answers 404 for an unknown hook and 400 for what is not a resource CloudEvent", async () => {
-    expect((await sendHookEvent(h.runner.url, "nope", imageChange())).status).toBe(404);
+  it("answers 404 for an unknown hook set or watch, 400 for what is not a resource CloudEvent", async () => {
     const request = imageChange();
+    expect((await sendEvent(h.runner.url, "/hooksets/other/watches/deployments-web", request)).status).toBe(404);
+    expect(await sendEvent(h.runner.url, "/hooksets/web/watches/nope", request)).toEqual({ status: 404, body: { error: 'no watch named "nope"; watches: deployments-web' } });
     const { "ce-id": _id, ...noId } = request.headers;
-    expect(await sendHookEvent(h.runner.url, "purge", { ...request, headers: noId })).toEqual({
+    expect(await h.send("purge", { ...request, headers: noId })).toEqual({
       status: 400,
       body: { error: "not a CloudEvent: missing header(s) ce-id (binary mode), or send Content-Type: application/cloudevents+json (structured mode)" },
     });
-    expect(await sendHookEvent(h.runner.url, "purge", { ...request, body: "{not json" })).toEqual({ status: 400, body: { error: "event data is not valid JSON: Expected property name or '}' in JSON at position 1" } });
-    const wrongData = await sendHookEvent(h.runner.url, "purge", { ...request, body: JSON.stringify({ type: "MODIFIED", body: {}, oldBody: null, group: "", version: "v1", resource: "x" }) });
+    expect(await h.send("purge", { ...request, body: "{not json" })).toEqual({ status: 400, body: { error: "event data is not valid JSON: Expected property name or '}' in JSON at position 1" } });
+    const wrongData = await h.send("purge", { ...request, body: JSON.stringify({ type: "MODIFIED", body: {}, oldBody: null, group: "", version: "v1", resource: "x" }) });
     expect(wrongData).toEqual({ status: 400, body: { error: "event data is not a resource event: /type must be equal to one of the allowed values" } });
-    expect(peer.requests).toHaveLength(0);
+    expect(h.runsOf("purge").filter((r) => r.spec.eventId === request.headers["ce-id"])).toHaveLength(0);
   });
 
-  it("accepts a structured-mode CloudEvent as well", async () => {
-    const request = imageChange();
-    const structured = {
-      specversion: "1.0",
-      id: request.headers["ce-id"],
-      source: "web",
-      type: "resource",
-      subject: "deployments-web",
-      datacontenttype: "application/json",
-      data: request.data,
-    };
-    const res = await sendHookEvent(h.runner.url, "purge", { ...request, headers: { "content-type": "application/cloudevents+json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(structured) });
+  it("skips a change the trigger does not fire on, with the reason, and persists nothing", async () => {
+    const request = resourceEventRequest({ object: frontend({ replicas: 9, generation: 4, resourceVersion: "3001" }), oldObject: frontend(), group: "apps", version: "v1", resource: "deployments" }, TOKEN);
+    const before = h.store.size;
+    const res = await h.send("purge", request);
     expect(res.status).toBe(200);
-    expect((res.body as { status: string }).status).toBe("succeeded");
+    expect(res.body).toMatchObject({ runs: [], skipped: [{ hook: "purge", reason: "none of spec.template.spec.containers[0].image changed" }] });
+    expect(h.store.size).toBe(before);
   });
 
-  it("skips a change the trigger does not fire on, with the reason, and runs nothing", async () => {
-    const request = resourceEventRequest({ object: deployment({ replicas: 9, generation: 4 }), oldObject: deployment(), group: "apps", version: "v1", resource: "deployments" }, TOKEN);
-    const res = await sendHookEvent(h.runner.url, "purge", request);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ hook: "purge", status: "skipped", reason: "none of spec.template.spec.containers[0].image changed", steps: [] });
-    expect(peer.requests).toHaveLength(0);
-  });
-
-  it("runs the steps in order with rendered templates, outputs and if, and answers the run record", async () => {
-    const request = imageChange();
-    const res = await sendHookEvent(h.runner.url, "purge", request);
-    expect(res.status).toBe(200);
-    const run = res.body as { runId: string; eventId: string; status: string; steps: Array<{ name: string; status: string; attempts: number; durationMs: number }> };
-    expect(run.status).toBe("succeeded");
-    expect(run.eventId).toBe(request.headers["ce-id"]);
-    expect(run.steps.map((s) => [s.name, s.status, s.attempts])).toEqual([
-      ["first", "succeeded", 1],
-      ["second", "succeeded", 1],
-      ["never", "skipped", 0],
+  it("answers 202 with the run before any step ran; the queue then runs the steps in order", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    peer.handle(async () => {
+      await gate;
+      return { status: 200, body: {} };
+    });
+    const request = imageChange(undefined, "4001");
+    const res = await h.send("purge", request);
+    expect(res.status).toBe(202);
+    const accepted = res.body as Accepted;
+    expect(accepted.runs).toEqual([{ name: expect.stringMatching(/^purge-[0-9a-f]{16}$/), hook: "purge", phase: "Pending", created: true }]);
+    release();
+    const run = await h.settled(accepted.runs[0]!.name);
+    peer.handle(() => ({ status: 200, body: {} }));
+    expect(run.status.phase).toBe("Succeeded");
+    expect(run.spec).toMatchObject({ hook: "purge", eventId: request.headers["ce-id"], subject: "Deployment web/frontend", object: { kind: "Deployment", name: "frontend", namespace: "web", resourceVersion: "4001" } });
+    expect(run.status.steps.map((s) => [s.name, s.phase, s.attempts])).toEqual([
+      ["first", "Succeeded", 1],
+      ["second", "Succeeded", 1],
+      ["never", "Skipped", 0],
     ]);
-    expect(peer.requests.map((r) => [r.method, r.url, r.json()])).toEqual([["POST", "/purge/frontend", { image: "registry.example/frontend:1.5.0" }]]);
+    expect(peer.requests.map((r) => [r.method, r.url, r.json()])).toEqual([["POST", "/purge/frontend", { image: "registry.example/frontend:4001" }]]);
     expect(peer.requests[0]!.headers["idempotency-key"]).toMatch(/^[0-9a-f]{32}$/);
     expect(second.requests[0]!.json()).toEqual({ firstStatus: 200 });
-    // Every log line of the run carries hook, runId and eventId; the token never appears.
-    const runLines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.runId === run.runId);
-    expect(runLines.length).toBeGreaterThanOrEqual(2);
-    for (const line of runLines) expect(line).toMatchObject({ hook: "purge", eventId: run.eventId });
+    expect(run.status.conditions).toEqual([expect.objectContaining({ type: "Succeeded", status: "True" })]);
+    // Every log line of the run carries hook, run and eventId; the token never appears.
+    const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.run === run.metadata.name);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatchObject({ hook: "purge", eventId: request.headers["ce-id"] });
     expect(h.logs.join("")).not.toContain(TOKEN);
   });
 
-  it("resumes a redelivered event after the last completed step, then answers duplicate", async () => {
-    second.handle(() => ({ status: 500, body: { error: "down" } }));
-    const request = imageChange("redelivered-event-1");
-    const failed = await sendHookEvent(h.runner.url, "purge", request);
-    expect(failed.status).toBe(500);
-    expect(failed.body).toMatchObject({ status: "failed", reason: expect.stringMatching(/^step second failed: /) });
-    expect((failed.body as { steps: Array<{ status: string }> }).steps.map((s) => s.status)).toEqual(["succeeded", "failed", "not-run"]);
+  it("a redelivered event (or the same object state under another event id) finds its run and never runs a step twice", async () => {
+    const first = (await h.send("purge", imageChange("redelivered-1", "5001"))).body as Accepted;
+    await h.settled(first.runs[0]!.name);
+    const again = await h.send("purge", imageChange("redelivered-1", "5001"));
+    expect(again.status).toBe(202);
+    expect((again.body as Accepted).runs).toEqual([{ name: first.runs[0]!.name, hook: "purge", phase: "Succeeded", created: false }]);
+    const otherId = await h.send("purge", imageChange("another-id", "5001"));
+    expect((otherId.body as Accepted).runs[0]).toMatchObject({ name: first.runs[0]!.name, created: false });
     expect(peer.requests).toHaveLength(1);
-
-    second.handle(() => ({ status: 200, body: {} }));
-    const resumed = await sendHookEvent(h.runner.url, "purge", request);
-    expect(resumed.status).toBe(200);
-    expect((resumed.body as { steps: Array<{ status: string }> }).steps.map((s) => s.status)).toEqual(["previously-succeeded", "succeeded", "skipped"]);
-    expect(peer.requests).toHaveLength(1); // the first step did not run again
-    expect(second.requests).toHaveLength(2);
-    // The retried call carries the same idempotency key as the failed one.
-    expect(second.requests[1]!.headers["idempotency-key"]).toBe(second.requests[0]!.headers["idempotency-key"]);
-
-    const again = await sendHookEvent(h.runner.url, "purge", request);
-    expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ status: "duplicate", reason: "this event was already handled" });
-    expect(peer.requests).toHaveLength(1);
-    expect(second.requests).toHaveLength(2);
   });
 
-  it("lists recent runs behind the token, and counts them in /metrics", async () => {
+  it("retries a retryable failure itself, resuming after the last completed step with the same idempotency key", async () => {
+    let failures = 2;
+    second.handle(() => (failures-- > 0 ? { status: 503, body: { error: "down" } } : { status: 200, body: {} }));
+    const name = ((await h.send("purge", imageChange(undefined, "6001"))).body as Accepted).runs[0]!.name;
+    const run = await h.settled(name);
+    expect(run.status.phase).toBe("Succeeded");
+    expect(run.status.attempts).toBe(3);
+    expect(peer.requests).toHaveLength(1); // the first step did not run again
+    expect(second.requests).toHaveLength(3);
+    expect(new Set(second.requests.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+  });
+
+  it("ends Failed on a non-retryable failure; `retry` runs it again from the failed step", async () => {
+    second.handle(() => ({ status: 400, body: { error: "bad" } }));
+    const name = ((await h.send("purge", imageChange(undefined, "7001"))).body as Accepted).runs[0]!.name;
+    const failed = await h.settled(name);
+    expect(failed.status).toMatchObject({ phase: "Failed", reason: "StepFailed", message: expect.stringMatching(/^step second failed: /) });
+    expect(failed.status.steps.map((s) => s.phase)).toEqual(["Succeeded", "Failed"]);
+    second.handle(() => ({ status: 200, body: {} }));
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const retried = await fetch(`${h.runner.url}/runs/${name}/retry`, { method: "POST", headers: auth });
+    expect(retried.status).toBe(200);
+    expect((await h.settled(name)).status.phase).toBe("Succeeded");
+    expect(peer.requests).toHaveLength(1);
+    expect((await fetch(`${h.runner.url}/runs/${name}/retry`, { method: "POST", headers: auth })).status).toBe(409);
+    expect((await fetch(`${h.runner.url}/runs/nope/retry`, { method: "POST", headers: auth })).status).toBe(404);
+  });
+
+  it("lists runs behind the token without their objects, and counts them in /metrics", async () => {
     expect((await fetch(`${h.runner.url}/runs`)).status).toBe(401);
-    const runs = (await (await fetch(`${h.runner.url}/runs`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runs: Array<{ status: string }> };
-    expect(runs.runs[0]!.status).toBe("duplicate");
+    const runs = (await (await fetch(`${h.runner.url}/runs?hook=purge`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runs: HookRun[] };
+    expect(runs.runs.length).toBeGreaterThanOrEqual(4);
+    expect(runs.runs[0]!.spec.context).toBeUndefined();
     const metrics = await (await fetch(`${h.runner.url}/metrics`)).text();
     expect(metrics).toMatch(/resource_hooks_runs_total\{hook="purge",status="succeeded"\} [1-9]/);
     expect(metrics).toMatch(/resource_hooks_runs_total\{hook="purge",status="failed"\} 1/);
@@ -194,66 +198,286 @@ describe("runner", () => {
   });
 });
 
-/** A hook whose one HTTP step blocks until release() is called. */
-async function slowHook(): Promise<{ peer: Peer; release: () => void; hookSet: HookSet }> {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
+/** A hook whose one HTTP step blocks each request until release() is called. */
+async function gatedHook(name = "slow", extra: Record<string, unknown> = {}): Promise<{ peer: Peer; release: () => void; hookSet: HookSet; arrived: () => number }> {
+  let gates: Array<() => void> = [];
+  let arrived = 0;
   const peer = await startPeer(async () => {
-    await gate;
+    arrived++;
+    await new Promise<void>((resolve) => gates.push(resolve));
     return { status: 200, body: {} };
   });
-  const hookSet = hookSetFrom([{ name: "slow", on, steps: [{ name: "call", http: { url: `${peer.url}/slow` } }] }]);
-  return { peer, release, hookSet };
+  const hookSet = hookSetFrom([{ name, on, steps: [{ name: "call", http: { url: `${peer.url}/{{ object.metadata.name }}/{{ object.spec.template.spec.containers[0].image }}` } }], ...extra }]);
+  return {
+    peer,
+    hookSet,
+    arrived: () => arrived,
+    release: () => {
+      const open = gates;
+      gates = [];
+      for (const g of open) g();
+    },
+  };
 }
 
-describe("runner limits", () => {
-  it("answers 413 for a body over the limit, and takes two 1 MiB objects by default", async () => {
-    const peer = await startPeer();
-    const hookSet = hookSetFrom([{ name: "cm", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "call", http: { url: `${peer.url}/x` } }] }]);
-    const small = await startRunner(hookSet, { maxBodyBytes: 10_000 });
-    const big = await startRunner(hookSet);
-    const data = (n: number) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "web" }, data: { blob: String(n).repeat(1024 * 1024 - 200) } });
-    const request = resourceEventRequest({ object: data(2), oldObject: data(1), group: "", version: "v1", resource: "configmaps" }, TOKEN);
-    expect(await sendHookEvent(small.runner.url, "cm", request)).toEqual({ status: 413, body: { error: "request body over the limit of 10000 bytes" } });
-    const res = await sendHookEvent(big.runner.url, "cm", request);
-    expect(res.status).toBe(200);
-    expect((res.body as { status: string }).status).toBe("succeeded");
-    expect(peer.requests).toHaveLength(1);
-    await small.runner.stop(100);
-    await big.runner.stop(100);
-    await peer.close();
-  });
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
-  it("answers 429 with Retry-After when saturated, and runs the admitted event", async () => {
-    const { peer, release, hookSet } = await slowHook();
-    const h = await startRunner(hookSet, { maxConcurrentRuns: 1 });
-    const first = sendHookEvent(h.runner.url, "slow", imageChange());
-    while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
-    const res = await fetch(`${h.runner.url}/hooks/slow`, { method: "POST", ...imageChange() });
-    expect(res.status).toBe(429);
-    expect(res.headers.get("retry-after")).toBe("1");
-    expect(await res.json()).toEqual({ error: "1 runs in flight, the limit is 1" });
-    release();
-    expect((await first).status).toBe(200);
-    expect(peer.requests).toHaveLength(1);
-    await h.runner.stop(100);
-    await peer.close();
-  });
-
-  it("on stop, refuses new runs and lets the in-flight run finish within the grace period", async () => {
-    const { peer, release, hookSet } = await slowHook();
+describe("runner: queue and concurrency", () => {
+  it("a slow run of one object does not delay another object; runs of one object go one at a time, in order", async () => {
+    const { peer, release, hookSet, arrived } = await gatedHook();
     const h = await startRunner(hookSet);
-    const inFlight = sendHookEvent(h.runner.url, "slow", imageChange());
-    while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
-    const stopped = h.runner.stop(10_000);
-    const ready = await fetch(`${h.runner.url}/readyz`).catch(() => undefined);
-    expect(ready === undefined || ready.status === 503).toBe(true);
-    setTimeout(release, 200);
-    const res = await inFlight;
-    expect(res.status).toBe(200);
-    expect((res.body as { status: string }).status).toBe("succeeded");
+    const a1 = ((await h.send("slow", change({ name: "a", to: "a:1", rv: "101" }))).body as Accepted).runs[0]!.name;
+    await until("a's first step", () => arrived() === 1);
+    const a2 = ((await h.send("slow", change({ name: "a", from: "a:1", to: "a:2", rv: "102" }))).body as Accepted).runs[0]!.name;
+    await h.send("slow", change({ name: "b", to: "b:1", rv: "201" }));
+    // b runs at once although a's run is still blocked; a's second change waits for its first.
+    await until("b's step", () => arrived() === 2);
+    expect(peer.requests.map((r) => r.url)).toEqual(["/a/a:1", "/b/b:1"]);
+    expect(h.store.get(a2)!.status.phase).toBe("Pending");
+    release();
+    await h.settled(a1);
+    await until("a's second step", () => arrived() === 3);
+    release();
+    await h.settled(a2);
+    expect(peer.requests.map((r) => r.url)).toEqual(["/a/a:1", "/b/b:1", "/a/a:2"]);
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+
+  it("`concurrency: replace`: three quick changes end in one Succeeded run, for the last, and two Superseded", async () => {
+    const { peer, release, hookSet, arrived } = await gatedHook("latest");
+    setHook(hookSet, "latest", { concurrency: "replace" } as Partial<Hook>);
+    const h = await startRunner(hookSet);
+    const names: string[] = [];
+    names.push(((await h.send("latest", change({ to: "x:1", rv: "11" }))).body as Accepted).runs[0]!.name);
+    await until("the first step", () => arrived() === 1);
+    names.push(((await h.send("latest", change({ from: "x:1", to: "x:2", rv: "12" }))).body as Accepted).runs[0]!.name);
+    names.push(((await h.send("latest", change({ from: "x:2", to: "x:3", rv: "13" }))).body as Accepted).runs[0]!.name);
+    // The second may have started before the third arrived; whatever ran is cancelled.
+    while (h.store.get(names[2]!)!.status.phase !== "Succeeded") {
+      release();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const phases = await Promise.all(names.map(async (n) => (await h.settled(n)).status.phase));
+    expect(phases).toEqual(["Superseded", "Superseded", "Succeeded"]);
+    expect(peer.requests.at(-1)!.url).toBe("/frontend/x:3");
+    expect(peer.requests.filter((r) => r.url === "/frontend/x:3")).toHaveLength(1);
+    expect(arrived()).toBeLessThanOrEqual(3);
+    expect(h.store.get(names[0]!)!.status.message).toBe(`superseded by ${names[1]}`);
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+
+  it("`concurrency: parallel`: runs of one object do not wait for each other", async () => {
+    const { peer, release, hookSet, arrived } = await gatedHook("par");
+    setHook(hookSet, "par", { concurrency: "parallel" } as Partial<Hook>);
+    const h = await startRunner(hookSet);
+    await h.send("par", change({ to: "p:1", rv: "21" }));
+    await h.send("par", change({ from: "p:1", to: "p:2", rv: "22" }));
+    await until("both steps", () => arrived() === 2);
+    release();
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+
+  it("--max-concurrent-runs bounds the runs executing at once; the rest wait, none is refused", async () => {
+    const { peer, release, hookSet, arrived } = await gatedHook();
+    const h = await startRunner(hookSet, { maxConcurrentRuns: 2 });
+    const names: string[] = [];
+    for (let i = 0; i < 5; i++) names.push(((await h.send("slow", change({ name: `o${i}`, to: `o:${i}`, rv: String(300 + i) }))).body as Accepted).runs[0]!.name);
+    await until("two steps", () => arrived() === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(arrived()).toBe(2);
+    while (names.some((n) => h.store.get(n)!.status.phase !== "Succeeded")) {
+      release();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(peer.requests).toHaveLength(5);
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+
+  it("a run whose deadline passes while it keeps failing ends Failed with the reason", async () => {
+    const peer = await startPeer(() => ({ status: 503, body: {} }));
+    const hookSet = hookSetFrom([{ name: "d", on, steps: [{ name: "call", retries: 0, http: { url: `${peer.url}/x` } }] }]);
+    setHook(hookSet, "d", { deadlineMs: 300 } as Partial<Hook>);
+    const h = await startRunner(hookSet);
+    const name = ((await h.send("d", imageChange())).body as Accepted).runs[0]!.name;
+    const run = await h.settled(name);
+    expect(run.status).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded" });
+    expect(run.status.message).toMatch(/step call failed: .*503/);
+    expect(peer.requests.length).toBeGreaterThanOrEqual(2);
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+});
+
+describe("runner: catch-up after event-source downtime", () => {
+  const add = (image: string, rv: string) =>
+    resourceEventRequest({ type: "ADD", object: frontend({ image, generation: 5, resourceVersion: rv }), group: "apps", version: "v1", resource: "deployments" }, TOKEN);
+
+  it("a replayed ADD records a baseline, fires for a state changed while down, and nothing for an unchanged one", async () => {
+    const peer = await startPeer();
+    const hookSet = hookSetFrom([{ name: "img", on, steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }] }]);
+    const h = await startRunner(hookSet);
+    const baseline = (await h.send("img", add("i:1", "50"))).body as Accepted;
+    expect(baseline.runs).toEqual([expect.objectContaining({ phase: "Skipped", created: true })]);
+    // The same state again: the baseline is found, nothing new.
+    expect(((await h.send("img", add("i:1", "50"))).body as Accepted).runs).toEqual([expect.objectContaining({ phase: "Skipped", created: false })]);
+    expect((await h.send("img", add("i:1", "57"))).body).toMatchObject({ runs: [] }); // status-only changes since
+    const missed = (await h.send("img", add("i:2", "60"))).body as Accepted;
+    expect(missed.runs).toEqual([expect.objectContaining({ phase: "Pending", created: true })]);
+    await h.settled(missed.runs[0]!.name);
+    expect((await h.send("img", add("i:2", "61"))).body).toMatchObject({ runs: [] });
+    expect(peer.requests.map((r) => r.url)).toEqual(["/i:2"]);
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+});
+
+describe("runner: hostile and slow input", () => {
+  let peer: Peer;
+  let h: Harness;
+  beforeAll(async () => {
+    peer = await startPeer();
+    h = await startRunner(hookSetFrom([{ name: "purge", on, steps: [{ name: "first", http: { url: `${peer.url}/x` } }] }]));
+  });
+  afterAll(async () => {
+    await h.runner.stop(1000);
+    await peer.close();
+  });
+
+  const structured = (envelope: unknown) => sendEvent(h.runner.url, watchPathOf(h.hookSet, "purge"), { headers: { "content-type": "application/cloudevents+json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(envelope), data: {} as never });
+  const event = () => ({ specversion: "1.0", id: "s-1", source: "web", type: "resource", data: imageChange(undefined, "9001").data });
+
+  it("accepts a structured-mode CloudEvent", async () => {
+    const res = await structured(event());
+    expect(res.status).toBe(202);
+  });
+
+  it("refuses non-string or empty attributes, so ids never collide (findings 1, 2)", async () => {
+    let deep: unknown = "x";
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const nested = await sendEvent(h.runner.url, watchPathOf(h.hookSet, "purge"), {
+      headers: { "content-type": "application/cloudevents+json", authorization: `Bearer ${TOKEN}` },
+      body: `{"specversion":"1.0","id":${"[".repeat(10_000)}"x"${"]".repeat(10_000)},"source":"s","type":"t"}`,
+      data: {} as never,
+    });
+    expect(nested).toEqual({ status: 400, body: { error: "the CloudEvent is nested deeper than 128 levels" } });
+    expect(await structured({ ...event(), id: { a: 1 } })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /id must be string" } });
+    expect(await structured({ ...event(), id: [1, 2] })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /id must be string" } });
+    expect(await structured({ ...event(), id: "" })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /id must NOT have fewer than 1 characters" } });
+    expect(await structured({ ...event(), specversion: 1 })).toMatchObject({ status: 400 });
+    expect(await structured({ ...event(), myext: { nested: true } })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /myext must be string,integer,boolean" } });
+    expect((await fetch(`${h.runner.url}/healthz`)).status).toBe(200);
+  });
+
+  it("refuses a body over the limit by its Content-Length before reading it (413)", async () => {
+    const small = await startRunner(h.hookSet, { maxBodyBytes: 10_000 });
+    const request = imageChange();
+    const res = await small.send("purge", { ...request, body: request.body + " ".repeat(20_000) });
+    expect(res).toEqual({ status: 413, body: { error: "request body over the limit of 10000 bytes" } });
+    await small.runner.stop(100);
+  });
+
+  it("admits requests before reading their bodies: slow senders beyond the limit get 429 at once (finding 4)", async () => {
+    const limited = await startRunner(h.hookSet, { maxPendingRequests: 3 });
+    const { request: httpRequest } = await import("node:http");
+    const url = new URL(limited.runner.url + watchPathOf(h.hookSet, "purge"));
+    const body = imageChange().body;
+    const statuses: Array<number | undefined> = [];
+    const stalled = Array.from({ length: 8 }, (_, i) =>
+      new Promise<void>((resolve) => {
+        const req = httpRequest(
+          { host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...imageChange(`stall-${i}`, String(800 + i)).headers, "content-length": Buffer.byteLength(body) } },
+          (res) => {
+            statuses[i] = res.statusCode;
+            res.resume();
+            res.on("end", resolve);
+          },
+        );
+        req.on("error", () => resolve());
+        req.flushHeaders(); // headers now, the body only later
+        setTimeout(() => req.end(body), 300);
+      }),
+    );
+    await Promise.all(stalled);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(5);
+    // The three admitted carry one object state: one run, found again by the other two.
+    expect(statuses.filter((s) => s === 202 || s === 200)).toHaveLength(3);
+    await limited.runner.stop(100);
+  });
+
+  it("drops a sender that stalls mid-body after the request timeout (finding 5)", async () => {
+    const timed = await startRunner(h.hookSet, {}, { headersMs: 500, requestMs: 1000 });
+    const { connect } = await import("node:net");
+    const url = new URL(timed.runner.url);
+    const socket = connect(Number(url.port), url.hostname);
+    let answer = "";
+    socket.on("data", (d) => (answer += String(d)));
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write(`POST ${watchPathOf(h.hookSet, "purge")} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"type":`);
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    await timed.runner.stop(100);
+  });
+
+  it("on stop: answers 503 with Retry-After (and /readyz 503) while the running run finishes, then closes (finding 6)", async () => {
+    const { peer: slowPeer, release, hookSet, arrived } = await gatedHook();
+    const s = await startRunner(hookSet);
+    const name = ((await s.send("slow", imageChange(undefined, "9101"))).body as Accepted).runs[0]!.name;
+    await until("the step", () => arrived() === 1);
+    const stopped = s.runner.stop(10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const ready = await fetch(`${s.runner.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const refused = await s.send("slow", imageChange(undefined, "9102"));
+    expect(refused).toEqual({ status: 503, body: { error: "the runner is shutting down" } });
+    release();
     await stopped;
-    await expect(fetch(`${h.runner.url}/healthz`)).rejects.toThrow();
+    expect(s.store.get(name)!.status.phase).toBe("Succeeded");
+    await expect(fetch(`${s.runner.url}/healthz`)).rejects.toThrow();
+    await slowPeer.close();
+  });
+
+  it("past the grace period, a running run is released (Pending, no claim) to resume elsewhere", async () => {
+    const { peer: slowPeer, hookSet, arrived } = await gatedHook();
+    const s = await startRunner(hookSet);
+    const name = ((await s.send("slow", imageChange(undefined, "9201"))).body as Accepted).runs[0]!.name;
+    await until("the step", () => arrived() === 1);
+    await s.runner.stop(200);
+    const run = s.store.get(name)!;
+    expect(run.status).toMatchObject({ phase: "Pending", reason: "Interrupted" });
+    expect(run.status.claim).toBeUndefined();
+    await slowPeer.close();
+  });
+});
+
+describe("runner: retention", () => {
+  it("deletes finished runs past the TTL or beyond keepPerHook, never the newest run of an object", async () => {
+    const peer = await startPeer();
+    const hookSet = hookSetFrom([{ name: "keep", on, steps: [{ name: "call", http: { url: `${peer.url}/x` } }] }]);
+    const h = await startRunner(hookSet, { retention: { ttlMs: 60_000, keepPerHook: 2 } });
+    const names: string[] = [];
+    // Object a changes three times, b and c once: five finished runs.
+    for (const [name, rv, to] of [["a", "1", "a:1"], ["a", "2", "a:2"], ["a", "3", "a:3"], ["b", "1", "b:1"], ["c", "1", "c:1"]] as const) {
+      const accepted = (await h.send("keep", change({ name, to, rv: `${rv}00` }))).body as Accepted;
+      names.push(accepted.runs[0]!.name);
+      await h.settled(accepted.runs[0]!.name);
+    }
+    // keepPerHook 2: the two oldest of a go; a's newest, b and c are each an object's memory.
+    expect(await h.runner.runner.queue.applyRetention()).toBe(2);
+    expect(h.runsOf("keep").map((r) => r.metadata.name).sort()).toEqual([names[2], names[3], names[4]].sort());
+    // Past the TTL only the memories remain, and they stay.
+    expect(await h.runner.runner.queue.applyRetention(Date.now() + 120_000)).toBe(0);
+    expect(h.runsOf("keep")).toHaveLength(3);
+    await h.runner.stop(100);
     await peer.close();
   });
 });

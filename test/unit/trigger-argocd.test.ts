@@ -1,8 +1,8 @@
 // Argo CD sync-result hooks: decide() against realistic Application status sequences, and the
 // Sensor's Lua filter compiled from the same trigger agreeing with it.
 import { describe, expect, it } from "vitest";
-import { decideArgoCD, resourceChange } from "../../src/trigger/argocd.js";
-import { sensorFilterScript } from "../../src/trigger/index.js";
+import { resourceChange, type ArgoCDOperation, type MatchedResource } from "../../src/trigger/argocd/index.js";
+import { evaluate, sensorFilterScript, type EvaluateContext } from "../../src/trigger/index.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
 import type { ArgoCDTrigger } from "../../src/spec/types.js";
 import { simulate } from "../../src/simulate.js";
@@ -13,8 +13,14 @@ import { hookSetFrom, hookWith } from "../helpers/spec.js";
 const frontend = { kind: "Deployment", name: "frontend" };
 const trigger = (extra: Record<string, unknown> = {}) => hookWith({ argocd: { application: "web", resources: [frontend], ...extra } }).trigger as ArgoCDTrigger;
 
-function check(t: ArgoCDTrigger, ev: ResourceEvent, fires: boolean, reason: RegExp, luaPassesMore = false) {
-  const { decision } = decideArgoCD(t, ev);
+/** The evaluation with the Argo CD scope typed. */
+function decideArgoCD(t: ArgoCDTrigger, ev: ResourceEvent) {
+  const e = evaluate(t, ev, {});
+  return { ...e, operation: e.scope.operation as ArgoCDOperation | null, resources: e.scope.resources as MatchedResource[] };
+}
+
+function check(t: ArgoCDTrigger, ev: ResourceEvent, fires: boolean, reason: RegExp, luaPassesMore = false, ctx: EvaluateContext = {}) {
+  const { decision } = evaluate(t, ev, ctx);
   expect(decision.fires).toBe(fires);
   expect(decision.reason).toMatch(reason);
   const lua = runLuaFilter(sensorFilterScript(t), JSON.parse(JSON.stringify(ev.data)));
@@ -30,7 +36,7 @@ describe("Argo CD sync-result triggers", () => {
     const ev = appUpdate(running, application({ results: configured }));
     check(trigger(), ev, true, /sync Succeeded at 2026-11-24T12:00:09Z: Deployment\/frontend configured/);
     const { identity, operation, resources } = decideArgoCD(trigger(), ev);
-    expect(identity).toBe("9a8b7c6d-1111-2222-3333-444455556666/2026-11-24T12:00:00Z");
+    expect(identity).toMatch(/^9a8b7c6d-1111-2222-3333-444455556666\/2026-11-24T12:00:00Z\/[0-9a-f]{8}$/);
     expect(operation).toMatchObject({ phase: "Succeeded", revision: REVISION, initiatedBy: { automated: true }, finishedAt: "2026-11-24T12:00:09Z" });
     expect(resources?.map((r) => [r.kind, r.name, r.change])).toEqual([["Deployment", "frontend", "configured"]]);
   });
@@ -54,7 +60,7 @@ describe("Argo CD sync-result triggers", () => {
     const first = application({ results: configured, health: "Healthy" });
     const second = application({ results: configured, startedAt: "2026-11-24T13:00:00Z", finishedAt: "2026-11-24T13:00:07Z" });
     check(trigger(), appUpdate(first, second), true, /sync Succeeded at 2026-11-24T13:00:07Z/);
-    expect(decideArgoCD(trigger(), appUpdate(first, second)).identity).toBe("9a8b7c6d-1111-2222-3333-444455556666/2026-11-24T13:00:00Z");
+    expect(decideArgoCD(trigger(), appUpdate(first, second)).identity).toMatch(/^9a8b7c6d-1111-2222-3333-444455556666\/2026-11-24T13:00:00Z\//);
   });
 
   it("honours phases: a failed sync fires only hooks that ask for Failed, with per-resource SyncFailed", () => {
@@ -107,4 +113,80 @@ describe("Argo CD sync-result triggers", () => {
     const [result] = simulate(hookSet, { type: "UPDATE", object: application({ results: configured }) as unknown as KubeObject, oldObject: running as unknown as KubeObject });
     expect(result).toMatchObject({ hook: "purge", fires: true, steps: [{ name: "say", config: { message: `${REVISION}: frontend configured` } }] });
   });
+});
+
+describe("Argo CD triggers: memory, catch-up and identity", () => {
+  const APPS = { group: "argoproj.io", version: "v1alpha1", resource: "applications" };
+  const add = (app: unknown): ResourceEvent => ({ context: { id: "e-add", source: "web", subject: "s", type: "resource", time: "2026-11-24T12:30:00Z" }, data: { type: "ADD", body: app as KubeObject, oldBody: null, ...APPS } });
+  const done = application({ results: configured });
+
+  it("fires once per operation: the same finished state again is already handled", () => {
+    const ev = appUpdate(running, done);
+    const e = evaluate(trigger(), ev, {});
+    expect(e).toMatchObject({ decision: { fires: true }, remember: "set", subject: { kind: "Application", name: "web", namespace: "argocd", uid: "9a8b7c6d-1111-2222-3333-444455556666" } });
+    expect(e.fingerprint).toMatch(/^o:[0-9a-f]{16}$/);
+    expect(Object.keys(e.scope).sort()).toEqual(["application", "event", "object", "oldObject", "operation", "resources"]);
+    check(trigger(), ev, false, /already handled/, true, { memory: { fingerprint: e.fingerprint! } });
+  });
+
+  it("an ADD without memory records the finished operation as a baseline; with other memory it catches up", () => {
+    const base = evaluate(trigger(), add(done), {});
+    expect(base).toMatchObject({ decision: { fires: false }, remember: "set" });
+    expect(base.decision.reason).toMatch(/baseline recorded/);
+    check(trigger(), add(done), false, /already handled/, true, { memory: { fingerprint: base.fingerprint! } });
+    const later = application({ results: configured, startedAt: "2026-11-24T13:00:00Z", finishedAt: "2026-11-24T13:00:07Z" });
+    check(trigger(), add(later), true, /finished while the event source was away/, false, { memory: { fingerprint: base.fingerprint! } });
+  });
+
+  it("a new operation that does not fire is still remembered as evaluated", () => {
+    expect(evaluate(trigger(), appUpdate(running, application({ results: unchanged })), {})).toMatchObject({ decision: { fires: false }, remember: "set" });
+  });
+
+  it("a DELETE forgets", () => {
+    const ev: ResourceEvent = { ...add(done), data: { ...add(done).data, type: "DELETE" } };
+    expect(evaluate(trigger(), ev, { memory: { fingerprint: "o:1" } })).toMatchObject({ decision: { fires: false }, remember: "forget" });
+  });
+
+  it("two operations started in the same second have different identities", () => {
+    const a = application({ results: configured, finishedAt: "2026-11-24T12:00:05Z" });
+    const b = application({ results: configured, finishedAt: "2026-11-24T12:00:09Z" });
+    const ia = evaluate(trigger(), appUpdate(running, a), {});
+    const ib = evaluate(trigger(), appUpdate(a, b), {});
+    expect(ia.decision.fires && ib.decision.fires).toBe(true);
+    expect(ia.identity).not.toBe(ib.identity);
+    expect(ia.fingerprint).not.toBe(ib.fingerprint);
+  });
+});
+
+describe("Argo CD triggers: malformed input is a skip naming the field", () => {
+  const withResources = (resources: unknown) => {
+    const app = application({ results: configured });
+    (app.status!.operationState!.syncResult as Record<string, unknown>).resources = resources;
+    return appUpdate(running, app);
+  };
+  const cases: Array<[string, ResourceEvent, RegExp]> = [
+    ["resources: 5", withResources(5), /status\.operationState\.syncResult\.resources is number 5, expected a list/],
+    ["resources: [null]", withResources([null]), /syncResult\.resources\[0\] is null, expected a map/],
+    ["an entry without name", withResources([{ kind: "Deployment", message: "x configured" }]), /syncResult\.resources\[0\]\.name is missing, expected a string/],
+    ["message: 5", withResources([{ kind: "Deployment", name: "frontend", message: 5 }]), /syncResult\.resources\[0\]\.message is number 5, expected a string/],
+    ["operationState as a list", (() => {
+      const app = application({ results: configured });
+      (app.status as Record<string, unknown>).operationState = [1];
+      return appUpdate(running, app);
+    })(), /status\.operationState is a list, expected a map/],
+    ["metadata.name: 5", (() => {
+      const app = application({ results: configured });
+      (app.metadata as Record<string, unknown>).name = 5;
+      return appUpdate(running, app);
+    })(), /metadata\.name is number 5, expected a string/],
+  ];
+  for (const [name, ev, reason] of cases) {
+    it(name, () => {
+      const e = evaluate(trigger(), ev, {});
+      expect(e.decision).toMatchObject({ fires: false });
+      expect(e.decision.reason).toMatch(reason);
+      // The Sensor's filter must not crash on it either.
+      expect(() => runLuaFilter(sensorFilterScript(trigger()), JSON.parse(JSON.stringify(ev.data)))).not.toThrow();
+    });
+  }
 });

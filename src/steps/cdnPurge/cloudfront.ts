@@ -2,9 +2,11 @@
 // event's idempotency key, so CloudFront itself answers a redelivered event with the invalidation
 // it already created. The SDK's own retries are off (maxAttempts 1): the runner retries.
 import type { CloudFrontClient as CloudFrontClientType } from "@aws-sdk/client-cloudfront";
-import { renderList, renderText } from "../shared/render.js";
-import type { SecretBag } from "../shared/secrets.js";
+// paths are URL path templates (placeholder values percent-encoded, as CloudFront asks of
+// characters unsafe in URLs).
+import { renderText, renderUrlList } from "../shared/render.js";
 import { abortFailure } from "../shared/abort.js";
+import { excerpt } from "../shared/http.js";
 import { StepFailure, type SecretSource, type StepContext } from "../types.js";
 import type { StringList } from "./cloudflare.js";
 
@@ -16,7 +18,7 @@ export interface CloudFrontPurgeConfig {
   accessKeyId: SecretSource;
   secretAccessKey: SecretSource;
   sessionToken?: SecretSource;
-  /** Signing region; default runtime.endpoints.awsRegion. */
+  /** Signing region; default runtime.awsRegion. */
   region?: string;
 }
 
@@ -61,20 +63,23 @@ export function classifyAwsError(err: unknown): { retryable: boolean; message: s
   return { retryable: typeof code === "string" && /^E[A-Z]+/.test(code), message: code && !message.includes(code) ? `${message} (${code})` : message };
 }
 
-export async function purgeCloudFront(config: CloudFrontPurgeConfig, ctx: StepContext, secrets: SecretBag): Promise<CloudFrontOutput> {
+export const CLOUDFRONT_ENDPOINT = "cloudfront";
+
+export async function purgeCloudFront(config: CloudFrontPurgeConfig, ctx: StepContext): Promise<CloudFrontOutput> {
   const distributionId = renderText(ctx, config.distributionId, "distributionId");
-  const paths = renderList(ctx, config.paths, "paths");
+  const paths = renderUrlList(ctx, config.paths, "paths");
   if (paths.length === 0) throw new StepFailure("paths: the list is empty", { retryable: false });
   const bad = paths.find((p) => !p.startsWith("/"));
   if (bad !== undefined) throw new StepFailure(`paths: ${JSON.stringify(bad)} does not start with "/"`, { retryable: false });
-  const accessKeyId = await secrets.read(config.accessKeyId);
-  const secretAccessKey = await secrets.read(config.secretAccessKey);
-  const sessionToken = config.sessionToken ? await secrets.read(config.sessionToken) : undefined;
-  const region = config.region ?? ctx.runtime.endpoints.awsRegion;
+  const accessKeyId = await ctx.secret(config.accessKeyId);
+  const secretAccessKey = await ctx.secret(config.secretAccessKey);
+  const sessionToken = config.sessionToken ? await ctx.secret(config.sessionToken) : undefined;
+  const region = config.region ?? ctx.runtime.awsRegion;
+  const endpoint = ctx.runtime.endpoints[CLOUDFRONT_ENDPOINT];
   const { CloudFrontClient, CreateInvalidationCommand } = await import("@aws-sdk/client-cloudfront");
   const client: CloudFrontClientType = new CloudFrontClient({
     region,
-    ...(ctx.runtime.endpoints.cloudfront ? { endpoint: ctx.runtime.endpoints.cloudfront } : {}),
+    ...(endpoint ? { endpoint } : {}),
     credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
     maxAttempts: 1,
   });
@@ -94,7 +99,7 @@ export async function purgeCloudFront(config: CloudFrontPurgeConfig, ctx: StepCo
     if (err instanceof StepFailure) throw err;
     if (ctx.signal.aborted) throw abortFailure(ctx.signal, "creating the CloudFront invalidation");
     const { retryable, message } = classifyAwsError(err);
-    throw new StepFailure(secrets.scrub(`CloudFront CreateInvalidation on ${distributionId}: ${message}`), { retryable });
+    throw new StepFailure(`CloudFront CreateInvalidation on ${distributionId}: ${excerpt(message)}`, { retryable });
   } finally {
     client.destroy();
   }

@@ -4,11 +4,13 @@
 //   keys (more) POST {fastly}/service/{id}/purge   Surrogate-Key: "k1 k2 ..." (batches of 256)
 //   url         POST {fastly}/purge/{host}{path}
 // soft: true sends Fastly-Soft-Purge: 1 (marks content stale instead of evicting it).
-import { joinUrl, sendHttp, statusFailure, type HttpResponse } from "../shared/http.js";
-import { renderList, renderText } from "../shared/render.js";
-import type { SecretBag } from "../shared/secrets.js";
+// url is a URL template (placeholder values percent-encoded).
+import { endpointUrl, joinUrl, pathSegment, sendHttp, statusFailure, type HttpResponse } from "../shared/http.js";
+import { renderList, renderText, renderUrlAt } from "../shared/render.js";
 import { StepFailure, type SecretSource, type StepContext } from "../types.js";
 import type { StringList } from "./cloudflare.js";
+
+export const FASTLY_ENDPOINT = "fastly";
 
 export interface FastlyPurgeConfig {
   provider: "fastly";
@@ -31,16 +33,16 @@ export interface FastlyOutput {
   ids?: Record<string, string>;
 }
 
-export async function purgeFastly(config: FastlyPurgeConfig, ctx: StepContext, secrets: SecretBag): Promise<FastlyOutput> {
+export async function purgeFastly(config: FastlyPurgeConfig, ctx: StepContext): Promise<FastlyOutput> {
   const serviceId = renderText(ctx, config.serviceId, "serviceId");
-  const service = `/service/${encodeURIComponent(serviceId)}`;
+  const service = `/service/${pathSegment(serviceId, "serviceId")}`;
   type Call = { path: string; headers?: Record<string, string> };
   const calls: Call[] = [];
   let batch = false;
   if (config.all) {
     calls.push({ path: `${service}/purge_all` });
   } else if (config.url !== undefined) {
-    const text = renderText(ctx, config.url, "url");
+    const text = renderUrlAt(ctx, config.url, "url");
     let url: URL;
     try {
       url = new URL(/^[a-z]+:\/\//i.test(text) ? text : `https://${text}`);
@@ -54,7 +56,7 @@ export async function purgeFastly(config: FastlyPurgeConfig, ctx: StepContext, s
     const bad = keys.find((k) => /\s/.test(k));
     if (bad !== undefined) throw new StepFailure(`keys: surrogate keys cannot contain spaces (${JSON.stringify(bad)})`, { retryable: false });
     if (keys.length === 1) {
-      calls.push({ path: `${service}/purge/${encodeURIComponent(keys[0]!)}` });
+      calls.push({ path: `${service}/purge/${pathSegment(keys[0]!, "keys[0]")}` });
     } else {
       batch = true;
       for (let i = 0; i < keys.length; i += MAX_KEYS_PER_BATCH) {
@@ -64,20 +66,16 @@ export async function purgeFastly(config: FastlyPurgeConfig, ctx: StepContext, s
   } else {
     throw new StepFailure("nothing to purge: give one of keys, url or all", { retryable: false });
   }
-  const token = await secrets.read(config.token);
+  const token = await ctx.secret(config.token);
   const output: FastlyOutput = { provider: "fastly" };
   for (const call of calls) {
     const label = `Fastly (POST ${call.path})`;
-    const response = await sendHttp(
-      ctx,
-      {
-        method: "POST",
-        url: joinUrl(ctx.runtime.endpoints.fastly, call.path),
-        headers: { "Fastly-Key": token, Accept: "application/json", ...(config.soft ? { "Fastly-Soft-Purge": "1" } : {}), ...call.headers },
-        label,
-      },
-      secrets,
-    );
+    const response = await sendHttp(ctx, {
+      method: "POST",
+      url: joinUrl(endpointUrl(ctx, FASTLY_ENDPOINT), call.path),
+      headers: { "Fastly-Key": token, Accept: "application/json", ...(config.soft ? { "Fastly-Soft-Purge": "1" } : {}), ...call.headers },
+      label,
+    });
     if (response.status < 200 || response.status >= 300) throw statusFailure(response, label, fastlyMessage(response));
     const body = (response.body && typeof response.body === "object" ? response.body : {}) as Record<string, unknown>;
     if (batch) {

@@ -1,11 +1,11 @@
 // cdnPurge: purge a CDN cache — Cloudflare (zone purge_cache), Fastly (purge_all, surrogate keys,
 // URL) or CloudFront (CreateInvalidation). Output: the provider's purge/invalidation id.
-import { SecretBag, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
+import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
 import { stringList, templated } from "../shared/schema.js";
 import { StepFailure, type StepProblem, type StepType } from "../types.js";
-import { CLOUDFLARE_TARGETS, purgeCloudflare, type CloudflarePurgeConfig } from "./cloudflare.js";
-import { purgeCloudFront, type CloudFrontPurgeConfig } from "./cloudfront.js";
-import { FASTLY_TARGETS, purgeFastly, type FastlyPurgeConfig } from "./fastly.js";
+import { CLOUDFLARE_ENDPOINT, CLOUDFLARE_TARGETS, purgeCloudflare, type CloudflarePurgeConfig } from "./cloudflare.js";
+import { CLOUDFRONT_ENDPOINT, purgeCloudFront, type CloudFrontPurgeConfig } from "./cloudfront.js";
+import { FASTLY_ENDPOINT, FASTLY_TARGETS, purgeFastly, type FastlyPurgeConfig } from "./fastly.js";
 
 export type { CloudflarePurgeConfig, CloudFrontPurgeConfig, FastlyPurgeConfig };
 export type CdnPurgeConfig = CloudflarePurgeConfig | FastlyPurgeConfig | CloudFrontPurgeConfig;
@@ -16,6 +16,11 @@ function given(config: Record<string, unknown>, targets: readonly string[]): str
 
 export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
   type: "cdnPurge",
+  endpoints: {
+    [CLOUDFLARE_ENDPOINT]: { default: "https://api.cloudflare.com", description: "Cloudflare API base URL." },
+    [FASTLY_ENDPOINT]: { default: "https://api.fastly.com", description: "Fastly API base URL." },
+    [CLOUDFRONT_ENDPOINT]: { description: "CloudFront endpoint (default: the AWS SDK's, https://cloudfront.amazonaws.com)." },
+  },
   schema: {
     type: "object",
     required: ["provider"],
@@ -29,8 +34,8 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
         properties: {
           provider: { type: "string", const: "cloudflare", description: "Cloudflare cache purge." },
           zoneId: templated("Zone id (32 hex characters, from the zone's overview page)."),
-          files: stringList("URLs to purge."),
-          prefixes: stringList("URL prefixes to purge (host/path, no scheme)."),
+          files: stringList("URLs to purge (placeholder values percent-encoded for the URL; {{+ expr }} inserts a value as it is)."),
+          prefixes: stringList("URL prefixes to purge (host/path, no scheme; placeholder values percent-encoded)."),
           tags: stringList("Cache-Tag values to purge."),
           hosts: stringList("Hostnames to purge."),
           everything: { type: "boolean", const: true, description: "Purge everything in the zone." },
@@ -46,7 +51,7 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
           provider: { type: "string", const: "fastly", description: "Fastly purge." },
           serviceId: templated("Service id."),
           keys: stringList("Surrogate keys to purge (one request per 256 keys)."),
-          url: templated("One URL to purge."),
+          url: templated("One URL to purge (placeholder values percent-encoded for the URL; {{+ expr }} inserts a value as it is)."),
           all: { type: "boolean", const: true, description: "Purge everything in the service (purge_all)." },
           soft: { type: "boolean", description: "Soft purge: mark content stale instead of evicting it (not with all)." },
           token: secretSourceSchema("Fastly API token with purge_select (or purge_all) scope."),
@@ -60,7 +65,7 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
         properties: {
           provider: { type: "string", const: "cloudfront", description: "Amazon CloudFront invalidation." },
           distributionId: templated("Distribution id."),
-          paths: stringList("Paths to invalidate, each starting with / (e.g. /index.html, /assets/*)."),
+          paths: stringList("Paths to invalidate, each starting with / (e.g. /index.html, /assets/*); placeholder values percent-encoded."),
           accessKeyId: secretSourceSchema("AWS access key id."),
           secretAccessKey: secretSourceSchema("AWS secret access key."),
           sessionToken: secretSourceSchema("AWS session token, for temporary credentials."),
@@ -97,30 +102,18 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
   },
 
   async execute(config, ctx) {
-    const secrets = new SecretBag(ctx);
-    try {
-      const raw = config as unknown as Record<string, unknown>;
-      let output: object;
-      switch (config.provider) {
-        case "cloudflare":
-          if (given(raw, CLOUDFLARE_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
-          output = await purgeCloudflare(config, ctx, secrets);
-          break;
-        case "fastly":
-          if (given(raw, FASTLY_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
-          output = await purgeFastly(config, ctx, secrets);
-          break;
-        case "cloudfront":
-          output = await purgeCloudFront(config, ctx, secrets);
-          break;
-        default:
-          throw new StepFailure(`unknown provider ${String((config as { provider?: unknown }).provider)}`, { retryable: false });
-      }
-      return { output: secrets.scrubValue(output) };
-    } catch (err) {
-      throw secrets.scrubError(err);
+    const raw = config as unknown as Record<string, unknown>;
+    switch (config.provider) {
+      case "cloudflare":
+        if (given(raw, CLOUDFLARE_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
+        return { output: await purgeCloudflare(config, ctx) };
+      case "fastly":
+        if (given(raw, FASTLY_TARGETS).length > 1) throw new StepFailure("give only one purge target", { retryable: false });
+        return { output: await purgeFastly(config, ctx) };
+      case "cloudfront":
+        return { output: await purgeCloudFront(config, ctx) };
+      default:
+        throw new StepFailure(`unknown provider ${String((config as { provider?: unknown }).provider)}`, { retryable: false });
     }
   },
 };
-
-export default cdnPurgeStep;

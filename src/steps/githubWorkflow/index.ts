@@ -3,9 +3,9 @@
 //   dispatch: repository repository_dispatch with an event type and client payload
 // GitHub answers 204 No Content. Rate-limit answers (403/429 with Retry-After or an exhausted
 // X-RateLimit-Remaining) are retryable after the time GitHub names.
-import { jsonBody, joinUrl, parseRetryAfter, sendHttp, statusFailure, type Classification, type HttpResponse } from "../shared/http.js";
+import { endpointUrl, jsonBody, joinUrl, parseRetryAfter, pathSegment, sendHttp, statusFailure, type Classification, type HttpResponse } from "../shared/http.js";
 import { renderText, renderValueAt } from "../shared/render.js";
-import { SecretBag, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
+import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
 import { templated } from "../shared/schema.js";
 import { StepFailure, type SecretSource, type StepProblem, type StepType } from "../types.js";
 
@@ -62,8 +62,13 @@ function stringInputs(inputs: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+export const GITHUB_ENDPOINT = "github";
+
 export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
   type: "githubWorkflow",
+  endpoints: {
+    [GITHUB_ENDPOINT]: { default: "https://api.github.com", description: "GitHub REST API base URL (GitHub Enterprise: https://ghe.example/api/v3)." },
+  },
   schema: {
     type: "object",
     description: "Start a GitHub Actions workflow: workflow_dispatch (dispatch: workflow, the default) or repository_dispatch (dispatch: repository).",
@@ -123,65 +128,54 @@ export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
   },
 
   async execute(config, ctx) {
-    const secrets = new SecretBag(ctx);
-    try {
-      const owner = renderText(ctx, config.owner, "owner");
-      const repo = renderText(ctx, config.repo, "repo");
-      const repoPath = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
-      let path: string;
-      let payload: unknown;
-      let output: Record<string, unknown>;
-      if (config.dispatch === "repository") {
-        const eventType = renderText(ctx, config.eventType, "eventType");
-        path = `${repoPath}/dispatches`;
-        payload = {
-          event_type: eventType,
-          ...(config.clientPayload !== undefined ? { client_payload: renderValueAt(ctx, config.clientPayload, "clientPayload") } : {}),
-        };
-        output = { dispatch: "repository", owner, repo, eventType };
-      } else {
-        const workflow = typeof config.workflow === "number" ? String(config.workflow) : renderText(ctx, config.workflow, "workflow");
-        const ref = renderText(ctx, config.ref, "ref");
-        const inputs = config.inputs !== undefined ? renderValueAt(ctx, config.inputs, "inputs") : undefined;
-        if (inputs !== undefined && (inputs === null || typeof inputs !== "object" || Array.isArray(inputs))) {
-          throw new StepFailure("inputs: expected a map", { retryable: false });
-        }
-        path = `${repoPath}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`;
-        payload = { ref, ...(inputs ? { inputs: stringInputs(inputs) } : {}) };
-        output = { dispatch: "workflow", owner, repo, workflow, ref };
+    const owner = renderText(ctx, config.owner, "owner");
+    const repo = renderText(ctx, config.repo, "repo");
+    const repoPath = `/repos/${pathSegment(owner, "owner")}/${pathSegment(repo, "repo")}`;
+    let path: string;
+    let payload: unknown;
+    let output: Record<string, unknown>;
+    if (config.dispatch === "repository") {
+      const eventType = renderText(ctx, config.eventType, "eventType");
+      path = `${repoPath}/dispatches`;
+      payload = {
+        event_type: eventType,
+        ...(config.clientPayload !== undefined ? { client_payload: renderValueAt(ctx, config.clientPayload, "clientPayload") } : {}),
+      };
+      output = { dispatch: "repository", owner, repo, eventType };
+    } else {
+      const workflow = typeof config.workflow === "number" ? String(config.workflow) : renderText(ctx, config.workflow, "workflow");
+      const ref = renderText(ctx, config.ref, "ref");
+      const inputs = config.inputs !== undefined ? renderValueAt(ctx, config.inputs, "inputs") : undefined;
+      if (inputs !== undefined && (inputs === null || typeof inputs !== "object" || Array.isArray(inputs))) {
+        throw new StepFailure("inputs: expected a map", { retryable: false });
       }
-      const token = await secrets.read(config.token);
-      const label = `GitHub (POST ${path})`;
-      const response = await sendHttp(
-        ctx,
-        {
-          method: "POST",
-          url: joinUrl(ctx.runtime.endpoints.github, path),
-          headers: {
-            Accept: "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-            Authorization: `Bearer ${token}`,
-            "Content-Type": "application/json",
-          },
-          body: jsonBody(payload),
-          label,
-        },
-        secrets,
-      );
-      if (response.status < 200 || response.status >= 300) {
-        const message = (response.body as { message?: unknown } | undefined)?.message;
-        throw statusFailure(response, label, typeof message === "string" ? message : undefined, githubClassification(response));
-      }
-      // With return_run_details GitHub answers 200 with the run; plain dispatches answer 204.
-      const run = response.body && typeof response.body === "object" ? (response.body as Record<string, unknown>) : undefined;
-      if (typeof run?.workflow_run_id === "number") output.runId = run.workflow_run_id;
-      if (typeof run?.html_url === "string") output.runUrl = run.html_url;
-      ctx.logger.info({ owner, repo, dispatch: output.dispatch }, "GitHub workflow dispatched");
-      return { output: secrets.scrubValue(output) };
-    } catch (err) {
-      throw secrets.scrubError(err);
+      path = `${repoPath}/actions/workflows/${pathSegment(workflow, "workflow")}/dispatches`;
+      payload = { ref, ...(inputs ? { inputs: stringInputs(inputs) } : {}) };
+      output = { dispatch: "workflow", owner, repo, workflow, ref };
     }
+    const token = await ctx.secret(config.token);
+    const label = `GitHub (POST ${path})`;
+    const response = await sendHttp(ctx, {
+      method: "POST",
+      url: joinUrl(endpointUrl(ctx, GITHUB_ENDPOINT), path),
+      headers: {
+        Accept: "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+        Authorization: `Bearer ${token}`,
+        "Content-Type": "application/json",
+      },
+      body: jsonBody(payload),
+      label,
+    });
+    if (response.status < 200 || response.status >= 300) {
+      const message = (response.body as { message?: unknown } | undefined)?.message;
+      throw statusFailure(response, label, typeof message === "string" ? message : undefined, githubClassification(response));
+    }
+    // With return_run_details GitHub answers 200 with the run; plain dispatches answer 204.
+    const run = response.body && typeof response.body === "object" ? (response.body as Record<string, unknown>) : undefined;
+    if (typeof run?.workflow_run_id === "number") output.runId = run.workflow_run_id;
+    if (typeof run?.html_url === "string") output.runUrl = run.html_url;
+    ctx.logger.info({ owner, repo, dispatch: output.dispatch }, "GitHub workflow dispatched");
+    return { output };
   },
 };
-
-export default githubWorkflowStep;

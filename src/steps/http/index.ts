@@ -1,8 +1,10 @@
 // http: one HTTP request with a JSON body, the event's Idempotency-Key, secret headers from
-// SecretSources, and the response (status, safe headers, body) as output.
+// SecretSources, and the response (status, safe headers, body) as output. The URL is a URL
+// template: placeholder values are percent-encoded for the URL unless written {{+ expr }}.
+import { urlTemplateProblems } from "../../expr/template.js";
 import { sendHttp, jsonBody, safeHeaders, statusFailure, describeUrl } from "../shared/http.js";
-import { renderText, renderValueAt } from "../shared/render.js";
-import { isSecretSource, SecretBag, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
+import { renderUrlAt, renderText, renderValueAt } from "../shared/render.js";
+import { isSecretSource, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
 import { templated } from "../shared/schema.js";
 import { StepFailure, type SecretSource, type StepProblem, type StepType } from "../types.js";
 
@@ -50,7 +52,10 @@ export const httpStep: StepType<HttpConfig> = {
         default: "POST",
         description: "HTTP method (default POST).",
       },
-      url: templated("URL (http or https).", { pattern: "^(https?://|\\{\\{)" }),
+      url: templated(
+        "URL (http or https). Placeholder values are percent-encoded for the part of the URL they land in; {{+ expr }} inserts a value as it is (a base URL, a path).",
+        { pattern: "^(https?://|\\{\\{)" },
+      ),
       headers: {
         type: "object",
         description:
@@ -93,6 +98,9 @@ export const httpStep: StepType<HttpConfig> = {
       const range = typeof e === "string" ? /^(\d{3})-(\d{3})$/.exec(e) : null;
       if (range && Number(range[1]) > Number(range[2])) problems.push({ path: ["expectStatus", i], message: `empty range ${String(e)}` });
     }
+    if (typeof config?.url === "string" && config.url.includes("{{")) {
+      for (const message of urlTemplateProblems(config.url)) problems.push({ path: ["url"], message });
+    }
     if (typeof config?.url === "string" && !config.url.includes("{{")) {
       try {
         const url = new URL(config.url);
@@ -109,53 +117,49 @@ export const httpStep: StepType<HttpConfig> = {
   },
 
   async execute(config, ctx) {
-    const secrets = new SecretBag(ctx);
+    const method = config.method ?? "POST";
+    const urlText = renderUrlAt(ctx, config.url, "url");
+    let url: URL;
     try {
-      const method = config.method ?? "POST";
-      const urlText = renderText(ctx, config.url, "url");
-      let url: URL;
-      try {
-        url = new URL(urlText);
-      } catch {
-        throw new StepFailure(`url: ${JSON.stringify(urlText.slice(0, 200))} is not a valid URL`, { retryable: false });
-      }
-      if (url.protocol !== "http:" && url.protocol !== "https:") {
-        throw new StepFailure(`url: only http and https are supported, not ${url.protocol}`, { retryable: false });
-      }
-      const headers: Record<string, string> = {};
-      // Templates first, secrets after: secret values never pass through the template engine.
-      for (const [name, value] of Object.entries(config.headers ?? {})) {
-        if (typeof value === "string") headers[name] = renderText(ctx, value, `headers.${name}`);
-      }
-      for (const [name, value] of Object.entries(config.headers ?? {})) {
-        if (isSecretSource(value)) headers[name] = `${value.prefix ?? ""}${await secrets.read(value)}`;
-      }
-      let body: string | undefined;
-      if (config.body !== undefined) {
-        body = jsonBody(renderValueAt(ctx, config.body, "body"));
-        if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
-      }
-      const label = `${method} ${describeUrl(url)}`;
-      // Redirects are followed only when no header carries a secret (see sendHttp).
-      const hasSecretHeader = Object.values(config.headers ?? {}).some(isSecretSource);
-      const response = await sendHttp(
-        ctx,
-        { method, url: url.href, headers, ...(body !== undefined ? { body } : {}), label, redirect: hasSecretHeader ? "manual" : "follow" },
-        secrets,
-      );
-      if (!statusMatches(response.status, config.expectStatus ?? ["2xx"])) throw statusFailure(response, label);
-      ctx.logger.info({ status: response.status, request: label }, "http request done");
-      const output: Record<string, unknown> = {
-        status: response.status,
-        headers: safeHeaders(response.headers),
-        body: response.body,
-      };
-      if (response.truncated) output.bodyTruncated = true;
-      return { output: secrets.scrubValue(output) };
-    } catch (err) {
-      throw secrets.scrubError(err);
+      url = new URL(urlText);
+    } catch {
+      throw new StepFailure(`url: ${JSON.stringify(urlText.slice(0, 200))} is not a valid URL`, { retryable: false });
     }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new StepFailure(`url: only http and https are supported, not ${url.protocol}`, { retryable: false });
+    }
+    const headers: Record<string, string> = {};
+    // Templates first, secrets after: secret values never pass through the template engine.
+    for (const [name, value] of Object.entries(config.headers ?? {})) {
+      if (typeof value === "string") headers[name] = renderText(ctx, value, `headers.${name}`);
+    }
+    for (const [name, value] of Object.entries(config.headers ?? {})) {
+      if (isSecretSource(value)) headers[name] = `${value.prefix ?? ""}${await ctx.secret(value)}`;
+    }
+    let body: string | undefined;
+    if (config.body !== undefined) {
+      body = jsonBody(renderValueAt(ctx, config.body, "body"));
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
+    }
+    const label = `${method} ${describeUrl(url)}`;
+    // Redirects are followed only when no header carries a secret (see sendHttp).
+    const hasSecretHeader = Object.values(config.headers ?? {}).some(isSecretSource);
+    const response = await sendHttp(ctx, {
+      method,
+      url: url.href,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      label,
+      redirect: hasSecretHeader ? "manual" : "follow",
+    });
+    if (!statusMatches(response.status, config.expectStatus ?? ["2xx"])) throw statusFailure(response, label);
+    ctx.logger.info({ status: response.status, request: label }, "http request done");
+    const output: Record<string, unknown> = {
+      status: response.status,
+      headers: safeHeaders(response.headers),
+      body: response.body,
+    };
+    if (response.truncated) output.bodyTruncated = true;
+    return { output };
   },
 };
-
-export default httpStep;

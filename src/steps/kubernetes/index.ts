@@ -7,7 +7,7 @@
 //           (AlreadyExists with our key counts as success) and the object is created once
 //   patch   merge patch (RFC 7386), JSON patch (RFC 6902) or strategic merge patch, named explicitly
 //   delete  404 counts as success; propagationPolicy Background by default
-import { createHash } from "node:crypto";
+import { shortHash } from "../../secrets/hash.js";
 import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
 import { FIELD_MANAGER, IDEMPOTENCY_ANNOTATION, describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../shared/kube.js";
@@ -64,7 +64,7 @@ const MAX_GENERATED_NAME = 63;
 
 /** generateName + a short hash of the idempotency key: stable across redeliveries of the event. */
 export function deterministicName(generateName: string, idempotencyKey: string): string {
-  const hash = createHash("sha256").update(idempotencyKey).digest("hex").slice(0, NAME_HASH_LENGTH);
+  const hash = shortHash(idempotencyKey, NAME_HASH_LENGTH);
   return `${generateName.slice(0, MAX_GENERATED_NAME - NAME_HASH_LENGTH)}${hash}`;
 }
 
@@ -299,4 +299,3 @@ function statusAsObject(status: KubeObject, name: string, namespace: string | un
   return { metadata: { name, ...(namespace ? { namespace } : {}), ...(uid ? { uid } : {}) } };
 }
 
-export default kubernetesStep;

@@ -35,4 +35,3 @@ export const logStep: StepType<LogConfig> = {
   },
 };
 
-export default logStep;

@@ -3,13 +3,18 @@
 //   network errors, 5xx, 408 and 429 are retryable; other 4xx are not;
 //   429 and 503 carry Retry-After (seconds or an HTTP-date) as retryAfterMs.
 // Uses the global fetch (undici inside Node), so nothing here loads the undici package.
+//
+// Secrets are not this module's business: the executor scrubs every message and output. What
+// this module owes is never to quote a downstream's answer at length in a failure message.
+import { encodePathSegment, isDotSegment } from "../../expr/template.js";
 import { StepFailure, type StepContext } from "../types.js";
 import { abortFailure } from "./abort.js";
-import type { SecretBag } from "./secrets.js";
 
 export const USER_AGENT = "resource-hooks";
-/** Response bodies kept in outputs and messages are cut at this many bytes. */
+/** Response bodies kept in outputs are cut at this many bytes. */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+/** What a failure message quotes of a downstream's answer, at most (characters). */
+export const MAX_QUOTED_CHARS = 512;
 
 export interface Classification {
   retryable: boolean;
@@ -70,7 +75,7 @@ export interface HttpResponse {
  * Sends one request with ctx.signal and the Idempotency-Key header. Throws StepFailure only for
  * network errors (retryable) and aborts (not retryable); any HTTP status is returned.
  */
-export async function sendHttp(ctx: StepContext, request: HttpRequest, secrets?: SecretBag): Promise<HttpResponse> {
+export async function sendHttp(ctx: StepContext, request: HttpRequest): Promise<HttpResponse> {
   const headers = new Headers();
   headers.set("User-Agent", USER_AGENT);
   headers.set("Idempotency-Key", ctx.idempotencyKey);
@@ -87,16 +92,16 @@ export async function sendHttp(ctx: StepContext, request: HttpRequest, secrets?:
     });
   } catch (err) {
     if (ctx.signal.aborted) throw abortFailure(ctx.signal, `calling ${request.label}`);
-    throw networkFailure(err, request.label, secrets);
+    throw networkFailure(err, request.label);
   }
   let read: { text: string; truncated: boolean };
   try {
     read = await readCapped(response, request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   } catch (err) {
     if (ctx.signal.aborted) throw abortFailure(ctx.signal, `reading the answer of ${request.label}`);
-    throw networkFailure(err, request.label, secrets);
+    throw networkFailure(err, request.label);
   }
-  const text = secrets ? secrets.scrub(read.text) : read.text;
+  const text = read.text;
   return {
     status: response.status,
     statusText: response.statusText,
@@ -111,11 +116,10 @@ export function jsonBody(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
-function networkFailure(err: unknown, label: string, secrets?: SecretBag): StepFailure {
+function networkFailure(err: unknown, label: string): StepFailure {
   const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  const message = `${label} could not be reached: ${detail}`;
-  return new StepFailure(secrets ? secrets.scrub(message) : message, { retryable: true });
+  return new StepFailure(`${label} could not be reached: ${excerpt(detail)}`, { retryable: true });
 }
 
 async function readCapped(response: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
@@ -151,8 +155,8 @@ function parseBody(text: string, contentType: string | null, truncated: boolean)
   return text;
 }
 
-/** A short, single-line excerpt of a response body for failure messages. */
-export function excerpt(text: string, max = 300): string {
+/** A short, single-line excerpt of a response body (or a message from it) for failure messages. */
+export function excerpt(text: string, max = MAX_QUOTED_CHARS): string {
   const line = text.replace(/\s+/g, " ").trim();
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
@@ -163,7 +167,7 @@ export function excerpt(text: string, max = 300): string {
  */
 export function statusFailure(response: HttpResponse, label: string, detail?: string, override?: Classification): StepFailure {
   const how = override ?? classifyStatus(response.status, response.headers);
-  const said = detail ?? excerpt(response.text);
+  const said = excerpt(detail ?? response.text);
   const message = `${label} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${said ? `: ${said}` : ""}`;
   return new StepFailure(message, {
     retryable: how.retryable,
@@ -199,6 +203,24 @@ export function safeHeaders(headers: Headers): Record<string, string> {
 /** origin + path of a URL, for messages (query strings may carry tokens). */
 export function describeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
+}
+
+/** The base URL of an endpoint a step type declares (StepType.endpoints), as the runner resolved it. */
+export function endpointUrl(ctx: StepContext, name: string): string {
+  const url = ctx.runtime.endpoints[name];
+  if (!url) throw new StepFailure(`the runner has no URL for the endpoint ${name} (--endpoint ${name}=<url>)`, { retryable: false });
+  return url;
+}
+
+/**
+ * One URL path segment from a rendered value: percent-encoded (RFC 6570 `{var}`), and refused
+ * when it is "." or "..", which no encoding keeps a URL parser from resolving.
+ */
+export function pathSegment(value: string, field: string): string {
+  if (value === "" || isDotSegment(value)) {
+    throw new StepFailure(`${field}: ${JSON.stringify(value)} cannot be a URL path segment`, { retryable: false });
+  }
+  return encodePathSegment(value);
 }
 
 /** Joins a configured base URL (which may have a path, e.g. GitHub Enterprise /api/v3) and a path. */

@@ -13,6 +13,26 @@ export function renderValueAt<T>(ctx: StepContext, value: T, field: string): T {
   }
 }
 
+/** A URL template field (ctx.renderUrl: values percent-encoded, {{+ expr }} as is). */
+export function renderUrlAt(ctx: StepContext, template: string, field: string): string {
+  try {
+    return ctx.renderUrl(template);
+  } catch (err) {
+    if (err instanceof StepFailure) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new StepFailure(`${field}: ${message}`, { retryable: false, cause: err });
+  }
+}
+
+/**
+ * A list of URL templates (each rendered by ctx.renderUrl), or one template that gives the whole
+ * list (its strings are used as they are: the expression made the URLs). Empty strings are dropped.
+ */
+export function renderUrlList(ctx: StepContext, value: string | readonly string[], field: string): string[] {
+  if (typeof value === "string") return renderList(ctx, value, field);
+  return value.map((item, i) => renderUrlAt(ctx, item, `${field}[${i}]`)).filter((item) => item !== "");
+}
+
 /** A templated string field; numbers and booleans become text, anything else is a failure. */
 export function renderText(ctx: StepContext, value: string, field: string): string {
   const rendered: unknown = renderValueAt<unknown>(ctx, value, field);

@@ -1,9 +1,7 @@
-// SecretSource helpers: the schema every step uses for its secret fields, the list of Secret keys
-// for the runner's Deployment, and a per-execution bag that reads secrets and scrubs their values
-// out of anything that leaves the step (outputs, error messages).
-import { StepFailure, type JsonSchema, type SecretKeyRef, type SecretSource, type StepContext } from "../types.js";
-
-export const REDACTED = "[redacted]";
+// SecretSource helpers: the schema every step uses for its secret fields and the list of Secret
+// keys for the runner's Deployment. Steps read values with ctx.secret (src/steps/context.ts), and
+// the executor scrubs them out of everything that leaves a run (src/secrets/scrubber.ts).
+import type { JsonSchema, SecretKeyRef, SecretSource } from "../types.js";
 
 export function isSecretSource(value: unknown): value is SecretSource {
   if (!value || typeof value !== "object" || Array.isArray(value)) return false;
@@ -76,77 +74,4 @@ export function secretSourceSchema(description: string, extra: Record<string, Js
     description: `${description} Never inlined: {secretKeyRef: {name, key}} or {env: NAME}.`,
     oneOf: [withExtra(secretKeyRefSchema), withExtra(envSchema)],
   };
-}
-
-/** Reads secrets for one execution and remembers them, so they can be scrubbed from anything shown. */
-export class SecretBag {
-  private readonly values = new Set<string>();
-
-  constructor(private readonly ctx: StepContext) {}
-
-  async read(source: SecretSource): Promise<string> {
-    let value: string;
-    try {
-      value = await this.ctx.runtime.readSecret(pickSecretSource(source));
-    } catch (err) {
-      if (err instanceof StepFailure) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new StepFailure(`cannot read ${describeSecretSource(source)}: ${this.scrub(reason)}`, { retryable: false });
-    }
-    value = value.trim();
-    if (!value) throw new StepFailure(`${describeSecretSource(source)} is empty`, { retryable: false });
-    this.remember(value);
-    return value;
-  }
-
-  /** Marks a value derived from a secret (e.g. the path of a secret webhook URL) as secret too. */
-  remember(value: string): void {
-    if (value.length >= 4) this.values.add(value);
-    try {
-      const url = new URL(value);
-      if (url.pathname.length > 8) this.values.add(url.pathname);
-      if (url.search.length > 8) this.values.add(url.search);
-      if (url.password) this.values.add(url.password);
-    } catch {
-      // not a URL
-    }
-  }
-
-  scrub(text: string): string {
-    let out = text;
-    for (const secret of [...this.values].sort((a, b) => b.length - a.length)) out = out.split(secret).join(REDACTED);
-    return out;
-  }
-
-  /** Deep copy of a JSON-like value with every secret occurrence in strings (and keys) replaced. */
-  scrubValue<T>(value: T): T {
-    if (this.values.size === 0) return value;
-    return this.scrubAny(value) as T;
-  }
-
-  private scrubAny(value: unknown): unknown {
-    if (typeof value === "string") return this.scrub(value);
-    if (Array.isArray(value)) return value.map((v) => this.scrubAny(v));
-    if (value && typeof value === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[this.scrub(k)] = this.scrubAny(v);
-      return out;
-    }
-    return value;
-  }
-
-  /** Rethrows an error with secrets scrubbed from its message (StepFailures keep their classification). */
-  scrubError(err: unknown): unknown {
-    if (this.values.size === 0) return err;
-    if (err instanceof StepFailure) {
-      const clean = this.scrub(err.message);
-      if (clean === err.message) return err;
-      return new StepFailure(clean, {
-        retryable: err.retryable,
-        ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
-      });
-    }
-    if (err instanceof Error) return new StepFailure(this.scrub(err.message), { retryable: false });
-    return err;
-  }
 }

@@ -8,7 +8,8 @@ import { KubeApiError, type KubeObject, type ResourceInfo } from "../../k8s/type
 import { completionStatus, conditionStatus, ROLLOUT_KINDS, rolloutStatus, type Readiness } from "../../k8s/status.js";
 import { formatDuration, parseDuration } from "../../spec/duration.js";
 import { StepFailure, type JsonSchema, type StepContext, type StepProblem } from "../types.js";
-import { abortFailure, sleep } from "./abort.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { abortFailure } from "./abort.js";
 import { describeTarget, kubeFailure } from "./kube.js";
 import { durationSchema } from "./schema.js";
 
@@ -208,7 +209,7 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
           }
           delay = POLL_START_MS;
           // A watch the server ends at once (no events) must not turn into a busy loop.
-          if (Date.now() - started < 1000) await sleep(1000, signal);
+          if (Date.now() - started < 1000) await sleep(1000, undefined, { signal });
         } catch (err) {
           if (signal.aborted || err instanceof StepFailure) throw err;
           if (err instanceof KubeApiError && (err.status === 403 || err.status === 405)) {
@@ -217,7 +218,7 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
           } else if (err instanceof KubeApiError && err.status === 410) {
             resourceVersion = undefined;
           } else if (kubeFailure(err, "watch").retryable) {
-            await sleep(delay, signal);
+            await sleep(delay, undefined, { signal });
             delay = Math.min(delay * 2, POLL_MAX_MS);
             if (settled(await read())) return object;
             resourceVersion = object?.metadata?.resourceVersion;
@@ -226,7 +227,7 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
           }
         }
       } else {
-        await sleep(delay, signal);
+        await sleep(delay, undefined, { signal });
         delay = Math.min(Math.round(delay * 1.5), POLL_MAX_MS);
         if (settled(await read())) return object;
       }

@@ -1,9 +1,9 @@
 // slack: post a message through a Slack incoming webhook. The webhook URL is the credential, so
 // it comes from a secret and never appears in messages: the peer is called "Slack webhook".
 // Slack answers 200 "ok"; errors are plain-text codes (invalid_payload, channel_not_found, ...).
-import { jsonBody, sendHttp, statusFailure } from "../shared/http.js";
+import { excerpt, jsonBody, sendHttp, statusFailure } from "../shared/http.js";
 import { renderText, renderValueAt } from "../shared/render.js";
-import { SecretBag, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
+import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
 import { templated } from "../shared/schema.js";
 import { StepFailure, type SecretSource, type StepType } from "../types.js";
 
@@ -42,30 +42,19 @@ export const slackStep: StepType<SlackConfig> = {
   },
 
   async execute(config, ctx) {
-    const secrets = new SecretBag(ctx);
-    try {
-      const text = renderText(ctx, config.text, "text");
-      const payload: Record<string, unknown> = { text };
-      if (config.blocks !== undefined) {
-        const blocks = renderValueAt<unknown>(ctx, config.blocks, "blocks");
-        if (!Array.isArray(blocks)) throw new StepFailure("blocks: expected a list of blocks", { retryable: false });
-        payload.blocks = blocks;
-      }
-      if (config.channel !== undefined) payload.channel = renderText(ctx, config.channel, "channel");
-      const url = await secrets.read(config.webhookUrl);
-      if (!/^https?:\/\//.test(url)) throw new StepFailure("the Slack webhook URL from the secret is not an http(s) URL", { retryable: false });
-      const response = await sendHttp(
-        ctx,
-        { method: "POST", url, headers: { "Content-Type": "application/json" }, body: jsonBody(payload), label: LABEL },
-        secrets,
-      );
-      if (response.status < 200 || response.status >= 300) throw statusFailure(response, LABEL);
-      ctx.logger.info({ status: response.status }, "Slack message posted");
-      return { output: { status: response.status, response: secrets.scrub(response.text.slice(0, 200)) } };
-    } catch (err) {
-      throw secrets.scrubError(err);
+    const text = renderText(ctx, config.text, "text");
+    const payload: Record<string, unknown> = { text };
+    if (config.blocks !== undefined) {
+      const blocks = renderValueAt<unknown>(ctx, config.blocks, "blocks");
+      if (!Array.isArray(blocks)) throw new StepFailure("blocks: expected a list of blocks", { retryable: false });
+      payload.blocks = blocks;
     }
+    if (config.channel !== undefined) payload.channel = renderText(ctx, config.channel, "channel");
+    const url = await ctx.secret(config.webhookUrl);
+    if (!/^https?:\/\//.test(url)) throw new StepFailure("the Slack webhook URL from the secret is not an http(s) URL", { retryable: false });
+    const response = await sendHttp(ctx, { method: "POST", url, headers: { "Content-Type": "application/json" }, body: jsonBody(payload), label: LABEL });
+    if (response.status < 200 || response.status >= 300) throw statusFailure(response, LABEL);
+    ctx.logger.info({ status: response.status }, "Slack message posted");
+    return { output: { status: response.status, response: excerpt(response.text, 200) } };
   },
 };
-
-export default slackStep;

@@ -93,4 +93,3 @@ export const waitForStep: StepType<WaitForConfig> = {
   },
 };
 
-export default waitForStep;

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpStep, statusMatches, type HttpConfig } from "../../../src/steps/http/index.js";
 import { classifyStatus, parseRetryAfter } from "../../../src/steps/shared/http.js";
-import { closedPort, failureOf, makeContext, startPeer, type Peer } from "./helpers.js";
+import { closedPort, failureOf, makeContext, startPeer, type Peer, executeScrubbed } from "./helpers.js";
 
 const TOKEN = "s3cr3t-token-value-42";
 const secrets = { "api/token": TOKEN, "env:API_KEY": "env-key-value-77" };
@@ -166,7 +166,7 @@ describe("http step", () => {
       Authorization: { secretKeyRef: { name: "api", key: "token" }, prefix: "Bearer " },
       "X-Api-Key": { env: "API_KEY" },
     };
-    const outcome = await httpStep.execute(config({ headers }), ctx);
+    const outcome = await executeScrubbed(httpStep, config({ headers }), ctx);
     const shown = JSON.stringify(outcome.output);
     expect(shown).not.toContain(TOKEN);
     expect(shown).not.toContain("env-key-value-77");

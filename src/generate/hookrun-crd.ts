@@ -1,0 +1,144 @@
+// The HookRun custom resource: the durable record of one run of one hook for one change, the
+// runner's work queue and the user's view (`kubectl get hookruns`). A pure function, so the
+// generator, the tests and the runner's e2e stack install exactly the same definition.
+// The manifest is plain JSON as kubectl reads it; @kubernetes/client-node's model renames
+// fields (`_enum`, no x-kubernetes-* keys), so the schema is typed loosely here.
+type V1JSONSchemaProps = { [keyword: string]: unknown };
+
+export interface CustomResourceDefinition {
+  apiVersion: "apiextensions.k8s.io/v1";
+  kind: "CustomResourceDefinition";
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+export const HOOKRUN_GROUP = "resource-hooks.io";
+export const HOOKRUN_VERSION = "v1alpha1";
+export const HOOKRUN_KIND = "HookRun";
+export const HOOKRUN_PLURAL = "hookruns";
+
+export const HOOKRUN_PHASES = ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] as const;
+export type HookRunPhase = (typeof HOOKRUN_PHASES)[number];
+
+const str = (description?: string): V1JSONSchemaProps => ({ type: "string", ...(description ? { description } : {}) });
+const int = (description?: string): V1JSONSchemaProps => ({ type: "integer", ...(description ? { description } : {}) });
+const time = (description: string): V1JSONSchemaProps => ({ type: "string", format: "date-time", description });
+
+const specSchema: V1JSONSchemaProps = {
+  type: "object",
+  description: "What to run: set once when the run is accepted.",
+  required: ["hookSet", "hook", "eventId", "identity", "acceptedAt"],
+  properties: {
+    hookSet: str("The HookSet (metadata.name of hooks.yaml)."),
+    hook: str("The hook's name."),
+    eventId: str("The CloudEvent id the Sensor sent."),
+    identity: str("Identity of the change (object uid@resourceVersion, or the Argo CD operation); run name and step idempotency keys derive from it."),
+    acceptedAt: time("When the runner accepted the event (RFC3339, milliseconds)."),
+    subject: str('The triggering object for display, e.g. "Deployment web/frontend".'),
+    object: {
+      type: "object",
+      description: "Reference to the triggering object (the Application for Argo CD hooks).",
+      properties: { apiVersion: str(), kind: str(), namespace: str(), name: str(), uid: str(), resourceVersion: str() },
+    },
+    fingerprint: str("What the hook handled of the object's state; the newest HookRun of an object carries the hook's memory for catch-up."),
+    concurrency: { type: "string", enum: ["queue", "replace", "parallel"], description: "The hook's concurrency policy when the run was accepted." },
+    deadline: time("The runner retries the run until this time, then it ends Failed."),
+    context: {
+      type: "object",
+      description: "What the steps need to run again after a restart (the variables the hook reads), encoded.",
+      properties: { encoding: str("How data is encoded, e.g. gzip+base64."), data: str() },
+    },
+  },
+};
+
+const stepStatus: V1JSONSchemaProps = {
+  type: "object",
+  required: ["name"],
+  properties: {
+    name: str(),
+    phase: str(),
+    attempts: int(),
+    durationMs: int(),
+    startedAt: time("When the step's first attempt started."),
+    finishedAt: time("When the step finished."),
+    error: str("The last error, secrets scrubbed."),
+    // Any JSON (a map, a list, a string, null): no type, unknown fields kept.
+    output: { "x-kubernetes-preserve-unknown-fields": true, description: "The step's non-secret output, read by later steps." },
+  },
+};
+
+const condition: V1JSONSchemaProps = {
+  type: "object",
+  required: ["type", "status"],
+  properties: {
+    type: str(),
+    status: { type: "string", enum: ["True", "False", "Unknown"] },
+    reason: str(),
+    message: str(),
+    lastTransitionTime: time("When the condition last changed."),
+  },
+};
+
+const statusSchema: V1JSONSchemaProps = {
+  type: "object",
+  properties: {
+    phase: { type: "string", enum: [...HOOKRUN_PHASES] },
+    reason: str("Why the run is in this phase, in one word (CamelCase)."),
+    message: str("Why the run is in this phase, for people."),
+    attempts: int("Attempts of the whole run so far."),
+    startTime: time("When the first attempt started."),
+    completionTime: time("When the run finished."),
+    nextRetryAt: time("When the next attempt is due, while the run waits to retry."),
+    observedGeneration: { type: "integer", format: "int64" },
+    claim: {
+      type: "object",
+      description: "The runner replica executing the run; another replica takes over once expiresAt has passed.",
+      properties: { holder: str(), expiresAt: time("Until when the claim holds unless renewed.") },
+    },
+    cancelRequested: str("Set when a newer change supersedes the running run (concurrency: replace); the replica running it stops."),
+    deadline: time("A deadline later than spec.deadline, after `resource-hooks runs retry`."),
+    steps: { type: "array", items: stepStatus },
+    conditions: { type: "array", items: condition, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] },
+  },
+};
+
+export function hookRunCrd(labels: Record<string, string> = {}): CustomResourceDefinition {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${HOOKRUN_PLURAL}.${HOOKRUN_GROUP}`, ...(Object.keys(labels).length ? { labels } : {}) },
+    spec: {
+      group: HOOKRUN_GROUP,
+      scope: "Namespaced",
+      names: { kind: HOOKRUN_KIND, listKind: `${HOOKRUN_KIND}List`, plural: HOOKRUN_PLURAL, singular: "hookrun", categories: ["resource-hooks"] },
+      versions: [
+        {
+          name: HOOKRUN_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: "Hook", type: "string", jsonPath: ".spec.hook" },
+            { name: "Object", type: "string", jsonPath: ".spec.subject" },
+            { name: "Phase", type: "string", jsonPath: ".status.phase" },
+            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              description: "One run of a resource-hooks hook for one change of one object.",
+              required: ["spec"],
+              properties: {
+                apiVersion: { type: "string" },
+                kind: { type: "string" },
+                metadata: { type: "object" },
+                spec: specSchema,
+                status: statusSchema,
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

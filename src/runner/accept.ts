@@ -1,0 +1,201 @@
+// The accept path: one event of one watch in, one HookRun per hook that fires out, persisted
+// before the answer. Nothing here waits for a step: the queue (queue.ts) executes the runs. An
+// error here (the store could not be written) makes the HTTP layer answer 503, so the Sensor
+// retries exactly then; a redelivered event finds the runs it already created by name.
+import type { Logger } from "pino";
+import type { Hook, HookSet } from "../spec/types.js";
+import { evaluate, type Evaluation, type ResourceEvent } from "../trigger/index.js";
+import {
+  describeSubject,
+  encodeContext,
+  HOOKRUN_API_VERSION,
+  HOOKRUN_KIND,
+  isTerminal,
+  LABEL_HOOK,
+  LABEL_HOOKSET,
+  LABEL_MANAGED_BY,
+  LABEL_MARKER,
+  LABEL_OBJECT_UID,
+  markerName,
+  runName,
+  type HookRun,
+  type HookRunStatus,
+  type RunPhase,
+} from "./hookrun.js";
+import type { RunIndex } from "./run-index.js";
+import { ACCEPTED_AS_ANNOTATION, ConflictError, type RunStore } from "./store/types.js";
+
+export interface AcceptedRun {
+  name: string;
+  hook: string;
+  phase: RunPhase;
+  /** False when the run already existed (a redelivered event). */
+  created: boolean;
+  reason?: string;
+}
+
+export interface AcceptResult {
+  eventId: string;
+  runs: AcceptedRun[];
+  /** Hooks of the watch that do not fire for this event, with the reason. */
+  skipped: Array<{ hook: string; reason: string }>;
+}
+
+export interface AcceptorOptions {
+  hookSet: HookSet;
+  store: RunStore;
+  index: RunIndex;
+  namespace: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+
+export class Acceptor {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: AcceptorOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Records when this hook set's hooks were first served (once; later starts find the markers). */
+  async recordFirstServed(): Promise<void> {
+    const { hookSet, store, index } = this.options;
+    await Promise.all(
+      hookSet.hooks
+        .filter((hook) => index.firstServed(hook.name) === undefined)
+        .map((hook) => store.create(this.marker(hook))),
+    );
+  }
+
+  async accept(hooks: readonly Hook[], event: ResourceEvent): Promise<AcceptResult> {
+    const result: AcceptResult = { eventId: event.context.id, runs: [], skipped: [] };
+    const writes: Promise<void>[] = [];
+    for (const hook of hooks) {
+      const uid = (event.data.body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
+      const memory = typeof uid === "string" ? this.options.index.memory(hook.name, uid) : undefined;
+      const firstServed = this.options.index.firstServed(hook.name);
+      const evaluation = evaluate(hook.trigger, event, { ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}), ...(firstServed ? { hookFirstServedAt: firstServed } : {}) });
+      // A redelivered event (or the same object state under another event id) finds its run.
+      const existing = this.options.store.get(runName(this.options.hookSet.name, hook.name, evaluation.identity));
+      if (existing) {
+        result.runs.push({ name: existing.metadata.name, hook: hook.name, phase: existing.status.phase, created: false });
+        continue;
+      }
+      if (evaluation.remember === "forget" && evaluation.subject) writes.push(this.forget(hook, evaluation.subject.uid));
+      if (evaluation.decision.fires) {
+        writes.push(this.persist(hook, event, evaluation, "Pending", result));
+      } else if (evaluation.remember === "set" && evaluation.fingerprint && evaluation.fingerprint !== memory?.fingerprint) {
+        // Evaluated but not fired (a baseline, or `when` false): remembered, so a replayed ADD of
+        // the same state fires nothing, and visible to `kubectl get hookruns` with its reason.
+        writes.push(this.persist(hook, event, evaluation, "Skipped", result));
+      } else {
+        result.skipped.push({ hook: hook.name, reason: evaluation.decision.reason });
+      }
+    }
+    await Promise.all(writes);
+    return result;
+  }
+
+  private async persist(hook: Hook, event: ResourceEvent, evaluation: Evaluation, phase: "Pending" | "Skipped", result: AcceptResult): Promise<void> {
+    const { store, logger } = this.options;
+    const now = this.now();
+    const run = this.newRun(hook, event, evaluation, now);
+    if (phase === "Skipped") {
+      run.status = { ...run.status, phase: "Skipped", reason: "NotFired", message: evaluation.decision.reason, completionTime: now.toISOString() };
+      run.metadata.annotations = { [ACCEPTED_AS_ANNOTATION]: "Skipped" };
+      delete run.spec.context;
+    }
+    const { run: stored, created } = await store.create(run);
+    result.runs.push({ name: stored.metadata.name, hook: hook.name, phase: stored.status.phase, created, ...(phase === "Skipped" ? { reason: evaluation.decision.reason } : {}) });
+    if (created && phase === "Pending") {
+      logger.info({ hook: hook.name, run: stored.metadata.name, eventId: event.context.id, subject: stored.spec.subject, reason: evaluation.decision.reason }, "run accepted");
+      if (hook.concurrency === "replace") await this.supersedeEarlier(stored);
+    }
+  }
+
+  /** `concurrency: replace`: earlier pending runs of the object end Superseded, a running one is asked to stop. */
+  private async supersedeEarlier(run: HookRun): Promise<void> {
+    const { store, index } = this.options;
+    for (const name of index.unfinishedBefore(run)) {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const earlier = store.get(name) ?? (await store.fetch(name));
+        if (!earlier || isTerminal(earlier)) break;
+        const message = `superseded by ${run.metadata.name}`;
+        let status: HookRunStatus;
+        if (earlier.status.phase === "Running") {
+          status = { ...earlier.status, cancelRequested: message };
+        } else {
+          const { claim: _claim, ...rest } = earlier.status;
+          status = { ...rest, phase: "Superseded", reason: "Superseded", message, completionTime: this.now().toISOString() };
+        }
+        try {
+          await store.updateStatus({ ...earlier, status });
+          break;
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          await store.fetch(name);
+        }
+      }
+    }
+  }
+
+  /** The object is gone: its finished runs are no longer anyone's memory. */
+  private async forget(hook: Hook, uid: string): Promise<void> {
+    const { store, index, logger } = this.options;
+    for (const name of index.runsOfObject(hook.name, uid)) {
+      const run = store.get(name);
+      if (!run || !isTerminal(run)) continue;
+      await store.delete(name).catch((err: unknown) => logger.warn({ err: (err as Error).message, run: name }, "could not delete the run of a deleted object"));
+    }
+  }
+
+  private newRun(hook: Hook, event: ResourceEvent, evaluation: Evaluation, now: Date): HookRun {
+    const { hookSet, namespace } = this.options;
+    const subject = evaluation.subject;
+    return {
+      apiVersion: HOOKRUN_API_VERSION,
+      kind: HOOKRUN_KIND,
+      metadata: {
+        name: runName(hookSet.name, hook.name, evaluation.identity),
+        namespace,
+        labels: {
+          [LABEL_MANAGED_BY]: "resource-hooks",
+          [LABEL_HOOKSET]: hookSet.name,
+          [LABEL_HOOK]: hook.name,
+          ...(subject && /^[A-Za-z0-9._-]{1,63}$/.test(subject.uid) ? { [LABEL_OBJECT_UID]: subject.uid } : {}),
+        },
+      },
+      spec: {
+        hookSet: hookSet.name,
+        hook: hook.name,
+        eventId: event.context.id,
+        identity: evaluation.identity,
+        acceptedAt: now.toISOString(),
+        subject: describeSubject(subject),
+        ...(subject ? { object: subject } : {}),
+        ...(evaluation.fingerprint ? { fingerprint: evaluation.fingerprint } : {}),
+        concurrency: hook.concurrency,
+        deadline: new Date(now.getTime() + hook.deadlineMs).toISOString(),
+        context: encodeContext(evaluation.scope),
+      },
+      status: { phase: "Pending", attempts: 0, steps: [], conditions: [] },
+    };
+  }
+
+  private marker(hook: Hook): HookRun {
+    const { hookSet, namespace } = this.options;
+    const now = this.now().toISOString();
+    return {
+      apiVersion: HOOKRUN_API_VERSION,
+      kind: HOOKRUN_KIND,
+      metadata: {
+        name: markerName(hook.name),
+        namespace,
+        labels: { [LABEL_MANAGED_BY]: "resource-hooks", [LABEL_HOOKSET]: hookSet.name, [LABEL_HOOK]: hook.name, [LABEL_MARKER]: "first-served" },
+      },
+      spec: { hookSet: hookSet.name, hook: hook.name, eventId: "", identity: "first-served", acceptedAt: now, subject: "", concurrency: hook.concurrency, deadline: now },
+      status: { phase: "Skipped", reason: "FirstServed", message: `the runner first served hook ${hook.name} at ${now}; add hooks fire for objects created after it`, attempts: 0, steps: [], conditions: [] },
+    };
+  }
+}

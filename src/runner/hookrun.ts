@@ -1,0 +1,164 @@
+// The HookRun: the durable record of one firing of one hook for one change, the queue's unit of
+// work and what users see with `kubectl get hookruns`. The same shape lives in memory
+// (--store memory) and as a custom resource (--store kubernetes); the generator writes its CRD
+// (src/generate/hookrun-crd.ts) from the same field list.
+import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { ObjectRef } from "../trigger/index.js";
+
+import { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION, type HookRunPhase } from "../generate/hookrun-crd.js";
+
+export { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION };
+export const HOOKRUN_API_VERSION = `${HOOKRUN_GROUP}/${HOOKRUN_VERSION}` as const;
+
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const LABEL_HOOKSET = "resource-hooks.io/hookset";
+export const LABEL_HOOK = "resource-hooks.io/hook";
+export const LABEL_OBJECT_UID = "resource-hooks.io/object-uid";
+/** Marks the one HookRun per hook that records when the runner first served it (not a run). */
+export const LABEL_MARKER = "resource-hooks.io/marker";
+
+export type RunPhase = HookRunPhase;
+export const TERMINAL_PHASES: ReadonlySet<RunPhase> = new Set(["Succeeded", "Failed", "Skipped", "Superseded"]);
+export type { Concurrency } from "../spec/types.js";
+import type { Concurrency } from "../spec/types.js";
+
+export type StepPhase = "Succeeded" | "Failed" | "Skipped" | "Running";
+
+export interface StepStatus {
+  name: string;
+  phase: StepPhase;
+  attempts: number;
+  durationMs: number;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  /** Non-secret output, visible to later steps (also after a restart). */
+  output?: unknown;
+}
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface HookRunSpec {
+  hookSet: string;
+  hook: string;
+  eventId: string;
+  identity: string;
+  /** When the runner accepted the event (ms precision): orders the runs of one object. */
+  acceptedAt: string;
+  /** For display: "Deployment web/frontend". */
+  subject: string;
+  object?: ObjectRef;
+  /** What the hook handled, for catch-up after event-source downtime. */
+  fingerprint?: string;
+  concurrency: Concurrency;
+  /** After this the run is not retried any more. */
+  deadline: string;
+  /** The variables the steps run with (object, oldObject, event, …), gzip+base64 JSON. */
+  context?: { encoding: "gzip+base64"; data: string };
+}
+
+export interface HookRunStatus {
+  phase: RunPhase;
+  reason?: string;
+  message?: string;
+  /** Executions of the run so far (claims), not step attempts. */
+  attempts: number;
+  startTime?: string;
+  completionTime?: string;
+  nextRetryAt?: string;
+  claim?: { holder: string; expiresAt: string };
+  /** Set by whoever supersedes a running run; the replica running it stops. */
+  cancelRequested?: string;
+  /** A deadline later than the spec's, after `runs retry`. */
+  deadline?: string;
+  steps: StepStatus[];
+  conditions: Condition[];
+}
+
+export interface HookRun {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    labels: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: HookRunSpec;
+  status: HookRunStatus;
+}
+
+/** The run's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
+export function runName(hookSet: string, hook: string, identity: string): string {
+  const digest = createHash("sha256").update(`${hookSet}/${hook}/${identity}`).digest("hex").slice(0, 16);
+  // Object names are DNS subdomains (253); hook names are DNS labels (63).
+  return `${hook}-${digest}`;
+}
+
+export function markerName(hook: string): string {
+  return `${hook}-first-served`;
+}
+
+export function isTerminal(run: HookRun): boolean {
+  return TERMINAL_PHASES.has(run.status.phase);
+}
+
+export function isMarker(run: HookRun): boolean {
+  return run.metadata.labels[LABEL_MARKER] !== undefined;
+}
+
+/**
+ * The largest encoded context a HookRun may carry. etcd refuses objects over 1.5 MiB; the rest of
+ * the run (status, step outputs) needs room too.
+ */
+export const MAX_CONTEXT_BYTES = 1024 * 1024;
+
+export class ContextTooLargeError extends Error {
+  override name = "ContextTooLargeError";
+}
+
+/**
+ * Compresses the steps' variables. Kubernetes objects are repetitive JSON and compress 5–20×, so
+ * two objects near etcd's limit fit; what still does not fit is refused before anything is stored.
+ */
+export function encodeContext(scope: Record<string, unknown>): NonNullable<HookRunSpec["context"]> {
+  // Level 1: most of the gain at a fraction of the time; the accept path pays it per run.
+  const data = gzipSync(Buffer.from(JSON.stringify(scope)), { level: 1 }).toString("base64");
+  if (data.length > MAX_CONTEXT_BYTES) {
+    throw new ContextTooLargeError(`the event's objects are ${data.length} bytes compressed; a HookRun holds at most ${MAX_CONTEXT_BYTES}`);
+  }
+  return { encoding: "gzip+base64", data };
+}
+
+export function decodeContext(context: HookRunSpec["context"]): Record<string, unknown> {
+  if (!context) return {};
+  if (context.encoding !== "gzip+base64") throw new Error(`unknown context encoding ${String(context.encoding)}`);
+  return JSON.parse(gunzipSync(Buffer.from(context.data, "base64")).toString("utf8")) as Record<string, unknown>;
+}
+
+export function describeSubject(ref: ObjectRef | undefined): string {
+  if (!ref) return "";
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
+}
+
+/** Sort key: accept order, then name (two runs accepted in the same millisecond). */
+export function compareAccepted(a: HookRun, b: HookRun): number {
+  return a.spec.acceptedAt < b.spec.acceptedAt ? -1 : a.spec.acceptedAt > b.spec.acceptedAt ? 1 : a.metadata.name.localeCompare(b.metadata.name);
+}
+
+export function setCondition(status: HookRunStatus, condition: Omit<Condition, "lastTransitionTime">, now = new Date()): void {
+  const existing = status.conditions.find((c) => c.type === condition.type);
+  if (existing && existing.status === condition.status && existing.reason === condition.reason && existing.message === condition.message) return;
+  const next: Condition = { ...condition, lastTransitionTime: existing && existing.status === condition.status ? existing.lastTransitionTime : now.toISOString() };
+  status.conditions = [...status.conditions.filter((c) => c.type !== condition.type), next];
+}

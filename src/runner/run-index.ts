@@ -1,0 +1,106 @@
+// Views over the cached HookRuns that the accept path and the queue need on every event, kept up
+// to date from the store's change feed instead of scanning every run each time:
+//  - memory: per (hook, object uid), the fingerprint of the newest run (what the hook last handled);
+//  - active: the runs not yet finished, by (hook, object uid), in accept order;
+//  - firstServed: per hook, when the runner first served it (the marker run).
+import { compareAccepted, isMarker, isTerminal, LABEL_HOOK, type HookRun } from "./hookrun.js";
+import type { RunChange, RunStore } from "./store/types.js";
+
+interface Entry {
+  name: string;
+  acceptedAt: string;
+  fingerprint?: string;
+  terminal: boolean;
+}
+
+export function objectKey(hook: string, uid: string | undefined, runName: string): string {
+  // A run without an object (an event without one) is its own sequence.
+  return `${hook}/${uid ?? `run:${runName}`}`;
+}
+
+export class RunIndex {
+  private readonly byObject = new Map<string, Map<string, Entry>>();
+  private readonly keyOf = new Map<string, string>();
+  private readonly active = new Set<string>();
+  private readonly markers = new Map<string, string>();
+
+  constructor(store: RunStore) {
+    for (const run of store.list()) this.apply(run, "added");
+    store.subscribe((run, change) => this.apply(run, change));
+  }
+
+  apply(run: HookRun, change: RunChange): void {
+    const name = run.metadata.name;
+    if (isMarker(run)) {
+      const hook = run.metadata.labels[LABEL_HOOK] ?? run.spec.hook;
+      if (change === "deleted") this.markers.delete(hook);
+      else this.markers.set(hook, run.spec.acceptedAt);
+      return;
+    }
+    const key = objectKey(run.spec.hook, run.spec.object?.uid, name);
+    if (change === "deleted") {
+      this.byObject.get(key)?.delete(name);
+      if (this.byObject.get(key)?.size === 0) this.byObject.delete(key);
+      this.keyOf.delete(name);
+      this.active.delete(name);
+      return;
+    }
+    let entries = this.byObject.get(key);
+    if (!entries) this.byObject.set(key, (entries = new Map()));
+    const terminal = isTerminal(run);
+    entries.set(name, { name, acceptedAt: run.spec.acceptedAt, ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}), terminal });
+    this.keyOf.set(name, key);
+    if (terminal) this.active.delete(name);
+    else this.active.add(name);
+  }
+
+  /** What the hook last handled for this object: the newest run's fingerprint. */
+  memory(hook: string, uid: string): { fingerprint: string; run: string } | undefined {
+    const newest = this.newest(objectKey(hook, uid, ""));
+    return newest?.fingerprint ? { fingerprint: newest.fingerprint, run: newest.name } : undefined;
+  }
+
+  /** The newest run of each (hook, object): never removed by retention, it is the hook's memory. */
+  isNewestOfObject(run: HookRun): boolean {
+    const key = this.keyOf.get(run.metadata.name);
+    return key !== undefined && this.newest(key)?.name === run.metadata.name;
+  }
+
+  /** Runs of the same (hook, object) accepted before `run` and not finished. */
+  unfinishedBefore(run: HookRun): string[] {
+    const key = this.keyOf.get(run.metadata.name);
+    const entries = key ? this.byObject.get(key) : undefined;
+    if (!entries) return [];
+    const out: string[] = [];
+    for (const entry of entries.values()) {
+      if (entry.terminal || entry.name === run.metadata.name) continue;
+      if (entry.acceptedAt < run.spec.acceptedAt || (entry.acceptedAt === run.spec.acceptedAt && entry.name < run.metadata.name)) out.push(entry.name);
+    }
+    return out;
+  }
+
+  /** Names of the runs of (hook, uid), finished or not. */
+  runsOfObject(hook: string, uid: string): string[] {
+    return [...(this.byObject.get(objectKey(hook, uid, ""))?.keys() ?? [])];
+  }
+
+  activeNames(): Iterable<string> {
+    return this.active;
+  }
+
+  firstServed(hook: string): string | undefined {
+    return this.markers.get(hook);
+  }
+
+  private newest(key: string): Entry | undefined {
+    let best: Entry | undefined;
+    for (const entry of this.byObject.get(key)?.values() ?? []) {
+      if (!best || entry.acceptedAt > best.acceptedAt || (entry.acceptedAt === best.acceptedAt && entry.name > best.name)) best = entry;
+    }
+    return best;
+  }
+}
+
+export function sortByAccepted(runs: HookRun[]): HookRun[] {
+  return runs.sort(compareAccepted);
+}

@@ -1,0 +1,219 @@
+// HookRuns as custom resources in the runner's namespace, shared by every replica. A list+watch
+// keeps a local cache (like a client-go informer) so the accept path and the queue read without a
+// round trip; every write goes to the API server, and status updates carry the resourceVersion
+// they were computed from, so two replicas can never both claim a run.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { RestClient } from "../../k8s/rest.js";
+import { KubeApiError } from "../../k8s/types.js";
+import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOKSET, type HookRun } from "../hookrun.js";
+import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from "./types.js";
+
+/** A watch the server has not ended by itself is restarted after this long (as client-go does). */
+const WATCH_TIMEOUT_SECONDS = 300;
+const REWATCH_DELAY_MS = 1_000;
+
+export class KubernetesRunStore implements RunStore {
+  private readonly rest: RestClient;
+  private readonly cache = new Map<string, HookRun>();
+  private readonly listeners: Array<(run: HookRun, change: RunChange) => void> = [];
+  private readonly collection: string;
+  private readonly labelSelector: string;
+  private stopped = false;
+  private currentWatch: { abort(): void } | undefined;
+  private resourceVersion = "";
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly namespace: string,
+    hookSet: string,
+    private readonly logger: Logger,
+  ) {
+    this.rest = new RestClient(kubeConfig);
+    this.collection = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(namespace)}/${HOOKRUN_PLURAL}`;
+    this.labelSelector = `${LABEL_HOOKSET}=${hookSet}`;
+  }
+
+  /**
+   * Lists the runs, retrying what an API server says while it starts or is busy (429, 5xx, no
+   * answer) for up to startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once.
+   */
+  async start(startTimeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + startTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.relist();
+        break;
+      } catch (err) {
+        const status = err instanceof KubeApiError ? err.status : -1;
+        const transient = status === 0 || status === 429 || status >= 500;
+        if (!transient || Date.now() > until) throw err;
+        const delay = Math.min(Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000), 5_000);
+        this.logger.warn({ err: (err as Error).message, retryInMs: delay }, "listing the HookRuns failed; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    void this.watchLoop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.currentWatch?.abort();
+  }
+
+  async create(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
+    try {
+      const { status: _status, ...withoutStatus } = run;
+      const created = withStatusDefaults(await this.rest.request<HookRun>("POST", this.collection, { body: withoutStatus }));
+      // The status subresource ignores a status sent on create; a run is Pending until claimed.
+      this.remember(created, "added");
+      if (!run.status || run.status.phase === "Pending") return { run: created, created: true };
+      // A run created finished (a baseline): its status details; the annotation already says Skipped.
+      let current = created;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          return { run: await this.updateStatus({ ...current, status: run.status }), created: true };
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          current = (await this.fetch(run.metadata.name)) ?? current;
+        }
+      }
+      return { run: current, created: true };
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
+    }
+    const existing = await this.fetch(run.metadata.name);
+    if (!existing) throw new KubeApiError(`hookrun ${run.metadata.name} exists and vanished at once`, 409, "Conflict");
+    return { run: existing, created: false };
+  }
+
+  get(name: string): HookRun | undefined {
+    return this.cache.get(name);
+  }
+
+  async fetch(name: string): Promise<HookRun | undefined> {
+    try {
+      const run = withStatusDefaults(await this.rest.request<HookRun>("GET", `${this.collection}/${encodeURIComponent(name)}`));
+      this.remember(run, "modified");
+      return run;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) {
+        const cached = this.cache.get(name);
+        if (cached) {
+          this.cache.delete(name);
+          this.emit(cached, "deleted");
+        }
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  *list(): Iterable<HookRun> {
+    yield* this.cache.values();
+  }
+
+  async updateStatus(run: HookRun): Promise<HookRun> {
+    try {
+      const updated = withStatusDefaults(await this.rest.request<HookRun>("PUT", `${this.collection}/${encodeURIComponent(run.metadata.name)}/status`, { body: run }));
+      this.remember(updated, "modified");
+      return updated;
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.status === 409 || err.status === 404)) throw new ConflictError(err.message);
+      throw err;
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await this.rest.request("DELETE", `${this.collection}/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+    }
+    const cached = this.cache.get(name);
+    if (cached) {
+      this.cache.delete(name);
+      this.emit(cached, "deleted");
+    }
+  }
+
+  subscribe(listener: (run: HookRun, change: RunChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.rest.request<{ items: HookRun[]; metadata: { resourceVersion: string } }>("GET", this.collection, { query: { labelSelector: this.labelSelector } });
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      seen.add(item.metadata.name);
+      this.remember(withStatusDefaults({ ...item, apiVersion: "resource-hooks.io/v1alpha1", kind: "HookRun" }), "modified");
+    }
+    for (const [name, run] of this.cache) {
+      if (!seen.has(name)) {
+        this.cache.delete(name);
+        this.emit(run, "deleted");
+      }
+    }
+    this.resourceVersion = list.metadata.resourceVersion;
+  }
+
+  private async watchLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        let gone = false;
+        const handle = await this.rest.watch(
+          this.collection,
+          { labelSelector: this.labelSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
+          (type, object) => {
+            const rv = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+            if (type === "ERROR") {
+              if ((object as { code?: number }).code === 410) gone = true;
+              return;
+            }
+            if (rv) this.resourceVersion = rv;
+            if (type === "BOOKMARK") return;
+            const run = withStatusDefaults(object as unknown as HookRun);
+            if (type === "DELETED") {
+              if (this.cache.delete(run.metadata.name)) this.emit(run, "deleted");
+            } else {
+              this.remember(run, type === "ADDED" ? "added" : "modified");
+            }
+          },
+        );
+        this.currentWatch = handle;
+        await handle.done;
+        if (gone && !this.stopped) await this.relist();
+      } catch (err) {
+        if (this.stopped) return;
+        this.logger.warn({ err: (err as Error).message }, "hookrun watch failed; listing again");
+        await new Promise((r) => setTimeout(r, REWATCH_DELAY_MS).unref());
+        try {
+          await this.relist();
+        } catch (relistErr) {
+          this.logger.warn({ err: (relistErr as Error).message }, "hookrun list failed");
+        }
+      }
+    }
+  }
+
+  /** Keeps the newer of the cached and the given object: a watch event may trail our own write. */
+  private remember(run: HookRun, change: RunChange): void {
+    const cached = this.cache.get(run.metadata.name);
+    if (cached && olderThan(run.metadata.resourceVersion, cached.metadata.resourceVersion)) return;
+    this.cache.set(run.metadata.name, run);
+    this.emit(run, cached ? (change === "added" ? "modified" : change) : "added");
+  }
+
+  private emit(run: HookRun, change: RunChange): void {
+    for (const listener of this.listeners) listener(run, change);
+  }
+}
+
+/**
+ * resourceVersions are opaque, but kube-apiserver's are etcd revisions (integers) that grow; when
+ * both parse as integers the smaller one is older. Anything else is taken as newer.
+ */
+function olderThan(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return a.length < b.length || (a.length === b.length && a < b);
+}

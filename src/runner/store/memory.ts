@@ -1,0 +1,75 @@
+// HookRuns in this process only: the same model and answers as the Kubernetes store, for one
+// replica and local use. Objects are copied in; what comes out is the stored object itself,
+// read-only by contract (RunStore): a write replaces it, never mutates it, so readers never
+// see it change under them, and the hot path clones nothing.
+import { randomUUID } from "node:crypto";
+import type { HookRun } from "../hookrun.js";
+import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from "./types.js";
+
+export class MemoryRunStore implements RunStore {
+  private readonly runs = new Map<string, HookRun>();
+  private readonly listeners: Array<(run: HookRun, change: RunChange) => void> = [];
+  private version = 0;
+
+  async start(): Promise<void> {}
+  stop(): void {}
+
+  async create(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
+    const existing = this.runs.get(run.metadata.name);
+    if (existing) return { run: existing, created: false };
+    const stored = withStatusDefaults(copy(run));
+    stored.metadata.uid = randomUUID();
+    stored.metadata.resourceVersion = String(++this.version);
+    stored.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    this.runs.set(run.metadata.name, stored);
+    this.emit(stored, "added");
+    return { run: stored, created: true };
+  }
+
+  get(name: string): HookRun | undefined {
+    return this.runs.get(name);
+  }
+
+  async fetch(name: string): Promise<HookRun | undefined> {
+    return this.get(name);
+  }
+
+  *list(): Iterable<HookRun> {
+    yield* this.runs.values();
+  }
+
+  async updateStatus(run: HookRun): Promise<HookRun> {
+    const existing = this.runs.get(run.metadata.name);
+    if (!existing) throw new ConflictError(`hookrun ${run.metadata.name} no longer exists`);
+    if (existing.metadata.resourceVersion !== run.metadata.resourceVersion) {
+      throw new ConflictError(`hookrun ${run.metadata.name} was changed (resourceVersion ${existing.metadata.resourceVersion ?? "?"}, not ${run.metadata.resourceVersion ?? "?"})`);
+    }
+    const stored: HookRun = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(++this.version) }, status: copy(run.status) };
+    this.runs.set(run.metadata.name, stored);
+    this.emit(stored, "modified");
+    return stored;
+  }
+
+  async delete(name: string): Promise<void> {
+    const existing = this.runs.get(name);
+    if (!existing) return;
+    this.runs.delete(name);
+    this.emit(existing, "deleted");
+  }
+
+  subscribe(listener: (run: HookRun, change: RunChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  private emit(run: HookRun, change: RunChange): void {
+    for (const listener of this.listeners) listener(run, change);
+  }
+}
+
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}

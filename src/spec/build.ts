@@ -1,0 +1,210 @@
+// Builds the model the program uses (HookSet, Hook, Trigger, StepSpec) from a schema-valid
+// document: defaults applied, expressions compiled, paths parsed, and the checks a schema cannot
+// express reported through the Reporter.
+import { compileExpression, ExpressionError, type CompiledExpression } from "../expr/cel.js";
+import { parseTemplate, templateStrings } from "../expr/template.js";
+import { stepTypeByName, stepTypes } from "../steps/registry.js";
+import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/index.js";
+import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
+import { parseDuration } from "./duration.js";
+import type { Reporter, Segment } from "./problems.js";
+import { kindKeys } from "./schema.js";
+import type { Hook, HookDocument, HookSet, HookSetDocument, RunnerSettings, StepDocument, StepSpec, Trigger } from "./types.js";
+
+export const DEFAULT_NAMESPACE = "argo-events";
+export const DEFAULT_RUNNER_IMAGE = "ghcr.io/resource-hooks/resource-hooks:0.1.0";
+export { DEFAULT_ARGOCD_NAMESPACE } from "../trigger/argocd/index.js";
+/** How long an Argo CD hook with healthy: true waits for health when the hook sets no timeout. */
+export const DEFAULT_HEALTH_WAIT_MS = 10 * 60_000;
+
+/** Variables a trigger condition may read, by trigger kind (owned by the kinds in src/trigger). */
+export const TRIGGER_VARIABLES = {
+  resource: triggerVariables("resource"),
+  argocd: triggerVariables("argocd"),
+} as const;
+
+export const DEFAULT_DEADLINE_MS = 60 * 60_000;
+export const MAX_DEADLINE_MS = 7 * 24 * 60 * 60_000;
+export const DEFAULT_RETENTION_TTL_MS = 7 * 24 * 60 * 60_000;
+export const DEFAULT_KEEP_PER_HOOK = 100;
+/** CEL cost limit per evaluation when the HookSet sets none: the expression engine's own default. */
+export { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
+import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
+
+function compileAt(reporter: Reporter, path: Segment[], source: string, allowed: readonly string[]): CompiledExpression | undefined {
+  try {
+    const compiled = compileExpression(source);
+    for (const variable of compiled.variables) {
+      if (!allowed.includes(variable)) {
+        reporter.at(path, `unknown variable "${variable}" in ${JSON.stringify(source)} (available: ${allowed.join(", ")})`);
+        return undefined;
+      }
+    }
+    return compiled;
+  } catch (err) {
+    if (err instanceof ExpressionError) {
+      reporter.at(path, `invalid CEL expression ${JSON.stringify(source)}: ${err.message}`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
+  const runnerDoc = doc.spec.runner;
+  const runner: RunnerSettings = {
+    url: runnerDoc.url.replace(/\/+$/, ""),
+    tokenSecret: runnerDoc.tokenSecret ?? { name: "resource-hooks-token", key: "token" },
+    image: runnerDoc.image ?? DEFAULT_RUNNER_IMAGE,
+    replicas: runnerDoc.replicas ?? 1,
+    store: runnerDoc.store ?? "kubernetes",
+    retention: {
+      ttlMs: runnerDoc.retention?.ttl !== undefined ? parseDuration(runnerDoc.retention.ttl) : DEFAULT_RETENTION_TTL_MS,
+      keepPerHook: runnerDoc.retention?.keepPerHook ?? DEFAULT_KEEP_PER_HOOK,
+    },
+  };
+  const urlNamespace = clusterServiceNamespace(runner.url);
+  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
+  if (urlNamespace !== undefined && urlNamespace !== namespace) {
+    reporter.at(["spec", "runner", "url"], `the URL names namespace "${urlNamespace}", but the runner is generated in "${namespace}" (metadata.namespace)`);
+  }
+  if (runner.replicas > 1 && runner.store === "memory") {
+    reporter.at(["spec", "runner", "store"], "the memory store cannot be shared by several replicas: use store: kubernetes or replicas: 1");
+  }
+  const hooks: Hook[] = [];
+  const firstHookAt = new Map<string, number>();
+  doc.spec.hooks.forEach((hookDoc, index) => {
+    const at: Segment[] = ["spec", "hooks", index];
+    const earlier = firstHookAt.get(hookDoc.name);
+    if (earlier !== undefined) {
+      reporter.at([...at, "name"], `duplicate hook name "${hookDoc.name}" (also spec.hooks[${earlier}])`);
+    } else {
+      firstHookAt.set(hookDoc.name, index);
+    }
+    const trigger = buildTrigger(hookDoc, at, reporter);
+    const deadlineMs = hookDoc.deadline !== undefined ? parseDuration(hookDoc.deadline) : DEFAULT_DEADLINE_MS;
+    if (deadlineMs > MAX_DEADLINE_MS) reporter.at([...at, "deadline"], `expected at most 168h (7 days), got ${hookDoc.deadline}`);
+    if (deadlineMs <= 0) reporter.at([...at, "deadline"], `expected a positive duration, got ${hookDoc.deadline}`);
+    const steps = buildSteps(hookDoc.steps, at, trigger?.kind ?? "resource", reporter);
+    if (trigger) {
+      hooks.push({
+        name: hookDoc.name,
+        ...(hookDoc.description !== undefined ? { description: hookDoc.description } : {}),
+        trigger,
+        steps,
+        timeoutMs:
+          hookDoc.timeout !== undefined
+            ? parseDuration(hookDoc.timeout)
+            : steps.reduce((sum, step) => sum + stepBudgetMs(step), 0) + (trigger.kind === "argocd" && trigger.healthy ? DEFAULT_HEALTH_WAIT_MS : 0),
+        concurrency: hookDoc.concurrency ?? "queue",
+        deadlineMs,
+      });
+    }
+  });
+  return {
+    name: doc.metadata.name,
+    namespace,
+    runner,
+    eventBusName: doc.spec.eventBusName ?? "default",
+    hooks,
+    celCostLimit: doc.spec.limits?.celCost ?? DEFAULT_CEL_COST_LIMIT,
+    source,
+  };
+}
+
+/** The namespace in a cluster-local Service URL such as http://svc.ns.svc:8080. */
+function clusterServiceNamespace(url: string): string | undefined {
+  const labels = new URL(url).hostname.split(".");
+  return labels.length >= 3 && labels[2] === "svc" ? labels[1] : undefined;
+}
+
+function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Reporter): Trigger | undefined {
+  const on = hookDoc.on as HookDocument["on"] & Record<string, unknown>;
+  const at = [...hookAt, "on"];
+  const kinds = Object.values(triggerKinds) as TriggerKind[];
+  const keys = kindKeys();
+  const given = kinds.filter((_, i) => on[keys[i]!] !== undefined);
+  if (given.length > 1) {
+    reporter.at(at, `give one of ${given.map((k) => Object.keys(k.schema)[0]).join(" or ")}, not both`);
+    return undefined;
+  }
+  if (given.length === 0) {
+    reporter.at(at, `missing the trigger: give ${keys.join(" or ")}`);
+    return undefined;
+  }
+  const kind = given[0]!;
+  // Fields another kind owns do not apply to this one.
+  for (const other of kinds) {
+    if (other === kind) continue;
+    for (const field of Object.keys(other.schema).slice(1)) {
+      if (on[field] !== undefined && !(field in kind.schema)) reporter.at(at, `"${field}" applies to ${other.kind} triggers, not ${kind.kind}`, field);
+    }
+  }
+  return kind.build(hookDoc.on, {
+    at,
+    report: (path, message, key) => reporter.at(path, message, key),
+    when: () => (on.when !== undefined ? compileAt(reporter, [...at, "when"], on.when as string, kind.variables) : undefined),
+  });
+}
+
+const STEP_FIELDS = new Set(["name", "if", "timeout", "retries"]);
+
+function buildSteps(stepDocs: StepDocument[], hookAt: Segment[], triggerKind: Trigger["kind"], reporter: Reporter): StepSpec[] {
+  const steps: StepSpec[] = [];
+  const names: string[] = [];
+  stepDocs.forEach((stepDoc, index) => {
+    const at: Segment[] = [...hookAt, "steps", index];
+    if (names.includes(stepDoc.name)) reporter.at([...at, "name"], `duplicate step name "${stepDoc.name}" in this hook`);
+    const typeKeys = Object.keys(stepDoc).filter((k) => !STEP_FIELDS.has(k));
+    if (typeKeys.length !== 1) {
+      reporter.at(at, typeKeys.length === 0 ? `missing the step type: give one of ${stepTypes.map((t) => t.type).join(", ")}` : `give one step type, not ${typeKeys.length} (${typeKeys.join(", ")})`);
+      names.push(stepDoc.name);
+      return;
+    }
+    const type = typeKeys[0]!;
+    const stepType = stepTypeByName(type);
+    const config = stepDoc[type];
+    const variables = [...TRIGGER_VARIABLES[triggerKind], "steps"];
+    // Templates and conditions may only read outputs of steps that ran before this one.
+    const checkReferences = (path: Segment[], expr: CompiledExpression): void => {
+      for (const ref of expr.stepReferences) {
+        if (!names.includes(ref)) {
+          const earlier = names.length ? `earlier steps: ${names.join(", ")}` : "no earlier steps";
+          reporter.at(path, `refers to steps.${ref}, which is not an earlier step of this hook (${earlier})`);
+        }
+      }
+    };
+    let condition: CompiledExpression | undefined;
+    if (stepDoc.if !== undefined) {
+      condition = compileAt(reporter, [...at, "if"], stepDoc.if, variables);
+      if (condition) checkReferences([...at, "if"], condition);
+    }
+    for (const { path, source } of templateStrings(config)) {
+      const where = [...at, type, ...path];
+      try {
+        for (const part of parseTemplate(source).parts) {
+          if (!("expr" in part)) continue;
+          const unknown = [...part.expr.variables].find((v) => !variables.includes(v));
+          if (unknown) reporter.at(where, `unknown variable "${unknown}" in template ${JSON.stringify(source)} (available: ${variables.join(", ")})`);
+          else checkReferences(where, part.expr);
+        }
+      } catch (err) {
+        if (err instanceof ExpressionError) reporter.at(where, `invalid template ${JSON.stringify(source)}: ${err.message}`);
+        else throw err;
+      }
+    }
+    if (stepType?.check) {
+      for (const problem of stepType.check(config)) reporter.at([...at, type, ...problem.path], problem.message);
+    }
+    names.push(stepDoc.name);
+    steps.push({
+      name: stepDoc.name,
+      type,
+      config,
+      ...(condition ? { if: condition } : {}),
+      timeoutMs: stepDoc.timeout !== undefined ? parseDuration(stepDoc.timeout) : DEFAULT_STEP_TIMEOUT_MS,
+      retries: stepDoc.retries ?? DEFAULT_RETRIES,
+    });
+  });
+  return steps;
+}

@@ -1,0 +1,348 @@
+// Argo CD sync-result triggers: fire once per finished sync operation of an Application, when
+// the operation's syncResult shows that one of the named resources really changed. Like the
+// resource kind, evaluate() is the authority and the Sensor's Lua filter (../lua.ts) passes a
+// superset of what fires.
+//
+// Memory: the fingerprint is the finished operation's key, so an operation is handled once even
+// when its finished state arrives again (a replayed ADD after the event source restarted, a
+// duplicate), and an operation that finished while the event source was down is caught up from
+// the replayed ADD.
+import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
+import type { ArgoCDResourceMatch, ArgoCDTrigger, HookDocument } from "../../spec/types.js";
+import {
+  describeValue,
+  isMap,
+  labelsOf,
+  MalformedInput,
+  metadataOf,
+  objectOf,
+  optionalString,
+  valueHash,
+  type Decision,
+  type ResourceEvent,
+} from "../event.js";
+import type { EvaluateContext, Evaluation, JsonSchema, Remember, TriggerBuildContext, TriggerKind } from "../kind.js";
+import { eventScope, objectRef, withWhen } from "../resource/index.js";
+import { waitForApplicationHealthy } from "./health.js";
+
+type OperationState = NonNullable<NonNullable<IApplication["status"]>["operationState"]>;
+export type SyncResourceResult = NonNullable<NonNullable<OperationState["syncResult"]>["resources"]>[number];
+
+export interface MatchedResource extends SyncResourceResult {
+  /** created, configured, pruned, unchanged, failed or applied (server-side apply cannot tell). */
+  change: ResourceChange;
+}
+
+export type ResourceChange = "created" | "configured" | "pruned" | "unchanged" | "failed" | "applied" | "other";
+
+export interface ArgoCDOperation {
+  phase: string;
+  message?: string;
+  startedAt: string;
+  finishedAt?: string;
+  revision?: string;
+  revisions?: string[];
+  initiatedBy?: { username?: string; automated?: boolean };
+}
+
+export const ARGOCD_VARIABLES = ["object", "oldObject", "event", "application", "operation", "resources"] as const;
+
+/**
+ * How a syncResult entry changed its resource. Argo CD records kubectl's verdict in the message
+ * ("deployment.apps/frontend configured" / "… unchanged" / "… created"), "pruned" for deletions,
+ * and "… serverside-applied" under server-side apply, which does not say whether anything changed
+ * and so counts as a change.
+ */
+export function resourceChange(result: SyncResourceResult): ResourceChange {
+  const message = typeof result.message === "string" ? result.message : "";
+  if (result.status === "SyncFailed") return "failed";
+  if (result.status === "Pruned" || message === "pruned") return "pruned";
+  if (message.endsWith(" unchanged")) return "unchanged";
+  if (message.endsWith(" created")) return "created";
+  if (message.endsWith(" configured")) return "configured";
+  if (message.endsWith(" serverside-applied")) return "applied";
+  return "other";
+}
+
+const CHANGES = new Set<ResourceChange>(["created", "configured", "pruned", "applied"]);
+
+function matches(result: SyncResourceResult, match: ArgoCDResourceMatch): boolean {
+  if (result.kind !== match.kind) return false;
+  if (match.group !== undefined && (result.group ?? "") !== match.group) return false;
+  if (match.namespace !== undefined && (result.namespace ?? "") !== match.namespace) return false;
+  if (match.name !== undefined && result.name !== match.name) return false;
+  if (match.namePrefix !== undefined && !result.name.startsWith(match.namePrefix)) return false;
+  return true;
+}
+
+/** Entries of the sync result that match the trigger: Argo CD's own hooks (hookType set) never count. */
+export function matchedResources(trigger: ArgoCDTrigger, results: readonly SyncResourceResult[]): MatchedResource[] {
+  const out: MatchedResource[] = [];
+  for (const result of results) {
+    if (result.hookType) continue;
+    if (!trigger.resources.some((m) => matches(result, m))) continue;
+    const change = resourceChange(result);
+    if (trigger.changedOnly && !CHANGES.has(change) && change !== "failed") continue;
+    out.push({ ...result, change });
+  }
+  return out;
+}
+
+const RESULT_STRINGS = ["group", "version", "namespace", "message", "status", "hookType", "hookPhase", "syncPhase"] as const;
+
+/** The syncResult entries, each checked for the types evaluate() relies on. */
+function syncResults(state: Record<string, unknown>, where: string): SyncResourceResult[] {
+  const sync = state.syncResult;
+  if (sync === undefined || sync === null) return [];
+  if (!isMap(sync)) throw new MalformedInput(`${where}.syncResult is ${describeValue(sync)}, expected a map`);
+  const resources = sync.resources;
+  if (resources === undefined || resources === null) return [];
+  if (!Array.isArray(resources)) throw new MalformedInput(`${where}.syncResult.resources is ${describeValue(resources)}, expected a list`);
+  // An index loop, not forEach: a sparse list's holes must be reported, not skipped.
+  for (let i = 0; i < resources.length; i++) {
+    const entry: unknown = resources[i];
+    const at = `${where}.syncResult.resources[${i}]`;
+    if (!isMap(entry)) throw new MalformedInput(`${at} is ${describeValue(entry)}, expected a map`);
+    for (const field of ["kind", "name"] as const) {
+      if (typeof entry[field] !== "string") throw new MalformedInput(`${at}.${field} is ${describeValue(entry[field])}, expected a string`);
+    }
+    for (const field of RESULT_STRINGS) optionalString(entry[field], `${at}.${field}`);
+  }
+  return resources as SyncResourceResult[];
+}
+
+/** The operation as templates see it; `state` has been checked by checkedState(). */
+export function operationOf(app: IApplication): ArgoCDOperation | undefined {
+  const state = app.status?.operationState;
+  if (!state) return undefined;
+  const sync = isMap(state.syncResult) ? state.syncResult : undefined;
+  const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : undefined;
+  const op: ArgoCDOperation = { phase: state.phase, startedAt: state.startedAt };
+  if (typeof state.message === "string") op.message = state.message;
+  if (typeof state.finishedAt === "string") op.finishedAt = state.finishedAt;
+  const revision = sync?.revision || opSync?.revision;
+  if (typeof revision === "string" && revision) op.revision = revision;
+  const revisions = sync?.revisions ?? opSync?.revisions;
+  if (Array.isArray(revisions) && revisions.length > 0 && revisions.every((r) => typeof r === "string")) op.revisions = revisions;
+  const by = isMap(state.operation) ? state.operation.initiatedBy : undefined;
+  if (isMap(by)) {
+    op.initiatedBy = {
+      ...(typeof by.username === "string" ? { username: by.username } : {}),
+      ...(typeof by.automated === "boolean" ? { automated: by.automated } : {}),
+    };
+  }
+  return op;
+}
+
+/** status.operationState, with the fields evaluate() compares checked; undefined when there is none. */
+function checkedState(app: IApplication, where: string): Record<string, unknown> | undefined {
+  const status = app.status as unknown;
+  if (status === undefined || status === null) return undefined;
+  if (!isMap(status)) throw new MalformedInput(`${where}status is ${describeValue(status)}, expected a map`);
+  const state = status.operationState;
+  if (state === undefined || state === null) return undefined;
+  if (!isMap(state)) throw new MalformedInput(`${where}status.operationState is ${describeValue(state)}, expected a map`);
+  for (const field of ["phase", "startedAt", "finishedAt", "message"] as const) optionalString(state[field], `${where}status.operationState.${field}`);
+  return state;
+}
+
+/**
+ * The key of one finished operation: startedAt has one-second precision, so it also covers
+ * finishedAt, the phase, the operation as requested and the synced revision(s).
+ */
+function operationKey(uid: string, state: Record<string, unknown>): string {
+  const sync = isMap(state.syncResult) ? state.syncResult : {};
+  return valueHash(
+    { uid, startedAt: state.startedAt, finishedAt: state.finishedAt, phase: state.phase, operation: state.operation, revision: sync.revision, revisions: sync.revisions },
+    "status.operationState",
+  );
+}
+
+function describeMatch(m: ArgoCDResourceMatch): string {
+  return `${m.kind}/${m.name ?? (m.namePrefix !== undefined ? `${m.namePrefix}*` : "*")}`;
+}
+
+function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: EvaluateContext): Evaluation {
+  const data = (isMap(event.data) ? event.data : {}) as Partial<ResourceEvent["data"]>;
+  const app = objectOf(data.body) as IApplication | undefined;
+  const old = objectOf(data.oldBody) as IApplication | undefined;
+  const subject = objectRef(app as never, data);
+  const base: Record<string, unknown> = { object: app ?? null, oldObject: old ?? null, event: eventScope(event) };
+  let scope: Record<string, unknown> = { application: app ?? null, operation: null, resources: [], ...base };
+  let identity = String(isMap(event.context) ? event.context.id : "");
+  const result = (decision: Decision, remember: Remember, fingerprint?: string): Evaluation => ({
+    decision,
+    identity,
+    ...(subject ? { subject } : {}),
+    ...(fingerprint !== undefined ? { fingerprint } : {}),
+    remember,
+    scope,
+  });
+  const skip = (reason: string, remember: Remember = "keep", fingerprint?: string) => result({ fires: false, reason }, remember, fingerprint);
+  try {
+    if (data.group !== "argoproj.io" || data.resource !== "applications") return skip(`the event is for ${String(data.group)}/${String(data.resource)}, not an Argo CD Application`);
+    const type = data.type;
+    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip(`event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
+    if (!app) return skip("the event carries no Application");
+    const metadata = metadataOf(app as never);
+    const name = optionalString(metadata.name, "metadata.name") ?? "";
+    const namespace = optionalString(metadata.namespace, "metadata.namespace");
+    if (trigger.watch.namespace && namespace !== trigger.watch.namespace) return skip(`namespace ${namespace ?? "(none)"} is not ${trigger.watch.namespace}`);
+    if (trigger.application !== undefined && name !== trigger.application) return skip(`Application ${name} is not ${trigger.application}`);
+    const labelEntries = Object.entries(trigger.watch.labels);
+    if (labelEntries.length > 0) {
+      const labels = labelsOf(metadata);
+      for (const [key, value] of labelEntries) if (labels[key] !== value) return skip(`label ${key}=${value} is not set on Application ${name}`);
+    }
+    if (type === "DELETE") return skip(`Application ${name} was deleted: forgetting its operations`, "forget");
+    if (type === "UPDATE" && !old) return skip("the UPDATE event carries no old Application");
+
+    const state = checkedState(app, "");
+    if (!state) return skip("no sync operation");
+    if (typeof state.finishedAt !== "string") return skip(`operation is ${String(state.phase ?? "unknown")}, not finished`);
+    const uid = typeof metadata.uid === "string" && metadata.uid ? metadata.uid : name;
+    const key = operationKey(uid, state);
+    const fingerprint = `o:${key}`;
+    identity = `${uid}/${String(state.startedAt)}/${key.slice(0, 8)}`;
+    if (ctx.memory?.fingerprint === fingerprint) return skip(`the operation that finished at ${state.finishedAt} was already handled`);
+    if (type === "UPDATE") {
+      const before = checkedState(old!, "the old Application's ");
+      if (before?.finishedAt === state.finishedAt && before?.startedAt === state.startedAt) {
+        return skip(`the operation that finished at ${state.finishedAt} was already seen: a later status update`);
+      }
+    } else if (!ctx.memory) {
+      return skip(`first sight of Application ${name} (an ADD, e.g. after the event source started): baseline recorded for the operation that finished at ${state.finishedAt}`, "set", fingerprint);
+    }
+    const caughtUp = type === "ADD" ? " (finished while the event source was away)" : "";
+    // From here on the operation is new: whatever the outcome, it has been evaluated.
+    if (!(trigger.phases as string[]).includes(state.phase as string)) {
+      return skip(`operation phase ${String(state.phase)} is not one of ${trigger.phases.join(", ")}`, "set", fingerprint);
+    }
+    const matched = matchedResources(trigger, syncResults(state, "status.operationState"));
+    if (matched.length === 0) {
+      const what = trigger.resources.map(describeMatch).join(", ");
+      return skip(trigger.changedOnly ? `the sync changed none of ${what}` : `the sync result has none of ${what}`, "set", fingerprint);
+    }
+    scope = { application: app, operation: operationOf(app) ?? null, resources: matched, ...base };
+    const fired = result(
+      { fires: true, reason: `sync ${String(state.phase)} at ${state.finishedAt}${caughtUp}: ${matched.map((m) => `${m.kind}/${m.name} ${m.change}`).join(", ")}` },
+      "set",
+      fingerprint,
+    );
+    return withWhen(trigger, scope, fired, "set");
+  } catch (err) {
+    if (err instanceof MalformedInput) return skip(err.message);
+    return skip(`the event could not be evaluated: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Where Application objects live when the hook does not say. */
+export const DEFAULT_ARGOCD_NAMESPACE = "argocd";
+
+const stringMap: JsonSchema = { type: "object", additionalProperties: { type: "string" } };
+
+const ARGOCD_SCHEMA: Record<string, JsonSchema> = {
+  argocd: {
+    type: "object",
+    additionalProperties: false,
+    required: ["resources"],
+    description: "Fire when an Argo CD sync operation finished and really changed the named resources.",
+    properties: {
+      application: { type: "string", minLength: 1, description: "Application name." },
+      labels: { ...stringMap, description: "Select Applications by labels instead of name." },
+      namespace: { type: "string", minLength: 1, description: "Namespace of the Application objects (default argocd)." },
+      resources: {
+        type: "array",
+        minItems: 1,
+        description: "Synced resources that matter; one match is enough.",
+        items: {
+          type: "object",
+          additionalProperties: false,
+          required: ["kind"],
+          properties: {
+            group: { type: "string" },
+            kind: { type: "string", minLength: 1 },
+            namespace: { type: "string" },
+            name: { type: "string", minLength: 1 },
+            namePrefix: { type: "string", minLength: 1 },
+          },
+        },
+      },
+      changedOnly: { type: "boolean", description: "Only resources the sync created, changed or pruned (default true)." },
+      phases: {
+        type: "array",
+        minItems: 1,
+        uniqueItems: true,
+        items: { enum: ["Succeeded", "Failed", "Error"] },
+        description: "Operation phases that fire the hook (default [Succeeded]).",
+      },
+      healthy: { type: "boolean", description: "Wait until the Application is Healthy before running the steps." },
+    },
+  },
+};
+
+function buildArgoCD(on: HookDocument["on"], ctx: TriggerBuildContext): ArgoCDTrigger {
+  const argo = on.argocd!;
+  const argoAt = [...ctx.at, "argocd"];
+  if (argo.application !== undefined && argo.labels !== undefined) ctx.report(argoAt, "give one of application or labels, not both");
+  if (argo.application === undefined && argo.labels === undefined) ctx.report(argoAt, "missing the Application: give application or labels");
+  argo.resources.forEach((match, i) => {
+    if (match.name !== undefined && match.namePrefix !== undefined) ctx.report([...argoAt, "resources", i], "give one of name or namePrefix, not both");
+  });
+  const when = ctx.when();
+  return {
+    kind: "argocd",
+    watch: {
+      group: "argoproj.io",
+      version: "v1alpha1",
+      resource: "applications",
+      namespace: argo.namespace ?? DEFAULT_ARGOCD_NAMESPACE,
+      labels: argo.labels ?? {},
+    },
+    ...(argo.application !== undefined ? { application: argo.application } : {}),
+    resources: argo.resources,
+    changedOnly: argo.changedOnly ?? true,
+    phases: argo.phases ?? ["Succeeded"],
+    healthy: argo.healthy ?? false,
+    ...(when ? { when } : {}),
+  };
+}
+
+export const argocdKind: TriggerKind<ArgoCDTrigger> = {
+  kind: "argocd",
+  variables: ARGOCD_VARIABLES,
+  schema: ARGOCD_SCHEMA,
+  build: buildArgoCD,
+  evaluate: evaluateArgoCD,
+  eventTypes: () => ["ADD", "UPDATE", "DELETE"],
+  permissions(trigger) {
+    const { watch } = trigger;
+    return [
+      { group: "", resource: "events", ...(watch.namespace ? { namespace: watch.namespace } : {}), verbs: ["create", "patch"] },
+      ...(trigger.healthy ? [{ group: watch.group, resource: watch.resource, namespace: watch.namespace, verbs: ["get"] }] : []),
+    ];
+  },
+  filterEntry(trigger) {
+    const data: Record<string, unknown> = {};
+    if (trigger.watch.namespace) data.ns = trigger.watch.namespace;
+    if (trigger.application !== undefined) data.app = trigger.application;
+    if (Object.keys(trigger.watch.labels).length > 0) data.labels = trigger.watch.labels;
+    data.phases = Object.fromEntries(trigger.phases.map((p) => [p, true]));
+    if (trigger.changedOnly) data.changedOnly = true;
+    data.res = trigger.resources.map((m) => ({
+      kind: m.kind,
+      ...(m.group !== undefined ? { group: m.group } : {}),
+      ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+      ...(m.name !== undefined ? { name: m.name } : {}),
+      ...(m.namePrefix !== undefined ? { prefix: m.namePrefix } : {}),
+    }));
+    return { fn: "argocd", data };
+  },
+  async beforeSteps(trigger, scope, ctx) {
+    if (!trigger.healthy) return;
+    const app = scope.application as IApplication | null;
+    const operation = scope.operation as ArgoCDOperation | null;
+    if (!app || !operation) throw new Error("healthy: true needs the Application and its operation, and the run has neither");
+    await waitForApplicationHealthy(ctx.kubeConfig, app, operation, { signal: ctx.signal, logger: ctx.logger, timeoutMs: ctx.timeoutMs });
+  },
+};

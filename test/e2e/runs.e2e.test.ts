@@ -1,0 +1,284 @@
+// The run model on the real engine (issue "Runs that never block and are never lost"): the
+// runner accepts each event durably as HookRuns and answers at once; a queue in each of two
+// runner replicas executes the runs. kube-apiserver + NATS JetStream + Argo Events v1.9.11, the
+// generated EventSource and its one Sensor, two `resource-hooks serve` processes sharing the
+// HookRuns. Each scenario prints its figures ("[e2e figure]").
+import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import type { HookRun } from "../../src/runner/hookrun.js";
+import { useStack } from "./harness.js";
+import {
+  applyHookSet,
+  eventSourceAccount,
+  figure,
+  freePort,
+  generateHookSet,
+  metricValue,
+  runnerAccount,
+  sleep,
+  startRunner,
+  until,
+  type DeployedHookSet,
+  type RunnerHandle,
+} from "./hooks-env.js";
+import { startHttpSink, type ArgoProcess, type HttpSink, type KubeObject, type RecordedRequest } from "./stack.js";
+
+const NS = "hooks"; // the HookSet's namespace: runners, EventSource, Sensor, HookRuns
+const APP = "acc"; // the watched namespace
+const TOKEN = randomBytes(24).toString("hex");
+const SENSOR_ACCOUNT = { namespace: NS, name: "e2e-sensor" };
+const OUTAGE_MS = 120_000;
+
+const stack = useStack();
+
+let sink: HttpSink;
+let deployed: DeployedHookSet;
+let replicas: RunnerHandle[] = [];
+let eventSource: ArgoProcess;
+let sensor: ArgoProcess;
+let outageUntil = 0;
+/** Write times by "<object>/<value>", to measure write → step start. */
+const writtenAt = new Map<string, number>();
+
+function hooksYaml(runnerPort: number): string {
+  const cmHook = (name: string, labels: string, extra = "", stepExtra = "") => `    - name: ${name}
+      ${extra}
+      on:
+        resource: {version: v1, resource: configmaps, namespace: ${APP}, labels: {${labels}}}
+        changed: ["data.v"]
+      steps:
+        - name: call
+          ${stepExtra}
+          http:
+            url: ${sink.url}/${name}/{{ object.metadata.name }}/{{ object.data.v }}
+            body: {v: "{{ object.data.v }}"}
+`;
+  return `apiVersion: resource-hooks.io/v1alpha1
+kind: HookSet
+metadata:
+  name: runs
+  namespace: ${NS}
+spec:
+  runner:
+    url: http://127.0.0.1:${runnerPort}
+    replicas: 2
+  hooks:
+${cmHook("work", "scenario: work", "", "timeout: 60s")}
+${cmHook("outage", "scenario: outage", "deadline: 10m", "retries: 0")}
+${cmHook("catchup", "scenario: catchup")}
+${cmHook("latest", "scenario: latest", "concurrency: replace")}
+${cmHook("handover", "scenario: handover", "", "timeout: 60s")}`;
+}
+
+function configMap(name: string, scenario: string, v: string): KubeObject {
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: APP, labels: { scenario } }, data: { v } };
+}
+
+async function setValue(name: string, v: string): Promise<void> {
+  writtenAt.set(`${name}/${v}`, performance.now());
+  await stack().admin.call("PATCH", `/api/v1/namespaces/${APP}/configmaps/${name}`, { body: { data: { v } }, contentType: "application/merge-patch+json" });
+}
+
+/** Requests the sink got for a hook, as [object, value]. */
+function calls(hook: string): Array<[string, string]> {
+  return sink.requests.filter((r) => r.path.startsWith(`/${hook}/`)).map((r) => r.path.split("/").slice(2, 4) as [string, string]);
+}
+
+function requestsOf(hook: string, object: string): RecordedRequest[] {
+  return sink.requests.filter((r) => r.path.startsWith(`/${hook}/${object}/`));
+}
+
+async function hookRuns(hook?: string): Promise<HookRun[]> {
+  const list = await stack().admin.get<{ items: HookRun[] }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`);
+  return list.items.filter((r) => !r.metadata.labels?.["resource-hooks.io/marker"] && (!hook || r.spec.hook === hook));
+}
+
+async function sensorMetric(name: string, trigger?: string): Promise<number> {
+  return metricValue(await sensor.metrics(), name, trigger ? { trigger_name: trigger } : {});
+}
+
+/** Waits until the hook's runs of `object` are all final and returns them (oldest first). */
+async function settledRuns(hook: string, object: string, count: number, timeoutMs = 60_000): Promise<HookRun[]> {
+  return until(
+    `${count} final run(s) of ${hook} for ${object}`,
+    async () => {
+      const runs = (await hookRuns(hook)).filter((r) => r.spec.object?.name === object && r.status?.phase !== "Skipped");
+      const final = runs.filter((r) => ["Succeeded", "Failed", "Superseded"].includes(r.status.phase));
+      return runs.length >= count && final.length === runs.length ? runs.sort((a, b) => a.spec.acceptedAt.localeCompare(b.spec.acceptedAt)) : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+beforeAll(async () => {
+  const s = stack();
+  sink = await startHttpSink({
+    responder: (req) => {
+      const [, hook, object] = req.path.split("/");
+      if (hook === "work") return { status: 200, body: "ok", delayMs: object === "slow" ? 20_000 : 200 };
+      if (hook === "outage") return Date.now() < outageUntil ? { status: 503, body: "down for maintenance" } : { status: 200, body: "ok" };
+      if (hook === "latest") return { status: 200, body: "ok", delayMs: 3_000 };
+      if (hook === "handover") return { status: 200, body: "ok", delayMs: 8_000 };
+      return { status: 200, body: "ok" };
+    },
+  });
+  const ports = [await freePort(), await freePort()];
+  deployed = generateHookSet(s, "runs", hooksYaml(ports[0]!));
+  await s.apply([
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: APP } },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: SENSOR_ACCOUNT },
+  ]);
+  await applyHookSet(s, deployed, TOKEN);
+  await s.apply([
+    configMap("slow", "work", "0"),
+    configMap("fast", "work", "0"),
+    ...Array.from({ length: 40 }, (_, i) => configMap(`burst-${i}`, "work", "0")),
+    configMap("down", "outage", "0"),
+    configMap("missed", "catchup", "1"),
+    configMap("untouched", "catchup", "1"),
+    configMap("quick", "latest", "0"),
+    configMap("handed", "handover", "0"),
+  ]);
+  const kubeconfig = await s.kubeconfigForServiceAccount(runnerAccount(deployed).namespace, runnerAccount(deployed).name);
+  const t = performance.now();
+  replicas = await Promise.all(
+    ports.map((port, i) => startRunner(s, { hooksFile: deployed.hooksFile, port, token: TOKEN, namespace: NS, kubeconfig, podName: `runs-runner-${i}` })),
+  );
+  figure("two runner replicas ready (ms)", performance.now() - t);
+  // The Sensor first: its JetStream consumers take only messages published after they exist,
+  // and the event source publishes an ADD per object as soon as it starts.
+  sensor = await s.startSensor(deployed.sensor, { serviceAccount: SENSOR_ACCOUNT });
+  eventSource = await s.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
+  // The event source replays an ADD per object at start: every hook records its baseline.
+  await until("baselines of the 47 watched objects", async () => ((await hookRuns()).filter((r) => r.status?.phase === "Skipped").length >= 47 ? true : undefined), 120_000, 500).catch((err: unknown) => {
+    const { cpSync, mkdirSync } = require("node:fs") as typeof import("node:fs");
+    mkdirSync("/tmp/e2e-logs", { recursive: true });
+    for (const p of s.processes()) cpSync(p.logFile, `/tmp/e2e-logs/${p.name.replace(/\//g, "-")}.log`);
+    throw new Error(`${String(err)}\n${s.logReport(60)}`);
+  });
+});
+
+afterAll(async () => {
+  await sink?.close();
+});
+
+describe("the run model on the real engine", () => {
+  it("generates one EventSource and one Sensor with one trigger per watch", () => {
+    const triggers = (deployed.sensor.spec as { triggers: unknown[] }).triggers;
+    expect(deployed.files.filter((f) => f.path.startsWith("sensors/"))).toHaveLength(1);
+    expect(triggers).toHaveLength(5);
+  });
+
+  it("1: a slow run of one object does not delay another object of the same hook", async () => {
+    await setValue("slow", "1");
+    await sink.waitFor(1, 30_000);
+    await setValue("fast", "1");
+    const fast = await until("fast's step", () => requestsOf("work", "fast")[0], 30_000, 10);
+    const delay = fast.receivedAtPerf - writtenAt.get("fast/1")!;
+    figure("scenario 1: other object's step starts after its write (ms), while a 20s run is in flight", delay);
+    expect(delay).toBeLessThan(1_000);
+    expect(requestsOf("work", "slow")).toHaveLength(1);
+  });
+
+  it("2: 40 objects change at once, each step 200 ms: all start within a moment", async () => {
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => setValue(`burst-${i}`, "1")));
+    const writes = performance.now() - t0;
+    await until("40 burst steps", () => (calls("work").filter(([o]) => o.startsWith("burst-")).length >= 40 ? true : undefined), 60_000, 20);
+    const starts = sink.requests.filter((r) => r.path.startsWith("/work/burst-")).map((r) => r.receivedAtPerf - t0);
+    const last = Math.max(...starts);
+    figure("scenario 2: writes took (ms)", writes);
+    figure("scenario 2: last of 40 steps started after the first write (ms)", last);
+    expect(last).toBeLessThan(2_000 + writes);
+    expect(new Set(calls("work").filter(([o]) => o.startsWith("burst-")).map(([o]) => o)).size).toBe(40);
+  });
+
+  it("3: the hook's endpoint answers 503 for 2 minutes: the effect happens once after it recovers, one Idempotency-Key, nobody resends", async () => {
+    const triggeredBefore = await sensorMetric("argo_events_action_triggered_total");
+    const t0 = performance.now();
+    outageUntil = Date.now() + OUTAGE_MS;
+    await setValue("down", "1");
+    const [run] = await settledRuns("outage", "down", 1, OUTAGE_MS + 180_000);
+    const attempts = requestsOf("outage", "down");
+    const succeeded = attempts.filter((r) => r.receivedAt >= outageUntil);
+    figure("scenario 3: attempts during and after the outage", attempts.length);
+    figure("scenario 3: effect after the write (s)", (succeeded[0]!.receivedAtPerf - t0) / 1000);
+    expect(run!.status.phase).toBe("Succeeded");
+    expect(succeeded).toHaveLength(1);
+    expect(attempts.length).toBeGreaterThan(2);
+    expect(new Set(attempts.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    // The Sensor sent the event once and was answered at once: no trigger retry, no failure.
+    expect((await sensorMetric("argo_events_action_triggered_total")) - triggeredBefore).toBe(1);
+    expect(await sensorMetric("argo_events_action_failed_total")).toBe(0);
+  }, OUTAGE_MS + 240_000);
+
+  it("4: the event source is down while an object changes twice: the hook fires once, for the latest state; an unchanged object fires nothing", async () => {
+    await eventSource.stop(10_000);
+    await setValue("missed", "2");
+    await setValue("missed", "3");
+    const t0 = performance.now();
+    eventSource = await stack().startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
+    figure("scenario 4: event source restart (ms)", performance.now() - t0);
+    await until("the missed change's step", () => requestsOf("catchup", "missed")[0], 60_000, 50);
+    figure("scenario 4: restart -> missed change handled (ms)", requestsOf("catchup", "missed")[0]!.receivedAtPerf - t0);
+    await sink.waitQuiet(5_000, 30_000);
+    expect(calls("catchup")).toEqual([["missed", "3"]]);
+    // Every other object's replayed ADD matched its hook's memory: nothing else ran.
+    expect(calls("work").filter(([o]) => o === "fast")).toHaveLength(1);
+  });
+
+  it("6: `concurrency: replace`: three quick changes end in one Succeeded and two Superseded runs; the effect is for the last", async () => {
+    await setValue("quick", "1");
+    await until("the first step", () => requestsOf("latest", "quick")[0], 30_000, 10);
+    await setValue("quick", "2");
+    await setValue("quick", "3");
+    const runs = await settledRuns("latest", "quick", 3, 60_000);
+    figure("scenario 6: phases", runs.map((r) => r.status.phase).join(","));
+    expect(runs.map((r) => r.status.phase)).toEqual(["Superseded", "Superseded", "Succeeded"]);
+    const completed = requestsOf("latest", "quick").map((r) => r.path);
+    expect(completed.at(-1)).toBe("/latest/quick/3");
+    expect(completed.filter((p) => p === "/latest/quick/3")).toHaveLength(1);
+  });
+
+  it("5: two replicas; the one running a step is SIGKILLed: the other finishes the run, the effect happens once", async () => {
+    await setValue("handed", "1");
+    const holder = await until(
+      "a replica claims the run",
+      async () => (await hookRuns("handover")).find((r) => r.spec.object?.name === "handed" && r.status?.phase === "Running" && requestsOf("handover", "handed").length > 0)?.status.claim?.holder,
+      30_000,
+      50,
+    );
+    const victim = replicas.findIndex((r) => holder.startsWith(`${r.options.podName}/`));
+    expect(victim).toBeGreaterThanOrEqual(0);
+    const t0 = performance.now();
+    await replicas[victim]!.kill();
+    const [run] = await settledRuns("handover", "handed", 1, 90_000);
+    figure("scenario 5: kill -> run finished by the other replica (s)", (performance.now() - t0) / 1000);
+    expect(run!.status.phase).toBe("Succeeded");
+    expect(run!.status.claim).toBeUndefined();
+    const attempts = requestsOf("handover", "handed");
+    // The killed replica's request may have reached the sink; the retry carries the same key.
+    expect(new Set(attempts.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    expect(attempts.length).toBeLessThanOrEqual(2);
+    expect(run!.status.attempts).toBe(2);
+  }, 120_000);
+
+  it("HookRuns show where Kubernetes users look: phase, steps, and an Event on the triggering object", async () => {
+    const runs = await hookRuns("work");
+    const fast = runs.find((r) => r.spec.object?.name === "fast" && r.status?.phase === "Succeeded")!;
+    expect(fast.spec).toMatchObject({ hook: "work", subject: "ConfigMap acc/fast", concurrency: "queue" });
+    expect(fast.status.steps).toEqual([expect.objectContaining({ name: "call", phase: "Succeeded", attempts: 1 })]);
+    const events = await stack().admin.get<{ items: Array<{ reason: string; involvedObject: { name: string; kind: string } }> }>(`/api/v1/namespaces/${APP}/events`);
+    expect(events.items.some((e) => e.reason === "HookSucceeded" && e.involvedObject.kind === "ConfigMap" && e.involvedObject.name === "fast")).toBe(true);
+    const own = await stack().admin.get<{ items: Array<{ reason: string; involvedObject: { name: string } }> }>(`/api/v1/namespaces/${NS}/events`);
+    expect(own.items.some((e) => e.reason === "HookSucceeded" && e.involvedObject.name === fast.metadata.name)).toBe(true);
+    await sleep(0);
+  });
+});
