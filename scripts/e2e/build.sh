@@ -191,7 +191,8 @@ build_kwok() {
 # same version (the proxy serves it) and copies argo-cd's other replace directives
 # (module => module version), which only count in the main module. go.mod says go 1.27.0:
 # GOTOOLCHAIN=$ARGO_CD_V3_GO fetches that toolchain through the module proxy.
-# Argo CD's CRDs (Application, AppProject) are copied next to the binary, from the same module.
+# Argo CD's CRDs (Application, AppProject) and the repo server's git-verify-wrapper.sh are
+# copied next to the binary, from the same module.
 build_argocd() {
   local out="$1" src="$SRC/argocd-$ARGO_CD_V3_VERSION" mod=github.com/argoproj/argo-cd/v3 adir f
   export GOTOOLCHAIN="$ARGO_CD_V3_GO"
@@ -228,6 +229,10 @@ GO
   ldflags+=" -X $pkg.version=${ARGO_CD_V3_VERSION#v} -X $pkg.gitTag=$ARGO_CD_V3_VERSION"
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   (cd "$src" && go build -p "$JOBS" -trimpath -ldflags="$ldflags" -o "$out/argocd" "$mod/cmd")
+  # the repo server runs this script (from PATH) for every manifest generation; Argo CD's
+  # image has it in /usr/local/bin, the module in hack/
+  [[ -f "$adir/hack/git-verify-wrapper.sh" ]] || die "missing: $adir/hack/git-verify-wrapper.sh"
+  install -m 0755 "$adir/hack/git-verify-wrapper.sh" "$out/git-verify-wrapper.sh"
   mkdir -p "$out/crds"
   for f in application-crd.yaml appproject-crd.yaml; do
     [[ -f "$adir/manifests/crds/$f" ]] || die "missing: $adir/manifests/crds/$f"

@@ -56,6 +56,11 @@ export function argoCdCrdFiles(cache = cacheDir()): string[] {
   return ["application-crd.yaml", "appproject-crd.yaml"].map((f) => path.join(dir, f));
 }
 
+/** The script the repo server runs from PATH to verify commit signatures (Argo CD's image has it). */
+function gitVerifyWrapper(cache = cacheDir()): string {
+  return path.join(path.dirname(argoCdBinary(cache)), "git-verify-wrapper.sh");
+}
+
 export interface Application extends KubeObject {
   spec: Record<string, unknown>;
   operation?: Record<string, unknown>;
@@ -184,7 +189,7 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
   const t0 = performance.now();
   const binary = argoCdBinary(opts.cacheDir);
   const crdFiles = argoCdCrdFiles(opts.cacheDir);
-  const missing = [binary, ...crdFiles].filter((f) => !existsSync(f));
+  const missing = [binary, gitVerifyWrapper(opts.cacheDir), ...crdFiles].filter((f) => !existsSync(f));
   if (missing.length > 0) throw new Error(`Argo CD not built (run scripts/e2e/build.sh argocd): ${missing.join(", ")}`);
   for (const tool of ["redis-server", "git"]) {
     const found = (process.env.PATH ?? "").split(":").some((d) => d !== "" && existsSync(path.join(d, tool)));
@@ -275,7 +280,8 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
     const common = {
       ARGOCD_GPG_ENABLED: "false",
       ARGOCD_LOG_FORMAT_ENABLE_FULL_TIMESTAMP: "true",
-      // the argocd binary's directory on PATH: git's askpass helper is `argocd` itself
+      // the argocd binary's directory on PATH: git's askpass helper is `argocd` itself, and
+      // git-verify-wrapper.sh is there
       PATH: `${path.dirname(binary)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     };
 
@@ -294,6 +300,8 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
         "--metrics-address", "127.0.0.1",
         "--metrics-port", String(await freePort()),
         "--disable-tls",
+        // its default is the Secret mount path of a pod; with --disable-tls it must be empty
+        "--client-ca-path=",
         "--redis", `127.0.0.1:${redisPort}`,
         "--logformat", "text",
         "--loglevel", logLevel,

@@ -150,21 +150,20 @@ export async function startClusterControllers(stack: Stack, opts: { cacheDir?: s
   const kwokConfig = path.join(dir, "kwok.yaml");
   writeFileSync(
     kwokConfig,
-    [
-      "apiVersion: config.kwok.x-k8s.io/v1alpha1",
-      "kind: KwokConfiguration",
-      "options:",
-      `  manageNodesWithAnnotationSelector: ${KWOK_NODE_ANNOTATION}=fake`,
-      "  cidr: 10.0.0.0/16",
-      "  nodeIP: 10.0.255.1",
-      ...stageFiles.flatMap((f) => ["---", readFileSync(f, "utf8").trim()]),
-      "",
-    ].join("\n"),
+    // only Stage documents: a KwokConfiguration document here would replace kwok's defaulted
+    // options (v0.8.0 then fails with "playStageParallelism must be greater than 0"); flags instead
+    [...stageFiles.flatMap((f) => ["---", readFileSync(f, "utf8").trim()]), ""].join("\n"),
   );
   const kwok = stack.spawn({
     name: "kwok",
     command: bins.kwok,
-    args: [`--kubeconfig=${stack.adminKubeconfig}`, `--config=${kwokConfig}`, `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`],
+    args: [
+      `--kubeconfig=${stack.adminKubeconfig}`,
+      `--config=${kwokConfig}`,
+      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+      "--cidr=10.0.0.0/16",
+      "--node-ip=10.0.255.1",
+    ],
     env: { ...process.env, HOME: dir },
   });
 
@@ -200,6 +199,11 @@ export async function startClusterControllers(stack: Stack, opts: { cacheDir?: s
       const n = await stack.admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/api/v1/nodes/${FAKE_NODE}`);
       return n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
     }, 200);
+    // The API server's TaintNodesByCondition admission taints every new node
+    // node.kubernetes.io/not-ready:NoSchedule; the node-lifecycle controller would remove it once
+    // the node is Ready, but it is not run here (it would also mark the node NotReady when kwok
+    // sends no heartbeats). So the harness removes the taint, as that controller would.
+    await stack.admin.call("PATCH", `/api/v1/nodes/${FAKE_NODE}`, { body: { spec: { taints: null } }, contentType: "application/merge-patch+json" });
     const nodeReadyMs = performance.now() - t;
     return {
       kubeControllerManager: kcm,
