@@ -118,6 +118,9 @@ async function benchEndpoint(): Promise<void> {
   console.log(`  bare express     ${base.requests.average.toFixed(0)} req/s  p50 ${base.latency.p50} ms  p99 ${base.latency.p99} ms`);
   console.log(`  resource-hooks   ${ours.requests.average.toFixed(0)} req/s  p50 ${ours.latency.p50} ms  p99 ${ours.latency.p99} ms  (non-2xx/errors: ${non2xx})`);
   console.log(`  ratio (resource-hooks / bare express) req/s: ${(ours.requests.average / base.requests.average).toFixed(2)}`);
+  const { readFileSync } = await import("node:fs");
+  const peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  console.log(`  peak RSS of the server process under this overload: ${peak.toFixed(0)} MiB`);
   child.kill("SIGTERM");
 }
 
