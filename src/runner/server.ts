@@ -369,8 +369,19 @@ function toResourceEvent(context: { id: string; source: string; subject: string 
   };
 }
 
+/** Whether `text` has more than `limit` opening brackets (native indexOf, no per-character loop). */
+function openBracketsExceed(text: string, limit: number): boolean {
+  let count = 0;
+  for (const bracket of ["{", "["]) {
+    for (let at = text.indexOf(bracket); at >= 0; at = text.indexOf(bracket, at + 1)) if (++count > limit) return true;
+  }
+  return false;
+}
+
 /** JSON.parse after a linear scan that refuses nesting deeper than MAX_JSON_DEPTH. */
 export function parseJson(text: string, what: string): unknown {
+  // Nesting deeper than the limit needs more brackets than the limit: most bodies skip the scan.
+  if (!openBracketsExceed(text, MAX_JSON_DEPTH)) return parseChecked(text, what);
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -383,6 +394,10 @@ export function parseJson(text: string, what: string): unknown {
       if (++depth > MAX_JSON_DEPTH) throw new RequestError(400, `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
+  return parseChecked(text, what);
+}
+
+function parseChecked(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
