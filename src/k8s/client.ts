@@ -3,7 +3,7 @@
 // JSON and strategic merge patches) and deleting any object, and its Watch. Credentials, TLS and
 // exec/OIDC plugins come from the KubeConfig (a file, $KUBECONFIG or in-cluster).
 //
-// src/steps/shared/kube.ts loads this module with import() the first time a step talks to the API
+// src/steps/common/kube.ts loads this module with import() the first time a step talks to the API
 // server: validate, generate and simulate never load client-node.
 //
 // Each call adds a request middleware (client-node's extension point) that

@@ -4,7 +4,7 @@
 import type { EvaluationOptions } from "../expr/cel.js";
 import { renderUrl, renderValue } from "../expr/template.js";
 import type { SecretScrubber } from "../secrets/scrubber.js";
-import { describeSecretSource, pickSecretSource } from "./shared/secrets.js";
+import { describeSecretSource, pickSecretSource } from "./common/secrets.js";
 import { StepFailure, type SecretSource, type StepContext, type StepRuntime } from "./types.js";
 
 /** ctx.render and ctx.renderUrl over `scope`; every call is bounded by `options` (costLimit, deadline). */

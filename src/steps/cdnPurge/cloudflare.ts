@@ -1,7 +1,7 @@
 // Cloudflare: POST {cloudflare}/client/v4/zones/{zoneId}/purge_cache with a Bearer API token.
 // files and prefixes are URL templates (placeholder values percent-encoded).
-import { endpointUrl, jsonBody, joinUrl, pathSegment, sendHttp, statusFailure } from "../shared/http.js";
-import { renderList, renderText, renderUrlList } from "../shared/render.js";
+import { endpointUrl, jsonBody, joinUrl, pathSegment, sendHttp, statusFailure } from "../common/http.js";
+import { renderList, renderText, renderUrlList } from "../common/render.js";
 import { StepFailure, type SecretSource, type StepContext } from "../types.js";
 
 export const CLOUDFLARE_ENDPOINT = "cloudflare";

@@ -4,9 +4,9 @@
 import type { CloudFrontClient as CloudFrontClientType } from "@aws-sdk/client-cloudfront";
 // paths are URL path templates (placeholder values percent-encoded, as CloudFront asks of
 // characters unsafe in URLs).
-import { renderText, renderUrlList } from "../shared/render.js";
-import { abortFailure } from "../shared/abort.js";
-import { excerpt } from "../shared/http.js";
+import { renderText, renderUrlList } from "../common/render.js";
+import { abortFailure } from "../common/abort.js";
+import { excerpt } from "../common/http.js";
 import { StepFailure, type SecretSource, type StepContext } from "../types.js";
 import type { StringList } from "./cloudflare.js";
 

@@ -5,8 +5,8 @@
 //   url         POST {fastly}/purge/{host}{path}
 // soft: true sends Fastly-Soft-Purge: 1 (marks content stale instead of evicting it).
 // url is a URL template (placeholder values percent-encoded).
-import { endpointUrl, joinUrl, pathSegment, sendHttp, statusFailure, type HttpResponse } from "../shared/http.js";
-import { renderList, renderText, renderUrlAt } from "../shared/render.js";
+import { endpointUrl, joinUrl, pathSegment, sendHttp, statusFailure, type HttpResponse } from "../common/http.js";
+import { renderList, renderText, renderUrlAt } from "../common/render.js";
 import { StepFailure, type SecretSource, type StepContext } from "../types.js";
 import type { StringList } from "./cloudflare.js";
 

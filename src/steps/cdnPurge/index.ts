@@ -1,7 +1,7 @@
 // cdnPurge: purge a CDN cache — Cloudflare (zone purge_cache), Fastly (purge_all, surrogate keys,
 // URL) or CloudFront (CreateInvalidation). Output: the provider's purge/invalidation id.
-import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
-import { stringList, templated } from "../shared/schema.js";
+import { secretKeyRefs, secretSourceSchema } from "../common/secrets.js";
+import { stringList, templated } from "../common/schema.js";
 import { StepFailure, type StepProblem, type StepType } from "../types.js";
 import { CLOUDFLARE_ENDPOINT, CLOUDFLARE_TARGETS, purgeCloudflare, type CloudflarePurgeConfig } from "./cloudflare.js";
 import { CLOUDFRONT_ENDPOINT, purgeCloudFront, type CloudFrontPurgeConfig } from "./cloudfront.js";

@@ -3,10 +3,10 @@
 //   dispatch: repository repository_dispatch with an event type and client payload
 // GitHub answers 204 No Content. Rate-limit answers (403/429 with Retry-After or an exhausted
 // X-RateLimit-Remaining) are retryable after the time GitHub names.
-import { endpointUrl, jsonBody, joinUrl, parseRetryAfter, pathSegment, sendHttp, statusFailure, type Classification, type HttpResponse } from "../shared/http.js";
-import { renderText, renderValueAt } from "../shared/render.js";
-import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
-import { templated } from "../shared/schema.js";
+import { endpointUrl, jsonBody, joinUrl, parseRetryAfter, pathSegment, sendHttp, statusFailure, type Classification, type HttpResponse } from "../common/http.js";
+import { renderText, renderValueAt } from "../common/render.js";
+import { secretKeyRefs, secretSourceSchema } from "../common/secrets.js";
+import { templated } from "../common/schema.js";
 import { StepFailure, type SecretSource, type StepProblem, type StepType } from "../types.js";
 
 export interface GithubWorkflowDispatchConfig {

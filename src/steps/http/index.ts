@@ -2,10 +2,10 @@
 // SecretSources, and the response (status, safe headers, body) as output. The URL is a URL
 // template: placeholder values are percent-encoded for the URL unless written {{+ expr }}.
 import { urlTemplateProblems } from "../../expr/template.js";
-import { sendHttp, jsonBody, safeHeaders, statusFailure, describeUrl } from "../shared/http.js";
-import { renderUrlAt, renderText, renderValueAt } from "../shared/render.js";
-import { isSecretSource, secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
-import { templated } from "../shared/schema.js";
+import { sendHttp, jsonBody, safeHeaders, statusFailure, describeUrl } from "../common/http.js";
+import { renderUrlAt, renderText, renderValueAt } from "../common/render.js";
+import { isSecretSource, secretKeyRefs, secretSourceSchema } from "../common/secrets.js";
+import { templated } from "../common/schema.js";
 import { StepFailure, type SecretSource, type StepProblem, type StepType } from "../types.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";

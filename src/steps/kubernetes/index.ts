@@ -10,10 +10,10 @@
 import { shortHash } from "../../secrets/hash.js";
 import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
-import { FIELD_MANAGER, IDEMPOTENCY_ANNOTATION, describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../shared/kube.js";
-import { containsTemplate, renderValueAt } from "../shared/render.js";
-import { apiVersionSchema, kindSchema, templated } from "../shared/schema.js";
-import { checkWait, WAIT_VERBS, waitConditionSchema, waitForObject, waitTimeoutSchema, type WaitOptions } from "../shared/wait.js";
+import { FIELD_MANAGER, IDEMPOTENCY_ANNOTATION, describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
+import { containsTemplate, renderValueAt } from "../common/render.js";
+import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
+import { checkWait, WAIT_VERBS, waitConditionSchema, waitForObject, waitTimeoutSchema, type WaitOptions } from "../common/wait.js";
 import { StepFailure, type JsonSchema, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
 
 export type KubernetesAction = "apply" | "create" | "patch" | "delete";

@@ -1,6 +1,6 @@
 // log: write a templated message (and optional templated fields) to the runner's log.
-import { renderText, renderValueAt } from "../shared/render.js";
-import { templated } from "../shared/schema.js";
+import { renderText, renderValueAt } from "../common/render.js";
+import { templated } from "../common/schema.js";
 import { StepFailure, type StepType } from "../types.js";
 
 export interface LogConfig {

@@ -1,10 +1,10 @@
 // slack: post a message through a Slack incoming webhook. The webhook URL is the credential, so
 // it comes from a secret and never appears in messages: the peer is called "Slack webhook".
 // Slack answers 200 "ok"; errors are plain-text codes (invalid_payload, channel_not_found, ...).
-import { excerpt, jsonBody, sendHttp, statusFailure } from "../shared/http.js";
-import { renderText, renderValueAt } from "../shared/render.js";
-import { secretKeyRefs, secretSourceSchema } from "../shared/secrets.js";
-import { templated } from "../shared/schema.js";
+import { excerpt, jsonBody, sendHttp, statusFailure } from "../common/http.js";
+import { renderText, renderValueAt } from "../common/render.js";
+import { secretKeyRefs, secretSourceSchema } from "../common/secrets.js";
+import { templated } from "../common/schema.js";
 import { StepFailure, type SecretSource, type StepType } from "../types.js";
 
 export interface SlackConfig {

@@ -4,10 +4,10 @@
 // unless `namespace` says otherwise.
 import type { KubeObject } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
-import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../shared/kube.js";
-import { containsTemplate, renderText } from "../shared/render.js";
-import { apiVersionSchema, kindSchema, templated } from "../shared/schema.js";
-import { checkWait, WAIT_VERBS, waitConditionSchema, waitForObject, waitTimeoutSchema, type WaitCondition } from "../shared/wait.js";
+import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
+import { containsTemplate, renderText } from "../common/render.js";
+import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
+import { checkWait, WAIT_VERBS, waitConditionSchema, waitForObject, waitTimeoutSchema, type WaitCondition } from "../common/wait.js";
 import { StepFailure, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
 
 export interface WaitForConfig {

@@ -1,7 +1,7 @@
 // The http step and the shared HTTP classification, against a real HTTP server on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpStep, statusMatches, type HttpConfig } from "../../../src/steps/http/index.js";
-import { classifyStatus, parseRetryAfter } from "../../../src/steps/shared/http.js";
+import { classifyStatus, parseRetryAfter } from "../../../src/steps/common/http.js";
 import { closedPort, failureOf, makeContext, startPeer, type Peer, executeScrubbed } from "./helpers.js";
 
 const TOKEN = "s3cr3t-token-value-42";

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { isKnownClusterScoped, kindToResource, splitApiVersion, unsafeGuessKindToResource } from "../../../src/k8s/names.js";
 import { completionStatus, conditionStatus, daemonSetRollout, deploymentRollout, rolloutStatus, statefulSetRollout } from "../../../src/k8s/status.js";
 import type { KubeObject } from "../../../src/k8s/types.js";
-import { checkWait, evaluateWait } from "../../../src/steps/shared/wait.js";
+import { checkWait, evaluateWait } from "../../../src/steps/common/wait.js";
 
 describe("names", () => {
   it("guesses like client-go's UnsafeGuessKindToResource", () => {
