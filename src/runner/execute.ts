@@ -3,13 +3,14 @@
 // a run resumed elsewhere (another replica, after a restart, a later retry) starts after the last
 // completed step and a step's effect never repeats. Secrets a step reads are scrubbed here, once,
 // from its errors, outputs and log lines.
-import { hash } from "node:crypto";
+import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Logger } from "pino";
 import { evaluateCondition } from "../expr/cel.js";
 import { backoffMs } from "../spec/budget.js";
 import type { Hook, StepSpec } from "../spec/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
+import { shortHash } from "../secrets/hash.js";
 import { stepSecretReader, stepTemplating } from "../steps/context.js";
 import { StepFailure, type StepRuntime } from "../steps/types.js";
 import type { StepStatus } from "./hookrun.js";
@@ -52,7 +53,7 @@ export type Outcome =
   | { kind: "aborted"; reason: string };
 
 export function stepIdempotencyKey(hook: string, identity: string, step: string): string {
-  return hash("sha256", `${hook}/${identity}/${step}`, "hex").slice(0, 32);
+  return shortHash(`${hook}/${identity}/${step}`, 32);
 }
 
 export async function executeSteps(deps: ExecutorDeps, input: ExecutionInput): Promise<Outcome> {
@@ -128,7 +129,7 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
       return { status: finish("Skipped", 0), retryable: false };
     }
   }
-  const sleep = deps.sleep ?? abortableSleep;
+  const sleep = deps.sleep ?? ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal }));
   let attempt = 0;
   for (;;) {
     attempt++;
@@ -188,19 +189,4 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
 function reasonOf(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason.message : String(reason ?? "aborted");
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

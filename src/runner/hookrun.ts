@@ -2,10 +2,10 @@
 // work and what users see with `kubectl get hookruns`. The same shape lives in memory
 // (--store memory) and as a custom resource (--store kubernetes); the generator writes its CRD
 // (src/generate/hookrun-crd.ts) from the same field list.
-import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { ObjectRef } from "../trigger/index.js";
 
+import { shortHash } from "../secrets/hash.js";
 import { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION, type HookRunPhase } from "../generate/hookrun-crd.js";
 
 export { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION };
@@ -100,7 +100,7 @@ export interface HookRun {
 
 /** The run's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
 export function runName(hookSet: string, hook: string, identity: string): string {
-  const digest = createHash("sha256").update(`${hookSet}/${hook}/${identity}`).digest("hex").slice(0, 16);
+  const digest = shortHash(`${hookSet}/${hook}/${identity}`, 16);
   // Object names are DNS subdomains (253); hook names are DNS labels (63).
   return `${hook}-${digest}`;
 }

@@ -11,7 +11,7 @@ import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { beforeSteps } from "../trigger/index.js";
 import { executeSteps, type ExecutorDeps, type Outcome } from "./execute.js";
-import { decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus, type StepStatus } from "./hookrun.js";
+import { compareAccepted, decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import type { RunnerMetrics } from "./metrics.js";
 import type { RunIndex } from "./run-index.js";
@@ -163,7 +163,7 @@ export class RunQueue {
       // A run without its context cannot be executed (a marker or a baseline between its creation and its status write).
       if (run && !isMarker(run) && run.spec.context) candidates.push(run);
     }
-    candidates.sort((a, b) => (a.spec.acceptedAt < b.spec.acceptedAt ? -1 : a.spec.acceptedAt > b.spec.acceptedAt ? 1 : a.metadata.name.localeCompare(b.metadata.name)));
+    candidates.sort(compareAccepted);
     for (const run of candidates) {
       if (this.running.size >= maxConcurrentRuns || this.stopped) return;
       if (run.status.claim && this.heldElsewhere(run.status.claim, now)) {
@@ -273,7 +273,7 @@ export class RunQueue {
       }
       claim.stop();
       const latest = claim.current;
-      const result = await this.conclude(hook, latest, outcome, controller.signal).catch((err: unknown) => {
+      const result = await this.conclude(latest, outcome, controller.signal).catch((err: unknown) => {
         runLogger.error({ err: (err as Error).message }, "could not record the end of the run; its claim expires and it resumes");
         return undefined;
       });
@@ -295,7 +295,7 @@ export class RunQueue {
   }
 
   /** Writes the outcome: Succeeded, Pending with a retry time, Failed, Superseded, or released (shutdown). */
-  private async conclude(hook: Hook, run: HookRun, outcome: Outcome, signal: AbortSignal): Promise<HookRun | undefined> {
+  private async conclude(run: HookRun, outcome: Outcome, signal: AbortSignal): Promise<HookRun | undefined> {
     const reason: unknown = signal.reason;
     if (outcome.kind === "succeeded") {
       return await this.finish(run, { phase: "Succeeded", reason: "Succeeded", message: `${run.status.steps.length} step(s) done` });
@@ -317,7 +317,6 @@ export class RunQueue {
         return { ...rest, phase: "Pending", reason: "Retrying", message: `step ${outcome.step} failed: ${outcome.error}`, nextRetryAt: new Date(Date.now() + delay).toISOString() };
       });
     }
-    void hook;
     return await this.finish(run, {
       phase: "Failed",
       reason: outcome.retryable ? "DeadlineExceeded" : "StepFailed",
@@ -342,7 +341,7 @@ export class RunQueue {
 
   /** A status write that re-reads on conflict and gives up if another replica took the run over. */
   private async writeOwned(run: HookRun, change: (status: HookRunStatus) => HookRunStatus): Promise<HookRun | undefined> {
-    const { store, holder } = { store: this.options.store, holder: this.options.holder };
+    const { store, holder } = this.options;
     let current = run;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
@@ -457,4 +456,3 @@ class Claim {
   }
 }
 
-export type { StepStatus };

@@ -3,7 +3,7 @@
 //  - memory: per (hook, object uid), the fingerprint of the newest run (what the hook last handled);
 //  - active: the runs not yet finished, by (hook, object uid), in accept order;
 //  - firstServed: per hook, when the runner first served it (the marker run).
-import { compareAccepted, isMarker, isTerminal, LABEL_HOOK, type HookRun } from "./hookrun.js";
+import { isMarker, isTerminal, LABEL_HOOK, type HookRun } from "./hookrun.js";
 import type { RunChange, RunStore } from "./store/types.js";
 
 interface Entry {
@@ -99,8 +99,4 @@ export class RunIndex {
     }
     return best;
   }
-}
-
-export function sortByAccepted(runs: HookRun[]): HookRun[] {
-  return runs.sort(compareAccepted);
 }

@@ -5,7 +5,7 @@
 // the queue (queue.ts) executes the runs. Order of checks: token (401), route (404), shutdown
 // (503), admission before the body is read (429, 413), CloudEvent and data (400), accept (200 or
 // 202; 503 only when the runs could not be persisted, so the Sensor retries exactly then).
-import { hash, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Ajv } from "ajv";
@@ -321,7 +321,7 @@ function publicRun(run: HookRun): Omit<HookRun, "spec"> & { spec: Omit<HookRun["
 }
 
 function digest(token: string): Buffer {
-  return hash("sha256", token, "buffer");
+  return createHash("sha256").update(token).digest();
 }
 
 const REQUIRED_BINARY_HEADERS = ["ce-specversion", "ce-id", "ce-source", "ce-type"];
