@@ -10,6 +10,7 @@ import { hookSetSchema } from "../spec/schema.js";
 import type { HookSet } from "../spec/types.js";
 import { simulate } from "../simulate.js";
 import type { KubeObject } from "../trigger/event.js";
+import { registerExplain } from "./explain.js";
 import { registerRunCommands } from "./runs.js";
 import { registerServe } from "./serve.js";
 
@@ -91,6 +92,7 @@ program
 
 registerServe(program, load);
 registerRunCommands(program, { readObject, eventType, load });
+registerExplain(program, { load, readObject });
 
 program
   .command("simulate")

@@ -1,0 +1,66 @@
+// `resource-hooks explain <hook> --object <namespace>/<name>`: why a hook fired or did not for one
+// object, read from the cluster with the user's kubeconfig (src/explain does the work).
+import { KubeConfig } from "@kubernetes/client-node";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { stringify } from "yaml";
+import { explain, ExplainError, formatExplanation } from "../explain/index.js";
+import { RestClient } from "../k8s/rest.js";
+import type { HookSet } from "../spec/types.js";
+import type { KubeObject } from "../trigger/event.js";
+
+interface Helpers {
+  load(file: string): HookSet;
+  readObject(file: string, what: string): KubeObject;
+}
+
+interface ExplainFlags {
+  object: string;
+  file: string;
+  old?: string;
+  new?: string;
+  runnerNamespace?: string;
+  kubeconfig?: string;
+  context?: string;
+  output: string;
+}
+
+export function registerExplain(program: Command, helpers: Helpers): void {
+  program
+    .command("explain")
+    .description("why a hook fired or not for one object: its selector against the live object, what it last handled, its recent HookRuns, and the decision with its reason (read from the cluster)")
+    .argument("<hook>", "hook name")
+    .requiredOption("--object <namespace/name>", "the object (<name> alone for a cluster-scoped one)")
+    .option("-f, --file <path>", "hooks.yaml", "hooks.yaml")
+    .option("--old <file>", "decide for this old object … (with --new)")
+    .option("--new <file>", "… and this new one, instead of the live object against the last handled state")
+    .option("--runner-namespace <ns>", "namespace of the runner's HookRuns (default: the HookSet's namespace)")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
+    .option("--context <name>", "kubeconfig context")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
+    .action(async (hookName: string, opts: ExplainFlags) => {
+      if (Boolean(opts.old) !== Boolean(opts.new)) throw new InvalidArgumentError("--old and --new go together");
+      const hookSet = helpers.load(opts.file);
+      const pair = opts.old && opts.new ? { oldObject: helpers.readObject(opts.old, "--old"), object: helpers.readObject(opts.new, "--new") } : undefined;
+      const kubeConfig = new KubeConfig();
+      if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
+      else kubeConfig.loadFromDefault();
+      if (opts.context) kubeConfig.setCurrentContext(opts.context);
+      let result;
+      try {
+        result = await explain({
+          hookSet,
+          hook: hookName,
+          object: opts.object,
+          api: new RestClient(kubeConfig),
+          ...(opts.runnerNamespace ? { runnerNamespace: opts.runnerNamespace } : {}),
+          ...(pair ? { pair } : {}),
+        });
+      } catch (err) {
+        if (err instanceof ExplainError) throw new InvalidArgumentError(err.message);
+        throw err;
+      }
+      if (opts.output === "json") process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else if (opts.output === "yaml") process.stdout.write(stringify(result));
+      else process.stdout.write(formatExplanation(result));
+    });
+}
