@@ -211,5 +211,6 @@ describe("explain", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // A child process through tsx: slow on a loaded machine, the timeout only guards a hang.
+  }, 60_000);
 });
