@@ -1,10 +1,7 @@
 // `resource-hooks explain <hook> --object <namespace>/<name>`: why a hook fired or did not for one
 // object, read from the cluster with the user's kubeconfig (src/explain does the work).
-import { KubeConfig } from "@kubernetes/client-node";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { stringify } from "yaml";
-import { explain, ExplainError, formatExplanation } from "../explain/index.js";
-import { RestClient } from "../k8s/rest.js";
 import type { HookSet } from "../spec/types.js";
 import type { KubeObject } from "../trigger/event.js";
 
@@ -41,6 +38,13 @@ export function registerExplain(program: Command, helpers: Helpers): void {
       if (Boolean(opts.old) !== Boolean(opts.new)) throw new InvalidArgumentError("--old and --new go together");
       const hookSet = helpers.load(opts.file);
       const pair = opts.old && opts.new ? { oldObject: helpers.readObject(opts.old, "--old"), object: helpers.readObject(opts.new, "--new") } : undefined;
+      // Loaded here, not at startup: client-node and the runner's modules are heavy, and every
+      // other command would pay for them.
+      const [{ KubeConfig }, { RestClient }, { explain, ExplainError, formatExplanation }] = await Promise.all([
+        import("@kubernetes/client-node"),
+        import("../k8s/rest.js"),
+        import("../explain/index.js"),
+      ]);
       const kubeConfig = new KubeConfig();
       if (opts.kubeconfig) kubeConfig.loadFromFile(opts.kubeconfig);
       else kubeConfig.loadFromDefault();

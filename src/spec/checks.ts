@@ -111,6 +111,8 @@ export function checkInlineHeaders(config: unknown, configAt: Segment[], reporte
   }
 }
 
+const DATA_FIELDS = new Set(["manifest", "body", "patch", "inputs", "clientPayload"]);
+
 function* headerMaps(value: unknown, path: Segment[]): Generator<{ path: Segment[]; headers: Record<string, unknown> }> {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) yield* headerMaps(value[i], [...path, i]);
@@ -119,7 +121,8 @@ function* headerMaps(value: unknown, path: Segment[]): Generator<{ path: Segment
   if (!value || typeof value !== "object") return;
   for (const [key, child] of Object.entries(value)) {
     if (key === "headers" && child && typeof child === "object" && !Array.isArray(child)) yield { path: [...path, key], headers: child as Record<string, unknown> };
-    else yield* headerMaps(child, [...path, key]);
+    // A manifest or a request body is data the step sends, not headers it sets.
+    else if (!DATA_FIELDS.has(key)) yield* headerMaps(child, [...path, key]);
   }
 }
 
@@ -145,6 +148,6 @@ function* innerTimeouts(value: unknown, path: Segment[]): Generator<{ path: Segm
   if (!value || typeof value !== "object" || Array.isArray(value)) return;
   for (const [key, child] of Object.entries(value)) {
     if (key === "timeout" && typeof child === "string") yield { path: [...path, key], text: child };
-    else if (key !== "manifest" && key !== "body") yield* innerTimeouts(child, [...path, key]);
+    else if (!DATA_FIELDS.has(key)) yield* innerTimeouts(child, [...path, key]);
   }
 }
