@@ -79,3 +79,33 @@ describe("files that are not one hooks.yaml", () => {
     expect(parseHookSet(`---\n${one}---\n`, "hooks.yaml").hooks).toHaveLength(1);
   });
 });
+
+describe("what the new checks let through", () => {
+  it("headers in a request body or a manifest are data; waits within their step's timeout; a when over data", () => {
+    const text = `apiVersion: resource-hooks.io/v1alpha1
+kind: HookSet
+metadata: {name: web}
+spec:
+  runner: {url: http://resource-hooks.argo-events.svc:8080}
+  hooks:
+    - name: h
+      on:
+        resource: {group: apps, version: v1, resource: deployments}
+        changed: ['data["feature-flags.json"]', spec.replicas, metadata.labels.team]
+        when: object.spec.replicas
+      steps:
+        - name: call
+          http:
+            url: https://deploy.example.com/hook
+            headers: {X-Auth-Token: "{{ object.metadata.annotations.token }}", Authorization: {secretKeyRef: {name: a, key: b}, prefix: "Bearer "}}
+            body: {headers: {Authorization: "Bearer in-a-body-is-data"}}
+        - name: cm
+          timeout: 5m
+          kubernetes:
+            action: apply
+            manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: web}, data: {headers: "X-Api-Key: 1"}}
+            wait: {for: {expression: "true"}, timeout: 5m}
+`;
+    expect(parseHookSet(text, "hooks.yaml").hooks[0]!.steps).toHaveLength(2);
+  });
+});
