@@ -35,6 +35,7 @@ describe("validate and generate", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`${bad}:8:68: spec.hooks[0].on.events[0]: expected one of "add", "update", "delete", got string "modify"\n`);
   });
+
   // generate (stream, --output-dir, --check): cli-ecosystem.test.ts
 });
 
