@@ -142,7 +142,8 @@ export function fishScript(program: Command): string {
       lines.push(`complete -c ${name} -n ${fishQuote(`${atNode}${n.path.length === 0 ? "" : noChild}`)} -a ${s.path.at(-1)!} -d ${fishQuote(s.description)}`);
     }
     if (n.argChoices.length > 0) lines.push(`complete -c ${name} -n ${fishQuote(atNode)} -a ${fishQuote(words(n.argChoices))}`);
-    const condition = n.path.length === 0 ? "" : ` -n ${fishQuote(`${atNode}${noChild}`)}`;
+    // The program's own flags (--version) only before a command; a command's flags only at it.
+    const condition = ` -n ${fishQuote(n.path.length === 0 ? atNode : `${atNode}${noChild}`)}`;
     for (const o of n.options) {
       const short = o.flags.find((f) => /^-[^-]$/.test(f));
       const long = o.flags.find((f) => f.startsWith("--"));
