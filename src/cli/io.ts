@@ -79,25 +79,18 @@ export function printAs(format: string, value: unknown): void {
 /** What `-f` names: a file, or `-` for stdin (errors then name `<stdin>:line:col`). */
 export const STDIN_NAME = "<stdin>";
 
-export function readHooksText(file: string): { text: string; name: string } {
-  if (file === "-") {
-    try {
-      return { text: readFileSync(0, "utf8"), name: STDIN_NAME };
-    } catch (e) {
-      throw new CliError(`cannot read hooks.yaml from stdin: ${(e as Error).message}`);
-    }
+function readStdin(): string {
+  try {
+    return readFileSync(0, "utf8");
+  } catch (e) {
+    throw new CliError(`cannot read hooks.yaml from stdin: ${(e as Error).message}`);
   }
-  return { text: readFileSync(file, "utf8"), name: file };
 }
 
 /** Loads and validates a hooks.yaml; on problems prints them (file:line:column) and exits 1. */
 export function loadHooks(file: string): HookSet {
   try {
-    if (file === "-") {
-      const { text, name } = readHooksText(file);
-      return parseHookSet(text, name);
-    }
-    return loadHookSetFile(file);
+    return file === "-" ? parseHookSet(readStdin(), STDIN_NAME) : loadHookSetFile(file);
   } catch (e) {
     if (e instanceof SpecError) {
       reportProblems(e.message);
