@@ -3,14 +3,11 @@
 // exit codes are io.ts's EXIT, documented in the README ("Command line").
 import { CommanderError } from "commander";
 import { err, EXIT, exitQuietlyOnClosedPipe, UsageError } from "./io.js";
-import { registerExplain } from "./explain.js";
 import { buildProgram } from "./program.js";
 
 exitQuietlyOnClosedPipe();
 
 const program = buildProgram();
-// Further commands register here (explain).
-registerExplain(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {
