@@ -29,7 +29,7 @@ function hookSetText(n: number): string {
     ],
   }));
   return stringify(
-    { apiVersion: "resource-hooks.io/v1alpha1", kind: "HookSet", metadata: { name: "bench" }, spec: { runner: { url: "http://resource-hooks.argo-events.svc:8080" }, hooks } },
+    { apiVersion: "resource-hooks.io/v1alpha1", kind: "HookSet", metadata: { name: "bench" }, spec: { runner: { url: "http://bench-runner.argo-events.svc:8080" }, hooks } },
     { aliasDuplicateObjects: false },
   );
 }

@@ -15,14 +15,14 @@ export const runnerConfigMapName = (hookSet: HookSet): string => `${hookSet.name
 /** The runner's Deployment and ServiceAccount (its Roles and ClusterRole add the namespace). */
 export const runnerName = (hookSet: HookSet): string => `${hookSet.name}-runner`;
 
-/** The runner's Service name and port, read from spec.runner.url (`http://<svc>.<ns>.svc:<port>`). */
-export function runnerService(hookSet: HookSet): { name: string; namespace?: string; port: number } {
+/**
+ * The runner's Service: always `<name>-runner` (validation refuses a cluster URL naming another
+ * Service), on the port spec.runner.url gives.
+ */
+export function runnerService(hookSet: HookSet): { name: string; port: number } {
   const url = new URL(hookSet.runner.url);
   const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  const labels = url.hostname.split(".");
-  const isClusterName = labels.length === 1 || labels[2] === "svc";
-  if (!isClusterName) return { name: `${hookSet.name}-runner`, port };
-  return labels.length >= 2 ? { name: labels[0]!, namespace: labels[1]!, port } : { name: labels[0]!, port };
+  return { name: runnerName(hookSet), port };
 }
 
 export { shortHash, watchEventName, watchKey } from "../trigger/watch.js";

@@ -10,7 +10,8 @@ import { HOOKRUN_GROUP, HOOKRUN_PLURAL } from "./hookrun-crd.js";
 import { hookSetLabels, runnerConfigMapName, runnerName, runnerService, shortHash } from "./names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
 
-export const RUNNER_PORT = 8080;
+import { RUNNER_PORT } from "../spec/build.js";
+export { RUNNER_PORT };
 export const PLACEHOLDER_TOKEN = "Bearer replace-me-with-a-random-token";
 export const SECRETS_DIR = "/etc/resource-hooks/secrets";
 const CONFIG_DIR = "/etc/resource-hooks/config";

@@ -32,6 +32,9 @@ export const DEFAULT_KEEP_PER_HOOK = 100;
 export { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 
+/** The port the runner listens on in its pod and its Service's default port. */
+export const RUNNER_PORT = 8080;
+
 /** A condition (`when`, `if`): its value must be true or false, so a shape that gives anything else is refused. */
 function compileAt(reporter: Reporter, path: Segment[], source: string, allowed: readonly string[], condition = false): CompiledExpression | undefined {
   try {
@@ -89,9 +92,12 @@ function withDefaultCostLimit(expr: CompiledExpression, costLimit: number): Comp
 }
 
 export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
-  const runnerDoc = doc.spec.runner;
+  const runnerDoc = doc.spec.runner ?? {};
+  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
+  // The generated Service is always <name>-runner: two HookSets in one namespace never share one.
+  const serviceName = `${doc.metadata.name}-runner`;
   const runner: RunnerSettings = {
-    url: runnerDoc.url.replace(/\/+$/, ""),
+    url: (runnerDoc.url ?? `http://${serviceName}.${namespace}.svc:${RUNNER_PORT}`).replace(/\/+$/, ""),
     tokenSecret: runnerDoc.tokenSecret ?? { name: "resource-hooks-token", key: "token" },
     image: runnerDoc.image ?? DEFAULT_RUNNER_IMAGE,
     replicas: runnerDoc.replicas ?? 1,
@@ -101,10 +107,11 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
       keepPerHook: runnerDoc.retention?.keepPerHook ?? DEFAULT_KEEP_PER_HOOK,
     },
   };
-  const urlNamespace = clusterServiceNamespace(runner.url);
-  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
-  if (urlNamespace !== undefined && urlNamespace !== namespace) {
-    reporter.at(["spec", "runner", "url"], `the URL names namespace "${urlNamespace}", but the runner is generated in "${namespace}" (metadata.namespace)`);
+  const urlService = clusterService(runner.url);
+  if (urlService?.namespace !== undefined && urlService.namespace !== namespace) {
+    reporter.at(["spec", "runner", "url"], `the URL names namespace "${urlService.namespace}", but the runner is generated in "${namespace}" (metadata.namespace)`);
+  } else if (urlService && urlService.name !== serviceName) {
+    reporter.at(["spec", "runner", "url"], `the URL names Service "${urlService.name}", but the runner's generated Service is "${serviceName}": leave url out (http://${serviceName}.${namespace}.svc:${RUNNER_PORT}) or name that Service`);
   }
   if (runner.replicas > 1 && runner.store === "memory") {
     reporter.at(["spec", "runner", "store"], "the memory store cannot be shared by several replicas: use store: kubernetes or replicas: 1");
@@ -154,9 +161,12 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
 }
 
 /** The namespace in a cluster-local Service URL such as http://svc.ns.svc:8080. */
-function clusterServiceNamespace(url: string): string | undefined {
+/** The Service a cluster-internal URL names (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc[.cluster.local]`); undefined for other hosts. */
+function clusterService(url: string): { name: string; namespace?: string } | undefined {
   const labels = new URL(url).hostname.split(".");
-  return labels.length >= 3 && labels[2] === "svc" ? labels[1] : undefined;
+  if (labels.length === 1) return labels[0] === "localhost" ? undefined : { name: labels[0]! };
+  if (labels.length >= 3 && labels[2] === "svc") return { name: labels[0]!, namespace: labels[1]! };
+  return undefined;
 }
 
 function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Reporter, celCostLimit: number): Trigger | undefined {

@@ -77,14 +77,13 @@ export function hookSetSchema(): Schema {
       spec: {
         type: "object",
         additionalProperties: false,
-        required: ["runner", "hooks"],
+        required: ["hooks"],
         properties: {
           runner: {
             type: "object",
             additionalProperties: false,
-            required: ["url"],
             properties: {
-              url: { type: "string", pattern: "^https?://", description: "Base URL at which Sensors reach the runner.", patternErrorMessage: "an http:// or https:// URL" },
+              url: { type: "string", pattern: "^https?://", description: "Base URL at which Sensors reach the runner (default http://<metadata.name>-runner.<namespace>.svc:8080, the generated Service).", patternErrorMessage: "an http:// or https:// URL" },
               tokenSecret: { ...secretKeySelector, description: "Secret key with the bearer token (default resource-hooks-token/token)." },
               image: { type: "string", minLength: 1, description: "Runner image." },
               replicas: { type: "integer", minimum: 1, maximum: 20 },

@@ -34,7 +34,7 @@ export interface HookSetDocument {
   kind: typeof KIND;
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   spec: {
-    runner: Partial<Omit<RunnerSettings, "retention">> & { url: string; retention?: { ttl?: string; keepPerHook?: number } };
+    runner?: Partial<Omit<RunnerSettings, "retention">> & { retention?: { ttl?: string; keepPerHook?: number } };
     eventBusName?: string;
     limits?: { celCost?: number };
     hooks: HookDocument[];

@@ -8,7 +8,7 @@ export function hookSetFrom(hooks: unknown[], extra: { runner?: Record<string, u
     apiVersion: "resource-hooks.io/v1alpha1",
     kind: "HookSet",
     metadata: { name: "web", ...extra.metadata },
-    spec: { runner: { url: "http://resource-hooks.argo-events.svc:8080", ...extra.runner }, hooks },
+    spec: { ...(extra.runner ? { runner: extra.runner } : {}), hooks },
   };
   return parseHookSet(stringify(doc, { aliasDuplicateObjects: false }), "test.yaml");
 }

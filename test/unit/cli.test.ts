@@ -30,7 +30,7 @@ describe("validate and generate", () => {
   });
 
   it("validate names file:line:column, the path and what was expected", () => {
-    const bad = file("bad.yaml", "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: web}\nspec:\n  runner: {url: http://r:8080}\n  hooks:\n    - name: x\n      on: {resource: {version: v1, resource: configmaps}, events: [modify]}\n      steps: [{name: s, log: {message: hi}}]\n");
+    const bad = file("bad.yaml", "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: web}\nspec:\n  runner: {url: http://web-runner:8080}\n  hooks:\n    - name: x\n      on: {resource: {version: v1, resource: configmaps}, events: [modify]}\n      steps: [{name: s, log: {message: hi}}]\n");
     const r = cli("validate", "-f", bad);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`${bad}:8:68: spec.hooks[0].on.events[0]: expected one of "add", "update", "delete", got string "modify"\n`);

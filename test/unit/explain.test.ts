@@ -30,7 +30,7 @@ const HOOKS = {
   kind: "HookSet",
   metadata: { name: "web", namespace: "argo-events" },
   spec: {
-    runner: { url: "http://resource-hooks.argo-events.svc:8080" },
+    runner: { url: "http://web-runner.argo-events.svc:8080" },
     hooks: [
       {
         name: "purge",

@@ -50,7 +50,7 @@ describe("generated Argo Events objects", () => {
   it("posts a binary CloudEvent per watch to /hooksets/<hook set>/watches/<watch>, the event data as the whole body, the token from a Secret", () => {
     const trigger = (objectsOf("Sensor") as Sensor[])[0]!.spec.triggers.find((t) => t.template.name === "deployments-web")!;
     const http = trigger.template.http;
-    expect(http.url).toBe("http://resource-hooks.argo-events.svc:8080/hooksets/web/watches/deployments-web");
+    expect(http.url).toBe("http://web-runner.argo-events.svc:8080/hooksets/web/watches/deployments-web");
     expect(http.payload).toEqual([{ src: { dependencyName: "deployments-web", dataKey: "@this", useRawData: true }, dest: "" }]);
     expect(http.dynamicHeaders.map((h) => [h.dest, h.src.contextKey, h.src.dependencyName])).toEqual([
       ["ce-id", "id", "deployments-web"],
@@ -235,7 +235,7 @@ describe("spec fields for the run model", () => {
         kind: "HookSet",
         metadata: { name: "web" },
         spec: {
-          runner: { url: "http://resource-hooks.argo-events.svc:8080", retention: { ttl: "24h", keepPerHook: 5 } },
+          runner: { url: "http://web-runner.argo-events.svc:8080", retention: { ttl: "24h", keepPerHook: 5 } },
           limits: { celCost: 5000 },
           hooks: [{ name: "h", concurrency: "replace", deadline: "168h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }],
         },
@@ -286,11 +286,11 @@ describe("deploying with kustomize (issue 11)", () => {
     }
   });
 
-  it("two HookSets in one namespace share no object name but the CRD (given their own runner URLs)", () => {
+  it("two HookSets in one namespace share no object name but the CRD; each Sensor posts to its own runner's Service", () => {
     const hooks = [{ name: "h", on: { resource: { version: "v1", resource: "configmaps" } }, steps: [{ name: "s", log: { message: "x" } }] }];
     const names = (name: string) =>
       new Set(
-        generate(hookSetFrom(hooks, { metadata: { name }, runner: { url: `http://${name}-runner.argo-events.svc:8080` } }))
+        generate(hookSetFrom(hooks, { metadata: { name } }))
           .flatMap((f) => f.objects)
           .filter((o) => (o as { kind: string }).kind !== "Kustomization")
           .map((o) => { const x = o as { kind: string; metadata: { name: string; namespace?: string } }; return `${x.kind}/${x.metadata.namespace ?? ""}/${x.metadata.name}`; }),
@@ -298,6 +298,9 @@ describe("deploying with kustomize (issue 11)", () => {
     const a = names("alpha");
     const shared = [...names("beta")].filter((n) => a.has(n));
     expect(shared).toEqual(["CustomResourceDefinition//hookruns.resource-hooks.io"]);
+    expect(a).toContain("Service/argo-events/alpha-runner");
+    const sensor = generate(hookSetFrom(hooks, { metadata: { name: "alpha" } })).flatMap((f) => f.objects).find((o) => (o as { kind: string }).kind === "Sensor");
+    expect(JSON.stringify(sensor)).toContain('"url":"http://alpha-runner.argo-events.svc:8080/hooksets/alpha/watches/');
   });
 
   it("refuses a hooks.yaml that does not fit a ConfigMap, naming the limit and the size", () => {

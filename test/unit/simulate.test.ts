@@ -15,7 +15,7 @@ function load(hooks: unknown[], limits?: Record<string, unknown>): HookSet {
     apiVersion: "resource-hooks.io/v1alpha1",
     kind: "HookSet",
     metadata: { name: "web" },
-    spec: { runner: { url: "http://resource-hooks.argo-events.svc:8080" }, ...(limits ? { limits } : {}), hooks },
+    spec: { runner: { url: "http://web-runner.argo-events.svc:8080" }, ...(limits ? { limits } : {}), hooks },
   };
   return parseHookSet(stringify(doc), "hooks.yaml");
 }

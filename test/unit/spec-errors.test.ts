@@ -71,7 +71,7 @@ describe("files that are not one hooks.yaml", () => {
   });
 
   it("several YAML documents: refused at the second, with the count", () => {
-    const one = "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: a}\nspec: {runner: {url: http://r.argo-events.svc:8080}, hooks: [{name: h, on: {resource: {version: v1, resource: configmaps}}, steps: [{name: s, log: {message: hi}}]}]}\n";
+    const one = "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: a}\nspec: {runner: {url: http://a-runner.argo-events.svc:8080}, hooks: [{name: h, on: {resource: {version: v1, resource: configmaps}}, steps: [{name: s, log: {message: hi}}]}]}\n";
     expect(messages(() => parseHookSet(`${one}---\n${one}`, "hooks.yaml"))).toEqual([
       'hooks.yaml:5:1: a second YAML document starts here (the file has 2): hooks.yaml holds exactly one HookSet; put each HookSet in a file of its own, or remove the "---" line',
     ]);
@@ -86,7 +86,7 @@ describe("what the new checks let through", () => {
 kind: HookSet
 metadata: {name: web}
 spec:
-  runner: {url: http://resource-hooks.argo-events.svc:8080}
+  runner: {url: http://web-runner.argo-events.svc:8080}
   hooks:
     - name: h
       on:

@@ -1,0 +1,203 @@
+// Deploying exactly as the README says: the command blocks of README's "Deploying" section run
+// as written (bash, with `resource-hooks`, `kubectl` and `kustomize` on PATH and the admin
+// kubeconfig) against the stack's kube-apiserver. Then: every object of the kustomization exists;
+// the runner starts from the applied Deployment's arguments and environment (components/
+// kubelet.ts: as the kubelet would run it, with its ServiceAccount's token); the applied
+// EventSource and Sensor run; a change fires both hooks. A second HookSet deploys beside it in
+// the same namespace; removing a hook and running README's update block prunes what it needed.
+//
+// What cannot run here and stands in for it: cluster DNS and the Service's ClusterIP (the
+// Sensor's trigger URL http://demo-runner.argo-events.svc:8080 is pointed at the runner's
+// 127.0.0.1 port, as kube-proxy would route it); a container runtime (components/kubelet.ts).
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { runDeploymentPod, type PodProcess } from "./components/kubelet.js";
+import { useStack } from "./harness.js";
+import { figure, until, waitForCrd } from "./hooks-env.js";
+import { cacheDir, startHttpSink, stackVersions, type HttpSink, type KubeObject } from "./stack.js";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const NS = "argo-events";
+
+const stack = useStack();
+let sink: HttpSink;
+let work: string;
+let bin: string;
+
+/** The ```sh blocks of README's "## Deploying" section, in order. */
+function readmeDeployBlocks(): string[] {
+  const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  const start = readme.indexOf("\n## Deploying\n");
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+function kustomizeVersion(): string {
+  const line = readFileSync(path.join(REPO_ROOT, "scripts/e2e/versions.env"), "utf8").split("\n").find((l) => l.startsWith("KUSTOMIZE_VERSION="));
+  if (!line) throw new Error("scripts/e2e/versions.env has no KUSTOMIZE_VERSION");
+  return line.slice("KUSTOMIZE_VERSION=".length).trim();
+}
+
+/** Runs a README block with bash in `cwd`; fails the test with its output when it fails. */
+function runBlock(script: string, cwd: string): string {
+  // stdin /dev/null: bash reads /etc/bash.bashrc when its stdin is a socket (what a pipe from Node is)
+  const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+    cwd,
+    encoding: "utf8",
+    env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, HOME: work, KUBECONFIG: stack().adminKubeconfig },
+  });
+  if (r.status !== 0) throw new Error(`README block failed (exit ${String(r.status)}):\n${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
+  return r.stdout + r.stderr;
+}
+
+function kubectl(...args: string[]): string {
+  return execFileSync(path.join(bin, "kubectl"), args, { encoding: "utf8", env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: work } });
+}
+
+function hooksYaml(name: string, withJobHook: boolean): string {
+  const jobHook = `
+    - name: reload-job
+      on:
+        resource: {version: v1, resource: configmaps, namespace: web, name: app-config}
+        changed: ["data.mode"]
+      steps:
+        - name: job
+          kubernetes:
+            action: create
+            manifest:
+              apiVersion: batch/v1
+              kind: Job
+              metadata: {generateName: reload-, namespace: web}
+              spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}`;
+  return `apiVersion: resource-hooks.io/v1alpha1
+kind: HookSet
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  runner:
+    url: http://${name}-runner.${NS}.svc:8080
+  hooks:
+    - name: notify
+      on:
+        resource: {version: v1, resource: configmaps, namespace: web, name: app-config}
+        changed: ["data.mode"]
+      steps:
+        - name: call
+          http: {url: "${sink.url}/${name}/{{ object.data.mode }}"}${withJobHook ? jobHook : ""}
+`;
+}
+
+beforeAll(async () => {
+  sink = await startHttpSink();
+  work = path.join(stack().dir, "deploy-e2e");
+  bin = path.join(work, "bin");
+  mkdirSync(bin, { recursive: true });
+  const cache = cacheDir();
+  const k8s = stackVersions().kubernetes;
+  symlinkSync(path.join(cache, `kubectl-${k8s}`, "kubectl"), path.join(bin, "kubectl"));
+  symlinkSync(path.join(cache, `kustomize-${kustomizeVersion()}`, "kustomize"), path.join(bin, "kustomize"));
+  // The installed CLI (`npm ci` builds dist/), as `npm install -g resource-hooks` would put it on PATH.
+  writeFileSync(path.join(bin, "resource-hooks"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, "dist/cli/main.js")}" "$@"\n`, { mode: 0o755 });
+  for (const ns of [NS, "web"]) await stack().apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }]);
+  await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: "web" }, data: { mode: "blue" } }]);
+});
+
+describe("deploying with the README's commands", () => {
+  let runner: PodProcess;
+
+  it("installs a HookSet with README's commands; the runner starts from the applied Deployment; a change fires its hooks", async () => {
+    const [install, update] = readmeDeployBlocks();
+    expect(install).toContain("kubectl apply -k deploy/");
+    expect(update).toContain("--prune");
+    const demo = path.join(work, "demo");
+    mkdirSync(demo, { recursive: true });
+    writeFileSync(path.join(demo, "hooks.yaml"), hooksYaml("demo", true));
+    const t0 = performance.now();
+    const out = runBlock(install!, demo);
+    figure("README install block (ms)", performance.now() - t0);
+    expect(out).toMatch(/deployment.apps\/demo-runner (created|configured)/);
+
+    // Every object of the kustomization exists in the cluster.
+    const built = kubectl("kustomize", path.join(demo, "deploy"));
+    const expected = built.split(/^---$/m).map((doc) => /kind: (\S+)/.exec(doc)?.[1]).filter(Boolean);
+    const listed = JSON.parse(kubectl("get", "-k", path.join(demo, "deploy"), "-o", "json")) as { items: KubeObject[] };
+    expect(listed.items.map((o) => o.kind).sort()).toEqual([...expected].sort());
+    expect(listed.items.length).toBeGreaterThanOrEqual(15);
+    await waitForCrd(stack(), "hookruns.resource-hooks.io");
+
+    // The runner, as the kubelet would start the applied Deployment's pod.
+    const deployment = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
+    const t1 = performance.now();
+    runner = await runDeploymentPod(stack(), deployment, { podName: "demo-runner-7d9f-abcde", reachablePorts: [sink.port] });
+    figure("runner pod ready (ms)", performance.now() - t1);
+    expect(runner.args).toContain("serve");
+
+    // The applied EventSource and Sensor, read back from the cluster. The Sensor reaches the
+    // runner's Service at the runner's port (what DNS + kube-proxy would do).
+    const eventSource = await stack().admin.get<KubeObject>(`/apis/argoproj.io/v1alpha1/namespaces/${NS}/eventsources/demo`);
+    const sensorApplied = await stack().admin.get<KubeObject>(`/apis/argoproj.io/v1alpha1/namespaces/${NS}/sensors/demo`);
+    const serviceUrl = `http://demo-runner.${NS}.svc:8080`;
+    expect(JSON.stringify(sensorApplied.spec)).toContain(serviceUrl);
+    const sensor = JSON.parse(JSON.stringify(sensorApplied).replaceAll(serviceUrl, `http://127.0.0.1:${runner.hostPort(8080)}`)) as KubeObject;
+    const esAccount = (eventSource.spec as { template: { serviceAccountName: string } }).template.serviceAccountName;
+    await stack().startSensor(sensor);
+    await stack().startEventSource(eventSource, { serviceAccount: { namespace: NS, name: esAccount } });
+    await until("the baseline runs", async () => {
+      const runs = await stack().admin.get<{ items: Array<{ status?: { phase?: string } }> }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`);
+      return runs.items.filter((r) => r.status?.phase === "Skipped").length >= 2 ? true : undefined;
+    }, 60_000, 200);
+
+    const t2 = performance.now();
+    await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: "web" }, data: { mode: "green" } }]);
+    await sink.waitFor(1, 60_000);
+    figure("write -> hook effect through the deployed objects (ms)", performance.now() - t2);
+    expect(sink.requests.map((r) => r.path)).toEqual(["/demo/green"]);
+    const jobs = await until("the Job the other hook creates", async () => {
+      const list = await stack().admin.get<{ items: KubeObject[] }>("/apis/batch/v1/namespaces/web/jobs");
+      return list.items.length > 0 ? list.items : undefined;
+    }, 60_000, 200);
+    expect(jobs.map((j) => j.metadata?.name)).toEqual([expect.stringMatching(/^reload-/)]);
+  }, 300_000);
+
+  it("deploys a second HookSet beside it in the same namespace", async () => {
+    const [install] = readmeDeployBlocks();
+    const other = path.join(work, "other");
+    mkdirSync(other, { recursive: true });
+    writeFileSync(path.join(other, "hooks.yaml"), hooksYaml("other", false));
+    // The token Secret is created once per namespace; it exists already.
+    const lines = install!.replace(/\\\n/g, "").split("\n");
+    const withoutSecret = lines.filter((l) => !/kubectl .*create secret/.test(l));
+    expect(lines.length - withoutSecret.length).toBe(1);
+    const before = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
+    runBlock(withoutSecret.join("\n"), other);
+    const names = (kind: string) => JSON.parse(kubectl("get", kind, "-n", NS, "-l", "app.kubernetes.io/managed-by=resource-hooks", "-o", "json")).items.map((o: KubeObject) => o.metadata?.name).sort();
+    expect(names("deployments")).toEqual(["demo-runner", "other-runner"]);
+    expect(names("services")).toEqual(["demo-runner", "other-runner"]);
+    expect(names("configmaps")).toEqual(["demo-hooks", "other-hooks"]);
+    expect(names("sensors")).toEqual(["demo", "other"]);
+    const after = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
+    expect(after.metadata?.generation).toBe(before.metadata?.generation);
+  }, 180_000);
+
+  it("removing a hook and running README's update block prunes what only that hook needed", async () => {
+    const [, update] = readmeDeployBlocks();
+    const demo = path.join(work, "demo");
+    const roles = () => JSON.parse(kubectl("get", "roles,rolebindings", "-n", "web", "-o", "json")).items.map((o: KubeObject) => `${o.kind}/${o.metadata?.name}`).sort();
+    expect(roles()).toEqual(["Role/demo-eventsource", "Role/demo-runner", "Role/other-eventsource", "RoleBinding/demo-eventsource", "RoleBinding/demo-runner", "RoleBinding/other-eventsource"]);
+    writeFileSync(path.join(demo, "hooks.yaml"), hooksYaml("demo", false));
+    const out = runBlock(update!, demo);
+    expect(out).toMatch(/role.rbac.authorization.k8s.io\/demo-runner pruned/);
+    expect(roles()).toEqual(["Role/demo-eventsource", "Role/other-eventsource", "RoleBinding/demo-eventsource", "RoleBinding/other-eventsource"]);
+    // The other HookSet's objects and this one's runner are untouched.
+    expect(JSON.parse(kubectl("get", "deployments", "-n", NS, "-o", "json")).items.map((o: KubeObject) => o.metadata?.name).sort()).toEqual(["demo-runner", "other-runner"]);
+    await runner.stop();
+  }, 180_000);
+});
