@@ -200,6 +200,17 @@ describe("the ten points, on the recorded statuses", () => {
     expect((failed.fired[0]!.scope.resources as MatchedResource[])[0]).toMatchObject({ change: "failed", status: "SyncFailed" });
   });
 
+  it("a Running write that still carries an earlier operation's result (never recorded, but merge patches can leave one) is not remembered", () => {
+    const { writes } = recorded("plain-sync");
+    const running = writes.findIndex((w) => op(w)?.phase === "Running" && (w.application.status?.history?.length ?? 0) === 1 && !op(w)?.syncResult);
+    const earlier = finishedWrites(writes)[0]!;
+    const app = structuredClone(writes[running]!.application) as IApplication;
+    app.status!.operationState!.syncResult = structuredClone(op(earlier)!.syncResult);
+    const e = evaluate(hook("plain-sync", FRONTEND), eventOf({ ...writes[running]!, application: app }, writes[running - 1], "e"), {});
+    expect(e.decision.reason).toMatch(/for another revision/);
+    expect(e.remember).toBe("keep");
+  });
+
   it("replaying every recorded write never fires twice for one operation", () => {
     for (const scenario of ["plain-sync", "server-side-apply", "retry", "waves-hooks", "self-heal", "dry-run", "rollback", "apply-out-of-sync-only", "replace-adopted", "same-second"]) {
       const r = firedFor(scenario, FRONTEND, { changedOnly: false, phases: ["Succeeded", "Failed", "Error"] });

@@ -205,6 +205,20 @@ function describeMatch(m: ArgoCDResourceMatch): string {
   return `${m.kind}/${m.name ?? (m.namePrefix !== undefined ? `${m.namePrefix}*` : "*")}`;
 }
 
+function resultIsForOperation(state: Record<string, unknown>): boolean {
+  const sync = isMap(state.syncResult) ? state.syncResult : undefined;
+  if (!sync) return true;
+  const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : {};
+  if (typeof opSync.revision === "string" && opSync.revision !== "" && typeof sync.revision === "string" && sync.revision !== "") {
+    // a branch name ("main") is resolved to a SHA in the result: only SHAs compare
+    return !/^[0-9a-f]{40}$/.test(opSync.revision) || opSync.revision === sync.revision;
+  }
+  if (Array.isArray(opSync.revisions) && Array.isArray(sync.revisions)) {
+    return opSync.revisions.every((r, i) => typeof r !== "string" || !/^[0-9a-f]{40}$/.test(r) || r === (sync.revisions as unknown[])[i]);
+  }
+  return true;
+}
+
 // Memory (the fingerprint the runner keeps per hook and Application):
 //   "o:<key>"                       the finished operation <key> was handled;
 //   "a:<startedAt>|<json keys>"     while the operation started at <startedAt> ran, its result
@@ -271,6 +285,9 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     // message, by the retry's result), so what it says was written is remembered.
     if (state.phase === "Running") {
       if (kind.dryRun) return skip("a dry run changes nothing");
+      // Argo CD clears the result when an operation starts (recorded); a result for another
+      // revision than the one this operation syncs is an earlier operation's, never this one's
+      if (!resultIsForOperation(state)) return skip(`operation is Running, not finished (its result so far is for another revision)`);
       const written = namedResults(trigger, syncResults(state, "status.operationState")).filter((r) => WRITE_VERDICTS.has(resourceChange(r)));
       const known = attemptMemory(ctx.memory?.fingerprint, startedAt);
       const keys = new Set([...known, ...written.map(resourceKey)]);
