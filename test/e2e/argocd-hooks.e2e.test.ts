@@ -18,7 +18,7 @@ import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 const NS = "argo-events";
 const TOKEN = randomBytes(24).toString("hex");
 const SENSOR_ACCOUNT = { namespace: NS, name: "e2e-sensor" };
-const APPS = { shop: "shop", ssa: "shop-ssa", retry: "shop-retry", manual: "shop-manual" } as const;
+const APPS = { shop: "shop", ssa: "shop-ssa", retry: "shop-retry", manual: "shop-manual", waves: "shop-waves", degraded: "shop-degraded" } as const;
 
 const stack = useStack();
 let cc: ClusterControllers;
@@ -29,7 +29,7 @@ let runner: RunnerHandle;
 let eventSource: ArgoProcess;
 let sensor: ArgoProcess;
 const repos = {} as Record<keyof typeof APPS, GitRepo>;
-const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual", HttpSink>;
+const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded", HttpSink>;
 
 function frontend(image: string): string {
   return `apiVersion: apps/v1
@@ -65,6 +65,62 @@ data:
   color: ${color}
 `;
 
+const wave = (n: number): string => `  annotations:\n    argocd.argoproj.io/sync-wave: "${n}"\n`;
+
+/** A multi-step Application: settings (wave -1), StatefulSet db + Service (wave 0), frontend (wave 1), a PostSync Job. */
+function wavesFiles(version: string): Record<string, string> {
+  return {
+    "app/settings.yaml": settings("blue").replace("  name: settings\n", `  name: settings\n${wave(-1)}`),
+    "app/db.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: db
+${wave(0)}spec:
+  clusterIP: None
+  selector:
+    app: db
+  ports:
+    - port: 5432
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+${wave(0)}spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+        - name: db
+          image: registry.invalid/db:${version}
+`,
+    "app/frontend.yaml": frontend(`registry.invalid/frontend:${version}`).replace("  name: frontend\n", `  name: frontend\n${wave(1)}`),
+    "app/smoke.yaml": `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: smoke
+  annotations:
+    argocd.argoproj.io/hook: PostSync
+    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: smoke
+          image: registry.invalid/smoke:1
+`,
+  };
+}
+
 const widget = `apiVersion: e2e.resource-hooks.io/v1
 kind: Widget
 metadata:
@@ -90,11 +146,11 @@ const WIDGET_CRD = {
 
 function hooksYaml(runnerUrl: string): string {
   const body = `{app: "{{ application.metadata.name }}", revision: "{{ operation.revision }}", startedAt: "{{ operation.startedAt }}", change: "{{ resources[0].change }}", evidence: "{{ resources[0].evidence }}", selfHeal: "{{ operation.selfHeal }}"}`;
-  const hook = (name: string, app: string, sink: HttpSink, extra: string) => `    - name: ${name}
+  const hook = (name: string, app: string, sink: HttpSink, extra: string, kind = "Deployment", resource = "frontend") => `    - name: ${name}
       on:
         argocd:
           application: ${app}
-          resources: [{kind: Deployment, name: frontend}]
+          resources: [{kind: ${kind}, name: ${resource}}]
 ${extra}      steps:
         - name: tell
           http:
@@ -110,7 +166,7 @@ spec:
   runner:
     url: ${runnerUrl}
   hooks:
-${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n        when: "!operation.selfHeal"\n`)}${hook("shop-any", APPS.shop, sinks.any, "")}${hook("ssa-frontend", APPS.ssa, sinks.ssa, "")}${hook("retry-frontend", APPS.retry, sinks.retry, "")}${hook("manual-healthy", APPS.manual, sinks.manual, "          healthy: true\n")}`;
+${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n        when: "!operation.selfHeal"\n`)}${hook("shop-any", APPS.shop, sinks.any, "")}${hook("ssa-frontend", APPS.ssa, sinks.ssa, "")}${hook("retry-frontend", APPS.retry, sinks.retry, "")}${hook("manual-healthy", APPS.manual, sinks.manual, "          healthy: true\n")}${hook("waves-db", APPS.waves, sinks.waves, "", "StatefulSet", "db")}${hook("degraded-failed", APPS.degraded, sinks.degraded, "          phases: [Failed, Error]\n")}`;
 }
 
 const op = (a: Application | undefined) => a?.status?.operationState;
@@ -129,12 +185,24 @@ async function commitAndRefresh(key: keyof typeof APPS, files: Record<string, st
 
 beforeAll(async () => {
   const s = stack();
-  for (const name of ["deployed", "any", "ssa", "retry", "manual"] as const) sinks[name] = await startHttpSink();
+  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded"] as const) sinks[name] = await startHttpSink();
   cc = await startClusterControllers(s);
   git = await startGitServer({ dir: `${s.dir}/git` });
   for (const key of Object.keys(APPS) as Array<keyof typeof APPS>) {
     repos[key] = await git.createRepo(APPS[key]);
-    await repos[key].commit({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, "initial");
+    const files =
+      key === "waves"
+        ? wavesFiles("1.0")
+        : key === "degraded"
+          ? {
+              // cannot schedule (no node matches): Progressing until the deadline, then Degraded
+              "app/frontend.yaml": frontend("registry.invalid/frontend:1.0")
+                .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
+                .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:"),
+              "app/settings.yaml": settings("blue").replace("  name: settings\n", `  name: settings\n${wave(1)}`),
+            }
+          : { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") };
+    await repos[key].commit(files, "initial");
   }
   argocd = await startArgoCd(s);
   figure(`Argo CD ${argocd.version} start (ms)`, argocd.timings.totalMs);
@@ -154,7 +222,8 @@ beforeAll(async () => {
   await argocd.applyApplication({ name: APPS.manual, spec: spec("manual", { syncOptions: ["CreateNamespace=true"] }) });
   await argocd.waitForApplication(APPS.manual, "OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync", 60_000);
   await argocd.sync(APPS.manual, { revision: "main", syncOptions: ["CreateNamespace=true"] });
-  for (const name of Object.values(APPS)) {
+  await argocd.applyApplication({ name: APPS.waves, spec: spec("waves", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"] }) });
+  for (const name of Object.values(APPS).filter((n) => n !== APPS.degraded)) {
     await argocd.waitForApplication(name, "Synced and Healthy", (a) => a.status?.sync?.status === "Synced" && a.status.health?.status === "Healthy" && op(a)?.phase === "Succeeded", 120_000);
   }
 
@@ -317,5 +386,40 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       await sinks.manual.waitQuiet(3_000);
       expect(sinks.manual.requests).toHaveLength(2);
     });
+  });
+
+  it("5. multi-step: a changed StatefulSet in wave 0 (its message later replaced by its health) runs its hook once; a Degraded resource runs the phases: [Failed] hook once", async () => {
+    await recording(APPS.waves, async (rec) => {
+      const { rev, at } = await commitAndRefresh("waves", wavesFiles("1.1"), "db and frontend 1.1");
+      const fin = await rec.waitFor("operation Succeeded", succeededAt(rev), 180_000);
+      const db = op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "StatefulSet");
+      expect(db).toMatchObject({ hookPhase: "Succeeded", message: expect.not.stringMatching(/configured$/) });
+      expect(op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "Job")).toMatchObject({ hookType: "PostSync" });
+      const [req] = await sinks.waves.waitFor(1, 30_000);
+      figure("scenario 5 (waves): commit -> StatefulSet hook's request (ms)", req!.receivedAt - at);
+      figure("scenario 5 (waves): commit -> operation finished (ms)", fin.at - at);
+      expect(req!.json).toMatchObject({ revision: rev, change: "other", evidence: expect.stringMatching(/earlier write of this operation's result/) });
+      await sinks.waves.waitQuiet(3_000);
+      expect(sinks.waves.requests).toHaveLength(1);
+    });
+
+    const at = Date.now();
+    await argocd.applyApplication({
+      name: APPS.degraded,
+      spec: {
+        project: "default",
+        source: { repoURL: repos.degraded.url, targetRevision: "main", path: "app" },
+        destination: { server: IN_CLUSTER, namespace: APPS.degraded },
+        syncPolicy: { automated: { prune: true }, syncOptions: ["CreateNamespace=true"], retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } } },
+      },
+    });
+    const [req] = await sinks.degraded.waitFor(1, 180_000);
+    figure("scenario 5 (Degraded): Application created -> phases: [Failed] hook's request (ms)", req!.receivedAt - at);
+    const app = await argocd.getApplication(APPS.degraded);
+    expect(op(app)?.phase).toBe("Failed");
+    expect(op(app)?.syncResult?.resources?.find((r) => r.kind === "Deployment")).toMatchObject({ status: "Synced", hookPhase: "Failed" });
+    expect(req!.json).toMatchObject({ app: APPS.degraded, change: "failed" });
+    await sinks.degraded.waitQuiet(3_000);
+    expect(sinks.degraded.requests).toHaveLength(1);
   });
 });
