@@ -1,12 +1,13 @@
 // Argo CD sync-result triggers: fire once per finished sync operation of an Application, when
-// the operation's syncResult shows that one of the named resources really changed. Like the
-// resource kind, evaluate() is the authority and the Sensor's Lua filter (../lua.ts) passes a
-// superset of what fires.
+// one of the named resources really changed (model.ts says how that is decided from what the
+// controller writes). Like the resource kind, evaluate() is the authority and the Sensor's Lua
+// filter (../lua.ts) passes a superset of what fires.
 //
-// Memory: the fingerprint is the finished operation's key, so an operation is handled once even
-// when its finished state arrives again (a replayed ADD after the event source restarted, a
+// Memory: after a finished operation the fingerprint is its key, so an operation is handled once
+// even when its finished state arrives again (a replayed ADD after the event source restarted, a
 // duplicate), and an operation that finished while the event source was down is caught up from
-// the replayed ADD.
+// the replayed ADD. While an operation runs, the fingerprint holds the named resources its
+// result so far said were written (see ATTEMPT below).
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { ArgoCDResourceMatch, ArgoCDTrigger, HookDocument } from "../../spec/types.js";
 import {
