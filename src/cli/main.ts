@@ -8,7 +8,6 @@ import { buildProgram } from "./program.js";
 exitQuietlyOnClosedPipe();
 
 const program = buildProgram();
-// Further commands register here (explain).
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {

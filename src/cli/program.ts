@@ -8,6 +8,7 @@ import { hookSetSchema } from "../spec/schema.js";
 import { simulate } from "../simulate.js";
 import type { KubeObject } from "../trigger/event.js";
 import { registerCompletion } from "./completion.js";
+import { registerExplain } from "./explain.js";
 import { registerGenerate } from "./generate.js";
 import { registerAdd, registerInit } from "./init-add.js";
 import { CliError, formatOption, loadHooks, out, printAs, STDIN_NAME, UsageError } from "./io.js";
@@ -106,6 +107,8 @@ export function buildProgram(): Command {
       else printAs(opts.output, info);
     });
 
+  registerExplain(program);
+  // Last: the completion scripts are generated from every command registered above.
   registerCompletion(program);
   return program;
 }

@@ -212,7 +212,7 @@ describe("completion", { timeout: 180_000 }, () => {
   const commands = walk(buildProgram());
 
   it("every command and every flag of the command tree appears in the bash, zsh and fish scripts", () => {
-    expect(commands.map((c) => c.path.join(" "))).toEqual(expect.arrayContaining(["init", "add", "validate", "generate", "schema", "serve", "send", "runs list", "runs get", "runs retry", "simulate", "version", "completion"]));
+    expect(commands.map((c) => c.path.join(" "))).toEqual(expect.arrayContaining(["init", "add", "validate", "generate", "schema", "serve", "send", "runs list", "runs get", "runs retry", "simulate", "explain", "version", "completion"]));
     const program = buildProgram();
     const bashText = bashScript(program);
     const zshText = zshScript(program);
