@@ -243,6 +243,9 @@ const appSpec =
     syncPolicy: { ...(policy ? { automated: policy } : {}), syncOptions: ["CreateNamespace=true", ...syncOptions] },
   });
 
+// what `argocd app sync` copies from the Application's syncPolicy into the operation it writes
+const SYNC_OPTIONS = ["CreateNamespace=true"];
+
 const op = (a: Application) => a.status?.operationState;
 const succeededAt = (rev: string) => (a: Application) => op(a)?.phase === "Succeeded" && op(a)?.syncResult?.revision === rev && !!op(a)?.finishedAt;
 const healthyAt = (rev: string) => (a: Application) =>
@@ -307,7 +310,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       await s.ctx.stack.apply([WIDGET_CRD]);
       s.step("created the Widget CRD");
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1), 180_000);
-      await s.waitNext("Healthy at rev1", healthyAt(rev1));
+      await s.waitNext("Healthy after rev1", (a) => a.status?.health?.status === "Healthy" && succeededAt(rev1)(a));
       await s.settle();
     },
   },
@@ -352,14 +355,14 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     run: async (s) => {
       const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("dry-run", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
-      await s.ctx.argocd.sync(s.app, { revision: "main" });
+      await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("operation Succeeded at rev0", succeededAt(rev0));
       await s.waitNext("Healthy at rev0", healthyAt(rev0));
       await s.settle();
       const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
       await s.waitNext("OutOfSync at rev1", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1);
-      await s.ctx.argocd.sync(s.app, { revision: "main", dryRun: true });
+      await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main", dryRun: true });
       s.step("dry-run sync (operation written)");
       await s.waitNext("dry-run operation Succeeded at rev1", succeededAt(rev1));
       await s.settle();
@@ -371,20 +374,105 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     run: async (s) => {
       const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("rollback", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
-      await s.ctx.argocd.sync(s.app, { revision: "main" });
+      await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
       const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
       await s.waitNext("OutOfSync at rev1", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1);
-      await s.ctx.argocd.sync(s.app, { revision: "main" });
+      await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("Healthy at rev1", (a) => healthyAt(rev1)(a) && succeededAt(rev1)(a));
       await s.settle();
-      await s.ctx.argocd.sync(s.app, { revision: rev0, username: "e2e-rollback" });
+      await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: rev0, username: "e2e-rollback" });
       s.step("rollback: sync to rev0", rev0);
       await s.waitNext("operation Succeeded at rev0", succeededAt(rev0));
       await s.waitNext("Healthy after the rollback", (a) => a.status?.health?.status === "Healthy" && succeededAt(rev0)(a));
+      await s.settle();
+    },
+  },
+  "apply-out-of-sync-only": {
+    description: "automated sync with ApplyOutOfSyncOnly=true: create; a commit changing only frontend's image (settings is in sync and gets no syncResult entry)",
+    run: async (s) => {
+      const rev0 = await s.start(
+        { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") },
+        appSpec("apply-out-of-sync-only", { prune: true }, ["ApplyOutOfSyncOnly=true"]),
+      );
+      await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
+      await s.settle();
+      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
+      await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
+      await s.waitNext("Healthy at rev1", healthyAt(rev1));
+      await s.settle();
+    },
+  },
+  "replace-adopted": {
+    description:
+      "settings ConfigMap created out of band (no last-applied annotation) before the Application adopts it; Replace=true on frontend; then a commit changing frontend's image and settings",
+    run: async (s) => {
+      await s.ctx.stack.apply([
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: "replace-adopted" } },
+        { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "replace-adopted" }, data: { color: "red" } },
+      ]);
+      const rev0 = await s.start(
+        { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0", { syncOptions: "Replace=true" }), "app/settings.yaml": settings("blue") },
+        appSpec("replace-adopted", { prune: true }),
+      );
+      await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
+      await s.settle();
+      const rev1 = await s.commit("frontend 1.1, settings green", {
+        "app/frontend.yaml": frontend("registry.invalid/frontend:1.1", { syncOptions: "Replace=true" }),
+        "app/settings.yaml": settings("green"),
+      });
+      await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
+      await s.waitNext("Healthy at rev1", healthyAt(rev1));
+      await s.settle();
+    },
+  },
+  "degraded": {
+    description:
+      "automated sync of waves: a Deployment (wave 0) that cannot schedule (nodeSelector matches no node, progressDeadlineSeconds 10) becomes Degraded, settings (wave 1); retry limit 1: a failed attempt, then the operation Failed",
+    run: async (s) => {
+      const broken = frontend("registry.invalid/frontend:1.0", { wave: 0 })
+        .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
+        .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:");
+      const spec = appSpec("degraded", { prune: true });
+      await s.start({ "app/frontend.yaml": broken, "app/settings.yaml": settings("blue", 1) }, (url) => ({
+        ...spec(url),
+        syncPolicy: { automated: { prune: true }, syncOptions: ["CreateNamespace=true"], retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } } },
+      }));
+      await s.waitNext("operation Failed (after its one retry)", (a) => op(a)?.phase === "Failed" || op(a)?.phase === "Error", 240_000);
+      await s.settle();
+    },
+  },
+  "failed-sync": {
+    description: "manual sync policy: a sync operation written without CreateNamespace=true into a namespace that does not exist: the operation Fails (SyncFailed entries)",
+    run: async (s) => {
+      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("failed-sync", undefined));
+      await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
+      await s.ctx.argocd.sync(s.app, { revision: rev0 });
+      s.step("sync without CreateNamespace=true (operation written)");
+      await s.waitNext("operation Failed", (a) => op(a)?.phase === "Failed" || op(a)?.phase === "Error");
+      await s.settle();
+    },
+  },
+  "same-second": {
+    description: "manual sync policy: sync operations written back to back (each as soon as the previous one finished) until two started in the same second",
+    run: async (s) => {
+      const rev0 = await s.start({ "app/settings.yaml": settings("blue") }, appSpec("same-second", undefined));
+      await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
+      let lastStarted = "";
+      for (let i = 0; i < 8; i++) {
+        await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: rev0 });
+        s.step(`sync #${i} (operation written)`);
+        const done = await s.waitNext(`sync #${i} finished`, (a) => !!op(a)?.finishedAt && !a.operation && op(a)?.startedAt !== undefined);
+        const started = op(done)?.startedAt ?? "";
+        if (started === lastStarted) {
+          s.step(`two operations started in the same second (${started})`);
+          break;
+        }
+        lastStarted = started;
+      }
       await s.settle();
     },
   },
@@ -398,6 +486,7 @@ async function main(): Promise<void> {
   let cc: ClusterControllers | undefined;
   let git: GitServer | undefined;
   let argocd: ArgoCd | undefined;
+  const failed: string[] = [];
   try {
     cc = await startClusterControllers(stack);
     git = await startGitServer({ dir: path.join(stack.dir, "git") });
@@ -410,10 +499,15 @@ async function main(): Promise<void> {
       const t = performance.now();
       try {
         await def.run(s);
+        console.log(`[${name}] done in ${Math.round(performance.now() - t)}ms`);
+      } catch (err) {
+        // one scenario failing must not cost the others their recording
+        failed.push(name);
+        console.error(`[${name}] FAILED after ${Math.round(performance.now() - t)}ms: ${err instanceof Error ? err.message : String(err)}`);
+        console.error(argocd.controller.logs().slice(-3000));
       } finally {
         if (s.rec) s.write();
       }
-      console.log(`[${name}] done in ${Math.round(performance.now() - t)}ms`);
     }
     writeFileSync(
       path.join(OUT, "README.md"),
@@ -435,6 +529,7 @@ async function main(): Promise<void> {
         "",
       ].join("\n"),
     );
+    if (failed.length > 0) throw new Error(`scenarios failed: ${failed.join(", ")} (their writes so far were kept)`);
   } catch (err) {
     console.error(stack.logReport(40));
     throw err;

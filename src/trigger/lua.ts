@@ -86,22 +86,24 @@ const ARGOCD_FN = `local function argocd(h, t, app, old)
   if t ~= "UPDATE" then return true end
   if type(old) ~= "table" then return false end
   local op = get(app, {"status", "operationState"})
-  if type(op) ~= "table" or op.finishedAt == nil then return false end
-  local before = get(old, {"status", "operationState"})
-  if type(before) == "table" and before.finishedAt == op.finishedAt and before.startedAt == op.startedAt then return false end
-  if not h.phases[op.phase] then return false end
+  if type(op) ~= "table" then return false end
+  -- a Running operation's result so far (a wave, a failed attempt before its retry) is what the
+  -- runner remembers for the final result: it passes when it names a resource
+  if op.phase ~= "Running" then
+    if op.finishedAt == nil then return false end
+    local before = get(old, {"status", "operationState"})
+    if type(before) == "table" and before.finishedAt == op.finishedAt and before.startedAt == op.startedAt and before.phase == op.phase then return false end
+    if not h.phases[op.phase] then return false end
+  end
   local results = get(op, {"syncResult", "resources"})
   if type(results) ~= "table" then return false end
+  -- whether a named resource really changed needs more than its message (server-side apply,
+  -- retries, multi-step syncs): the runner decides; any named entry passes
   for _, r in ipairs(results) do
     if type(r) == "table" and (r.hookType == nil or r.hookType == "") then
-      local msg = r.message
-      if type(msg) ~= "string" then msg = "" end
-      local changed = r.status == "SyncFailed" or r.status == "Pruned" or msg == "pruned" or ((not ends(msg, " unchanged")) and (ends(msg, " created") or ends(msg, " configured") or ends(msg, " serverside-applied")))
-      if changed or not h.changedOnly then
-        for _, m in ipairs(h.res) do
-          if r.kind == m.kind and (m.group == nil or (r.group or "") == m.group) and (m.namespace == nil or (r.namespace or "") == m.namespace)
-            and (m.name == nil or r.name == m.name) and (m.prefix == nil or prefixed(r.name, m.prefix)) then return true end
-        end
+      for _, m in ipairs(h.res) do
+        if r.kind == m.kind and (m.group == nil or (r.group or "") == m.group) and (m.namespace == nil or (r.namespace or "") == m.namespace)
+          and (m.name == nil or r.name == m.name) and (m.prefix == nil or prefixed(r.name, m.prefix)) then return true end
       end
     end
   end

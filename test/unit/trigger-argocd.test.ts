@@ -36,13 +36,15 @@ describe("Argo CD sync-result triggers", () => {
     const ev = appUpdate(running, application({ results: configured }));
     check(trigger(), ev, true, /sync Succeeded at 2026-11-24T12:00:09Z: Deployment\/frontend configured/);
     const { identity, operation, resources } = decideArgoCD(trigger(), ev);
-    expect(identity).toMatch(/^9a8b7c6d-1111-2222-3333-444455556666\/2026-11-24T12:00:00Z\/[0-9a-f]{8}$/);
+    expect(identity).toMatch(/^9a8b7c6d-1111-2222-3333-444455556666\/2026-11-24T12:00:00Z\/[0-9a-f]{12}$/);
     expect(operation).toMatchObject({ phase: "Succeeded", revision: REVISION, initiatedBy: { automated: true }, finishedAt: "2026-11-24T12:00:09Z" });
     expect(resources?.map((r) => [r.kind, r.name, r.change])).toEqual([["Deployment", "frontend", "configured"]]);
   });
 
   it("does not fire when the named resource was unchanged, even if others changed", () => {
-    check(trigger(), appUpdate(running, application({ results: unchanged })), false, /the sync changed none of Deployment\/frontend/);
+    // the Lua filter passes every finished operation that names the resource: whether it really
+    // changed needs the runner's evidence (comparison, memory)
+    check(trigger(), appUpdate(running, application({ results: unchanged })), false, /the sync changed none of Deployment\/frontend/, true);
     check(trigger({ changedOnly: false }), appUpdate(running, application({ results: unchanged })), true, /Deployment\/frontend unchanged/);
   });
 
@@ -71,7 +73,7 @@ describe("Argo CD sync-result triggers", () => {
 
   it("never counts Argo CD's own hooks as the resource changing", () => {
     const withHook = application({ results: [resourceResult("Deployment", "frontend", "deployment.apps/frontend unchanged"), resourceResult("Job", "frontend", "job.batch/frontend created", { hookType: "PostSync", syncPhase: "PostSync" })] });
-    check(hookWith({ argocd: { application: "web", resources: [{ kind: "Job", name: "frontend" }, frontend] } }).trigger as ArgoCDTrigger, appUpdate(running, withHook), false, /changed none/);
+    check(hookWith({ argocd: { application: "web", resources: [{ kind: "Job", name: "frontend" }, frontend] } }).trigger as ArgoCDTrigger, appUpdate(running, withHook), false, /changed none/, true);
   });
 
   it("handles multi-source Applications (revisions)", () => {

@@ -1,12 +1,13 @@
 // Argo CD sync-result triggers: fire once per finished sync operation of an Application, when
-// the operation's syncResult shows that one of the named resources really changed. Like the
-// resource kind, evaluate() is the authority and the Sensor's Lua filter (../lua.ts) passes a
-// superset of what fires.
+// one of the named resources really changed (model.ts says how that is decided from what the
+// controller writes). Like the resource kind, evaluate() is the authority and the Sensor's Lua
+// filter (../lua.ts) passes a superset of what fires.
 //
-// Memory: the fingerprint is the finished operation's key, so an operation is handled once even
-// when its finished state arrives again (a replayed ADD after the event source restarted, a
+// Memory: after a finished operation the fingerprint is its key, so an operation is handled once
+// even when its finished state arrives again (a replayed ADD after the event source restarted, a
 // duplicate), and an operation that finished while the event source was down is caught up from
-// the replayed ADD.
+// the replayed ADD. While an operation runs, the fingerprint holds the named resources its
+// result so far said were written (see ATTEMPT below).
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { ArgoCDResourceMatch, ArgoCDTrigger, HookDocument } from "../../spec/types.js";
 import {
@@ -25,15 +26,18 @@ import type { EvaluateContext, Evaluation, JsonSchema, Remember, TriggerBuildCon
 import { eventScope, objectRef, withWhen } from "../resource/index.js";
 import { waitForApplicationHealthy } from "./health.js";
 
-type OperationState = NonNullable<NonNullable<IApplication["status"]>["operationState"]>;
-export type SyncResourceResult = NonNullable<NonNullable<OperationState["syncResult"]>["resources"]>[number];
+import { changeVerdict, operationKind, resourceChange, resourceKey, type ChangeVerdict, type ResourceChange, type SyncResourceResult } from "./model.js";
+
+export { resourceChange, type ResourceChange, type SyncResourceResult } from "./model.js";
 
 export interface MatchedResource extends SyncResourceResult {
-  /** created, configured, pruned, unchanged, failed or applied (server-side apply cannot tell). */
+  /** kubectl's verdict as the message says it (created, configured, replaced, updated, pruned, unchanged, applied, failed, other). */
   change: ResourceChange;
+  /** The operation really changed it (or failed to): see model.ts for the evidence. */
+  changed: boolean;
+  /** Why `changed` is what it is. */
+  evidence: string;
 }
-
-export type ResourceChange = "created" | "configured" | "pruned" | "unchanged" | "failed" | "applied" | "other";
 
 export interface ArgoCDOperation {
   phase: string;
@@ -43,28 +47,17 @@ export interface ArgoCDOperation {
   revision?: string;
   revisions?: string[];
   initiatedBy?: { username?: string; automated?: boolean };
+  /** operation.sync.dryRun (or every message ends in " (dry run)"): such operations never fire. */
+  dryRun: boolean;
+  /** Auto-sync undoing drift (operation.sync.selfHealAttemptsCount > 0), not a deploy. */
+  selfHeal: boolean;
+  /** The partial resource list of the operation (self-heal, `argocd app sync --resource`), when it has one. */
+  syncResources?: Array<Record<string, unknown>>;
+  /** Failed attempts before this result (operationState.retryCount). */
+  retryCount?: number;
 }
 
 export const ARGOCD_VARIABLES = ["object", "oldObject", "event", "application", "operation", "resources"] as const;
-
-/**
- * How a syncResult entry changed its resource. Argo CD records kubectl's verdict in the message
- * ("deployment.apps/frontend configured" / "… unchanged" / "… created"), "pruned" for deletions,
- * and "… serverside-applied" under server-side apply, which does not say whether anything changed
- * and so counts as a change.
- */
-export function resourceChange(result: SyncResourceResult): ResourceChange {
-  const message = typeof result.message === "string" ? result.message : "";
-  if (result.status === "SyncFailed") return "failed";
-  if (result.status === "Pruned" || message === "pruned") return "pruned";
-  if (message.endsWith(" unchanged")) return "unchanged";
-  if (message.endsWith(" created")) return "created";
-  if (message.endsWith(" configured")) return "configured";
-  if (message.endsWith(" serverside-applied")) return "applied";
-  return "other";
-}
-
-const CHANGES = new Set<ResourceChange>(["created", "configured", "pruned", "applied"]);
 
 function matches(result: SyncResourceResult, match: ArgoCDResourceMatch): boolean {
   if (result.kind !== match.kind) return false;
@@ -75,17 +68,30 @@ function matches(result: SyncResourceResult, match: ArgoCDResourceMatch): boolea
   return true;
 }
 
-/** Entries of the sync result that match the trigger: Argo CD's own hooks (hookType set) never count. */
-export function matchedResources(trigger: ArgoCDTrigger, results: readonly SyncResourceResult[]): MatchedResource[] {
+/** Entries of the sync result that the trigger names: Argo CD's own hooks (hookType set) never count. */
+export function namedResults(trigger: ArgoCDTrigger, results: readonly SyncResourceResult[]): SyncResourceResult[] {
+  return results.filter((r) => !r.hookType && trigger.resources.some((m) => matches(r, m)));
+}
+
+/**
+ * Entries of the sync result that match the trigger, each with whether the operation really
+ * changed it; with changedOnly, only those it changed (or failed to).
+ */
+export function matchedResources(trigger: ArgoCDTrigger, results: readonly SyncResourceResult[], verdict: (r: SyncResourceResult) => ChangeVerdict = defaultVerdict): MatchedResource[] {
   const out: MatchedResource[] = [];
-  for (const result of results) {
-    if (result.hookType) continue;
-    if (!trigger.resources.some((m) => matches(result, m))) continue;
-    const change = resourceChange(result);
-    if (trigger.changedOnly && !CHANGES.has(change) && change !== "failed") continue;
-    out.push({ ...result, change });
+  for (const result of namedResults(trigger, results)) {
+    const v = verdict(result);
+    if (trigger.changedOnly && !v.changed) continue;
+    out.push({ ...result, change: v.change, changed: v.changed, evidence: v.evidence });
   }
   return out;
+}
+
+/** Without the Application at hand: the message alone. */
+function defaultVerdict(result: SyncResourceResult): ChangeVerdict {
+  const change = resourceChange(result);
+  const changed = ["created", "configured", "replaced", "updated", "pruned", "failed"].includes(change);
+  return { change, changed, evidence: `kubectl: ${change}` };
 }
 
 const RESULT_STRINGS = ["group", "version", "namespace", "message", "status", "hookType", "hookPhase", "syncPhase"] as const;
@@ -117,7 +123,8 @@ export function operationOf(app: IApplication): ArgoCDOperation | undefined {
   if (!state) return undefined;
   const sync = isMap(state.syncResult) ? state.syncResult : undefined;
   const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : undefined;
-  const op: ArgoCDOperation = { phase: state.phase, startedAt: state.startedAt };
+  const kind = operationKind(state as unknown as Record<string, unknown>);
+  const op: ArgoCDOperation = { phase: state.phase, startedAt: state.startedAt, dryRun: kind.dryRun, selfHeal: kind.selfHeal };
   if (typeof state.message === "string") op.message = state.message;
   if (typeof state.finishedAt === "string") op.finishedAt = state.finishedAt;
   const revision = sync?.revision || opSync?.revision;
@@ -131,6 +138,9 @@ export function operationOf(app: IApplication): ArgoCDOperation | undefined {
       ...(typeof by.automated === "boolean" ? { automated: by.automated } : {}),
     };
   }
+  if (kind.resources) op.syncResources = kind.resources;
+  const retryCount = (state as { retryCount?: unknown }).retryCount;
+  if (typeof retryCount === "number") op.retryCount = retryCount;
   return op;
 }
 
@@ -139,6 +149,7 @@ function checkedState(app: IApplication, where: string): Record<string, unknown>
   const status = app.status as unknown;
   if (status === undefined || status === null) return undefined;
   if (!isMap(status)) throw new MalformedInput(`${where}status is ${describeValue(status)}, expected a map`);
+  for (const field of ["reconciledAt"] as const) optionalString(status[field], `${where}status.${field}`);
   const state = status.operationState;
   if (state === undefined || state === null) return undefined;
   if (!isMap(state)) throw new MalformedInput(`${where}status.operationState is ${describeValue(state)}, expected a map`);
@@ -147,19 +158,86 @@ function checkedState(app: IApplication, where: string): Record<string, unknown>
 }
 
 /**
- * The key of one finished operation: startedAt has one-second precision, so it also covers
- * finishedAt, the phase, the operation as requested and the synced revision(s).
+ * The id of one history entry this operation deployed (status.history[].deployStartedAt ==
+ * startedAt): it tells apart two operations that started in the same second.
  */
-function operationKey(uid: string, state: Record<string, unknown>): string {
+function historyId(app: IApplication, startedAt: unknown): number | undefined {
+  const history = app.status?.history;
+  if (!Array.isArray(history)) return undefined;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i] as unknown;
+    if (isMap(h) && h.deployStartedAt === startedAt && typeof h.id === "number") return h.id;
+  }
+  return undefined;
+}
+
+/**
+ * The key of one finished operation. startedAt and finishedAt have one-second precision, so it
+ * also covers the phase, the operation as requested, the synced revision(s), the retry count and
+ * the history entry the operation wrote (ids only grow): operations started in the same second
+ * differ in at least one of them.
+ */
+function operationKey(uid: string, app: IApplication, state: Record<string, unknown>): string {
   const sync = isMap(state.syncResult) ? state.syncResult : {};
   return valueHash(
-    { uid, startedAt: state.startedAt, finishedAt: state.finishedAt, phase: state.phase, operation: state.operation, revision: sync.revision, revisions: sync.revisions },
+    {
+      uid,
+      startedAt: state.startedAt,
+      finishedAt: state.finishedAt,
+      phase: state.phase,
+      operation: state.operation,
+      revision: sync.revision,
+      revisions: sync.revisions,
+      retryCount: state.retryCount,
+      history: historyId(app, state.startedAt),
+      message: state.message,
+    },
     "status.operationState",
   );
 }
 
+/** "Deployment/frontend configured", or with the evidence when the message alone does not say it. */
+function describeResult(m: MatchedResource): string {
+  if (m.evidence.startsWith("kubectl: ") || m.change === "failed") return `${m.kind}/${m.name} ${m.change}`;
+  return `${m.kind}/${m.name} ${m.changed ? "changed" : "unchanged"}: ${m.evidence}`;
+}
+
 function describeMatch(m: ArgoCDResourceMatch): string {
   return `${m.kind}/${m.name ?? (m.namePrefix !== undefined ? `${m.namePrefix}*` : "*")}`;
+}
+
+function resultIsForOperation(state: Record<string, unknown>): boolean {
+  const sync = isMap(state.syncResult) ? state.syncResult : undefined;
+  if (!sync) return true;
+  const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : {};
+  if (typeof opSync.revision === "string" && opSync.revision !== "" && typeof sync.revision === "string" && sync.revision !== "") {
+    // a branch name ("main") is resolved to a SHA in the result: only SHAs compare
+    return !/^[0-9a-f]{40}$/.test(opSync.revision) || opSync.revision === sync.revision;
+  }
+  if (Array.isArray(opSync.revisions) && Array.isArray(sync.revisions)) {
+    return opSync.revisions.every((r, i) => typeof r !== "string" || !/^[0-9a-f]{40}$/.test(r) || r === (sync.revisions as unknown[])[i]);
+  }
+  return true;
+}
+
+// Memory (the fingerprint the runner keeps per hook and Application):
+//   "o:<key>"                       the finished operation <key> was handled;
+//   "a:<startedAt>|<json keys>"     while the operation started at <startedAt> ran, its result
+//                                   said it wrote these resources (a wave, a failed attempt);
+//                                   the final result alone may not say so any more.
+const ATTEMPT = "a:";
+const WRITE_VERDICTS = new Set<ResourceChange>(["created", "configured", "replaced", "updated", "pruned", "applied"]);
+
+function attemptMemory(memory: string | undefined, startedAt: string): Set<string> {
+  if (!memory?.startsWith(ATTEMPT)) return new Set();
+  const bar = memory.indexOf("|");
+  if (bar < 0 || memory.slice(ATTEMPT.length, bar) !== startedAt) return new Set();
+  try {
+    const keys: unknown = JSON.parse(memory.slice(bar + 1));
+    return new Set(Array.isArray(keys) ? keys.filter((k): k is string => typeof k === "string") : []);
+  } catch {
+    return new Set();
+  }
 }
 
 function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: EvaluateContext): Evaluation {
@@ -199,17 +277,40 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
 
     const state = checkedState(app, "");
     if (!state) return skip("no sync operation");
-    if (typeof state.finishedAt !== "string") return skip(`operation is ${String(state.phase ?? "unknown")}, not finished`);
     const uid = typeof metadata.uid === "string" && metadata.uid ? metadata.uid : name;
-    const key = operationKey(uid, state);
+    const startedAt = String(state.startedAt);
+    const kind = operationKind(state);
+
+    // The operation runs (or an attempt failed and will be retried: finishedAt and retryCount
+    // set, phase still Running). The result so far is replaced later (by the next wave's health
+    // message, by the retry's result), so what it says was written is remembered.
+    if (state.phase === "Running") {
+      if (kind.dryRun) return skip("a dry run changes nothing");
+      // Argo CD clears the result when an operation starts (recorded); a result for another
+      // revision than the one this operation syncs is an earlier operation's, never this one's
+      if (!resultIsForOperation(state)) return skip(`operation is Running, not finished (its result so far is for another revision)`);
+      const written = namedResults(trigger, syncResults(state, "status.operationState")).filter((r) => WRITE_VERDICTS.has(resourceChange(r)));
+      const known = attemptMemory(ctx.memory?.fingerprint, startedAt);
+      const keys = new Set([...known, ...written.map(resourceKey)]);
+      if (keys.size === known.size) return skip(`operation is Running, not finished${written.length > 0 ? " (what it wrote so far is remembered)" : ""}`);
+      const remembered = `${ATTEMPT}${startedAt}|${JSON.stringify([...keys].sort())}`;
+      identity = `${uid}/${startedAt}/running-${valueHash(remembered).slice(0, 12)}`;
+      return skip(
+        `operation started at ${startedAt} is Running${typeof state.finishedAt === "string" ? ` (attempt ${String(state.retryCount ?? "?")} failed, a retry follows)` : ""} and wrote ${written.map((r) => `${r.kind}/${r.name}`).join(", ")}: remembered for its result`,
+        "set",
+        remembered,
+      );
+    }
+    if (typeof state.finishedAt !== "string") return skip(`operation is ${String(state.phase ?? "unknown")}, not finished`);
+    const before = type === "UPDATE" ? checkedState(old!, "the old Application's ") : undefined;
+    const seenBefore = before?.finishedAt === state.finishedAt && before?.startedAt === state.startedAt && before?.phase === state.phase;
+
+    const key = operationKey(uid, app, state);
     const fingerprint = `o:${key}`;
-    identity = `${uid}/${String(state.startedAt)}/${key.slice(0, 8)}`;
+    identity = `${uid}/${startedAt}/${key.slice(0, 12)}`;
     if (ctx.memory?.fingerprint === fingerprint) return skip(`the operation that finished at ${state.finishedAt} was already handled`);
     if (type === "UPDATE") {
-      const before = checkedState(old!, "the old Application's ");
-      if (before?.finishedAt === state.finishedAt && before?.startedAt === state.startedAt) {
-        return skip(`the operation that finished at ${state.finishedAt} was already seen: a later status update`);
-      }
+      if (seenBefore) return skip(`the operation that finished at ${state.finishedAt} was already seen: a later status update`);
     } else if (!ctx.memory) {
       return skip(`first sight of Application ${name} (an ADD, e.g. after the event source started): baseline recorded for the operation that finished at ${state.finishedAt}`, "set", fingerprint);
     }
@@ -218,14 +319,25 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     if (!(trigger.phases as string[]).includes(state.phase as string)) {
       return skip(`operation phase ${String(state.phase)} is not one of ${trigger.phases.join(", ")}`, "set", fingerprint);
     }
-    const matched = matchedResources(trigger, syncResults(state, "status.operationState"));
+    if (kind.dryRun) return skip(`the operation that finished at ${state.finishedAt} was a dry run: nothing was applied`, "set", fingerprint);
+    const operation = operationOf(app)!;
+    const evidence = {
+      app,
+      ...(old ? { old } : {}),
+      startedAt,
+      ...(operation.revision ? { revision: operation.revision } : {}),
+      ...(operation.revisions ? { revisions: operation.revisions } : {}),
+      earlierAttempts: attemptMemory(ctx.memory?.fingerprint, startedAt),
+    };
+    const matched = matchedResources(trigger, syncResults(state, "status.operationState"), (r) => changeVerdict(r, evidence));
     if (matched.length === 0) {
       const what = trigger.resources.map(describeMatch).join(", ");
       return skip(trigger.changedOnly ? `the sync changed none of ${what}` : `the sync result has none of ${what}`, "set", fingerprint);
     }
-    scope = { application: app, operation: operationOf(app) ?? null, resources: matched, ...base };
+    scope = { application: app, operation, resources: matched, ...base };
+    const how = operation.selfHeal ? " (self-heal)" : "";
     const fired = result(
-      { fires: true, reason: `sync ${String(state.phase)} at ${state.finishedAt}${caughtUp}: ${matched.map((m) => `${m.kind}/${m.name} ${m.change}`).join(", ")}` },
+      { fires: true, reason: `sync ${String(state.phase)}${how} at ${state.finishedAt}${caughtUp}: ${matched.map(describeResult).join(", ")}` },
       "set",
       fingerprint,
     );
