@@ -68,9 +68,13 @@ export class KubeClient {
    */
   async resolve(apiVersion: string, kind: string, signal?: AbortSignal): Promise<ResourceInfo> {
     const { group, version } = splitApiVersion(apiVersion);
-    let resources: ApiResource[];
+    // Subresources ("pods/status") carry their parent's kind.
+    const find = (resources: ApiResource[]) => resources.find((r) => r.kind === kind && !r.name.includes("/"));
+    let found: ApiResource | undefined;
     try {
-      resources = await this.discover(group, version, signal);
+      // A kind missing from a cached answer is asked for again: its CRD may be new.
+      const answer = await this.discover(group, version, signal, false);
+      found = find(answer.resources) ?? (answer.cached ? find((await this.discover(group, version, signal, true)).resources) : undefined);
     } catch (err) {
       if (!(err instanceof KubeApiError)) throw err;
       if (err.status === 401 || err.status === 403) {
@@ -79,8 +83,6 @@ export class KubeClient {
       if (err.status === 404) throw new KubeApiError(`apiVersion ${apiVersion} is not served by the API server`, 404, "NotFound", undefined, { cause: err });
       throw err;
     }
-    // Subresources ("pods/status") carry their parent's kind.
-    const found = resources.find((r) => r.kind === kind && !r.name.includes("/"));
     if (!found) throw new KubeApiError(`kind ${kind} is not served under apiVersion ${apiVersion}`, 404, "NotFound");
     return { apiVersion, kind, group, version, resource: found.name, namespaced: found.namespaced };
   }
@@ -205,18 +207,17 @@ export class KubeClient {
    * cached, not requests in flight: a request carries one step's signal, and another step must not
    * fail because that one was aborted.
    */
-  private async discover(group: string, version: string, signal: AbortSignal | undefined): Promise<ApiResource[]> {
+  private async discover(group: string, version: string, signal: AbortSignal | undefined, fresh: boolean): Promise<{ resources: ApiResource[]; cached: boolean }> {
     if (Date.now() - this.discoveryStarted > DISCOVERY_TTL_MS) {
       this.discovery.clear();
       this.discoveryStarted = Date.now();
     }
     const path = group ? `/apis/${group}/${version}` : `/api/${version}`;
-    let resources = this.discovery.get(path);
-    if (!resources) {
-      resources = (await this.rest().request<{ resources?: ApiResource[] }>("GET", path, withSignal({}, signal))).resources ?? [];
-      this.discovery.set(path, resources);
-    }
-    return resources;
+    const cached = fresh ? undefined : this.discovery.get(path);
+    if (cached) return { resources: cached, cached: true };
+    const resources = (await this.rest().request<{ resources?: ApiResource[] }>("GET", path, withSignal({}, signal))).resources ?? [];
+    this.discovery.set(path, resources);
+    return { resources, cached: false };
   }
 
   /** The kind's collection: in `namespace` (else the kubeconfig's) for namespaced kinds. */

@@ -42,7 +42,7 @@ export class RestClient {
   }
 
   async request<T = unknown>(method: string, path: string, options: RestOptions = {}): Promise<T> {
-    const { status, text, headers } = await this.send(method, path, options);
+    const { status, text, headers } = await this.exchange(method, path, options);
     if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
     throw apiError(status, text, headers);
   }
@@ -112,7 +112,8 @@ export class RestClient {
     return request;
   }
 
-  private async send(method: string, path: string, options: RestOptions): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+  /** One request, any answer: the status, headers and body as text (only no answer at all throws, as a NetworkError). */
+  async exchange(method: string, path: string, options: RestOptions = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
     const what = `${method} ${path}`;
     const request = await this.requestOptions(method, path, options.query);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
