@@ -1,5 +1,5 @@
 // kubernetes and waitFor steps against a small fake Kubernetes API server over real HTTP on
-// 127.0.0.1, through @kubernetes/client-node with a real KubeConfig: discovery,
+// 127.0.0.1, through src/k8s (KubeConfig from @kubernetes/client-node, our REST transport): discovery,
 // create/apply/patch/delete, and streamed watches. It checks what the steps send (paths, content
 // types, fieldManager/force, annotations, bodies as written) and the wait loop (watch, poll
 // fallback, abort, timeouts). It is not a kube-apiserver: test/e2e/steps-kubernetes.e2e.test.ts
@@ -259,6 +259,19 @@ describe("kubernetes step (fake API server)", () => {
     const unknown = await failureOf(kubernetesStep, { action: "apply", manifest: { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } } }, ctx);
     expect(unknown.retryable).toBe(false);
     expect(unknown.message).toContain("apiVersion example.com/v1 is not served");
+  });
+
+  it("asks discovery again for a kind its cached answer lacks (a CRD created since)", async () => {
+    const { ctx } = context();
+    await kubernetesStep.execute({ action: "apply", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "first", namespace: "prod" } } }, ctx);
+    DISCOVERY["/api/v1"]!.push({ name: "secrets", kind: "Secret", namespaced: true });
+    try {
+      const outcome = await kubernetesStep.execute({ action: "apply", manifest: { apiVersion: "v1", kind: "Secret", metadata: { name: "new", namespace: "prod" } } }, ctx);
+      expect(outcome.output).toMatchObject({ kind: "Secret", name: "new" });
+      expect(peer.requests.filter((r) => r.method === "PATCH").at(-1)!.path).toBe("/api/v1/namespaces/prod/secrets/new?fieldManager=resource-hooks&force=true");
+    } finally {
+      DISCOVERY["/api/v1"]!.pop();
+    }
   });
 
   it("waits for a created Job to complete, watching it", async () => {
