@@ -144,7 +144,7 @@ describe("serve and send", () => {
     const url = await listening(child);
     const send = spawn(process.execPath, [...CLI, "send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", file("old.yaml", deployment({ replicas: 2 })), "--new", file("new.yaml", deployment({ replicas: 6, generation: 4 })), "--token-file", tokenFile], { cwd: root });
     expect(await exited(send)).toBe(0);
-    while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 20));
+    await peer.waitFor(1);
     child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     release();
