@@ -52,11 +52,11 @@ export class RestClient {
    * watch (timeoutSeconds), the handle or `options.signal` aborts it, or the connection fails.
    */
   async watch(path: string, query: Query, onEvent: (type: string, object: Record<string, unknown>) => void, options: { signal?: AbortSignal } = {}): Promise<WatchHandle> {
+    const request = await this.requestOptions("GET", path, { watch: true, ...query });
     const controller = new AbortController();
     const abort = (): void => controller.abort();
     if (options.signal?.aborted) abort();
     options.signal?.addEventListener("abort", abort, { once: true });
-    const request = await this.requestOptions("GET", path, { watch: true, ...query });
     const streamed = new Promise<void>((resolve, reject) => {
       const req = this.transport().request({ ...request, signal: controller.signal }, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
