@@ -183,3 +183,4 @@ if (only === "stalled") await benchStalledUploads();
 if (!only || only === "generate") await benchGeneration();
 if (!only || only === "decide") benchDecide();
 if (!only || only === "endpoint") await benchEndpoint();
+if (!only || only === "engine") await (await import("./engine.js")).benchEngine();

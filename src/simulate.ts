@@ -2,8 +2,8 @@
 // others, with each step's config rendered — through the same evaluate() the runner uses. It
 // simulates a hook that remembers nothing about the object: an UPDATE is judged on the change
 // itself, an ADD as a creation.
-import { ExpressionError } from "./expr/cel.js";
-import { renderValue } from "./expr/template.js";
+import { evaluateCondition, ExpressionError, setOwn, type EvaluationOptions } from "./expr/cel.js";
+import { encodePathSegment, encodeReserved, encodeUriComponentStrict, parseTemplate, renderString, renderUrl, urlComponentAt, type TemplatePart } from "./expr/template.js";
 import { kindToResource, splitApiVersion } from "./k8s/names.js";
 import type { HookSet } from "./spec/types.js";
 import type { KubeObject, ResourceEvent } from "./trigger/event.js";
@@ -48,36 +48,113 @@ export function eventFor(input: SimulationInput, id = "simulated"): ResourceEven
   };
 }
 
+/**
+ * Fields the runner renders as URLs (ctx.renderUrl: each placeholder's value percent-encoded for
+ * the part of the URL it lands in), by step type: a string at `url`, and each item of a list of
+ * URLs. simulate renders them the same way, so what it prints is what the runner would send.
+ */
+const URL_FIELDS: Readonly<Record<string, { single: readonly string[]; lists: readonly string[] }>> = {
+  http: { single: ["url"], lists: [] },
+  cdnPurge: { single: ["url"], lists: ["files", "prefixes", "paths"] },
+};
+
+function isUrlField(type: string, path: readonly (string | number)[]): boolean {
+  const fields = URL_FIELDS[type];
+  if (!fields) return false;
+  if (path.length === 1) return fields.single.includes(String(path[0]));
+  return path.length === 2 && typeof path[1] === "number" && fields.lists.includes(String(path[0]));
+}
+
+/** What simulate says about a placeholder that reads an earlier step's output. */
+export const EARLIER_STEP_OUTPUT = "output of an earlier step, known only when it runs";
+
+interface RenderNotes {
+  laterKnown: Set<string>;
+}
+
+/**
+ * Renders a step's config as the runner would, except placeholders reading `steps.…`: the steps
+ * have not run, so those stay as written (a string that is only such a placeholder stays whole).
+ */
+function renderConfig(value: unknown, type: string, scope: Record<string, unknown>, options: EvaluationOptions, notes: RenderNotes, path: (string | number)[] = []): unknown {
+  if (typeof value === "string") return renderField(value, isUrlField(type, path), scope, options, notes);
+  if (Array.isArray(value)) return value.map((item, i) => renderConfig(item, type, scope, options, notes, [...path, i]));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(value)) setOwn(out, key, renderConfig(child, type, scope, options, notes, [...path, key]));
+    return out;
+  }
+  return value;
+}
+
+function renderField(source: string, url: boolean, scope: Record<string, unknown>, options: EvaluationOptions, notes: RenderNotes): unknown {
+  if (!source.includes("{{")) return source;
+  const template = parseTemplate(source);
+  const later = template.parts.filter((part): part is Extract<TemplatePart, { expr: unknown }> => "expr" in part && part.expr.stepReferences.size > 0);
+  if (later.length === 0) return url ? renderUrl(source, scope, options) : renderString(source, scope, options);
+  for (const part of later) notes.laterKnown.add(`{{ ${part.expr.source} }}`);
+  // Render the others one by one and keep the step placeholders as written. For a URL, each value
+  // is encoded for the component it lands in, judged on the URL without the step placeholders.
+  let out = "";
+  let shadow = "";
+  for (const part of template.parts) {
+    if ("text" in part) {
+      out += part.text;
+      shadow += part.text;
+    } else if (part.expr.stepReferences.size > 0) {
+      out += `{{${part.raw ? "+" : ""} ${part.expr.source} }}`;
+      shadow += "x";
+    } else {
+      const text = asText(part.expr.evaluate(scope, options));
+      const encoded = !url ? text : part.raw ? encodeReserved(text) : urlComponentAt(shadow) === "path" ? encodePathSegment(text) : encodeUriComponentStrict(text);
+      out += encoded;
+      shadow += encoded;
+    }
+  }
+  return out;
+}
+
+/** A placeholder's value inside text, as the template engine interpolates it. */
+function asText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
 export function simulate(hookSet: HookSet, input: SimulationInput): Simulation[] {
   const event = eventFor(input);
+  const options: EvaluationOptions = { costLimit: hookSet.celCostLimit };
   return hookSet.hooks.map((hook) => {
     const { decision, scope } = evaluate(hook.trigger, event, {});
     const steps: SimulatedStep[] = hook.steps.map((step) => {
       const stepScope = { ...scope, steps: {} };
       let runs: boolean | null = true;
-      let note: string | undefined;
+      const notes: string[] = [];
       if (step.if) {
         if (step.if.stepReferences.size > 0) {
           runs = null;
-          note = "if reads outputs of earlier steps";
+          notes.push(`if reads the ${EARLIER_STEP_OUTPUT}`);
         } else {
           try {
-            runs = step.if.evaluate(stepScope) === true;
+            runs = evaluateCondition(step.if, stepScope, options);
           } catch (err) {
             runs = null;
-            note = `if could not be evaluated: ${(err as Error).message}`;
+            notes.push(`if could not be evaluated: ${(err as Error).message}`);
           }
         }
       }
       let config: unknown;
+      const rendered: RenderNotes = { laterKnown: new Set() };
       try {
-        config = renderValue(step.config, stepScope);
+        config = renderConfig(step.config, step.type, stepScope, options, rendered);
+        if (rendered.laterKnown.size > 0) notes.push(`${[...rendered.laterKnown].join(", ")}: ${EARLIER_STEP_OUTPUT}`);
       } catch (err) {
         if (!(err instanceof ExpressionError)) throw err;
         config = step.config;
-        note = `${note ? `${note}; ` : ""}templates not rendered: ${err.message}`;
+        notes.push(`templates not rendered: ${err.message}`);
       }
-      return { name: step.name, type: step.type, runs, config, ...(note ? { note } : {}) };
+      return { name: step.name, type: step.type, runs, config, ...(notes.length ? { note: notes.join("; ") } : {}) };
     });
     return { hook: hook.name, fires: decision.fires, reason: decision.reason, steps };
   });

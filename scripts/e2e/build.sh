@@ -17,6 +17,7 @@
 # Usage: scripts/e2e/build.sh [component...]   (default: all)
 #        components: kube-apiserver etcd nats-server argo-events crds
 #                    host-tools kube-controller-manager kube-scheduler kwok argocd
+#                    kubectl kustomize   (the README's deploy commands, run by deploy.e2e)
 # Env:   RESOURCE_HOOKS_E2E_CACHE  cache root (default ~/.cache/resource-hooks-e2e)
 #        E2E_BUILD_JOBS            go build -p (default: number of CPUs)
 set -euo pipefail
@@ -28,7 +29,7 @@ source "$HERE/versions.env"
 CACHE="${RESOURCE_HOOKS_E2E_CACHE:-$HOME/.cache/resource-hooks-e2e}"
 LOGS="$CACHE/logs"
 SRC="$CACHE/src"
-ALL_COMPONENTS=(etcd nats-server kube-apiserver argo-events crds host-tools kube-controller-manager kube-scheduler kwok argocd)
+ALL_COMPONENTS=(etcd nats-server kube-apiserver argo-events crds host-tools kube-controller-manager kube-scheduler kwok argocd kubectl kustomize)
 
 log() { printf '[e2e-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -113,9 +114,9 @@ k8s_ldflags() {
   echo "$ldflags"
 }
 
-# kube-controller-manager and kube-scheduler: the same k8s.io/kubernetes version and staging
-# pins as kube-apiserver, in their own throwaway module (so the cached kube-apiserver is not
-# rebuilt). The module names both commands in a tools file (blank imports behind a build tag:
+# kube-controller-manager, kube-scheduler and kubectl: the same k8s.io/kubernetes version and
+# staging pins as kube-apiserver, in their own throwaway module (so the cached kube-apiserver is
+# not rebuilt). The module names the commands in a tools file (blank imports behind a build tag:
 # a main package cannot really be imported) and `go mod tidy` completes go.mod/go.sum for
 # them. The proxy refuses k8s.io/endpointslice at $K8S_STAGING_VERSION; that module, which
 # only these two commands use, is pinned to $K8S_ENDPOINTSLICE_VERSION.
@@ -150,6 +151,7 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "$src" && go mod tidy) >&2
@@ -168,6 +170,20 @@ build_kube-scheduler() {
   src="$(kube_controllers_module)"
   (cd "$src" && go build -p "$JOBS" -trimpath -ldflags="$(k8s_ldflags)" \
     -o "$1/kube-scheduler" k8s.io/kubernetes/cmd/kube-scheduler)
+}
+
+build_kubectl() {
+  local src
+  src="$(kube_controllers_module)"
+  (cd "$src" && go build -p "$JOBS" -trimpath -ldflags="$(k8s_ldflags)" \
+    -o "$1/kubectl" k8s.io/kubernetes/cmd/kubectl)
+}
+
+# kustomize: the standalone CLI at the version kubectl $K8S_VERSION embeds (`kubectl version`
+# prints it), so `kubectl apply -k` and `kustomize build` agree.
+build_kustomize() {
+  build_main_of_module "$1/kustomize" sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" \
+    sigs.k8s.io/kustomize/kustomize/v5 "$common_ldflags -X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
 }
 
 # kwok: no replace directives, so like `go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION`.
@@ -343,6 +359,8 @@ component_version() {
     host-tools) echo os ;;
     kube-controller-manager | kube-scheduler) echo "$K8S_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
+    kubectl) echo "$K8S_VERSION" ;;
+    kustomize) echo "$KUSTOMIZE_VERSION" ;;
     argocd) echo "$ARGO_CD_V3_VERSION" ;;
     *) die "unknown component '$1' (known: ${ALL_COMPONENTS[*]})" ;;
   esac

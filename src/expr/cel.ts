@@ -412,7 +412,7 @@ export function compileExpression(source: string): CompiledExpression {
   if (cached) return cached;
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(source);
+    parsed = parse(quoteHyphenatedStepNames(source));
   } catch (err) {
     throw new ExpressionError(cleanParseMessage(err));
   }
@@ -457,6 +457,130 @@ export function evaluateCondition(expr: CompiledExpression, vars: Readonly<Recor
     throw new ExpressionError(`condition ${JSON.stringify(expr.source)} gave ${describeType(value)}, expected a boolean`);
   }
   return value;
+}
+
+/**
+ * Step names are DNS labels, so `steps.smoke-job.output` is how users write a step's output, but
+ * CEL reads it as `steps.smoke - job.output`. A hyphenated name right after the root variable
+ * `steps.` is read whole: rewritten to `steps["smoke-job"]` before parsing (string literals are
+ * left alone). Subtracting a variable from a step's output without spaces is the only reading
+ * this takes away, and no such variable exists.
+ */
+export function quoteHyphenatedStepNames(source: string): string {
+  if (!source.includes("steps.")) return source;
+  let out = "";
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i]!;
+    if (c === '"' || c === "'") {
+      const end = stringLiteralEnd(source, i);
+      out += source.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (source.startsWith("steps.", i) && !/[A-Za-z0-9_.]/.test(source[i - 1] ?? "")) {
+      const name = /^[a-z0-9]+(?:-+[a-z0-9]+)+(?![A-Za-z0-9_])/.exec(source.slice(i + 6));
+      if (name) {
+        out += `steps[${JSON.stringify(name[0])}]`;
+        i += 6 + name[0].length;
+        continue;
+      }
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+/** The offset just after the string literal that starts at `start` (single, double or triple quotes). */
+function stringLiteralEnd(source: string, start: number): number {
+  const quote = source[start]!;
+  const triple = source.startsWith(quote.repeat(3), start);
+  const close = triple ? quote.repeat(3) : quote;
+  let i = start + close.length;
+  while (i < source.length) {
+    if (source[i] === "\\") {
+      i += 2;
+      continue;
+    }
+    if (source.startsWith(close, i)) return i + close.length;
+    i++;
+  }
+  return source.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Result type
+//
+// @bufbuild/cel 0.6 has a type checker for constants and identifiers only, so `validate` infers
+// what an expression gives from its outermost operation: enough to refuse `when: object.spec.replicas`
+// + 1 or `if: "yes"`, and "dyn" (unknown until it runs) for whatever reads data.
+
+export type ResultType = "bool" | "int" | "uint" | "double" | "string" | "bytes" | "null" | "list" | "map" | "dyn";
+
+const BOOLEAN_FUNCTIONS = new Set(["_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "_&&_", "_||_", "!_", "@in", "@not_strictly_false", "startsWith", "endsWith", "contains", "matches", "has", "bool"]);
+const INT_FUNCTIONS = new Set(["size", "int", "indexOf", "lastIndexOf", "getFullYear", "getMonth", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes", "getSeconds", "getMilliseconds", "getDate"]);
+const STRING_FUNCTIONS = new Set(["string", "lowerAscii", "upperAscii", "trim", "replace", "substring", "charAt", "format", "join", "quote", "reverse"]);
+const TYPED_FUNCTIONS: Record<string, ResultType> = { double: "double", uint: "uint", bytes: "bytes", split: "list" };
+const ARITHMETIC = new Set(["_+_", "_-_", "_*_", "_/_", "_%_", "-_"]);
+
+/** What an expression gives, as far as its shape tells without data ("dyn": only running it tells). */
+export function inferResultType(source: string): ResultType {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(quoteHyphenatedStepNames(source));
+  } catch {
+    return "dyn";
+  }
+  return typeOfNode(parsed.expr, new Map());
+}
+
+function typeOfNode(node: unknown, bound: Map<string, ResultType>): ResultType {
+  const kind = (node as ExprNode | undefined)?.exprKind;
+  const value = kind?.value as Record<string, unknown> | undefined;
+  switch (kind?.case) {
+    case "constExpr": {
+      const constant = (value as { constantKind?: { case?: string } }).constantKind?.case;
+      const types: Record<string, ResultType> = { boolValue: "bool", int64Value: "int", uint64Value: "uint", doubleValue: "double", stringValue: "string", bytesValue: "bytes", nullValue: "null" };
+      return types[constant ?? ""] ?? "dyn";
+    }
+    case "identExpr":
+      return bound.get(String(value?.name)) ?? "dyn";
+    case "selectExpr":
+      return (value as { testOnly?: boolean }).testOnly ? "bool" : "dyn";
+    case "listExpr":
+      return "list";
+    case "structExpr":
+      return "map";
+    case "callExpr": {
+      const fn = String(value?.function);
+      const args = (value?.args as unknown[]) ?? [];
+      if (BOOLEAN_FUNCTIONS.has(fn)) return "bool";
+      if (INT_FUNCTIONS.has(fn)) return "int";
+      if (STRING_FUNCTIONS.has(fn)) return "string";
+      if (TYPED_FUNCTIONS[fn]) return TYPED_FUNCTIONS[fn];
+      if (fn === "_?_:_") {
+        const a = typeOfNode(args[1], bound);
+        const b = typeOfNode(args[2], bound);
+        return a === b ? a : "dyn";
+      }
+      if (ARITHMETIC.has(fn)) {
+        const types = args.map((arg) => typeOfNode(arg, bound)).filter((t) => t !== "dyn");
+        return types[0] ?? "dyn";
+      }
+      return "dyn";
+    }
+    case "comprehensionExpr": {
+      // all/exists give the accumulator (a bool), map/filter a list, exists_one a comparison.
+      const accuVar = String(value?.accuVar);
+      const accuType = typeOfNode(value?.accuInit, bound);
+      const inner = new Map(bound);
+      inner.set(accuVar, accuType);
+      return typeOfNode(value?.result, inner);
+    }
+    default:
+      return "dyn";
+  }
 }
 
 function cleanParseMessage(err: unknown): string {

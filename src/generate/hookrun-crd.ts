@@ -46,7 +46,7 @@ const specSchema: V1JSONSchemaProps = {
     context: {
       type: "object",
       description: "What the steps need to run again after a restart (the variables the hook reads), encoded.",
-      properties: { encoding: str("How data is encoded, e.g. gzip+base64."), data: str() },
+      properties: { encoding: str("How data is encoded: json (up to 16 KiB), or gzip+base64."), data: str() },
     },
   },
 };

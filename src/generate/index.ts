@@ -100,7 +100,7 @@ export function generate(hookSet: HookSet, options: GenerateOptions = {}): Gener
 }
 
 export function serialize(file: GeneratedFile, sourceLabel: string): string {
-  const header = `${HEADER_MARK} from ${sourceLabel}; do not edit.\n# Regenerate: resource-hooks generate -f ${sourceLabel} -o <dir>\n`;
+  const header = `${HEADER_MARK} from ${sourceLabel}; do not edit.\n# Regenerate: resource-hooks generate -f ${sourceLabel} --output-dir <dir>\n`;
   const docs = file.objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }));
   return header + docs.map((d, i) => (i === 0 ? d : `---\n${d}`)).join("");
 }

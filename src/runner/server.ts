@@ -126,7 +126,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const maxInflightBytes = Math.max(options.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES, maxBody);
   const tokenDigest = options.token ? digest(options.token) : undefined;
   const index = new RunIndex(store);
-  const acceptor = new Acceptor({ hookSet, store, index, namespace: options.namespace, logger });
+  const acceptor = new Acceptor({ hookSet, store, index, namespace: options.namespace, logger, metrics });
   const queue = new RunQueue({
     hookSet,
     store,

@@ -1,11 +1,12 @@
 // Builds the model the program uses (HookSet, Hook, Trigger, StepSpec) from a schema-valid
 // document: defaults applied, expressions compiled, paths parsed, and the checks a schema cannot
 // express reported through the Reporter.
-import { compileExpression, ExpressionError, type CompiledExpression } from "../expr/cel.js";
+import { compileExpression, ExpressionError, inferResultType, type CompiledExpression, type EvaluationOptions, type ResultType } from "../expr/cel.js";
 import { parseTemplate, templateStrings } from "../expr/template.js";
 import { stepTypeByName, stepTypes } from "../steps/registry.js";
 import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/index.js";
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
+import { checkChangedPaths, checkInlineHeaders, checkInnerTimeouts, checkResourceVersion } from "./checks.js";
 import { parseDuration } from "./duration.js";
 import type { Reporter, Segment } from "./problems.js";
 import { kindKeys } from "./schema.js";
@@ -31,12 +32,20 @@ export const DEFAULT_KEEP_PER_HOOK = 100;
 export { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 
-function compileAt(reporter: Reporter, path: Segment[], source: string, allowed: readonly string[]): CompiledExpression | undefined {
+/** A condition (`when`, `if`): its value must be true or false, so a shape that gives anything else is refused. */
+function compileAt(reporter: Reporter, path: Segment[], source: string, allowed: readonly string[], condition = false): CompiledExpression | undefined {
   try {
     const compiled = compileExpression(source);
     for (const variable of compiled.variables) {
       if (!allowed.includes(variable)) {
         reporter.at(path, `unknown variable "${variable}" in ${JSON.stringify(source)} (available: ${allowed.join(", ")})`);
+        return undefined;
+      }
+    }
+    if (condition) {
+      const type = inferResultType(source);
+      if (type !== "bool" && type !== "dyn") {
+        reporter.at(path, `expected a condition that is true or false, but ${JSON.stringify(source)} gives ${TYPE_WORDS[type]}`);
         return undefined;
       }
     }
@@ -48,6 +57,35 @@ function compileAt(reporter: Reporter, path: Segment[], source: string, allowed:
     }
     throw err;
   }
+}
+
+const TYPE_WORDS: Record<ResultType, string> = {
+  bool: "a boolean",
+  int: "an integer",
+  uint: "an unsigned integer",
+  double: "a number",
+  string: "a string",
+  bytes: "bytes",
+  null: "null",
+  list: "a list",
+  map: "a map",
+  dyn: "a value known only when it runs",
+};
+
+/**
+ * The trigger's `when` evaluates inside src/trigger, which knows nothing of the HookSet: the
+ * HookSet's cost limit is bound into the expression here, so every caller of evaluate() (runner,
+ * simulate, explain) applies limits.celCost. A limit the caller passes still wins.
+ */
+function withDefaultCostLimit(expr: CompiledExpression, costLimit: number): CompiledExpression {
+  if (costLimit === DEFAULT_CEL_COST_LIMIT) return expr;
+  return {
+    source: expr.source,
+    variables: expr.variables,
+    stepReferences: expr.stepReferences,
+    estimatedCost: expr.estimatedCost,
+    evaluate: (vars, options?: EvaluationOptions) => expr.evaluate(vars, { costLimit, ...options }),
+  };
 }
 
 export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
@@ -81,7 +119,10 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
     } else {
       firstHookAt.set(hookDoc.name, index);
     }
-    const trigger = buildTrigger(hookDoc, at, reporter);
+    const celCostLimit = doc.spec.limits?.celCost ?? DEFAULT_CEL_COST_LIMIT;
+    const trigger = buildTrigger(hookDoc, at, reporter, celCostLimit);
+    checkResourceVersion(hookDoc.on, [...at, "on"], reporter);
+    checkChangedPaths(hookDoc.on, [...at, "on"], reporter);
     const deadlineMs = hookDoc.deadline !== undefined ? parseDuration(hookDoc.deadline) : DEFAULT_DEADLINE_MS;
     if (deadlineMs > MAX_DEADLINE_MS) reporter.at([...at, "deadline"], `expected at most 168h (7 days), got ${hookDoc.deadline}`);
     if (deadlineMs <= 0) reporter.at([...at, "deadline"], `expected a positive duration, got ${hookDoc.deadline}`);
@@ -118,7 +159,7 @@ function clusterServiceNamespace(url: string): string | undefined {
   return labels.length >= 3 && labels[2] === "svc" ? labels[1] : undefined;
 }
 
-function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Reporter): Trigger | undefined {
+function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Reporter, celCostLimit: number): Trigger | undefined {
   const on = hookDoc.on as HookDocument["on"] & Record<string, unknown>;
   const at = [...hookAt, "on"];
   const kinds = Object.values(triggerKinds) as TriggerKind[];
@@ -143,7 +184,11 @@ function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Report
   return kind.build(hookDoc.on, {
     at,
     report: (path, message, key) => reporter.at(path, message, key),
-    when: () => (on.when !== undefined ? compileAt(reporter, [...at, "when"], on.when as string, kind.variables) : undefined),
+    when: () => {
+      if (on.when === undefined) return undefined;
+      const compiled = compileAt(reporter, [...at, "when"], on.when as string, kind.variables, true);
+      return compiled && withDefaultCostLimit(compiled, celCostLimit);
+    },
   });
 }
 
@@ -176,7 +221,7 @@ function buildSteps(stepDocs: StepDocument[], hookAt: Segment[], triggerKind: Tr
     };
     let condition: CompiledExpression | undefined;
     if (stepDoc.if !== undefined) {
-      condition = compileAt(reporter, [...at, "if"], stepDoc.if, variables);
+      condition = compileAt(reporter, [...at, "if"], stepDoc.if, variables, true);
       if (condition) checkReferences([...at, "if"], condition);
     }
     for (const { path, source } of templateStrings(config)) {
@@ -193,6 +238,9 @@ function buildSteps(stepDocs: StepDocument[], hookAt: Segment[], triggerKind: Tr
         else throw err;
       }
     }
+    const timeoutMs = stepDoc.timeout !== undefined ? parseDuration(stepDoc.timeout) : DEFAULT_STEP_TIMEOUT_MS;
+    checkInlineHeaders(config, [...at, type], reporter);
+    checkInnerTimeouts(config, [...at, type], timeoutMs, stepDoc.timeout !== undefined, reporter);
     if (stepType?.check) {
       for (const problem of stepType.check(config)) reporter.at([...at, type, ...problem.path], problem.message);
     }
@@ -202,7 +250,7 @@ function buildSteps(stepDocs: StepDocument[], hookAt: Segment[], triggerKind: Tr
       type,
       config,
       ...(condition ? { if: condition } : {}),
-      timeoutMs: stepDoc.timeout !== undefined ? parseDuration(stepDoc.timeout) : DEFAULT_STEP_TIMEOUT_MS,
+      timeoutMs,
       retries: stepDoc.retries ?? DEFAULT_RETRIES,
     });
   });

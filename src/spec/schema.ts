@@ -1,6 +1,7 @@
 // The JSON Schema of hooks.yaml. Step configs come from the step registry, so a new step type
 // extends the schema without touching this file. `resource-hooks schema` prints it and
 // schema/hooks.schema.json is its checked-in copy for yaml-language-server.
+import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 import { stepTypes } from "../steps/registry.js";
 import { triggerKinds } from "../trigger/registry.js";
 import { DURATION_PATTERN } from "./duration.js";
@@ -104,7 +105,7 @@ export function hookSetSchema(): Schema {
             additionalProperties: false,
             description: "Bounds on what hooks may cost the runner.",
             properties: {
-              celCost: { type: "integer", minimum: 1, description: "CEL cost limit per evaluation of a when, if or template (default 1000000)." },
+              celCost: { type: "integer", minimum: 1, description: `CEL cost limit per evaluation of a when, if or template (default ${DEFAULT_CEL_COST_LIMIT}).` },
             },
           },
           eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },

@@ -71,7 +71,7 @@ export interface DeployedHookSet {
 
 /**
  * Writes `text` as <stack dir>/<name>/hooks.yaml and generates into that directory exactly what
- * `resource-hooks generate -f hooks.yaml -o <dir>` writes.
+ * `resource-hooks generate -f hooks.yaml --output-dir <dir>` writes.
  */
 export function generateHookSet(stack: Stack, name: string, text: string): DeployedHookSet {
   const dir = path.join(stack.dir, "hooksets", name);

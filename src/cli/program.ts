@@ -1,0 +1,114 @@
+// The command tree: init, add, validate, generate, schema, serve, send, runs, simulate, version,
+// completion. Built by a function so tests (completion) can walk it without running the CLI.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { parse as parseYaml } from "yaml";
+import { planWatches } from "../generate/eventsource.js";
+import { hookSetSchema } from "../spec/schema.js";
+import { simulate } from "../simulate.js";
+import type { KubeObject } from "../trigger/event.js";
+import { registerCompletion } from "./completion.js";
+import { registerExplain } from "./explain.js";
+import { registerGenerate } from "./generate.js";
+import { registerAdd, registerInit } from "./init-add.js";
+import { CliError, formatOption, loadHooks, out, printAs, STDIN_NAME, UsageError } from "./io.js";
+import { registerRunCommands } from "./runs.js";
+import { registerServe } from "./serve.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+function readObject(file: string, what: string): KubeObject {
+  let value: unknown;
+  try {
+    value = parseYaml(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new CliError(`${what} ${file}: ${(e as Error).message}`);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new CliError(`${what} ${file}: expected one Kubernetes object`);
+  return value as KubeObject;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("resource-hooks")
+    .description("Run steps after a specific Kubernetes resource, or field of it, changed — on Argo Events.")
+    .version(pkg.version)
+    // Usage errors exit 2 (main.ts), not commander's 1, which means "invalid input or failed run" here.
+    .exitOverride()
+    .showHelpAfterError("(resource-hooks <command> --help shows the options)");
+
+  const eventType = new Option("--type <type>", "event type").choices(["add", "update", "delete"]).default("update");
+
+  registerInit(program);
+  registerAdd(program);
+
+  program
+    .command("validate")
+    .description("check a hooks.yaml; errors name file:line:column, the path and what was expected")
+    .requiredOption("-f, --file <path>", "hooks.yaml (- reads stdin)")
+    .addOption(formatOption(["text", "json", "yaml"], "text"))
+    .action((opts: { file: string; output: string }) => {
+      const hookSet = loadHooks(opts.file);
+      const file = opts.file === "-" ? STDIN_NAME : opts.file;
+      const watches = planWatches(hookSet).size;
+      if (opts.output === "text") out(`${file}: valid: ${hookSet.hooks.length} hook(s), ${watches} watch(es)`);
+      else printAs(opts.output, { file, valid: true, hooks: hookSet.hooks.length, watches });
+    });
+
+  registerGenerate(program);
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of hooks.yaml")
+    .addOption(formatOption(["json", "yaml"], "json"))
+    .action((opts: { output: string }) => printAs(opts.output, hookSetSchema()));
+
+  registerServe(program, loadHooks);
+  registerRunCommands(program, { readObject, eventType, load: loadHooks });
+
+  program
+    .command("simulate")
+    .description("print which hooks an old/new object pair would fire and why not the others, with steps rendered; runs nothing")
+    .requiredOption("-f, --file <path>", "hooks.yaml (- reads stdin)")
+    .requiredOption("--new <file>", "the object after the change")
+    .option("--old <file>", "the object before the change (for update)")
+    .addOption(eventType)
+    .addOption(formatOption(["text", "json", "yaml"], "text"))
+    .action((opts: { file: string; new: string; old?: string; type: string; output: string }) => {
+      const hookSet = loadHooks(opts.file);
+      const type = opts.type.toUpperCase() as "ADD" | "UPDATE" | "DELETE";
+      const object = readObject(opts.new, "--new");
+      const oldObject = opts.old ? readObject(opts.old, "--old") : null;
+      if (type === "UPDATE" && !oldObject) throw new UsageError("--type update needs --old");
+      const results = simulate(hookSet, { type, object, oldObject });
+      if (opts.output !== "text") {
+        printAs(opts.output, results);
+        return;
+      }
+      for (const r of results) {
+        out(`${r.fires ? "FIRES" : "skips"}  ${r.hook}: ${r.reason}`);
+        if (!r.fires) continue;
+        for (const step of r.steps) {
+          const runs = step.runs === null ? "if undecided" : step.runs ? "runs" : "skipped (if is false)";
+          out(`       - ${step.name} (${step.type}, ${runs})${step.note ? ` — ${step.note}` : ""}`);
+          out(JSON.stringify(step.config, null, 2).replace(/^/gm, "           "));
+        }
+      }
+    });
+
+  program
+    .command("version")
+    .description("print the version of resource-hooks and of Node.js")
+    .addOption(formatOption(["text", "json", "yaml"], "text"))
+    .action((opts: { output: string }) => {
+      const info = { version: pkg.version, node: process.versions.node };
+      if (opts.output === "text") out(`resource-hooks ${info.version} (Node.js ${info.node})`);
+      else printAs(opts.output, info);
+    });
+
+  registerExplain(program);
+  // Last: the completion scripts are generated from every command registered above.
+  registerCompletion(program);
+  return program;
+}

@@ -1,0 +1,259 @@
+// `resource-hooks explain`: "why didn't my hook fire?" for one hook and one object, from the
+// cluster. It reads the live object and the hook's HookRuns, and decides with the runner's own
+// pieces: evaluate() from src/trigger (the reason in the words simulate prints) and RunIndex for
+// the memory (the newest run's fingerprint) and the first-served time, as the Acceptor does.
+import { eventFor, type SimulationInput } from "../simulate.js";
+import type { Hook, HookSet } from "../spec/types.js";
+import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOK, LABEL_HOOKSET, isMarker, type HookRun } from "../runner/hookrun.js";
+import { RunIndex } from "../runner/run-index.js";
+import { MemoryRunStore } from "../runner/store/memory.js";
+import { skipReasonCode, type SkipReasonCode } from "../runner/metrics.js";
+import { evaluate, type KubeObject } from "../trigger/index.js";
+
+/** What explain needs from the API server: RestClient's request (src/k8s/rest.ts). */
+export interface ApiReader {
+  request<T = unknown>(method: string, path: string, options?: { query?: Record<string, string | number | boolean | undefined> }): Promise<T>;
+}
+
+export interface ExplainOptions {
+  hookSet: HookSet;
+  hook: string;
+  /** `<namespace>/<name>`, or `<name>` for a cluster-scoped object. */
+  object: string;
+  api: ApiReader;
+  /** Where the runner keeps HookRuns (default: the HookSet's namespace). */
+  runnerNamespace?: string;
+  /** Decide for this pair instead of the live object against the last handled state. */
+  pair?: { oldObject: KubeObject; object: KubeObject };
+  /** How many recent runs to list (default 10). */
+  recent?: number;
+}
+
+export interface SelectorPart {
+  part: string;
+  wants: string;
+  actual: string;
+  matches: boolean;
+}
+
+export interface RunSummary {
+  name: string;
+  phase: string;
+  acceptedAt: string;
+  fingerprint?: string;
+  reason?: string;
+  message?: string;
+  /** Steps that failed, with their errors (already scrubbed of secrets by the runner). */
+  failedSteps: Array<{ name: string; error: string }>;
+}
+
+export interface Explanation {
+  hook: string;
+  watches: string;
+  /** The API path read for the object. */
+  path: string;
+  object: { apiVersion: string; kind: string; namespace?: string; name: string; uid?: string; resourceVersion?: string } | null;
+  /** Why the object could not be read (not found, forbidden …). */
+  objectError?: string;
+  selector: SelectorPart[];
+  runnerNamespace: string;
+  /** Why the HookRuns could not be read. */
+  runsError?: string;
+  firstServedAt?: string;
+  /** What the hook last handled for this object (the newest run's fingerprint). */
+  lastHandled: { fingerprint: string; run: string; phase: string; acceptedAt: string } | null;
+  /** The fingerprint of the state the decision was made for. */
+  fingerprint?: string;
+  runs: RunSummary[];
+  decision: { basis: string; fires: boolean; reason: string; code?: SkipReasonCode } | null;
+}
+
+export class ExplainError extends Error {
+  override name = "ExplainError";
+}
+
+function apiPath(watch: { group: string; version: string; resource: string }, namespace: string | undefined, name: string): string {
+  const base = watch.group ? `/apis/${watch.group}/${watch.version}` : `/api/${watch.version}`;
+  return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ""}/${watch.resource}/${encodeURIComponent(name)}`;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown }).status;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** The hook's selector, part by part, against the object's metadata (display; evaluate() decides). */
+function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorPart[] {
+  const trigger = hook.trigger;
+  const parts: SelectorPart[] = [];
+  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
+  const name = typeof metadata.name === "string" ? metadata.name : "";
+  const labels = metadata.labels && typeof metadata.labels === "object" ? (metadata.labels as Record<string, unknown>) : {};
+  if (trigger.watch.namespace) parts.push({ part: "namespace", wants: trigger.watch.namespace, actual: namespace || "(none)", matches: namespace === trigger.watch.namespace });
+  const wantedName = trigger.kind === "resource" ? trigger.name : trigger.application;
+  if (wantedName !== undefined) parts.push({ part: "name", wants: wantedName, actual: name, matches: name === wantedName });
+  if (trigger.kind === "resource" && trigger.namePrefix !== undefined) {
+    parts.push({ part: "namePrefix", wants: trigger.namePrefix, actual: name, matches: name.startsWith(trigger.namePrefix) });
+  }
+  for (const [key, value] of Object.entries(trigger.watch.labels)) {
+    const actual = labels[key];
+    parts.push({ part: `label ${key}`, wants: value, actual: typeof actual === "string" ? actual : "(not set)", matches: actual === value });
+  }
+  return parts;
+}
+
+function describeWatch(hook: Hook): string {
+  const w = hook.trigger.watch;
+  const gvr = `${w.group ? `${w.group}/` : ""}${w.version}/${w.resource}`;
+  const extra = hook.trigger.kind === "resource" ? `, events ${hook.trigger.events.join(", ")}${hook.trigger.changed ? `, changed ${hook.trigger.changed.map((p) => p.source).join(", ")}` : ""}` : ", Argo CD sync results";
+  return `${gvr} in ${w.namespace || "all namespaces"}${extra}${hook.trigger.when ? `, when ${hook.trigger.when.source}` : ""}`;
+}
+
+function summarize(run: HookRun): RunSummary {
+  return {
+    name: run.metadata.name,
+    phase: run.status.phase,
+    acceptedAt: run.spec.acceptedAt,
+    ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}),
+    ...(run.status.reason ? { reason: run.status.reason } : {}),
+    ...(run.status.message ? { message: run.status.message } : {}),
+    failedSteps: (run.status.steps ?? []).filter((s) => s.phase === "Failed").map((s) => ({ name: s.name, error: s.error ?? "" })),
+  };
+}
+
+export async function explain(options: ExplainOptions): Promise<Explanation> {
+  const { hookSet, api } = options;
+  const hook = hookSet.hooks.find((h) => h.name === options.hook);
+  if (!hook) throw new ExplainError(`no hook "${options.hook}" in HookSet ${hookSet.name} (hooks: ${hookSet.hooks.map((h) => h.name).join(", ")})`);
+  const slash = options.object.indexOf("/");
+  const namespace = slash >= 0 ? options.object.slice(0, slash) : undefined;
+  const name = slash >= 0 ? options.object.slice(slash + 1) : options.object;
+  if (!name || name.includes("/") || namespace === "") throw new ExplainError(`--object ${JSON.stringify(options.object)}: expected <namespace>/<name> (or <name> for a cluster-scoped object)`);
+  const runnerNamespace = options.runnerNamespace ?? hookSet.namespace;
+  const path = apiPath(hook.trigger.watch, namespace, name);
+
+  const explanation: Explanation = {
+    hook: hook.name,
+    watches: describeWatch(hook),
+    path,
+    object: null,
+    selector: [],
+    runnerNamespace,
+    lastHandled: null,
+    runs: [],
+    decision: null,
+  };
+
+  let live: KubeObject | undefined;
+  try {
+    live = await api.request<KubeObject>("GET", path);
+  } catch (err) {
+    explanation.objectError = statusOf(err) === 404 ? `not found: no ${hook.trigger.watch.resource} ${options.object} (GET ${path})` : errorText(err);
+  }
+  const metadata = (live?.metadata ?? {}) as Record<string, unknown>;
+  if (live) {
+    explanation.object = {
+      apiVersion: String(live.apiVersion ?? ""),
+      kind: String(live.kind ?? ""),
+      ...(typeof metadata.namespace === "string" ? { namespace: metadata.namespace } : {}),
+      name: String(metadata.name ?? name),
+      ...(typeof metadata.uid === "string" ? { uid: metadata.uid } : {}),
+      ...(typeof metadata.resourceVersion === "string" ? { resourceVersion: metadata.resourceVersion } : {}),
+    };
+    explanation.selector = selectorParts(hook, metadata);
+  }
+
+  // The hook's HookRuns: the same index the runner builds, so memory and first-served match its view.
+  const store = new MemoryRunStore();
+  const uid = typeof metadata.uid === "string" ? metadata.uid : (options.pair?.object.metadata as { uid?: unknown } | undefined)?.uid;
+  let objectRuns: HookRun[] = [];
+  try {
+    const list = await api.request<{ items?: HookRun[] }>("GET", `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(runnerNamespace)}/${HOOKRUN_PLURAL}`, {
+      query: { labelSelector: `${LABEL_HOOKSET}=${hookSet.name},${LABEL_HOOK}=${hook.name}` },
+    });
+    const items = Array.isArray(list.items) ? list.items : [];
+    for (const run of items) {
+      // Only what the index reads: a marker, or a run of this object.
+      if (isMarker(run) || (typeof uid === "string" && run.spec?.object?.uid === uid)) await store.create(run);
+    }
+    objectRuns = items.filter((run) => !isMarker(run) && typeof uid === "string" && run.spec?.object?.uid === uid);
+  } catch (err) {
+    explanation.runsError = statusOf(err) === 404 ? `no HookRuns in namespace ${runnerNamespace} (is the runner deployed there? --runner-namespace)` : errorText(err);
+  }
+  const index = new RunIndex(store);
+  const firstServed = index.firstServed(hook.name);
+  if (firstServed) explanation.firstServedAt = firstServed;
+  const memory = typeof uid === "string" ? index.memory(hook.name, uid) : undefined;
+  if (memory) {
+    const run = objectRuns.find((r) => r.metadata.name === memory.run);
+    explanation.lastHandled = { fingerprint: memory.fingerprint, run: memory.run, phase: run?.status.phase ?? "", acceptedAt: run?.spec.acceptedAt ?? "" };
+  }
+  explanation.runs = objectRuns
+    .sort((a, b) => b.spec.acceptedAt.localeCompare(a.spec.acceptedAt) || b.metadata.name.localeCompare(a.metadata.name))
+    .slice(0, options.recent ?? 10)
+    .map(summarize);
+
+  // The decision, as the runner's Acceptor makes it: evaluate() with the memory and first-served time.
+  let input: SimulationInput | undefined;
+  let basis: string;
+  if (options.pair) {
+    input = { type: "UPDATE", object: options.pair.object, oldObject: options.pair.oldObject };
+    basis = "the given old/new pair (an UPDATE), against what the hook last handled";
+  } else {
+    input = live ? { type: "ADD", object: live } : undefined;
+    basis = "the live object against the last handled state (as the runner judges it when the event source replays it)";
+  }
+  if (input) {
+    const evaluation = evaluate(hook.trigger, eventFor(input, "explain"), {
+      ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}),
+      ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
+    });
+    const { fires, reason } = evaluation.decision;
+    explanation.decision = { basis, fires, reason, ...(fires ? {} : { code: skipReasonCode(reason) }) };
+    if (evaluation.fingerprint) explanation.fingerprint = evaluation.fingerprint;
+  }
+  return explanation;
+}
+
+/** The explanation as people read it. */
+export function formatExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  lines.push(`hook ${e.hook}: ${e.watches}`);
+  if (e.object) {
+    const o = e.object;
+    lines.push(`object ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} (uid ${o.uid ?? "?"}, resourceVersion ${o.resourceVersion ?? "?"})`);
+  } else {
+    lines.push(`object: ${e.objectError ?? "not read"}`);
+  }
+  if (e.object) {
+    if (e.selector.length === 0) lines.push("selector: every object of the watched resource");
+    else {
+      lines.push("selector:");
+      for (const p of e.selector) lines.push(`  ${p.matches ? "matches " : "MISMATCH"}  ${p.part}: wants ${p.wants}, object has ${p.actual}`);
+    }
+  }
+  if (e.runsError) lines.push(`HookRuns: ${e.runsError}`);
+  else {
+    lines.push(`first served: ${e.firstServedAt ?? "no marker (the runner has not served this hook yet)"}`);
+    lines.push(
+      e.lastHandled
+        ? `last handled: fingerprint ${e.lastHandled.fingerprint} (run ${e.lastHandled.run}, ${e.lastHandled.phase}, accepted ${e.lastHandled.acceptedAt})`
+        : "last handled: nothing (no HookRun of this hook for this object)",
+    );
+  }
+  if (e.fingerprint) lines.push(`fingerprint now: ${e.fingerprint}`);
+  if (e.runs.length > 0) {
+    lines.push(`recent HookRuns in ${e.runnerNamespace} (newest first):`);
+    for (const r of e.runs) {
+      const why = [r.reason, r.message].filter(Boolean).join(": ");
+      lines.push(`  ${r.name}  ${r.phase}  ${r.acceptedAt}${why ? `  ${why}` : ""}`);
+      for (const s of r.failedSteps) lines.push(`    step ${s.name} failed: ${s.error}`);
+    }
+  }
+  if (e.decision) lines.push(`decision for ${e.decision.basis}:`, `  ${e.decision.fires ? "FIRES" : "skips"}  ${e.decision.reason}${e.decision.code ? ` [${e.decision.code}]` : ""}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,45 @@
+// The release workflow publishes the image that generated manifests name: a tag vX.Y.Z equal to
+// package.json's version builds ghcr.io/<owner>/resource-hooks:X.Y.Z, and spec.runner.image
+// defaults to ghcr.io/resource-hooks/resource-hooks:<package version>.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { DEFAULT_RUNNER_IMAGE } from "../../src/spec/build.js";
+
+const read = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), "utf8");
+const pkg = JSON.parse(read("package.json")) as { version: string };
+
+interface Step { uses?: string; run?: string; with?: Record<string, unknown>; id?: string }
+
+describe("release workflow", () => {
+  const wf = parse(read(".github/workflows/release.yml")) as { on: { push: { tags: string[] } }; permissions: Record<string, string>; jobs: { image: { steps: Step[] } } };
+  const steps = wf.jobs.image.steps;
+
+  it("runs on version tags and may write packages", () => {
+    expect(wf.on.push.tags).toEqual(["v*.*.*"]);
+    expect(wf.permissions.packages).toBe("write");
+  });
+
+  it("refuses a tag that is not package.json's version, and tests before it pushes", () => {
+    const checks = steps.findIndex((s) => s.run?.includes('require("./package.json").version'));
+    const tests = steps.findIndex((s) => s.run?.includes("npm test") && s.run.includes("scripts/test-image.sh"));
+    const push = steps.findIndex((s) => s.uses?.startsWith("docker/build-push-action"));
+    expect(checks).toBeGreaterThanOrEqual(0);
+    expect(tests).toBeGreaterThan(checks);
+    expect(push).toBeGreaterThan(tests);
+  });
+
+  it("publishes ghcr.io/<owner>/resource-hooks with the semver tag the default image names", () => {
+    const meta = steps.find((s) => s.uses?.startsWith("docker/metadata-action"))!;
+    expect(meta.with?.images).toBe("ghcr.io/${{ github.repository_owner }}/resource-hooks");
+    expect(String(meta.with?.tags)).toContain("type=semver,pattern={{version}}");
+    // The project's repository owner is resource-hooks: the default image is what a release publishes.
+    expect(DEFAULT_RUNNER_IMAGE).toBe(`ghcr.io/resource-hooks/resource-hooks:${pkg.version}`);
+  });
+
+  it("builds the repository's Dockerfile", () => {
+    const build = steps.find((s) => s.uses?.startsWith("docker/build-push-action"))!;
+    expect(build.with?.context).toBe(".");
+    expect(read("Dockerfile")).toMatch(/ENTRYPOINT \["node", "\/app\/dist\/cli\/main.js"\]/);
+  });
+});
