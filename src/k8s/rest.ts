@@ -1,16 +1,20 @@
-// Plain REST access to the API server for the runner's own objects (HookRuns, Events): JSON in,
-// JSON out, errors as the one KubeApiError. client-node's typed clients deserialize into model
-// classes (timestamps become Dates, unknown fields are dropped) and its CustomObjectsApi has no
-// status-subresource replace with a precondition we can rely on; the runner needs the objects
-// exactly as the API server stores them, so it speaks HTTP itself and takes only credentials,
-// TLS and auth plugins from the KubeConfig (applyToHTTPSOptions).
+// The one HTTP transport to the API server, used by everything that talks to Kubernetes: the
+// kubernetes and waitFor steps (through src/k8s/client.ts), the HookRun store, the Event recorder
+// and the Argo CD health wait. JSON in, JSON out, every failure as the one KubeApiError, every
+// request abortable. client-node's typed clients deserialize into model classes (timestamps become
+// Dates, unknown fields are dropped) and its CustomObjectsApi has no status-subresource replace
+// with a precondition we can rely on; the runner needs objects exactly as the API server stores
+// them, so it speaks HTTP itself and takes only credentials, TLS and auth plugins (exec, OIDC)
+// from the KubeConfig (applyToHTTPSOptions).
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeApiError } from "./types.js";
 
+export type Query = Record<string, string | number | boolean | undefined>;
+
 export interface RestOptions {
-  query?: Record<string, string | number | boolean | undefined>;
+  query?: Query;
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
@@ -19,12 +23,14 @@ export interface RestOptions {
 }
 
 export interface WatchHandle {
-  /** Resolves when the server ends the watch or it is aborted; rejects on a connection error. */
+  /** Resolves when the server ends the watch or it is aborted; rejects on a connection error or an error status. */
   done: Promise<void>;
   abort(): void;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Names the runner in the API server's audit log. */
+const USER_AGENT = "resource-hooks";
 
 export class RestClient {
   private readonly server: URL;
@@ -36,25 +42,28 @@ export class RestClient {
   }
 
   async request<T = unknown>(method: string, path: string, options: RestOptions = {}): Promise<T> {
-    const { status, text, headers } = await this.send(method, path, options);
+    const { status, text, headers } = await this.exchange(method, path, options);
     if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
-    throw apiError(status, text, headers, `${method} ${path}`);
+    throw apiError(status, text, headers);
   }
 
   /**
    * Streams watch events of a collection (`?watch=true`) to `onEvent` until the server closes the
-   * watch, the signal aborts, or the connection fails.
+   * watch (timeoutSeconds), the handle or `options.signal` aborts it, or the connection fails.
    */
-  async watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, object: Record<string, unknown>) => void): Promise<WatchHandle> {
+  async watch(path: string, query: Query, onEvent: (type: string, object: Record<string, unknown>) => void, options: { signal?: AbortSignal } = {}): Promise<WatchHandle> {
+    const request = await this.requestOptions("GET", path, { watch: true, ...query });
     const controller = new AbortController();
-    const options = await this.requestOptions("GET", path, { query: { ...query, watch: true } });
-    const done = new Promise<void>((resolve, reject) => {
-      const req = this.transport().request({ ...options, signal: controller.signal }, (res) => {
+    const abort = (): void => controller.abort();
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener("abort", abort, { once: true });
+    const streamed = new Promise<void>((resolve, reject) => {
+      const req = this.transport().request({ ...request, signal: controller.signal }, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
           let text = "";
           res.setEncoding("utf8");
           res.on("data", (c: string) => (text += c.slice(0, 4096)));
-          res.on("end", () => reject(apiError(res.statusCode ?? 0, text, res.headers, `WATCH ${path}`)));
+          res.on("end", () => reject(apiError(res.statusCode ?? 0, text, res.headers)));
           return;
         }
         let buffered = "";
@@ -68,69 +77,91 @@ export class RestClient {
             if (!line) continue;
             try {
               const event = JSON.parse(line) as { type: string; object: Record<string, unknown> };
-              onEvent(event.type, event.object);
+              onEvent(event.type, event.object ?? {});
             } catch {
               // a torn line cannot happen on a healthy stream; a broken one ends below
             }
           }
         });
         res.on("end", () => resolve());
-        res.on("error", (err) => (controller.signal.aborted ? resolve() : reject(err)));
+        res.on("error", (err) => (controller.signal.aborted ? resolve() : reject(networkError(`WATCH ${path}`, err))));
       });
-      req.on("error", (err) => (controller.signal.aborted ? resolve() : reject(new KubeApiError(`WATCH ${path}: ${err.message}`, 0, "NetworkError", undefined, { cause: err }))));
+      req.on("error", (err) => (controller.signal.aborted ? resolve() : reject(networkError(`WATCH ${path}`, err))));
       req.end();
     });
-    return { done, abort: () => controller.abort() };
+    const done = streamed.finally(() => options.signal?.removeEventListener("abort", abort));
+    return { done, abort };
   }
 
   private transport(): typeof https | typeof http {
     return this.server.protocol === "https:" ? https : http;
   }
 
-  private async requestOptions(method: string, path: string, options: RestOptions): Promise<https.RequestOptions> {
+  private async requestOptions(method: string, path: string, query: Query | undefined): Promise<https.RequestOptions> {
     const url = new URL(this.server.pathname.replace(/\/$/, "") + path, this.server);
-    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
     const request: https.RequestOptions = {
       method,
       protocol: url.protocol,
       hostname: url.hostname,
       port: url.port,
       path: url.pathname + url.search,
-      headers: { Accept: "application/json", "User-Agent": "resource-hooks" },
+      headers: { Accept: "application/json", "User-Agent": USER_AGENT },
     };
     await this.kubeConfig.applyToHTTPSOptions(request);
     return request;
   }
 
-  private async send(method: string, path: string, options: RestOptions): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
-    const request = await this.requestOptions(method, path, options);
+  /** One request, any answer: the status, headers and body as text (only no answer at all throws, as a NetworkError). */
+  async exchange(method: string, path: string, options: RestOptions = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+    const what = `${method} ${path}`;
+    const request = await this.requestOptions(method, path, options.query);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     if (body !== undefined) request.headers = { ...request.headers, "Content-Type": options.contentType ?? "application/json", "Content-Length": Buffer.byteLength(body) };
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return await new Promise((resolve, reject) => {
       const req = this.transport().request({ ...request, ...(options.signal ? { signal: options.signal } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), headers: res.headers }));
-        res.on("error", reject);
+        res.on("error", (err) => reject(networkError(what, err)));
       });
-      req.setTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS}ms`)));
-      req.on("error", (err) => reject(new KubeApiError(`${method} ${path}: ${err.message}`, 0, "NetworkError", undefined, { cause: err })));
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)));
+      req.on("error", (err) => reject(networkError(what, err)));
       if (body !== undefined) req.write(body);
       req.end();
     });
   }
 }
 
-function apiError(status: number, text: string, headers: http.IncomingHttpHeaders, what: string): KubeApiError {
-  let reason = http.STATUS_CODES[status] ?? "Unknown";
-  let message = text.slice(0, 512);
+/** No answer (refused, reset, timed out, aborted): status 0, so callers can tell it from an error status. */
+function networkError(what: string, err: Error): KubeApiError {
+  return new KubeApiError(`${what}: ${err.message}`, 0, "NetworkError", undefined, { cause: err });
+}
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+  details?: { retryAfterSeconds?: number };
+}
+
+/**
+ * An error status as KubeApiError: message and reason from the Status object the API server sends
+ * (as kubectl shows them), else the body's start and the HTTP reason phrase ("Not Found" ->
+ * "NotFound", as Kubernetes spells reasons); retryAfterSeconds from the Status details or the
+ * Retry-After header.
+ */
+function apiError(status: number, text: string, headers: http.IncomingHttpHeaders): KubeApiError {
+  let parsed: StatusBody | undefined;
   try {
-    const parsed = JSON.parse(text) as { reason?: string; message?: string };
-    if (parsed.reason) reason = parsed.reason;
-    if (parsed.message) message = parsed.message;
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === "object") parsed = value as StatusBody;
   } catch {
     // not a Status object
   }
-  const retryAfter = Number(headers["retry-after"]);
-  return new KubeApiError(`${what}: ${status} ${reason}: ${message}`, status, reason, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  const reason = parsed?.reason || (http.STATUS_CODES[status] ?? "Unknown").replace(/[^A-Za-z]/g, "");
+  const message = parsed?.message || text.slice(0, 300) || `HTTP ${status}`;
+  const header = Number(headers["retry-after"] ?? Number.NaN);
+  const retryAfter = parsed?.details?.retryAfterSeconds ?? (Number.isFinite(header) && header >= 0 ? header : undefined);
+  return new KubeApiError(message, status, reason, retryAfter);
 }

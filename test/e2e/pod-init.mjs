@@ -1,5 +1,5 @@
-// Runs inside the network + mount namespace that stack.ts gives each Argo
-// Events process (see startPod in stack.ts), as that "pod"'s init process.
+// Runs inside the network + mount namespace that components/netns.ts (spawnNamespaced) gives
+// each Argo Events "pod" and isolated process, as its init process.
 //
 // - forwards 127.0.0.1:<port> inside the pod to unix sockets that the host side
 //   of the stack connects to the real 127.0.0.1:<port> (kube-apiserver, NATS,

@@ -204,3 +204,6 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
 export function tail(text: string, lines = 40): string {
   return text.split("\n").slice(-lines).join("\n");
 }
+
+/** Starts a process that belongs to the stack (its log goes into the stack's report, stop() ends it). */
+export type Spawn = (opts: SpawnOptions) => ManagedProcess;

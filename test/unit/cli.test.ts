@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { deployment } from "../helpers/objects.js";
-import { closedPort, startPeer } from "./steps/helpers.js";
+import { closedPort } from "./steps/helpers.js";
+import { startRecordingServer } from "../helpers/recording-server.js";
 
 const root = join(import.meta.dirname, "../..");
 const CLI = ["--import", "tsx", join(root, "src/cli/main.ts")];
@@ -96,7 +97,7 @@ describe("serve and send", () => {
   }
 
   it("send delivers what a Sensor sends; --wait follows the run to its end and prints its final record", async () => {
-    const peer = await startPeer(() => ({ status: 200, body: { ok: true } }));
+    const peer = await startRecordingServer({ responder: () => ({ status: 200, body: { ok: true } }) });
     const hooks = scaledHookSet(peer.url);
     const tokenFile = file("token", "Bearer cli-test-token-0123456789\n");
     const child = serve(["-f", hooks, "--port", "0", "--host", "127.0.0.1", "--token-file", tokenFile, "--no-kube-events"]);
@@ -114,7 +115,7 @@ describe("serve and send", () => {
     let sendOut = "";
     send.stdout.on("data", (c: Buffer) => (sendOut += c.toString()));
     expect(await sendExit).toBe(0);
-    expect(peer.requests.map((r) => r.json())).toEqual([{ replicas: 5 }]);
+    expect(peer.requests.map((r) => r.json)).toEqual([{ replicas: 5 }]);
     const answer = JSON.parse(sendOut) as { runs: Array<{ spec: { hook: string }; status: { phase: string; steps: unknown[] } }> };
     expect(answer.runs).toHaveLength(1);
     expect(answer.runs[0]!.spec.hook).toBe("scaled");
@@ -127,10 +128,10 @@ describe("serve and send", () => {
   it("on SIGTERM the running run finishes within the grace period, then the runner exits 0", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const peer = await startPeer(async () => {
+    const peer = await startRecordingServer({ responder: async () => {
       await gate;
       return { status: 200, body: { ok: true } };
-    });
+    } });
     const hooks = scaledHookSet(peer.url);
     const tokenFile = file("token", "Bearer cli-test-token-0123456789\n");
     const child = serve(["-f", hooks, "--port", "0", "--host", "127.0.0.1", "--token-file", tokenFile, "--no-kube-events", "--shutdown-grace", "20s"]);
@@ -140,7 +141,7 @@ describe("serve and send", () => {
     const url = await listening(child);
     const send = spawn(process.execPath, [...CLI, "send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", file("old.yaml", deployment({ replicas: 2 })), "--new", file("new.yaml", deployment({ replicas: 6, generation: 4 })), "--token-file", tokenFile], { cwd: root });
     expect(await exited(send)).toBe(0);
-    while (peer.requests.length === 0) await new Promise((r) => setTimeout(r, 20));
+    await peer.waitFor(1);
     child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     release();

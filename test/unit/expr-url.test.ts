@@ -5,7 +5,8 @@ import { ExpressionError } from "../../src/expr/cel.js";
 import { encodeReserved, encodeUriComponentStrict, parseTemplate, renderUrl, urlComponentAt, urlTemplateProblems } from "../../src/expr/template.js";
 import { githubWorkflowStep } from "../../src/steps/githubWorkflow/index.js";
 import { httpStep, type HttpConfig } from "../../src/steps/http/index.js";
-import { executeScrubbed, failureOf, makeContext, startPeer, type Peer } from "./steps/helpers.js";
+import { executeScrubbed, failureOf, makeContext } from "./steps/helpers.js";
+import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
 
 const hostile = (name: string, labels: Record<string, string> = {}) => ({ object: { metadata: { name, namespace: "prod", labels } } });
 
@@ -64,9 +65,9 @@ describe("renderUrl", () => {
 });
 
 describe("URLs built from templates, against a real server recording the path", () => {
-  let peer: Peer;
+  let peer: RecordingServer;
   beforeAll(async () => {
-    peer = await startPeer(() => ({ status: 200, body: {} }));
+    peer = await startRecordingServer({ responder: () => ({ status: 200, body: {} }) });
   });
   afterAll(() => peer.close());
 
@@ -79,13 +80,13 @@ describe("URLs built from templates, against a real server recording the path", 
   ])("an object named %j stays inside its path segment", async (name, path) => {
     const { ctx } = makeContext({ scope: hostile(name) });
     await executeScrubbed(httpStep, http(`${peer.url}/hooks/{{ object.metadata.name }}/run`), ctx);
-    expect(peer.requests.at(-1)!.url).toBe(path);
+    expect(peer.requests.at(-1)!.path).toBe(path);
   });
 
   it("a label lands in its query value, and cannot add parameters or a fragment", async () => {
     const { ctx } = makeContext({ scope: hostile("web", { team: "a&admin=1#x" }) });
     await executeScrubbed(httpStep, http(`${peer.url}/q?team={{ object.metadata.labels.team }}&fixed=1`), ctx);
-    const url = new URL(peer.requests.at(-1)!.url, peer.url);
+    const url = new URL(peer.requests.at(-1)!.path, peer.url);
     expect(url.searchParams.get("team")).toBe("a&admin=1#x");
     expect(url.searchParams.get("admin")).toBeNull();
     expect(url.searchParams.get("fixed")).toBe("1");
@@ -116,8 +117,8 @@ describe("URLs built from templates, against a real server recording the path", 
     );
     expect(failure.message).toBe('repo: ".." cannot be a URL path segment');
     const { ctx: slash } = makeContext({ scope: hostile("a/b"), secrets: { "gh/token": "ghp_0123456789" }, endpoints: { github: peer.url } });
-    peer.handle(() => ({ status: 204 }));
+    peer.respondWith(() => ({ status: 204 }));
     await executeScrubbed(githubWorkflowStep, { owner: "acme", repo: "{{ object.metadata.name }}", workflow: "deploy.yml", ref: "main", token: { secretKeyRef: { name: "gh", key: "token" } } }, slash);
-    expect(peer.requests.at(-1)!.url).toBe("/repos/acme/a%2Fb/actions/workflows/deploy.yml/dispatches");
+    expect(peer.requests.at(-1)!.path).toBe("/repos/acme/a%2Fb/actions/workflows/deploy.yml/dispatches");
   });
 });

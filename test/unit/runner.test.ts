@@ -9,7 +9,7 @@ import type { KubeObject } from "../../src/trigger/event.js";
 import { deployment } from "../helpers/objects.js";
 import { startRunner, TOKEN, type Harness } from "../helpers/runner.js";
 import { hookSetFrom } from "../helpers/spec.js";
-import { startPeer, type Peer } from "./steps/helpers.js";
+import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
 
 /** A Deployment with its own uid, so objects of one test are distinct. */
 function frontend(overrides: Parameters<typeof deployment>[0] & { uid?: string } = {}): KubeObject {
@@ -48,13 +48,13 @@ function setHook(hookSet: HookSet, name: string, fields: Partial<Hook>): void {
 }
 
 describe("runner: accept", () => {
-  let peer: Peer;
-  let second: Peer;
+  let peer: RecordingServer;
+  let second: RecordingServer;
   let h: Harness;
 
   beforeAll(async () => {
-    peer = await startPeer();
-    second = await startPeer();
+    peer = await startRecordingServer();
+    second = await startRecordingServer();
     const hookSet = hookSetFrom([
       {
         name: "purge",
@@ -76,7 +76,7 @@ describe("runner: accept", () => {
   afterEach(() => {
     peer.requests.length = 0;
     second.requests.length = 0;
-    second.handle(() => ({ status: 200, body: {} }));
+    second.respondWith(() => ({ status: 200, body: {} }));
   });
 
   it("rejects a missing or wrong token with 401 and accepts nothing", async () => {
@@ -116,7 +116,7 @@ describe("runner: accept", () => {
   it("answers 202 with the run before any step ran; the queue then runs the steps in order", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    peer.handle(async () => {
+    peer.respondWith(async () => {
       await gate;
       return { status: 200, body: {} };
     });
@@ -127,7 +127,7 @@ describe("runner: accept", () => {
     expect(accepted.runs).toEqual([{ name: expect.stringMatching(/^purge-[0-9a-f]{16}$/), hook: "purge", phase: "Pending", created: true }]);
     release();
     const run = await h.settled(accepted.runs[0]!.name);
-    peer.handle(() => ({ status: 200, body: {} }));
+    peer.respondWith(() => ({ status: 200, body: {} }));
     expect(run.status.phase).toBe("Succeeded");
     expect(run.spec).toMatchObject({ hook: "purge", eventId: request.headers["ce-id"], subject: "Deployment web/frontend", object: { kind: "Deployment", name: "frontend", namespace: "web", resourceVersion: "4001" } });
     expect(run.status.steps.map((s) => [s.name, s.phase, s.attempts])).toEqual([
@@ -135,9 +135,9 @@ describe("runner: accept", () => {
       ["second", "Succeeded", 1],
       ["never", "Skipped", 0],
     ]);
-    expect(peer.requests.map((r) => [r.method, r.url, r.json()])).toEqual([["POST", "/purge/frontend", { image: "registry.example/frontend:4001" }]]);
+    expect(peer.requests.map((r) => [r.method, r.path, r.json])).toEqual([["POST", "/purge/frontend", { image: "registry.example/frontend:4001" }]]);
     expect(peer.requests[0]!.headers["idempotency-key"]).toMatch(/^[0-9a-f]{32}$/);
-    expect(second.requests[0]!.json()).toEqual({ firstStatus: 200 });
+    expect(second.requests[0]!.json).toEqual({ firstStatus: 200 });
     expect(run.status.conditions).toEqual([expect.objectContaining({ type: "Succeeded", status: "True" })]);
     // Every log line of the run carries hook, run and eventId; the token never appears.
     const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.run === run.metadata.name);
@@ -159,7 +159,7 @@ describe("runner: accept", () => {
 
   it("retries a retryable failure itself, resuming after the last completed step with the same idempotency key", async () => {
     let failures = 2;
-    second.handle(() => (failures-- > 0 ? { status: 503, body: { error: "down" } } : { status: 200, body: {} }));
+    second.respondWith(() => (failures-- > 0 ? { status: 503, body: { error: "down" } } : { status: 200, body: {} }));
     const name = ((await h.send("purge", imageChange(undefined, "6001"))).body as Accepted).runs[0]!.name;
     const run = await h.settled(name);
     expect(run.status.phase).toBe("Succeeded");
@@ -170,12 +170,12 @@ describe("runner: accept", () => {
   });
 
   it("ends Failed on a non-retryable failure; `retry` runs it again from the failed step", async () => {
-    second.handle(() => ({ status: 400, body: { error: "bad" } }));
+    second.respondWith(() => ({ status: 400, body: { error: "bad" } }));
     const name = ((await h.send("purge", imageChange(undefined, "7001"))).body as Accepted).runs[0]!.name;
     const failed = await h.settled(name);
     expect(failed.status).toMatchObject({ phase: "Failed", reason: "StepFailed", message: expect.stringMatching(/^step second failed: /) });
     expect(failed.status.steps.map((s) => s.phase)).toEqual(["Succeeded", "Failed"]);
-    second.handle(() => ({ status: 200, body: {} }));
+    second.respondWith(() => ({ status: 200, body: {} }));
     const auth = { authorization: `Bearer ${TOKEN}` };
     const retried = await fetch(`${h.runner.url}/runs/${name}/retry`, { method: "POST", headers: auth });
     expect(retried.status).toBe(200);
@@ -199,14 +199,14 @@ describe("runner: accept", () => {
 });
 
 /** A hook whose one HTTP step blocks each request until release() is called. */
-async function gatedHook(name = "slow", extra: Record<string, unknown> = {}): Promise<{ peer: Peer; release: () => void; hookSet: HookSet; arrived: () => number }> {
+async function gatedHook(name = "slow", extra: Record<string, unknown> = {}): Promise<{ peer: RecordingServer; release: () => void; hookSet: HookSet; arrived: () => number }> {
   let gates: Array<() => void> = [];
   let arrived = 0;
-  const peer = await startPeer(async () => {
+  const peer = await startRecordingServer({ responder: async () => {
     arrived++;
     await new Promise<void>((resolve) => gates.push(resolve));
     return { status: 200, body: {} };
-  });
+  } });
   const hookSet = hookSetFrom([{ name, on, steps: [{ name: "call", http: { url: `${peer.url}/{{ object.metadata.name }}/{{ object.spec.template.spec.containers[0].image }}` } }], ...extra }]);
   return {
     peer,
@@ -238,14 +238,14 @@ describe("runner: queue and concurrency", () => {
     await h.send("slow", change({ name: "b", to: "b:1", rv: "201" }));
     // b runs at once although a's run is still blocked; a's second change waits for its first.
     await until("b's step", () => arrived() === 2);
-    expect(peer.requests.map((r) => r.url)).toEqual(["/a/a:1", "/b/b:1"]);
+    expect(peer.requests.map((r) => r.path)).toEqual(["/a/a:1", "/b/b:1"]);
     expect(h.store.get(a2)!.status.phase).toBe("Pending");
     release();
     await h.settled(a1);
     await until("a's second step", () => arrived() === 3);
     release();
     await h.settled(a2);
-    expect(peer.requests.map((r) => r.url)).toEqual(["/a/a:1", "/b/b:1", "/a/a:2"]);
+    expect(peer.requests.map((r) => r.path)).toEqual(["/a/a:1", "/b/b:1", "/a/a:2"]);
     await h.runner.stop(1000);
     await peer.close();
   });
@@ -266,8 +266,8 @@ describe("runner: queue and concurrency", () => {
     }
     const phases = await Promise.all(names.map(async (n) => (await h.settled(n)).status.phase));
     expect(phases).toEqual(["Superseded", "Superseded", "Succeeded"]);
-    expect(peer.requests.at(-1)!.url).toBe("/frontend/x:3");
-    expect(peer.requests.filter((r) => r.url === "/frontend/x:3")).toHaveLength(1);
+    expect(peer.requests.at(-1)!.path).toBe("/frontend/x:3");
+    expect(peer.requests.filter((r) => r.path === "/frontend/x:3")).toHaveLength(1);
     expect(arrived()).toBeLessThanOrEqual(3);
     expect(h.store.get(names[0]!)!.status.message).toBe(`superseded by ${names[1]}`);
     await h.runner.stop(1000);
@@ -304,7 +304,7 @@ describe("runner: queue and concurrency", () => {
   });
 
   it("a run whose deadline passes while it keeps failing ends Failed with the reason", async () => {
-    const peer = await startPeer(() => ({ status: 503, body: {} }));
+    const peer = await startRecordingServer({ responder: () => ({ status: 503, body: {} }) });
     const hookSet = hookSetFrom([{ name: "d", on, steps: [{ name: "call", retries: 0, http: { url: `${peer.url}/x` } }] }]);
     setHook(hookSet, "d", { deadlineMs: 300 } as Partial<Hook>);
     const h = await startRunner(hookSet);
@@ -323,7 +323,7 @@ describe("runner: catch-up after event-source downtime", () => {
     resourceEventRequest({ type: "ADD", object: frontend({ image, generation: 5, resourceVersion: rv }), group: "apps", version: "v1", resource: "deployments" }, TOKEN);
 
   it("a replayed ADD records a baseline, fires for a state changed while down, and nothing for an unchanged one", async () => {
-    const peer = await startPeer();
+    const peer = await startRecordingServer();
     const hookSet = hookSetFrom([{ name: "img", on, steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }] }]);
     const h = await startRunner(hookSet);
     const baseline = (await h.send("img", add("i:1", "50"))).body as Accepted;
@@ -335,17 +335,17 @@ describe("runner: catch-up after event-source downtime", () => {
     expect(missed.runs).toEqual([expect.objectContaining({ phase: "Pending", created: true })]);
     await h.settled(missed.runs[0]!.name);
     expect((await h.send("img", add("i:2", "61"))).body).toMatchObject({ runs: [] });
-    expect(peer.requests.map((r) => r.url)).toEqual(["/i:2"]);
+    expect(peer.requests.map((r) => r.path)).toEqual(["/i:2"]);
     await h.runner.stop(1000);
     await peer.close();
   });
 });
 
 describe("runner: hostile and slow input", () => {
-  let peer: Peer;
+  let peer: RecordingServer;
   let h: Harness;
   beforeAll(async () => {
-    peer = await startPeer();
+    peer = await startRecordingServer();
     h = await startRunner(hookSetFrom([{ name: "purge", on, steps: [{ name: "first", http: { url: `${peer.url}/x` } }] }]));
   });
   afterAll(async () => {
@@ -461,7 +461,7 @@ describe("runner: hostile and slow input", () => {
 
 describe("runner: retention", () => {
   it("deletes finished runs past the TTL or beyond keepPerHook, never the newest run of an object", async () => {
-    const peer = await startPeer();
+    const peer = await startRecordingServer();
     const hookSet = hookSetFrom([{ name: "keep", on, steps: [{ name: "call", http: { url: `${peer.url}/x` } }] }]);
     const h = await startRunner(hookSet, { retention: { ttlMs: 60_000, keepPerHook: 2 } });
     const names: string[] = [];

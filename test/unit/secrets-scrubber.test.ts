@@ -4,7 +4,8 @@ import { pino } from "pino";
 import { REDACTED, SecretScrubber, scrubbingLogger } from "../../src/secrets/scrubber.js";
 import { httpStep } from "../../src/steps/http/index.js";
 import { StepFailure } from "../../src/steps/types.js";
-import { failureOf, makeContext, startPeer, type Peer } from "./steps/helpers.js";
+import { failureOf, makeContext } from "./steps/helpers.js";
+import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
 
 const SECRET = 'p@ss"w\\rd/+é=1';
 
@@ -122,9 +123,9 @@ describe("scrubbingLogger", () => {
 });
 
 describe("a secret echoed back by a real peer", () => {
-  let peer: Peer;
+  let peer: RecordingServer;
   beforeAll(async () => {
-    peer = await startPeer();
+    peer = await startRecordingServer();
   });
   afterAll(() => peer.close());
 
@@ -133,7 +134,7 @@ describe("a secret echoed back by a real peer", () => {
     ["base64 in a Basic header it reflects", (v: string) => ({ status: 403, body: `denied: Basic ${Buffer.from(`api:${v}`).toString("base64")}` })],
     ["URL-encoded in a URL it reflects", (v: string) => ({ status: 400, body: `see https://x.example/?t=${encodeURIComponent(v)}` })],
   ])("never appears in the failure or the logs when echoed %s", async (_, reply) => {
-    peer.handle((req) => reply(String(req.headers["x-token"])));
+    peer.respondWith((req) => reply(String(req.headers["x-token"])));
     const { ctx, logs } = makeContext({ secrets: { "api/token": SECRET } });
     const failure = await failureOf(httpStep, { url: `${peer.url}/x`, headers: { "X-Token": { secretKeyRef: { name: "api", key: "token" } } } }, ctx);
     expect(peer.requests.at(-1)!.headers["x-token"]).toBe(SECRET);
@@ -147,7 +148,7 @@ describe("a secret echoed back by a real peer", () => {
   });
 
   it("quotes at most 512 characters of a downstream's answer", async () => {
-    peer.handle(() => ({ status: 500, body: `${"x".repeat(10_000)}END` }));
+    peer.respondWith(() => ({ status: 500, body: `${"x".repeat(10_000)}END` }));
     const { ctx } = makeContext();
     const failure = await failureOf(httpStep, { url: `${peer.url}/big` }, ctx);
     expect(failure.message.length).toBeLessThan(700);

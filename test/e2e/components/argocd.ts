@@ -19,12 +19,12 @@
 // its askpass socket has the fixed path /tmp/reposerver-ask-pass.sock; its listeners take
 // --address 127.0.0.1.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import path from "node:path";
 
 import { Watch } from "@kubernetes/client-node";
 
 import { cacheDir, freePort, pollUntil, type KubeObject, type ManagedProcess, type Stack } from "../stack.js";
+import { httpGet } from "./http.js";
 import { startIsolated, type IsolatedProcess } from "./netns.js";
 
 export const ARGOCD_NAMESPACE = "argocd";
@@ -153,20 +153,6 @@ export interface ArgoCd {
   /** GET /metrics of the controller. */
   controllerMetrics(): Promise<string>;
   stop(): Promise<void>;
-}
-
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { timeout: 5_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 const partOf = { "app.kubernetes.io/part-of": "argocd" };

@@ -7,7 +7,8 @@ import { createHash, createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cdnPurgeStep, type CdnPurgeConfig } from "../../../src/steps/cdnPurge/index.js";
 import { classifyAwsError } from "../../../src/steps/cdnPurge/cloudfront.js";
-import { failureOf, makeContext, startPeer, type Peer, type RecordedRequest } from "./helpers.js";
+import { failureOf, makeContext } from "./helpers.js";
+import { startRecordingServer, type RecordingServer, type RecordedRequest } from "../../helpers/recording-server.js";
 
 const CF_TOKEN = "cf-token-secret-value-123";
 const FASTLY_TOKEN = "fastly-token-secret-456";
@@ -21,9 +22,9 @@ const secrets = {
   "aws/secret": AWS_SECRET,
 };
 
-let peer: Peer;
+let peer: RecordingServer;
 beforeAll(async () => {
-  peer = await startPeer();
+  peer = await startRecordingServer();
 });
 afterAll(async () => {
   await peer.close();
@@ -41,7 +42,7 @@ describe("cdnPurge: cloudflare", () => {
   const token = { secretKeyRef: { name: "cdn", key: "cloudflare" } };
 
   it("purges files with a Bearer token and returns the purge id", async () => {
-    peer.handle(() => ({ status: 200, body: { success: true, errors: [], messages: [], result: { id: "purge-1" } } }));
+    peer.respondWith(() => ({ status: 200, body: { success: true, errors: [], messages: [], result: { id: "purge-1" } } }));
     const { ctx, logs } = context();
     const outcome = await cdnPurgeStep.execute(
       { provider: "cloudflare", zoneId: "zone123", files: ["https://shop.example.com/{{ object.metadata.name }}", "https://shop.example.com/"], token },
@@ -49,35 +50,35 @@ describe("cdnPurge: cloudflare", () => {
     );
     const req = peer.requests.at(-1)!;
     expect(req.method).toBe("POST");
-    expect(req.url).toBe("/cf/client/v4/zones/zone123/purge_cache");
+    expect(req.path).toBe("/cf/client/v4/zones/zone123/purge_cache");
     expect(req.headers.authorization).toBe(`Bearer ${CF_TOKEN}`);
     expect(req.headers["idempotency-key"]).toBe(ctx.idempotencyKey);
-    expect(req.json()).toEqual({ files: ["https://shop.example.com/web", "https://shop.example.com/"] });
+    expect(req.json).toEqual({ files: ["https://shop.example.com/web", "https://shop.example.com/"] });
     expect(outcome.output).toEqual({ provider: "cloudflare", id: "purge-1" });
     expect(logs()).not.toContain(CF_TOKEN);
   });
 
   it("sends tags from a list template, and purge_everything", async () => {
-    peer.handle(() => ({ status: 200, body: { success: true, result: { id: "purge-2" } } }));
+    peer.respondWith(() => ({ status: 200, body: { success: true, result: { id: "purge-2" } } }));
     const { ctx } = context();
     await cdnPurgeStep.execute({ provider: "cloudflare", zoneId: "z", tags: "{{ [object.metadata.labels.site, 'all'] }}", token }, ctx);
-    expect(peer.requests.at(-1)!.json()).toEqual({ tags: ["shop", "all"] });
+    expect(peer.requests.at(-1)!.json).toEqual({ tags: ["shop", "all"] });
     await cdnPurgeStep.execute({ provider: "cloudflare", zoneId: "z", everything: true, token }, ctx);
-    expect(peer.requests.at(-1)!.json()).toEqual({ purge_everything: true });
+    expect(peer.requests.at(-1)!.json).toEqual({ purge_everything: true });
   });
 
   it("reports Cloudflare's errors, retrying only 429/5xx", async () => {
     const { ctx } = context();
-    peer.handle(() => ({ status: 400, body: { success: false, errors: [{ code: 1012, message: "Request must contain one of ..." }] } }));
+    peer.respondWith(() => ({ status: 400, body: { success: false, errors: [{ code: 1012, message: "Request must contain one of ..." }] } }));
     const bad = await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", hosts: ["a.example.com"], token }, ctx);
     expect(bad.retryable).toBe(false);
     expect(bad.message).toContain("1012 Request must contain one of");
-    peer.handle(() => ({ status: 429, headers: { "retry-after": "2" }, body: { success: false, errors: [{ code: 971, message: "throttled" }] } }));
+    peer.respondWith(() => ({ status: 429, headers: { "retry-after": "2" }, body: { success: false, errors: [{ code: 971, message: "throttled" }] } }));
     expect(await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", everything: true, token }, ctx)).toMatchObject({
       retryable: true,
       retryAfterMs: 2000,
     });
-    peer.handle(() => ({ status: 200, body: { success: false, errors: [{ code: 10000, message: "Authentication error" }] } }));
+    peer.respondWith(() => ({ status: 200, body: { success: false, errors: [{ code: 10000, message: "Authentication error" }] } }));
     expect((await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", everything: true, token }, ctx)).retryable).toBe(false);
   });
 
@@ -94,50 +95,50 @@ describe("cdnPurge: fastly", () => {
   const fastly = () => makeContext({ scope, secrets: { "env:FASTLY_TOKEN": FASTLY_TOKEN }, endpoints: { fastly: `${peer.url}/fastly` } });
 
   it("purges one surrogate key (soft) and returns its id", async () => {
-    peer.handle(() => ({ status: 200, body: { status: "ok", id: "108-1391560174-974124" } }));
+    peer.respondWith(() => ({ status: 200, body: { status: "ok", id: "108-1391560174-974124" } }));
     const { ctx } = fastly();
     const outcome = await cdnPurgeStep.execute({ provider: "fastly", serviceId: "SU1Z0isxPaozGVKXdv0eY", keys: ["site-{{ object.metadata.labels.site }}"], soft: true, token }, ctx);
     const req = peer.requests.at(-1)!;
     expect(req.method).toBe("POST");
-    expect(req.url).toBe("/fastly/service/SU1Z0isxPaozGVKXdv0eY/purge/site-shop");
+    expect(req.path).toBe("/fastly/service/SU1Z0isxPaozGVKXdv0eY/purge/site-shop");
     expect(req.headers["fastly-key"]).toBe(FASTLY_TOKEN);
     expect(req.headers["fastly-soft-purge"]).toBe("1");
     expect(outcome.output).toEqual({ provider: "fastly", id: "108-1391560174-974124" });
   });
 
   it("batches several keys in the Surrogate-Key header", async () => {
-    peer.handle((req) => ({
+    peer.respondWith((req) => ({
       status: 200,
       body: Object.fromEntries(String(req.headers["surrogate-key"]).split(" ").map((k, i) => [k, `id-${i}`])),
     }));
     const { ctx } = fastly();
     const outcome = await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", keys: ["a", "b", "c"], token }, ctx);
     const req = peer.requests.at(-1)!;
-    expect(req.url).toBe("/fastly/service/svc/purge");
+    expect(req.path).toBe("/fastly/service/svc/purge");
     expect(req.headers["surrogate-key"]).toBe("a b c");
     expect(req.headers["fastly-soft-purge"]).toBeUndefined();
     expect(outcome.output).toEqual({ provider: "fastly", ids: { a: "id-0", b: "id-1", c: "id-2" } });
   });
 
   it("purges everything and single URLs", async () => {
-    peer.handle(() => ({ status: 200, body: { status: "ok" } }));
+    peer.respondWith(() => ({ status: 200, body: { status: "ok" } }));
     const { ctx } = fastly();
     expect((await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", all: true, token }, ctx)).output).toEqual({ provider: "fastly" });
-    expect(peer.requests.at(-1)!.url).toBe("/fastly/service/svc/purge_all");
-    peer.handle(() => ({ status: 200, body: { status: "ok", id: "url-id" } }));
+    expect(peer.requests.at(-1)!.path).toBe("/fastly/service/svc/purge_all");
+    peer.respondWith(() => ({ status: 200, body: { status: "ok", id: "url-id" } }));
     const outcome = await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", url: "https://www.example.com/{{ object.metadata.name }}/index.html", token }, ctx);
-    expect(peer.requests.at(-1)!.url).toBe("/fastly/purge/www.example.com/web/index.html");
+    expect(peer.requests.at(-1)!.path).toBe("/fastly/purge/www.example.com/web/index.html");
     expect(outcome.output).toEqual({ provider: "fastly", id: "url-id" });
   });
 
   it("classifies Fastly's errors and keeps the token out of them", async () => {
     const { ctx } = fastly();
-    peer.handle((req) => ({ status: 401, body: { msg: "Provided credentials are missing or invalid", detail: String(req.headers["fastly-key"]) } }));
+    peer.respondWith((req) => ({ status: 401, body: { msg: "Provided credentials are missing or invalid", detail: String(req.headers["fastly-key"]) } }));
     const denied = await failureOf(cdnPurgeStep, { provider: "fastly", serviceId: "svc", all: true, token }, ctx);
     expect(denied.retryable).toBe(false);
     expect(denied.message).toContain("Provided credentials are missing or invalid");
     expect(denied.message).not.toContain(FASTLY_TOKEN);
-    peer.handle(() => ({ status: 503, body: { msg: "unavailable" } }));
+    peer.respondWith(() => ({ status: 503, body: { msg: "unavailable" } }));
     expect((await failureOf(cdnPurgeStep, { provider: "fastly", serviceId: "svc", all: true, token }, ctx)).retryable).toBe(true);
   });
 
@@ -192,14 +193,14 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
     expect(names).toEqual(expect.arrayContaining(["host", "x-amz-date"]));
     const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
     const hmac = (key: Buffer | string, text: string): Buffer => createHmac("sha256", key).update(text, "utf8").digest();
-    const [path, query = ""] = req.url.split("?");
+    const [path, query = ""] = req.path.split("?");
     const canonicalQuery = query
       .split("&")
       .filter(Boolean)
       .sort()
       .join("&");
     const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n]).trim().replace(/\s+/g, " ")}\n`).join("");
-    const payloadHash = (req.headers["x-amz-content-sha256"] as string | undefined) ?? sha256(req.body);
+    const payloadHash = (req.headers["x-amz-content-sha256"] as string | undefined) ?? sha256(req.bodyText);
     const canonicalRequest = [req.method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join("\n");
     const scopeText = `${date}/${region}/cloudfront/aws4_request`;
     const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scopeText, sha256(canonicalRequest)].join("\n");
@@ -208,9 +209,9 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
   }
 
   it("creates an invalidation with CallerReference = idempotency key, signed with SigV4", async () => {
-    peer.handle((req) => {
-      const reference = /<CallerReference>([^<]*)<\/CallerReference>/.exec(req.body)?.[1] ?? "";
-      const paths = [...req.body.matchAll(/<Path>([^<]*)<\/Path>/g)].map((m) => m[1]!);
+    peer.respondWith((req) => {
+      const reference = /<CallerReference>([^<]*)<\/CallerReference>/.exec(req.bodyText)?.[1] ?? "";
+      const paths = [...req.bodyText.matchAll(/<Path>([^<]*)<\/Path>/g)].map((m) => m[1]!);
       return {
         status: 201,
         headers: { "content-type": "text/xml", location: `${peer.url}/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation/I2J0I21PCUYOIK` },
@@ -221,10 +222,10 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
     const outcome = await cdnPurgeStep.execute(config, ctx);
     const req = peer.requests.at(-1)!;
     expect(req.method).toBe("POST");
-    expect(req.url).toBe("/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation");
-    expect(req.body).toContain(`<CallerReference>${ctx.idempotencyKey}</CallerReference>`);
-    expect(req.body).toContain("<Quantity>2</Quantity>");
-    expect(req.body).toContain("<Path>/index.html</Path><Path>/web/*</Path>");
+    expect(req.path).toBe("/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation");
+    expect(req.bodyText).toContain(`<CallerReference>${ctx.idempotencyKey}</CallerReference>`);
+    expect(req.bodyText).toContain("<Quantity>2</Quantity>");
+    expect(req.bodyText).toContain("<Path>/index.html</Path><Path>/web/*</Path>");
     const [sent, computed] = sigV4(req, AWS_SECRET);
     expect(computed).toBe(sent);
     expect(sigV4(req, "not-the-secret")[1]).not.toBe(sent);
@@ -234,20 +235,20 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
 
   it("maps CloudFront errors: NoSuchDistribution is final, TooManyInvalidationsInProgress and 5xx are retried", async () => {
     const { ctx } = context();
-    peer.handle(() => ({ status: 404, headers: { "content-type": "text/xml" }, body: errorXml("NoSuchDistribution", "The specified distribution does not exist.") }));
+    peer.respondWith(() => ({ status: 404, headers: { "content-type": "text/xml" }, body: errorXml("NoSuchDistribution", "The specified distribution does not exist.") }));
     const missing = await failureOf(cdnPurgeStep, config, ctx);
     expect(missing.retryable).toBe(false);
     expect(missing.message).toContain("NoSuchDistribution");
-    peer.handle(() => ({ status: 400, headers: { "content-type": "text/xml" }, body: errorXml("TooManyInvalidationsInProgress", "Too many") }));
+    peer.respondWith(() => ({ status: 400, headers: { "content-type": "text/xml" }, body: errorXml("TooManyInvalidationsInProgress", "Too many") }));
     expect((await failureOf(cdnPurgeStep, config, ctx)).retryable).toBe(true);
-    peer.handle(() => ({ status: 503, headers: { "content-type": "text/xml" }, body: errorXml("ServiceUnavailable", "later") }));
+    peer.respondWith(() => ({ status: 503, headers: { "content-type": "text/xml" }, body: errorXml("ServiceUnavailable", "later") }));
     expect((await failureOf(cdnPurgeStep, config, ctx)).retryable).toBe(true);
     expect(classifyAwsError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })).retryable).toBe(true);
     expect(classifyAwsError({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 } }).retryable).toBe(false);
   });
 
   it("stops when ctx.signal aborts", async () => {
-    peer.handle(() => undefined);
+    peer.respondWith(() => undefined);
     const controller = new AbortController();
     const { ctx } = context(controller.signal);
     setTimeout(() => controller.abort(new Error("shutdown")), 100);

@@ -3,14 +3,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubWorkflowStep, type GithubWorkflowConfig } from "../../../src/steps/githubWorkflow/index.js";
 import { slackStep, type SlackConfig } from "../../../src/steps/slack/index.js";
-import { closedPort, failureOf, makeContext, startPeer, type Peer } from "./helpers.js";
+import { closedPort, failureOf, makeContext } from "./helpers.js";
+import { startRecordingServer, type RecordingServer } from "../../helpers/recording-server.js";
 
 const GH_TOKEN = "ghp_secretTokenValue1234567890";
 const scope = { object: { metadata: { name: "web", namespace: "prod" }, spec: { image: "app:1.2.3", replicas: 2 } } };
 
-let peer: Peer;
+let peer: RecordingServer;
 beforeAll(async () => {
-  peer = await startPeer();
+  peer = await startRecordingServer();
 });
 afterAll(async () => {
   await peer.close();
@@ -28,32 +29,32 @@ describe("githubWorkflow", () => {
   };
 
   it("dispatches a workflow with GitHub's headers and string inputs (204)", async () => {
-    peer.handle(() => ({ status: 204 }));
+    peer.respondWith(() => ({ status: 204 }));
     const { ctx, logs } = context();
     const outcome = await githubWorkflowStep.execute(workflow, ctx);
     const req = peer.requests.at(-1)!;
     expect(req.method).toBe("POST");
-    expect(req.url).toBe("/api/v3/repos/acme/site/actions/workflows/deploy.yml/dispatches");
+    expect(req.path).toBe("/api/v3/repos/acme/site/actions/workflows/deploy.yml/dispatches");
     expect(req.headers.accept).toBe("application/vnd.github+json");
     expect(req.headers["x-github-api-version"]).toBe("2022-11-28");
     expect(req.headers.authorization).toBe(`Bearer ${GH_TOKEN}`);
     expect(req.headers["idempotency-key"]).toBe(ctx.idempotencyKey);
-    expect(req.json()).toEqual({ ref: "main", inputs: { image: "app:1.2.3", replicas: "2", dryRun: "false" } });
+    expect(req.json).toEqual({ ref: "main", inputs: { image: "app:1.2.3", replicas: "2", dryRun: "false" } });
     expect(outcome.output).toEqual({ dispatch: "workflow", owner: "acme", repo: "site", workflow: "deploy.yml", ref: "main" });
     expect(logs()).not.toContain(GH_TOKEN);
   });
 
   it("accepts a numeric workflow id and reports run details when GitHub returns them", async () => {
-    peer.handle(() => ({ status: 200, body: { workflow_run_id: 99, run_url: "x", html_url: "https://github.com/acme/site/actions/runs/99" } }));
+    peer.respondWith(() => ({ status: 200, body: { workflow_run_id: 99, run_url: "x", html_url: "https://github.com/acme/site/actions/runs/99" } }));
     const { ctx } = context();
     const outcome = await githubWorkflowStep.execute({ ...workflow, workflow: 1234, inputs: undefined }, ctx);
-    expect(peer.requests.at(-1)!.url).toBe("/api/v3/repos/acme/site/actions/workflows/1234/dispatches");
-    expect(peer.requests.at(-1)!.json()).toEqual({ ref: "main" });
+    expect(peer.requests.at(-1)!.path).toBe("/api/v3/repos/acme/site/actions/workflows/1234/dispatches");
+    expect(peer.requests.at(-1)!.json).toEqual({ ref: "main" });
     expect(outcome.output).toMatchObject({ runId: 99, runUrl: "https://github.com/acme/site/actions/runs/99" });
   });
 
   it("sends repository_dispatch with event_type and client_payload", async () => {
-    peer.handle(() => ({ status: 204 }));
+    peer.respondWith(() => ({ status: 204 }));
     const { ctx } = context();
     const outcome = await githubWorkflowStep.execute(
       {
@@ -67,37 +68,37 @@ describe("githubWorkflow", () => {
       ctx,
     );
     const req = peer.requests.at(-1)!;
-    expect(req.url).toBe("/api/v3/repos/acme/site/dispatches");
-    expect(req.json()).toEqual({ event_type: "deployed-prod", client_payload: { object: { name: "web", namespace: "prod" }, replicas: 2 } });
+    expect(req.path).toBe("/api/v3/repos/acme/site/dispatches");
+    expect(req.json).toEqual({ event_type: "deployed-prod", client_payload: { object: { name: "web", namespace: "prod" }, replicas: 2 } });
     expect(outcome.output).toEqual({ dispatch: "repository", owner: "acme", repo: "site", eventType: "deployed-prod" });
   });
 
   it("fails without retry on 422 with GitHub's message, and retries rate limits after the reset", async () => {
     const { ctx } = context();
-    peer.handle(() => ({ status: 422, body: { message: "Workflow does not have 'workflow_dispatch' trigger" } }));
+    peer.respondWith(() => ({ status: 422, body: { message: "Workflow does not have 'workflow_dispatch' trigger" } }));
     const invalid = await failureOf(githubWorkflowStep, workflow, ctx);
     expect(invalid.retryable).toBe(false);
     expect(invalid.message).toContain("does not have 'workflow_dispatch' trigger");
 
     const reset = Math.floor(Date.now() / 1000) + 30;
-    peer.handle(() => ({ status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }, body: { message: "API rate limit exceeded" } }));
+    peer.respondWith(() => ({ status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }, body: { message: "API rate limit exceeded" } }));
     const limited = await failureOf(githubWorkflowStep, workflow, ctx);
     expect(limited.retryable).toBe(true);
     expect(limited.retryAfterMs).toBeGreaterThan(20_000);
     expect(limited.retryAfterMs).toBeLessThanOrEqual(30_000);
 
-    peer.handle(() => ({ status: 403, headers: { "retry-after": "60" }, body: { message: "secondary rate limit" } }));
+    peer.respondWith(() => ({ status: 403, headers: { "retry-after": "60" }, body: { message: "secondary rate limit" } }));
     expect(await failureOf(githubWorkflowStep, workflow, ctx)).toMatchObject({ retryable: true, retryAfterMs: 60_000 });
 
-    peer.handle(() => ({ status: 403, body: { message: "Resource not accessible by integration" } }));
+    peer.respondWith(() => ({ status: 403, body: { message: "Resource not accessible by integration" } }));
     expect((await failureOf(githubWorkflowStep, workflow, ctx)).retryable).toBe(false);
 
-    peer.handle((req) => ({ status: 401, body: { message: `Bad credentials: ${String(req.headers.authorization)}` } }));
+    peer.respondWith((req) => ({ status: 401, body: { message: `Bad credentials: ${String(req.headers.authorization)}` } }));
     const denied = await failureOf(githubWorkflowStep, workflow, ctx);
     expect(denied.retryable).toBe(false);
     expect(denied.message).not.toContain(GH_TOKEN);
 
-    peer.handle(() => ({ status: 502, body: "bad gateway" }));
+    peer.respondWith(() => ({ status: 502, body: "bad gateway" }));
     expect((await failureOf(githubWorkflowStep, workflow, ctx)).retryable).toBe(true);
   });
 
@@ -119,15 +120,15 @@ describe("slack", () => {
   };
 
   it("posts JSON to the webhook from the secret", async () => {
-    peer.handle(() => ({ status: 200, headers: { "content-type": "text/html" }, body: "ok" }));
+    peer.respondWith(() => ({ status: 200, headers: { "content-type": "text/html" }, body: "ok" }));
     const { ctx, logs } = context();
     const outcome = await slackStep.execute(message, ctx);
     const req = peer.requests.at(-1)!;
     expect(req.method).toBe("POST");
-    expect(req.url).toBe(hookPath);
+    expect(req.path).toBe(hookPath);
     expect(req.headers["content-type"]).toBe("application/json");
     expect(req.headers["idempotency-key"]).toBe(ctx.idempotencyKey);
-    expect(req.json()).toEqual({
+    expect(req.json).toEqual({
       text: "Deployment prod/web now runs app:1.2.3",
       blocks: [{ type: "section", text: { type: "mrkdwn", text: "*web* updated" } }],
       channel: "#deploys",
@@ -138,15 +139,15 @@ describe("slack", () => {
 
   it("classifies Slack's errors and never shows the webhook URL", async () => {
     const { ctx } = context();
-    peer.handle(() => ({ status: 404, body: "channel_not_found" }));
+    peer.respondWith(() => ({ status: 404, body: "channel_not_found" }));
     const notFound = await failureOf(slackStep, message, ctx);
     expect(notFound.retryable).toBe(false);
     expect(notFound.message).toBe("Slack webhook answered 404 Not Found: channel_not_found");
 
-    peer.handle(() => ({ status: 429, headers: { "retry-after": "3" }, body: "rate_limited" }));
+    peer.respondWith(() => ({ status: 429, headers: { "retry-after": "3" }, body: "rate_limited" }));
     expect(await failureOf(slackStep, message, ctx)).toMatchObject({ retryable: true, retryAfterMs: 3000 });
 
-    peer.handle((req) => ({ status: 400, body: `invalid_payload for ${req.url}` }));
+    peer.respondWith((req) => ({ status: 400, body: `invalid_payload for ${req.path}` }));
     const echoed = await failureOf(slackStep, message, ctx);
     expect(echoed.message).not.toContain("XXXXsecretXXXX");
 

@@ -1,7 +1,8 @@
 // Test helpers for step types: a StepContext built as the executor builds it (ctx.secret registers
 // values with a SecretScrubber, the logger scrubs every line) whose logger writes to memory, and a
-// real HTTP server on 127.0.0.1 standing in for GitHub / Slack / Cloudflare / Fastly / CloudFront.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+// closed port. The HTTP server standing in for GitHub / Slack / Cloudflare / Fastly / CloudFront is
+// test/helpers/recording-server.ts, shared with the e2e tests.
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
@@ -104,80 +105,6 @@ export async function failureOf<C>(step: StepType<C>, config: C, ctx: StepContex
     throw new Error(`expected a StepFailure, got ${String(err)}`, { cause: err });
   }
   throw new Error(`expected a StepFailure, got success: ${JSON.stringify(outcome)}`);
-}
-
-export interface RecordedRequest {
-  method: string;
-  /** Path and query as received. */
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  json(): unknown;
-}
-
-export interface Reply {
-  status?: number;
-  headers?: Record<string, string>;
-  /** Objects are sent as JSON. */
-  body?: unknown;
-}
-
-export type Handler = (request: RecordedRequest, res: ServerResponse) => Reply | undefined | Promise<Reply | undefined>;
-
-export interface Peer {
-  url: string;
-  requests: RecordedRequest[];
-  /** Replaces the handler (default: 200 {}). */
-  handle(handler: Handler): void;
-  close(): Promise<void>;
-}
-
-/** A real HTTP server on 127.0.0.1:0 that records every request. Return undefined from a handler to answer yourself. */
-export async function startPeer(handler?: Handler): Promise<Peer> {
-  let current: Handler = handler ?? (() => ({ status: 200, body: {} }));
-  const requests: RecordedRequest[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      const recorded: RecordedRequest = {
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body,
-        json: () => JSON.parse(body) as unknown,
-      };
-      requests.push(recorded);
-      Promise.resolve(current(recorded, res)).then(
-        (reply) => {
-          if (!reply) return;
-          const isText = typeof reply.body === "string" || reply.body === undefined;
-          const headers = { ...(isText ? {} : { "content-type": "application/json" }), ...reply.headers };
-          res.writeHead(reply.status ?? 200, headers);
-          res.end(reply.body === undefined ? undefined : isText ? (reply.body as string) : JSON.stringify(reply.body));
-        },
-        (err: unknown) => {
-          res.writeHead(599);
-          res.end(String(err));
-        },
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    handle: (h) => {
-      current = h;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** A port on 127.0.0.1 that refuses connections (a server that was started and closed). */

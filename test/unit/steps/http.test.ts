@@ -2,15 +2,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpStep, statusMatches, type HttpConfig } from "../../../src/steps/http/index.js";
 import { classifyStatus, parseRetryAfter } from "../../../src/steps/common/http.js";
-import { closedPort, failureOf, makeContext, startPeer, type Peer, executeScrubbed } from "./helpers.js";
+import { closedPort, failureOf, makeContext, executeScrubbed } from "./helpers.js";
+import { startRecordingServer, type RecordingServer } from "../../helpers/recording-server.js";
 
 const TOKEN = "s3cr3t-token-value-42";
 const secrets = { "api/token": TOKEN, "env:API_KEY": "env-key-value-77" };
 const scope = { object: { metadata: { name: "web", namespace: "prod" }, spec: { replicas: 3 } } };
 
-let peer: Peer;
+let peer: RecordingServer;
 beforeAll(async () => {
-  peer = await startPeer();
+  peer = await startRecordingServer();
 });
 afterAll(async () => {
   await peer.close();
@@ -57,7 +58,7 @@ describe("shared HTTP classification", () => {
 
 describe("http step", () => {
   it("sends a templated JSON request with the idempotency key and secret headers", async () => {
-    peer.handle(() => ({ status: 201, headers: { "x-request-id": "req-9", "set-cookie": "session=abc" }, body: { accepted: true, id: 7 } }));
+    peer.respondWith(() => ({ status: 201, headers: { "x-request-id": "req-9", "set-cookie": "session=abc" }, body: { accepted: true, id: 7 } }));
     const { ctx, logs } = makeContext({ scope, secrets });
     const outcome = await httpStep.execute(
       config({
@@ -73,14 +74,14 @@ describe("http step", () => {
     );
     const received = peer.requests.at(-1)!;
     expect(received.method).toBe("PUT");
-    expect(received.url).toBe("/hook/web?x=1");
+    expect(received.path).toBe("/hook/web?x=1");
     expect(received.headers["idempotency-key"]).toBe("idem-0123456789abcdef");
     expect(received.headers["content-type"]).toBe("application/json");
     expect(received.headers["x-name"]).toBe("prod/web");
     expect(received.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(received.headers["x-api-key"]).toBe("env-key-value-77");
     // A whole-string template keeps its type: replicas stays a number.
-    expect(received.json()).toEqual({ name: "web", replicas: 3, fixed: [1, true, null] });
+    expect(received.json).toEqual({ name: "web", replicas: 3, fixed: [1, true, null] });
     expect(outcome.output).toEqual({
       status: 201,
       headers: expect.objectContaining({ "content-type": "application/json", "x-request-id": "req-9" }),
@@ -91,16 +92,16 @@ describe("http step", () => {
   });
 
   it("defaults to POST without a body, and returns text bodies as text", async () => {
-    peer.handle(() => ({ status: 200, headers: { "content-type": "text/plain" }, body: "fine" }));
+    peer.respondWith(() => ({ status: 200, headers: { "content-type": "text/plain" }, body: "fine" }));
     const { ctx } = makeContext({ scope });
     const outcome = await httpStep.execute(config(), ctx);
     expect(peer.requests.at(-1)!.method).toBe("POST");
-    expect(peer.requests.at(-1)!.body).toBe("");
+    expect(peer.requests.at(-1)!.bodyText).toBe("");
     expect((outcome.output as { body: unknown }).body).toBe("fine");
   });
 
   it("accepts the statuses in expectStatus", async () => {
-    peer.handle(() => ({ status: 404, body: { gone: true } }));
+    peer.respondWith(() => ({ status: 404, body: { gone: true } }));
     const { ctx } = makeContext({ scope });
     const outcome = await httpStep.execute(config({ method: "DELETE", expectStatus: [200, 404] }), ctx);
     expect((outcome.output as { status: number }).status).toBe(404);
@@ -110,14 +111,14 @@ describe("http step", () => {
 
   it("classifies 500 as retryable and 400 as not", async () => {
     const { ctx } = makeContext({ scope });
-    peer.handle(() => ({ status: 500, body: "boom" }));
+    peer.respondWith(() => ({ status: 500, body: "boom" }));
     const five = await failureOf(httpStep, config(), ctx);
     expect(five.retryable).toBe(true);
     expect(five.retryAfterMs).toBeUndefined();
     expect(five.message).toContain("500");
     expect(five.message).toContain("boom");
     expect(five.message).not.toContain("?x=1");
-    peer.handle(() => ({ status: 400, body: { error: "bad field" } }));
+    peer.respondWith(() => ({ status: 400, body: { error: "bad field" } }));
     const four = await failureOf(httpStep, config(), ctx);
     expect(four.retryable).toBe(false);
     expect(four.message).toContain("bad field");
@@ -125,16 +126,16 @@ describe("http step", () => {
 
   it("turns 429 with Retry-After: 2 into retryAfterMs 2000, and 503 with an HTTP-date into a delay", async () => {
     const { ctx } = makeContext({ scope });
-    peer.handle(() => ({ status: 429, headers: { "retry-after": "2" }, body: "slow down" }));
+    peer.respondWith(() => ({ status: 429, headers: { "retry-after": "2" }, body: "slow down" }));
     const limited = await failureOf(httpStep, config(), ctx);
     expect(limited.retryable).toBe(true);
     expect(limited.retryAfterMs).toBe(2000);
-    peer.handle(() => ({ status: 503, headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() } }));
+    peer.respondWith(() => ({ status: 503, headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() } }));
     const unavailable = await failureOf(httpStep, config(), ctx);
     expect(unavailable.retryable).toBe(true);
     expect(unavailable.retryAfterMs).toBeGreaterThan(50_000);
     expect(unavailable.retryAfterMs).toBeLessThanOrEqual(60_000);
-    peer.handle(() => ({ status: 408 }));
+    peer.respondWith(() => ({ status: 408 }));
     expect((await failureOf(httpStep, config(), ctx)).retryable).toBe(true);
   });
 
@@ -147,7 +148,7 @@ describe("http step", () => {
   });
 
   it("stops when ctx.signal aborts", async () => {
-    peer.handle(() => undefined); // never answers
+    peer.respondWith(() => undefined); // never answers
     const controller = new AbortController();
     const { ctx } = makeContext({ scope, signal: controller.signal });
     const started = Date.now();
@@ -160,7 +161,7 @@ describe("http step", () => {
   });
 
   it("never lets a secret reach outputs, errors or logs, even when the peer echoes it", async () => {
-    peer.handle((req) => ({ status: 200, body: { youSent: req.headers.authorization, list: [req.headers["x-api-key"]] } }));
+    peer.respondWith((req) => ({ status: 200, body: { youSent: req.headers.authorization, list: [req.headers["x-api-key"]] } }));
     const { ctx, logs } = makeContext({ scope, secrets });
     const headers = {
       Authorization: { secretKeyRef: { name: "api", key: "token" }, prefix: "Bearer " },
@@ -172,7 +173,7 @@ describe("http step", () => {
     expect(shown).not.toContain("env-key-value-77");
     expect(shown).toContain("[redacted]");
 
-    peer.handle((req) => ({ status: 401, body: `invalid token ${String(req.headers.authorization)}` }));
+    peer.respondWith((req) => ({ status: 401, body: `invalid token ${String(req.headers.authorization)}` }));
     const failure = await failureOf(httpStep, config({ headers }), ctx);
     expect(failure.retryable).toBe(false);
     expect(failure.message).not.toContain(TOKEN);
@@ -182,7 +183,7 @@ describe("http step", () => {
   });
 
   it("follows redirects, except when a header carries a secret", async () => {
-    peer.handle((req) => (req.url.startsWith("/moved") ? { status: 200, body: { landed: req.url } } : { status: 307, headers: { location: "/moved" } }));
+    peer.respondWith((req) => (req.path.startsWith("/moved") ? { status: 200, body: { landed: req.path } } : { status: 307, headers: { location: "/moved" } }));
     const { ctx } = makeContext({ scope, secrets });
     const followed = await httpStep.execute({ url: `${peer.url}/start` }, ctx);
     expect(followed.output).toMatchObject({ status: 200, body: { landed: "/moved" } });
@@ -195,7 +196,7 @@ describe("http step", () => {
   });
 
   it("caps large bodies", async () => {
-    peer.handle(() => ({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ big: "x".repeat(400_000) }) }));
+    peer.respondWith(() => ({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ big: "x".repeat(400_000) }) }));
     const { ctx } = makeContext({ scope });
     const outcome = await httpStep.execute(config(), ctx);
     const output = outcome.output as { body: string; bodyTruncated?: boolean };

@@ -1,5 +1,5 @@
 // kubernetes and waitFor steps against a small fake Kubernetes API server over real HTTP on
-// 127.0.0.1, through @kubernetes/client-node with a real KubeConfig: discovery,
+// 127.0.0.1, through src/k8s (KubeConfig from @kubernetes/client-node, our REST transport): discovery,
 // create/apply/patch/delete, and streamed watches. It checks what the steps send (paths, content
 // types, fieldManager/force, annotations, bodies as written) and the wait loop (watch, poll
 // fallback, abort, timeouts). It is not a kube-apiserver: test/e2e/steps-kubernetes.e2e.test.ts
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import type { KubeObject } from "../../../src/k8s/types.js";
 import { deterministicName, kubernetesStep, type KubernetesConfig } from "../../../src/steps/kubernetes/index.js";
 import { waitForStep } from "../../../src/steps/waitFor/index.js";
-import { closedPort, failureOf, makeContext, startPeer, type Peer, type RecordedRequest } from "./helpers.js";
+import { closedPort, failureOf, makeContext } from "./helpers.js";
+import { startRecordingServer, type RecordingServer, type RecordedRequest } from "../../helpers/recording-server.js";
 
 const DISCOVERY: Record<string, { name: string; kind: string; namespaced: boolean }[]> = {
   "/api/v1": [
@@ -35,7 +36,7 @@ class FakeApiServer {
   private uid = 0;
 
   handle = (req: RecordedRequest, res: ServerResponse) => {
-    const url = new URL(req.url, "http://fake");
+    const url = new URL(req.path, "http://fake");
     const path = url.pathname;
     if (req.method === "GET" && this.hang.has(path)) {
       this.hanging.push(res);
@@ -60,7 +61,7 @@ class FakeApiServer {
       return undefined;
     }
     if (req.method === "POST" && isCollection) {
-      const body = req.json() as KubeObject;
+      const body = req.json as KubeObject;
       const key = `${path}/${body.metadata!.name!}`;
       if (this.objects.has(key)) return status(409, "AlreadyExists", `${body.kind} "${body.metadata!.name}" already exists`);
       return { status: 201, body: this.store(key, body, "ADDED") };
@@ -75,7 +76,7 @@ class FakeApiServer {
     }
     if (req.method === "PATCH") {
       const type = String(req.headers["content-type"]);
-      const patch = req.json() as unknown;
+      const patch = req.json as unknown;
       if (type === "application/apply-patch+yaml") return { status: 200, body: this.store(path, { ...existing, ...(patch as KubeObject) }, existing ? "MODIFIED" : "ADDED") };
       if (!existing) return status(404, "NotFound", "not found");
       if (type === "application/merge-patch+json") return { status: 200, body: this.store(path, merge(existing, patch) as KubeObject, "MODIFIED") };
@@ -139,12 +140,12 @@ function merge(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-let peer: Peer;
+let peer: RecordingServer;
 let api: FakeApiServer;
 let kubeConfig: KubeConfig;
 
 beforeAll(async () => {
-  peer = await startPeer();
+  peer = await startRecordingServer();
   // Plain HTTP: client-node allows it only with skipTLSVerify.
   kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
@@ -156,7 +157,7 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   api = new FakeApiServer();
-  peer.handle(api.handle);
+  peer.respondWith(api.handle);
   peer.requests.length = 0;
 });
 afterAll(async () => {
@@ -186,11 +187,11 @@ describe("kubernetes step (fake API server)", () => {
       ctx,
     );
     const req = peer.requests.find((r) => r.method === "PATCH")!;
-    expect(req.url).toBe("/api/v1/namespaces/team-a/configmaps/cfg-web?fieldManager=resource-hooks&force=true");
+    expect(req.path).toBe("/api/v1/namespaces/team-a/configmaps/cfg-web?fieldManager=resource-hooks&force=true");
     expect(req.headers["content-type"]).toBe("application/apply-patch+yaml");
     expect(req.headers.authorization).toBe("Bearer kube-token");
     expect(req.headers["user-agent"]).toBe("resource-hooks");
-    expect(req.json()).toEqual({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg-web", namespace: "team-a" }, data: { a: "1" } });
+    expect(req.json).toEqual({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg-web", namespace: "team-a" }, data: { a: "1" } });
     expect(outcome.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "cfg-web", uid: "uid-1" });
   });
 
@@ -229,7 +230,7 @@ describe("kubernetes step (fake API server)", () => {
     await kubernetesStep.execute({ action: "patch", manifest: target, patch: { merge: { spec: { replicas: 2, paused: null } } } }, ctx);
     const merged = peer.requests.filter((r) => r.method === "PATCH").at(-1)!;
     expect(merged.headers["content-type"]).toBe("application/merge-patch+json");
-    expect(merged.url).toBe("/apis/apps/v1/namespaces/prod/deployments/web?fieldManager=resource-hooks");
+    expect(merged.path).toBe("/apis/apps/v1/namespaces/prod/deployments/web?fieldManager=resource-hooks");
     expect(api.objects.get("/apis/apps/v1/namespaces/prod/deployments/web")!.spec).toEqual({ replicas: 2 });
     await kubernetesStep.execute({ action: "patch", manifest: target, patch: { json: [{ op: "replace", path: "/spec/replicas", value: "{{ 1 + 2 }}" }] } }, ctx);
     expect(peer.requests.filter((r) => r.method === "PATCH").at(-1)!.headers["content-type"]).toBe("application/json-patch+json");
@@ -245,7 +246,7 @@ describe("kubernetes step (fake API server)", () => {
     await kubernetesStep.execute({ action: "apply", manifest: cm }, ctx);
     const deleted = await kubernetesStep.execute({ action: "delete", manifest: cm }, ctx);
     expect(deleted.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: "prod", name: "gone", uid: "uid-1" });
-    expect(peer.requests.find((r) => r.method === "DELETE")!.url).toBe("/api/v1/namespaces/prod/configmaps/gone?propagationPolicy=Background");
+    expect(peer.requests.find((r) => r.method === "DELETE")!.path).toBe("/api/v1/namespaces/prod/configmaps/gone?propagationPolicy=Background");
     const again = await kubernetesStep.execute({ action: "delete", manifest: cm, wait: { for: "deleted" } }, ctx);
     expect(again.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: "prod", name: "gone" });
   });
@@ -253,11 +254,24 @@ describe("kubernetes step (fake API server)", () => {
   it("treats cluster-scoped kinds without a namespace, and unknown kinds as final failures", async () => {
     const { ctx } = context();
     const outcome = await kubernetesStep.execute({ action: "apply", manifest: { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-b", namespace: "ignored" } } }, ctx);
-    expect(peer.requests.find((r) => r.method === "PATCH")!.url).toBe("/api/v1/namespaces/team-b?fieldManager=resource-hooks&force=true");
+    expect(peer.requests.find((r) => r.method === "PATCH")!.path).toBe("/api/v1/namespaces/team-b?fieldManager=resource-hooks&force=true");
     expect(outcome.output).toEqual({ apiVersion: "v1", kind: "Namespace", name: "team-b", uid: "uid-1" });
     const unknown = await failureOf(kubernetesStep, { action: "apply", manifest: { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } } }, ctx);
     expect(unknown.retryable).toBe(false);
     expect(unknown.message).toContain("apiVersion example.com/v1 is not served");
+  });
+
+  it("asks discovery again for a kind its cached answer lacks (a CRD created since)", async () => {
+    const { ctx } = context();
+    await kubernetesStep.execute({ action: "apply", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "first", namespace: "prod" } } }, ctx);
+    DISCOVERY["/api/v1"]!.push({ name: "secrets", kind: "Secret", namespaced: true });
+    try {
+      const outcome = await kubernetesStep.execute({ action: "apply", manifest: { apiVersion: "v1", kind: "Secret", metadata: { name: "new", namespace: "prod" } } }, ctx);
+      expect(outcome.output).toMatchObject({ kind: "Secret", name: "new" });
+      expect(peer.requests.filter((r) => r.method === "PATCH").at(-1)!.path).toBe("/api/v1/namespaces/prod/secrets/new?fieldManager=resource-hooks&force=true");
+    } finally {
+      DISCOVERY["/api/v1"]!.pop();
+    }
   });
 
   it("waits for a created Job to complete, watching it", async () => {
@@ -268,8 +282,8 @@ describe("kubernetes step (fake API server)", () => {
     setTimeout(() => api.setStatus(path, { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] }), 300);
     const outcome = await kubernetesStep.execute(job({ wait: { for: "complete", timeout: "10s" } }), ctx);
     expect((outcome.output as { name: string }).name).toBe(name);
-    const watch = peer.requests.find((r) => r.url.includes("watch=true"))!;
-    expect(watch.url).toContain(`/apis/batch/v1/namespaces/prod/jobs?watch=true&fieldSelector=metadata.name%3D${name}`);
+    const watch = peer.requests.find((r) => r.path.includes("watch=true"))!;
+    expect(watch.path).toContain(`/apis/batch/v1/namespaces/prod/jobs?watch=true&fieldSelector=metadata.name%3D${name}`);
   });
 
   it("fails without retry when the Job fails, naming the Job's reason", async () => {
@@ -300,7 +314,7 @@ describe("kubernetes step (fake API server)", () => {
   it("classifies API errors: 5xx, 429 (with Retry-After) and network errors retry; 401, 403, 409 AlreadyExists, 422 do not", async () => {
     const cm: KubernetesConfig = { action: "apply", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "prod" } } };
     const answer = async (code: number, reason: string, headers: Record<string, string> = {}, details?: Record<string, unknown>) => {
-      peer.handle((req, res) =>
+      peer.respondWith((req, res) =>
         req.method === "PATCH"
           ? { status: code, headers, body: { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message: `said ${reason}`, ...(details ? { details } : {}) } }
           : api.handle(req, res),
@@ -387,7 +401,7 @@ describe("waitFor step (fake API server)", () => {
     api.forbidWatch = true;
     setTimeout(() => api.setStatus(deploymentPath, rolledOut), 300);
     await waitForStep.execute({ for: "rollout", timeout: "10s" }, context().ctx);
-    expect(peer.requests.filter((r) => r.method === "GET" && r.url === deploymentPath).length).toBeGreaterThanOrEqual(2);
+    expect(peer.requests.filter((r) => r.method === "GET" && r.path === deploymentPath).length).toBeGreaterThanOrEqual(2);
   });
 
   it("waits for another object by condition or CEL expression, defaulting to the trigger's namespace", async () => {
@@ -414,7 +428,7 @@ describe("waitFor step (fake API server)", () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(failure.retryable).toBe(false);
     expect(failure.message).toContain("runner shutting down");
-    expect(peer.requests.filter((r) => r.url === deploymentPath)).toHaveLength(1);
+    expect(peer.requests.filter((r) => r.path === deploymentPath)).toHaveLength(1);
     await vi.waitFor(() => expect(api.hanging).toHaveLength(0), { timeout: 2000 });
   });
 

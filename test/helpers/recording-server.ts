@@ -1,7 +1,10 @@
-// A real HTTP server on 127.0.0.1 that records every request it gets: the
-// target of Sensor HTTP triggers in e2e tests.
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+// A real HTTP server on 127.0.0.1 that records every request it gets, for unit and e2e tests:
+// the stand-in for GitHub / Slack / CDN APIs and a fake Kubernetes API server in unit tests, the
+// target of Sensor HTTP triggers and the runner's front door in e2e tests.
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pollUntil } from "./poll.js";
 
 export interface RecordedRequest {
   method: string;
@@ -23,42 +26,63 @@ export interface RecordedRequest {
   completedAt: number;
 }
 
-export interface SinkResponse {
+export interface Reply {
   status?: number;
+  /** Default content-type: text/plain for a string or Buffer body, application/json otherwise. */
   headers?: Record<string, string>;
-  body?: string;
+  /** A string or Buffer is sent as it is; anything else as JSON. */
+  body?: unknown;
   /** Wait this long before answering. */
   delayMs?: number;
 }
 
-export type SinkResponder = SinkResponse | ((req: RecordedRequest) => SinkResponse | Promise<SinkResponse>);
+/**
+ * How to answer: a fixed reply, or a function of the request. A function that returns undefined
+ * answers on `res` itself (a streamed watch, a connection left hanging).
+ */
+export type Responder = Reply | ((req: RecordedRequest, res: ServerResponse) => Reply | undefined | Promise<Reply | undefined>);
 
-export interface HttpSink {
+export interface RecordingServerOptions {
+  /** Port to listen on (default: a free one). */
+  port?: number;
+  /** Default: 200 "ok". */
+  responder?: Responder;
+}
+
+export interface RecordingServer {
   /** Base URL, e.g. http://127.0.0.1:40123 (no trailing slash). */
   readonly url: string;
   readonly port: number;
-  /** Requests in arrival order (live array). */
+  /** Requests in arrival order (live array; tests may empty it). */
   readonly requests: RecordedRequest[];
   /** Resolves with the requests once at least `n` have arrived. */
   waitFor(n: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   /** Resolves once no request has arrived for `quietMs` (at most `timeoutMs`). */
   waitQuiet(quietMs: number, timeoutMs?: number): Promise<RecordedRequest[]>;
-  /** How to answer from now on (default: 200 "ok"). */
-  respondWith(responder: SinkResponder): void;
+  /** How to answer from now on. */
+  respondWith(responder: Responder): void;
   close(): Promise<void>;
 }
 
-export interface HttpSinkOptions {
-  /** Port to listen on (default: a free one). */
-  port?: number;
-  responder?: SinkResponder;
-}
-
-export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSink> {
+export async function startRecordingServer(opts: RecordingServerOptions = {}): Promise<RecordingServer> {
   const requests: RecordedRequest[] = [];
-  const waiters = new Set<() => void>();
-  let responder: SinkResponder = opts.responder ?? { status: 200, body: "ok" };
+  let responder: Responder = opts.responder ?? { status: 200, body: "ok" };
   let lastArrival = performance.now();
+
+  const answer = async (recorded: RecordedRequest, res: ServerResponse): Promise<void> => {
+    let reply: Reply | undefined;
+    try {
+      reply = typeof responder === "function" ? await responder(recorded, res) : responder;
+    } catch (err) {
+      reply = { status: 500, body: String(err) };
+    }
+    if (!reply) return;
+    if (reply.delayMs) await sleep(reply.delayMs);
+    const raw = typeof reply.body === "string" || Buffer.isBuffer(reply.body);
+    const headers = { "content-type": raw ? "text/plain" : "application/json", ...reply.headers };
+    res.writeHead(reply.status ?? 200, headers);
+    res.end(reply.body === undefined ? undefined : raw ? (reply.body as string | Buffer) : JSON.stringify(reply.body));
+  };
 
   const server: Server = createServer((req, res) => {
     const receivedAt = Date.now();
@@ -88,20 +112,8 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
       };
       requests.push(recorded);
       lastArrival = performance.now();
-      for (const w of waiters) w();
-      void answer(recorded);
+      void answer(recorded, res);
     });
-    const answer = async (recorded: RecordedRequest): Promise<void> => {
-      let r: SinkResponse;
-      try {
-        r = typeof responder === "function" ? await responder(recorded) : responder;
-      } catch (err) {
-        r = { status: 500, body: String(err) };
-      }
-      if (r.delayMs) await new Promise((ok) => setTimeout(ok, r.delayMs));
-      res.writeHead(r.status ?? 200, r.headers ?? { "content-type": "text/plain" });
-      res.end(r.body ?? "");
-    };
   });
   server.keepAliveTimeout = 1_000;
   await new Promise<void>((resolve, reject) => {
@@ -109,36 +121,16 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
     server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-
-  const waitUntil = (cond: () => boolean, timeoutMs: number, what: string): Promise<RecordedRequest[]> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (cond()) {
-          done();
-          resolve(requests);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`http sink :${port}: timed out after ${timeoutMs}ms waiting for ${what}; got ${requests.length} request(s)`));
-      }, timeoutMs);
-      const poll = setInterval(check, 50);
-      const done = (): void => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
+  const url = `http://127.0.0.1:${port}`;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     requests,
-    waitFor: (n, timeoutMs = 30_000) => waitUntil(() => requests.length >= n, timeoutMs, `${n} request(s)`),
+    waitFor: (n, timeoutMs = 30_000) =>
+      pollUntil(`${n} request(s) at ${url}`, timeoutMs, async () => (requests.length >= n ? requests : undefined), 20),
     waitQuiet: (quietMs, timeoutMs = quietMs + 30_000) =>
-      waitUntil(() => performance.now() - lastArrival >= quietMs, timeoutMs, `${quietMs}ms without requests`),
+      pollUntil(`${quietMs}ms without requests at ${url}`, timeoutMs, async () => (performance.now() - lastArrival >= quietMs ? requests : undefined), 20),
     respondWith: (r) => {
       responder = r;
     },
