@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 
 import { runDeploymentPod, type PodProcess } from "./components/kubelet.js";
 import { useStack } from "./harness.js";
@@ -61,8 +62,13 @@ function kubectl(...args: string[]): string {
   return execFileSync(path.join(bin, "kubectl"), args, { encoding: "utf8", env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: work } });
 }
 
-function hooksYaml(name: string, withJobHook: boolean): string {
-  const jobHook = `
+/**
+ * A HookSet whose runner URL is the default (its generated Service). With `full`, two more hooks:
+ * one whose step creates a Job in "web" (the runner's Role there grants jobs), one on every
+ * ConfigMap of the cluster (ClusterRoles for the event source and the runner's Events).
+ */
+function hooksYaml(name: string, full: boolean): string {
+  const more = `
     - name: reload-job
       on:
         resource: {version: v1, resource: configmaps, namespace: web, name: app-config}
@@ -75,15 +81,20 @@ function hooksYaml(name: string, withJobHook: boolean): string {
               apiVersion: batch/v1
               kind: Job
               metadata: {generateName: reload-, namespace: web}
-              spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}`;
+              spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}
+    - name: audit-new-configmaps
+      on:
+        resource: {version: v1, resource: configmaps}
+        events: [add]
+      steps:
+        - name: say
+          log: {message: "new ConfigMap {{ object.metadata.namespace }}/{{ object.metadata.name }}"}`;
   return `apiVersion: resource-hooks.io/v1alpha1
 kind: HookSet
 metadata:
   name: ${name}
   namespace: ${NS}
 spec:
-  runner:
-    url: http://${name}-runner.${NS}.svc:8080
   hooks:
     - name: notify
       on:
@@ -91,7 +102,7 @@ spec:
         changed: ["data.mode"]
       steps:
         - name: call
-          http: {url: "${sink.url}/${name}/{{ object.data.mode }}"}${withJobHook ? jobHook : ""}
+          http: {url: "${sink.url}/${name}/{{ object.data.mode }}"}${full ? more : ""}
 `;
 }
 
@@ -126,10 +137,10 @@ describe("deploying with the README's commands", () => {
     expect(out).toMatch(/deployment.apps\/demo-runner (created|configured)/);
 
     // Every object of the kustomization exists in the cluster.
-    const built = kubectl("kustomize", path.join(demo, "deploy"));
-    const expected = built.split(/^---$/m).map((doc) => /kind: (\S+)/.exec(doc)?.[1]).filter(Boolean);
+    const identity = (o: KubeObject) => `${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name}`;
+    const built = parseAllDocuments(kubectl("kustomize", path.join(demo, "deploy"))).map((d) => d.toJS() as KubeObject);
     const listed = JSON.parse(kubectl("get", "-k", path.join(demo, "deploy"), "-o", "json")) as { items: KubeObject[] };
-    expect(listed.items.map((o) => o.kind).sort()).toEqual([...expected].sort());
+    expect(listed.items.map(identity).sort()).toEqual(built.map(identity).sort());
     expect(listed.items.length).toBeGreaterThanOrEqual(15);
     await waitForCrd(stack(), "hookruns.resource-hooks.io");
 
@@ -151,8 +162,9 @@ describe("deploying with the README's commands", () => {
     await stack().startSensor(sensor);
     await stack().startEventSource(eventSource, { serviceAccount: { namespace: NS, name: esAccount } });
     await until("the baseline runs", async () => {
-      const runs = await stack().admin.get<{ items: Array<{ status?: { phase?: string } }> }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`);
-      return runs.items.filter((r) => r.status?.phase === "Skipped").length >= 2 ? true : undefined;
+      const runs = await stack().admin.get<{ items: Array<{ spec: { hook: string }; status?: { phase?: string } }> }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`);
+      const baselines = new Set(runs.items.filter((r) => r.status?.phase === "Skipped").map((r) => r.spec.hook));
+      return baselines.has("notify") && baselines.has("reload-job") ? true : undefined;
     }, 60_000, 200);
 
     const t2 = performance.now();
@@ -187,17 +199,22 @@ describe("deploying with the README's commands", () => {
     expect(after.metadata?.generation).toBe(before.metadata?.generation);
   }, 180_000);
 
-  it("removing a hook and running README's update block prunes what only that hook needed", async () => {
+  it("removing hooks and running README's update block prunes what only they needed", async () => {
     const [, update] = readmeDeployBlocks();
     const demo = path.join(work, "demo");
-    const roles = () => JSON.parse(kubectl("get", "roles,rolebindings", "-n", "web", "-o", "json")).items.map((o: KubeObject) => `${o.kind}/${o.metadata?.name}`).sort();
-    expect(roles()).toEqual(["Role/demo-eventsource", "Role/demo-runner", "Role/other-eventsource", "RoleBinding/demo-eventsource", "RoleBinding/demo-runner", "RoleBinding/other-eventsource"]);
+    const clusterRoles = () => JSON.parse(kubectl("get", "clusterroles,clusterrolebindings", "-l", "resource-hooks.io/hookset=demo", "-o", "json")).items.map((o: KubeObject) => `${o.kind}/${o.metadata?.name}`).sort();
+    const webRunnerRules = async () => (await stack().admin.get<{ rules: Array<{ resources: string[]; verbs: string[] }> }>("/apis/rbac.authorization.k8s.io/v1/namespaces/web/roles/demo-runner")).rules.flatMap((r) => r.resources);
+    expect(clusterRoles()).toEqual(["ClusterRole/argo-events-demo-eventsource", "ClusterRole/argo-events-demo-runner", "ClusterRoleBinding/argo-events-demo-eventsource", "ClusterRoleBinding/argo-events-demo-runner"]);
+    expect(await webRunnerRules()).toContain("jobs");
     writeFileSync(path.join(demo, "hooks.yaml"), hooksYaml("demo", false));
     const out = runBlock(update!, demo);
-    expect(out).toMatch(/role.rbac.authorization.k8s.io\/demo-runner pruned/);
-    expect(roles()).toEqual(["Role/demo-eventsource", "Role/other-eventsource", "RoleBinding/demo-eventsource", "RoleBinding/other-eventsource"]);
+    expect(out).toMatch(/clusterrole.rbac.authorization.k8s.io\/argo-events-demo-eventsource pruned/);
+    // Cluster-wide grants only the removed hooks needed are gone; the Role that stays lost the Job rights.
+    expect(clusterRoles()).toEqual([]);
+    expect(await webRunnerRules()).not.toContain("jobs");
     // The other HookSet's objects and this one's runner are untouched.
     expect(JSON.parse(kubectl("get", "deployments", "-n", NS, "-o", "json")).items.map((o: KubeObject) => o.metadata?.name).sort()).toEqual(["demo-runner", "other-runner"]);
+    expect(JSON.parse(kubectl("get", "roles", "-n", "web", "-l", "resource-hooks.io/hookset=other", "-o", "json")).items.length).toBeGreaterThan(0);
     await runner.stop();
   }, 180_000);
 });
