@@ -19,6 +19,7 @@ import { IN_CLUSTER, startArgoCd, type Application, type ApplicationRecorder, ty
 import { startClusterControllers, type ClusterControllers } from "../../test/e2e/components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "../../test/e2e/components/git-server.js";
 import { pollUntil, startStack, type Stack } from "../../test/e2e/stack.js";
+import { frontendYaml, settingsYaml } from "../../test/e2e/scenarios/argocd-app.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT = path.join(REPO_ROOT, "test/fixtures/argocd");
@@ -122,43 +123,6 @@ class Scenario {
 
 // ------------------------------------------------------------------ manifests
 
-function frontend(image: string, extra: { wave?: number; syncOptions?: string } = {}): string {
-  const ann: string[] = [];
-  if (extra.wave !== undefined) ann.push(`    argocd.argoproj.io/sync-wave: "${extra.wave}"`);
-  if (extra.syncOptions) ann.push(`    argocd.argoproj.io/sync-options: ${extra.syncOptions}`);
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: frontend
-${ann.length ? `  annotations:\n${ann.join("\n")}\n` : ""}spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: frontend
-  strategy:
-    type: RollingUpdate
-    rollingUpdate:
-      maxSurge: 1
-      maxUnavailable: 0
-  template:
-    metadata:
-      labels:
-        app: frontend
-    spec:
-      containers:
-        - name: frontend
-          image: ${image}
-`;
-}
-
-const settings = (color: string, wave?: number): string => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-${wave !== undefined ? `  annotations:\n    argocd.argoproj.io/sync-wave: "${wave}"\n` : ""}data:
-  color: ${color}
-`;
-
 const statefulSet = (image: string, wave: number): string => `apiVersion: v1
 kind: Service
 metadata:
@@ -258,13 +222,13 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description:
       "automated sync (prune): create; a commit changing frontend's image; a commit changing only the settings ConfigMap; an empty commit (new revision, nothing to sync)",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("plain-sync", { prune: true }));
+      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("plain-sync", { prune: true }));
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
       await s.settle();
-      const rev2 = await s.commit("settings green", { "app/settings.yaml": settings("green") });
+      const rev2 = await s.commit("settings green", { "app/settings.yaml": settingsYaml("green") });
       await s.waitNext("operation Succeeded at rev2", succeededAt(rev2));
       await s.waitNext("Healthy at rev2", healthyAt(rev2));
       await s.settle();
@@ -277,15 +241,15 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description: "automated sync with ServerSideApply=true: create; frontend image change; settings-only change",
     run: async (s) => {
       const rev0 = await s.start(
-        { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") },
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") },
         appSpec("server-side-apply", { prune: true }, ["ServerSideApply=true"]),
       );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
       await s.settle();
-      const rev2 = await s.commit("settings green", { "app/settings.yaml": settings("green") });
+      const rev2 = await s.commit("settings green", { "app/settings.yaml": settingsYaml("green") });
       await s.waitNext("operation Succeeded at rev2", succeededAt(rev2));
       await s.waitNext("Healthy at rev2", healthyAt(rev2));
       await s.settle();
@@ -296,7 +260,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       "automated sync with retry: a commit changes frontend's image (wave 0) and adds a Widget (wave 1, SkipDryRunOnMissingResource) whose CRD does not exist yet: the first attempt configures frontend and fails on the Widget; the CRD is then created and the retry succeeds",
     run: async (s) => {
       const spec = appSpec("retry", { prune: true });
-      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, (url) => ({
+      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, (url) => ({
         ...spec(url),
         syncPolicy: {
           automated: { prune: true },
@@ -305,7 +269,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
         },
       }));
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend 1.1 + widget", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1"), "app/widget.yaml": widget });
+      const rev1 = await s.commit("frontend 1.1 + widget", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": widget });
       await s.waitNext("an attempt failed (retrying)", (a) => (op(a)?.retryCount ?? 0) >= 1 || op(a)?.phase === "Failed" || op(a)?.phase === "Error");
       await s.ctx.stack.apply([WIDGET_CRD]);
       s.step("created the Widget CRD");
@@ -319,9 +283,9 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       "automated sync of a multi-step Application: settings (wave -1), StatefulSet db + Service (wave 0), frontend (wave 1), a PostSync Job hook; then a commit changing db's and frontend's images",
     run: async (s) => {
       const files = (v: string): Record<string, string> => ({
-        "app/settings.yaml": settings("blue", -1),
+        "app/settings.yaml": settingsYaml("blue", -1),
         "app/db.yaml": statefulSet(`registry.invalid/db:${v}`, 0),
-        "app/frontend.yaml": frontend(`registry.invalid/frontend:${v}`, { wave: 1 }),
+        "app/frontend.yaml": frontendYaml(`registry.invalid/frontend:${v}`, { wave: 1 }),
         "app/smoke.yaml": postSyncJob("smoke"),
       });
       const rev0 = await s.start(files("1.0"), appSpec("waves-hooks", { prune: true }));
@@ -336,7 +300,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
   "self-heal": {
     description: "automated sync with selfHeal: an out-of-band edit of frontend's image (as admin) is reverted by the controller",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("self-heal", { prune: true, selfHeal: true }));
+      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("self-heal", { prune: true, selfHeal: true }));
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
       const startedBefore = op((await s.ctx.argocd.getApplication(s.app))!)?.startedAt;
@@ -353,14 +317,14 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
   "dry-run": {
     description: "manual sync policy: sync rev0; a commit changing frontend's image; a dry-run sync (nothing applied); the app stays OutOfSync",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("dry-run", undefined));
+      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("dry-run", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("operation Succeeded at rev0", succeededAt(rev0));
       await s.waitNext("Healthy at rev0", healthyAt(rev0));
       await s.settle();
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
       await s.waitNext("OutOfSync at rev1", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1);
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main", dryRun: true });
       s.step("dry-run sync (operation written)");
@@ -372,13 +336,13 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description:
       "manual sync policy: sync rev0, a commit (rev1) synced, then a rollback: a sync to rev0's revision (what `argocd app rollback` does); the app is then OutOfSync with main",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("rollback", undefined));
+      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("rollback", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
       await s.waitNext("OutOfSync at rev1", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1);
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
@@ -395,12 +359,12 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description: "automated sync with ApplyOutOfSyncOnly=true: create; a commit changing only frontend's image (settings is in sync and gets no syncResult entry)",
     run: async (s) => {
       const rev0 = await s.start(
-        { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") },
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") },
         appSpec("apply-out-of-sync-only", { prune: true }, ["ApplyOutOfSyncOnly=true"]),
       );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
       await s.settle();
@@ -415,14 +379,14 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
         { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "replace-adopted" }, data: { color: "red" } },
       ]);
       const rev0 = await s.start(
-        { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0", { syncOptions: "Replace=true" }), "app/settings.yaml": settings("blue") },
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0", { syncOptions: "Replace=true" }), "app/settings.yaml": settingsYaml("blue") },
         appSpec("replace-adopted", { prune: true }),
       );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
       const rev1 = await s.commit("frontend 1.1, settings green", {
-        "app/frontend.yaml": frontend("registry.invalid/frontend:1.1", { syncOptions: "Replace=true" }),
-        "app/settings.yaml": settings("green"),
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1", { syncOptions: "Replace=true" }),
+        "app/settings.yaml": settingsYaml("green"),
       });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
@@ -433,11 +397,11 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description:
       "automated sync of waves: a Deployment (wave 0) that cannot schedule (nodeSelector matches no node, progressDeadlineSeconds 10) becomes Degraded, settings (wave 1); retry limit 1: a failed attempt, then the operation Failed",
     run: async (s) => {
-      const broken = frontend("registry.invalid/frontend:1.0", { wave: 0 })
+      const broken = frontendYaml("registry.invalid/frontend:1.0", { wave: 0 })
         .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
         .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:");
       const spec = appSpec("degraded", { prune: true });
-      await s.start({ "app/frontend.yaml": broken, "app/settings.yaml": settings("blue", 1) }, (url) => ({
+      await s.start({ "app/frontend.yaml": broken, "app/settings.yaml": settingsYaml("blue", 1) }, (url) => ({
         ...spec(url),
         syncPolicy: { automated: { prune: true }, syncOptions: ["CreateNamespace=true"], retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } } },
       }));
@@ -448,7 +412,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
   "failed-sync": {
     description: "manual sync policy: a sync operation written without CreateNamespace=true into a namespace that does not exist: the operation Fails (SyncFailed entries)",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") }, appSpec("failed-sync", undefined));
+      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("failed-sync", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       await s.ctx.argocd.sync(s.app, { revision: rev0 });
       s.step("sync without CreateNamespace=true (operation written)");
@@ -459,7 +423,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
   "same-second": {
     description: "manual sync policy: sync operations written back to back (each as soon as the previous one finished) until two started in the same second",
     run: async (s) => {
-      const rev0 = await s.start({ "app/settings.yaml": settings("blue") }, appSpec("same-second", undefined));
+      const rev0 = await s.start({ "app/settings.yaml": settingsYaml("blue") }, appSpec("same-second", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       let lastStarted = "";
       for (let i = 0; i < 8; i++) {

@@ -1,21 +1,7 @@
 // `resource-hooks explain <hook> --object <namespace>/<name>`: why a hook fired or did not for one
 // object, read from the cluster with the user's kubeconfig (src/explain does the work).
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parse as parseYaml } from "yaml";
-import type { KubeObject } from "../trigger/event.js";
-import { CliError, formatOption, loadHooks, out, printAs, UsageError } from "./io.js";
-
-function readObject(file: string, what: string): KubeObject {
-  let value: unknown;
-  try {
-    value = parseYaml(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new CliError(`${what} ${file}: ${(e as Error).message}`);
-  }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new CliError(`${what} ${file}: expected one Kubernetes object`);
-  return value as KubeObject;
-}
+import { CliError, formatOption, loadHooks, out, printAs, UsageError, readObject } from "./io.js";
 
 interface ExplainFlags {
   object: string;

@@ -3,7 +3,8 @@
 // file or stdin (-f -).
 import { readFileSync } from "node:fs";
 import { Option } from "commander";
-import { stringify } from "yaml";
+import { parse as parseYaml, stringify } from "yaml";
+import type { KubeObject } from "../trigger/event.js";
 import { loadHookSetFile, parseHookSet, SpecError } from "../spec/load.js";
 import type { HookSet } from "../spec/types.js";
 
@@ -109,4 +110,16 @@ export function reportProblems(message: string): void {
       .map((line) => line.replace(/^(.+?:\d+:\d+:)/, (loc) => paint("bold", paint("red", loc))))
       .join("\n"),
   );
+}
+
+/** One Kubernetes object from a YAML or JSON file (--old/--new of simulate, send and explain). */
+export function readObject(file: string, what: string): KubeObject {
+  let value: unknown;
+  try {
+    value = parseYaml(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new CliError(`${what} ${file}: ${(e as Error).message}`);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new CliError(`${what} ${file}: expected one Kubernetes object`);
+  return value as KubeObject;
 }

@@ -1,39 +1,25 @@
 // The command tree: init, add, validate, generate, schema, serve, send, runs, simulate, version,
 // completion. Built by a function so tests (completion) can walk it without running the CLI.
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { parse as parseYaml } from "yaml";
 import { planWatches } from "../generate/eventsource.js";
 import { hookSetSchema } from "../spec/schema.js";
 import { simulate } from "../simulate.js";
-import type { KubeObject } from "../trigger/event.js";
 import { registerCompletion } from "./completion.js";
 import { registerExplain } from "./explain.js";
 import { registerGenerate } from "./generate.js";
 import { registerAdd, registerInit } from "./init-add.js";
-import { CliError, formatOption, loadHooks, out, printAs, STDIN_NAME, UsageError } from "./io.js";
+import { CliError, formatOption, loadHooks, out, printAs, STDIN_NAME, UsageError, readObject } from "./io.js";
 import { registerRunCommands } from "./runs.js";
 import { registerServe } from "./serve.js";
+import { VERSION } from "../version.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-
-function readObject(file: string, what: string): KubeObject {
-  let value: unknown;
-  try {
-    value = parseYaml(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new CliError(`${what} ${file}: ${(e as Error).message}`);
-  }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new CliError(`${what} ${file}: expected one Kubernetes object`);
-  return value as KubeObject;
-}
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name("resource-hooks")
     .description("Run steps after a specific Kubernetes resource, or field of it, changed — on Argo Events.")
-    .version(pkg.version)
+    .version(VERSION)
     // Usage errors exit 2 (main.ts), not commander's 1, which means "invalid input or failed run" here.
     .exitOverride()
     .showHelpAfterError("(resource-hooks <command> --help shows the options)");
@@ -102,7 +88,7 @@ export function buildProgram(): Command {
     .description("print the version of resource-hooks and of Node.js")
     .addOption(formatOption(["text", "json", "yaml"], "text"))
     .action((opts: { output: string }) => {
-      const info = { version: pkg.version, node: process.versions.node };
+      const info = { version: VERSION, node: process.versions.node };
       if (opts.output === "text") out(`resource-hooks ${info.version} (Node.js ${info.node})`);
       else printAs(opts.output, info);
     });

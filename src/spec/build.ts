@@ -8,12 +8,14 @@ import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/ind
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
 import { checkChangedPaths, checkInlineHeaders, checkInnerTimeouts, checkResourceVersion } from "./checks.js";
 import { parseDuration } from "./duration.js";
+import { VERSION } from "../version.js";
 import type { Reporter, Segment } from "./problems.js";
 import { kindKeys } from "./schema.js";
 import type { Hook, HookDocument, HookSet, HookSetDocument, RunnerSettings, StepDocument, StepSpec, Trigger } from "./types.js";
 
 export const DEFAULT_NAMESPACE = "argo-events";
-export const DEFAULT_RUNNER_IMAGE = "ghcr.io/resource-hooks/resource-hooks:0.1.0";
+/** The image a release of this version publishes (.github/workflows/release.yml). */
+export const DEFAULT_RUNNER_IMAGE = `ghcr.io/resource-hooks/resource-hooks:${VERSION}`;
 export { DEFAULT_ARGOCD_NAMESPACE } from "../trigger/argocd/index.js";
 /** How long an Argo CD hook with healthy: true waits for health when the hook sets no timeout. */
 export const DEFAULT_HEALTH_WAIT_MS = 10 * 60_000;

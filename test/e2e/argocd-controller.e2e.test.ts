@@ -10,6 +10,8 @@ import { IN_CLUSTER, startArgoCd, type Application, type ArgoCd } from "./compon
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "./components/git-server.js";
 import { useStack } from "./harness.js";
+import { figure } from "./hooks-env.js";
+import { frontendYaml, settingsYaml } from "./scenarios/argocd-app.js";
 import type { KubeObject } from "./stack.js";
 
 const APP = "shop";
@@ -21,43 +23,6 @@ let repo: GitRepo;
 let argocd: ArgoCd;
 let rev0 = "";
 
-function figure(label: string, value: string | number): void {
-  console.log(`[e2e figure] ${label}: ${value}`);
-}
-
-function frontend(image: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: frontend
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: frontend
-  strategy:
-    type: RollingUpdate
-    rollingUpdate:
-      maxSurge: 1
-      maxUnavailable: 0
-  template:
-    metadata:
-      labels:
-        app: frontend
-    spec:
-      containers:
-        - name: frontend
-          image: ${image}
-`;
-}
-
-const settings = (color: string): string => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  color: ${color}
-`;
 
 const op = (a: Application | undefined) => a?.status?.operationState;
 const entry = (a: Application | undefined, kind: string, name: string) =>
@@ -67,7 +32,7 @@ beforeAll(async () => {
   cc = await startClusterControllers(stack());
   git = await startGitServer({ dir: `${stack().dir}/git` });
   repo = await git.createRepo("apps");
-  rev0 = await repo.commit({ "shop/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "shop/settings.yaml": settings("blue") }, "frontend 1.0");
+  rev0 = await repo.commit({ "shop/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "shop/settings.yaml": settingsYaml("blue") }, "frontend 1.0");
   argocd = await startArgoCd(stack());
   const t = argocd.timings;
   figure("stack start (ms)", Math.round(stack.startMs()));
@@ -112,7 +77,7 @@ describe(`Argo CD's application controller (real) syncing from a local Git serve
     const rec = await argocd.record(APP);
     try {
       const t = Date.now();
-      const rev1 = await repo.commit({ "shop/frontend.yaml": frontend("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const rev1 = await repo.commit({ "shop/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
       // what Argo CD's Git webhook handler does on a push
       await argocd.refresh(APP);
       const finished = await rec.waitFor(`operationState Succeeded at ${rev1}`, (a) =>

@@ -12,6 +12,7 @@ import { IN_CLUSTER, startArgoCd, type Application, type ApplicationRecorder, ty
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "./components/git-server.js";
 import { useStack } from "./harness.js";
+import { frontendYaml, settingsYaml } from "./scenarios/argocd-app.js";
 import { applyHookSet, figure, freePort, generateHookSet, runnerAccount, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
 import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 
@@ -31,46 +32,13 @@ let sensor: ArgoProcess;
 const repos = {} as Record<keyof typeof APPS, GitRepo>;
 const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded", HttpSink>;
 
-function frontend(image: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: frontend
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: frontend
-  strategy:
-    type: RollingUpdate
-    rollingUpdate:
-      maxSurge: 1
-      maxUnavailable: 0
-  template:
-    metadata:
-      labels:
-        app: frontend
-    spec:
-      containers:
-        - name: frontend
-          image: ${image}
-`;
-}
-
-const settings = (color: string): string => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  color: ${color}
-`;
 
 const wave = (n: number): string => `  annotations:\n    argocd.argoproj.io/sync-wave: "${n}"\n`;
 
 /** A multi-step Application: settings (wave -1), StatefulSet db + Service (wave 0), frontend (wave 1), a PostSync Job. */
 function wavesFiles(version: string): Record<string, string> {
   return {
-    "app/settings.yaml": settings("blue").replace("  name: settings\n", `  name: settings\n${wave(-1)}`),
+    "app/settings.yaml": settingsYaml("blue").replace("  name: settings\n", `  name: settings\n${wave(-1)}`),
     "app/db.yaml": `apiVersion: v1
 kind: Service
 metadata:
@@ -101,7 +69,7 @@ ${wave(0)}spec:
         - name: db
           image: registry.invalid/db:${version}
 `,
-    "app/frontend.yaml": frontend(`registry.invalid/frontend:${version}`).replace("  name: frontend\n", `  name: frontend\n${wave(1)}`),
+    "app/frontend.yaml": frontendYaml(`registry.invalid/frontend:${version}`).replace("  name: frontend\n", `  name: frontend\n${wave(1)}`),
     "app/smoke.yaml": `apiVersion: batch/v1
 kind: Job
 metadata:
@@ -196,12 +164,12 @@ beforeAll(async () => {
         : key === "degraded"
           ? {
               // cannot schedule (no node matches): Progressing until the deadline, then Degraded
-              "app/frontend.yaml": frontend("registry.invalid/frontend:1.0")
+              "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0")
                 .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
                 .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:"),
-              "app/settings.yaml": settings("blue").replace("  name: settings\n", `  name: settings\n${wave(1)}`),
+              "app/settings.yaml": settingsYaml("blue").replace("  name: settings\n", `  name: settings\n${wave(1)}`),
             }
-          : { "app/frontend.yaml": frontend("registry.invalid/frontend:1.0"), "app/settings.yaml": settings("blue") };
+          : { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") };
     await repos[key].commit(files, "initial");
   }
   argocd = await startArgoCd(s);
@@ -268,7 +236,7 @@ async function recording<T>(app: string, fn: (rec: ApplicationRecorder) => Promi
 describe("Argo CD hooks on Argo CD's real application controller", () => {
   it("1. a commit changing frontend's image: the healthy: true hook runs once, after the rollout made the Application Healthy", async () => {
     await recording(APPS.shop, async (rec) => {
-      const { rev, at } = await commitAndRefresh("shop", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const { rev, at } = await commitAndRefresh("shop", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
       const [req] = await sinks.deployed.waitFor(1, 120_000);
       const finished = await rec.waitFor("operation Succeeded", succeededAt(rev), 10_000);
       const healthy = await rec.waitFor("Healthy after the operation", healthyAfter(rev), 10_000);
@@ -290,7 +258,7 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("2. a commit changing only the settings ConfigMap runs nothing for frontend's hooks", async () => {
     await recording(APPS.shop, async (rec) => {
-      const { rev, at } = await commitAndRefresh("shop", { "app/settings.yaml": settings("green") }, "settings green");
+      const { rev, at } = await commitAndRefresh("shop", { "app/settings.yaml": settingsYaml("green") }, "settings green");
       const done = await rec.waitFor("Healthy after the operation", healthyAfter(rev), 120_000);
       figure("scenario 2: commit -> Healthy after the operation (ms)", done.at - at);
       expect(op(done.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe("deployment.apps/frontend unchanged");
@@ -304,14 +272,14 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("3. ServerSideApply=true: every entry says serverside-applied; the image commit runs the hook once, the settings commit does not", async () => {
     await recording(APPS.ssa, async (rec) => {
-      const image = await commitAndRefresh("ssa", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const image = await commitAndRefresh("ssa", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
       const [req] = await sinks.ssa.waitFor(1, 120_000);
       figure("scenario 3 (SSA): commit -> hook's request (ms)", req!.receivedAt - image.at);
       const fin = await rec.waitFor("operation Succeeded", succeededAt(image.rev), 10_000);
       expect(op(fin.object)?.syncResult?.resources?.map((r) => r.message)).toEqual(["configmap/settings serverside-applied", "deployment.apps/frontend serverside-applied"]);
       expect(req!.json).toMatchObject({ revision: image.rev, change: "applied", evidence: expect.stringMatching(/OutOfSync/) });
 
-      const other = await commitAndRefresh("ssa", { "app/settings.yaml": settings("green") }, "settings green");
+      const other = await commitAndRefresh("ssa", { "app/settings.yaml": settingsYaml("green") }, "settings green");
       await rec.waitFor("settings operation Succeeded", succeededAt(other.rev), 120_000);
       await waitForRun(runner, "ssa-frontend", (r) => r.status.phase === "Skipped" && /changed none/.test(r.status.message ?? ""), 30_000);
       await sinks.ssa.waitQuiet(3_000);
@@ -321,7 +289,7 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("4. a sync whose first attempt fails and whose retry succeeds: frontend's change (configured, then unchanged) runs the hook once", async () => {
     await recording(APPS.retry, async (rec) => {
-      const { rev, at } = await commitAndRefresh("retry", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1"), "app/widget.yaml": widget }, "frontend 1.1 + widget");
+      const { rev, at } = await commitAndRefresh("retry", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": widget }, "frontend 1.1 + widget");
       await rec.waitFor("a failed attempt", (a) => (op(a)?.retryCount ?? 0) >= 1, 120_000);
       await stack().apply([WIDGET_CRD]);
       const fin = await rec.waitFor("operation Succeeded", succeededAt(rev), 180_000);
@@ -357,7 +325,7 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
   it("7. a dry-run sync runs nothing; a real sync and then a rollback to the previous revision each run the healthy: true hook once, after Healthy", async () => {
     await recording(APPS.manual, async (rec) => {
       const rev0 = op(await argocd.getApplication(APPS.manual))?.syncResult?.revision ?? "";
-      const { rev } = await commitAndRefresh("manual", { "app/frontend.yaml": frontend("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const { rev } = await commitAndRefresh("manual", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
       await rec.waitFor("OutOfSync at the commit", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev, 60_000);
       await argocd.sync(APPS.manual, { revision: "main", dryRun: true, syncOptions: ["CreateNamespace=true"] });
       const dry = await rec.waitFor("dry-run operation Succeeded", (a) => succeededAt(rev)(a) && (op(a)?.operation as { sync?: { dryRun?: boolean } })?.sync?.dryRun === true, 60_000);

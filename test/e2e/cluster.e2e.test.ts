@@ -7,15 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
 import { useStack } from "./harness.js";
+import { figure } from "./hooks-env.js";
 import { pollUntil, type KubeObject } from "./stack.js";
 
 const NS = "rollout";
 const stack = useStack();
 let cc: ClusterControllers;
-
-function figure(label: string, value: string | number): void {
-  console.log(`[e2e figure] ${label}: ${value}`);
-}
 
 interface ManagedField {
   manager?: string;
