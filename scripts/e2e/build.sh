@@ -7,9 +7,9 @@
 # cheap. Nothing is ever skipped silently: a missing prerequisite (Go, a module)
 # is named and the script exits non-zero.
 #
-# It also makes sure the CRDs the stack applies are in the Go module cache (component
-# "crds"): Argo Events' (from the argo-events module) and Argo CD's Application CRD (from
-# github.com/argoproj/argo-cd/v2, downloaded with `go mod download`, never copied into the repo).
+# It also makes sure the Argo Events CRDs the stack applies are in the Go module cache (component
+# "crds", from the argo-events module, never copied into the repo); Argo CD's CRDs come with the
+# argocd build (copied from its module next to the binary).
 #
 # The real Argo CD also needs two Debian programs at run time, redis-server and git
 # (component "host-tools" checks them; part of the default set).
@@ -332,10 +332,6 @@ ensure_crds() {
     [[ -f "$dir/manifests/base/crds/$f" ]] || die "missing: $dir/manifests/base/crds/$f (github.com/argoproj/argo-events@$ARGO_EVENTS_VERSION)"
   done
   log "argo-events $ARGO_EVENTS_VERSION CRDs: $dir/manifests/base/crds"
-  dir="$(download_module github.com/argoproj/argo-cd/v2 "$ARGO_CD_VERSION")"
-  f="$dir/manifests/crds/application-crd.yaml"
-  [[ -f "$f" ]] || die "missing: $f (github.com/argoproj/argo-cd/v2@$ARGO_CD_VERSION has no Application CRD there)"
-  log "argo-cd $ARGO_CD_VERSION Application CRD: $f"
 }
 
 # host-tools: what the real Argo CD runs with that comes from the OS, not from a Go build.
@@ -355,7 +351,7 @@ component_version() {
     etcd) echo "$ETCD_VERSION" ;;
     nats-server) echo "$NATS_SERVER_VERSION" ;;
     argo-events) echo "$ARGO_EVENTS_VERSION" ;;
-    crds) echo "$ARGO_EVENTS_VERSION+$ARGO_CD_VERSION" ;;
+    crds) echo "$ARGO_EVENTS_VERSION" ;;
     host-tools) echo os ;;
     kube-controller-manager | kube-scheduler) echo "$K8S_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;

@@ -20,7 +20,7 @@ import { parseAllDocuments } from "yaml";
 import { runDeploymentPod, type PodProcess } from "./components/kubelet.js";
 import { useStack } from "./harness.js";
 import { figure, until, waitForCrd } from "./hooks-env.js";
-import { cacheDir, startHttpSink, stackVersions, type HttpSink, type KubeObject } from "./stack.js";
+import { startHttpSink, type HttpSink, type KubeObject } from "./stack.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const NS = "argo-events";
@@ -37,12 +37,6 @@ function readmeDeployBlocks(): string[] {
   const end = readme.indexOf("\n## ", start + 1);
   const section = readme.slice(start, end);
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-}
-
-function kustomizeVersion(): string {
-  const line = readFileSync(path.join(REPO_ROOT, "scripts/e2e/versions.env"), "utf8").split("\n").find((l) => l.startsWith("KUSTOMIZE_VERSION="));
-  if (!line) throw new Error("scripts/e2e/versions.env has no KUSTOMIZE_VERSION");
-  return line.slice("KUSTOMIZE_VERSION=".length).trim();
 }
 
 /** Runs a README block with bash in `cwd`; fails the test with its output when it fails. */
@@ -111,10 +105,8 @@ beforeAll(async () => {
   work = path.join(stack().dir, "deploy-e2e");
   bin = path.join(work, "bin");
   mkdirSync(bin, { recursive: true });
-  const cache = cacheDir();
-  const k8s = stackVersions().kubernetes;
-  symlinkSync(path.join(cache, `kubectl-${k8s}`, "kubectl"), path.join(bin, "kubectl"));
-  symlinkSync(path.join(cache, `kustomize-${kustomizeVersion()}`, "kustomize"), path.join(bin, "kustomize"));
+  symlinkSync(stack().binaries.kubectl, path.join(bin, "kubectl"));
+  symlinkSync(stack().binaries.kustomize, path.join(bin, "kustomize"));
   // The installed CLI (`npm ci` builds dist/), as `npm install -g resource-hooks` would put it on PATH.
   writeFileSync(path.join(bin, "resource-hooks"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, "dist/cli/main.js")}" "$@"\n`, { mode: 0o755 });
   for (const ns of [NS, "web"]) await stack().apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }]);

@@ -46,7 +46,7 @@ export type {
 export { pollUntil, sleep } from "../helpers/poll.js";
 export type { ExitStatus, ManagedProcess } from "./process.js";
 export { KubeApiError, KubeRest, type KubeObject, type KubeResponse } from "./kube-rest.js";
-export { applicationCrdFile, argoCdModuleDir, argoEventsModuleDir, cacheDir, stackBinaries, stackVersions, type StackBinaries, type StackVersions } from "./components/binaries.js";
+export { applicationCrdFile, argoEventsModuleDir, cacheDir, stackBinaries, stackVersions, type StackBinaries, type StackVersions } from "./components/binaries.js";
 export type { EventBus, EventBusConfig } from "./components/eventbus.js";
 export { freePort } from "./components/ports.js";
 
@@ -345,7 +345,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       installApplicationCrd: async () => {
         const file = applicationCrdFile(versions);
         if (!existsSync(file)) {
-          throw new Error(`Argo CD Application CRD not found: ${file} (run scripts/e2e/build.sh crds, which downloads github.com/argoproj/argo-cd/v2@${versions.argoCd})`);
+          throw new Error(`Argo CD Application CRD not found: ${file} (run scripts/e2e/build.sh argocd, which builds Argo CD ${versions.argoCd} and copies its CRDs)`);
         }
         const [crd] = await cluster.installCrds([file]);
         if (!crd) throw new Error(`${file} holds no object`);

@@ -23,7 +23,7 @@ import path from "node:path";
 
 import { Watch } from "@kubernetes/client-node";
 
-import { cacheDir, freePort, pollUntil, type KubeObject, type ManagedProcess, type Stack } from "../stack.js";
+import { cacheDir, freePort, pollUntil, stackVersions, type KubeObject, type ManagedProcess, type Stack } from "../stack.js";
 import { httpGet } from "./http.js";
 import { startIsolated, type IsolatedProcess } from "./netns.js";
 
@@ -34,15 +34,8 @@ const CONTROLLER_SA = "argocd-application-controller";
 /** Ports inside the namespaces (Argo CD's defaults; nothing else listens there). */
 const CONTROLLER_METRICS_PORT = 8082;
 
-function readVersion(key: string): string {
-  const file = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../../scripts/e2e/versions.env");
-  const m = new RegExp(`^${key}=(.*)$`, "m").exec(readFileSync(file, "utf8"));
-  if (!m?.[1]) throw new Error(`scripts/e2e/versions.env has no ${key}`);
-  return m[1].trim();
-}
-
 export function argoCdVersion(): string {
-  return readVersion("ARGO_CD_V3_VERSION");
+  return stackVersions().argoCd;
 }
 
 /** The argocd binary and, next to it, crds/ (what scripts/e2e/build.sh argocd makes). */

@@ -14,8 +14,9 @@ export interface StackVersions {
   etcd: string;
   natsServer: string;
   argoEvents: string;
-  /** Only Argo CD's Application CRD is used (installApplicationCrd). */
+  /** The real Argo CD (argocd binary, its CRDs next to it). */
   argoCd: string;
+  kustomize: string;
 }
 
 export interface StackBinaries {
@@ -23,6 +24,9 @@ export interface StackBinaries {
   etcd: string;
   natsServer: string;
   argoEvents: string;
+  /** For the README's deploy commands (deploy.e2e). */
+  kubectl: string;
+  kustomize: string;
 }
 
 function readVersionsEnv(): Record<string, string> {
@@ -51,7 +55,8 @@ export function stackVersions(): StackVersions {
     etcd: get("ETCD_VERSION"),
     natsServer: get("NATS_SERVER_VERSION"),
     argoEvents: get("ARGO_EVENTS_VERSION"),
-    argoCd: get("ARGO_CD_VERSION"),
+    argoCd: get("ARGO_CD_V3_VERSION"),
+    kustomize: get("KUSTOMIZE_VERSION"),
   };
 }
 
@@ -62,6 +67,8 @@ export function stackBinaries(cache = cacheDir(), v = stackVersions()): StackBin
     etcd: path.join(cache, `etcd-${v.etcd}`, "etcd"),
     natsServer: path.join(cache, `nats-server-${v.natsServer}`, "nats-server"),
     argoEvents: path.join(cache, `argo-events-${v.argoEvents}`, "argo-events"),
+    kubectl: path.join(cache, `kubectl-${v.kubernetes}`, "kubectl"),
+    kustomize: path.join(cache, `kustomize-${v.kustomize}`, "kustomize"),
   };
 }
 
@@ -77,14 +84,9 @@ export function argoEventsModuleDir(v = stackVersions()): string {
   return path.join(goModCache(), "github.com", "argoproj", `argo-events@${v.argoEvents}`);
 }
 
-/** The Argo CD module source in the Go module cache (downloaded by build.sh, component "crds"). */
-export function argoCdModuleDir(v = stackVersions()): string {
-  return path.join(goModCache(), "github.com", "argoproj", "argo-cd", `v2@${v.argoCd}`);
-}
-
-/** Argo CD's Application CRD, as its own release manifests define it. */
-export function applicationCrdFile(v = stackVersions()): string {
-  return path.join(argoCdModuleDir(v), "manifests", "crds", "application-crd.yaml");
+/** Argo CD's Application CRD of the built argocd (build.sh copies the module's manifests/crds/ next to the binary). */
+export function applicationCrdFile(v = stackVersions(), cache = cacheDir()): string {
+  return path.join(cache, `argocd-${v.argoCd}`, "crds", "application-crd.yaml");
 }
 
 /** The Argo Events CRDs (EventBus, EventSource, Sensor) from the argo-events module. */
