@@ -1,5 +1,5 @@
-// `on.argocd` hooks against Argo CD's real application controller (issue 12, scenarios 1-4 and
-// 6): Applications synced by the controller from a local Git server into the stack's
+// `on.argocd` hooks against Argo CD's real application controller (issue 12, scenarios 1-8 but
+// multi-source): Applications synced by the controller from a local Git server into the stack's
 // kube-apiserver, rolled out by kube-controller-manager, kube-scheduler and kwok; the generated
 // EventSource and Sensor, and the runner under its generated ServiceAccount. Nothing about the
 // Application is written by the test except what a user or Git webhook writes (commits, the
@@ -30,7 +30,7 @@ let runner: RunnerHandle;
 let eventSource: ArgoProcess;
 let sensor: ArgoProcess;
 const repos = {} as Record<keyof typeof APPS, GitRepo>;
-const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded", HttpSink>;
+const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded" | "degradedOk", HttpSink>;
 
 
 const wave = (n: number): string => `  annotations:\n    argocd.argoproj.io/sync-wave: "${n}"\n`;
@@ -134,7 +134,7 @@ spec:
   runner:
     url: ${runnerUrl}
   hooks:
-${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n        when: "!operation.selfHeal"\n`)}${hook("shop-any", APPS.shop, sinks.any, "")}${hook("ssa-frontend", APPS.ssa, sinks.ssa, "")}${hook("retry-frontend", APPS.retry, sinks.retry, "")}${hook("manual-healthy", APPS.manual, sinks.manual, "          healthy: true\n")}${hook("waves-db", APPS.waves, sinks.waves, "", "StatefulSet", "db")}${hook("degraded-failed", APPS.degraded, sinks.degraded, "          phases: [Failed, Error]\n")}`;
+${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n        when: "!operation.selfHeal"\n`)}${hook("shop-any", APPS.shop, sinks.any, "")}${hook("ssa-frontend", APPS.ssa, sinks.ssa, "")}${hook("retry-frontend", APPS.retry, sinks.retry, "")}${hook("manual-healthy", APPS.manual, sinks.manual, "          healthy: true\n")}${hook("waves-db", APPS.waves, sinks.waves, "", "StatefulSet", "db")}${hook("degraded-failed", APPS.degraded, sinks.degraded, "          phases: [Failed, Error]\n")}${hook("degraded-succeeded", APPS.degraded, sinks.degradedOk, "")}`;
 }
 
 const op = (a: Application | undefined) => a?.status?.operationState;
@@ -153,7 +153,7 @@ async function commitAndRefresh(key: keyof typeof APPS, files: Record<string, st
 
 beforeAll(async () => {
   const s = stack();
-  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded"] as const) sinks[name] = await startHttpSink();
+  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded", "degradedOk"] as const) sinks[name] = await startHttpSink();
   cc = await startClusterControllers(s);
   git = await startGitServer({ dir: `${s.dir}/git` });
   for (const key of Object.keys(APPS) as Array<keyof typeof APPS>) {
@@ -268,6 +268,62 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       expect(sinks.any.requests).toHaveLength(1);
       expect(sinks.deployed.requests).toHaveLength(1);
     });
+  });
+
+  it("8a. later status updates (refreshes, reconciles) after scenario 1's operation run nothing more", async () => {
+    const opBefore = op(await argocd.getApplication(APPS.shop));
+    const ran = async (hook: string) => (await runner.runs(hook)).filter((r) => r.status.phase !== "Skipped").map((r) => r.metadata.name);
+    const before = { deployed: await ran("shop-deployed"), any: await ran("shop-any") };
+    expect(before.deployed).toHaveLength(1);
+    expect(before.any).toHaveLength(1);
+    await recording(APPS.shop, async (rec) => {
+      const at = Date.now();
+      // what a Git webhook or `argocd app get --refresh` causes: the controller reconciles and
+      // writes the Application again (reconciledAt, resources' health), the operation unchanged
+      const requested = (a: Application) => !!a.metadata?.annotations?.["argocd.argoproj.io/refresh"];
+      for (const kind of ["normal", "hard", "normal"] as const) {
+        const from = rec.writes.length;
+        await argocd.refresh(APPS.shop, kind);
+        const asked = await rec.waitFor(`the ${kind} refresh annotation`, requested, 10_000, from);
+        // the controller removes the annotation when it writes the refreshed status
+        await rec.waitFor(`the status after the ${kind} refresh`, (a) => !requested(a), 60_000, rec.writes.indexOf(asked) + 1);
+      }
+      await sinks.deployed.waitQuiet(5_000);
+      const writes = rec.writes.length - 1;
+      figure("scenario 8a: Application writes after the operation (refreshes, reconciles) in ms", Date.now() - at);
+      figure("scenario 8a: Application writes seen", writes);
+      expect(writes).toBeGreaterThanOrEqual(3);
+      // the same operation throughout: these are status updates, not a new sync
+      for (const w of rec.writes) expect(op(w.object)?.startedAt).toBe(opBefore?.startedAt);
+    });
+    expect(sinks.deployed.requests).toHaveLength(1);
+    expect(sinks.any.requests).toHaveLength(1);
+    expect(await ran("shop-deployed")).toEqual(before.deployed);
+    expect(await ran("shop-any")).toEqual(before.any);
+  });
+
+  it("8b. an unchanged sync (an empty commit synced to its new revision) runs nothing for frontend's hooks", async () => {
+    const names = async (hook: string) => new Set((await runner.runs(hook)).map((r) => r.metadata.name));
+    const before = { deployed: await names("shop-deployed"), any: await names("shop-any") };
+    await recording(APPS.shop, async (rec) => {
+      const { rev, at } = await commitAndRefresh("shop", {}, "nothing changes");
+      // same manifests: the Application stays Synced (auto-sync starts nothing); a sync to the
+      // new revision, as `argocd app sync` does, applies everything unchanged
+      await rec.waitFor("Synced at the empty commit", (a) => a.status?.sync?.status === "Synced" && a.status.sync.revision === rev, 60_000);
+      await argocd.sync(APPS.shop, { revision: "main", syncOptions: ["CreateNamespace=true"] });
+      const done = await rec.waitFor("Healthy after the operation", healthyAfter(rev), 120_000);
+      figure("scenario 8b: empty commit -> Healthy after the unchanged sync (ms)", done.at - at);
+      expect(op(done.object)?.syncResult?.resources?.map((r) => r.message)).toEqual(["configmap/settings unchanged", "deployment.apps/frontend unchanged"]);
+      const skipped = await waitForRun(runner, "shop-any", (r) => !before.any.has(r.metadata.name) && r.status.phase === "Skipped" && /changed none of Deployment\/frontend/.test(r.status.message ?? ""), 30_000);
+      figure("scenario 8b: empty commit -> Skipped HookRun (ms)", Date.parse(skipped.status.completionTime ?? "") - at);
+      await sinks.any.waitQuiet(3_000);
+    });
+    expect(sinks.any.requests).toHaveLength(1);
+    expect(sinks.deployed.requests).toHaveLength(1);
+    for (const [hook, seen] of [["shop-any", before.any], ["shop-deployed", before.deployed]] as const) {
+      const fresh = (await runner.runs(hook)).filter((r) => !seen.has(r.metadata.name));
+      expect(fresh.map((r) => `${r.status.phase}: ${r.status.message ?? ""}`)).toEqual(fresh.map(() => expect.stringMatching(/^Skipped: /)));
+    }
   });
 
   it("3. ServerSideApply=true: every entry says serverside-applied; the image commit runs the hook once, the settings commit does not", async () => {
@@ -389,5 +445,9 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
     expect(req!.json).toMatchObject({ app: APPS.degraded, change: "failed" });
     await sinks.degraded.waitQuiet(3_000);
     expect(sinks.degraded.requests).toHaveLength(1);
+    // scenario 8 "failed sync" on the real controller: the phases: [Failed] hook above ran once;
+    // the hook with the default phases: [Succeeded] ran nothing for that operation
+    expect(sinks.degradedOk.requests).toHaveLength(0);
+    expect((await runner.runs("degraded-succeeded")).filter((r) => r.status.phase !== "Skipped")).toEqual([]);
   });
 });
