@@ -19,7 +19,7 @@ import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 const NS = "argo-events";
 const TOKEN = randomBytes(24).toString("hex");
 const SENSOR_ACCOUNT = { namespace: NS, name: "e2e-sensor" };
-const APPS = { shop: "shop", ssa: "shop-ssa", retry: "shop-retry", manual: "shop-manual", waves: "shop-waves", degraded: "shop-degraded" } as const;
+const APPS = { shop: "shop", ssa: "shop-ssa", retry: "shop-retry", manual: "shop-manual", waves: "shop-waves", degraded: "shop-degraded", multi: "shop-multi" } as const;
 
 const stack = useStack();
 let cc: ClusterControllers;
@@ -30,7 +30,9 @@ let runner: RunnerHandle;
 let eventSource: ArgoProcess;
 let sensor: ArgoProcess;
 const repos = {} as Record<keyof typeof APPS, GitRepo>;
-const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded" | "degradedOk", HttpSink>;
+const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded" | "degradedOk" | "multi", HttpSink>;
+/** The multi-source Application's second source: the settings ConfigMap in a repository of its own. */
+let multiConfig: GitRepo;
 
 
 const wave = (n: number): string => `  annotations:\n    argocd.argoproj.io/sync-wave: "${n}"\n`;
@@ -134,7 +136,18 @@ spec:
   runner:
     url: ${runnerUrl}
   hooks:
-${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n        when: "!operation.selfHeal"\n`)}${hook("shop-any", APPS.shop, sinks.any, "")}${hook("ssa-frontend", APPS.ssa, sinks.ssa, "")}${hook("retry-frontend", APPS.retry, sinks.retry, "")}${hook("manual-healthy", APPS.manual, sinks.manual, "          healthy: true\n")}${hook("waves-db", APPS.waves, sinks.waves, "", "StatefulSet", "db")}${hook("degraded-failed", APPS.degraded, sinks.degraded, "          phases: [Failed, Error]\n")}${hook("degraded-succeeded", APPS.degraded, sinks.degradedOk, "")}`;
+${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n        when: "!operation.selfHeal"\n`)}${hook("shop-any", APPS.shop, sinks.any, "")}${hook("ssa-frontend", APPS.ssa, sinks.ssa, "")}${hook("retry-frontend", APPS.retry, sinks.retry, "")}${hook("manual-healthy", APPS.manual, sinks.manual, "          healthy: true\n")}${hook("waves-db", APPS.waves, sinks.waves, "", "StatefulSet", "db")}${hook("degraded-failed", APPS.degraded, sinks.degraded, "          phases: [Failed, Error]\n")}${hook("degraded-succeeded", APPS.degraded, sinks.degradedOk, "")}    - name: multi-deployed
+      on:
+        argocd:
+          application: ${APPS.multi}
+          resources: [{kind: Deployment, name: frontend}]
+          healthy: true
+      steps:
+        - name: tell
+          http:
+            url: ${sinks.multi.url}/multi-deployed
+            body: {revisions: "{{ operation.revisions }}", change: "{{ resources[0].change }}"}
+`;
 }
 
 const op = (a: Application | undefined) => a?.status?.operationState;
@@ -153,7 +166,7 @@ async function commitAndRefresh(key: keyof typeof APPS, files: Record<string, st
 
 beforeAll(async () => {
   const s = stack();
-  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded", "degradedOk"] as const) sinks[name] = await startHttpSink();
+  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded", "degradedOk", "multi"] as const) sinks[name] = await startHttpSink();
   cc = await startClusterControllers(s);
   git = await startGitServer({ dir: `${s.dir}/git` });
   for (const key of Object.keys(APPS) as Array<keyof typeof APPS>) {
@@ -169,9 +182,13 @@ beforeAll(async () => {
                 .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:"),
               "app/settings.yaml": settingsYaml("blue").replace("  name: settings\n", `  name: settings\n${wave(1)}`),
             }
-          : { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") };
+          : key === "multi"
+            ? { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0") }
+            : { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") };
     await repos[key].commit(files, "initial");
   }
+  multiConfig = await git.createRepo(`${APPS.multi}-config`);
+  await multiConfig.commit({ "app/settings.yaml": settingsYaml("blue") }, "initial");
   argocd = await startArgoCd(s);
   figure(`Argo CD ${argocd.version} start (ms)`, argocd.timings.totalMs);
   const spec = (key: keyof typeof APPS, syncPolicy: Record<string, unknown>) => ({
@@ -191,6 +208,8 @@ beforeAll(async () => {
   await argocd.waitForApplication(APPS.manual, "OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync", 60_000);
   await argocd.sync(APPS.manual, { revision: "main", syncOptions: ["CreateNamespace=true"] });
   await argocd.applyApplication({ name: APPS.waves, spec: spec("waves", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"] }) });
+  const { source, ...multiSpec } = spec("multi", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"] });
+  await argocd.applyApplication({ name: APPS.multi, spec: { ...multiSpec, sources: [source, { repoURL: multiConfig.url, targetRevision: "main", path: "app" }] } });
   for (const name of Object.values(APPS).filter((n) => n !== APPS.degraded)) {
     await argocd.waitForApplication(name, "Synced and Healthy", (a) => a.status?.sync?.status === "Synced" && a.status.health?.status === "Healthy" && op(a)?.phase === "Succeeded", 120_000);
   }
@@ -450,5 +469,26 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
     // the hook with the default phases: [Succeeded] ran nothing for that operation
     expect(sinks.degradedOk.requests).toHaveLength(0);
     expect((await runner.runs("degraded-succeeded")).filter((r) => r.status.phase !== "Skipped")).toEqual([]);
+  });
+
+  it("8d. multi-source: a commit changing frontend's image in one of two sources runs the healthy: true hook once, after Healthy", async () => {
+    const multiSucceededAt = (revs: string[]) => (a: Application) =>
+      op(a)?.phase === "Succeeded" && !!op(a)?.finishedAt && JSON.stringify((op(a)?.syncResult as { revisions?: string[] } | undefined)?.revisions) === JSON.stringify(revs);
+    const multiHealthyAfter = (revs: string[]) => (a: Application) =>
+      multiSucceededAt(revs)(a) && a.status?.health?.status === "Healthy" && a.status.sync?.status === "Synced" && Date.parse(a.status.reconciledAt ?? "") >= Date.parse(op(a)?.finishedAt ?? "");
+    await recording(APPS.multi, async (rec) => {
+      const configRev = await multiConfig.head();
+      const { rev, at } = await commitAndRefresh("multi", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const [req] = await sinks.multi.waitFor(1, 120_000);
+      const fin = await rec.waitFor("operation Succeeded", multiSucceededAt([rev, configRev]), 10_000);
+      const healthy = await rec.waitFor("Healthy after the operation", multiHealthyAfter([rev, configRev]), 10_000);
+      figure("scenario 8d (multi-source): commit -> operation finished (ms)", fin.at - at);
+      figure("scenario 8d (multi-source): commit -> healthy: true hook's request (ms)", req!.receivedAt - at);
+      expect(rec.writes.some((w) => multiSucceededAt([rev, configRev])(w.object) && w.object.status?.health?.status === "Progressing")).toBe(true);
+      expect(req!.receivedAt).toBeGreaterThanOrEqual(healthy.at);
+      expect(req!.json).toMatchObject({ revisions: [rev, configRev], change: "configured" });
+      await sinks.multi.waitQuiet(3_000);
+      expect(sinks.multi.requests).toHaveLength(1);
+    });
   });
 });
