@@ -1,5 +1,5 @@
-// `on.argocd` hooks against Argo CD's real application controller (issue 12, scenarios 1-8 but
-// multi-source): Applications synced by the controller from a local Git server into the stack's
+// `on.argocd` hooks against Argo CD's real application controller (issue 12, scenarios 1-8):
+// Applications synced by the controller from a local Git server into the stack's
 // kube-apiserver, rolled out by kube-controller-manager, kube-scheduler and kwok; the generated
 // EventSource and Sensor, and the runner under its generated ServiceAccount. Nothing about the
 // Application is written by the test except what a user or Git webhook writes (commits, the
