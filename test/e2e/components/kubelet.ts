@@ -94,6 +94,8 @@ export async function runDeploymentPod(stack: Stack, deployment: KubeObject, opt
     env,
     reachablePorts: [apiPort, ...(opts.reachablePorts ?? [])],
     exposePorts: ports,
+    // The checkout stands in for the image's /app: visible even when it lives under /tmp.
+    keepVisible: [REPO_ROOT],
   });
   const probe = container.readinessProbe?.httpGet;
   if (probe) {
