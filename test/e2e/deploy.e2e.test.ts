@@ -4,7 +4,8 @@
 // the runner starts from the applied Deployment's arguments and environment (components/
 // kubelet.ts: as the kubelet would run it, with its ServiceAccount's token); the applied
 // EventSource and Sensor run; a change fires both hooks. A second HookSet deploys beside it in
-// the same namespace; removing a hook and running README's update block prunes what it needed.
+// the same namespace; removing two hooks and running README's update block prunes what only they
+// needed (their ClusterRoles) and narrows the Role that stays.
 //
 // What cannot run here and stands in for it: cluster DNS and the Service's ClusterIP (the
 // Sensor's trigger URL http://demo-runner.argo-events.svc:8080 is pointed at the runner's
