@@ -13,7 +13,7 @@ import { startClusterControllers, type ClusterControllers } from "./components/c
 import { startGitServer, type GitRepo, type GitServer } from "./components/git-server.js";
 import { useStack } from "./harness.js";
 import { frontendYaml, settingsYaml } from "./scenarios/argocd-app.js";
-import { applyHookSet, figure, freePort, generateHookSet, runnerAccount, sleep, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
+import { applyHookSet, figure, freePort, generateHookSet, runnerAccount, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
 import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 
 const NS = "argo-events";
@@ -287,63 +287,6 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       expect(sinks.any.requests).toHaveLength(1);
       expect(sinks.deployed.requests).toHaveLength(1);
     });
-  });
-
-  it("8a. later status updates (refreshes, reconciles) after scenario 1's operation run nothing more", async () => {
-    const opBefore = op(await argocd.getApplication(APPS.shop));
-    const ran = async (hook: string) => (await runner.runs(hook)).filter((r) => r.status.phase !== "Skipped").map((r) => r.metadata.name);
-    const before = { deployed: await ran("shop-deployed"), any: await ran("shop-any") };
-    expect(before.deployed).toHaveLength(1);
-    expect(before.any).toHaveLength(1);
-    await recording(APPS.shop, async (rec) => {
-      const at = Date.now();
-      // what a Git webhook or `argocd app get --refresh` causes: the controller reconciles and
-      // writes the Application again (reconciledAt, resources' health), the operation unchanged
-      const requested = (a: Application) => !!a.metadata?.annotations?.["argocd.argoproj.io/refresh"];
-      for (const kind of ["normal", "hard", "normal"] as const) {
-        const from = rec.writes.length;
-        await argocd.refresh(APPS.shop, kind);
-        const asked = await rec.waitFor(`the ${kind} refresh annotation`, requested, 10_000, from);
-        // the controller removes the annotation when it writes the refreshed status
-        await rec.waitFor(`the status after the ${kind} refresh`, (a) => !requested(a), 60_000, rec.writes.indexOf(asked) + 1);
-      }
-      // the runner gets each write within about a second (scenario 1's hook without healthy:
-      // true ran 1.4 s after the commit): give the last ones time to run anything they would
-      await sleep(5_000);
-      const writes = rec.writes.length - 1;
-      figure("scenario 8a: Application writes after the operation (3 refreshes and the controller's statuses)", `${writes} in ${Date.now() - at} ms`);
-      expect(writes).toBeGreaterThanOrEqual(3);
-      // the same operation throughout: these are status updates, not a new sync
-      for (const w of rec.writes) expect(op(w.object)?.startedAt).toBe(opBefore?.startedAt);
-    });
-    expect(sinks.deployed.requests).toHaveLength(1);
-    expect(sinks.any.requests).toHaveLength(1);
-    expect(await ran("shop-deployed")).toEqual(before.deployed);
-    expect(await ran("shop-any")).toEqual(before.any);
-  });
-
-  it("8b. an unchanged sync (an empty commit synced to its new revision) runs nothing for frontend's hooks", async () => {
-    const names = async (hook: string) => new Set((await runner.runs(hook)).map((r) => r.metadata.name));
-    const before = { deployed: await names("shop-deployed"), any: await names("shop-any") };
-    await recording(APPS.shop, async (rec) => {
-      const { rev, at } = await commitAndRefresh("shop", {}, "nothing changes");
-      // same manifests: the Application stays Synced (auto-sync starts nothing); a sync to the
-      // new revision, as `argocd app sync` does, applies everything unchanged
-      await rec.waitFor("Synced at the empty commit", (a) => a.status?.sync?.status === "Synced" && a.status.sync.revision === rev, 60_000);
-      await argocd.sync(APPS.shop, { revision: "main", syncOptions: ["CreateNamespace=true"] });
-      const done = await rec.waitFor("Healthy after the operation", healthyAfter(rev), 120_000);
-      figure("scenario 8b: empty commit -> Healthy after the unchanged sync (ms)", done.at - at);
-      expect(op(done.object)?.syncResult?.resources?.map((r) => r.message)).toEqual(["configmap/settings unchanged", "deployment.apps/frontend unchanged"]);
-      const skipped = await waitForRun(runner, "shop-any", (r) => !before.any.has(r.metadata.name) && r.status.phase === "Skipped" && /changed none of Deployment\/frontend/.test(r.status.message ?? ""), 30_000);
-      figure("scenario 8b: empty commit -> Skipped HookRun (ms)", Date.parse(skipped.status.completionTime ?? "") - at);
-      await sinks.any.waitQuiet(3_000);
-    });
-    expect(sinks.any.requests).toHaveLength(1);
-    expect(sinks.deployed.requests).toHaveLength(1);
-    for (const [hook, seen] of [["shop-any", before.any], ["shop-deployed", before.deployed]] as const) {
-      const fresh = (await runner.runs(hook)).filter((r) => !seen.has(r.metadata.name));
-      expect(fresh.map((r) => `${r.status.phase}: ${r.status.message ?? ""}`)).toEqual(fresh.map(() => expect.stringMatching(/^Skipped: /)));
-    }
   });
 
   it("3. ServerSideApply=true: every entry says serverside-applied; the image commit runs the hook once, the settings commit does not", async () => {
