@@ -19,7 +19,7 @@ import { IN_CLUSTER, startArgoCd, type Application, type ApplicationRecorder, ty
 import { startClusterControllers, type ClusterControllers } from "../../test/e2e/components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "../../test/e2e/components/git-server.js";
 import { pollUntil, startStack, type Stack } from "../../test/e2e/stack.js";
-import { frontendYaml, settingsYaml } from "../../test/e2e/scenarios/argocd-app.js";
+import { dbYaml, frontendYaml, postSyncJobYaml, settingsYaml, WIDGET_CRD, WIDGET_YAML } from "../../test/e2e/scenarios/argocd-app.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT = path.join(REPO_ROOT, "test/fixtures/argocd");
@@ -123,80 +123,6 @@ class Scenario {
 
 // ------------------------------------------------------------------ manifests
 
-const statefulSet = (image: string, wave: number): string => `apiVersion: v1
-kind: Service
-metadata:
-  name: db
-  annotations:
-    argocd.argoproj.io/sync-wave: "${wave}"
-spec:
-  clusterIP: None
-  selector:
-    app: db
-  ports:
-    - port: 5432
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: db
-  annotations:
-    argocd.argoproj.io/sync-wave: "${wave}"
-spec:
-  serviceName: db
-  replicas: 1
-  selector:
-    matchLabels:
-      app: db
-  template:
-    metadata:
-      labels:
-        app: db
-    spec:
-      containers:
-        - name: db
-          image: ${image}
-`;
-
-const postSyncJob = (name: string): string => `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: ${name}
-  annotations:
-    argocd.argoproj.io/hook: PostSync
-    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: smoke
-          image: registry.invalid/smoke:1
-`;
-
-const WIDGET_CRD = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "widgets.e2e.resource-hooks.io" },
-  spec: {
-    group: "e2e.resource-hooks.io",
-    scope: "Namespaced",
-    names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
-    versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
-  },
-};
-
-const widget = `apiVersion: e2e.resource-hooks.io/v1
-kind: Widget
-metadata:
-  name: gadget
-  annotations:
-    argocd.argoproj.io/sync-wave: "1"
-    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true
-spec:
-  size: 1
-`;
 
 const appSpec =
   (ns: string, policy: Record<string, unknown> | undefined, syncOptions: string[] = []) =>
@@ -269,7 +195,7 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
         },
       }));
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend 1.1 + widget", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": widget });
+      const rev1 = await s.commit("frontend 1.1 + widget", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": WIDGET_YAML });
       await s.waitNext("an attempt failed (retrying)", (a) => (op(a)?.retryCount ?? 0) >= 1 || op(a)?.phase === "Failed" || op(a)?.phase === "Error");
       await s.ctx.stack.apply([WIDGET_CRD]);
       s.step("created the Widget CRD");
@@ -284,9 +210,9 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     run: async (s) => {
       const files = (v: string): Record<string, string> => ({
         "app/settings.yaml": settingsYaml("blue", -1),
-        "app/db.yaml": statefulSet(`registry.invalid/db:${v}`, 0),
+        "app/db.yaml": dbYaml(`registry.invalid/db:${v}`, 0),
         "app/frontend.yaml": frontendYaml(`registry.invalid/frontend:${v}`, { wave: 1 }),
-        "app/smoke.yaml": postSyncJob("smoke"),
+        "app/smoke.yaml": postSyncJobYaml("smoke"),
       });
       const rev0 = await s.start(files("1.0"), appSpec("waves-hooks", { prune: true }));
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a), 180_000);

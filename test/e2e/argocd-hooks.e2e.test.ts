@@ -12,7 +12,7 @@ import { IN_CLUSTER, startArgoCd, type Application, type ApplicationRecorder, ty
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "./components/git-server.js";
 import { useStack } from "./harness.js";
-import { frontendYaml, settingsYaml } from "./scenarios/argocd-app.js";
+import { dbYaml, frontendYaml, postSyncJobYaml, settingsYaml, WIDGET_CRD, WIDGET_YAML } from "./scenarios/argocd-app.js";
 import { applyHookSet, figure, freePort, generateHookSet, runnerAccount, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
 import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 
@@ -35,84 +35,15 @@ const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "wa
 let multiConfig: GitRepo;
 
 
-const wave = (n: number): string => `  annotations:\n    argocd.argoproj.io/sync-wave: "${n}"\n`;
-
 /** A multi-step Application: settings (wave -1), StatefulSet db + Service (wave 0), frontend (wave 1), a PostSync Job. */
 function wavesFiles(version: string): Record<string, string> {
   return {
-    "app/settings.yaml": settingsYaml("blue").replace("  name: settings\n", `  name: settings\n${wave(-1)}`),
-    "app/db.yaml": `apiVersion: v1
-kind: Service
-metadata:
-  name: db
-${wave(0)}spec:
-  clusterIP: None
-  selector:
-    app: db
-  ports:
-    - port: 5432
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: db
-${wave(0)}spec:
-  serviceName: db
-  replicas: 1
-  selector:
-    matchLabels:
-      app: db
-  template:
-    metadata:
-      labels:
-        app: db
-    spec:
-      containers:
-        - name: db
-          image: registry.invalid/db:${version}
-`,
-    "app/frontend.yaml": frontendYaml(`registry.invalid/frontend:${version}`).replace("  name: frontend\n", `  name: frontend\n${wave(1)}`),
-    "app/smoke.yaml": `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: smoke
-  annotations:
-    argocd.argoproj.io/hook: PostSync
-    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: smoke
-          image: registry.invalid/smoke:1
-`,
+    "app/settings.yaml": settingsYaml("blue", -1),
+    "app/db.yaml": dbYaml(`registry.invalid/db:${version}`, 0),
+    "app/frontend.yaml": frontendYaml(`registry.invalid/frontend:${version}`, { wave: 1 }),
+    "app/smoke.yaml": postSyncJobYaml("smoke"),
   };
 }
-
-const widget = `apiVersion: e2e.resource-hooks.io/v1
-kind: Widget
-metadata:
-  name: gadget
-  annotations:
-    argocd.argoproj.io/sync-wave: "1"
-    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true
-spec:
-  size: 1
-`;
-
-const WIDGET_CRD = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "widgets.e2e.resource-hooks.io" },
-  spec: {
-    group: "e2e.resource-hooks.io",
-    scope: "Namespaced",
-    names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
-    versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
-  },
-};
 
 function hooksYaml(runnerUrl: string): string {
   const body = `{app: "{{ application.metadata.name }}", revision: "{{ operation.revision }}", startedAt: "{{ operation.startedAt }}", change: "{{ resources[0].change }}", evidence: "{{ resources[0].evidence }}", selfHeal: "{{ operation.selfHeal }}"}`;
@@ -180,7 +111,7 @@ beforeAll(async () => {
               "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0")
                 .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
                 .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:"),
-              "app/settings.yaml": settingsYaml("blue").replace("  name: settings\n", `  name: settings\n${wave(1)}`),
+              "app/settings.yaml": settingsYaml("blue", 1),
             }
           : key === "multi"
             ? { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0") }
@@ -308,7 +239,7 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("4. a sync whose first attempt fails and whose retry succeeds: frontend's change (configured, then unchanged) runs the hook once", async () => {
     await recording(APPS.retry, async (rec) => {
-      const { rev, at } = await commitAndRefresh("retry", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": widget }, "frontend 1.1 + widget");
+      const { rev, at } = await commitAndRefresh("retry", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": WIDGET_YAML }, "frontend 1.1 + widget");
       await rec.waitFor("a failed attempt", (a) => (op(a)?.retryCount ?? 0) >= 1, 120_000);
       await stack().apply([WIDGET_CRD]);
       const fin = await rec.waitFor("operation Succeeded", succeededAt(rev), 180_000);
