@@ -42,6 +42,7 @@ export const SKIP_REASON_CODES = [
   "when_false",
   "when_error",
   "not_finished",
+  "dry_run",
   "phase",
   "deleted",
   "malformed",
@@ -61,7 +62,8 @@ const RULES: Array<[RegExp, SkipReasonCode]> = [
   [/already (handled|seen)/, "already_handled"],
   [/^(namespace \S+ is not |name \S+ is not |name \S+ does not start with |label \S+ is not set|Application \S+ is not )/, "not_selected"],
   [/^(none of .* changed$|generation \S+ unchanged|only metadata or status changed|the sync changed none of |the sync result has none of )/, "unchanged"],
-  [/^(no sync operation$|operation is .*, not finished$)/, "not_finished"],
+  [/^(no sync operation$|operation is \S+, not finished|operation started at \S+ is Running)/, "not_finished"],
+  [/^a dry run changes nothing$| was a dry run: nothing was applied$/, "dry_run"],
   [/^operation phase /, "phase"],
   [/ was deleted: forgetting/, "deleted"],
 ];

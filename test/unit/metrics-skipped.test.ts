@@ -1,13 +1,16 @@
 // Skipped decisions in /metrics: a real listening runner, real events, the counter read back over
 // HTTP. The label is the reason's code, never its text.
+import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ArgoCDTrigger } from "../../src/spec/types.js";
 import { SKIP_REASON_CODES, skipReasonCode } from "../../src/runner/metrics.js";
 import { resourceEventRequest } from "../../src/testing/index.js";
 import { eventFor } from "../../src/simulate.js";
 import { evaluate } from "../../src/trigger/index.js";
 import { deployment } from "../helpers/objects.js";
 import { startRunner, TOKEN, type Harness } from "../helpers/runner.js";
-import { hookSetFrom } from "../helpers/spec.js";
+import { recorded, replay } from "../helpers/argocd-fixtures.js";
+import { hookSetFrom, hookWith } from "../helpers/spec.js";
 
 const resource = { group: "apps", version: "v1", resource: "deployments", namespace: "web" };
 
@@ -67,5 +70,25 @@ describe("skipReasonCode", () => {
     const malformed = deployment();
     (malformed.metadata as Record<string, unknown>).name = 5;
     expect(skipReasonCode(reasonOf({ type: "UPDATE", object: malformed, oldObject: deployment() }))).toBe("malformed");
+  });
+});
+
+describe("skipReasonCode on what Argo CD's real controller wrote", () => {
+  // Every skip of a well-formed recorded Application has a code of its own: a reason the rules
+  // do not know would be counted as "malformed".
+  it("gives every skip of the recorded scenarios a code other than malformed", () => {
+    const unknown: string[] = [];
+    const codes = new Set<string>();
+    for (const scenario of readdirSync(new URL("../fixtures/argocd/", import.meta.url), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)) {
+      const trigger = hookWith({ argocd: { application: scenario, resources: [{ kind: "Deployment", name: "frontend" }] } }).trigger as ArgoCDTrigger;
+      for (const { evaluation } of replay(trigger, recorded(scenario).writes).all) {
+        if (!evaluation || evaluation.decision.fires) continue;
+        const code = skipReasonCode(evaluation.decision.reason);
+        codes.add(code);
+        if (code === "malformed") unknown.push(`${scenario}: ${evaluation.decision.reason}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+    expect([...codes].sort()).toEqual(expect.arrayContaining(["dry_run", "not_finished", "unchanged"]));
   });
 });
