@@ -6,10 +6,13 @@
 // with a precondition we can rely on; the runner needs objects exactly as the API server stores
 // them, so it speaks HTTP itself and takes only credentials, TLS and auth plugins (exec, OIDC)
 // from the KubeConfig (applyToHTTPSOptions).
+import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeApiError } from "./types.js";
+
+type RequestAgent = https.RequestOptions["agent"];
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -31,9 +34,15 @@ export interface WatchHandle {
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Names the runner in the API server's audit log. */
 const USER_AGENT = "resource-hooks";
+/**
+ * Idle kept-alive connections close after this: well before kube-apiserver's 90 s idle timeout,
+ * so a request never reuses a connection the server is closing at that moment.
+ */
+const IDLE_CONNECTION_MS = 30_000;
 
 export class RestClient {
   private readonly server: URL;
+  private readonly agents = new Map<string, http.Agent>();
 
   constructor(private readonly kubeConfig: KubeConfig) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -109,7 +118,37 @@ export class RestClient {
       headers: { Accept: "application/json", "User-Agent": USER_AGENT },
     };
     await this.kubeConfig.applyToHTTPSOptions(request);
+    request.agent = this.keptAlive(request.agent);
     return request;
+  }
+
+  /**
+   * client-node builds a new Agent for every request, so every request opened a new TCP and TLS
+   * connection to the API server: on a busy node that handshake was most of a HookRun create,
+   * which the Sensor waits for on every event. Requests with the same TLS material share one
+   * keep-alive agent instead (auth headers are per request, so a rotated token still applies).
+   * Proxy agents are left as client-node built them.
+   */
+  private keptAlive(agent: RequestAgent): RequestAgent {
+    if (!agent || (agent.constructor !== https.Agent && agent.constructor !== http.Agent)) return agent;
+    const options = (agent as http.Agent & { options: https.AgentOptions }).options;
+    const hash = createHash("sha256").update(agent.constructor === https.Agent ? "https" : "http");
+    for (const part of [options.ca, options.cert, options.key, options.pfx, options.passphrase, options.servername, options.rejectUnauthorized, options.ciphers]) {
+      for (const value of Array.isArray(part) ? part : [part]) {
+        hash.update("\0");
+        if (value === undefined) continue;
+        hash.update(Buffer.isBuffer(value) ? value : typeof value === "object" ? JSON.stringify(value) : String(value));
+      }
+    }
+    const key = hash.digest("hex");
+    let shared = this.agents.get(key);
+    if (!shared) {
+      const keepAlive = { ...options, keepAlive: true, timeout: IDLE_CONNECTION_MS };
+      shared = agent.constructor === https.Agent ? new https.Agent(keepAlive) : new http.Agent(keepAlive);
+      this.agents.set(key, shared);
+    }
+    agent.destroy();
+    return shared;
   }
 
   /** One request, any answer: the status, headers and body as text (only no answer at all throws, as a NetworkError). */
