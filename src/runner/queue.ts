@@ -11,7 +11,7 @@ import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { beforeSteps } from "../trigger/index.js";
 import { executeSteps, type ExecutorDeps, type Outcome } from "./execute.js";
-import { compareAccepted, decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus } from "./hookrun.js";
+import { compareAccepted, decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus, type StepStatus } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import type { RunnerMetrics } from "./metrics.js";
 import type { RunIndex } from "./run-index.js";
@@ -23,6 +23,13 @@ export const CLAIM_MS = 15_000;
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 5 * 60_000;
 const TICK_MS = 1_000;
+/**
+ * A new run that another replica accepted is left to that replica this long before this one
+ * tries to claim it: the accepting replica sees it first and claims it at once, and two replicas
+ * racing for every new run made one claim write of each run fail (load on the API server while
+ * the Sensor waits for it). Past this, any replica takes it (the accepting one is full or gone).
+ */
+export const HANDOFF_MS = 500;
 const RETENTION_EVERY_MS = 60_000;
 
 export interface RetentionPolicy {
@@ -50,6 +57,8 @@ export interface QueueOptions {
   kubeEvents?: KubeEventRecorder;
   /** First run-level retry delay (doubling, at most 5 minutes); tests shorten it. */
   retryBaseMs?: number;
+  /** How long a new run accepted by another replica is left to it (HANDOFF_MS). */
+  handoffMs?: number;
   /** Injected for tests. */
   random?: () => number;
 }
@@ -63,6 +72,9 @@ export class RunQueue {
   private readonly hooks: Map<string, Hook>;
   private readonly running = new Map<string, Running>();
   private readonly claimMs: number;
+  private readonly handoffMs: number;
+  /** When this replica first saw each unfinished run (for the hand-off, on this clock). */
+  private readonly seenAt = new Map<string, number>();
   private readonly retention: RetentionPolicy;
   private readonly random: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -77,13 +89,19 @@ export class RunQueue {
   constructor(private readonly options: QueueOptions) {
     this.hooks = new Map(options.hookSet.hooks.map((h) => [h.name, h]));
     this.claimMs = options.claimMs ?? CLAIM_MS;
+    this.handoffMs = options.handoffMs ?? HANDOFF_MS;
     this.retention = options.retention ?? DEFAULT_RETENTION;
     this.random = options.random ?? Math.random;
     // Every running run listens for the drain: more than the default 10 at once is expected.
     setMaxListeners(0, this.drainController.signal);
     options.store.subscribe((run, change) => {
-      if (change === "deleted") return;
-      if (!isTerminal(run)) this.kick();
+      if (change === "deleted" || isTerminal(run)) {
+        this.seenAt.delete(run.metadata.name);
+        if (change === "deleted") return;
+      } else {
+        if (!this.seenAt.has(run.metadata.name)) this.seenAt.set(run.metadata.name, Date.now());
+        this.kick();
+      }
       const local = this.running.get(run.metadata.name);
       // Another replica asked this run to stop (concurrency: replace).
       if (local && run.status.cancelRequested) local.controller.abort(new CancelledError(run.status.cancelRequested));
@@ -185,6 +203,11 @@ export class RunQueue {
       }
       const hook = this.hooks.get(run.spec.hook);
       if (!hook) continue; // a run of a hook this runner does not serve (removed from hooks.yaml): left for retention
+      const handOffUntil = this.handOffUntil(run, now);
+      if (handOffUntil > now) {
+        this.wakeBy(handOffUntil);
+        continue;
+      }
       let claimed: HookRun;
       try {
         claimed = await store.updateStatus({
@@ -203,6 +226,16 @@ export class RunQueue {
       }
       this.execute(hook, claimed);
     }
+  }
+
+  /** Until when a new run is left to the replica that accepted it (0: this replica may claim it now). */
+  private handOffUntil(run: HookRun, now: number): number {
+    const { store } = this.options;
+    // Only a run nobody has claimed yet: a released, retried or expired one is anyone's at once.
+    if (run.status.attempts > 0 || run.status.claim || !store.createdHere || store.createdHere(run.metadata.name)) return 0;
+    let seen = this.seenAt.get(run.metadata.name);
+    if (seen === undefined) this.seenAt.set(run.metadata.name, (seen = now));
+    return seen + this.handoffMs;
   }
 
   /**
@@ -238,6 +271,12 @@ export class RunQueue {
     const runLogger = logger.child({ hook: hook.name, run: name, eventId: claimed.spec.eventId });
     const claim = new Claim(this.options.store, claimed, this.options.holder, this.claimMs, (reason) => controller.abort(reason));
     const started = Date.now();
+    // The status of the run's last step (or of a failed one, which ends this execution) is
+    // written with the run's end: one status write instead of two. Every other step is persisted
+    // before the next one starts, so a resumed run never repeats a step that completed.
+    const lastStep = hook.steps.at(-1)?.name;
+    let held: StepStatus | undefined;
+    const withHeld = (status: HookRunStatus): HookRunStatus => (held ? { ...status, steps: [...status.steps.filter((s) => s.name !== held!.name), held] } : status);
     const done = (async () => {
       metrics?.inFlight.set(this.running.size);
       let outcome: Outcome;
@@ -263,7 +302,13 @@ export class RunQueue {
             completed: claimed.status.steps,
             logger: runLogger,
             signal: controller.signal,
-            saveStep: (step) => claim.update((status) => ({ ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] })),
+            saveStep: async (step) => {
+              if (step.name === lastStep || step.phase === "Failed") {
+                held = step;
+                return;
+              }
+              await claim.update((status) => ({ ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] }));
+            },
             beforeSteps: (signal) =>
               beforeSteps(hook.trigger, scope, { ...(this.options.runtime.kubeConfig ? { kubeConfig: this.options.runtime.kubeConfig } : {}), signal, logger: runLogger, timeoutMs: hook.timeoutMs }),
           },
@@ -273,7 +318,7 @@ export class RunQueue {
       }
       claim.stop();
       const latest = claim.current;
-      const result = await this.conclude(latest, outcome, controller.signal).catch((err: unknown) => {
+      const result = await this.conclude(latest, outcome, controller.signal, withHeld).catch((err: unknown) => {
         runLogger.error({ err: (err as Error).message }, "could not record the end of the run; its claim expires and it resumes");
         return undefined;
       });
@@ -295,17 +340,21 @@ export class RunQueue {
   }
 
   /** Writes the outcome: Succeeded, Pending with a retry time, Failed, Superseded, or released (shutdown). */
-  private async conclude(run: HookRun, outcome: Outcome, signal: AbortSignal): Promise<HookRun | undefined> {
+  /**
+   * Writes the outcome: Succeeded, Pending with a retry time, Failed, Superseded, or released
+   * (shutdown); `settle` adds what the execution has not written yet (its last step's status).
+   */
+  private async conclude(run: HookRun, outcome: Outcome, signal: AbortSignal, settle: (status: HookRunStatus) => HookRunStatus): Promise<HookRun | undefined> {
     const reason: unknown = signal.reason;
     if (outcome.kind === "succeeded") {
-      return await this.finish(run, { phase: "Succeeded", reason: "Succeeded", message: `${run.status.steps.length} step(s) done` });
+      return await this.finish(run, { phase: "Succeeded", reason: "Succeeded", message: `${settle(run.status).steps.length} step(s) done` }, settle);
     }
     if (outcome.kind === "aborted") {
-      if (reason instanceof CancelledError) return await this.finish(run, { phase: "Superseded", reason: "Superseded", message: reason.message });
+      if (reason instanceof CancelledError) return await this.finish(run, { phase: "Superseded", reason: "Superseded", message: reason.message }, settle);
       if (reason instanceof ClaimLostError) return undefined; // someone else owns it now
       // Shutdown: release the claim so another replica (or this one after a restart) resumes at once.
       return await this.writeOwned(run, (status) => {
-        const { claim: _claim, ...rest } = status;
+        const { claim: _claim, ...rest } = settle(status);
         return { ...rest, phase: "Pending", reason: "Interrupted", message: outcome.reason };
       });
     }
@@ -313,15 +362,19 @@ export class RunQueue {
     const delay = this.retryDelay(run.status.attempts, outcome.retryAfterMs);
     if (outcome.retryable && Date.now() + delay < deadline) {
       return await this.writeOwned(run, (status) => {
-        const { claim: _claim, ...rest } = status;
+        const { claim: _claim, ...rest } = settle(status);
         return { ...rest, phase: "Pending", reason: "Retrying", message: `step ${outcome.step} failed: ${outcome.error}`, nextRetryAt: new Date(Date.now() + delay).toISOString() };
       });
     }
-    return await this.finish(run, {
-      phase: "Failed",
-      reason: outcome.retryable ? "DeadlineExceeded" : "StepFailed",
-      message: `step ${outcome.step} failed: ${outcome.error}${outcome.retryable ? ` (no retry before the deadline ${deadlineOf(run)})` : ""}`,
-    });
+    return await this.finish(
+      run,
+      {
+        phase: "Failed",
+        reason: outcome.retryable ? "DeadlineExceeded" : "StepFailed",
+        message: `step ${outcome.step} failed: ${outcome.error}${outcome.retryable ? ` (no retry before the deadline ${deadlineOf(run)})` : ""}`,
+      },
+      settle,
+    );
   }
 
   private retryDelay(attempts: number, retryAfterMs?: number): number {
@@ -330,9 +383,13 @@ export class RunQueue {
     return Math.min(Math.max(jittered, retryAfterMs ?? 0), RETRY_MAX_MS);
   }
 
-  private async finish(run: HookRun, end: { phase: "Succeeded" | "Failed" | "Superseded"; reason: string; message: string }): Promise<HookRun | undefined> {
+  private async finish(
+    run: HookRun,
+    end: { phase: "Succeeded" | "Failed" | "Superseded"; reason: string; message: string },
+    settle: (status: HookRunStatus) => HookRunStatus = (status) => status,
+  ): Promise<HookRun | undefined> {
     return await this.writeOwned(run, (status) => {
-      const { claim: _claim, nextRetryAt: _next, ...rest } = status;
+      const { claim: _claim, nextRetryAt: _next, ...rest } = settle(status);
       const next: HookRunStatus = { ...rest, phase: end.phase, reason: end.reason, message: end.message, completionTime: new Date().toISOString() };
       setCondition(next, { type: "Succeeded", status: end.phase === "Succeeded" ? "True" : "False", reason: end.reason, message: end.message });
       return next;

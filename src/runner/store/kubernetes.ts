@@ -12,6 +12,8 @@ import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from
 /** A watch the server has not ended by itself is restarted after this long (as client-go does). */
 const WATCH_TIMEOUT_SECONDS = 300;
 const REWATCH_DELAY_MS = 1_000;
+/** How long a run created here counts as this replica's own (createdHere); far past any hand-off. */
+const CREATED_HERE_MS = 60_000;
 
 export class KubernetesRunStore implements RunStore {
   private readonly rest: RestClient;
@@ -22,6 +24,8 @@ export class KubernetesRunStore implements RunStore {
   private stopped = false;
   private currentWatch: { abort(): void } | undefined;
   private resourceVersion = "";
+  /** Runs this process created, with when: insertion order is age order. */
+  private readonly createdAt = new Map<string, number>();
 
   constructor(
     kubeConfig: KubeConfig,
@@ -65,6 +69,7 @@ export class KubernetesRunStore implements RunStore {
     try {
       const { status: _status, ...withoutStatus } = run;
       const created = withStatusDefaults(await this.rest.request<HookRun>("POST", this.collection, { body: withoutStatus }));
+      this.noteCreated(created.metadata.name);
       // The status subresource ignores a status sent on create; a run is Pending until claimed.
       this.remember(created, "added");
       if (!run.status || run.status.phase === "Pending") return { run: created, created: true };
@@ -89,6 +94,20 @@ export class KubernetesRunStore implements RunStore {
 
   get(name: string): HookRun | undefined {
     return this.cache.get(name);
+  }
+
+  createdHere(name: string): boolean {
+    const at = this.createdAt.get(name);
+    return at !== undefined && Date.now() - at < CREATED_HERE_MS;
+  }
+
+  private noteCreated(name: string): void {
+    const now = Date.now();
+    this.createdAt.set(name, now);
+    for (const [old, at] of this.createdAt) {
+      if (now - at < CREATED_HERE_MS) break;
+      this.createdAt.delete(old);
+    }
   }
 
   async fetch(name: string): Promise<HookRun | undefined> {

@@ -29,6 +29,12 @@ export interface RunStore {
   delete(name: string): Promise<void>;
   /** Called for every change seen, local or by another replica. */
   subscribe(listener: (run: HookRun, change: RunChange) => void): void;
+  /**
+   * Whether this process created the run (recently). Stores shared by replicas answer it so that
+   * the replica that accepted a run claims it first and the others do not race it for the claim;
+   * a store without it (one replica) has every run local.
+   */
+  createdHere?(name: string): boolean;
 }
 
 /**
