@@ -113,6 +113,82 @@ async function settledRuns(hook: string, object: string, count: number, timeoutM
   );
 }
 
+/** Timestamps of JSON log lines (Argo Events: ts as RFC 3339; the runner: time in epoch ms) whose msg starts with `msg`. */
+function logTimes(logs: string, msg: string, from: number, match: (line: Record<string, unknown>) => boolean = () => true): number[] {
+  const out: number[] = [];
+  for (const text of logs.split("\n")) {
+    if (!text.startsWith("{")) continue;
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (typeof line.msg !== "string" || !line.msg.startsWith(msg) || !match(line)) continue;
+    const at = typeof line.time === "number" ? line.time : typeof line.ts === "string" ? Date.parse(line.ts) : Number.NaN;
+    if (at >= from) out.push(at);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+function spread(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return "none";
+  return `n=${sorted.length} p50 ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} max ${sorted.at(-1)!.toFixed(0)}`;
+}
+
+/**
+ * Scenario 2's chain per stage, from the processes' logs and the HookRuns' own timestamps (all on
+ * this machine's clock): when each stage happened after the writes ended, and how long each hop
+ * took per run. Printed, not asserted: it says where the time goes when the bound is missed.
+ */
+async function printBurstStages(fromWall: number, writesEndWall: number): Promise<void> {
+  let seen: HookRun[] = [];
+  const runs = await until(
+    "the 40 burst runs final",
+    async () => {
+      seen = (await hookRuns("work")).filter((r) => r.spec.object?.name.startsWith("burst-") && r.status?.phase !== "Skipped" && Date.parse(r.spec.acceptedAt) >= fromWall - 1_000);
+      return seen.length >= 40 && seen.every((r) => r.status.phase === "Succeeded") ? seen : undefined;
+    },
+    60_000,
+    200,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}: ${seen.map((r) => `${r.spec.object?.name}:${r.status?.phase}:${r.spec.acceptedAt}`).join(" ")}`);
+  });
+  const after = (times: number[]) => spread(times.map((t) => t - writesEndWall));
+  const published = logTimes(eventSource.logs(), "Succeeded to publish an event", fromWall).slice(0, 40);
+  const posts = logTimes(sensor.logs(), "Making a http request", fromWall).slice(0, 40);
+  const answered = logTimes(sensor.logs(), "Successfully processed trigger", fromWall).slice(0, 40);
+  const acceptedLog = new Map<string, number>();
+  for (const replica of replicas) {
+    for (const text of replica.process.logs().split("\n")) {
+      if (!text.includes('"run accepted"')) continue;
+      const line = JSON.parse(text) as { run: string; time: number };
+      acceptedLog.set(line.run, line.time);
+    }
+  }
+  const accepted = runs.map((r) => Date.parse(r.spec.acceptedAt));
+  const created = runs.map((r) => acceptedLog.get(r.metadata.name) ?? Number.NaN);
+  const claimed = runs.map((r) => Date.parse(r.status.startTime!));
+  const stepStarted = runs.map((r) => Date.parse(r.status.steps[0]!.startedAt!));
+  const received = runs.map((r) => sink.requests.find((q) => q.path === `/work/${r.spec.object!.name}/1`)?.receivedAt ?? Number.NaN);
+  figure("scenario 2 stage: event source published, after the writes (ms)", after(published));
+  figure("scenario 2 stage: Sensor POST sent, after the writes (ms)", after(posts));
+  figure("scenario 2 stage: run accepted (acceptedAt), after the writes (ms)", after(accepted));
+  figure("scenario 2 stage: HookRun created, after the writes (ms)", after(created));
+  figure("scenario 2 stage: run claimed (startTime), after the writes (ms)", after(claimed));
+  figure("scenario 2 stage: step request at the sink, after the writes (ms)", after(received));
+  figure("scenario 2 hop: Sensor POST answered in (ms)", spread(answered.map((t, i) => t - posts[i]!)));
+  figure("scenario 2 hop: acceptedAt -> HookRun created (ms)", spread(created.map((t, i) => t - accepted[i]!)));
+  figure("scenario 2 hop: HookRun created -> claimed (ms)", spread(claimed.map((t, i) => t - created[i]!)));
+  figure("scenario 2 hop: claimed -> step started (ms)", spread(stepStarted.map((t, i) => t - claimed[i]!)));
+  figure("scenario 2 hop: step started -> request at the sink (ms)", spread(received.map((t, i) => t - stepStarted[i]!)));
+  const names = new Set(runs.map((r) => r.metadata.name));
+  const executedBy = replicas.map((replica) => logTimes(replica.process.logs(), "run succeeded", fromWall, (line) => names.has(line.run as string)).length);
+  figure("scenario 2: runs executed per replica (sensor's replica first)", executedBy.join(","));
+  figure("scenario 2: claim attempts per run (max)", Math.max(...runs.map((r) => r.status.attempts)));
+}
+
 beforeAll(async () => {
   const s = stack();
   sink = await startHttpSink({
@@ -181,18 +257,26 @@ describe("the run model on the real engine", () => {
     expect(requestsOf("work", "slow")).toHaveLength(1);
   });
 
-  it("2: 40 objects change at once, each step 200 ms: all start within a moment", async () => {
+  it("2: 40 objects change at once, each step 200 ms: the last step starts < 2 s after the writes", async () => {
     const t0 = performance.now();
+    const t0Wall = Date.now();
     await Promise.all(Array.from({ length: 40 }, (_, i) => setValue(`burst-${i}`, "1")));
     const writes = performance.now() - t0;
+    const writesEndWall = t0Wall + writes;
     await until("40 burst steps", () => (calls("work").filter(([o]) => o.startsWith("burst-")).length >= 40 ? true : undefined), 60_000, 20);
     const starts = sink.requests.filter((r) => r.path.startsWith("/work/burst-")).map((r) => r.receivedAtPerf - t0);
     const last = Math.max(...starts);
     figure("scenario 2: writes took (ms)", writes);
     figure("scenario 2: last of 40 steps started after the first write (ms)", last);
-    // Run one after another (as when the Sensor waited for each run) they would start over 8 s;
-    // alone on this machine the last starts in about 1.8 s, under load in about 3 s.
-    expect(last).toBeLessThan(4_000 + writes);
+    figure("scenario 2: last of 40 steps started after the writes (ms)", last - writes);
+    await printBurstStages(t0Wall, writesEndWall);
+    // The issue's bound: the last step starts < 2 s after the writes, counted from when all 40
+    // writes were answered (before that not every change exists; 40 concurrent PATCHes take
+    // 0.2-0.5 s here, the API server's and this client's time, not the hooks'). The Sensor posts
+    // one event at a time and waits for each accept (a HookRun create), so the accept's latency
+    // times 40 is most of it: about 1.5 s here (printed per stage above). Run one after another,
+    // as when the Sensor waited for each run, they would start over 8 s.
+    expect(last - writes).toBeLessThan(2_000);
     expect(new Set(calls("work").filter(([o]) => o.startsWith("burst-")).map(([o]) => o)).size).toBe(40);
   });
 
