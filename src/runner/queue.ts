@@ -339,7 +339,6 @@ export class RunQueue {
     this.running.set(name, { controller, done });
   }
 
-  /** Writes the outcome: Succeeded, Pending with a retry time, Failed, Superseded, or released (shutdown). */
   /**
    * Writes the outcome: Succeeded, Pending with a retry time, Failed, Superseded, or released
    * (shutdown); `settle` adds what the execution has not written yet (its last step's status).
