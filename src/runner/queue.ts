@@ -109,6 +109,9 @@ export class RunQueue {
   }
 
   start(): void {
+    // The first fetch (an http step) compiles Node's HTTP client on the spot: ~50 ms here, more on
+    // a busy node, a stall of the accept path in the middle of the first burst of runs. Paid now.
+    void new Headers();
     this.timer = setInterval(() => this.kick(), TICK_MS);
     this.timer.unref();
     this.retentionTimer = setInterval(() => void this.applyRetention().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, "retention failed")), RETENTION_EVERY_MS);

@@ -132,7 +132,7 @@ function logTimes(logs: string, msg: string, from: number, match: (line: Record<
 }
 
 function spread(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return "none";
   return `n=${sorted.length} p50 ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} max ${sorted.at(-1)!.toFixed(0)}`;
 }
@@ -179,6 +179,14 @@ async function printBurstStages(fromWall: number, writesEndWall: number): Promis
   figure("scenario 2 stage: run claimed (startTime), after the writes (ms)", after(claimed));
   figure("scenario 2 stage: step request at the sink, after the writes (ms)", after(received));
   figure("scenario 2 hop: Sensor POST answered in (ms)", spread(answered.map((t, i) => t - posts[i]!)));
+  figure("scenario 2 hop: Sensor answered -> its next POST (ms)", spread(posts.slice(1).map((t, i) => t - answered[i]!)));
+  const answeredByEvent = new Map<string, number>();
+  for (const text of sensor.logs().split("\n")) {
+    if (!text.includes("Successfully processed trigger")) continue;
+    const line = JSON.parse(text) as { ts: string; triggeredByEvents?: string[] };
+    for (const id of line.triggeredByEvents ?? []) answeredByEvent.set(id, Date.parse(line.ts));
+  }
+  figure("scenario 2 hop: HookRun created -> the Sensor has the answer (ms)", spread(runs.map((r, i) => (answeredByEvent.get(r.spec.eventId) ?? Number.NaN) - created[i]!)));
   figure("scenario 2 hop: acceptedAt -> HookRun created (ms)", spread(created.map((t, i) => t - accepted[i]!)));
   figure("scenario 2 hop: HookRun created -> claimed (ms)", spread(claimed.map((t, i) => t - created[i]!)));
   figure("scenario 2 hop: claimed -> step started (ms)", spread(stepStarted.map((t, i) => t - claimed[i]!)));
