@@ -4,6 +4,7 @@
 // resourceVersion-conditional status updates (the replicas' claims rest on them), two store
 // instances (two replicas) seeing each other's writes through their watch, and a fresh instance
 // (a restarted runner) listing what is there.
+import { execFileSync } from "node:child_process";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -124,6 +125,11 @@ describe("KubernetesRunStore under the generated RBAC", () => {
     expect(server.spec).toMatchObject({ hookSet: HOOKSET, hook: "h", identity: run.spec.identity, eventId: run.spec.eventId });
     expect(server.metadata.labels).toMatchObject({ [LABEL_HOOKSET]: HOOKSET, [LABEL_HOOK]: "h" });
     expect(store.get(run.metadata.name)?.metadata.uid).toBe(stored.metadata.uid);
+    // What users see before the run's first status write: the CRD's defaults make it Pending.
+    expect(server.status).toMatchObject({ phase: "Pending", attempts: 0, steps: [] });
+    const table = execFileSync(stack().binaries.kubectl, ["get", "hookruns", run.metadata.name, "-n", NS], { encoding: "utf8", env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin" } });
+    expect(table.split("\n")[0]).toMatch(/^NAME\s+HOOK\s+OBJECT\s+PHASE\s+AGE$/);
+    expect(table.split("\n")[1]).toMatch(new RegExp(`^${run.metadata.name}\\s+h\\s+ConfigMap web/app-config\\s+Pending\\s+\\d+s$`));
 
     const skipped = newRun();
     skipped.status = { phase: "Skipped", reason: "NotFired", message: "baseline", attempts: 0, steps: [], conditions: [], completionTime: new Date().toISOString() };

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
-import { ConflictError } from "../../src/runner/store/types.js";
+import { ACCEPTED_AS_ANNOTATION, ConflictError, withStatusDefaults } from "../../src/runner/store/types.js";
 
 function newRun(): HookRun {
   return {
@@ -52,5 +52,22 @@ describe("MemoryRunStore", () => {
     expect(updated.status.claim).toEqual({ holder: "pod/1", expiresAt: "2026-11-25T10:00:15.000Z" });
     expect(updated.status.conditions[0]!.reason).toBe("Running");
     await expect(store.updateStatus({ ...run, status: { ...run.status, phase: "Failed" } })).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
+describe("withStatusDefaults: a HookRun as the API server serves it before its first status write", () => {
+  const served = (status: unknown, annotations?: Record<string, string>): HookRun => ({ ...newRun(), metadata: { ...newRun().metadata, ...(annotations ? { annotations } : {}) }, status: status as HookRun["status"] });
+
+  it("is Pending, with or without the CRD's defaults", () => {
+    expect(withStatusDefaults(served(undefined)).status).toEqual({ phase: "Pending", attempts: 0, steps: [], conditions: [] });
+    expect(withStatusDefaults(served({ phase: "Pending", attempts: 0, steps: [], conditions: [] })).status.phase).toBe("Pending");
+  });
+
+  it("is Skipped when it was accepted as a baseline, even if served defaulted to Pending", () => {
+    const baseline = { [ACCEPTED_AS_ANNOTATION]: "Skipped" };
+    expect(withStatusDefaults(served(undefined, baseline)).status.phase).toBe("Skipped");
+    expect(withStatusDefaults(served({ phase: "Pending", attempts: 0, steps: [], conditions: [] }, baseline)).status.phase).toBe("Skipped");
+    const written = { phase: "Skipped", reason: "NotFired", attempts: 0, steps: [], conditions: [] };
+    expect(withStatusDefaults(served(written, baseline)).status).toEqual(written);
   });
 });
