@@ -10,7 +10,7 @@ import { benchHookSet } from "./endpoint-hookset.js";
 import { decide } from "../src/trigger/index.js";
 import { deployment, updateEvent, DEPLOYMENTS } from "../test/helpers/objects.js";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const UID_PLACEHOLDER = "00000000-uid-placeholder-0000000000";
 
@@ -90,6 +90,7 @@ async function cannon(url: string, body: string, headers: Record<string, string>
 // The servers run in a child process, so the load generator does not share their event loop.
 async function benchEndpoint(): Promise<void> {
   const { spawn } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
   const child = spawn(process.execPath, ["--import", "tsx", new URL("./endpoint-servers.ts", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
   const ports = await new Promise<{ runner: string; acceptOnly: string; bare: string; token: string }>((resolve, reject) => {
     let out = "";
@@ -106,19 +107,37 @@ async function benchEndpoint(): Promise<void> {
   oldObject.metadata!.uid = UID_PLACEHOLDER;
   const request = resourceEventRequest({ object, oldObject, group: "apps", version: "v1", resource: "deployments" }, ports.token);
   const path = watchPathOf(benchHookSet, "log");
-  console.log(`\nendpoint (accept path, memory store; the queue runs each accepted run's log step in the same process): ${connections} connections, ${seconds}s each after a 2s warm-up, body ${request.body.length} bytes:`);
-  await cannon(`${ports.bare}${path}`, request.body, request.headers, 2);
-  await cannon(`${ports.runner}${path}`, request.body, request.headers, 2);
-  await cannon(`${ports.acceptOnly}${path}`, request.body, request.headers, 2);
-  const base = await cannon(`${ports.bare}${path}`, request.body, request.headers);
-  const accept = await cannon(`${ports.acceptOnly}${path}`, request.body, request.headers);
-  const ours = await cannon(`${ports.runner}${path}`, request.body, request.headers);
-  console.log(`  accept path only (queue paused)  ${accept.requests.average.toFixed(0)} req/s  p50 ${accept.latency.p50} ms  p99 ${accept.latency.p99} ms  (non-2xx/errors: ${accept.non2xx + accept.errors}); ratio ${(accept.requests.average / base.requests.average).toFixed(2)}`);
-  const non2xx = ours.non2xx + ours.errors;
-  console.log(`  bare express     ${base.requests.average.toFixed(0)} req/s  p50 ${base.latency.p50} ms  p99 ${base.latency.p99} ms`);
-  console.log(`  resource-hooks   ${ours.requests.average.toFixed(0)} req/s  p50 ${ours.latency.p50} ms  p99 ${ours.latency.p99} ms  (non-2xx/errors: ${non2xx})`);
-  console.log(`  ratio (resource-hooks / bare express) req/s: ${(ours.requests.average / base.requests.average).toFixed(2)}`);
-  const { readFileSync } = await import("node:fs");
+  // CPU time of the server process (user + system, clock ticks of 10 ms) over one measurement.
+  const cpuMs = () => {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  const servers = { bare: `${ports.bare}${path}`, accept: `${ports.acceptOnly}${path}`, runner: `${ports.runner}${path}` } as const;
+  type Name = keyof typeof servers;
+  const trials = Number(process.env.BENCH_TRIALS ?? 3);
+  const measure = async (name: Name, duration: number) => {
+    const before = cpuMs();
+    const result = await cannon(servers[name], request.body, request.headers, duration);
+    return { rps: result.requests.average, p99: result.latency.p99, cpuUsPerRequest: ((cpuMs() - before) * 1000) / Math.max(1, result.requests.total), failed: result.non2xx + result.errors };
+  };
+  console.log(`\nendpoint: one hook with one log step, memory store, ${connections} connections, body ${request.body.length} bytes; ${trials} interleaved trials of ${seconds}s per server after a 2s warm-up, medians:`);
+  for (const name of Object.keys(servers) as Name[]) await measure(name, 2);
+  const results: Record<Name, Array<Awaited<ReturnType<typeof measure>>>> = { bare: [], accept: [], runner: [] };
+  for (let trial = 0; trial < trials; trial++) for (const name of Object.keys(servers) as Name[]) results[name].push(await measure(name, seconds));
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const row = (name: Name) => {
+    const r = results[name];
+    return { rps: median(r.map((x) => x.rps)), p99: median(r.map((x) => x.p99)), cpu: median(r.map((x) => x.cpuUsPerRequest)), failed: r.reduce((n, x) => n + x.failed, 0), all: r.map((x) => x.rps.toFixed(0)).join(", ") };
+  };
+  const base = row("bare");
+  const line = (label: string, name: Name) => {
+    const r = row(name);
+    const ratio = name === "bare" ? "" : `; ratio ${(r.rps / base.rps).toFixed(2)}`;
+    console.log(`  ${label.padEnd(34)} ${r.rps.toFixed(0).padStart(5)} req/s (trials ${r.all})  p99 ${r.p99} ms  server CPU ${r.cpu.toFixed(0)} µs/request  non-2xx/errors ${r.failed}${ratio}`);
+  };
+  line("bare express (parses the same body)", "bare");
+  line("accept path only (queue paused)", "accept");
+  line("accept + execution (log step)", "runner");
   const peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   console.log(`  peak RSS of the server process under this overload: ${peak.toFixed(0)} MiB`);
   child.kill("SIGTERM");

@@ -7,8 +7,7 @@ import type { Hook, HookSet } from "../spec/types.js";
 import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOK, LABEL_HOOKSET, isMarker, type HookRun } from "../runner/hookrun.js";
 import { RunIndex } from "../runner/run-index.js";
 import { MemoryRunStore } from "../runner/store/memory.js";
-import { skipReasonCode, type SkipReasonCode } from "../runner/metrics.js";
-import { evaluate, type KubeObject } from "../trigger/index.js";
+import { evaluate, type KubeObject, type SkipReasonCode } from "../trigger/index.js";
 
 /** What explain needs from the API server: RestClient's request (src/k8s/rest.ts). */
 export interface ApiReader {
@@ -212,8 +211,8 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
       ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}),
       ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
     });
-    const { fires, reason } = evaluation.decision;
-    explanation.decision = { basis, fires, reason, ...(fires ? {} : { code: skipReasonCode(reason) }) };
+    const { decision } = evaluation;
+    explanation.decision = { basis, fires: decision.fires, reason: decision.reason, ...(decision.fires ? {} : { code: decision.code }) };
     if (evaluation.fingerprint) explanation.fingerprint = evaluation.fingerprint;
   }
   return explanation;

@@ -79,13 +79,17 @@ const condition: V1JSONSchemaProps = {
   },
 };
 
+// The status subresource drops a status sent with a create, so a new run has none until it is
+// claimed. The API server applies these defaults whenever it serves a HookRun (they are not
+// stored), so `kubectl get hookruns` shows a queued run as Pending instead of an empty PHASE.
 const statusSchema: V1JSONSchemaProps = {
   type: "object",
+  default: {},
   properties: {
-    phase: { type: "string", enum: [...HOOKRUN_PHASES] },
+    phase: { type: "string", enum: [...HOOKRUN_PHASES], default: "Pending" },
     reason: str("Why the run is in this phase, in one word (CamelCase)."),
     message: str("Why the run is in this phase, for people."),
-    attempts: int("Attempts of the whole run so far."),
+    attempts: { ...int("Attempts of the whole run so far."), default: 0 },
     startTime: time("When the first attempt started."),
     completionTime: time("When the run finished."),
     nextRetryAt: time("When the next attempt is due, while the run waits to retry."),
@@ -97,8 +101,8 @@ const statusSchema: V1JSONSchemaProps = {
     },
     cancelRequested: str("Set when a newer change supersedes the running run (concurrency: replace); the replica running it stops."),
     deadline: time("A deadline later than spec.deadline, after `resource-hooks runs retry`."),
-    steps: { type: "array", items: stepStatus },
-    conditions: { type: "array", items: condition, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] },
+    steps: { type: "array", items: stepStatus, default: [] },
+    conditions: { type: "array", items: condition, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"], default: [] },
   },
 };
 

@@ -22,7 +22,7 @@ import {
   type HookRunStatus,
   type RunPhase,
 } from "./hookrun.js";
-import { skipReasonCode, type RunnerMetrics } from "./metrics.js";
+import type { RunnerMetrics } from "./metrics.js";
 import type { RunIndex } from "./run-index.js";
 import { ACCEPTED_AS_ANNOTATION, ConflictError, type RunStore } from "./store/types.js";
 
@@ -86,7 +86,7 @@ export class Acceptor {
         continue;
       }
       if (evaluation.remember === "forget" && evaluation.subject) writes.push(this.forget(hook, evaluation.subject.uid));
-      if (!evaluation.decision.fires) this.options.metrics?.skipped.inc({ hook: hook.name, reason: skipReasonCode(evaluation.decision.reason) });
+      if (!evaluation.decision.fires) this.options.metrics?.skipped.inc({ hook: hook.name, reason: evaluation.decision.code });
       if (evaluation.decision.fires) {
         writes.push(this.persist(hook, event, evaluation, "Pending", result));
       } else if (evaluation.remember === "set" && evaluation.fingerprint && evaluation.fingerprint !== memory?.fingerprint) {

@@ -1,5 +1,6 @@
 // Prometheus metrics of the runner, on a registry of its own (several runners in one test process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { SKIP_REASON_CODES } from "../trigger/index.js";
 
 export class RunnerMetrics {
   readonly registry = new Registry();
@@ -27,48 +28,3 @@ export class RunnerMetrics {
   }
 }
 
-/**
- * The bounded codes of the reasons a hook does not fire. A decision's reason is text for people
- * (it names objects, fields and values, unbounded as a label), so the metric carries its code.
- */
-export const SKIP_REASON_CODES = [
-  "wrong_resource",
-  "event_type",
-  "no_object",
-  "not_selected",
-  "unchanged",
-  "already_handled",
-  "baseline",
-  "when_false",
-  "when_error",
-  "not_finished",
-  "dry_run",
-  "phase",
-  "deleted",
-  "malformed",
-] as const;
-
-export type SkipReasonCode = (typeof SKIP_REASON_CODES)[number];
-
-// The trigger kinds' reasons (src/trigger/*) as they begin or what they say; the first match wins.
-// A reason no rule knows is "malformed": the kinds' remaining skips name a malformed field.
-const RULES: Array<[RegExp, SkipReasonCode]> = [
-  [/^the event is for /, "wrong_resource"],
-  [/^event type /, "event_type"],
-  [/^the (UPDATE )?event carries no /, "no_object"],
-  [/^when is false/, "when_false"],
-  [/^when could not be evaluated/, "when_error"],
-  [/baseline recorded/, "baseline"],
-  [/already (handled|seen)/, "already_handled"],
-  [/^(namespace \S+ is not |name \S+ is not |name \S+ does not start with |label \S+ is not set|Application \S+ is not )/, "not_selected"],
-  [/^(none of .* changed$|generation \S+ unchanged|only metadata or status changed|the sync changed none of |the sync result has none of )/, "unchanged"],
-  [/^(no sync operation$|operation is \S+, not finished|operation started at \S+ is Running)/, "not_finished"],
-  [/^a dry run changes nothing$| was a dry run: nothing was applied$/, "dry_run"],
-  [/^operation phase /, "phase"],
-  [/ was deleted: forgetting/, "deleted"],
-];
-
-export function skipReasonCode(reason: string): SkipReasonCode {
-  for (const [pattern, code] of RULES) if (pattern.test(reason)) return code;
-  return "malformed";
-}

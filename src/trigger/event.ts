@@ -33,10 +33,31 @@ export interface ResourceEvent {
   data: ResourceEventData;
 }
 
-export interface Decision {
-  fires: boolean;
-  reason: string;
-}
+/**
+ * Why a hook does not fire, as a bounded code: the decision's reason is text for people (it names
+ * objects, fields and values), the code is what metrics and tools may group by.
+ */
+export const SKIP_REASON_CODES = [
+  "wrong_resource",
+  "event_type",
+  "no_object",
+  "not_selected",
+  "unchanged",
+  "already_handled",
+  "baseline",
+  "when_false",
+  "when_error",
+  "not_finished",
+  "dry_run",
+  "phase",
+  "deleted",
+  "malformed",
+] as const;
+
+export type SkipReasonCode = (typeof SKIP_REASON_CODES)[number];
+
+/** Whether a hook fires for an event, and why; a skip carries its code. */
+export type Decision = { fires: true; reason: string } | { fires: false; reason: string; code: SkipReasonCode };
 
 /**
  * How deep comparisons and fingerprints descend into object data. Real Kubernetes objects stay

@@ -8,8 +8,8 @@ import { watchFilterScript } from "./lua.js";
 import { triggerKind, triggerKinds } from "./registry.js";
 import type { WatchPlan } from "./watch.js";
 
-export type { Decision, KubeObject, ResourceEvent, ResourceEventData, EventContext } from "./event.js";
-export { MAX_VALUE_DEPTH, objectOf } from "./event.js";
+export type { Decision, KubeObject, ResourceEvent, ResourceEventData, EventContext, SkipReasonCode } from "./event.js";
+export { MAX_VALUE_DEPTH, objectOf, SKIP_REASON_CODES } from "./event.js";
 export type { BeforeStepsContext, EvaluateContext, Evaluation, EventType, HookMemory, LuaFilterEntry, ObjectRef, Remember, TriggerKind } from "./kind.js";
 export { triggerKind, triggerKinds } from "./registry.js";
 export { shortHash, watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js";

@@ -4,6 +4,10 @@
 // resourceVersion-conditional status updates (the replicas' claims rest on them), two store
 // instances (two replicas) seeing each other's writes through their watch, and a fresh instance
 // (a restarted runner) listing what is there.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +34,8 @@ const logger = pino({ level: "silent" });
 const started: KubernetesRunStore[] = [];
 let deployed: DeployedHookSet;
 let runnerKubeconfig = "";
+// kubectl keeps a discovery cache under $HOME/.kube.
+const kubectlHome = mkdtempSync(path.join(tmpdir(), "rh-kubectl-home-"));
 
 const HOOKRUNS = `/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`;
 
@@ -107,6 +113,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const store of started) store.stop();
+  rmSync(kubectlHome, { recursive: true, force: true });
 });
 
 describe("KubernetesRunStore under the generated RBAC", () => {
@@ -124,6 +131,11 @@ describe("KubernetesRunStore under the generated RBAC", () => {
     expect(server.spec).toMatchObject({ hookSet: HOOKSET, hook: "h", identity: run.spec.identity, eventId: run.spec.eventId });
     expect(server.metadata.labels).toMatchObject({ [LABEL_HOOKSET]: HOOKSET, [LABEL_HOOK]: "h" });
     expect(store.get(run.metadata.name)?.metadata.uid).toBe(stored.metadata.uid);
+    // What users see before the run's first status write: the CRD's defaults make it Pending.
+    expect(server.status).toMatchObject({ phase: "Pending", attempts: 0, steps: [] });
+    const table = execFileSync(stack().binaries.kubectl, ["get", "hookruns", run.metadata.name, "-n", NS], { encoding: "utf8", env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: kubectlHome } });
+    expect(table.split("\n")[0]).toMatch(/^NAME\s+HOOK\s+OBJECT\s+PHASE\s+AGE$/);
+    expect(table.split("\n")[1]).toMatch(new RegExp(`^${run.metadata.name}\\s+h\\s+ConfigMap web/app-config\\s+Pending\\s+\\d+s$`));
 
     const skipped = newRun();
     skipped.status = { phase: "Skipped", reason: "NotFired", message: "baseline", attempts: 0, steps: [], conditions: [], completionTime: new Date().toISOString() };

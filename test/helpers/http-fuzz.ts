@@ -9,7 +9,7 @@ import { resourceEventRequest } from "../../src/testing/index.js";
 import { deployment } from "./objects.js";
 
 /** What the trigger endpoint may answer; 500 is never among them. */
-export const DOCUMENTED_STATUSES = new Set([200, 202, 400, 401, 404, 413, 429, 503]);
+export const DOCUMENTED_STATUSES = new Set([200, 202, 400, 401, 404, 413, 415, 429, 503]);
 
 const hostileKey = fc.constantFrom("__proto__", "constructor", "prototype", "$typeName", "toString", "", "a.b", "ключ", "\u0000", "metadata", "name", "uid");
 const scalar = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "binary", maxLength: 20 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
@@ -53,10 +53,12 @@ export function fuzzRequests(token: string): fc.Arbitrary<FuzzRequest> {
     source: fc.option(attribute, { nil: undefined }),
     type: fc.option(attribute, { nil: undefined }),
     specversion: fc.option(fc.constantFrom("1.0", "0.3", "2", ""), { nil: undefined }),
+    time: fc.option(fc.constantFrom("2026-11-25T10:00:00Z", "2026-11-25T10:00:00.123456789+01:00", "yesterday", "", "9".repeat(40)), { nil: undefined }),
+    encoding: fc.option(fc.constantFrom("identity", "gzip", "br, gzip", "x"), { nil: undefined }),
     data,
     raw: fc.option(fc.oneof(fc.string({ maxLength: 200 }), fc.nat(400).map((d) => nest(d, "1"))), { nil: undefined }),
     auth: fc.constantFrom(`Bearer ${token}`, `bearer ${token}`, "Bearer wrong-token-0123456789", "", `Basic ${token}`),
-  }).map(({ contentType: ct, id, source, type, specversion, data: d, raw, auth }): FuzzRequest => {
+  }).map(({ contentType: ct, id, source, type, specversion, time, encoding, data: d, raw, auth }): FuzzRequest => {
     const headers: Record<string, string> = { "content-type": ct };
     // Header values must be Latin-1 for fetch; unicode goes in percent-encoded, as a client would have to.
     const h = (v: string) => (/^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v));
@@ -64,6 +66,8 @@ export function fuzzRequests(token: string): fc.Arbitrary<FuzzRequest> {
     if (source !== undefined) headers["ce-source"] = h(source);
     if (type !== undefined) headers["ce-type"] = h(type);
     if (specversion !== undefined) headers["ce-specversion"] = specversion;
+    if (time !== undefined) headers["ce-time"] = time;
+    if (encoding !== undefined) headers["content-encoding"] = encoding;
     if (auth) headers.authorization = auth;
     return { headers, body: raw ?? JSON.stringify(d) ?? "null" };
   });

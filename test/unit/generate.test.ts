@@ -213,7 +213,11 @@ describe("HookRun CRD", () => {
   it("declares the spec and status fields the runner writes", () => {
     expect(Object.keys(schema.properties.spec!.properties)).toEqual(["hookSet", "hook", "eventId", "identity", "acceptedAt", "subject", "object", "fingerprint", "concurrency", "deadline", "context"]);
     const status = schema.properties.status!.properties;
-    expect(status.phase).toEqual({ type: "string", enum: ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] });
+    expect(status.phase).toEqual({ type: "string", enum: ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"], default: "Pending" });
+    // A run has no status until its first write (the status subresource drops one sent on create):
+    // the API server serves it defaulted, as Pending.
+    expect((schema.properties.status as { default?: unknown }).default).toEqual({});
+    expect([status.attempts!.default, status.steps!.default, status.conditions!.default]).toEqual([0, [], []]);
     expect(Object.keys(status)).toEqual(["phase", "reason", "message", "attempts", "startTime", "completionTime", "nextRetryAt", "observedGeneration", "claim", "cancelRequested", "deadline", "steps", "conditions"]);
     const stepOutput = (status.steps as { items: { properties: Record<string, Record<string, unknown>> } }).items.properties.output!;
     expect(stepOutput["x-kubernetes-preserve-unknown-fields"]).toBe(true);

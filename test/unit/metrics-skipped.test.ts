@@ -3,10 +3,9 @@
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ArgoCDTrigger } from "../../src/spec/types.js";
-import { SKIP_REASON_CODES, skipReasonCode } from "../../src/runner/metrics.js";
 import { resourceEventRequest } from "../../src/testing/index.js";
 import { eventFor } from "../../src/simulate.js";
-import { evaluate } from "../../src/trigger/index.js";
+import { evaluate, SKIP_REASON_CODES, type Decision } from "../../src/trigger/index.js";
 import { deployment } from "../helpers/objects.js";
 import { startRunner, TOKEN, type Harness } from "../helpers/runner.js";
 import { recorded, replay } from "../helpers/argocd-fixtures.js";
@@ -53,29 +52,31 @@ describe("skipped decisions in /metrics", () => {
   });
 });
 
-describe("skipReasonCode", () => {
-  // The reasons the resource kind really gives (through evaluate), not copies of their text.
+describe("the code of a skip", () => {
+  // The decisions the resource kind really gives (through evaluate).
   const hook = hookSetFrom([{ name: "h", on: { resource, changed: ["spec.replicas"], when: "object.spec.replicas > 10" }, steps: [{ name: "a", log: { message: "hi" } }] }]).hooks[0]!;
-  const reasonOf = (input: Parameters<typeof eventFor>[0], memory?: string) => evaluate(hook.trigger, eventFor(input), memory ? { memory: { fingerprint: memory } } : {}).decision.reason;
+  const codeOf = (input: Parameters<typeof eventFor>[0], memory?: string) => {
+    const decision: Decision = evaluate(hook.trigger, eventFor(input), memory ? { memory: { fingerprint: memory } } : {}).decision;
+    return decision.fires ? "fires" : decision.code;
+  };
 
-  it("maps the resource kind's reasons to their codes", () => {
-    expect(skipReasonCode(reasonOf({ type: "UPDATE", object: deployment({ replicas: 3 }), oldObject: deployment({ replicas: 2 }) }))).toBe("when_false");
-    expect(skipReasonCode(reasonOf({ type: "UPDATE", object: deployment(), oldObject: deployment() }))).toBe("unchanged");
-    expect(skipReasonCode(reasonOf({ type: "UPDATE", object: deployment({ namespace: "x" }), oldObject: deployment({ namespace: "x" }) }))).toBe("not_selected");
-    expect(skipReasonCode(reasonOf({ type: "ADD", object: deployment() }))).toBe("baseline");
+  it("is set by the resource kind for each way it skips", () => {
+    expect(codeOf({ type: "UPDATE", object: deployment({ replicas: 3 }), oldObject: deployment({ replicas: 2 }) })).toBe("when_false");
+    expect(codeOf({ type: "UPDATE", object: deployment(), oldObject: deployment() })).toBe("unchanged");
+    expect(codeOf({ type: "UPDATE", object: deployment({ namespace: "x" }), oldObject: deployment({ namespace: "x" }) })).toBe("not_selected");
+    expect(codeOf({ type: "ADD", object: deployment() })).toBe("baseline");
     const fingerprint = evaluate(hook.trigger, eventFor({ type: "ADD", object: deployment() })).fingerprint!;
-    expect(skipReasonCode(reasonOf({ type: "ADD", object: deployment() }, fingerprint))).toBe("already_handled");
-    expect(skipReasonCode(reasonOf({ type: "UPDATE", object: deployment() }))).toBe("no_object");
-    expect(skipReasonCode(reasonOf({ type: "DELETE", object: deployment() }))).toBe("event_type");
+    expect(codeOf({ type: "ADD", object: deployment() }, fingerprint)).toBe("already_handled");
+    expect(codeOf({ type: "UPDATE", object: deployment() })).toBe("no_object");
+    expect(codeOf({ type: "DELETE", object: deployment() })).toBe("event_type");
     const malformed = deployment();
     (malformed.metadata as Record<string, unknown>).name = 5;
-    expect(skipReasonCode(reasonOf({ type: "UPDATE", object: malformed, oldObject: deployment() }))).toBe("malformed");
+    expect(codeOf({ type: "UPDATE", object: malformed, oldObject: deployment() })).toBe("malformed");
   });
 });
 
-describe("skipReasonCode on what Argo CD's real controller wrote", () => {
-  // Every skip of a well-formed recorded Application has a code of its own: a reason the rules
-  // do not know would be counted as "malformed".
+describe("the code of a skip on what Argo CD's real controller wrote", () => {
+  // Every skip of a well-formed recorded Application has a code of its own, never "malformed".
   it("gives every skip of the recorded scenarios a code other than malformed", () => {
     const unknown: string[] = [];
     const codes = new Set<string>();
@@ -83,7 +84,7 @@ describe("skipReasonCode on what Argo CD's real controller wrote", () => {
       const trigger = hookWith({ argocd: { application: scenario, resources: [{ kind: "Deployment", name: "frontend" }] } }).trigger as ArgoCDTrigger;
       for (const { evaluation } of replay(trigger, recorded(scenario).writes).all) {
         if (!evaluation || evaluation.decision.fires) continue;
-        const code = skipReasonCode(evaluation.decision.reason);
+        const code = evaluation.decision.code;
         codes.add(code);
         if (code === "malformed") unknown.push(`${scenario}: ${evaluation.decision.reason}`);
       }

@@ -2,7 +2,7 @@
 // HookRun custom resources), real local peers for the steps' calls.
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { HookRun } from "../../src/runner/hookrun.js";
+import { decodeContext, type HookRun } from "../../src/runner/hookrun.js";
 import type { Hook, HookSet } from "../../src/spec/types.js";
 import { resourceEventRequest, sendEvent, watchPathOf, type HookRequest } from "../../src/testing/index.js";
 import type { KubeObject } from "../../src/trigger/event.js";
@@ -376,6 +376,34 @@ describe("runner: hostile and slow input", () => {
     expect(await structured({ ...event(), specversion: 1 })).toMatchObject({ status: 400 });
     expect(await structured({ ...event(), myext: { nested: true } })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /myext must be string,integer,boolean" } });
     expect((await fetch(`${h.runner.url}/healthz`)).status).toBe(200);
+  });
+
+  it("validates binary-mode ce-* headers with the same rules: specversion 1.0, an RFC 3339 time (stored normalized)", async () => {
+    const binary = (headers: Record<string, string>, rv: string) => {
+      const request = imageChange(undefined, rv);
+      return h.send("purge", { ...request, headers: { ...request.headers, ...headers } });
+    };
+    expect(await binary({ "ce-specversion": "2.0" }, "3001")).toEqual({ status: 400, body: { error: "invalid CloudEvent: header ce-specversion must be equal to constant" } });
+    expect(await binary({ "ce-time": "yesterday" }, "3002")).toEqual({ status: 400, body: { error: 'invalid CloudEvent: time "yesterday" is not an RFC 3339 timestamp' } });
+    const accepted = await binary({ "ce-time": "2026-11-25T12:00:00.123456789+02:00", "ce-myext": "x" }, "3003");
+    expect(accepted.status).toBe(202);
+    const name = (accepted.body as { runs: Array<{ name: string }> }).runs[0]!.name;
+    const stored = h.runner.runner.store.get(name)!;
+    expect((decodeContext(stored.spec.context).event as { time: string }).time).toBe("2026-11-25T10:00:00.123Z");
+  });
+
+  it("serves the trigger path as express routed it, and refuses compressed bodies (415)", async () => {
+    const path = watchPathOf(h.hookSet, "purge");
+    const post = (p: string, rv: string, headers: Record<string, string> = {}) => {
+      const request = imageChange(undefined, rv);
+      return sendEvent(h.runner.url, p, { ...request, headers: { ...request.headers, ...headers } });
+    };
+    expect((await post(`${path}/`, "3101")).status).toBe(202);
+    expect((await post(`${path.replace("/hooksets/", "/HookSets/").replace("/watches/", "/WATCHES/")}?x=1`, "3102")).status).toBe(202);
+    expect(await post(path.replace(/[^/]+$/, "%E0%A4%A"), "3103")).toEqual({ status: 400, body: { error: 'the path segment "%E0%A4%A" is not valid percent-encoding' } });
+    expect(await post(path, "3104", { "content-encoding": "gzip" })).toEqual({ status: 415, body: { error: 'Content-Encoding "gzip" is not accepted: send the body uncompressed' } });
+    const get = await fetch(`${h.runner.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect({ status: get.status, body: await get.json() }).toEqual({ status: 404, body: { error: "not found" } });
   });
 
   it("refuses a body over the limit by its Content-Length before reading it (413)", async () => {

@@ -115,7 +115,7 @@ describe("when and limits.celCost", () => {
 
   it("is evaluated under the HookSet's limit, not the default", () => {
     const limited = load([hook], { celCost: 50 });
-    expect(decide(limited.hooks[0]!.trigger, event)).toEqual({ fires: false, reason: "when could not be evaluated: the expression exceeded its cost limit of 50 (a comprehension over large data, or large strings)" });
+    expect(decide(limited.hooks[0]!.trigger, event)).toEqual({ fires: false, code: "when_error", reason: "when could not be evaluated: the expression exceeded its cost limit of 50 (a comprehension over large data, or large strings)" });
     const unlimited = load([hook]);
     expect(decide(unlimited.hooks[0]!.trigger, event).fires).toBe(true);
   });

@@ -91,7 +91,7 @@ describe("resource triggers: object selection", () => {
   it("skips other names, namespaces and resources", () => {
     check(defaultHook, updateEvent(deployment({ name: "backend" }), deployment({ name: "backend", generation: 4 }), DEPLOYMENTS), false, /name backend is not frontend/);
     const other = updateEvent(deployment({ namespace: "shop" }), deployment({ namespace: "shop", generation: 4 }), DEPLOYMENTS);
-    expect(decide(defaultHook.trigger, other)).toEqual({ fires: false, reason: "namespace shop is not web" });
+    expect(decide(defaultHook.trigger, other)).toEqual({ fires: false, code: "not_selected", reason: "namespace shop is not web" });
     const wrongResource = { ...updateEvent(configMap({ a: "1" }), configMap({ a: "2" }), CONFIGMAPS) };
     expect(decide(defaultHook.trigger, wrongResource).reason).toBe("the event is for v1/configmaps, the hook watches apps/v1/deployments");
   });
@@ -132,7 +132,7 @@ describe("resource triggers: when", () => {
   it("skips with the reason when the condition cannot be evaluated", () => {
     const broken = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments" }, when: "object.spec.missing.field == 1" });
     const decision = decide(broken.trigger, updateEvent(deployment(), deployment({ generation: 4 }), DEPLOYMENTS));
-    expect(decision).toEqual({ fires: false, reason: "when could not be evaluated: field not found: missing" });
+    expect(decision).toEqual({ fires: false, code: "when_error", reason: "when could not be evaluated: field not found: missing" });
   });
 });
 

@@ -44,16 +44,20 @@ export interface RunStore {
 export const ACCEPTED_AS_ANNOTATION = "resource-hooks.io/accepted-as";
 
 /**
- * A status as stored: a HookRun created through the status subresource has none until its first
- * claim (Pending), or until its status is written (ACCEPTED_AS_ANNOTATION).
+ * A status as stored. A HookRun created through the status subresource has none until its first
+ * write; the CRD's defaults make the API server serve it as Pending (an older CRD serves none).
+ * A run created finished (a baseline, ACCEPTED_AS_ANNOTATION) is Skipped from the start, before
+ * its status write lands.
  */
 export function withStatusDefaults(run: HookRun): HookRun {
   const status = (run.status ?? {}) as Partial<HookRun["status"]>;
-  if (status.phase && status.steps && status.conditions && typeof status.attempts === "number" && run.metadata.labels) return run;
-  const acceptedAs = run.metadata.annotations?.[ACCEPTED_AS_ANNOTATION] === "Skipped" ? "Skipped" : "Pending";
+  const acceptedSkipped = run.metadata.annotations?.[ACCEPTED_AS_ANNOTATION] === "Skipped";
+  const unwritten = (status.phase ?? "Pending") === "Pending" && !status.attempts && !status.steps?.length;
+  const phase = acceptedSkipped && unwritten ? "Skipped" : (status.phase ?? "Pending");
+  if (status.phase === phase && status.steps && status.conditions && typeof status.attempts === "number" && run.metadata.labels) return run;
   return {
     ...run,
     metadata: { ...run.metadata, labels: run.metadata.labels ?? {} },
-    status: { ...status, phase: status.phase ?? acceptedAs, attempts: status.attempts ?? 0, steps: status.steps ?? [], conditions: status.conditions ?? [] },
+    status: { ...status, phase, attempts: status.attempts ?? 0, steps: status.steps ?? [], conditions: status.conditions ?? [] },
   };
 }

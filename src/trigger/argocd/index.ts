@@ -21,6 +21,7 @@ import {
   valueHash,
   type Decision,
   type ResourceEvent,
+  type SkipReasonCode,
 } from "../event.js";
 import type { EvaluateContext, Evaluation, JsonSchema, Remember, TriggerBuildContext, TriggerKind } from "../kind.js";
 import { eventScope, objectRef, withWhen } from "../resource/index.js";
@@ -256,27 +257,27 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     remember,
     scope,
   });
-  const skip = (reason: string, remember: Remember = "keep", fingerprint?: string) => result({ fires: false, reason }, remember, fingerprint);
+  const skip = (code: SkipReasonCode, reason: string, remember: Remember = "keep", fingerprint?: string) => result({ fires: false, reason, code }, remember, fingerprint);
   try {
-    if (data.group !== "argoproj.io" || data.resource !== "applications") return skip(`the event is for ${String(data.group)}/${String(data.resource)}, not an Argo CD Application`);
+    if (data.group !== "argoproj.io" || data.resource !== "applications") return skip("wrong_resource", `the event is for ${String(data.group)}/${String(data.resource)}, not an Argo CD Application`);
     const type = data.type;
-    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip(`event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
-    if (!app) return skip("the event carries no Application");
+    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip("event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
+    if (!app) return skip("no_object", "the event carries no Application");
     const metadata = metadataOf(app as never);
     const name = optionalString(metadata.name, "metadata.name") ?? "";
     const namespace = optionalString(metadata.namespace, "metadata.namespace");
-    if (trigger.watch.namespace && namespace !== trigger.watch.namespace) return skip(`namespace ${namespace ?? "(none)"} is not ${trigger.watch.namespace}`);
-    if (trigger.application !== undefined && name !== trigger.application) return skip(`Application ${name} is not ${trigger.application}`);
+    if (trigger.watch.namespace && namespace !== trigger.watch.namespace) return skip("not_selected", `namespace ${namespace ?? "(none)"} is not ${trigger.watch.namespace}`);
+    if (trigger.application !== undefined && name !== trigger.application) return skip("not_selected", `Application ${name} is not ${trigger.application}`);
     const labelEntries = Object.entries(trigger.watch.labels);
     if (labelEntries.length > 0) {
       const labels = labelsOf(metadata);
-      for (const [key, value] of labelEntries) if (labels[key] !== value) return skip(`label ${key}=${value} is not set on Application ${name}`);
+      for (const [key, value] of labelEntries) if (labels[key] !== value) return skip("not_selected", `label ${key}=${value} is not set on Application ${name}`);
     }
-    if (type === "DELETE") return skip(`Application ${name} was deleted: forgetting its operations`, "forget");
-    if (type === "UPDATE" && !old) return skip("the UPDATE event carries no old Application");
+    if (type === "DELETE") return skip("deleted", `Application ${name} was deleted: forgetting its operations`, "forget");
+    if (type === "UPDATE" && !old) return skip("no_object", "the UPDATE event carries no old Application");
 
     const state = checkedState(app, "");
-    if (!state) return skip("no sync operation");
+    if (!state) return skip("not_finished", "no sync operation");
     const uid = typeof metadata.uid === "string" && metadata.uid ? metadata.uid : name;
     const startedAt = String(state.startedAt);
     const kind = operationKind(state);
@@ -285,41 +286,42 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     // set, phase still Running). The result so far is replaced later (by the next wave's health
     // message, by the retry's result), so what it says was written is remembered.
     if (state.phase === "Running") {
-      if (kind.dryRun) return skip("a dry run changes nothing");
+      if (kind.dryRun) return skip("dry_run", "a dry run changes nothing");
       // Argo CD clears the result when an operation starts (recorded); a result for another
       // revision than the one this operation syncs is an earlier operation's, never this one's
-      if (!resultIsForOperation(state)) return skip(`operation is Running, not finished (its result so far is for another revision)`);
+      if (!resultIsForOperation(state)) return skip("not_finished", `operation is Running, not finished (its result so far is for another revision)`);
       const written = namedResults(trigger, syncResults(state, "status.operationState")).filter((r) => WRITE_VERDICTS.has(resourceChange(r)));
       const known = attemptMemory(ctx.memory?.fingerprint, startedAt);
       const keys = new Set([...known, ...written.map(resourceKey)]);
-      if (keys.size === known.size) return skip(`operation is Running, not finished${written.length > 0 ? " (what it wrote so far is remembered)" : ""}`);
+      if (keys.size === known.size) return skip("not_finished", `operation is Running, not finished${written.length > 0 ? " (what it wrote so far is remembered)" : ""}`);
       const remembered = `${ATTEMPT}${startedAt}|${JSON.stringify([...keys].sort())}`;
       identity = `${uid}/${startedAt}/running-${valueHash(remembered).slice(0, 12)}`;
       return skip(
+        "not_finished",
         `operation started at ${startedAt} is Running${typeof state.finishedAt === "string" ? ` (attempt ${String(state.retryCount ?? "?")} failed, a retry follows)` : ""} and wrote ${written.map((r) => `${r.kind}/${r.name}`).join(", ")}: remembered for its result`,
         "set",
         remembered,
       );
     }
-    if (typeof state.finishedAt !== "string") return skip(`operation is ${String(state.phase ?? "unknown")}, not finished`);
+    if (typeof state.finishedAt !== "string") return skip("not_finished", `operation is ${String(state.phase ?? "unknown")}, not finished`);
     const before = type === "UPDATE" ? checkedState(old!, "the old Application's ") : undefined;
     const seenBefore = before?.finishedAt === state.finishedAt && before?.startedAt === state.startedAt && before?.phase === state.phase;
 
     const key = operationKey(uid, app, state);
     const fingerprint = `o:${key}`;
     identity = `${uid}/${startedAt}/${key.slice(0, 12)}`;
-    if (ctx.memory?.fingerprint === fingerprint) return skip(`the operation that finished at ${state.finishedAt} was already handled`);
+    if (ctx.memory?.fingerprint === fingerprint) return skip("already_handled", `the operation that finished at ${state.finishedAt} was already handled`);
     if (type === "UPDATE") {
-      if (seenBefore) return skip(`the operation that finished at ${state.finishedAt} was already seen: a later status update`);
+      if (seenBefore) return skip("already_handled", `the operation that finished at ${state.finishedAt} was already seen: a later status update`);
     } else if (!ctx.memory) {
-      return skip(`first sight of Application ${name} (an ADD, e.g. after the event source started): baseline recorded for the operation that finished at ${state.finishedAt}`, "set", fingerprint);
+      return skip("baseline", `first sight of Application ${name} (an ADD, e.g. after the event source started): baseline recorded for the operation that finished at ${state.finishedAt}`, "set", fingerprint);
     }
     const caughtUp = type === "ADD" ? " (finished while the event source was away)" : "";
     // From here on the operation is new: whatever the outcome, it has been evaluated.
     if (!(trigger.phases as string[]).includes(state.phase as string)) {
-      return skip(`operation phase ${String(state.phase)} is not one of ${trigger.phases.join(", ")}`, "set", fingerprint);
+      return skip("phase", `operation phase ${String(state.phase)} is not one of ${trigger.phases.join(", ")}`, "set", fingerprint);
     }
-    if (kind.dryRun) return skip(`the operation that finished at ${state.finishedAt} was a dry run: nothing was applied`, "set", fingerprint);
+    if (kind.dryRun) return skip("dry_run", `the operation that finished at ${state.finishedAt} was a dry run: nothing was applied`, "set", fingerprint);
     const operation = operationOf(app)!;
     const evidence = {
       app,
@@ -332,7 +334,7 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     const matched = matchedResources(trigger, syncResults(state, "status.operationState"), (r) => changeVerdict(r, evidence));
     if (matched.length === 0) {
       const what = trigger.resources.map(describeMatch).join(", ");
-      return skip(trigger.changedOnly ? `the sync changed none of ${what}` : `the sync result has none of ${what}`, "set", fingerprint);
+      return skip("unchanged", trigger.changedOnly ? `the sync changed none of ${what}` : `the sync result has none of ${what}`, "set", fingerprint);
     }
     scope = { application: app, operation, resources: matched, ...base };
     const how = operation.selfHeal ? " (self-heal)" : "";
@@ -343,8 +345,8 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     );
     return withWhen(trigger, scope, fired, "set");
   } catch (err) {
-    if (err instanceof MalformedInput) return skip(err.message);
-    return skip(`the event could not be evaluated: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof MalformedInput) return skip("malformed", err.message);
+    return skip("malformed", `the event could not be evaluated: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

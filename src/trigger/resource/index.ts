@@ -22,6 +22,7 @@ import {
   type Decision,
   type KubeObject,
   type ResourceEvent,
+  type SkipReasonCode,
 } from "../event.js";
 import type { EvaluateContext, Evaluation, EventType, JsonSchema, ObjectRef, Remember, TriggerBuildContext, TriggerKind } from "../kind.js";
 
@@ -155,35 +156,35 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
     scope,
     ...extra,
   });
-  const skip = (reason: string, remember: Remember = "keep") => result({ fires: false, reason }, remember);
+  const skip = (code: SkipReasonCode, reason: string, remember: Remember = "keep") => result({ fires: false, reason, code }, remember);
   const watch = trigger.watch;
   try {
     if (data.group !== watch.group || data.version !== watch.version || data.resource !== watch.resource) {
-      return skip(`the event is for ${gvr(data)}, the hook watches ${gvr(watch)}`);
+      return skip("wrong_resource", `the event is for ${gvr(data)}, the hook watches ${gvr(watch)}`);
     }
     const type = data.type;
-    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip(`event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
-    if (!object) return skip("the event carries no object");
+    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip("event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
+    if (!object) return skip("no_object", "the event carries no object");
     const metadata = metadataOf(object);
     const mismatch = selectionMismatch(trigger, metadata);
-    if (mismatch) return skip(mismatch);
+    if (mismatch) return skip("not_selected", mismatch);
     const name = (metadata.name as string | undefined) ?? "";
     const wants = (t: EventType) => trigger.events.some((e) => EVENT_TYPES[e] === t);
     const wanted = trigger.events.map((e) => EVENT_TYPES[e]).join(", ");
 
     if (type === "DELETE") {
       // The object is gone: whatever this hook remembered about it goes too.
-      if (!wants("DELETE")) return skip(`event type DELETE is not one of ${wanted}: forgetting ${name}`, "forget");
+      if (!wants("DELETE")) return skip("event_type", `event type DELETE is not one of ${wanted}: forgetting ${name}`, "forget");
       return withWhen(trigger, scope, result({ fires: true, reason: `${name} was deleted` }, "forget"), "forget");
     }
 
     const fingerprint = resourceFingerprint(trigger, object);
     const memory = ctx.memory;
     if (type === "ADD") {
-      if (!wants("ADD") && !wants("UPDATE")) return skip(`event type ADD is not one of ${wanted}`);
+      if (!wants("ADD") && !wants("UPDATE")) return skip("event_type", `event type ADD is not one of ${wanted}`);
       if (memory) {
-        if (memory.fingerprint === fingerprint) return skip(`${name} was already handled in this state (fingerprint ${fingerprint}): a replayed ADD`, "keep");
-        if (!wants("UPDATE")) return skip(`${name} was already handled: a replayed ADD`, "keep");
+        if (memory.fingerprint === fingerprint) return skip("already_handled", `${name} was already handled in this state (fingerprint ${fingerprint}): a replayed ADD`, "keep");
+        if (!wants("UPDATE")) return skip("already_handled", `${name} was already handled: a replayed ADD`, "keep");
         // The event source was down (or restarted) while the object changed: catch up now.
         const fired = result({ fires: true, reason: `${name} changed while the event source was away (fingerprint ${memory.fingerprint} → ${fingerprint})` }, "set", { fingerprint });
         return withWhen(trigger, scope, fired, "set");
@@ -193,30 +194,30 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
         if (firstServed !== undefined) {
           const createdText = optionalString(metadata.creationTimestamp, "metadata.creationTimestamp");
           const created = Date.parse(createdText ?? "");
-          if (!Number.isFinite(created)) return skip(`metadata.creationTimestamp is ${describeValue(createdText)}, expected an RFC3339 time`);
+          if (!Number.isFinite(created)) return skip("malformed", `metadata.creationTimestamp is ${describeValue(createdText)}, expected an RFC3339 time`);
           const served = Date.parse(firstServed);
           if (Number.isFinite(served) && created < served) {
-            return result({ fires: false, reason: `${name} was created at ${createdText}, before the hook was first served at ${firstServed}: baseline recorded` }, "set", { fingerprint });
+            return result({ fires: false, code: "baseline", reason: `${name} was created at ${createdText}, before the hook was first served at ${firstServed}: baseline recorded` }, "set", { fingerprint });
           }
         }
         const fired = result({ fires: true, reason: `${name} was created` }, "set", { fingerprint });
         return withWhen(trigger, scope, fired, "set");
       }
-      return result({ fires: false, reason: `first sight of ${name} (an ADD, e.g. after the event source started): baseline recorded, nothing fires` }, "set", { fingerprint });
+      return result({ fires: false, code: "baseline", reason: `first sight of ${name} (an ADD, e.g. after the event source started): baseline recorded, nothing fires` }, "set", { fingerprint });
     }
 
     // UPDATE
-    if (!wants("UPDATE")) return skip(`event type UPDATE is not one of ${wanted}`);
-    if (!oldObject) return skip("the UPDATE event carries no old object");
+    if (!wants("UPDATE")) return skip("event_type", `event type UPDATE is not one of ${wanted}`);
+    if (!oldObject) return skip("no_object", "the UPDATE event carries no old object");
     const change = trigger.changed ? changedPaths(trigger.changed.map((p) => p.segments), oldObject, object) : specChange(oldObject, object);
-    if (!change.changed) return skip(change.reason);
+    if (!change.changed) return skip("unchanged", change.reason);
     if (memory && memory.fingerprint === fingerprint) {
-      return skip(`${change.reason}, but ${name} was already handled in this state (fingerprint ${fingerprint}): a duplicate or a watch reconnect`);
+      return skip("already_handled", `${change.reason}, but ${name} was already handled in this state (fingerprint ${fingerprint}): a duplicate or a watch reconnect`);
     }
     return withWhen(trigger, scope, result({ fires: true, reason: change.reason }, "set", { fingerprint }), "set");
   } catch (err) {
-    if (err instanceof MalformedInput) return skip(err.message);
-    return skip(`the event could not be evaluated: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof MalformedInput) return skip("malformed", err.message);
+    return skip("malformed", `the event could not be evaluated: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -231,9 +232,9 @@ export function withWhen(trigger: { when?: ResourceTrigger["when"] }, scope: Rec
     holds = evaluateCondition(trigger.when, scope);
   } catch (err) {
     // Not only ExpressionError: a RangeError from data nested too deep is a skip as well.
-    return { ...fired, decision: { fires: false, reason: `when could not be evaluated: ${err instanceof Error ? err.message : String(err)}` }, remember: "keep" };
+    return { ...fired, decision: { fires: false, code: "when_error", reason: `when could not be evaluated: ${err instanceof Error ? err.message : String(err)}` }, remember: "keep" };
   }
-  if (!holds) return { ...fired, decision: { fires: false, reason: `when is false: ${trigger.when.source}` }, remember: ifFalse };
+  if (!holds) return { ...fired, decision: { fires: false, code: "when_false", reason: `when is false: ${trigger.when.source}` }, remember: ifFalse };
   return { ...fired, decision: { fires: true, reason: `${fired.decision.reason}, and when holds` } };
 }
 
