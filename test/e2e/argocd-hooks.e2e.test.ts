@@ -13,7 +13,7 @@ import { startClusterControllers, type ClusterControllers } from "./components/c
 import { startGitServer, type GitRepo, type GitServer } from "./components/git-server.js";
 import { useStack } from "./harness.js";
 import { dbYaml, frontendYaml, postSyncJobYaml, settingsYaml, WIDGET_CRD, WIDGET_YAML } from "./scenarios/argocd-app.js";
-import { applyHookSet, figure, freePort, generateHookSet, runnerAccount, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
+import { applyHookSet, figure, freePort, generateHookSet, runnerKubeconfig, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
 import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 
 const NS = "argo-events";
@@ -152,13 +152,12 @@ beforeAll(async () => {
     { apiVersion: "v1", kind: "ServiceAccount", metadata: SENSOR_ACCOUNT },
   ]);
   await applyHookSet(s, deployed, TOKEN);
-  const account = runnerAccount(deployed);
   runner = await startRunner(s, {
     hooksFile: deployed.hooksFile,
     port,
     token: TOKEN,
     namespace: NS,
-    kubeconfig: await s.kubeconfigForServiceAccount(account.namespace, account.name),
+    kubeconfig: await runnerKubeconfig(s, deployed),
     podName: "e2e-argocd-real-runner-7c4d9-abcde",
   });
   ({ eventSource, sensor } = await startArgo(s, deployed, { sensorAccount: SENSOR_ACCOUNT }));

@@ -19,7 +19,7 @@ import {
   freePort,
   generateHookSet,
   metricValue,
-  runnerAccount,
+  runnerKubeconfig,
   sleep,
   startArgo,
   startRunner,
@@ -279,14 +279,13 @@ beforeAll(async () => {
   await patchApp("web", earlier(false));
   await patchApp("web-multi", earlier(true));
 
-  const account = runnerAccount(deployed);
   t = performance.now();
   runner = await startRunner(s, {
     hooksFile: deployed.hooksFile,
     port,
     token: TOKEN,
     namespace: NS,
-    kubeconfig: await s.kubeconfigForServiceAccount(account.namespace, account.name),
+    kubeconfig: await runnerKubeconfig(s, deployed),
     podName: "e2e-argocd-runner-7c4d9-abcde",
   });
   figure("runner start until /readyz (ms)", performance.now() - t);

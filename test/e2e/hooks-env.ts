@@ -145,12 +145,12 @@ export function eventSourceAccount(deployed: DeployedHookSet): { namespace: stri
   return { namespace: deployed.hookSet.namespace, name };
 }
 
-/** The ServiceAccount of the generated runner Deployment. */
-export function runnerAccount(deployed: DeployedHookSet): { namespace: string; name: string } {
+/** A kubeconfig holding a token of the generated runner Deployment's ServiceAccount: the runner's own access. */
+export async function runnerKubeconfig(stack: Stack, deployed: DeployedHookSet): Promise<string> {
   const dep = deployed.manifests.find((o) => o.kind === "Deployment");
   const name = (dep?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template?.spec?.serviceAccountName;
   if (!name) throw new Error("the generated runner Deployment names no ServiceAccount");
-  return { namespace: deployed.hookSet.namespace, name };
+  return stack.kubeconfigForServiceAccount(deployed.hookSet.namespace, name);
 }
 
 /** Starts the generated EventSource and the hook set's Sensor as pods. */

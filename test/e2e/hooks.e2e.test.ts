@@ -28,7 +28,7 @@ import {
   generateHookSet,
   metricValue,
   percentile,
-  runnerAccount,
+  runnerKubeconfig,
   startArgo,
   startRunner,
   until,
@@ -281,13 +281,12 @@ beforeAll(async () => {
   await writeStatus(DEPLOYMENT_PATH, rolledOut(1));
 
   let t = performance.now();
-  const account = runnerAccount(deployed);
   runner = await startRunner(s, {
     hooksFile: deployed.hooksFile,
     port: runnerPort,
     token: TOKEN,
     namespace: NS,
-    kubeconfig: await s.kubeconfigForServiceAccount(account.namespace, account.name),
+    kubeconfig: await runnerKubeconfig(s, deployed),
     podName: POD_NAME,
     secrets: { "cdn-credentials": { "cloudflare-token": CLOUDFLARE_TOKEN } },
     extraArgs: ["--cloudflare-url", sinks.cdn.url],

@@ -24,7 +24,7 @@ import {
 import { KubernetesRunStore } from "../../src/runner/store/kubernetes.js";
 import { ConflictError, type RunChange } from "../../src/runner/store/types.js";
 import { useStack } from "./harness.js";
-import { applyHookSet, figure, generateHookSet, runnerAccount, until, type DeployedHookSet } from "./hooks-env.js";
+import { applyHookSet, figure, generateHookSet, runnerKubeconfig, until, type DeployedHookSet } from "./hooks-env.js";
 import { KubeApiError, type KubeObject } from "./stack.js";
 
 const NS = "argo-events";
@@ -33,7 +33,7 @@ const stack = useStack();
 const logger = pino({ level: "silent" });
 const started: KubernetesRunStore[] = [];
 let deployed: DeployedHookSet;
-let runnerKubeconfig = "";
+let runnerKubeconfigFile = "";
 // kubectl keeps a discovery cache under $HOME/.kube.
 const kubectlHome = mkdtempSync(path.join(tmpdir(), "rh-kubectl-home-"));
 
@@ -61,7 +61,7 @@ spec:
 /** A store as the runner builds it: the runner ServiceAccount's token, the hook set's label selector. */
 async function storeAs(opts: { namespace?: string; hookSet?: string; start?: boolean } = {}): Promise<KubernetesRunStore> {
   const kc = new KubeConfig();
-  kc.loadFromFile(runnerKubeconfig);
+  kc.loadFromFile(runnerKubeconfigFile);
   const store = new KubernetesRunStore(kc, opts.namespace ?? NS, opts.hookSet ?? HOOKSET, logger);
   if (opts.start !== false) {
     await store.start();
@@ -107,8 +107,7 @@ beforeAll(async () => {
   const t = performance.now();
   await applyHookSet(s, deployed, "store-e2e-token");
   figure("HookRun CRD + generated manifests applied, CRD Established (ms)", performance.now() - t);
-  const account = runnerAccount(deployed);
-  runnerKubeconfig = await s.kubeconfigForServiceAccount(account.namespace, account.name);
+  runnerKubeconfigFile = await runnerKubeconfig(s, deployed);
 });
 
 afterAll(() => {
@@ -252,7 +251,7 @@ describe("KubernetesRunStore under the generated RBAC", () => {
     expect((error as { status?: number }).status).toBe(403);
     elsewhere.stop();
     // nor may it touch other kinds in its own namespace, e.g. the Leases the old store used
-    const rest = stack().restClient(runnerKubeconfig);
+    const rest = stack().restClient(runnerKubeconfigFile);
     const leases = await rest.get<KubeObject>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`).then(() => undefined, (err: unknown) => err);
     expect(leases).toBeInstanceOf(KubeApiError);
     expect((leases as KubeApiError).status).toBe(403);

@@ -17,7 +17,7 @@ import {
   freePort,
   generateHookSet,
   metricValue,
-  runnerAccount,
+  runnerKubeconfig,
   startRunner,
   until,
   type DeployedHookSet,
@@ -227,7 +227,7 @@ beforeAll(async () => {
     configMap("quick", "latest", "0"),
     configMap("handed", "handover", "0"),
   ]);
-  const kubeconfig = await s.kubeconfigForServiceAccount(runnerAccount(deployed).namespace, runnerAccount(deployed).name);
+  const kubeconfig = await runnerKubeconfig(s, deployed);
   const t = performance.now();
   replicas = await Promise.all(
     ports.map((port, i) => startRunner(s, { hooksFile: deployed.hooksFile, port, token: TOKEN, namespace: NS, kubeconfig, podName: `runs-runner-${i}` })),

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 
 import type { HookRun } from "../../../src/runner/hookrun.js";
 import { resourceEventRequest, sendEvent, watchPathOf } from "../../../src/testing/index.js";
-import { applyHookSet, eventSourceAccount, freePort, generateHookSet, percentile, runnerAccount, sleep, startRunner, until, type DeployedHookSet, type RunnerHandle } from "../hooks-env.js";
+import { applyHookSet, eventSourceAccount, freePort, generateHookSet, percentile, runnerKubeconfig, sleep, startRunner, until, type DeployedHookSet, type RunnerHandle } from "../hooks-env.js";
 import { startHttpSink, type HttpSink, type KubeObject, type Stack } from "../stack.js";
 
 export const MANY_NS = "many";
@@ -62,8 +62,7 @@ export async function deployManyHooks(stack: Stack, hooks: number): Promise<Many
   await stack.apply([{ apiVersion: "v1", kind: "ServiceAccount", metadata: sensorAccount }]);
   await applyHookSet(stack, deployed, token);
   await stack.apply(Array.from({ length: hooks }, (_, i): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: objectOf(i), data: { v: "0" } })));
-  const account = runnerAccount(deployed);
-  const kubeconfig = await stack.kubeconfigForServiceAccount(account.namespace, account.name);
+  const kubeconfig = await runnerKubeconfig(stack, deployed);
   const runner = await startRunner(stack, { hooksFile: deployed.hooksFile, port, token, namespace: MANY_NS, kubeconfig, podName: "many-runner-0" });
   // The Sensor first: its consumers only see what is published after they exist.
   await stack.startSensor(deployed.sensor, { serviceAccount: sensorAccount });
