@@ -279,7 +279,7 @@ export class RunQueue {
     // before the next one starts, so a resumed run never repeats a step that completed.
     const lastStep = hook.steps.at(-1)?.name;
     let held: StepStatus | undefined;
-    const withHeld = (status: HookRunStatus): HookRunStatus => (held ? { ...status, steps: [...status.steps.filter((s) => s.name !== held!.name), held] } : status);
+    const withHeld = (status: HookRunStatus): HookRunStatus => (held ? withStep(status, held) : status);
     const done = (async () => {
       metrics?.inFlight.set(this.running.size);
       let outcome: Outcome;
@@ -310,7 +310,7 @@ export class RunQueue {
                 held = step;
                 return;
               }
-              await claim.update((status) => ({ ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] }));
+              await claim.update((status) => withStep(status, step));
             },
             beforeSteps: (signal) =>
               beforeSteps(hook.trigger, scope, { ...(this.options.runtime.kubeConfig ? { kubeConfig: this.options.runtime.kubeConfig } : {}), signal, logger: runLogger, timeoutMs: hook.timeoutMs }),
@@ -515,3 +515,7 @@ class Claim {
   }
 }
 
+/** The status with this step's record in place of an earlier one of the same step. */
+function withStep(status: HookRunStatus, step: StepStatus): HookRunStatus {
+  return { ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] };
+}

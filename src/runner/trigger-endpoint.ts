@@ -146,8 +146,12 @@ const TRIGGER_PATH = /^\/hooksets\/([^/]+)\/watches\/([^/]+)\/?$/i;
 export class TriggerEndpoint {
   private pendingRequests = 0;
   private inflightBytes = 0;
+  /** One body of the largest size must always fit. */
+  private readonly maxInflightBytes: number;
 
-  constructor(private readonly options: TriggerEndpointOptions) {}
+  constructor(private readonly options: TriggerEndpointOptions) {
+    this.maxInflightBytes = Math.max(options.maxInflightBodyBytes, options.maxBodyBytes);
+  }
 
   /** Requests being read or accepted now. */
   get pending(): number {
@@ -227,10 +231,9 @@ export class TriggerEndpoint {
       throw new RequestError(413, `request body over the limit of ${maxBodyBytes} bytes`);
     }
     const reserve = declared ?? maxBodyBytes;
-    const maxInflight = Math.max(this.options.maxInflightBodyBytes, maxBodyBytes);
-    if (this.pendingRequests >= maxPendingRequests || this.inflightBytes + reserve > maxInflight) {
+    if (this.pendingRequests >= maxPendingRequests || this.inflightBytes + reserve > this.maxInflightBytes) {
       metrics.rejected.inc({ reason: "saturated" });
-      throw new RequestError(429, `${this.pendingRequests} requests being read or accepted; the limit is ${maxPendingRequests} requests and ${maxInflight} bytes`, 1);
+      throw new RequestError(429, `${this.pendingRequests} requests being read or accepted; the limit is ${maxPendingRequests} requests and ${this.maxInflightBytes} bytes`, 1);
     }
     this.pendingRequests++;
     this.inflightBytes += reserve;
