@@ -6,6 +6,7 @@ import { eventFor, type SimulationInput } from "../simulate.js";
 import type { Hook, HookSet } from "../spec/types.js";
 import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOK, LABEL_HOOKSET, isMarker, type HookRun } from "../runner/hookrun.js";
 import { RunIndex } from "../runner/run-index.js";
+import { compareRuns } from "../runner/run-order.js";
 import { MemoryRunStore } from "../runner/store/memory.js";
 import { evaluate, type KubeObject, type SkipReasonCode } from "../trigger/index.js";
 
@@ -192,7 +193,7 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
     explanation.lastHandled = { fingerprint: memory.fingerprint, run: memory.run, phase: run?.status.phase ?? "", acceptedAt: run?.spec.acceptedAt ?? "" };
   }
   explanation.runs = objectRuns
-    .sort((a, b) => b.spec.acceptedAt.localeCompare(a.spec.acceptedAt) || b.metadata.name.localeCompare(a.metadata.name))
+    .sort((a, b) => compareRuns(b, a))
     .slice(0, options.recent ?? 10)
     .map(summarize);
 

@@ -24,6 +24,7 @@ import {
 } from "./hookrun.js";
 import type { RunnerMetrics } from "./metrics.js";
 import type { RunIndex } from "./run-index.js";
+import { AcceptClock } from "./run-order.js";
 import { ACCEPTED_AS_ANNOTATION, ConflictError, type RunStore } from "./store/types.js";
 
 export interface AcceptedRun {
@@ -56,9 +57,11 @@ export interface AcceptorOptions {
 
 export class Acceptor {
   private readonly now: () => Date;
+  private readonly clock: AcceptClock;
 
   constructor(private readonly options: AcceptorOptions) {
     this.now = options.now ?? (() => new Date());
+    this.clock = new AcceptClock(this.now);
   }
 
   /** Records when this hook set's hooks were first served (once; later starts find the markers). */
@@ -103,7 +106,7 @@ export class Acceptor {
 
   private async persist(hook: Hook, event: ResourceEvent, evaluation: Evaluation, phase: "Pending" | "Skipped", result: AcceptResult): Promise<void> {
     const { store, logger } = this.options;
-    const now = this.now();
+    const now = this.clock.next();
     const run = this.newRun(hook, event, evaluation, now);
     if (phase === "Skipped") {
       run.status = { ...run.status, phase: "Skipped", reason: "NotFired", message: evaluation.decision.reason, completionTime: now.toISOString() };

@@ -50,7 +50,7 @@ export interface HookRunSpec {
   hook: string;
   eventId: string;
   identity: string;
-  /** When the runner accepted the event (ms precision): orders the runs of one object. */
+  /** When the runner accepted the event (ms precision, never repeated by one runner): see run-order.ts. */
   acceptedAt: string;
   /** For display: "Deployment web/frontend". */
   subject: string;
@@ -160,11 +160,6 @@ export function decodeContext(context: HookRunSpec["context"]): Record<string, u
 export function describeSubject(ref: ObjectRef | undefined): string {
   if (!ref) return "";
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
-}
-
-/** Sort key: accept order, then name (two runs accepted in the same millisecond). */
-export function compareAccepted(a: HookRun, b: HookRun): number {
-  return a.spec.acceptedAt < b.spec.acceptedAt ? -1 : a.spec.acceptedAt > b.spec.acceptedAt ? 1 : a.metadata.name.localeCompare(b.metadata.name);
 }
 
 export function setCondition(status: HookRunStatus, condition: Omit<Condition, "lastTransitionTime">, now = new Date()): void {

@@ -11,9 +11,10 @@ import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { beforeSteps } from "../trigger/index.js";
 import { executeSteps, type ExecutorDeps, type Outcome } from "./execute.js";
-import { compareAccepted, decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus, type StepStatus } from "./hookrun.js";
+import { decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus, type StepStatus } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import type { RunnerMetrics } from "./metrics.js";
+import { compareRuns } from "./run-order.js";
 import type { RunIndex } from "./run-index.js";
 import { ConflictError, type RunStore } from "./store/types.js";
 
@@ -184,7 +185,7 @@ export class RunQueue {
       // A run without its context cannot be executed (a marker or a baseline between its creation and its status write).
       if (run && !isMarker(run) && run.spec.context) candidates.push(run);
     }
-    candidates.sort(compareAccepted);
+    candidates.sort(compareRuns);
     for (const run of candidates) {
       if (this.running.size >= maxConcurrentRuns || this.stopped) return;
       if (run.status.claim && this.heldElsewhere(run.status.claim, now)) {
@@ -428,7 +429,7 @@ export class RunQueue {
     }
     let removed = 0;
     for (const runs of finishedByHook.values()) {
-      runs.sort((a, b) => (a.spec.acceptedAt > b.spec.acceptedAt ? -1 : a.spec.acceptedAt < b.spec.acceptedAt ? 1 : 0));
+      runs.sort((a, b) => compareRuns(b, a));
       for (const [position, run] of runs.entries()) {
         const finished = Date.parse(run.status.completionTime ?? run.spec.acceptedAt);
         const expired = now - finished > this.retention.ttlMs || position >= this.retention.keepPerHook;

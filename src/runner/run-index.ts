@@ -4,11 +4,10 @@
 //  - active: the runs not yet finished, by (hook, object uid), in accept order;
 //  - firstServed: per hook, when the runner first served it (the marker run).
 import { isMarker, isTerminal, LABEL_HOOK, type HookRun } from "./hookrun.js";
+import { compareRunKeys, type RunOrderKey } from "./run-order.js";
 import type { RunChange, RunStore } from "./store/types.js";
 
-interface Entry {
-  name: string;
-  acceptedAt: string;
+interface Entry extends RunOrderKey {
   fingerprint?: string;
   terminal: boolean;
 }
@@ -48,7 +47,7 @@ export class RunIndex {
     let entries = this.byObject.get(key);
     if (!entries) this.byObject.set(key, (entries = new Map()));
     const terminal = isTerminal(run);
-    entries.set(name, { name, acceptedAt: run.spec.acceptedAt, ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}), terminal });
+    entries.set(name, { name, acceptedAt: run.spec.acceptedAt, resourceVersion: run.spec.object?.resourceVersion, ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}), terminal });
     this.keyOf.set(name, key);
     if (terminal) this.active.delete(name);
     else this.active.add(name);
@@ -70,11 +69,12 @@ export class RunIndex {
   unfinishedBefore(run: HookRun): string[] {
     const key = this.keyOf.get(run.metadata.name);
     const entries = key ? this.byObject.get(key) : undefined;
-    if (!entries) return [];
+    const self = entries?.get(run.metadata.name);
+    if (!entries || !self) return [];
     const out: string[] = [];
     for (const entry of entries.values()) {
       if (entry.terminal || entry.name === run.metadata.name) continue;
-      if (entry.acceptedAt < run.spec.acceptedAt || (entry.acceptedAt === run.spec.acceptedAt && entry.name < run.metadata.name)) out.push(entry.name);
+      if (compareRunKeys(entry, self) < 0) out.push(entry.name);
     }
     return out;
   }
@@ -95,7 +95,7 @@ export class RunIndex {
   private newest(key: string): Entry | undefined {
     let best: Entry | undefined;
     for (const entry of this.byObject.get(key)?.values() ?? []) {
-      if (!best || entry.acceptedAt > best.acceptedAt || (entry.acceptedAt === best.acceptedAt && entry.name > best.name)) best = entry;
+      if (!best || compareRunKeys(entry, best) > 0) best = entry;
     }
     return best;
   }

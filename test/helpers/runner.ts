@@ -3,6 +3,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { HookRun } from "../../src/runner/hookrun.js";
+import { compareRuns } from "../../src/runner/run-order.js";
 import { createRuntime } from "../../src/runner/runtime.js";
 import { createRunner, listen, type RunnerOptions, type RunningRunner } from "../../src/runner/server.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
@@ -59,7 +60,7 @@ export async function startRunner(hookSet: HookSet, options: Partial<RunnerOptio
         await new Promise((r) => setTimeout(r, 10));
       }
     },
-    runsOf: (hook) => [...store.list()].filter((r) => r.spec.hook === hook && !r.metadata.labels["resource-hooks.io/marker"]).sort((a, b) => a.spec.acceptedAt.localeCompare(b.spec.acceptedAt)),
+    runsOf: (hook) => [...store.list()].filter((r) => r.spec.hook === hook && !r.metadata.labels["resource-hooks.io/marker"]).sort(compareRuns),
   };
 }
 

@@ -102,10 +102,12 @@ describe("explain", () => {
     await api.start();
     rest = new RestClient(kubeConfigFor(api.url));
     // The runner's own accept path makes the HookRuns: first served, a baseline, then a change
-    // to 1.5.0 whose run failed.
+    // to 1.5.0 whose run failed. All in one instant of a frozen clock: the later state must win
+    // by the object's history, not by the runs' names.
     const store = new MemoryRunStore();
     const index = new RunIndex(store);
-    const acceptor = new Acceptor({ hookSet, store, index, namespace: "argo-events", logger: pino({ level: "silent" }) });
+    const frozen = new Date("2026-12-01T10:00:00.000Z");
+    const acceptor = new Acceptor({ hookSet, store, index, namespace: "argo-events", logger: pino({ level: "silent" }), now: () => frozen });
     await acceptor.recordFirstServed();
     await acceptor.accept(hookSet.hooks, eventFor({ type: "ADD", object: frontend("1.4.0", "3") }, "e1"));
     const accepted = await acceptor.accept(hookSet.hooks, eventFor({ type: "UPDATE", object: frontend("1.5.0", "4"), oldObject: frontend("1.4.0", "3") }, "e2"));

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { RestClient } from "../../k8s/rest.js";
 import { KubeApiError } from "../../k8s/types.js";
 import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOKSET, type HookRun } from "../hookrun.js";
+import { compareResourceVersions } from "../run-order.js";
 import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from "./types.js";
 
 /** A watch the server has not ended by itself is restarted after this long (as client-go does). */
@@ -218,7 +219,8 @@ export class KubernetesRunStore implements RunStore {
   /** Keeps the newer of the cached and the given object: a watch event may trail our own write. */
   private remember(run: HookRun, change: RunChange): void {
     const cached = this.cache.get(run.metadata.name);
-    if (cached && olderThan(run.metadata.resourceVersion, cached.metadata.resourceVersion)) return;
+    // Not comparable (not kube-apiserver's): the given object is taken as newer.
+    if (cached && (compareResourceVersions(run.metadata.resourceVersion, cached.metadata.resourceVersion) ?? 0) < 0) return;
     this.cache.set(run.metadata.name, run);
     this.emit(run, cached ? (change === "added" ? "modified" : change) : "added");
   }
@@ -228,11 +230,3 @@ export class KubernetesRunStore implements RunStore {
   }
 }
 
-/**
- * resourceVersions are opaque, but kube-apiserver's are etcd revisions (integers) that grow; when
- * both parse as integers the smaller one is older. Anything else is taken as newer.
- */
-function olderThan(a: string | undefined, b: string | undefined): boolean {
-  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return a.length < b.length || (a.length === b.length && a < b);
-}

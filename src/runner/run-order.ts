@@ -1,0 +1,63 @@
+// Which of two runs is newer. The hook's memory is the fingerprint of the newest run of each
+// (hook, object), so this order must follow the object's history and must never tie between two
+// different states: the run index, `explain`, the queue and retention all use this one rule.
+import type { HookRun } from "./hookrun.js";
+
+/**
+ * Orders two resourceVersions when both are kube-apiserver's (etcd revisions: decimal integers
+ * that grow with every write). They are opaque to clients in general, so anything else is not
+ * comparable: undefined.
+ */
+export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** What the order reads of a run. */
+export interface RunOrderKey {
+  name: string;
+  acceptedAt: string;
+  resourceVersion?: string | undefined;
+}
+
+export function runOrderKey(run: HookRun): RunOrderKey {
+  return { name: run.metadata.name, acceptedAt: run.spec.acceptedAt, resourceVersion: run.spec.object?.resourceVersion };
+}
+
+/**
+ * Older first. The rule:
+ *  1. the object's resourceVersion, when both runs carry one: the state written later is newer,
+ *     whatever order the events arrived in or how close together they were accepted;
+ *  2. else the accept time, which one runner makes strictly increasing (see Acceptor), so two
+ *     accepts of one process never share it;
+ *  3. else the name, only for runs of the same object state (same resourceVersion and instant),
+ *     whose fingerprints are equal, so either may stand for the memory.
+ */
+export function compareRunKeys(a: RunOrderKey, b: RunOrderKey): number {
+  const byVersion = compareResourceVersions(a.resourceVersion, b.resourceVersion);
+  if (byVersion) return byVersion;
+  if (a.acceptedAt !== b.acceptedAt) return a.acceptedAt < b.acceptedAt ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+export function compareRuns(a: HookRun, b: HookRun): number {
+  return compareRunKeys(runOrderKey(a), runOrderKey(b));
+}
+
+/**
+ * Accept times that never repeat within one process: the wall clock, or one millisecond past the
+ * last time handed out when the clock has not moved on (two accepts in one millisecond, or a
+ * clock stepped back). A restarted process starts from the wall clock, which has moved on.
+ */
+export class AcceptClock {
+  private last = 0;
+
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  next(): Date {
+    const next = Math.max(this.now().getTime(), this.last + 1);
+    this.last = next;
+    return new Date(next);
+  }
+}
