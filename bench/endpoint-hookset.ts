@@ -10,7 +10,13 @@ export const benchHookSet = parseHookSet(
     metadata: { name: "bench" },
     spec: {
       runner: { url: "http://127.0.0.1:8080", store: "memory" },
-      hooks: [{ name: "log", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"] }, steps: [{ name: "say", log: { message: "{{ object.metadata.name }} scaled to {{ object.spec.replicas }}" } }] }],
+      hooks: [
+        {
+          name: "log",
+          on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"] },
+          steps: [{ name: "say", log: { message: "{{ object.metadata.name }} scaled to {{ object.spec.replicas }}" } }],
+        },
+      ],
     },
   }),
   "bench.yaml",

@@ -12,19 +12,46 @@ const token = "bench-token-0123456789abcdef";
 const hookSet = benchHookSet;
 // Logs go where a container's would (a file descriptor), not to a terminal: /dev/null here.
 const logger = pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: false }));
-const created = createRunner({ hookSet, token, runtime: createRuntime({ secretsDir: "/nonexistent" }), store: new MemoryRunStore(), namespace: "bench", holder: "bench", logger, maxConcurrentRuns: 32, maxPendingRequests: 1000 });
+const created = createRunner({
+  hookSet,
+  token,
+  runtime: createRuntime({ secretsDir: "/nonexistent" }),
+  store: new MemoryRunStore(),
+  namespace: "bench",
+  holder: "bench",
+  logger,
+  maxConcurrentRuns: 32,
+  maxPendingRequests: 1000,
+});
 await created.start();
 const runner = await listen(created, 0, "127.0.0.1");
 // The accept path alone: the same runner whose queue executes nothing (runs stay Pending).
-const acceptOnly = createRunner({ hookSet, token, runtime: createRuntime({ secretsDir: "/nonexistent" }), store: new MemoryRunStore(), namespace: "bench", holder: "bench", logger, maxConcurrentRuns: 0, maxPendingRequests: 1000 });
+const acceptOnly = createRunner({
+  hookSet,
+  token,
+  runtime: createRuntime({ secretsDir: "/nonexistent" }),
+  store: new MemoryRunStore(),
+  namespace: "bench",
+  holder: "bench",
+  logger,
+  maxConcurrentRuns: 0,
+  maxPendingRequests: 1000,
+});
 await acceptOnly.start();
 const acceptOnlyServer = await listen(acceptOnly, 0, "127.0.0.1");
 
 const bare = express();
 bare.post("/hooksets/bench/watches/:watch", express.json({ limit: "4mb" }), (req, res) => {
-  res.status(202).json({ eventId: req.headers["ce-id"], runs: [{ name: "x", phase: "Pending", fields: Object.keys(req.body as object).length }] });
+  res
+    .status(202)
+    .json({
+      eventId: req.headers["ce-id"],
+      runs: [{ name: "x", phase: "Pending", fields: Object.keys(req.body as object).length }],
+    });
 });
 const server = bare.listen(0, "127.0.0.1");
 await new Promise((resolve) => server.once("listening", resolve));
-process.stdout.write(`${JSON.stringify({ runner: runner.url, acceptOnly: acceptOnlyServer.url, bare: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ runner: runner.url, acceptOnly: acceptOnlyServer.url, bare: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token })}\n`,
+);
 process.on("SIGTERM", () => process.exit(0));

@@ -3,7 +3,12 @@
 // A failure prints the seed and the shrunk counterexample, so it can be replayed in the unit test.
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
-import { filterProperty, onceProperty, totalProperty, watchFilterProperty } from "../test/helpers/trigger-properties.js";
+import {
+  filterProperty,
+  onceProperty,
+  totalProperty,
+  watchFilterProperty,
+} from "../test/helpers/trigger-properties.js";
 
 const runs = Number(process.env.FUZZ_RUNS ?? 100_000);
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -29,9 +34,15 @@ for (const [name, property, numRuns] of properties) {
 // The HTTP endpoint and the expressions/templates run as their vitest suites, scaled up.
 for (const file of ["test/unit/runner-fuzz.test.ts", "test/unit/expr-fuzz.test.ts"]) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", file], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_SEED: String(seed) }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", file], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_SEED: String(seed) },
+    encoding: "utf8",
+  });
   const counts = /fuzz: status counts (\{.*\})/.exec(r.stdout ?? "")?.[1];
-  process.stdout.write(`${r.status === 0 ? "ok  " : "FAIL"} ${file}: ${runs} cases in ${((Date.now() - started) / 1000).toFixed(1)}s (seed ${seed})${counts ? `, statuses ${counts}` : ""}\n`);
+  process.stdout.write(
+    `${r.status === 0 ? "ok  " : "FAIL"} ${file}: ${runs} cases in ${((Date.now() - started) / 1000).toFixed(1)}s (seed ${seed})${counts ? `, statuses ${counts}` : ""}\n`,
+  );
   if (r.status !== 0) {
     failed = true;
     process.stdout.write(r.stdout ?? "");

@@ -3,7 +3,16 @@
 // simulates a hook that remembers nothing about the object: an UPDATE is judged on the change
 // itself, an ADD as a creation.
 import { evaluateCondition, ExpressionError, setOwn, type EvaluationOptions } from "./expr/cel.js";
-import { encodePathSegment, encodeReserved, encodeUriComponentStrict, parseTemplate, renderString, renderUrl, urlComponentAt, type TemplatePart } from "./expr/template.js";
+import {
+  encodePathSegment,
+  encodeReserved,
+  encodeUriComponentStrict,
+  parseTemplate,
+  renderString,
+  renderUrl,
+  urlComponentAt,
+  type TemplatePart,
+} from "./expr/template.js";
 import { kindToResource, splitApiVersion } from "./k8s/names.js";
 import type { HookSet } from "./spec/types.js";
 import type { KubeObject, ResourceEvent } from "./trigger/event.js";
@@ -36,7 +45,13 @@ export interface SimulationInput {
 export function eventFor(input: SimulationInput, id = "simulated"): ResourceEvent {
   const { group, version } = splitApiVersion(input.object.apiVersion ?? "");
   return {
-    context: { id, source: "simulate", subject: "simulate", type: "resource", time: input.time ?? new Date().toISOString() },
+    context: {
+      id,
+      source: "simulate",
+      subject: "simulate",
+      type: "resource",
+      time: input.time ?? new Date().toISOString(),
+    },
     data: {
       type: input.type,
       body: input.object,
@@ -76,21 +91,38 @@ interface RenderNotes {
  * Renders a step's config as the runner would, except placeholders reading `steps.…`: the steps
  * have not run, so those stay as written (a string that is only such a placeholder stays whole).
  */
-function renderConfig(value: unknown, type: string, scope: Record<string, unknown>, options: EvaluationOptions, notes: RenderNotes, path: (string | number)[] = []): unknown {
+function renderConfig(
+  value: unknown,
+  type: string,
+  scope: Record<string, unknown>,
+  options: EvaluationOptions,
+  notes: RenderNotes,
+  path: (string | number)[] = [],
+): unknown {
   if (typeof value === "string") return renderField(value, isUrlField(type, path), scope, options, notes);
-  if (Array.isArray(value)) return value.map((item, i) => renderConfig(item, type, scope, options, notes, [...path, i]));
+  if (Array.isArray(value))
+    return value.map((item, i) => renderConfig(item, type, scope, options, notes, [...path, i]));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(value)) setOwn(out, key, renderConfig(child, type, scope, options, notes, [...path, key]));
+    for (const [key, child] of Object.entries(value))
+      setOwn(out, key, renderConfig(child, type, scope, options, notes, [...path, key]));
     return out;
   }
   return value;
 }
 
-function renderField(source: string, url: boolean, scope: Record<string, unknown>, options: EvaluationOptions, notes: RenderNotes): unknown {
+function renderField(
+  source: string,
+  url: boolean,
+  scope: Record<string, unknown>,
+  options: EvaluationOptions,
+  notes: RenderNotes,
+): unknown {
   if (!source.includes("{{")) return source;
   const template = parseTemplate(source);
-  const later = template.parts.filter((part): part is Extract<TemplatePart, { expr: unknown }> => "expr" in part && part.expr.stepReferences.size > 0);
+  const later = template.parts.filter(
+    (part): part is Extract<TemplatePart, { expr: unknown }> => "expr" in part && part.expr.stepReferences.size > 0,
+  );
   if (later.length === 0) return url ? renderUrl(source, scope, options) : renderString(source, scope, options);
   for (const part of later) notes.laterKnown.add(`{{ ${part.expr.source} }}`);
   // Render the others one by one and keep the step placeholders as written. For a URL, each value
@@ -106,7 +138,13 @@ function renderField(source: string, url: boolean, scope: Record<string, unknown
       shadow += "x";
     } else {
       const text = asText(part.expr.evaluate(scope, options));
-      const encoded = !url ? text : part.raw ? encodeReserved(text) : urlComponentAt(shadow) === "path" ? encodePathSegment(text) : encodeUriComponentStrict(text);
+      const encoded = !url
+        ? text
+        : part.raw
+          ? encodeReserved(text)
+          : urlComponentAt(shadow) === "path"
+            ? encodePathSegment(text)
+            : encodeUriComponentStrict(text);
       out += encoded;
       shadow += encoded;
     }

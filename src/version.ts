@@ -3,4 +3,6 @@
 // manifests a release generates name the image that release publishes.
 import { readFileSync } from "node:fs";
 
-export const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;

@@ -15,11 +15,24 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { IN_CLUSTER, startArgoCd, type Application, type ApplicationRecorder, type ArgoCd } from "../../test/e2e/components/argocd.js";
+import {
+  IN_CLUSTER,
+  startArgoCd,
+  type Application,
+  type ApplicationRecorder,
+  type ArgoCd,
+} from "../../test/e2e/components/argocd.js";
 import { startClusterControllers, type ClusterControllers } from "../../test/e2e/components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "../../test/e2e/components/git-server.js";
 import { pollUntil, startStack, type Stack } from "../../test/e2e/stack.js";
-import { dbYaml, frontendYaml, postSyncJobYaml, settingsYaml, WIDGET_CRD, WIDGET_YAML } from "../../test/e2e/scenarios/argocd-app.js";
+import {
+  dbYaml,
+  frontendYaml,
+  postSyncJobYaml,
+  settingsYaml,
+  WIDGET_CRD,
+  WIDGET_YAML,
+} from "../../test/e2e/scenarios/argocd-app.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT = path.join(REPO_ROOT, "test/fixtures/argocd");
@@ -91,12 +104,17 @@ class Scenario {
   /** Waits until the Application is quiet (no write for quietMs), to catch trailing writes. */
   async settle(quietMs = 4_000): Promise<void> {
     let n = -1;
-    await pollUntil(`${this.name} quiet`, 120_000, async () => {
-      const last = this.rec.writes.at(-1)?.at ?? 0;
-      if (this.rec.writes.length === n && Date.now() - last >= quietMs) return true;
-      n = this.rec.writes.length;
-      return undefined;
-    }, 500);
+    await pollUntil(
+      `${this.name} quiet`,
+      120_000,
+      async () => {
+        const last = this.rec.writes.at(-1)?.at ?? 0;
+        if (this.rec.writes.length === n && Date.now() - last >= quietMs) return true;
+        n = this.rec.writes.length;
+        return undefined;
+      },
+      500,
+    );
   }
 
   write(): void {
@@ -123,7 +141,6 @@ class Scenario {
 
 // ------------------------------------------------------------------ manifests
 
-
 const appSpec =
   (ns: string, policy: Record<string, unknown> | undefined, syncOptions: string[] = []) =>
   (repoURL: string): Record<string, unknown> => ({
@@ -137,7 +154,8 @@ const appSpec =
 const SYNC_OPTIONS = ["CreateNamespace=true"];
 
 const op = (a: Application) => a.status?.operationState;
-const succeededAt = (rev: string) => (a: Application) => op(a)?.phase === "Succeeded" && op(a)?.syncResult?.revision === rev && !!op(a)?.finishedAt;
+const succeededAt = (rev: string) => (a: Application) =>
+  op(a)?.phase === "Succeeded" && op(a)?.syncResult?.revision === rev && !!op(a)?.finishedAt;
 const healthyAt = (rev: string) => (a: Application) =>
   a.status?.health?.status === "Healthy" && a.status.sync?.status === "Synced" && a.status.sync.revision === rev;
 
@@ -148,9 +166,17 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description:
       "automated sync (prune): create; a commit changing frontend's image; a commit changing only the settings ConfigMap; an empty commit (new revision, nothing to sync)",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("plain-sync", { prune: true }));
+      const rev0 = await s.start(
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
+        appSpec("plain-sync", { prune: true }),
+      );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", {
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"),
+      });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
       await s.settle();
@@ -167,11 +193,16 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     description: "automated sync with ServerSideApply=true: create; frontend image change; settings-only change",
     run: async (s) => {
       const rev0 = await s.start(
-        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") },
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
         appSpec("server-side-apply", { prune: true }, ["ServerSideApply=true"]),
       );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", {
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"),
+      });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
       await s.settle();
@@ -181,22 +212,34 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       await s.settle();
     },
   },
-  "retry": {
+  retry: {
     description:
       "automated sync with retry: a commit changes frontend's image (wave 0) and adds a Widget (wave 1, SkipDryRunOnMissingResource) whose CRD does not exist yet: the first attempt configures frontend and fails on the Widget; the CRD is then created and the retry succeeds",
     run: async (s) => {
       const spec = appSpec("retry", { prune: true });
-      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, (url) => ({
-        ...spec(url),
-        syncPolicy: {
-          automated: { prune: true },
-          syncOptions: ["CreateNamespace=true"],
-          retry: { limit: 5, backoff: { duration: "3s", factor: 2, maxDuration: "30s" } },
+      const rev0 = await s.start(
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
         },
-      }));
+        (url) => ({
+          ...spec(url),
+          syncPolicy: {
+            automated: { prune: true },
+            syncOptions: ["CreateNamespace=true"],
+            retry: { limit: 5, backoff: { duration: "3s", factor: 2, maxDuration: "30s" } },
+          },
+        }),
+      );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
-      const rev1 = await s.commit("frontend 1.1 + widget", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": WIDGET_YAML });
-      await s.waitNext("an attempt failed (retrying)", (a) => (op(a)?.retryCount ?? 0) >= 1 || op(a)?.phase === "Failed" || op(a)?.phase === "Error");
+      const rev1 = await s.commit("frontend 1.1 + widget", {
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"),
+        "app/widget.yaml": WIDGET_YAML,
+      });
+      await s.waitNext(
+        "an attempt failed (retrying)",
+        (a) => (op(a)?.retryCount ?? 0) >= 1 || op(a)?.phase === "Failed" || op(a)?.phase === "Error",
+      );
       await s.ctx.stack.apply([WIDGET_CRD]);
       s.step("created the Widget CRD");
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1), 180_000);
@@ -224,52 +267,89 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     },
   },
   "self-heal": {
-    description: "automated sync with selfHeal: an out-of-band edit of frontend's image (as admin) is reverted by the controller",
+    description:
+      "automated sync with selfHeal: an out-of-band edit of frontend's image (as admin) is reverted by the controller",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("self-heal", { prune: true, selfHeal: true }));
+      const rev0 = await s.start(
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
+        appSpec("self-heal", { prune: true, selfHeal: true }),
+      );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
       const startedBefore = op((await s.ctx.argocd.getApplication(s.app))!)?.startedAt;
       await s.ctx.stack.admin.call("PATCH", "/apis/apps/v1/namespaces/self-heal/deployments/frontend", {
-        body: { spec: { template: { spec: { containers: [{ name: "frontend", image: "registry.invalid/frontend:hotfix" }] } } } },
+        body: {
+          spec: {
+            template: { spec: { containers: [{ name: "frontend", image: "registry.invalid/frontend:hotfix" }] } },
+          },
+        },
         contentType: "application/strategic-merge-patch+json",
       });
       s.step("kubectl-like patch of frontend's image (out of band)");
-      await s.waitNext("self-heal operation Succeeded", (a) => succeededAt(rev0)(a) && op(a)?.startedAt !== startedBefore);
+      await s.waitNext(
+        "self-heal operation Succeeded",
+        (a) => succeededAt(rev0)(a) && op(a)?.startedAt !== startedBefore,
+      );
       await s.waitNext("Healthy again", healthyAt(rev0));
       await s.settle();
     },
   },
   "dry-run": {
-    description: "manual sync policy: sync rev0; a commit changing frontend's image; a dry-run sync (nothing applied); the app stays OutOfSync",
+    description:
+      "manual sync policy: sync rev0; a commit changing frontend's image; a dry-run sync (nothing applied); the app stays OutOfSync",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("dry-run", undefined));
+      const rev0 = await s.start(
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
+        appSpec("dry-run", undefined),
+      );
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("operation Succeeded at rev0", succeededAt(rev0));
       await s.waitNext("Healthy at rev0", healthyAt(rev0));
       await s.settle();
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
-      await s.waitNext("OutOfSync at rev1", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1);
+      const rev1 = await s.commit("frontend image 1.1", {
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"),
+      });
+      await s.waitNext(
+        "OutOfSync at rev1",
+        (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1,
+      );
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main", dryRun: true });
       s.step("dry-run sync (operation written)");
       await s.waitNext("dry-run operation Succeeded at rev1", succeededAt(rev1));
       await s.settle();
     },
   },
-  "rollback": {
+  rollback: {
     description:
       "manual sync policy: sync rev0, a commit (rev1) synced, then a rollback: a sync to rev0's revision (what `argocd app rollback` does); the app is then OutOfSync with main",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("rollback", undefined));
+      const rev0 = await s.start(
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
+        appSpec("rollback", undefined),
+      );
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
-      await s.waitNext("OutOfSync at rev1", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1);
+      const rev1 = await s.commit("frontend image 1.1", {
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"),
+      });
+      await s.waitNext(
+        "OutOfSync at rev1",
+        (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev1,
+      );
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: "main" });
       s.step("sync (operation written)");
       await s.waitNext("Healthy at rev1", (a) => healthyAt(rev1)(a) && succeededAt(rev1)(a));
@@ -277,20 +357,29 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: rev0, username: "e2e-rollback" });
       s.step("rollback: sync to rev0", rev0);
       await s.waitNext("operation Succeeded at rev0", succeededAt(rev0));
-      await s.waitNext("Healthy after the rollback", (a) => a.status?.health?.status === "Healthy" && succeededAt(rev0)(a));
+      await s.waitNext(
+        "Healthy after the rollback",
+        (a) => a.status?.health?.status === "Healthy" && succeededAt(rev0)(a),
+      );
       await s.settle();
     },
   },
   "apply-out-of-sync-only": {
-    description: "automated sync with ApplyOutOfSyncOnly=true: create; a commit changing only frontend's image (settings is in sync and gets no syncResult entry)",
+    description:
+      "automated sync with ApplyOutOfSyncOnly=true: create; a commit changing only frontend's image (settings is in sync and gets no syncResult entry)",
     run: async (s) => {
       const rev0 = await s.start(
-        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") },
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
         appSpec("apply-out-of-sync-only", { prune: true }, ["ApplyOutOfSyncOnly=true"]),
       );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
       await s.settle();
-      const rev1 = await s.commit("frontend image 1.1", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") });
+      const rev1 = await s.commit("frontend image 1.1", {
+        "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"),
+      });
       await s.waitNext("operation Succeeded at rev1", succeededAt(rev1));
       await s.waitNext("Healthy at rev1", healthyAt(rev1));
       await s.settle();
@@ -302,10 +391,18 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     run: async (s) => {
       await s.ctx.stack.apply([
         { apiVersion: "v1", kind: "Namespace", metadata: { name: "replace-adopted" } },
-        { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "replace-adopted" }, data: { color: "red" } },
+        {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "settings", namespace: "replace-adopted" },
+          data: { color: "red" },
+        },
       ]);
       const rev0 = await s.start(
-        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0", { syncOptions: "Replace=true" }), "app/settings.yaml": settingsYaml("blue") },
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0", { syncOptions: "Replace=true" }),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
         appSpec("replace-adopted", { prune: true }),
       );
       await s.waitNext("Healthy at rev0", (a) => healthyAt(rev0)(a) && succeededAt(rev0)(a));
@@ -319,26 +416,44 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       await s.settle();
     },
   },
-  "degraded": {
+  degraded: {
     description:
       "automated sync of waves: a Deployment (wave 0) that cannot schedule (nodeSelector matches no node, progressDeadlineSeconds 10) becomes Degraded, settings (wave 1); retry limit 1: a failed attempt, then the operation Failed",
     run: async (s) => {
       const broken = frontendYaml("registry.invalid/frontend:1.0", { wave: 0 })
         .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
-        .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:");
+        .replace(
+          "    spec:\n      containers:",
+          '    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: "true"\n      containers:',
+        );
       const spec = appSpec("degraded", { prune: true });
       await s.start({ "app/frontend.yaml": broken, "app/settings.yaml": settingsYaml("blue", 1) }, (url) => ({
         ...spec(url),
-        syncPolicy: { automated: { prune: true }, syncOptions: ["CreateNamespace=true"], retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } } },
+        syncPolicy: {
+          automated: { prune: true },
+          syncOptions: ["CreateNamespace=true"],
+          retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } },
+        },
       }));
-      await s.waitNext("operation Failed (after its one retry)", (a) => op(a)?.phase === "Failed" || op(a)?.phase === "Error", 240_000);
+      await s.waitNext(
+        "operation Failed (after its one retry)",
+        (a) => op(a)?.phase === "Failed" || op(a)?.phase === "Error",
+        240_000,
+      );
       await s.settle();
     },
   },
   "failed-sync": {
-    description: "manual sync policy: a sync operation written without CreateNamespace=true into a namespace that does not exist: the operation Fails (SyncFailed entries)",
+    description:
+      "manual sync policy: a sync operation written without CreateNamespace=true into a namespace that does not exist: the operation Fails (SyncFailed entries)",
     run: async (s) => {
-      const rev0 = await s.start({ "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") }, appSpec("failed-sync", undefined));
+      const rev0 = await s.start(
+        {
+          "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+          "app/settings.yaml": settingsYaml("blue"),
+        },
+        appSpec("failed-sync", undefined),
+      );
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
       await s.ctx.argocd.sync(s.app, { revision: rev0 });
       s.step("sync without CreateNamespace=true (operation written)");
@@ -347,7 +462,8 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
     },
   },
   "same-second": {
-    description: "manual sync policy: sync operations written back to back (each as soon as the previous one finished) until two started in the same second",
+    description:
+      "manual sync policy: sync operations written back to back (each as soon as the previous one finished) until two started in the same second",
     run: async (s) => {
       const rev0 = await s.start({ "app/settings.yaml": settingsYaml("blue") }, appSpec("same-second", undefined));
       await s.waitNext("OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync");
@@ -355,7 +471,10 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
       for (let i = 0; i < 8; i++) {
         await s.ctx.argocd.sync(s.app, { syncOptions: SYNC_OPTIONS, revision: rev0 });
         s.step(`sync #${i} (operation written)`);
-        const done = await s.waitNext(`sync #${i} finished`, (a) => !!op(a)?.finishedAt && !a.operation && op(a)?.startedAt !== undefined);
+        const done = await s.waitNext(
+          `sync #${i} finished`,
+          (a) => !!op(a)?.finishedAt && !a.operation && op(a)?.startedAt !== undefined,
+        );
         const started = op(done)?.startedAt ?? "";
         if (started === lastStarted) {
           s.step(`two operations started in the same second (${started})`);
@@ -370,7 +489,8 @@ const scenarios: Record<string, { description: string; run: (s: Scenario) => Pro
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
-  for (const w of wanted) if (!scenarios[w]) throw new Error(`unknown scenario ${w} (known: ${Object.keys(scenarios).join(", ")})`);
+  for (const w of wanted)
+    if (!scenarios[w]) throw new Error(`unknown scenario ${w} (known: ${Object.keys(scenarios).join(", ")})`);
   const names = wanted.length > 0 ? wanted : Object.keys(scenarios);
   const stack = await startStack({ log: (m) => console.error(`[stack] ${m}`) });
   let cc: ClusterControllers | undefined;
@@ -393,7 +513,9 @@ async function main(): Promise<void> {
       } catch (err) {
         // one scenario failing must not cost the others their recording
         failed.push(name);
-        console.error(`[${name}] FAILED after ${Math.round(performance.now() - t)}ms: ${err instanceof Error ? err.message : String(err)}`);
+        console.error(
+          `[${name}] FAILED after ${Math.round(performance.now() - t)}ms: ${err instanceof Error ? err.message : String(err)}`,
+        );
         console.error(argocd.controller.logs().slice(-3000));
       } finally {
         if (s.rec) s.write();

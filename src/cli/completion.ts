@@ -139,16 +139,21 @@ export function fishScript(program: Command): string {
     const childNames = n.subcommands.map((s) => s.path.at(-1)!);
     const noChild = childNames.length > 0 ? `; and not __fish_seen_subcommand_from ${words(childNames)}` : "";
     for (const s of n.subcommands) {
-      lines.push(`complete -c ${name} -n ${fishQuote(`${atNode}${n.path.length === 0 ? "" : noChild}`)} -a ${s.path.at(-1)!} -d ${fishQuote(s.description)}`);
+      lines.push(
+        `complete -c ${name} -n ${fishQuote(`${atNode}${n.path.length === 0 ? "" : noChild}`)} -a ${s.path.at(-1)!} -d ${fishQuote(s.description)}`,
+      );
     }
-    if (n.argChoices.length > 0) lines.push(`complete -c ${name} -n ${fishQuote(atNode)} -a ${fishQuote(words(n.argChoices))}`);
+    if (n.argChoices.length > 0)
+      lines.push(`complete -c ${name} -n ${fishQuote(atNode)} -a ${fishQuote(words(n.argChoices))}`);
     // The program's own flags (--version) only before a command; a command's flags only at it.
     const condition = ` -n ${fishQuote(n.path.length === 0 ? atNode : `${atNode}${noChild}`)}`;
     for (const o of n.options) {
       const short = o.flags.find((f) => /^-[^-]$/.test(f));
       const long = o.flags.find((f) => f.startsWith("--"));
       const value = o.choices.length > 0 ? ` -x -a ${fishQuote(words(o.choices))}` : o.takesValue ? " -r -F" : "";
-      lines.push(`complete -c ${name}${condition}${short ? ` -s ${short.slice(1)}` : ""}${long ? ` -l ${long.slice(2)}` : ""}${value} -d ${fishQuote(o.description)}`);
+      lines.push(
+        `complete -c ${name}${condition}${short ? ` -s ${short.slice(1)}` : ""}${long ? ` -l ${long.slice(2)}` : ""}${value} -d ${fishQuote(o.description)}`,
+      );
     }
   }
   return `${lines.join("\n")}\n`;

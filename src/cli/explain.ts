@@ -17,7 +17,9 @@ interface ExplainFlags {
 export function registerExplain(program: Command): void {
   program
     .command("explain")
-    .description("why a hook fired or not for one object: its selector against the live object, what it last handled, its recent HookRuns, and the decision with its reason (read from the cluster)")
+    .description(
+      "why a hook fired or not for one object: its selector against the live object, what it last handled, its recent HookRuns, and the decision with its reason (read from the cluster)",
+    )
     .argument("<hook>", "hook name")
     .requiredOption("--object <namespace/name>", "the object (<name> alone for a cluster-scoped one)")
     .option("-f, --file <path>", "hooks.yaml (- reads stdin)", "hooks.yaml")
@@ -30,7 +32,10 @@ export function registerExplain(program: Command): void {
     .action(async (hookName: string, opts: ExplainFlags) => {
       if (Boolean(opts.old) !== Boolean(opts.new)) throw new UsageError("--old and --new go together");
       const hookSet = loadHooks(opts.file);
-      const pair = opts.old && opts.new ? { oldObject: readObject(opts.old, "--old"), object: readObject(opts.new, "--new") } : undefined;
+      const pair =
+        opts.old && opts.new
+          ? { oldObject: readObject(opts.old, "--old"), object: readObject(opts.new, "--new") }
+          : undefined;
       // Loaded here, not at startup: client-node and the runner's modules are heavy, and every
       // other command would pay for them.
       const [{ KubeConfig }, { RestClient }, { explain, ExplainError, formatExplanation }] = await Promise.all([

@@ -17,14 +17,19 @@ export function registerInit(program: Command): void {
     .option("-f, --file <path>", "where to write it", "hooks.yaml")
     .option("--force", "overwrite an existing file")
     .action((opts: { file: string; force?: boolean }) => {
-      if (existsSync(opts.file) && !opts.force) throw new CliError(`${opts.file} exists; add hooks with resource-hooks add, or overwrite it with --force`);
+      if (existsSync(opts.file) && !opts.force)
+        throw new CliError(`${opts.file} exists; add hooks with resource-hooks add, or overwrite it with --force`);
       writeFileSync(opts.file, STARTER_HOOKS_YAML);
       out(`${opts.file}: written; next: resource-hooks add … -f ${opts.file}, resource-hooks validate -f ${opts.file}`);
     });
 }
 
 /** Every step flag pushes here in command-line order, so the steps run in the order written. */
-type StepSpec = { type: "http"; method: string; url: string } | { type: "log"; message: string } | { type: "kubernetes"; action: string; file: string } | { type: "waitFor"; timeout: string };
+type StepSpec =
+  | { type: "http"; method: string; url: string }
+  | { type: "log"; message: string }
+  | { type: "kubernetes"; action: string; file: string }
+  | { type: "waitFor"; timeout: string };
 
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const KUBERNETES_ACTIONS = ["apply", "create", "delete"];
@@ -34,8 +39,11 @@ function parseResource(value: string): { group?: string; version: string; resour
   // A version looks like v1, v1beta1: `apps/deployments` must not pass as version "apps".
   const version = (v: string | undefined) => v !== undefined && /^v\d+((alpha|beta)\d+)?$/.test(v);
   if (parts.length === 2 && version(parts[0]) && parts[1]) return { version: parts[0]!, resource: parts[1] };
-  if (parts.length === 3 && parts[0] && version(parts[1]) && parts[2]) return { group: parts[0], version: parts[1]!, resource: parts[2] };
-  throw new InvalidArgumentError("expected <group>/<version>/<resource> (apps/v1/deployments) or <version>/<resource> for the core group (v1/configmaps)");
+  if (parts.length === 3 && parts[0] && version(parts[1]) && parts[2])
+    return { group: parts[0], version: parts[1]!, resource: parts[2] };
+  throw new InvalidArgumentError(
+    "expected <group>/<version>/<resource> (apps/v1/deployments) or <version>/<resource> for the core group (v1/configmaps)",
+  );
 }
 
 interface AddOptions {
@@ -56,39 +64,66 @@ export function registerAdd(program: Command): void {
   };
   program
     .command("add")
-    .description("append a hook to a hooks.yaml, keeping its comments and layout; refuses (changing nothing) if the result does not validate")
-    .requiredOption("--resource <group/version/resource>", "the watched resource: apps/v1/deployments, v1/configmaps (core group)", parseResource)
+    .description(
+      "append a hook to a hooks.yaml, keeping its comments and layout; refuses (changing nothing) if the result does not validate",
+    )
+    .requiredOption(
+      "--resource <group/version/resource>",
+      "the watched resource: apps/v1/deployments, v1/configmaps (core group)",
+      parseResource,
+    )
     .option("--namespace <ns>", "only objects in this namespace")
     .option("--name <name>", "only the object of this name")
-    .option("--changed <path>", "fire only when this field changed, e.g. 'spec.template.spec.containers[0].image' (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
-    .option("--event <type>", "add, update or delete (repeatable; default all three)", (v: string, prev: string[]) => {
-      if (!["add", "update", "delete"].includes(v)) throw new InvalidArgumentError("expected add, update or delete");
-      return [...prev, v];
-    }, [])
+    .option(
+      "--changed <path>",
+      "fire only when this field changed, e.g. 'spec.template.spec.containers[0].image' (repeatable)",
+      (v: string, prev: string[]) => [...prev, v],
+      [],
+    )
+    .option(
+      "--event <type>",
+      "add, update or delete (repeatable; default all three)",
+      (v: string, prev: string[]) => {
+        if (!["add", "update", "delete"].includes(v)) throw new InvalidArgumentError("expected add, update or delete");
+        return [...prev, v];
+      },
+      [],
+    )
     .option("--hook <name>", "the hook's name (default <name or all>-<resource>)")
     .option(
       "--http <[METHOD=]url>",
       "step: an HTTP call, e.g. POST=https://example.com/deployed/{{ object.metadata.name }} (method defaults to POST)",
       step((v) => {
         const m = /^([A-Za-z]+)=(.+)$/.exec(v);
-        if (m && !HTTP_METHODS.includes(m[1]!.toUpperCase())) throw new InvalidArgumentError(`unknown method ${m[1]}; one of ${HTTP_METHODS.join(", ")}`);
+        if (m && !HTTP_METHODS.includes(m[1]!.toUpperCase()))
+          throw new InvalidArgumentError(`unknown method ${m[1]}; one of ${HTTP_METHODS.join(", ")}`);
         return { type: "http", method: m ? m[1]!.toUpperCase() : "POST", url: m ? m[2]! : v };
       }),
     )
-    .option("--log <message>", "step: a log line (a template over object, oldObject, event)", step((message) => ({ type: "log", message })))
+    .option(
+      "--log <message>",
+      "step: a log line (a template over object, oldObject, event)",
+      step((message) => ({ type: "log", message })),
+    )
     .option(
       "--kubernetes <action=manifest.yaml>",
       `step: ${KUBERNETES_ACTIONS.join(", ")} the object in a manifest file (its text is copied into the hook), e.g. create=job.yaml`,
       step((v) => {
         const m = /^([a-z]+)=(.+)$/.exec(v);
-        if (!m || !KUBERNETES_ACTIONS.includes(m[1]!)) throw new InvalidArgumentError(`expected <action>=<file> with action ${KUBERNETES_ACTIONS.join(", ")}`);
+        if (!m || !KUBERNETES_ACTIONS.includes(m[1]!))
+          throw new InvalidArgumentError(`expected <action>=<file> with action ${KUBERNETES_ACTIONS.join(", ")}`);
         return { type: "kubernetes", action: m[1]!, file: m[2]! };
       }),
     )
-    .option("--wait-rollout <timeout>", "step: wait until the changed Deployment/StatefulSet/DaemonSet rolled out (e.g. 10m)", step((timeout) => ({ type: "waitFor", timeout })))
+    .option(
+      "--wait-rollout <timeout>",
+      "step: wait until the changed Deployment/StatefulSet/DaemonSet rolled out (e.g. 10m)",
+      step((timeout) => ({ type: "waitFor", timeout })),
+    )
     .option("-f, --file <path>", "the hooks.yaml to change", "hooks.yaml")
     .action((opts: AddOptions) => {
-      if (steps.length === 0) throw new UsageError("give at least one step: --http, --log, --kubernetes or --wait-rollout");
+      if (steps.length === 0)
+        throw new UsageError("give at least one step: --http, --log, --kubernetes or --wait-rollout");
       let text: string;
       try {
         text = readFileSync(opts.file, "utf8");
@@ -101,7 +136,9 @@ export function registerAdd(program: Command): void {
       } catch (e) {
         if (!(e instanceof SpecError)) throw e;
         reportProblems(e.message);
-        throw new CliError(`${opts.file}: not changed: the hook would make it invalid (positions above are in the file as it would be)`);
+        throw new CliError(
+          `${opts.file}: not changed: the hook would make it invalid (positions above are in the file as it would be)`,
+        );
       }
       writeFileSync(opts.file, updated);
       out(`${opts.file}: added hook ${lastHookName(updated)}`);
@@ -126,7 +163,11 @@ function lastHookName(text: string): string {
 }
 
 function buildHook(opts: AddOptions, specs: StepSpec[], taken: Set<string>): Record<string, unknown> {
-  const dns = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const dns = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "");
   let name = opts.hook;
   if (!name) {
     const base = dns(`${opts.name ?? "all"}-${opts.resource.resource}`);
@@ -156,7 +197,13 @@ function buildHook(opts: AddOptions, specs: StepSpec[], taken: Set<string>): Rec
   return {
     name,
     on: {
-      resource: { ...(opts.resource.group ? { group: opts.resource.group } : {}), version: opts.resource.version, resource: opts.resource.resource, ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.name ? { name: opts.name } : {}) },
+      resource: {
+        ...(opts.resource.group ? { group: opts.resource.group } : {}),
+        version: opts.resource.version,
+        resource: opts.resource.resource,
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        ...(opts.name ? { name: opts.name } : {}),
+      },
       ...(opts.event.length > 0 ? { events: opts.event } : {}),
       ...(opts.changed.length > 0 ? { changed: opts.changed } : {}),
     },
@@ -171,7 +218,8 @@ function readManifest(file: string): unknown {
   } catch (e) {
     throw new CliError(`--kubernetes ${file}: ${(e as Error).message}`);
   }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new CliError(`--kubernetes ${file}: expected one Kubernetes object`);
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new CliError(`--kubernetes ${file}: expected one Kubernetes object`);
   return value;
 }
 
@@ -182,18 +230,24 @@ function readManifest(file: string): unknown {
  */
 export function appendHook(text: string, hook: Record<string, unknown>): string {
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) throw new CliError(`cannot add to a file that is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  if (doc.errors.length > 0)
+    throw new CliError(`cannot add to a file that is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
   if (!isMap(doc.contents)) throw new CliError("cannot add: the file is not a HookSet (no mapping at the top)");
   const spec = doc.get("spec", true);
   if (spec !== undefined && !isMap(spec)) throw new CliError("cannot add: spec is not a mapping");
   const hooks = doc.getIn(["spec", "hooks"], true);
   if (!isSeq(hooks) || hooks.flow || hooks.items.length === 0 || !hooks.range) {
-    if (hooks !== undefined && hooks !== null && !isSeq(hooks)) throw new CliError("cannot add: spec.hooks is not a list");
+    if (hooks !== undefined && hooks !== null && !isSeq(hooks))
+      throw new CliError("cannot add: spec.hooks is not a list");
     const seq = doc.createNode([hook]) as YAMLSeq;
     doc.setIn(["spec", "hooks"], seq);
     return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
   }
-  const last = hooks.items.at(-1) as { range?: [number, number, number] | null; spaceBefore?: boolean; commentBefore?: string | null };
+  const last = hooks.items.at(-1) as {
+    range?: [number, number, number] | null;
+    spaceBefore?: boolean;
+    commentBefore?: string | null;
+  };
   const lineStart = (pos: number) => text.lastIndexOf("\n", pos - 1) + 1;
   const indent = " ".repeat(hooks.range[0] - lineStart(hooks.range[0]));
   // After the line on which the last hook's value ends (a block scalar's range already ends past its newline).
@@ -201,7 +255,13 @@ export function appendHook(text: string, hook: Record<string, unknown>): string 
   const nl = text[valueEnd - 1] === "\n" ? valueEnd - 1 : text.indexOf("\n", valueEnd);
   const at = nl === -1 ? text.length : nl + 1;
   const item = new Document([hook]).toString({ lineWidth: 0, flowCollectionPadding: false });
-  const separated = Boolean(hooks.commentBefore) || hooks.items.some((h) => (h as { spaceBefore?: boolean; commentBefore?: string | null }).spaceBefore || (h as { commentBefore?: string | null }).commentBefore);
+  const separated =
+    Boolean(hooks.commentBefore) ||
+    hooks.items.some(
+      (h) =>
+        (h as { spaceBefore?: boolean; commentBefore?: string | null }).spaceBefore ||
+        (h as { commentBefore?: string | null }).commentBefore,
+    );
   const block = `${separated ? "\n" : ""}${item
     .trimEnd()
     .split("\n")
@@ -210,4 +270,3 @@ export function appendHook(text: string, hook: Record<string, unknown>): string 
   const before = text.slice(0, at);
   return `${before}${before.endsWith("\n") || before === "" ? "" : "\n"}${block}${text.slice(at)}`;
 }
-

@@ -120,6 +120,7 @@ export function readObject(file: string, what: string): KubeObject {
   } catch (e) {
     throw new CliError(`${what} ${file}: ${(e as Error).message}`);
   }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new CliError(`${what} ${file}: expected one Kubernetes object`);
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new CliError(`${what} ${file}: expected one Kubernetes object`);
   return value as KubeObject;
 }

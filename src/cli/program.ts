@@ -13,7 +13,6 @@ import { registerRunCommands } from "./runs.js";
 import { registerServe } from "./serve.js";
 import { VERSION } from "../version.js";
 
-
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -55,7 +54,9 @@ export function buildProgram(): Command {
 
   program
     .command("simulate")
-    .description("print which hooks an old/new object pair would fire and why not the others, with steps rendered; runs nothing")
+    .description(
+      "print which hooks an old/new object pair would fire and why not the others, with steps rendered; runs nothing",
+    )
     .requiredOption("-f, --file <path>", "hooks.yaml (- reads stdin)")
     .requiredOption("--new <file>", "the object after the change")
     .option("--old <file>", "the object before the change (for update)")

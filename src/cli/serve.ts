@@ -42,21 +42,42 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export function registerServe(program: Command, load: (file: string) => HookSet): void {
   program
     .command("serve")
-    .description("run the runner: accept the events the generated Sensor sends, persist one HookRun per firing hook, execute them")
+    .description(
+      "run the runner: accept the events the generated Sensor sends, persist one HookRun per firing hook, execute them",
+    )
     .requiredOption("-f, --file <path>", "hooks.yaml")
     .option("--port <port>", "port", integer("--port"), 8080)
     .option("--host <host>", "address to bind", "0.0.0.0")
     .option("--token-file <path>", "file holding the bearer token (or `Bearer <token>`); else $RESOURCE_HOOKS_TOKEN")
     .option("--insecure-no-auth", "accept requests without a token (local experiments only)")
     .option("--secrets-dir <dir>", "where Secrets referenced by steps are mounted", "/etc/resource-hooks/secrets")
-    .addOption(new Option("--store <store>", "where HookRuns live (default: spec.runner.store)").choices(["memory", "kubernetes"]))
+    .addOption(
+      new Option("--store <store>", "where HookRuns live (default: spec.runner.store)").choices([
+        "memory",
+        "kubernetes",
+      ]),
+    )
     .option("--namespace <ns>", "namespace of the HookRuns (default $POD_NAMESPACE, else metadata.namespace)")
     .option("--kubeconfig <path>", "kubeconfig (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
     .option("--max-concurrent-runs <n>", "runs this replica executes at once", integer("--max-concurrent-runs"), 32)
-    .option("--max-pending-requests <n>", "requests read or accepted at once before answering 429", integer("--max-pending-requests"), 64)
+    .option(
+      "--max-pending-requests <n>",
+      "requests read or accepted at once before answering 429",
+      integer("--max-pending-requests"),
+      64,
+    )
     .option("--max-body-bytes <n>", "request body limit (default 4 MiB)", integer("--max-body-bytes"))
-    .option("--shutdown-grace <duration>", "on SIGTERM, how long running runs may finish before they are released", "30s")
-    .option("--endpoint <name=url>", "base URL of a step's service, e.g. github=https://ghe.example/api/v3 (repeatable)", collect, [])
+    .option(
+      "--shutdown-grace <duration>",
+      "on SIGTERM, how long running runs may finish before they are released",
+      "30s",
+    )
+    .option(
+      "--endpoint <name=url>",
+      "base URL of a step's service, e.g. github=https://ghe.example/api/v3 (repeatable)",
+      collect,
+      [],
+    )
     .option("--github-url <url>", "same as --endpoint github=<url>", process.env.RESOURCE_HOOKS_GITHUB_URL)
     .option("--cloudflare-url <url>", "same as --endpoint cloudflare=<url>", process.env.RESOURCE_HOOKS_CLOUDFLARE_URL)
     .option("--fastly-url <url>", "same as --endpoint fastly=<url>", process.env.RESOURCE_HOOKS_FASTLY_URL)
@@ -84,7 +105,13 @@ function endpointOverrides(opts: ServeOptions): Record<string, string> {
 }
 
 async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promise<void> {
-  const [{ KubeEventRecorder }, { createRuntime, loadKubeConfig }, { createRunner, listen, DEFAULT_MAX_BODY_BYTES }, { KubernetesRunStore }, { MemoryRunStore }] = await Promise.all([
+  const [
+    { KubeEventRecorder },
+    { createRuntime, loadKubeConfig },
+    { createRunner, listen, DEFAULT_MAX_BODY_BYTES },
+    { KubernetesRunStore },
+    { MemoryRunStore },
+  ] = await Promise.all([
     import("../runner/kube-events.js"),
     import("../runner/runtime.js"),
     import("../runner/server.js"),
@@ -92,9 +119,18 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
     import("../runner/store/memory.js"),
   ]);
   const { pino } = await import("pino");
-  const logger = pino({ level: opts.logLevel, base: { app: "resource-hooks" }, redact: ["token", "authorization", "*.authorization"] });
+  const logger = pino({
+    level: opts.logLevel,
+    base: { app: "resource-hooks" },
+    redact: ["token", "authorization", "*.authorization"],
+  });
   // A failure inside one request or run must never end the process: log it and go on.
-  process.on("unhandledRejection", (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, "unhandled rejection (a bug): logged, the runner goes on"));
+  process.on("unhandledRejection", (reason) =>
+    logger.error(
+      { err: reason instanceof Error ? reason.message : String(reason) },
+      "unhandled rejection (a bug): logged, the runner goes on",
+    ),
+  );
   const hookSet = load(opts.file);
   const token = readToken(opts.tokenFile, process.env.RESOURCE_HOOKS_TOKEN);
   if (token.error) {
@@ -114,10 +150,15 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
   // knows its predecessor's claims are dead and resumes them at once (queue.ts).
   const holder = `${instance}/${randomBytes(4).toString("hex")}`;
   if (storeKind === "kubernetes" && !kubeConfig) {
-    logger.fatal("store kubernetes needs Kubernetes access (in-cluster, --kubeconfig or $KUBECONFIG); use --store memory to run without");
+    logger.fatal(
+      "store kubernetes needs Kubernetes access (in-cluster, --kubeconfig or $KUBECONFIG); use --store memory to run without",
+    );
     process.exit(2);
   }
-  const store = storeKind === "kubernetes" && kubeConfig ? new KubernetesRunStore(kubeConfig, namespace, hookSet.name, logger) : new MemoryRunStore();
+  const store =
+    storeKind === "kubernetes" && kubeConfig
+      ? new KubernetesRunStore(kubeConfig, namespace, hookSet.name, logger)
+      : new MemoryRunStore();
   const runtime = createRuntime({
     secretsDir: opts.secretsDir,
     ...(kubeConfig ? { kubeConfig } : {}),
@@ -140,17 +181,33 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
   try {
     await runner.start();
   } catch (err) {
-    logger.fatal({ err: (err as Error).message }, "could not load the HookRuns (is the HookRun CRD applied, and may the runner list hookruns?)");
+    logger.fatal(
+      { err: (err as Error).message },
+      "could not load the HookRuns (is the HookRun CRD applied, and may the runner list hookruns?)",
+    );
     process.exit(2);
   }
   const running = await listen(runner, opts.port, opts.host);
-  logger.info({ url: running.url, hooks: hookSet.hooks.length, store: storeKind, namespace, holder, kubernetes: Boolean(kubeConfig) }, "runner listening");
+  logger.info(
+    {
+      url: running.url,
+      hooks: hookSet.hooks.length,
+      store: storeKind,
+      namespace,
+      holder,
+      kubernetes: Boolean(kubeConfig),
+    },
+    "runner listening",
+  );
   const grace = parseDuration(opts.shutdownGrace);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, running: runner.queue.inFlight, graceMs: grace }, "shutting down: answering 503, letting running runs finish");
+    logger.info(
+      { signal, running: runner.queue.inFlight, graceMs: grace },
+      "shutting down: answering 503, letting running runs finish",
+    );
     running.stop(grace).then(
       () => {
         logger.info("stopped");

@@ -19,7 +19,9 @@ export function readToken(file: string | undefined, env: string | undefined): { 
   }
   if (raw === undefined || raw.trim() === "") return file ? { error: `token file ${file} is empty` } : {};
   const value = raw.trim().replace(/^Bearer\s+/i, "");
-  if (`Bearer ${value}` === PLACEHOLDER_TOKEN) return { error: "the token is still the generated placeholder: put a random token in the Secret (see README)" };
-  if (value.length < MIN_LENGTH) return { error: `the token is ${value.length} characters; use at least ${MIN_LENGTH} (e.g. openssl rand -hex 32)` };
+  if (`Bearer ${value}` === PLACEHOLDER_TOKEN)
+    return { error: "the token is still the generated placeholder: put a random token in the Secret (see README)" };
+  if (value.length < MIN_LENGTH)
+    return { error: `the token is ${value.length} characters; use at least ${MIN_LENGTH} (e.g. openssl rand -hex 32)` };
   return { value };
 }

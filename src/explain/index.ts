@@ -4,7 +4,15 @@
 // the memory (the newest run's fingerprint) and the first-served time, as the Acceptor does.
 import { eventFor, type SimulationInput } from "../simulate.js";
 import type { Hook, HookSet } from "../spec/types.js";
-import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOK, LABEL_HOOKSET, isMarker, type HookRun } from "../runner/hookrun.js";
+import {
+  HOOKRUN_GROUP,
+  HOOKRUN_PLURAL,
+  HOOKRUN_VERSION,
+  LABEL_HOOK,
+  LABEL_HOOKSET,
+  isMarker,
+  type HookRun,
+} from "../runner/hookrun.js";
 import { RunIndex } from "../runner/run-index.js";
 import { compareRuns } from "../runner/run-order.js";
 import { MemoryRunStore } from "../runner/store/memory.js";
@@ -12,7 +20,11 @@ import { evaluate, type KubeObject, type SkipReasonCode } from "../trigger/index
 
 /** What explain needs from the API server: RestClient's request (src/k8s/rest.ts). */
 export interface ApiReader {
-  request<T = unknown>(method: string, path: string, options?: { query?: Record<string, string | number | boolean | undefined> }): Promise<T>;
+  request<T = unknown>(
+    method: string,
+    path: string,
+    options?: { query?: Record<string, string | number | boolean | undefined> },
+  ): Promise<T>;
 }
 
 export interface ExplainOptions {
@@ -52,7 +64,14 @@ export interface Explanation {
   watches: string;
   /** The API path read for the object. */
   path: string;
-  object: { apiVersion: string; kind: string; namespace?: string; name: string; uid?: string; resourceVersion?: string } | null;
+  object: {
+    apiVersion: string;
+    kind: string;
+    namespace?: string;
+    name: string;
+    uid?: string;
+    resourceVersion?: string;
+  } | null;
   /** Why the object could not be read (not found, forbidden …). */
   objectError?: string;
   selector: SelectorPart[];
@@ -72,7 +91,11 @@ export class ExplainError extends Error {
   override name = "ExplainError";
 }
 
-function apiPath(watch: { group: string; version: string; resource: string }, namespace: string | undefined, name: string): string {
+function apiPath(
+  watch: { group: string; version: string; resource: string },
+  namespace: string | undefined,
+  name: string,
+): string {
   const base = watch.group ? `/apis/${watch.group}/${watch.version}` : `/api/${watch.version}`;
   return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ""}/${watch.resource}/${encodeURIComponent(name)}`;
 }
@@ -92,16 +115,34 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
   const parts: SelectorPart[] = [];
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
   const name = typeof metadata.name === "string" ? metadata.name : "";
-  const labels = metadata.labels && typeof metadata.labels === "object" ? (metadata.labels as Record<string, unknown>) : {};
-  if (trigger.watch.namespace) parts.push({ part: "namespace", wants: trigger.watch.namespace, actual: namespace || "(none)", matches: namespace === trigger.watch.namespace });
+  const labels =
+    metadata.labels && typeof metadata.labels === "object" ? (metadata.labels as Record<string, unknown>) : {};
+  if (trigger.watch.namespace)
+    parts.push({
+      part: "namespace",
+      wants: trigger.watch.namespace,
+      actual: namespace || "(none)",
+      matches: namespace === trigger.watch.namespace,
+    });
   const wantedName = trigger.kind === "resource" ? trigger.name : trigger.application;
-  if (wantedName !== undefined) parts.push({ part: "name", wants: wantedName, actual: name, matches: name === wantedName });
+  if (wantedName !== undefined)
+    parts.push({ part: "name", wants: wantedName, actual: name, matches: name === wantedName });
   if (trigger.kind === "resource" && trigger.namePrefix !== undefined) {
-    parts.push({ part: "namePrefix", wants: trigger.namePrefix, actual: name, matches: name.startsWith(trigger.namePrefix) });
+    parts.push({
+      part: "namePrefix",
+      wants: trigger.namePrefix,
+      actual: name,
+      matches: name.startsWith(trigger.namePrefix),
+    });
   }
   for (const [key, value] of Object.entries(trigger.watch.labels)) {
     const actual = labels[key];
-    parts.push({ part: `label ${key}`, wants: value, actual: typeof actual === "string" ? actual : "(not set)", matches: actual === value });
+    parts.push({
+      part: `label ${key}`,
+      wants: value,
+      actual: typeof actual === "string" ? actual : "(not set)",
+      matches: actual === value,
+    });
   }
   return parts;
 }
@@ -109,7 +150,10 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
 function describeWatch(hook: Hook): string {
   const w = hook.trigger.watch;
   const gvr = `${w.group ? `${w.group}/` : ""}${w.version}/${w.resource}`;
-  const extra = hook.trigger.kind === "resource" ? `, events ${hook.trigger.events.join(", ")}${hook.trigger.changed ? `, changed ${hook.trigger.changed.map((p) => p.source).join(", ")}` : ""}` : ", Argo CD sync results";
+  const extra =
+    hook.trigger.kind === "resource"
+      ? `, events ${hook.trigger.events.join(", ")}${hook.trigger.changed ? `, changed ${hook.trigger.changed.map((p) => p.source).join(", ")}` : ""}`
+      : ", Argo CD sync results";
   return `${gvr} in ${w.namespace || "all namespaces"}${extra}${hook.trigger.when ? `, when ${hook.trigger.when.source}` : ""}`;
 }
 
@@ -121,18 +165,26 @@ function summarize(run: HookRun): RunSummary {
     ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}),
     ...(run.status.reason ? { reason: run.status.reason } : {}),
     ...(run.status.message ? { message: run.status.message } : {}),
-    failedSteps: (run.status.steps ?? []).filter((s) => s.phase === "Failed").map((s) => ({ name: s.name, error: s.error ?? "" })),
+    failedSteps: (run.status.steps ?? [])
+      .filter((s) => s.phase === "Failed")
+      .map((s) => ({ name: s.name, error: s.error ?? "" })),
   };
 }
 
 export async function explain(options: ExplainOptions): Promise<Explanation> {
   const { hookSet, api } = options;
   const hook = hookSet.hooks.find((h) => h.name === options.hook);
-  if (!hook) throw new ExplainError(`no hook "${options.hook}" in HookSet ${hookSet.name} (hooks: ${hookSet.hooks.map((h) => h.name).join(", ")})`);
+  if (!hook)
+    throw new ExplainError(
+      `no hook "${options.hook}" in HookSet ${hookSet.name} (hooks: ${hookSet.hooks.map((h) => h.name).join(", ")})`,
+    );
   const slash = options.object.indexOf("/");
   const namespace = slash >= 0 ? options.object.slice(0, slash) : undefined;
   const name = slash >= 0 ? options.object.slice(slash + 1) : options.object;
-  if (!name || name.includes("/") || namespace === "") throw new ExplainError(`--object ${JSON.stringify(options.object)}: expected <namespace>/<name> (or <name> for a cluster-scoped object)`);
+  if (!name || name.includes("/") || namespace === "")
+    throw new ExplainError(
+      `--object ${JSON.stringify(options.object)}: expected <namespace>/<name> (or <name> for a cluster-scoped object)`,
+    );
   const runnerNamespace = options.runnerNamespace ?? hookSet.namespace;
   const path = apiPath(hook.trigger.watch, namespace, name);
 
@@ -152,7 +204,10 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
   try {
     live = await api.request<KubeObject>("GET", path);
   } catch (err) {
-    explanation.objectError = statusOf(err) === 404 ? `not found: no ${hook.trigger.watch.resource} ${options.object} (GET ${path})` : errorText(err);
+    explanation.objectError =
+      statusOf(err) === 404
+        ? `not found: no ${hook.trigger.watch.resource} ${options.object} (GET ${path})`
+        : errorText(err);
   }
   const metadata = (live?.metadata ?? {}) as Record<string, unknown>;
   if (live) {
@@ -169,12 +224,19 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
 
   // The hook's HookRuns: the same index the runner builds, so memory and first-served match its view.
   const store = new MemoryRunStore();
-  const uid = typeof metadata.uid === "string" ? metadata.uid : (options.pair?.object.metadata as { uid?: unknown } | undefined)?.uid;
+  const uid =
+    typeof metadata.uid === "string"
+      ? metadata.uid
+      : (options.pair?.object.metadata as { uid?: unknown } | undefined)?.uid;
   let objectRuns: HookRun[] = [];
   try {
-    const list = await api.request<{ items?: HookRun[] }>("GET", `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(runnerNamespace)}/${HOOKRUN_PLURAL}`, {
-      query: { labelSelector: `${LABEL_HOOKSET}=${hookSet.name},${LABEL_HOOK}=${hook.name}` },
-    });
+    const list = await api.request<{ items?: HookRun[] }>(
+      "GET",
+      `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(runnerNamespace)}/${HOOKRUN_PLURAL}`,
+      {
+        query: { labelSelector: `${LABEL_HOOKSET}=${hookSet.name},${LABEL_HOOK}=${hook.name}` },
+      },
+    );
     const items = Array.isArray(list.items) ? list.items : [];
     for (const run of items) {
       // Only what the index reads: a marker, or a run of this object.
@@ -182,7 +244,10 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
     }
     objectRuns = items.filter((run) => !isMarker(run) && typeof uid === "string" && run.spec?.object?.uid === uid);
   } catch (err) {
-    explanation.runsError = statusOf(err) === 404 ? `no HookRuns in namespace ${runnerNamespace} (is the runner deployed there? --runner-namespace)` : errorText(err);
+    explanation.runsError =
+      statusOf(err) === 404
+        ? `no HookRuns in namespace ${runnerNamespace} (is the runner deployed there? --runner-namespace)`
+        : errorText(err);
   }
   const index = new RunIndex(store);
   const firstServed = index.firstServed(hook.name);
@@ -190,7 +255,12 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
   const memory = typeof uid === "string" ? index.memory(hook.name, uid) : undefined;
   if (memory) {
     const run = objectRuns.find((r) => r.metadata.name === memory.run);
-    explanation.lastHandled = { fingerprint: memory.fingerprint, run: memory.run, phase: run?.status.phase ?? "", acceptedAt: run?.spec.acceptedAt ?? "" };
+    explanation.lastHandled = {
+      fingerprint: memory.fingerprint,
+      run: memory.run,
+      phase: run?.status.phase ?? "",
+      acceptedAt: run?.spec.acceptedAt ?? "",
+    };
   }
   explanation.runs = objectRuns
     .sort((a, b) => compareRuns(b, a))
@@ -213,7 +283,12 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
       ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
     });
     const { decision } = evaluation;
-    explanation.decision = { basis, fires: decision.fires, reason: decision.reason, ...(decision.fires ? {} : { code: decision.code }) };
+    explanation.decision = {
+      basis,
+      fires: decision.fires,
+      reason: decision.reason,
+      ...(decision.fires ? {} : { code: decision.code }),
+    };
     if (evaluation.fingerprint) explanation.fingerprint = evaluation.fingerprint;
   }
   return explanation;
@@ -225,7 +300,9 @@ export function formatExplanation(e: Explanation): string {
   lines.push(`hook ${e.hook}: ${e.watches}`);
   if (e.object) {
     const o = e.object;
-    lines.push(`object ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} (uid ${o.uid ?? "?"}, resourceVersion ${o.resourceVersion ?? "?"})`);
+    lines.push(
+      `object ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} (uid ${o.uid ?? "?"}, resourceVersion ${o.resourceVersion ?? "?"})`,
+    );
   } else {
     lines.push(`object: ${e.objectError ?? "not read"}`);
   }
@@ -233,7 +310,8 @@ export function formatExplanation(e: Explanation): string {
     if (e.selector.length === 0) lines.push("selector: every object of the watched resource");
     else {
       lines.push("selector:");
-      for (const p of e.selector) lines.push(`  ${p.matches ? "matches " : "MISMATCH"}  ${p.part}: wants ${p.wants}, object has ${p.actual}`);
+      for (const p of e.selector)
+        lines.push(`  ${p.matches ? "matches " : "MISMATCH"}  ${p.part}: wants ${p.wants}, object has ${p.actual}`);
     }
   }
   if (e.runsError) lines.push(`HookRuns: ${e.runsError}`);
@@ -254,6 +332,10 @@ export function formatExplanation(e: Explanation): string {
       for (const s of r.failedSteps) lines.push(`    step ${s.name} failed: ${s.error}`);
     }
   }
-  if (e.decision) lines.push(`decision for ${e.decision.basis}:`, `  ${e.decision.fires ? "FIRES" : "skips"}  ${e.decision.reason}${e.decision.code ? ` [${e.decision.code}]` : ""}`);
+  if (e.decision)
+    lines.push(
+      `decision for ${e.decision.basis}:`,
+      `  ${e.decision.fires ? "FIRES" : "skips"}  ${e.decision.reason}${e.decision.code ? ` [${e.decision.code}]` : ""}`,
+    );
   return `${lines.join("\n")}\n`;
 }

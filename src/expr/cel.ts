@@ -5,7 +5,22 @@
 // The hook author writes the expression, but the owner of a watched object controls the data it
 // runs over, so every evaluation is bounded (see "Cost" below) and data reaches CEL as plain maps
 // and lists whatever their keys (see "Data" below).
-import { celEnv, celFunc, isCelError, isCelList, isCelMap, isCelUint, listType, CelScalar, parse, plan, type CelFunc, type CelInput, type CelList, type CelValue } from "@bufbuild/cel";
+import {
+  celEnv,
+  celFunc,
+  isCelError,
+  isCelList,
+  isCelMap,
+  isCelUint,
+  listType,
+  CelScalar,
+  parse,
+  plan,
+  type CelFunc,
+  type CelInput,
+  type CelList,
+  type CelValue,
+} from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 
 export class ExpressionError extends Error {
@@ -113,13 +128,15 @@ function charge(units: number): void {
  */
 export function withCostLimit<T>(options: EvaluationOptions | undefined, fn: () => T): T {
   if (meter !== undefined) {
-    if (options?.deadline !== undefined && Date.now() > options.deadline) throw new ExpressionError("the expression ran past the step's deadline");
+    if (options?.deadline !== undefined && Date.now() > options.deadline)
+      throw new ExpressionError("the expression ran past the step's deadline");
     return fn();
   }
   const limit = options?.costLimit ?? DEFAULT_CEL_COST_LIMIT;
   if (!(limit > 0)) throw new ExpressionError(`invalid cost limit ${String(limit)}`);
   const own = new Meter(limit, options?.deadline);
-  if (own.deadline !== undefined && Date.now() > own.deadline) throw new ExpressionError("the expression ran past the step's deadline");
+  if (own.deadline !== undefined && Date.now() > own.deadline)
+    throw new ExpressionError("the expression ran past the step's deadline");
   meter = own;
   try {
     return fn();
@@ -149,7 +166,9 @@ function totalStringLength(list: CelValue | undefined): number {
 }
 
 function tooLong(length: number): never {
-  throw new CostExceeded(`the expression would build a string of ${length} characters (at most ${MAX_CEL_STRING_LENGTH})`);
+  throw new CostExceeded(
+    `the expression would build a string of ${length} characters (at most ${MAX_CEL_STRING_LENGTH})`,
+  );
 }
 
 /** Refuses, before they run, the string functions whose result can be much larger than their input. */
@@ -158,7 +177,12 @@ function guardResultSize(name: string, target: CelValue | undefined, args: CelVa
     const separator = typeof args[0] === "string" ? args[0].length : 0;
     const length = totalStringLength(target) + separator * Math.max(0, target.size - 1);
     if (length > MAX_CEL_STRING_LENGTH) tooLong(length);
-  } else if (name === "replace" && typeof target === "string" && typeof args[0] === "string" && typeof args[1] === "string") {
+  } else if (
+    name === "replace" &&
+    typeof target === "string" &&
+    typeof args[0] === "string" &&
+    typeof args[1] === "string"
+  ) {
     const [from, to] = [args[0], args[1]];
     if (to.length > from.length) {
       const occurrences = from.length === 0 ? target.length + 1 : Math.floor(target.length / from.length);
@@ -339,7 +363,9 @@ function toCel(value: unknown): CelValue {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   let view = views.get(value);
   if (view === undefined) {
-    view = (Array.isArray(value) ? new PlainList(value) : new PlainMap(value as Record<string, unknown>)) as unknown as CelValue;
+    view = (Array.isArray(value)
+      ? new PlainList(value)
+      : new PlainMap(value as Record<string, unknown>)) as unknown as CelValue;
     views.set(value, view);
   }
   return view;
@@ -350,9 +376,12 @@ function fromCel(value: CelValue, depth = 0): unknown {
   if (value === null || typeof value === "string" || typeof value === "boolean") return value;
   if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
   if (typeof value === "bigint") {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
   }
-  if (depth > MAX_RESULT_DEPTH) throw new ExpressionError(`the result is nested deeper than ${MAX_RESULT_DEPTH} levels`);
+  if (depth > MAX_RESULT_DEPTH)
+    throw new ExpressionError(`the result is nested deeper than ${MAX_RESULT_DEPTH} levels`);
   if (isCelUint(value)) return fromCel(value.value, depth);
   if (isCelList(value)) {
     const out: unknown[] = [];
@@ -376,7 +405,8 @@ function fromCel(value: CelValue, depth = 0): unknown {
 
 /** `out[key] = value` that also works for the key `__proto__` (an own property, as JSON.parse makes it). */
 export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__")
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
 
@@ -451,10 +481,16 @@ export function compileExpression(source: string): CompiledExpression {
 }
 
 /** Evaluates a condition; anything but boolean true/false is an error, as in Kubernetes' CEL. */
-export function evaluateCondition(expr: CompiledExpression, vars: Readonly<Record<string, unknown>>, options?: EvaluationOptions): boolean {
+export function evaluateCondition(
+  expr: CompiledExpression,
+  vars: Readonly<Record<string, unknown>>,
+  options?: EvaluationOptions,
+): boolean {
   const value = expr.evaluate(vars, options);
   if (typeof value !== "boolean") {
-    throw new ExpressionError(`condition ${JSON.stringify(expr.source)} gave ${describeType(value)}, expected a boolean`);
+    throw new ExpressionError(
+      `condition ${JSON.stringify(expr.source)} gave ${describeType(value)}, expected a boolean`,
+    );
   }
   return value;
 }
@@ -518,9 +554,54 @@ function stringLiteralEnd(source: string, start: number): number {
 
 export type ResultType = "bool" | "int" | "uint" | "double" | "string" | "bytes" | "null" | "list" | "map" | "dyn";
 
-const BOOLEAN_FUNCTIONS = new Set(["_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "_&&_", "_||_", "!_", "@in", "@not_strictly_false", "startsWith", "endsWith", "contains", "matches", "has", "bool"]);
-const INT_FUNCTIONS = new Set(["size", "int", "indexOf", "lastIndexOf", "getFullYear", "getMonth", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes", "getSeconds", "getMilliseconds", "getDate"]);
-const STRING_FUNCTIONS = new Set(["string", "lowerAscii", "upperAscii", "trim", "replace", "substring", "charAt", "format", "join", "quote", "reverse"]);
+const BOOLEAN_FUNCTIONS = new Set([
+  "_==_",
+  "_!=_",
+  "_<_",
+  "_<=_",
+  "_>_",
+  "_>=_",
+  "_&&_",
+  "_||_",
+  "!_",
+  "@in",
+  "@not_strictly_false",
+  "startsWith",
+  "endsWith",
+  "contains",
+  "matches",
+  "has",
+  "bool",
+]);
+const INT_FUNCTIONS = new Set([
+  "size",
+  "int",
+  "indexOf",
+  "lastIndexOf",
+  "getFullYear",
+  "getMonth",
+  "getDayOfMonth",
+  "getDayOfWeek",
+  "getDayOfYear",
+  "getHours",
+  "getMinutes",
+  "getSeconds",
+  "getMilliseconds",
+  "getDate",
+]);
+const STRING_FUNCTIONS = new Set([
+  "string",
+  "lowerAscii",
+  "upperAscii",
+  "trim",
+  "replace",
+  "substring",
+  "charAt",
+  "format",
+  "join",
+  "quote",
+  "reverse",
+]);
 const TYPED_FUNCTIONS: Record<string, ResultType> = { double: "double", uint: "uint", bytes: "bytes", split: "list" };
 const ARITHMETIC = new Set(["_+_", "_-_", "_*_", "_/_", "_%_", "-_"]);
 
@@ -541,7 +622,15 @@ function typeOfNode(node: unknown, bound: Map<string, ResultType>): ResultType {
   switch (kind?.case) {
     case "constExpr": {
       const constant = (value as { constantKind?: { case?: string } }).constantKind?.case;
-      const types: Record<string, ResultType> = { boolValue: "bool", int64Value: "int", uint64Value: "uint", doubleValue: "double", stringValue: "string", bytesValue: "bytes", nullValue: "null" };
+      const types: Record<string, ResultType> = {
+        boolValue: "bool",
+        int64Value: "int",
+        uint64Value: "uint",
+        doubleValue: "double",
+        stringValue: "string",
+        bytesValue: "bytes",
+        nullValue: "null",
+      };
       return types[constant ?? ""] ?? "dyn";
     }
     case "identExpr":
@@ -635,14 +724,23 @@ function estimateNode(node: unknown, size: number): number {
     }
     case "structExpr": {
       let cost = 1;
-      for (const entry of (value?.entries as Array<Record<string, unknown>>) ?? []) cost += estimateNode(entry.mapKey, size) + estimateNode(entry.value, size);
+      for (const entry of (value?.entries as Array<Record<string, unknown>>) ?? [])
+        cost += estimateNode(entry.mapKey, size) + estimateNode(entry.value, size);
       return cost;
     }
     case "comprehensionExpr": {
       const range = value?.iterRange as ExprNode | undefined;
-      const literal = range?.exprKind?.case === "listExpr" ? (((range.exprKind.value as { elements?: unknown[] }).elements ?? []).length) : size;
+      const literal =
+        range?.exprKind?.case === "listExpr"
+          ? ((range.exprKind.value as { elements?: unknown[] }).elements ?? []).length
+          : size;
       const perElement = 1 + estimateNode(value?.loopCondition, size) + estimateNode(value?.loopStep, size);
-      return estimateNode(range, size) + estimateNode(value?.accuInit, size) + literal * perElement + estimateNode(value?.result, size);
+      return (
+        estimateNode(range, size) +
+        estimateNode(value?.accuInit, size) +
+        literal * perElement +
+        estimateNode(value?.result, size)
+      );
     }
     default:
       return 1;

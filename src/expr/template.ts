@@ -9,9 +9,18 @@
 // stays too), so a value cannot change the host, path, query or fragment it lands in. `{{+ expr }}` inserts the value unencoded, as
 // RFC 6570's reserved expansion `{+var}` does (only characters never allowed in a URL are
 // encoded): for a base URL or a path that comes whole from an expression.
-import { compileExpression, ExpressionError, setOwn, withCostLimit, type CompiledExpression, type EvaluationOptions } from "./cel.js";
+import {
+  compileExpression,
+  ExpressionError,
+  setOwn,
+  withCostLimit,
+  type CompiledExpression,
+  type EvaluationOptions,
+} from "./cel.js";
 
-export type TemplatePart = { text: string } | { expr: CompiledExpression; /** Written `{{+ expr }}`: inserted into URLs unencoded. */ raw?: boolean };
+export type TemplatePart =
+  | { text: string }
+  | { expr: CompiledExpression; /** Written `{{+ expr }}`: inserted into URLs unencoded. */ raw?: boolean };
 
 export interface ParsedTemplate {
   readonly parts: readonly TemplatePart[];
@@ -62,7 +71,11 @@ function cachedTemplate(source: string): ParsedTemplate {
  * Renders one template string. All placeholders of one call share one cost budget
  * (options.costLimit, default DEFAULT_CEL_COST_LIMIT) and stop at options.deadline.
  */
-export function renderString(source: string, scope: Readonly<Record<string, unknown>>, options?: EvaluationOptions): unknown {
+export function renderString(
+  source: string,
+  scope: Readonly<Record<string, unknown>>,
+  options?: EvaluationOptions,
+): unknown {
   if (!source.includes(OPEN)) return source;
   const template = cachedTemplate(source);
   return withCostLimit(options, () => {
@@ -93,7 +106,10 @@ function renderAny(value: unknown, scope: Readonly<Record<string, unknown>>): un
 }
 
 /** Every template string inside a value, with its JSON-pointer-like path segments. */
-export function* templateStrings(value: unknown, path: (string | number)[] = []): Generator<{ path: (string | number)[]; source: string }> {
+export function* templateStrings(
+  value: unknown,
+  path: (string | number)[] = [],
+): Generator<{ path: (string | number)[]; source: string }> {
   if (typeof value === "string") {
     if (value.includes(OPEN)) yield { path, source: value };
   } else if (Array.isArray(value)) {
@@ -120,7 +136,11 @@ export type UrlComponent = "start" | "authority" | "path" | "query" | "fragment"
  * values inserted as they are (RFC 6570 `{+var}`). A value that would make a whole path segment
  * `.` or `..` is refused: no encoding stops a URL parser from treating it as "go up".
  */
-export function renderUrl(source: string, scope: Readonly<Record<string, unknown>>, options?: EvaluationOptions): string {
+export function renderUrl(
+  source: string,
+  scope: Readonly<Record<string, unknown>>,
+  options?: EvaluationOptions,
+): string {
   if (!source.includes(OPEN)) return source;
   const template = cachedTemplate(source);
   return withCostLimit(options, () => {
@@ -144,7 +164,9 @@ export function renderUrl(source: string, scope: Readonly<Record<string, unknown
     for (const { start, end, expr } of inPath) {
       const segment = pathSegmentAround(out, start, end);
       if (isDotSegment(segment)) {
-        throw new ExpressionError(`{{ ${expr} }} makes the URL path segment ${JSON.stringify(segment)}, which a URL parser reads as a step up or a no-op`);
+        throw new ExpressionError(
+          `{{ ${expr} }} makes the URL path segment ${JSON.stringify(segment)}, which a URL parser reads as a step up or a no-op`,
+        );
       }
     }
     return out;
@@ -185,7 +207,10 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** RFC 3986 unreserved characters stay, everything else is percent-encoded (UTF-8). */
 export function encodeUriComponentStrict(value: string): string {
   // encodeURIComponent throws on lone surrogates, which JSON data may hold.
-  return encodeURIComponent(value.replace(LONE_SURROGATE, "\uFFFD")).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value.replace(LONE_SURROGATE, "\uFFFD")).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /**
@@ -230,7 +255,9 @@ export function urlTemplateProblems(source: string): string[] {
   }
   const first = parsed.parts[0];
   if (first && "expr" in first && !first.raw) {
-    return [`the URL begins with {{ ${first.expr.source} }}, whose value is percent-encoded: write {{+ ${first.expr.source} }} to insert a base URL as it is`];
+    return [
+      `the URL begins with {{ ${first.expr.source} }}, whose value is percent-encoded: write {{+ ${first.expr.source} }} to insert a base URL as it is`,
+    ];
   }
   return [];
 }

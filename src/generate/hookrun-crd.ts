@@ -32,7 +32,9 @@ const specSchema: V1JSONSchemaProps = {
     hookSet: str("The HookSet (metadata.name of hooks.yaml)."),
     hook: str("The hook's name."),
     eventId: str("The CloudEvent id the Sensor sent."),
-    identity: str("Identity of the change (object uid@resourceVersion, or the Argo CD operation); run name and step idempotency keys derive from it."),
+    identity: str(
+      "Identity of the change (object uid@resourceVersion, or the Argo CD operation); run name and step idempotency keys derive from it.",
+    ),
     acceptedAt: time("When the runner accepted the event (RFC3339, milliseconds)."),
     subject: str('The triggering object for display, e.g. "Deployment web/frontend".'),
     object: {
@@ -40,8 +42,14 @@ const specSchema: V1JSONSchemaProps = {
       description: "Reference to the triggering object (the Application for Argo CD hooks).",
       properties: { apiVersion: str(), kind: str(), namespace: str(), name: str(), uid: str(), resourceVersion: str() },
     },
-    fingerprint: str("What the hook handled of the object's state; the newest HookRun of an object carries the hook's memory for catch-up."),
-    concurrency: { type: "string", enum: ["queue", "replace", "parallel"], description: "The hook's concurrency policy when the run was accepted." },
+    fingerprint: str(
+      "What the hook handled of the object's state; the newest HookRun of an object carries the hook's memory for catch-up.",
+    ),
+    concurrency: {
+      type: "string",
+      enum: ["queue", "replace", "parallel"],
+      description: "The hook's concurrency policy when the run was accepted.",
+    },
     deadline: time("The runner retries the run until this time, then it ends Failed."),
     context: {
       type: "object",
@@ -63,7 +71,10 @@ const stepStatus: V1JSONSchemaProps = {
     finishedAt: time("When the step finished."),
     error: str("The last error, secrets scrubbed."),
     // Any JSON (a map, a list, a string, null): no type, unknown fields kept.
-    output: { "x-kubernetes-preserve-unknown-fields": true, description: "The step's non-secret output, read by later steps." },
+    output: {
+      "x-kubernetes-preserve-unknown-fields": true,
+      description: "The step's non-secret output, read by later steps.",
+    },
   },
 };
 
@@ -99,10 +110,18 @@ const statusSchema: V1JSONSchemaProps = {
       description: "The runner replica executing the run; another replica takes over once expiresAt has passed.",
       properties: { holder: str(), expiresAt: time("Until when the claim holds unless renewed.") },
     },
-    cancelRequested: str("Set when a newer change supersedes the running run (concurrency: replace); the replica running it stops."),
+    cancelRequested: str(
+      "Set when a newer change supersedes the running run (concurrency: replace); the replica running it stops.",
+    ),
     deadline: time("A deadline later than spec.deadline, after `resource-hooks runs retry`."),
     steps: { type: "array", items: stepStatus, default: [] },
-    conditions: { type: "array", items: condition, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"], default: [] },
+    conditions: {
+      type: "array",
+      items: condition,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+      default: [],
+    },
   },
 };
 
@@ -114,7 +133,13 @@ export function hookRunCrd(labels: Record<string, string> = {}): CustomResourceD
     spec: {
       group: HOOKRUN_GROUP,
       scope: "Namespaced",
-      names: { kind: HOOKRUN_KIND, listKind: `${HOOKRUN_KIND}List`, plural: HOOKRUN_PLURAL, singular: "hookrun", categories: ["resource-hooks"] },
+      names: {
+        kind: HOOKRUN_KIND,
+        listKind: `${HOOKRUN_KIND}List`,
+        plural: HOOKRUN_PLURAL,
+        singular: "hookrun",
+        categories: ["resource-hooks"],
+      },
       versions: [
         {
           name: HOOKRUN_VERSION,

@@ -61,18 +61,27 @@ export function generate(hookSet: HookSet, options: GenerateOptions = {}): Gener
     { path: "manifests/hookrun-crd.yaml", objects: [hookRunCrd(MANAGED_BY)] },
     {
       path: "manifests/eventsource-rbac.yaml",
-      objects: rbacFor({ name: eventSourceServiceAccount(hookSet), namespace: hookSet.namespace }, eventSourceNeeds, labels),
+      objects: rbacFor(
+        { name: eventSourceServiceAccount(hookSet), namespace: hookSet.namespace },
+        eventSourceNeeds,
+        labels,
+      ),
     },
   ];
   const runner = buildRunnerManifests(hookSet);
   const byKind = (kinds: string[]) => runner.filter((o) => kinds.includes(String(o.kind)));
   files.push(
-    { path: "manifests/runner-rbac.yaml", objects: byKind(["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]) },
+    {
+      path: "manifests/runner-rbac.yaml",
+      objects: byKind(["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]),
+    },
     { path: "manifests/runner.yaml", objects: byKind(["Deployment", "Service"]) },
     { path: "manifests/hooks-configmap.yaml", objects: byKind(["ConfigMap"]) },
     ...(options.createTokenSecret ? [{ path: "manifests/token-secret.yaml", objects: byKind(["Secret"]) }] : []),
   );
-  const manifestFiles = files.filter((f) => f.path.startsWith("manifests/")).map((f) => f.path.slice("manifests/".length));
+  const manifestFiles = files
+    .filter((f) => f.path.startsWith("manifests/"))
+    .map((f) => f.path.slice("manifests/".length));
   files.push({
     path: "manifests/kustomization.yaml",
     objects: [

@@ -1,7 +1,14 @@
 // Least-privilege RBAC: the event source may get/list/watch exactly the watched resources, the
 // runner exactly what its steps, its Kubernetes Events and its run store need. A need limited to
 // one namespace becomes a Role there; a need in any namespace becomes a ClusterRole.
-import type { V1ClusterRole, V1ClusterRoleBinding, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1ServiceAccount,
+} from "@kubernetes/client-node";
 import type { PermissionNeed } from "../steps/types.js";
 
 export type RbacObject = V1ServiceAccount | V1Role | V1RoleBinding | V1ClusterRole | V1ClusterRoleBinding;
@@ -57,7 +64,11 @@ export function rbacFor(
   labels: Record<string, string>,
 ): RbacObject[] {
   const objects: RbacObject[] = [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: account.name, namespace: account.namespace, labels } },
+    {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: account.name, namespace: account.namespace, labels },
+    },
   ];
   const subject = { kind: "ServiceAccount", name: account.name, namespace: account.namespace };
   for (const [scope, rules] of mergeNeeds(needs)) {
@@ -75,7 +86,12 @@ export function rbacFor(
       );
     } else {
       objects.push(
-        { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: account.name, namespace: scope, labels }, rules },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "Role",
+          metadata: { name: account.name, namespace: scope, labels },
+          rules,
+        },
         {
           apiVersion: "rbac.authorization.k8s.io/v1",
           kind: "RoleBinding",

@@ -33,7 +33,12 @@ export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
   if (hookSet.runner.store === "kubernetes") {
     const namespace = hookSet.namespace;
     needs.push(
-      { group: HOOKRUN_GROUP, resource: HOOKRUN_PLURAL, namespace, verbs: ["get", "list", "watch", "create", "delete", "patch", "update"] },
+      {
+        group: HOOKRUN_GROUP,
+        resource: HOOKRUN_PLURAL,
+        namespace,
+        verbs: ["get", "list", "watch", "create", "delete", "patch", "update"],
+      },
       { group: HOOKRUN_GROUP, resource: `${HOOKRUN_PLURAL}/status`, namespace, verbs: ["get", "patch", "update"] },
       // An Event on the HookRun when a run ends.
       { group: "", resource: "events", namespace, verbs: ["create", "patch"] },
@@ -57,7 +62,11 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
   // The Deployment, its ServiceAccount and roles carry the HookSet's name, so two HookSets in one
   // namespace never collide; the Service keeps the name spec.runner.url gives it.
   const runner = runnerName(hookSet);
-  const labels = { ...hookSetLabels(hookSet), "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": runner };
+  const labels = {
+    ...hookSetLabels(hookSet),
+    "app.kubernetes.io/name": "resource-hooks",
+    "app.kubernetes.io/instance": runner,
+  };
   const selector = { "app.kubernetes.io/name": "resource-hooks", "app.kubernetes.io/instance": runner };
   const namespace = hookSet.namespace;
   const configMap: V1ConfigMap = {
@@ -73,8 +82,15 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
     type: "Opaque",
     stringData: { [hookSet.runner.tokenSecret.key]: PLACEHOLDER_TOKEN },
   };
-  const secretVolumes: V1Volume[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, secret: { secretName: name } }));
-  const secretMounts: V1VolumeMount[] = referencedSecrets(hookSet).map((name) => ({ name: `secret-${name}`, mountPath: `${SECRETS_DIR}/${name}`, readOnly: true }));
+  const secretVolumes: V1Volume[] = referencedSecrets(hookSet).map((name) => ({
+    name: `secret-${name}`,
+    secret: { secretName: name },
+  }));
+  const secretMounts: V1VolumeMount[] = referencedSecrets(hookSet).map((name) => ({
+    name: `secret-${name}`,
+    mountPath: `${SECRETS_DIR}/${name}`,
+    readOnly: true,
+  }));
   const configHash = shortHash(hookSet.source, 16);
   const deployment: V1Deployment = {
     apiVersion: "apps/v1",
@@ -88,7 +104,12 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
         spec: {
           serviceAccountName: runner,
           automountServiceAccountToken: true,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           terminationGracePeriodSeconds: 60,
           containers: [
             {
@@ -96,11 +117,16 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
               image: hookSet.runner.image,
               args: [
                 "serve",
-                "-f", `${CONFIG_DIR}/hooks.yaml`,
-                "--port", String(RUNNER_PORT),
-                "--token-file", `${TOKEN_DIR}/${hookSet.runner.tokenSecret.key}`,
-                "--secrets-dir", SECRETS_DIR,
-                "--store", hookSet.runner.store,
+                "-f",
+                `${CONFIG_DIR}/hooks.yaml`,
+                "--port",
+                String(RUNNER_PORT),
+                "--token-file",
+                `${TOKEN_DIR}/${hookSet.runner.tokenSecret.key}`,
+                "--secrets-dir",
+                SECRETS_DIR,
+                "--store",
+                hookSet.runner.store,
               ],
               env: [
                 { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
@@ -110,7 +136,11 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
               resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "512Mi" } },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
               volumeMounts: [
                 { name: "config", mountPath: CONFIG_DIR, readOnly: true },
                 { name: "token", mountPath: TOKEN_DIR, readOnly: true },
@@ -135,5 +165,11 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
     metadata: { name: service.name, namespace, labels },
     spec: { selector, ports: [{ name: "http", port: service.port, targetPort: "http" }] },
   };
-  return [...rbacFor({ name: runner, namespace }, runnerNeeds(hookSet), labels), configMap, tokenSecret, deployment, svc];
+  return [
+    ...rbacFor({ name: runner, namespace }, runnerNeeds(hookSet), labels),
+    configMap,
+    tokenSecret,
+    deployment,
+    svc,
+  ];
 }

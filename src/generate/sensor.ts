@@ -34,7 +34,10 @@ export function watchUrl(hookSet: HookSet, watchName: string): string {
 
 function trigger(hookSet: HookSet, watch: Watch): SensorTrigger {
   const dependency = watch.eventName;
-  const dynamicHeaders: TriggerParameter[] = CONTEXT_HEADERS.map(([dest, contextKey]) => ({ src: { dependencyName: dependency, contextKey }, dest }));
+  const dynamicHeaders: TriggerParameter[] = CONTEXT_HEADERS.map(([dest, contextKey]) => ({
+    src: { dependencyName: dependency, contextKey },
+    dest,
+  }));
   return {
     template: {
       name: watch.eventName,

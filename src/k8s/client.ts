@@ -74,25 +74,52 @@ export class KubeClient {
     try {
       // A kind missing from a cached answer is asked for again: its CRD may be new.
       const answer = await this.discover(group, version, signal, false);
-      found = find(answer.resources) ?? (answer.cached ? find((await this.discover(group, version, signal, true)).resources) : undefined);
+      found =
+        find(answer.resources) ??
+        (answer.cached ? find((await this.discover(group, version, signal, true)).resources) : undefined);
     } catch (err) {
       if (!(err instanceof KubeApiError)) throw err;
       if (err.status === 401 || err.status === 403) {
-        return { apiVersion, kind, group, version, resource: kindToResource(group, kind), namespaced: !isKnownClusterScoped(group, kind) };
+        return {
+          apiVersion,
+          kind,
+          group,
+          version,
+          resource: kindToResource(group, kind),
+          namespaced: !isKnownClusterScoped(group, kind),
+        };
       }
-      if (err.status === 404) throw new KubeApiError(`apiVersion ${apiVersion} is not served by the API server`, 404, "NotFound", undefined, { cause: err });
+      if (err.status === 404)
+        throw new KubeApiError(`apiVersion ${apiVersion} is not served by the API server`, 404, "NotFound", undefined, {
+          cause: err,
+        });
       throw err;
     }
     if (!found) throw new KubeApiError(`kind ${kind} is not served under apiVersion ${apiVersion}`, 404, "NotFound");
     return { apiVersion, kind, group, version, resource: found.name, namespaced: found.namespaced };
   }
 
-  async get(info: ResourceInfo, namespace: string | undefined, name: string, signal?: AbortSignal): Promise<KubeObject> {
+  async get(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<KubeObject> {
     return await this.rest().request<KubeObject>("GET", this.objectPath(info, namespace, name), withSignal({}, signal));
   }
 
-  async create(info: ResourceInfo, namespace: string | undefined, object: KubeObject, fieldManager: string, signal?: AbortSignal): Promise<KubeObject> {
-    return await this.rest().request<KubeObject>("POST", this.collectionPath(info, namespace), withSignal({ query: { fieldManager }, body: object }, signal));
+  async create(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    object: KubeObject,
+    fieldManager: string,
+    signal?: AbortSignal,
+  ): Promise<KubeObject> {
+    return await this.rest().request<KubeObject>(
+      "POST",
+      this.collectionPath(info, namespace),
+      withSignal({ query: { fieldManager }, body: object }, signal),
+    );
   }
 
   /** Server-side apply. */
@@ -105,7 +132,11 @@ export class KubeClient {
     signal?: AbortSignal,
   ): Promise<KubeObject> {
     const query = { fieldManager: options.fieldManager, force: options.force };
-    return await this.rest().request<KubeObject>("PATCH", this.objectPath(info, namespace, name), withSignal({ query, body: object, contentType: PATCH_CONTENT_TYPE.apply }, signal));
+    return await this.rest().request<KubeObject>(
+      "PATCH",
+      this.objectPath(info, namespace, name),
+      withSignal({ query, body: object, contentType: PATCH_CONTENT_TYPE.apply }, signal),
+    );
   }
 
   async patch(
@@ -132,7 +163,11 @@ export class KubeClient {
     propagationPolicy: string | undefined,
     signal?: AbortSignal,
   ): Promise<KubeObject> {
-    return await this.rest().request<KubeObject>("DELETE", this.objectPath(info, namespace, name), withSignal({ query: { propagationPolicy } }, signal));
+    return await this.rest().request<KubeObject>(
+      "DELETE",
+      this.objectPath(info, namespace, name),
+      withSignal({ query: { propagationPolicy } }, signal),
+    );
   }
 
   /**
@@ -207,7 +242,12 @@ export class KubeClient {
    * cached, not requests in flight: a request carries one step's signal, and another step must not
    * fail because that one was aborted.
    */
-  private async discover(group: string, version: string, signal: AbortSignal | undefined, fresh: boolean): Promise<{ resources: ApiResource[]; cached: boolean }> {
+  private async discover(
+    group: string,
+    version: string,
+    signal: AbortSignal | undefined,
+    fresh: boolean,
+  ): Promise<{ resources: ApiResource[]; cached: boolean }> {
     if (Date.now() - this.discoveryStarted > DISCOVERY_TTL_MS) {
       this.discovery.clear();
       this.discoveryStarted = Date.now();
@@ -215,7 +255,8 @@ export class KubeClient {
     const path = group ? `/apis/${group}/${version}` : `/api/${version}`;
     const cached = fresh ? undefined : this.discovery.get(path);
     if (cached) return { resources: cached, cached: true };
-    const resources = (await this.rest().request<{ resources?: ApiResource[] }>("GET", path, withSignal({}, signal))).resources ?? [];
+    const resources =
+      (await this.rest().request<{ resources?: ApiResource[] }>("GET", path, withSignal({}, signal))).resources ?? [];
     this.discovery.set(path, resources);
     return { resources, cached: false };
   }
@@ -223,7 +264,9 @@ export class KubeClient {
   /** The kind's collection: in `namespace` (else the kubeconfig's) for namespaced kinds. */
   private collectionPath(info: ResourceInfo, namespace: string | undefined): string {
     const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
-    return info.namespaced ? `${base}/namespaces/${encodeURIComponent(namespace || this.defaultNamespace())}/${info.resource}` : `${base}/${info.resource}`;
+    return info.namespaced
+      ? `${base}/namespaces/${encodeURIComponent(namespace || this.defaultNamespace())}/${info.resource}`
+      : `${base}/${info.resource}`;
   }
 
   private objectPath(info: ResourceInfo, namespace: string | undefined, name: string): string {

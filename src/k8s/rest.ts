@@ -60,7 +60,12 @@ export class RestClient {
    * Streams watch events of a collection (`?watch=true`) to `onEvent` until the server closes the
    * watch (timeoutSeconds), the handle or `options.signal` aborts it, or the connection fails.
    */
-  async watch(path: string, query: Query, onEvent: (type: string, object: Record<string, unknown>) => void, options: { signal?: AbortSignal } = {}): Promise<WatchHandle> {
+  async watch(
+    path: string,
+    query: Query,
+    onEvent: (type: string, object: Record<string, unknown>) => void,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<WatchHandle> {
     const request = await this.requestOptions("GET", path, { watch: true, ...query });
     const controller = new AbortController();
     const abort = (): void => controller.abort();
@@ -108,7 +113,8 @@ export class RestClient {
 
   private async requestOptions(method: string, path: string, query: Query | undefined): Promise<https.RequestOptions> {
     const url = new URL(this.server.pathname.replace(/\/$/, "") + path, this.server);
-    for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, String(value));
     const request: https.RequestOptions = {
       method,
       protocol: url.protocol,
@@ -133,7 +139,16 @@ export class RestClient {
     if (!agent || (agent.constructor !== https.Agent && agent.constructor !== http.Agent)) return agent;
     const options = (agent as http.Agent & { options: https.AgentOptions }).options;
     const hash = createHash("sha256").update(agent.constructor === https.Agent ? "https" : "http");
-    for (const part of [options.ca, options.cert, options.key, options.pfx, options.passphrase, options.servername, options.rejectUnauthorized, options.ciphers]) {
+    for (const part of [
+      options.ca,
+      options.cert,
+      options.key,
+      options.pfx,
+      options.passphrase,
+      options.servername,
+      options.rejectUnauthorized,
+      options.ciphers,
+    ]) {
       for (const value of Array.isArray(part) ? part : [part]) {
         hash.update("\0");
         if (value === undefined) continue;
@@ -152,19 +167,37 @@ export class RestClient {
   }
 
   /** One request, any answer: the status, headers and body as text (only no answer at all throws, as a NetworkError). */
-  async exchange(method: string, path: string, options: RestOptions = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+  async exchange(
+    method: string,
+    path: string,
+    options: RestOptions = {},
+  ): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
     const what = `${method} ${path}`;
     const request = await this.requestOptions(method, path, options.query);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    if (body !== undefined) request.headers = { ...request.headers, "Content-Type": options.contentType ?? "application/json", "Content-Length": Buffer.byteLength(body) };
+    if (body !== undefined)
+      request.headers = {
+        ...request.headers,
+        "Content-Type": options.contentType ?? "application/json",
+        "Content-Length": Buffer.byteLength(body),
+      };
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return await new Promise((resolve, reject) => {
-      const req = this.transport().request({ ...request, ...(options.signal ? { signal: options.signal } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), headers: res.headers }));
-        res.on("error", (err) => reject(networkError(what, err)));
-      });
+      const req = this.transport().request(
+        { ...request, ...(options.signal ? { signal: options.signal } : {}) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString("utf8"),
+              headers: res.headers,
+            }),
+          );
+          res.on("error", (err) => reject(networkError(what, err)));
+        },
+      );
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)));
       req.on("error", (err) => reject(networkError(what, err)));
       if (body !== undefined) req.write(body);
@@ -201,6 +234,7 @@ function apiError(status: number, text: string, headers: http.IncomingHttpHeader
   const reason = parsed?.reason || (http.STATUS_CODES[status] ?? "Unknown").replace(/[^A-Za-z]/g, "");
   const message = parsed?.message || text.slice(0, 300) || `HTTP ${status}`;
   const header = Number(headers["retry-after"] ?? Number.NaN);
-  const retryAfter = parsed?.details?.retryAfterSeconds ?? (Number.isFinite(header) && header >= 0 ? header : undefined);
+  const retryAfter =
+    parsed?.details?.retryAfterSeconds ?? (Number.isFinite(header) && header >= 0 ? header : undefined);
   return new KubeApiError(message, status, reason, retryAfter);
 }

@@ -68,10 +68,15 @@ export function deploymentRollout(object: KubeObject): Readiness {
   const available = num(status.availableReplicas);
   const replicas = num(status.replicas);
   if (updated < want) return { state: "waiting", message: `${updated} of ${want} new replicas have been updated` };
-  if (replicas > updated) return { state: "waiting", message: `${replicas - updated} old replicas are pending termination` };
-  if (available < updated) return { state: "waiting", message: `${available} of ${updated} updated replicas are available` };
+  if (replicas > updated)
+    return { state: "waiting", message: `${replicas - updated} old replicas are pending termination` };
+  if (available < updated)
+    return { state: "waiting", message: `${available} of ${updated} updated replicas are available` };
   if (updated !== want || available !== want || replicas !== want) {
-    return { state: "waiting", message: `replicas ${replicas}, updated ${updated}, available ${available}, desired ${want}` };
+    return {
+      state: "waiting",
+      message: `replicas ${replicas}, updated ${updated}, available ${available}, desired ${want}`,
+    };
   }
   return { state: "ready", message: `${describe(object)} rolled out (${want} replicas)` };
 }
@@ -85,7 +90,10 @@ export function statefulSetRollout(object: KubeObject): Readiness {
   const status = (object.status ?? {}) as Record<string, unknown>;
   const strategy = spec.updateStrategy?.type ?? "RollingUpdate";
   if (strategy !== "RollingUpdate") {
-    return { state: "failed", message: `rollout is only defined for the RollingUpdate strategy, ${describe(object)} uses ${strategy}` };
+    return {
+      state: "failed",
+      message: `rollout is only defined for the RollingUpdate strategy, ${describe(object)} uses ${strategy}`,
+    };
   }
   const observed = num(status.observedGeneration);
   if (observed === 0 || num(object.metadata?.generation) > observed) {
@@ -98,14 +106,23 @@ export function statefulSetRollout(object: KubeObject): Readiness {
   if (partition > 0) {
     const updated = num(status.updatedReplicas);
     if (updated < want - partition) {
-      return { state: "waiting", message: `${updated} of ${want - partition} pods above the partition have been updated` };
+      return {
+        state: "waiting",
+        message: `${updated} of ${want - partition} pods above the partition have been updated`,
+      };
     }
     return { state: "ready", message: `${describe(object)} partitioned rollout complete` };
   }
   if (status.updateRevision !== status.currentRevision) {
-    return { state: "waiting", message: `${num(status.updatedReplicas)} pods at revision ${String(status.updateRevision)}` };
+    return {
+      state: "waiting",
+      message: `${num(status.updatedReplicas)} pods at revision ${String(status.updateRevision)}`,
+    };
   }
-  return { state: "ready", message: `${describe(object)} rolled out (${want} replicas at revision ${String(status.currentRevision)})` };
+  return {
+    state: "ready",
+    message: `${describe(object)} rolled out (${want} replicas at revision ${String(status.currentRevision)})`,
+  };
 }
 
 /** kubectl's rule for DaemonSets with the RollingUpdate strategy. */
@@ -114,7 +131,10 @@ export function daemonSetRollout(object: KubeObject): Readiness {
   const status = (object.status ?? {}) as Record<string, unknown>;
   const strategy = spec.updateStrategy?.type ?? "RollingUpdate";
   if (strategy !== "RollingUpdate") {
-    return { state: "failed", message: `rollout is only defined for the RollingUpdate strategy, ${describe(object)} uses ${strategy}` };
+    return {
+      state: "failed",
+      message: `rollout is only defined for the RollingUpdate strategy, ${describe(object)} uses ${strategy}`,
+    };
   }
   if (status.observedGeneration === undefined || num(object.metadata?.generation) > num(status.observedGeneration)) {
     return { state: "waiting", message: "waiting for the daemonset spec update to be observed" };
@@ -123,7 +143,8 @@ export function daemonSetRollout(object: KubeObject): Readiness {
   const updated = num(status.updatedNumberScheduled);
   const available = num(status.numberAvailable);
   if (updated < desired) return { state: "waiting", message: `${updated} of ${desired} new pods have been updated` };
-  if (available < desired) return { state: "waiting", message: `${available} of ${desired} updated pods are available` };
+  if (available < desired)
+    return { state: "waiting", message: `${available} of ${desired} updated pods are available` };
   return { state: "ready", message: `${describe(object)} rolled out (${desired} pods)` };
 }
 
@@ -136,7 +157,10 @@ export function rolloutStatus(object: KubeObject): Readiness {
     case "DaemonSet":
       return daemonSetRollout(object);
     default:
-      return { state: "failed", message: `rollout is defined for ${ROLLOUT_KINDS.join(", ")}, not ${object.kind ?? "this object"}` };
+      return {
+        state: "failed",
+        message: `rollout is defined for ${ROLLOUT_KINDS.join(", ")}, not ${object.kind ?? "this object"}`,
+      };
   }
 }
 
@@ -168,5 +192,8 @@ export function conditionStatus(object: KubeObject, type: string, status = "True
   const condition = findCondition(object, type);
   if (condition?.status === status) return { state: "ready", message: `${describe(object)} has ${type}=${status}` };
   if (!condition) return { state: "waiting", message: `no ${type} condition yet` };
-  return { state: "waiting", message: `${type}=${condition.status}${condition.reason ? ` (${conditionText(condition)})` : ""}` };
+  return {
+    state: "waiting",
+    message: `${type}=${condition.status}${condition.reason ? ` (${conditionText(condition)})` : ""}`,
+  };
 }

@@ -54,7 +54,6 @@ export interface AcceptorOptions {
   metrics?: Pick<RunnerMetrics, "skipped">;
 }
 
-
 export class Acceptor {
   private readonly now: () => Date;
   private readonly clock: AcceptClock;
@@ -81,18 +80,32 @@ export class Acceptor {
       const uid = (event.data.body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
       const memory = typeof uid === "string" ? this.options.index.memory(hook.name, uid) : undefined;
       const firstServed = this.options.index.firstServed(hook.name);
-      const evaluation = evaluate(hook.trigger, event, { ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}), ...(firstServed ? { hookFirstServedAt: firstServed } : {}) });
+      const evaluation = evaluate(hook.trigger, event, {
+        ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}),
+        ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
+      });
       // A redelivered event (or the same object state under another event id) finds its run.
       const existing = this.options.store.get(runName(this.options.hookSet.name, hook.name, evaluation.identity));
       if (existing) {
-        result.runs.push({ name: existing.metadata.name, hook: hook.name, phase: existing.status.phase, created: false });
+        result.runs.push({
+          name: existing.metadata.name,
+          hook: hook.name,
+          phase: existing.status.phase,
+          created: false,
+        });
         continue;
       }
-      if (evaluation.remember === "forget" && evaluation.subject) writes.push(this.forget(hook, evaluation.subject.uid));
-      if (!evaluation.decision.fires) this.options.metrics?.skipped.inc({ hook: hook.name, reason: evaluation.decision.code });
+      if (evaluation.remember === "forget" && evaluation.subject)
+        writes.push(this.forget(hook, evaluation.subject.uid));
+      if (!evaluation.decision.fires)
+        this.options.metrics?.skipped.inc({ hook: hook.name, reason: evaluation.decision.code });
       if (evaluation.decision.fires) {
         writes.push(this.persist(hook, event, evaluation, "Pending", result));
-      } else if (evaluation.remember === "set" && evaluation.fingerprint && evaluation.fingerprint !== memory?.fingerprint) {
+      } else if (
+        evaluation.remember === "set" &&
+        evaluation.fingerprint &&
+        evaluation.fingerprint !== memory?.fingerprint
+      ) {
         // Evaluated but not fired (a baseline, or `when` false): remembered, so a replayed ADD of
         // the same state fires nothing, and visible to `kubectl get hookruns` with its reason.
         writes.push(this.persist(hook, event, evaluation, "Skipped", result));
@@ -104,19 +117,46 @@ export class Acceptor {
     return result;
   }
 
-  private async persist(hook: Hook, event: ResourceEvent, evaluation: Evaluation, phase: "Pending" | "Skipped", result: AcceptResult): Promise<void> {
+  private async persist(
+    hook: Hook,
+    event: ResourceEvent,
+    evaluation: Evaluation,
+    phase: "Pending" | "Skipped",
+    result: AcceptResult,
+  ): Promise<void> {
     const { store, logger } = this.options;
     const now = this.clock.next();
     const run = this.newRun(hook, event, evaluation, now);
     if (phase === "Skipped") {
-      run.status = { ...run.status, phase: "Skipped", reason: "NotFired", message: evaluation.decision.reason, completionTime: now.toISOString() };
+      run.status = {
+        ...run.status,
+        phase: "Skipped",
+        reason: "NotFired",
+        message: evaluation.decision.reason,
+        completionTime: now.toISOString(),
+      };
       run.metadata.annotations = { [ACCEPTED_AS_ANNOTATION]: "Skipped" };
       delete run.spec.context;
     }
     const { run: stored, created } = await store.create(run);
-    result.runs.push({ name: stored.metadata.name, hook: hook.name, phase: stored.status.phase, created, ...(phase === "Skipped" ? { reason: evaluation.decision.reason } : {}) });
+    result.runs.push({
+      name: stored.metadata.name,
+      hook: hook.name,
+      phase: stored.status.phase,
+      created,
+      ...(phase === "Skipped" ? { reason: evaluation.decision.reason } : {}),
+    });
     if (created && phase === "Pending") {
-      logger.info({ hook: hook.name, run: stored.metadata.name, eventId: event.context.id, subject: stored.spec.subject, reason: evaluation.decision.reason }, "run accepted");
+      logger.info(
+        {
+          hook: hook.name,
+          run: stored.metadata.name,
+          eventId: event.context.id,
+          subject: stored.spec.subject,
+          reason: evaluation.decision.reason,
+        },
+        "run accepted",
+      );
       if (hook.concurrency === "replace") await this.supersedeEarlier(stored);
     }
   }
@@ -134,7 +174,13 @@ export class Acceptor {
           status = { ...earlier.status, cancelRequested: message };
         } else {
           const { claim: _claim, ...rest } = earlier.status;
-          status = { ...rest, phase: "Superseded", reason: "Superseded", message, completionTime: this.now().toISOString() };
+          status = {
+            ...rest,
+            phase: "Superseded",
+            reason: "Superseded",
+            message,
+            completionTime: this.now().toISOString(),
+          };
         }
         try {
           await store.updateStatus({ ...earlier, status });
@@ -153,7 +199,11 @@ export class Acceptor {
     for (const name of index.runsOfObject(hook.name, uid)) {
       const run = store.get(name);
       if (!run || !isTerminal(run)) continue;
-      await store.delete(name).catch((err: unknown) => logger.warn({ err: (err as Error).message, run: name }, "could not delete the run of a deleted object"));
+      await store
+        .delete(name)
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message, run: name }, "could not delete the run of a deleted object"),
+        );
     }
   }
 
@@ -199,10 +249,31 @@ export class Acceptor {
       metadata: {
         name: markerName(hook.name),
         namespace,
-        labels: { [LABEL_MANAGED_BY]: "resource-hooks", [LABEL_HOOKSET]: hookSet.name, [LABEL_HOOK]: hook.name, [LABEL_MARKER]: "first-served" },
+        labels: {
+          [LABEL_MANAGED_BY]: "resource-hooks",
+          [LABEL_HOOKSET]: hookSet.name,
+          [LABEL_HOOK]: hook.name,
+          [LABEL_MARKER]: "first-served",
+        },
       },
-      spec: { hookSet: hookSet.name, hook: hook.name, eventId: "", identity: "first-served", acceptedAt: now, subject: "", concurrency: hook.concurrency, deadline: now },
-      status: { phase: "Skipped", reason: "FirstServed", message: `the runner first served hook ${hook.name} at ${now}; add hooks fire for objects created after it`, attempts: 0, steps: [], conditions: [] },
+      spec: {
+        hookSet: hookSet.name,
+        hook: hook.name,
+        eventId: "",
+        identity: "first-served",
+        acceptedAt: now,
+        subject: "",
+        concurrency: hook.concurrency,
+        deadline: now,
+      },
+      status: {
+        phase: "Skipped",
+        reason: "FirstServed",
+        message: `the runner first served hook ${hook.name} at ${now}; add hooks fire for objects created after it`,
+        attempts: 0,
+        steps: [],
+        conditions: [],
+      },
     };
   }
 }

@@ -69,11 +69,19 @@ export async function executeSteps(deps: ExecutorDeps, input: ExecutionInput): P
   }
   // Replaced, never mutated: expression evaluation caches converted objects by identity.
   let outputs: Readonly<Record<string, { status: string; output: unknown }>> = {};
-  const done = new Map(input.completed.filter((s) => s.phase === "Succeeded" || s.phase === "Skipped").map((s) => [s.name, s]));
+  const done = new Map(
+    input.completed.filter((s) => s.phase === "Succeeded" || s.phase === "Skipped").map((s) => [s.name, s]),
+  );
   for (const step of hook.steps) {
     const previous = done.get(step.name);
     if (previous) {
-      outputs = { ...outputs, [step.name]: { status: previous.phase === "Skipped" ? "skipped" : "succeeded", output: previous.output ?? null } };
+      outputs = {
+        ...outputs,
+        [step.name]: {
+          status: previous.phase === "Skipped" ? "skipped" : "succeeded",
+          output: previous.output ?? null,
+        },
+      };
       continue;
     }
     if (input.signal.aborted) return { kind: "aborted", reason: reasonOf(input.signal) };
@@ -90,7 +98,13 @@ export async function executeSteps(deps: ExecutorDeps, input: ExecutionInput): P
         ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
       };
     }
-    outputs = { ...outputs, [step.name]: { status: result.status.phase === "Skipped" ? "skipped" : "succeeded", output: result.status.output ?? null } };
+    outputs = {
+      ...outputs,
+      [step.name]: {
+        status: result.status.phase === "Skipped" ? "skipped" : "succeeded",
+        output: result.status.output ?? null,
+      },
+    };
   }
   return { kind: "succeeded" };
 }
@@ -102,11 +116,21 @@ interface StepResult {
   aborted?: boolean;
 }
 
-async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec, scope: Record<string, unknown>, scrubber: SecretScrubber): Promise<StepResult> {
+async function runStep(
+  deps: ExecutorDeps,
+  input: ExecutionInput,
+  step: StepSpec,
+  scope: Record<string, unknown>,
+  scrubber: SecretScrubber,
+): Promise<StepResult> {
   const startedAt = new Date();
   const logger = scrubbingLogger(input.logger, scrubber, { step: step.name });
   const stepType = stepTypeByName(step.type);
-  const finish = (phase: StepStatus["phase"], attempts: number, extra: { error?: string; output?: unknown } = {}): StepStatus => ({
+  const finish = (
+    phase: StepStatus["phase"],
+    attempts: number,
+    extra: { error?: string; output?: unknown } = {},
+  ): StepStatus => ({
     name: step.name,
     phase,
     attempts,
@@ -120,9 +144,15 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
   if (step.if) {
     let run: boolean;
     try {
-      run = evaluateCondition(step.if, scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) });
+      run = evaluateCondition(step.if, scope, {
+        deadline: Date.now() + step.timeoutMs,
+        ...(deps.costLimit ? { costLimit: deps.costLimit } : {}),
+      });
     } catch (err) {
-      return { status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }), retryable: false };
+      return {
+        status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }),
+        retryable: false,
+      };
     }
     if (!run) {
       logger.info({ condition: step.if.source }, "step skipped: if is false");
@@ -148,17 +178,23 @@ async function runStep(deps: ExecutorDeps, input: ExecutionInput, step: StepSpec
           idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
           signal: controller.signal,
           scope,
-          ...stepTemplating(scope, { deadline: Date.now() + step.timeoutMs, ...(deps.costLimit ? { costLimit: deps.costLimit } : {}) }),
+          ...stepTemplating(scope, {
+            deadline: Date.now() + step.timeoutMs,
+            ...(deps.costLimit ? { costLimit: deps.costLimit } : {}),
+          }),
           secret: stepSecretReader(deps.runtime, scrubber),
           logger,
           runtime: deps.runtime,
         }),
         // A step that ignores its signal still ends at its timeout.
-        new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true })),
+        new Promise<never>((_, reject) =>
+          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
+        ),
       ]);
       return { status: finish("Succeeded", attempt, { output: outcome.output ?? null }), retryable: false };
     } catch (err) {
-      if (input.signal.aborted) return { status: finish("Failed", attempt, { error: reasonOf(input.signal) }), retryable: true, aborted: true };
+      if (input.signal.aborted)
+        return { status: finish("Failed", attempt, { error: reasonOf(input.signal) }), retryable: true, aborted: true };
       const failure = err instanceof StepFailure ? err : undefined;
       const message = scrubber.text(err instanceof Error ? err.message : String(err));
       const timedOut = controller.signal.aborted;

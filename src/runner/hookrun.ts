@@ -6,7 +6,13 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import type { ObjectRef } from "../trigger/index.js";
 
 import { shortHash } from "../secrets/hash.js";
-import { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION, type HookRunPhase } from "../generate/hookrun-crd.js";
+import {
+  HOOKRUN_GROUP,
+  HOOKRUN_KIND,
+  HOOKRUN_PLURAL,
+  HOOKRUN_VERSION,
+  type HookRunPhase,
+} from "../generate/hookrun-crd.js";
 
 export { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION };
 export const HOOKRUN_API_VERSION = `${HOOKRUN_GROUP}/${HOOKRUN_VERSION}` as const;
@@ -145,7 +151,9 @@ export function encodeContext(scope: Record<string, unknown>): NonNullable<HookR
   // Level 1: most of the gain at a fraction of the time; the accept path pays it per run.
   const data = gzipSync(Buffer.from(json), { level: 1 }).toString("base64");
   if (data.length > MAX_CONTEXT_BYTES) {
-    throw new ContextTooLargeError(`the event's objects are ${data.length} bytes compressed; a HookRun holds at most ${MAX_CONTEXT_BYTES}`);
+    throw new ContextTooLargeError(
+      `the event's objects are ${data.length} bytes compressed; a HookRun holds at most ${MAX_CONTEXT_BYTES}`,
+    );
   }
   return { encoding: "gzip+base64", data };
 }
@@ -162,9 +170,23 @@ export function describeSubject(ref: ObjectRef | undefined): string {
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
 }
 
-export function setCondition(status: HookRunStatus, condition: Omit<Condition, "lastTransitionTime">, now = new Date()): void {
+export function setCondition(
+  status: HookRunStatus,
+  condition: Omit<Condition, "lastTransitionTime">,
+  now = new Date(),
+): void {
   const existing = status.conditions.find((c) => c.type === condition.type);
-  if (existing && existing.status === condition.status && existing.reason === condition.reason && existing.message === condition.message) return;
-  const next: Condition = { ...condition, lastTransitionTime: existing && existing.status === condition.status ? existing.lastTransitionTime : now.toISOString() };
+  if (
+    existing &&
+    existing.status === condition.status &&
+    existing.reason === condition.reason &&
+    existing.message === condition.message
+  )
+    return;
+  const next: Condition = {
+    ...condition,
+    lastTransitionTime:
+      existing && existing.status === condition.status ? existing.lastTransitionTime : now.toISOString(),
+  };
   status.conditions = [...status.conditions.filter((c) => c.type !== condition.type), next];
 }

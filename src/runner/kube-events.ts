@@ -28,18 +28,38 @@ export class KubeEventRecorder {
         ? `hook ${run.spec.hook} succeeded (${run.status.steps.filter((s) => s.phase === "Succeeded").length} steps, run ${run.metadata.name})`
         : `hook ${run.spec.hook} failed${failed ? ` at step ${failed.name}: ${failed.error ?? ""}` : `: ${run.status.message ?? ""}`} (run ${run.metadata.name})`;
     const targets: Array<{ apiVersion: string; kind: string; name: string; namespace: string; uid?: string }> = [
-      { apiVersion: HOOKRUN_API_VERSION, kind: HOOKRUN_KIND, name: run.metadata.name, namespace: run.metadata.namespace, ...(run.metadata.uid ? { uid: run.metadata.uid } : {}) },
+      {
+        apiVersion: HOOKRUN_API_VERSION,
+        kind: HOOKRUN_KIND,
+        name: run.metadata.name,
+        namespace: run.metadata.namespace,
+        ...(run.metadata.uid ? { uid: run.metadata.uid } : {}),
+      },
     ];
     const object = run.spec.object;
     if (object?.name && object.kind && object.apiVersion) {
-      targets.push({ apiVersion: object.apiVersion, kind: object.kind, name: object.name, namespace: object.namespace || "default", uid: object.uid });
+      targets.push({
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.name,
+        namespace: object.namespace || "default",
+        uid: object.uid,
+      });
     }
     await Promise.all(targets.map((target) => this.create(target, phase, message, run)));
   }
 
-  private async create(target: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string }, phase: "Succeeded" | "Failed", message: string, run: HookRun): Promise<void> {
+  private async create(
+    target: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string },
+    phase: "Succeeded" | "Failed",
+    message: string,
+    run: HookRun,
+  ): Promise<void> {
     if (this.pending >= this.maxPending) {
-      this.logger.warn({ hook: run.spec.hook, run: run.metadata.name }, "too many Kubernetes Events pending; not recording this one");
+      this.logger.warn(
+        { hook: run.spec.hook, run: run.metadata.name },
+        "too many Kubernetes Events pending; not recording this one",
+      );
       return;
     }
     const now = new Date().toISOString();
@@ -49,7 +69,11 @@ export class KubeEventRecorder {
         body: {
           apiVersion: "v1",
           kind: "Event",
-          metadata: { generateName: `${target.name}.`, namespace: target.namespace, labels: { "app.kubernetes.io/managed-by": "resource-hooks", "resource-hooks.io/hook": run.spec.hook } },
+          metadata: {
+            generateName: `${target.name}.`,
+            namespace: target.namespace,
+            labels: { "app.kubernetes.io/managed-by": "resource-hooks", "resource-hooks.io/hook": run.spec.hook },
+          },
           involvedObject: target,
           reason: phase === "Succeeded" ? "HookSucceeded" : "HookFailed",
           message: message.slice(0, 1024),
@@ -63,7 +87,10 @@ export class KubeEventRecorder {
         },
       });
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, hook: run.spec.hook, run: run.metadata.name }, "could not record Kubernetes Event");
+      this.logger.warn(
+        { err: (err as Error).message, hook: run.spec.hook, run: run.metadata.name },
+        "could not record Kubernetes Event",
+      );
     } finally {
       this.pending--;
     }

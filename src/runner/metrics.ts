@@ -4,7 +4,12 @@ import { SKIP_REASON_CODES } from "../trigger/index.js";
 
 export class RunnerMetrics {
   readonly registry = new Registry();
-  readonly runs = new Counter({ name: "resource_hooks_runs_total", help: "Hook runs by hook and status.", labelNames: ["hook", "status"], registers: [this.registry] });
+  readonly runs = new Counter({
+    name: "resource_hooks_runs_total",
+    help: "Hook runs by hook and status.",
+    labelNames: ["hook", "status"],
+    registers: [this.registry],
+  });
   readonly stepDuration = new Histogram({
     name: "resource_hooks_step_duration_seconds",
     help: "Duration of steps, attempts and backoff included.",
@@ -12,9 +17,23 @@ export class RunnerMetrics {
     buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300],
     registers: [this.registry],
   });
-  readonly inFlight = new Gauge({ name: "resource_hooks_runs_in_flight", help: "Runs being executed now.", registers: [this.registry] });
-  readonly retries = new Counter({ name: "resource_hooks_step_retries_total", help: "Step attempts that failed and were retried.", labelNames: ["hook", "step"], registers: [this.registry] });
-  readonly rejected = new Counter({ name: "resource_hooks_requests_rejected_total", help: "Requests answered without a run, by reason.", labelNames: ["reason"], registers: [this.registry] });
+  readonly inFlight = new Gauge({
+    name: "resource_hooks_runs_in_flight",
+    help: "Runs being executed now.",
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "resource_hooks_step_retries_total",
+    help: "Step attempts that failed and were retried.",
+    labelNames: ["hook", "step"],
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: "resource_hooks_requests_rejected_total",
+    help: "Requests answered without a run, by reason.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   /** Evaluated events a hook did not fire for: the reason's code (skipReasonCode), never its text. */
   readonly skipped = new Counter({
     name: "resource_hooks_decisions_skipped_total",
@@ -27,4 +46,3 @@ export class RunnerMetrics {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 }
-

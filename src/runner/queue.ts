@@ -11,7 +11,15 @@ import type { Hook, HookSet } from "../spec/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { beforeSteps } from "../trigger/index.js";
 import { executeSteps, type ExecutorDeps, type Outcome } from "./execute.js";
-import { decodeContext, isMarker, isTerminal, setCondition, type HookRun, type HookRunStatus, type StepStatus } from "./hookrun.js";
+import {
+  decodeContext,
+  isMarker,
+  isTerminal,
+  setCondition,
+  type HookRun,
+  type HookRunStatus,
+  type StepStatus,
+} from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import type { RunnerMetrics } from "./metrics.js";
 import { compareRuns } from "./run-order.js";
@@ -115,7 +123,13 @@ export class RunQueue {
     void new Headers();
     this.timer = setInterval(() => this.kick(), TICK_MS);
     this.timer.unref();
-    this.retentionTimer = setInterval(() => void this.applyRetention().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, "retention failed")), RETENTION_EVERY_MS);
+    this.retentionTimer = setInterval(
+      () =>
+        void this.applyRetention().catch((err: unknown) =>
+          this.options.logger.warn({ err: (err as Error).message }, "retention failed"),
+        ),
+      RETENTION_EVERY_MS,
+    );
     this.retentionTimer.unref();
     this.kick();
   }
@@ -162,13 +176,23 @@ export class RunQueue {
     const { store } = this.options;
     const run = (await store.fetch(name)) ?? undefined;
     if (!run) throw new NotFoundError(`no hookrun ${name}`);
-    if (run.status.phase !== "Failed") throw new StateError(`hookrun ${name} is ${run.status.phase}; only a Failed run can be retried`);
+    if (run.status.phase !== "Failed")
+      throw new StateError(`hookrun ${name} is ${run.status.phase}; only a Failed run can be retried`);
     const hook = this.hooks.get(run.spec.hook);
     const deadlineMs = hook?.deadlineMs ?? 3_600_000;
-    const status: HookRunStatus = { ...run.status, phase: "Pending", reason: "RetryRequested", message: "retry requested", nextRetryAt: new Date().toISOString() };
+    const status: HookRunStatus = {
+      ...run.status,
+      phase: "Pending",
+      reason: "RetryRequested",
+      message: "retry requested",
+      nextRetryAt: new Date().toISOString(),
+    };
     delete status.completionTime;
     // A manual retry gets a fresh deadline; the spec's deadline is the first one, the status' the current one.
-    const updated = await store.updateStatus({ ...run, status: { ...status, deadline: new Date(Date.now() + deadlineMs).toISOString() } });
+    const updated = await store.updateStatus({
+      ...run,
+      status: { ...status, deadline: new Date(Date.now() + deadlineMs).toISOString() },
+    });
     this.kick();
     return updated;
   }
@@ -198,11 +222,19 @@ export class RunQueue {
       }
       if (run.spec.concurrency !== "parallel" && index.unfinishedBefore(run).length > 0) continue;
       if (run.status.cancelRequested) {
-        await this.finish(run, { phase: "Superseded", reason: "Superseded", message: run.status.cancelRequested }).catch(() => undefined);
+        await this.finish(run, {
+          phase: "Superseded",
+          reason: "Superseded",
+          message: run.status.cancelRequested,
+        }).catch(() => undefined);
         continue;
       }
       if (Date.parse(deadlineOf(run)) <= now) {
-        await this.finish(run, { phase: "Failed", reason: "DeadlineExceeded", message: `the deadline ${deadlineOf(run)} passed${run.status.message ? `; last error: ${run.status.message}` : ""}` }).catch(() => undefined);
+        await this.finish(run, {
+          phase: "Failed",
+          reason: "DeadlineExceeded",
+          message: `the deadline ${deadlineOf(run)} passed${run.status.message ? `; last error: ${run.status.message}` : ""}`,
+        }).catch(() => undefined);
         continue;
       }
       const hook = this.hooks.get(run.spec.hook);
@@ -236,7 +268,8 @@ export class RunQueue {
   private handOffUntil(run: HookRun, now: number): number {
     const { store } = this.options;
     // Only a run nobody has claimed yet: a released, retried or expired one is anyone's at once.
-    if (run.status.attempts > 0 || run.status.claim || !store.createdHere || store.createdHere(run.metadata.name)) return 0;
+    if (run.status.attempts > 0 || run.status.claim || !store.createdHere || store.createdHere(run.metadata.name))
+      return 0;
     let seen = this.seenAt.get(run.metadata.name);
     if (seen === undefined) this.seenAt.set(run.metadata.name, (seen = now));
     return seen + this.handoffMs;
@@ -258,11 +291,14 @@ export class RunQueue {
     if (at >= this.wakeAt && this.wakeTimer) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeAt = Infinity;
-      this.wakeTimer = undefined;
-      this.kick();
-    }, Math.max(0, at - Date.now()) + 5);
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = Infinity;
+        this.wakeTimer = undefined;
+        this.kick();
+      },
+      Math.max(0, at - Date.now()) + 5,
+    );
     this.wakeTimer.unref();
   }
 
@@ -273,7 +309,9 @@ export class RunQueue {
     const onDrain = () => controller.abort(this.drainController.signal.reason);
     this.drainController.signal.addEventListener("abort", onDrain, { once: true });
     const runLogger = logger.child({ hook: hook.name, run: name, eventId: claimed.spec.eventId });
-    const claim = new Claim(this.options.store, claimed, this.options.holder, this.claimMs, (reason) => controller.abort(reason));
+    const claim = new Claim(this.options.store, claimed, this.options.holder, this.claimMs, (reason) =>
+      controller.abort(reason),
+    );
     const started = Date.now();
     // The status of the run's last step (or of a failed one, which ends this execution) is
     // written with the run's end: one status write instead of two. Every other step is persisted
@@ -292,7 +330,11 @@ export class RunQueue {
             costLimit: this.options.hookSet.celCostLimit,
             ...this.options.executor,
             observer: {
-              stepFinished: (h, step, status) => metrics?.stepDuration.observe({ hook: h, step: step.name, status: status.phase.toLowerCase() }, status.durationMs / 1000),
+              stepFinished: (h, step, status) =>
+                metrics?.stepDuration.observe(
+                  { hook: h, step: step.name, status: status.phase.toLowerCase() },
+                  status.durationMs / 1000,
+                ),
               retried: (h, step) => metrics?.retries.inc({ hook: h, step: step.name }),
               ...this.options.executor?.observer,
             },
@@ -314,22 +356,38 @@ export class RunQueue {
               await claim.update((status) => withStep(status, step));
             },
             beforeSteps: (signal) =>
-              beforeSteps(hook.trigger, scope, { ...(this.options.runtime.kubeConfig ? { kubeConfig: this.options.runtime.kubeConfig } : {}), signal, logger: runLogger, timeoutMs: hook.timeoutMs }),
+              beforeSteps(hook.trigger, scope, {
+                ...(this.options.runtime.kubeConfig ? { kubeConfig: this.options.runtime.kubeConfig } : {}),
+                signal,
+                logger: runLogger,
+                timeoutMs: hook.timeoutMs,
+              }),
           },
         );
       } catch (err) {
-        outcome = controller.signal.aborted ? { kind: "aborted", reason: (err as Error).message } : { kind: "failed", step: "(runner)", error: (err as Error).message, retryable: true };
+        outcome = controller.signal.aborted
+          ? { kind: "aborted", reason: (err as Error).message }
+          : { kind: "failed", step: "(runner)", error: (err as Error).message, retryable: true };
       }
       claim.stop();
       const latest = claim.current;
       const result = await this.conclude(latest, outcome, controller.signal, withHeld).catch((err: unknown) => {
-        runLogger.error({ err: (err as Error).message }, "could not record the end of the run; its claim expires and it resumes");
+        runLogger.error(
+          { err: (err as Error).message },
+          "could not record the end of the run; its claim expires and it resumes",
+        );
         return undefined;
       });
       if (result) {
         metrics?.runs.inc({ hook: hook.name, status: result.status.phase.toLowerCase() });
         runLogger.info(
-          { phase: result.status.phase, reason: result.status.reason, durationMs: Date.now() - started, attempts: result.status.attempts, steps: result.status.steps.map((s) => `${s.name}:${s.phase}`) },
+          {
+            phase: result.status.phase,
+            reason: result.status.reason,
+            durationMs: Date.now() - started,
+            attempts: result.status.attempts,
+            steps: result.status.steps.map((s) => `${s.name}:${s.phase}`),
+          },
           `run ${result.status.phase.toLowerCase()}`,
         );
         if (isTerminal(result) && this.options.kubeEvents) void this.options.kubeEvents.record(result);
@@ -347,13 +405,23 @@ export class RunQueue {
    * Writes the outcome: Succeeded, Pending with a retry time, Failed, Superseded, or released
    * (shutdown); `settle` adds what the execution has not written yet (its last step's status).
    */
-  private async conclude(run: HookRun, outcome: Outcome, signal: AbortSignal, settle: (status: HookRunStatus) => HookRunStatus): Promise<HookRun | undefined> {
+  private async conclude(
+    run: HookRun,
+    outcome: Outcome,
+    signal: AbortSignal,
+    settle: (status: HookRunStatus) => HookRunStatus,
+  ): Promise<HookRun | undefined> {
     const reason: unknown = signal.reason;
     if (outcome.kind === "succeeded") {
-      return await this.finish(run, { phase: "Succeeded", reason: "Succeeded", message: `${settle(run.status).steps.length} step(s) done` }, settle);
+      return await this.finish(
+        run,
+        { phase: "Succeeded", reason: "Succeeded", message: `${settle(run.status).steps.length} step(s) done` },
+        settle,
+      );
     }
     if (outcome.kind === "aborted") {
-      if (reason instanceof CancelledError) return await this.finish(run, { phase: "Superseded", reason: "Superseded", message: reason.message }, settle);
+      if (reason instanceof CancelledError)
+        return await this.finish(run, { phase: "Superseded", reason: "Superseded", message: reason.message }, settle);
       if (reason instanceof ClaimLostError) return undefined; // someone else owns it now
       // Shutdown: release the claim so another replica (or this one after a restart) resumes at once.
       return await this.writeOwned(run, (status) => {
@@ -366,7 +434,13 @@ export class RunQueue {
     if (outcome.retryable && Date.now() + delay < deadline) {
       return await this.writeOwned(run, (status) => {
         const { claim: _claim, ...rest } = settle(status);
-        return { ...rest, phase: "Pending", reason: "Retrying", message: `step ${outcome.step} failed: ${outcome.error}`, nextRetryAt: new Date(Date.now() + delay).toISOString() };
+        return {
+          ...rest,
+          phase: "Pending",
+          reason: "Retrying",
+          message: `step ${outcome.step} failed: ${outcome.error}`,
+          nextRetryAt: new Date(Date.now() + delay).toISOString(),
+        };
       });
     }
     return await this.finish(
@@ -381,7 +455,10 @@ export class RunQueue {
   }
 
   private retryDelay(attempts: number, retryAfterMs?: number): number {
-    const exponential = Math.min((this.options.retryBaseMs ?? RETRY_BASE_MS) * 2 ** Math.max(0, attempts - 1), RETRY_MAX_MS);
+    const exponential = Math.min(
+      (this.options.retryBaseMs ?? RETRY_BASE_MS) * 2 ** Math.max(0, attempts - 1),
+      RETRY_MAX_MS,
+    );
     const jittered = exponential * (0.8 + 0.4 * this.random());
     return Math.min(Math.max(jittered, retryAfterMs ?? 0), RETRY_MAX_MS);
   }
@@ -393,14 +470,28 @@ export class RunQueue {
   ): Promise<HookRun | undefined> {
     return await this.writeOwned(run, (status) => {
       const { claim: _claim, nextRetryAt: _next, ...rest } = settle(status);
-      const next: HookRunStatus = { ...rest, phase: end.phase, reason: end.reason, message: end.message, completionTime: new Date().toISOString() };
-      setCondition(next, { type: "Succeeded", status: end.phase === "Succeeded" ? "True" : "False", reason: end.reason, message: end.message });
+      const next: HookRunStatus = {
+        ...rest,
+        phase: end.phase,
+        reason: end.reason,
+        message: end.message,
+        completionTime: new Date().toISOString(),
+      };
+      setCondition(next, {
+        type: "Succeeded",
+        status: end.phase === "Succeeded" ? "True" : "False",
+        reason: end.reason,
+        message: end.message,
+      });
       return next;
     });
   }
 
   /** A status write that re-reads on conflict and gives up if another replica took the run over. */
-  private async writeOwned(run: HookRun, change: (status: HookRunStatus) => HookRunStatus): Promise<HookRun | undefined> {
+  private async writeOwned(
+    run: HookRun,
+    change: (status: HookRunStatus) => HookRunStatus,
+  ): Promise<HookRun | undefined> {
     const { store, holder } = this.options;
     let current = run;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -410,7 +501,12 @@ export class RunQueue {
         if (!(err instanceof ConflictError)) throw err;
         const fresh = await store.fetch(run.metadata.name);
         if (!fresh || isTerminal(fresh)) return undefined;
-        if (fresh.status.claim && fresh.status.claim.holder !== holder && this.heldElsewhere(fresh.status.claim, Date.now())) return undefined;
+        if (
+          fresh.status.claim &&
+          fresh.status.claim.holder !== holder &&
+          this.heldElsewhere(fresh.status.claim, Date.now())
+        )
+          return undefined;
         current = fresh;
       }
     }
@@ -436,7 +532,8 @@ export class RunQueue {
         if (!expired || index.isNewestOfObject(run)) continue;
         await store.delete(run.metadata.name).then(
           () => removed++,
-          (err: unknown) => logger.warn({ err: (err as Error).message, run: run.metadata.name }, "could not delete an expired run"),
+          (err: unknown) =>
+            logger.warn({ err: (err as Error).message, run: run.metadata.name }, "could not delete an expired run"),
         );
       }
     }
@@ -498,7 +595,13 @@ class Claim {
     for (let attempt = 0; attempt < 5; attempt++) {
       const status = change(this.current.status);
       try {
-        this.current = await this.store.updateStatus({ ...this.current, status: { ...status, claim: { holder: this.holder, expiresAt: new Date(Date.now() + this.claimMs).toISOString() } } });
+        this.current = await this.store.updateStatus({
+          ...this.current,
+          status: {
+            ...status,
+            claim: { holder: this.holder, expiresAt: new Date(Date.now() + this.claimMs).toISOString() },
+          },
+        });
         return;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;

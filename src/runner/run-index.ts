@@ -47,7 +47,13 @@ export class RunIndex {
     let entries = this.byObject.get(key);
     if (!entries) this.byObject.set(key, (entries = new Map()));
     const terminal = isTerminal(run);
-    entries.set(name, { name, acceptedAt: run.spec.acceptedAt, resourceVersion: run.spec.object?.resourceVersion, ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}), terminal });
+    entries.set(name, {
+      name,
+      acceptedAt: run.spec.acceptedAt,
+      resourceVersion: run.spec.object?.resourceVersion,
+      ...(run.spec.fingerprint ? { fingerprint: run.spec.fingerprint } : {}),
+      terminal,
+    });
     this.keyOf.set(name, key);
     if (terminal) this.active.delete(name);
     else this.active.add(name);

@@ -22,7 +22,11 @@ export interface RunOrderKey {
 }
 
 export function runOrderKey(run: HookRun): RunOrderKey {
-  return { name: run.metadata.name, acceptedAt: run.spec.acceptedAt, resourceVersion: run.spec.object?.resourceVersion };
+  return {
+    name: run.metadata.name,
+    acceptedAt: run.spec.acceptedAt,
+    resourceVersion: run.spec.object?.resourceVersion,
+  };
 }
 
 /**

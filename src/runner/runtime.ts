@@ -33,14 +33,16 @@ export function resolveEndpoints(overrides: Readonly<Record<string, string | und
   for (const [name, declaration] of declared) if (declaration.default !== undefined) out[name] = declaration.default;
   for (const [name, url] of Object.entries(overrides)) {
     if (url === undefined) continue;
-    if (!declared.has(name)) throw new Error(`unknown endpoint ${JSON.stringify(name)} (known: ${[...declared.keys()].join(", ")})`);
+    if (!declared.has(name))
+      throw new Error(`unknown endpoint ${JSON.stringify(name)} (known: ${[...declared.keys()].join(", ")})`);
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
       throw new Error(`endpoint ${name}: ${JSON.stringify(url)} is not a URL`);
     }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`endpoint ${name}: ${JSON.stringify(url)} is not an http(s) URL`);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+      throw new Error(`endpoint ${name}: ${JSON.stringify(url)} is not an http(s) URL`);
     out[name] = url;
   }
   return out;

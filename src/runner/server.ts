@@ -21,7 +21,6 @@ import { compareRuns } from "./run-order.js";
 import { ConflictError, type RunStore } from "./store/types.js";
 import { answerError, bearerError, RequestError, tokenDigest as digest, TriggerEndpoint } from "./trigger-endpoint.js";
 
-
 export interface RunnerOptions {
   hookSet: HookSet;
   /** The bearer token Sensors must send; undefined only together with insecureNoAuth. */
@@ -72,7 +71,8 @@ export interface Runner {
 }
 
 export function createRunner(options: RunnerOptions): Runner {
-  if (!options.token && !options.insecureNoAuth) throw new Error("the runner needs a token (--token-file or RESOURCE_HOOKS_TOKEN), or --insecure-no-auth");
+  if (!options.token && !options.insecureNoAuth)
+    throw new Error("the runner needs a token (--token-file or RESOURCE_HOOKS_TOKEN), or --insecure-no-auth");
   const { logger, hookSet, store } = options;
   const metrics = options.metrics ?? new RunnerMetrics();
   const watches = watchesOf(hookSet);
@@ -136,7 +136,8 @@ export function createRunner(options: RunnerOptions): Runner {
   });
   app.get("/runs/:name", authenticate, (req, res, next) => {
     const run = store.get(String(req.params.name));
-    if (!run || isMarker(run)) return next(new RequestError(404, `no run named ${JSON.stringify(String(req.params.name))}`));
+    if (!run || isMarker(run))
+      return next(new RequestError(404, `no run named ${JSON.stringify(String(req.params.name))}`));
     res.json(publicRun(run));
   });
   app.post("/runs/:name/retry", authenticate, (req, res, next) => {
@@ -152,7 +153,9 @@ export function createRunner(options: RunnerOptions): Runner {
 
   app.use((_req, _res, next) => next(new RequestError(404, "not found")));
   // Every error ends as one JSON answer with a reason.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, logger, maxBody));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) =>
+    answerError(err, req, res, logger, maxBody),
+  );
 
   const endpoint = new TriggerEndpoint({
     hookSet,
@@ -214,13 +217,22 @@ export interface RunningRunner {
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export function listen(runner: Runner, port: number, host = "0.0.0.0", timeouts: { headersMs?: number; requestMs?: number } = {}): Promise<RunningRunner> {
+export function listen(
+  runner: Runner,
+  port: number,
+  host = "0.0.0.0",
+  timeouts: { headersMs?: number; requestMs?: number } = {},
+): Promise<RunningRunner> {
   return new Promise((resolve, reject) => {
     const requestMs = timeouts.requestMs ?? REQUEST_TIMEOUT_MS;
     // Node checks the request and headers timeouts every connectionsCheckingInterval (30s by
     // default); check often enough that a stalled sender is dropped close to its timeout.
     const server = createServer(
-      { requestTimeout: requestMs, headersTimeout: timeouts.headersMs ?? HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(1000, requestMs) },
+      {
+        requestTimeout: requestMs,
+        headersTimeout: timeouts.headersMs ?? HEADERS_TIMEOUT_MS,
+        connectionsCheckingInterval: Math.min(1000, requestMs),
+      },
       (req, res) => runner.handle(req, res),
     );
     server.listen(port, host);

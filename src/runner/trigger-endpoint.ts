@@ -87,9 +87,20 @@ export function bearerError(header: string | undefined, expected: Buffer): Reque
 }
 
 /** Turns any error of a request into its answer: a status, a reason and a log line. Never throws. */
-export function answerError(err: unknown, req: IncomingMessage, res: ServerResponse, logger: Logger, maxBody: number): void {
+export function answerError(
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: Logger,
+  maxBody: number,
+): void {
   const type = (err as { type?: unknown } | null)?.type;
-  let status = err instanceof RequestError ? err.status : typeof (err as { status?: unknown } | null)?.status === "number" ? (err as { status: number }).status : 500;
+  let status =
+    err instanceof RequestError
+      ? err.status
+      : typeof (err as { status?: unknown } | null)?.status === "number"
+        ? (err as { status: number }).status
+        : 500;
   if (status < 400 || status > 599) status = 500;
   const message =
     type === "entity.too.large"
@@ -103,17 +114,40 @@ export function answerError(err: unknown, req: IncomingMessage, res: ServerRespo
             : "bad request";
   const eventId = typeof req.headers["ce-id"] === "string" ? req.headers["ce-id"].slice(0, 200) : undefined;
   const path = (req.url ?? "").split("?")[0]!.slice(0, 200);
-  logger[status >= 500 ? "error" : "warn"]({ status, error: status === 500 ? String((err as Error)?.message ?? err) : message, method: req.method, path, eventId }, "request rejected");
+  logger[status >= 500 ? "error" : "warn"](
+    {
+      status,
+      error: status === 500 ? String((err as Error)?.message ?? err) : message,
+      method: req.method,
+      path,
+      eventId,
+    },
+    "request rejected",
+  );
   if (res.headersSent || res.destroyed) return;
-  answer(res, status, { error: message }, err instanceof RequestError ? err.retryAfterSeconds : undefined, bodyLeftUnread(req));
+  answer(
+    res,
+    status,
+    { error: message },
+    err instanceof RequestError ? err.retryAfterSeconds : undefined,
+    bodyLeftUnread(req),
+  );
 }
 
 function bodyLeftUnread(req: IncomingMessage): boolean {
   const declared = req.headers["content-length"];
-  return !req.complete && ((declared !== undefined && declared !== "0") || req.headers["transfer-encoding"] !== undefined);
+  return (
+    !req.complete && ((declared !== undefined && declared !== "0") || req.headers["transfer-encoding"] !== undefined)
+  );
 }
 
-function answer(res: ServerResponse, status: number, body: unknown, retryAfterSeconds?: number, closeConnection = false): void {
+function answer(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  retryAfterSeconds?: number,
+  closeConnection = false,
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
@@ -189,12 +223,19 @@ export class TriggerEndpoint {
       result = await acceptor.accept(hooks, event);
     } catch (err) {
       if (err instanceof ContextTooLargeError) throw new RequestError(413, err.message);
-      this.options.logger.error({ err: (err as Error).message, eventId: event.context.id }, "could not persist the runs of an event");
+      this.options.logger.error(
+        { err: (err as Error).message, eventId: event.context.id },
+        "could not persist the runs of an event",
+      );
       metrics.rejected.inc({ reason: "store_unavailable" });
       throw new RequestError(503, `could not persist the runs: ${(err as Error).message}`, 2);
     }
     const fired = result.runs.some((r) => r.phase !== "Skipped");
-    answer(res, fired ? 202 : 200, { ...result, skipped: result.skipped.slice(0, 50), skippedCount: result.skipped.length });
+    answer(res, fired ? 202 : 200, {
+      ...result,
+      skipped: result.skipped.slice(0, 50),
+      skippedCount: result.skipped.length,
+    });
   }
 
   /**
@@ -213,13 +254,19 @@ export class TriggerEndpoint {
     const name = decodeSegment(rawHookSet);
     if (name !== hookSet.name) {
       metrics.rejected.inc({ reason: "unknown_route" });
-      throw new RequestError(404, `this runner serves hook set ${JSON.stringify(hookSet.name)}, not ${JSON.stringify(name)}`);
+      throw new RequestError(
+        404,
+        `this runner serves hook set ${JSON.stringify(hookSet.name)}, not ${JSON.stringify(name)}`,
+      );
     }
     const watchName = decodeSegment(rawWatch);
     const watch = watches.get(watchName);
     if (!watch) {
       metrics.rejected.inc({ reason: "unknown_route" });
-      throw new RequestError(404, `no watch named ${JSON.stringify(watchName)}; watches: ${[...watches.keys()].join(", ")}`);
+      throw new RequestError(
+        404,
+        `no watch named ${JSON.stringify(watchName)}; watches: ${[...watches.keys()].join(", ")}`,
+      );
     }
     if (this.options.draining()) {
       metrics.rejected.inc({ reason: "draining" });
@@ -233,7 +280,11 @@ export class TriggerEndpoint {
     const reserve = declared ?? maxBodyBytes;
     if (this.pendingRequests >= maxPendingRequests || this.inflightBytes + reserve > this.maxInflightBytes) {
       metrics.rejected.inc({ reason: "saturated" });
-      throw new RequestError(429, `${this.pendingRequests} requests being read or accepted; the limit is ${maxPendingRequests} requests and ${this.maxInflightBytes} bytes`, 1);
+      throw new RequestError(
+        429,
+        `${this.pendingRequests} requests being read or accepted; the limit is ${maxPendingRequests} requests and ${this.maxInflightBytes} bytes`,
+        1,
+      );
     }
     this.pendingRequests++;
     this.inflightBytes += reserve;
@@ -250,11 +301,16 @@ export class TriggerEndpoint {
   }
 
   private read(req: IncomingMessage): Promise<Buffer> {
-    const encoding = String(req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+    const encoding = String(req.headers["content-encoding"] ?? "identity")
+      .trim()
+      .toLowerCase();
     // Argo Events' HTTP trigger never compresses; decompressing here would only let a small
     // request expand past the limits admission counted.
     if (encoding !== "identity") {
-      throw new RequestError(415, `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted: send the body uncompressed`);
+      throw new RequestError(
+        415,
+        `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted: send the body uncompressed`,
+      );
     }
     const length = req.headers["content-length"];
     return getRawBody(req, { limit: this.options.maxBodyBytes, ...(length !== undefined ? { length } : {}) });
@@ -265,7 +321,10 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new RequestError(400, `the path segment ${JSON.stringify(segment.slice(0, 100))} is not valid percent-encoding`);
+    throw new RequestError(
+      400,
+      `the path segment ${JSON.stringify(segment.slice(0, 100))} is not valid percent-encoding`,
+    );
   }
 }
 
@@ -274,18 +333,33 @@ const REQUIRED_BINARY_HEADERS = ["ce-specversion", "ce-id", "ce-source", "ce-typ
 /** The request's CloudEvent, binary or structured mode; RequestError (400) when it is not one. */
 export function parseEvent(headers: IncomingHttpHeaders, body: string): ResourceEvent {
   const contentType = String(headers["content-type"] ?? "").toLowerCase();
-  if (contentType.startsWith("application/cloudevents-batch")) throw new RequestError(400, "batched CloudEvents are not accepted: send one event per request");
+  if (contentType.startsWith("application/cloudevents-batch"))
+    throw new RequestError(400, "batched CloudEvents are not accepted: send one event per request");
   if (contentType.startsWith("application/cloudevents")) return parseStructured(body);
   const missing = REQUIRED_BINARY_HEADERS.filter((h) => !headers[h]);
-  if (missing.length > 0) throw new RequestError(400, `not a CloudEvent: missing header(s) ${missing.join(", ")} (binary mode), or send Content-Type: application/cloudevents+json (structured mode)`);
-  if (!/^application\/(.+\+)?json\b/.test(contentType)) throw new RequestError(400, `expected Content-Type application/json, got ${JSON.stringify(contentType.slice(0, 100)) || "none"}`);
+  if (missing.length > 0)
+    throw new RequestError(
+      400,
+      `not a CloudEvent: missing header(s) ${missing.join(", ")} (binary mode), or send Content-Type: application/cloudevents+json (structured mode)`,
+    );
+  if (!/^application\/(.+\+)?json\b/.test(contentType))
+    throw new RequestError(
+      400,
+      `expected Content-Type application/json, got ${JSON.stringify(contentType.slice(0, 100)) || "none"}`,
+    );
   const attributes = binaryAttributes(headers);
   if (!attributesValidator(attributes)) {
     const first = attributesValidator.errors?.[0];
-    throw new RequestError(400, `invalid CloudEvent: ${first?.instancePath ? `header ce-${first.instancePath.slice(1)}` : "headers"} ${first?.message ?? "are invalid"}`);
+    throw new RequestError(
+      400,
+      `invalid CloudEvent: ${first?.instancePath ? `header ce-${first.instancePath.slice(1)}` : "headers"} ${first?.message ?? "are invalid"}`,
+    );
   }
   const ce = attributes as { id: string; source: string; subject?: string; type: string; time?: string };
-  return toResourceEvent({ id: ce.id, source: ce.source, subject: ce.subject, type: ce.type, time: ce.time }, parseJson(body, "event data"));
+  return toResourceEvent(
+    { id: ce.id, source: ce.source, subject: ce.subject, type: ce.type, time: ce.time },
+    parseJson(body, "event data"),
+  );
 }
 
 /** Binary mode: every ce-* header is an attribute (CloudEvents HTTP protocol binding, binary content mode). */
@@ -301,28 +375,57 @@ function parseStructured(body: string): ResourceEvent {
   const envelope = parseJson(body, "the CloudEvent");
   if (!attributesValidator(envelope)) {
     const first = attributesValidator.errors?.[0];
-    throw new RequestError(400, `invalid CloudEvent: ${first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid"}`);
+    throw new RequestError(
+      400,
+      `invalid CloudEvent: ${first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid"}`,
+    );
   }
   const ce = envelope as unknown as Record<string, unknown>;
   let data: unknown = ce.data;
-  if (typeof ce.data_base64 === "string") data = parseJson(Buffer.from(ce.data_base64, "base64").toString("utf8"), "data_base64");
+  if (typeof ce.data_base64 === "string")
+    data = parseJson(Buffer.from(ce.data_base64, "base64").toString("utf8"), "data_base64");
   else if (typeof data === "string") data = parseJson(data, "data");
-  return toResourceEvent({ id: ce.id as string, source: ce.source as string, subject: ce.subject as string | undefined, type: ce.type as string, time: ce.time as string | undefined }, data);
+  return toResourceEvent(
+    {
+      id: ce.id as string,
+      source: ce.source as string,
+      subject: ce.subject as string | undefined,
+      type: ce.type as string,
+      time: ce.time as string | undefined,
+    },
+    data,
+  );
 }
 
-function toResourceEvent(context: { id: string; source: string; subject: string | undefined; type: string; time: string | undefined }, data: unknown): ResourceEvent {
+function toResourceEvent(
+  context: { id: string; source: string; subject: string | undefined; type: string; time: string | undefined },
+  data: unknown,
+): ResourceEvent {
   let time: string | undefined;
   if (context.time !== undefined) {
     const ms = Date.parse(context.time);
-    if (Number.isNaN(ms)) throw new RequestError(400, `invalid CloudEvent: time ${JSON.stringify(context.time.slice(0, 60))} is not an RFC 3339 timestamp`);
+    if (Number.isNaN(ms))
+      throw new RequestError(
+        400,
+        `invalid CloudEvent: time ${JSON.stringify(context.time.slice(0, 60))} is not an RFC 3339 timestamp`,
+      );
     time = new Date(ms).toISOString();
   }
   if (!dataValidator(data)) {
     const first = dataValidator.errors?.[0];
-    throw new RequestError(400, `event data is not a resource event: ${first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid"}`);
+    throw new RequestError(
+      400,
+      `event data is not a resource event: ${first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid"}`,
+    );
   }
   return {
-    context: { id: context.id, source: context.source, subject: context.subject ?? "", type: context.type, ...(time ? { time } : {}) },
+    context: {
+      id: context.id,
+      source: context.source,
+      subject: context.subject ?? "",
+      type: context.type,
+      ...(time ? { time } : {}),
+    },
     data: data as ResourceEventData,
   };
 }
@@ -345,11 +448,13 @@ export function parseJson(text: string, what: string): unknown {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > MAX_JSON_DEPTH) throw new RequestError(400, `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (++depth > MAX_JSON_DEPTH)
+        throw new RequestError(400, `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return parseChecked(text, what);

@@ -48,7 +48,13 @@ export class SecretScrubber {
 
   text(s: string): string {
     if (this.variants.size === 0 || typeof s !== "string" || s.length < MIN_VARIANT_LENGTH) return s;
-    this.pattern ??= new RegExp([...this.variants].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
+    this.pattern ??= new RegExp(
+      [...this.variants]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join("|"),
+      "g",
+    );
     return s.replace(this.pattern, REDACTED);
   }
 
@@ -68,7 +74,8 @@ export class SecretScrubber {
     for (const [k, v] of Object.entries(value)) {
       const key = this.text(k);
       const scrubbed = this.scrubAny(v, depth + 1);
-      if (key === "__proto__") Object.defineProperty(out, key, { value: scrubbed, enumerable: true, writable: true, configurable: true });
+      if (key === "__proto__")
+        Object.defineProperty(out, key, { value: scrubbed, enumerable: true, writable: true, configurable: true });
       else out[key] = scrubbed;
     }
     return out;
@@ -121,7 +128,12 @@ export function encodings(secret: string): Set<string> {
   // URL encodings: a path or query component (upper and lower hex), form encoding (space as +),
   // and encodeURI (reserved characters kept).
   const component = encodeURIComponent(secret.replace(/[\uD800-\uDFFF]/g, "\uFFFD"));
-  for (const form of [component, component.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`), new URLSearchParams({ s: secret }).toString().slice(2), encodeURI(secret.replace(/[\uD800-\uDFFF]/g, "\uFFFD"))]) {
+  for (const form of [
+    component,
+    component.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    encodeURI(secret.replace(/[\uD800-\uDFFF]/g, "\uFFFD")),
+  ]) {
     out.add(form);
     out.add(form.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
   }
@@ -159,7 +171,11 @@ function base64Core(bytes: Buffer, offset: number, alphabet: "base64" | "base64u
  * Scrubbing the serialized line catches the secret wherever it sits (message, fields, error stack)
  * in its JSON-escaped form, which the scrubber registers.
  */
-export function scrubbingLogger(logger: Logger, scrubber: SecretScrubber, bindings: Record<string, unknown> = {}): Logger {
+export function scrubbingLogger(
+  logger: Logger,
+  scrubber: SecretScrubber,
+  bindings: Record<string, unknown> = {},
+): Logger {
   const child = logger.child(bindings);
   const hooksSym = pino.symbols.hooksSym as unknown as symbol;
   const holder = child as unknown as Record<symbol, { streamWrite?: (s: string) => string } | undefined>;

@@ -1,7 +1,14 @@
 // Builds the model the program uses (HookSet, Hook, Trigger, StepSpec) from a schema-valid
 // document: defaults applied, expressions compiled, paths parsed, and the checks a schema cannot
 // express reported through the Reporter.
-import { compileExpression, ExpressionError, inferResultType, type CompiledExpression, type EvaluationOptions, type ResultType } from "../expr/cel.js";
+import {
+  compileExpression,
+  ExpressionError,
+  inferResultType,
+  type CompiledExpression,
+  type EvaluationOptions,
+  type ResultType,
+} from "../expr/cel.js";
 import { parseTemplate, templateStrings } from "../expr/template.js";
 import { stepTypeByName, stepTypes } from "../steps/registry.js";
 import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/index.js";
@@ -11,7 +18,16 @@ import { parseDuration } from "./duration.js";
 import { VERSION } from "../version.js";
 import type { Reporter, Segment } from "./problems.js";
 import { kindKeys } from "./schema.js";
-import type { Hook, HookDocument, HookSet, HookSetDocument, RunnerSettings, StepDocument, StepSpec, Trigger } from "./types.js";
+import type {
+  Hook,
+  HookDocument,
+  HookSet,
+  HookSetDocument,
+  RunnerSettings,
+  StepDocument,
+  StepSpec,
+  Trigger,
+} from "./types.js";
 
 export const DEFAULT_NAMESPACE = "argo-events";
 /** The image a release of this version publishes (.github/workflows/release.yml). */
@@ -38,19 +54,31 @@ import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 export const RUNNER_PORT = 8080;
 
 /** A condition (`when`, `if`): its value must be true or false, so a shape that gives anything else is refused. */
-function compileAt(reporter: Reporter, path: Segment[], source: string, allowed: readonly string[], condition = false): CompiledExpression | undefined {
+function compileAt(
+  reporter: Reporter,
+  path: Segment[],
+  source: string,
+  allowed: readonly string[],
+  condition = false,
+): CompiledExpression | undefined {
   try {
     const compiled = compileExpression(source);
     for (const variable of compiled.variables) {
       if (!allowed.includes(variable)) {
-        reporter.at(path, `unknown variable "${variable}" in ${JSON.stringify(source)} (available: ${allowed.join(", ")})`);
+        reporter.at(
+          path,
+          `unknown variable "${variable}" in ${JSON.stringify(source)} (available: ${allowed.join(", ")})`,
+        );
         return undefined;
       }
     }
     if (condition) {
       const type = inferResultType(source);
       if (type !== "bool" && type !== "dyn") {
-        reporter.at(path, `expected a condition that is true or false, but ${JSON.stringify(source)} gives ${TYPE_WORDS[type]}`);
+        reporter.at(
+          path,
+          `expected a condition that is true or false, but ${JSON.stringify(source)} gives ${TYPE_WORDS[type]}`,
+        );
         return undefined;
       }
     }
@@ -111,12 +139,21 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
   };
   const urlService = clusterService(runner.url);
   if (urlService?.namespace !== undefined && urlService.namespace !== namespace) {
-    reporter.at(["spec", "runner", "url"], `the URL names namespace "${urlService.namespace}", but the runner is generated in "${namespace}" (metadata.namespace)`);
+    reporter.at(
+      ["spec", "runner", "url"],
+      `the URL names namespace "${urlService.namespace}", but the runner is generated in "${namespace}" (metadata.namespace)`,
+    );
   } else if (urlService && urlService.name !== serviceName) {
-    reporter.at(["spec", "runner", "url"], `the URL names Service "${urlService.name}", but the runner's generated Service is "${serviceName}": leave url out (http://${serviceName}.${namespace}.svc:${RUNNER_PORT}) or name that Service`);
+    reporter.at(
+      ["spec", "runner", "url"],
+      `the URL names Service "${urlService.name}", but the runner's generated Service is "${serviceName}": leave url out (http://${serviceName}.${namespace}.svc:${RUNNER_PORT}) or name that Service`,
+    );
   }
   if (runner.replicas > 1 && runner.store === "memory") {
-    reporter.at(["spec", "runner", "store"], "the memory store cannot be shared by several replicas: use store: kubernetes or replicas: 1");
+    reporter.at(
+      ["spec", "runner", "store"],
+      "the memory store cannot be shared by several replicas: use store: kubernetes or replicas: 1",
+    );
   }
   const hooks: Hook[] = [];
   const firstHookAt = new Map<string, number>();
@@ -133,7 +170,8 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
     checkResourceVersion(hookDoc.on, [...at, "on"], reporter);
     checkChangedPaths(hookDoc.on, [...at, "on"], reporter);
     const deadlineMs = hookDoc.deadline !== undefined ? parseDuration(hookDoc.deadline) : DEFAULT_DEADLINE_MS;
-    if (deadlineMs > MAX_DEADLINE_MS) reporter.at([...at, "deadline"], `expected at most 168h (7 days), got ${hookDoc.deadline}`);
+    if (deadlineMs > MAX_DEADLINE_MS)
+      reporter.at([...at, "deadline"], `expected at most 168h (7 days), got ${hookDoc.deadline}`);
     if (deadlineMs <= 0) reporter.at([...at, "deadline"], `expected a positive duration, got ${hookDoc.deadline}`);
     const steps = buildSteps(hookDoc.steps, at, trigger?.kind ?? "resource", reporter);
     if (trigger) {
@@ -145,7 +183,8 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
         timeoutMs:
           hookDoc.timeout !== undefined
             ? parseDuration(hookDoc.timeout)
-            : steps.reduce((sum, step) => sum + stepBudgetMs(step), 0) + (trigger.kind === "argocd" && trigger.healthy ? DEFAULT_HEALTH_WAIT_MS : 0),
+            : steps.reduce((sum, step) => sum + stepBudgetMs(step), 0) +
+              (trigger.kind === "argocd" && trigger.healthy ? DEFAULT_HEALTH_WAIT_MS : 0),
         concurrency: hookDoc.concurrency ?? "queue",
         deadlineMs,
       });
@@ -171,7 +210,12 @@ function clusterService(url: string): { name: string; namespace?: string } | und
   return undefined;
 }
 
-function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Reporter, celCostLimit: number): Trigger | undefined {
+function buildTrigger(
+  hookDoc: HookDocument,
+  hookAt: Segment[],
+  reporter: Reporter,
+  celCostLimit: number,
+): Trigger | undefined {
   const on = hookDoc.on as HookDocument["on"] & Record<string, unknown>;
   const at = [...hookAt, "on"];
   const kinds = Object.values(triggerKinds) as TriggerKind[];
@@ -190,7 +234,8 @@ function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Report
   for (const other of kinds) {
     if (other === kind) continue;
     for (const field of Object.keys(other.schema).slice(1)) {
-      if (on[field] !== undefined && !(field in kind.schema)) reporter.at(at, `"${field}" applies to ${other.kind} triggers, not ${kind.kind}`, field);
+      if (on[field] !== undefined && !(field in kind.schema))
+        reporter.at(at, `"${field}" applies to ${other.kind} triggers, not ${kind.kind}`, field);
     }
   }
   return kind.build(hookDoc.on, {
@@ -206,15 +251,26 @@ function buildTrigger(hookDoc: HookDocument, hookAt: Segment[], reporter: Report
 
 const STEP_FIELDS = new Set(["name", "if", "timeout", "retries"]);
 
-function buildSteps(stepDocs: StepDocument[], hookAt: Segment[], triggerKind: Trigger["kind"], reporter: Reporter): StepSpec[] {
+function buildSteps(
+  stepDocs: StepDocument[],
+  hookAt: Segment[],
+  triggerKind: Trigger["kind"],
+  reporter: Reporter,
+): StepSpec[] {
   const steps: StepSpec[] = [];
   const names: string[] = [];
   stepDocs.forEach((stepDoc, index) => {
     const at: Segment[] = [...hookAt, "steps", index];
-    if (names.includes(stepDoc.name)) reporter.at([...at, "name"], `duplicate step name "${stepDoc.name}" in this hook`);
+    if (names.includes(stepDoc.name))
+      reporter.at([...at, "name"], `duplicate step name "${stepDoc.name}" in this hook`);
     const typeKeys = Object.keys(stepDoc).filter((k) => !STEP_FIELDS.has(k));
     if (typeKeys.length !== 1) {
-      reporter.at(at, typeKeys.length === 0 ? `missing the step type: give one of ${stepTypes.map((t) => t.type).join(", ")}` : `give one step type, not ${typeKeys.length} (${typeKeys.join(", ")})`);
+      reporter.at(
+        at,
+        typeKeys.length === 0
+          ? `missing the step type: give one of ${stepTypes.map((t) => t.type).join(", ")}`
+          : `give one step type, not ${typeKeys.length} (${typeKeys.join(", ")})`,
+      );
       names.push(stepDoc.name);
       return;
     }
@@ -242,11 +298,16 @@ function buildSteps(stepDocs: StepDocument[], hookAt: Segment[], triggerKind: Tr
         for (const part of parseTemplate(source).parts) {
           if (!("expr" in part)) continue;
           const unknown = [...part.expr.variables].find((v) => !variables.includes(v));
-          if (unknown) reporter.at(where, `unknown variable "${unknown}" in template ${JSON.stringify(source)} (available: ${variables.join(", ")})`);
+          if (unknown)
+            reporter.at(
+              where,
+              `unknown variable "${unknown}" in template ${JSON.stringify(source)} (available: ${variables.join(", ")})`,
+            );
           else checkReferences(where, part.expr);
         }
       } catch (err) {
-        if (err instanceof ExpressionError) reporter.at(where, `invalid template ${JSON.stringify(source)}: ${err.message}`);
+        if (err instanceof ExpressionError)
+          reporter.at(where, `invalid template ${JSON.stringify(source)}: ${err.message}`);
         else throw err;
       }
     }

@@ -16,7 +16,10 @@ export function checkResourceVersion(on: HookDocument["on"], onAt: Segment[], re
   const plain = version.slice(slash + 1);
   const given = on.resource?.group;
   const also = given !== undefined && given !== group ? ` (group: is ${JSON.stringify(given)})` : "";
-  reporter.at([...onAt, "resource", "version"], `expected a version such as v1, got "${version}"${also}: write group: ${group}, version: ${plain}`);
+  reporter.at(
+    [...onAt, "resource", "version"],
+    `expected a version such as v1, got "${version}"${also}: write group: ${group}, version: ${plain}`,
+  );
 }
 
 /** Fields whose values are maps of strings: a path may not go deeper than one key below them. */
@@ -60,7 +63,11 @@ export function checkChangedPaths(on: HookDocument["on"], onAt: Segment[], repor
     }
     // Any resource: below `data`, a key that is not a field name followed by more dotted keys.
     if (segments[0] === "data" && tail.from <= 1 && segments.length > 2 && NOT_IDENTIFIER.test(String(segments[1]))) {
-      report(["data"], segments.slice(1), `inside it, but "${String(segments[1])}" is no field name: a key of data, whose dots are part of the key`);
+      report(
+        ["data"],
+        segments.slice(1),
+        `inside it, but "${String(segments[1])}" is no field name: a key of data, whose dots are part of the key`,
+      );
     }
     function report(root: readonly string[], keys: readonly PathSegment[], why: string): void {
       const meant = `${formatPath(root)}[${JSON.stringify(keys.join("."))}]`;
@@ -92,7 +99,8 @@ function dottedTail(source: string, segments: readonly PathSegment[]): { from: n
 }
 
 /** Header names whose values are credentials (the name says so). */
-const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|key|auth|passw|credential|session|signature/i;
+const SECRET_HEADER =
+  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|key|auth|passw|credential|session|signature/i;
 
 /**
  * A credential written inline in a header goes into Git, the runner's ConfigMap and every
@@ -113,14 +121,18 @@ export function checkInlineHeaders(config: unknown, configAt: Segment[], reporte
 
 const DATA_FIELDS = new Set(["manifest", "body", "patch", "inputs", "clientPayload"]);
 
-function* headerMaps(value: unknown, path: Segment[]): Generator<{ path: Segment[]; headers: Record<string, unknown> }> {
+function* headerMaps(
+  value: unknown,
+  path: Segment[],
+): Generator<{ path: Segment[]; headers: Record<string, unknown> }> {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) yield* headerMaps(value[i], [...path, i]);
     return;
   }
   if (!value || typeof value !== "object") return;
   for (const [key, child] of Object.entries(value)) {
-    if (key === "headers" && child && typeof child === "object" && !Array.isArray(child)) yield { path: [...path, key], headers: child as Record<string, unknown> };
+    if (key === "headers" && child && typeof child === "object" && !Array.isArray(child))
+      yield { path: [...path, key], headers: child as Record<string, unknown> };
     // A manifest or a request body is data the step sends, not headers it sets.
     else if (!DATA_FIELDS.has(key)) yield* headerMaps(child, [...path, key]);
   }
@@ -130,7 +142,13 @@ function* headerMaps(value: unknown, path: Segment[]): Generator<{ path: Segment
  * A `timeout` inside a step (waitFor's, kubernetes' wait.timeout) longer than the step's own
  * timeout never takes effect: the attempt is stopped at the step's timeout first.
  */
-export function checkInnerTimeouts(config: unknown, configAt: Segment[], stepTimeoutMs: number, stepTimeoutGiven: boolean, reporter: Reporter): void {
+export function checkInnerTimeouts(
+  config: unknown,
+  configAt: Segment[],
+  stepTimeoutMs: number,
+  stepTimeoutGiven: boolean,
+  reporter: Reporter,
+): void {
   for (const { path, text } of innerTimeouts(config, [])) {
     let ms: number;
     try {
@@ -139,8 +157,13 @@ export function checkInnerTimeouts(config: unknown, configAt: Segment[], stepTim
       continue; // the schema reports a malformed duration
     }
     if (ms <= stepTimeoutMs) continue;
-    const step = stepTimeoutGiven ? `the step's timeout: ${formatDuration(stepTimeoutMs)}` : `the step's default timeout of ${formatDuration(stepTimeoutMs)}`;
-    reporter.at([...configAt, ...path], `waits up to ${text}, longer than ${step}, which stops the step first: set the step's timeout: to at least ${text}, or wait less`);
+    const step = stepTimeoutGiven
+      ? `the step's timeout: ${formatDuration(stepTimeoutMs)}`
+      : `the step's default timeout of ${formatDuration(stepTimeoutMs)}`;
+    reporter.at(
+      [...configAt, ...path],
+      `waits up to ${text}, longer than ${step}, which stops the step first: set the step's timeout: to at least ${text}, or wait less`,
+    );
   }
 }
 

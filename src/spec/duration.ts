@@ -6,7 +6,8 @@ export const DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$";
 export function parseDuration(text: string): number {
   if (!new RegExp(DURATION_PATTERN).test(text)) throw new Error(`invalid duration ${JSON.stringify(text)}`);
   let total = 0;
-  for (const [, amount, , unit] of text.matchAll(/([0-9]+(\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(amount) * UNIT_MS[unit!]!;
+  for (const [, amount, , unit] of text.matchAll(/([0-9]+(\.[0-9]+)?)(ms|s|m|h)/g))
+    total += Number(amount) * UNIT_MS[unit!]!;
   return Math.round(total);
 }
 

@@ -28,7 +28,9 @@ export function loadHookSetFile(file: string): HookSet {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new SpecError([{ file, line: 1, column: 1, path: "", message: `cannot read file: ${(err as Error).message}` }]);
+    throw new SpecError([
+      { file, line: 1, column: 1, path: "", message: `cannot read file: ${(err as Error).message}` },
+    ]);
   }
   return parseHookSet(decodeText(bytes, file), file);
 }
@@ -57,7 +59,8 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i]!;
-    const length = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    const length =
+      b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
     if (length === 0 || i + length > bytes.length) return i;
     try {
       new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(i, i + length));
@@ -85,7 +88,6 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 // eslint-disable-next-line no-control-regex
 const BINARY_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-
 let validator: ValidateFunction | undefined;
 function schemaValidator(): ValidateFunction {
   if (!validator) {
@@ -98,14 +100,24 @@ function schemaValidator(): ValidateFunction {
 
 /** No content at all: nothing, or the empty scalar after a bare "---". */
 function isBlank(contents: unknown): boolean {
-  return contents === null || contents === undefined || (isScalar(contents) && contents.value === null && !contents.source);
+  return (
+    contents === null || contents === undefined || (isScalar(contents) && contents.value === null && !contents.source)
+  );
 }
 
 export function parseHookSet(text: string, file: string): HookSet {
   const binary = BINARY_CHARACTER.exec(text);
   if (binary) {
     const { line, column } = lineColumn(text, binary.index);
-    throw new SpecError([{ file, line, column, path: "", message: `${NOT_TEXT} (a control character, U+${binary[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}, is not allowed in YAML)` }]);
+    throw new SpecError([
+      {
+        file,
+        line,
+        column,
+        path: "",
+        message: `${NOT_TEXT} (a control character, U+${binary[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}, is not allowed in YAML)`,
+      },
+    ]);
   }
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -113,7 +125,16 @@ export function parseHookSet(text: string, file: string): HookSet {
   const all: Document[] = Array.isArray(docs) ? docs : [];
   const used = all.filter((d) => d.errors.length > 0 || !isBlank(d.contents));
   const doc = used[0];
-  if (!doc) throw new SpecError([{ file, line: 1, column: 1, path: "", message: "the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)" }]);
+  if (!doc)
+    throw new SpecError([
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: "",
+        message: "the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)",
+      },
+    ]);
   if (used.length > 1) {
     const second = used[1]!;
     const { line, col } = lines.linePos(second.range?.[0] ?? 0);
@@ -132,7 +153,13 @@ export function parseHookSet(text: string, file: string): HookSet {
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const { line, col } = lines.linePos(err.pos[0]);
-      reporter.problems.push({ file, line, column: col, path: "", message: `invalid YAML: ${err.message.split("\n")[0]}` });
+      reporter.problems.push({
+        file,
+        line,
+        column: col,
+        path: "",
+        message: `invalid YAML: ${err.message.split("\n")[0]}`,
+      });
     }
     throw new SpecError(reporter.problems);
   }

@@ -61,7 +61,10 @@ export function parseFieldPath(source: string): FieldPath {
 }
 
 /** The value at a path; null counts as absent, as Kubernetes treats an unset field. */
-export function lookup(root: unknown, segments: readonly PathSegment[]): { present: true; value: unknown } | { present: false } {
+export function lookup(
+  root: unknown,
+  segments: readonly PathSegment[],
+): { present: true; value: unknown } | { present: false } {
   let at: unknown = root;
   for (const segment of segments) {
     if (at === null || typeof at !== "object") return { present: false };

@@ -28,7 +28,14 @@ function describeValue(value: unknown): string {
   return `${typeof value === "string" ? "string" : typeof value} ${JSON.stringify(value)}`;
 }
 
-const TYPE_NAMES: Record<string, string> = { object: "a map", array: "a list", string: "a string", integer: "an integer", number: "a number", boolean: "true or false" };
+const TYPE_NAMES: Record<string, string> = {
+  object: "a map",
+  array: "a list",
+  string: "a string",
+  integer: "an integer",
+  number: "a number",
+  boolean: "true or false",
+};
 
 /**
  * For a failed oneOf/anyOf, ajv reports every alternative's errors. Keep only those of the
@@ -37,7 +44,9 @@ const TYPE_NAMES: Record<string, string> = { object: "a map", array: "a list", s
  */
 function closestAlternatives(errors: ErrorObject[]): ErrorObject[] {
   let kept = errors;
-  const choices = errors.filter((e) => e.keyword === "oneOf" || e.keyword === "anyOf").sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  const choices = errors
+    .filter((e) => e.keyword === "oneOf" || e.keyword === "anyOf")
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
   for (const choice of choices) {
     if (!kept.includes(choice)) continue;
     const prefix = `${choice.schemaPath}/`;
@@ -49,7 +58,8 @@ function closestAlternatives(errors: ErrorObject[]): ErrorObject[] {
     }
     if (branches.size === 0) continue;
     // A wrong type or a wrong discriminator (a `const` such as provider: cloudflare) rules a branch out first.
-    const typeMismatch = (es: ErrorObject[]) => es.some((e) => e.keyword === "type" && e.instancePath === choice.instancePath);
+    const typeMismatch = (es: ErrorObject[]) =>
+      es.some((e) => e.keyword === "type" && e.instancePath === choice.instancePath);
     const constMismatch = (es: ErrorObject[]) => es.some((e) => e.keyword === "const");
     const rank = (es: ErrorObject[]) => Number(typeMismatch(es)) * 2 + Number(constMismatch(es));
     const best = [...branches.values()].sort((a, b) => rank(a) - rank(b) || a.length - b.length)[0]!;
@@ -66,7 +76,11 @@ export function reportSchemaErrors(errors: ErrorObject[], data: unknown, reporte
         const field = String((error.params as { additionalProperty: string }).additionalProperty);
         const known = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
         if (path.length >= 4 && path[path.length - 2] === "steps" && path[0] === "spec") {
-          reporter.at(path, `unknown step type "${field}" (expected one of ${stepTypes.map((t) => t.type).join(", ")})`, field);
+          reporter.at(
+            path,
+            `unknown step type "${field}" (expected one of ${stepTypes.map((t) => t.type).join(", ")})`,
+            field,
+          );
         } else {
           const guess = known.length ? closest(field, known) : undefined;
           reporter.at(path, `unknown field "${field}"${guess ? ` (did you mean "${guess}"?)` : ""}`, field);
@@ -79,7 +93,10 @@ export function reportSchemaErrors(errors: ErrorObject[], data: unknown, reporte
       case "type": {
         // An inline value where a secret reference belongs: say so, and do not echo the secret.
         if ((error.parentSchema as { properties?: Record<string, unknown> }).properties?.secretKeyRef) {
-          reporter.at(path, "expected a secret reference, {secretKeyRef: {name, key}} or {env: NAME}: secrets are never written in hooks.yaml");
+          reporter.at(
+            path,
+            "expected a secret reference, {secretKeyRef: {name, key}} or {env: NAME}: secrets are never written in hooks.yaml",
+          );
           break;
         }
         const expected = String((error.params as { type: string }).type)
@@ -90,19 +107,31 @@ export function reportSchemaErrors(errors: ErrorObject[], data: unknown, reporte
         break;
       }
       case "enum":
-        reporter.at(path, `expected one of ${((error.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(", ")}, got ${describeValue(error.data)}`);
+        reporter.at(
+          path,
+          `expected one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}, got ${describeValue(error.data)}`,
+        );
         break;
       case "const":
-        reporter.at(path, `expected ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}, got ${describeValue(error.data)}`);
+        reporter.at(
+          path,
+          `expected ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}, got ${describeValue(error.data)}`,
+        );
         break;
       case "pattern": {
         const custom = (error.parentSchema as { patternErrorMessage?: string }).patternErrorMessage;
-        reporter.at(path, `expected ${custom ?? `a string matching ${(error.params as { pattern: string }).pattern}`}, got ${describeValue(error.data)}`);
+        reporter.at(
+          path,
+          `expected ${custom ?? `a string matching ${(error.params as { pattern: string }).pattern}`}, got ${describeValue(error.data)}`,
+        );
         break;
       }
       case "minimum":
       case "maximum":
-        reporter.at(path, `expected ${error.keyword === "minimum" ? "at least" : "at most"} ${(error.params as { limit: number }).limit}, got ${describeValue(error.data)}`);
+        reporter.at(
+          path,
+          `expected ${error.keyword === "minimum" ? "at least" : "at most"} ${(error.params as { limit: number }).limit}, got ${describeValue(error.data)}`,
+        );
         break;
       case "minItems":
         reporter.at(path, `expected at least ${(error.params as { limit: number }).limit} item(s)`);

@@ -39,9 +39,18 @@ export function kindKeys(): string[] {
 function stepSchema(): Schema {
   const properties: Record<string, Schema> = {
     name: nameSchema("Step name; later steps read its output as steps.<name>.output."),
-    if: { type: "string", minLength: 1, description: "CEL condition over object, oldObject, event and steps; the step is skipped when false." },
+    if: {
+      type: "string",
+      minLength: 1,
+      description: "CEL condition over object, oldObject, event and steps; the step is skipped when false.",
+    },
     timeout: duration("Timeout of one attempt (default 60s)."),
-    retries: { type: "integer", minimum: 0, maximum: 20, description: "Retries on retryable failures, with exponential backoff (default 2)." },
+    retries: {
+      type: "integer",
+      minimum: 0,
+      maximum: 20,
+      description: "Retries on retryable failures, with exponential backoff (default 2).",
+    },
   };
   for (const stepType of stepTypes) properties[stepType.type] = stepType.schema;
   return {
@@ -83,18 +92,36 @@ export function hookSetSchema(): Schema {
             type: "object",
             additionalProperties: false,
             properties: {
-              url: { type: "string", pattern: "^https?://", description: "Base URL at which Sensors reach the runner (default http://<metadata.name>-runner.<namespace>.svc:8080, the generated Service).", patternErrorMessage: "an http:// or https:// URL" },
-              tokenSecret: { ...secretKeySelector, description: "Secret key with the bearer token (default resource-hooks-token/token)." },
+              url: {
+                type: "string",
+                pattern: "^https?://",
+                description:
+                  "Base URL at which Sensors reach the runner (default http://<metadata.name>-runner.<namespace>.svc:8080, the generated Service).",
+                patternErrorMessage: "an http:// or https:// URL",
+              },
+              tokenSecret: {
+                ...secretKeySelector,
+                description: "Secret key with the bearer token (default resource-hooks-token/token).",
+              },
               image: { type: "string", minLength: 1, description: "Runner image." },
               replicas: { type: "integer", minimum: 1, maximum: 20 },
-              store: { enum: ["memory", "kubernetes"], description: "Where runs live: kubernetes HookRun objects (default; durable, shared by replicas) or memory (one replica, local use)." },
+              store: {
+                enum: ["memory", "kubernetes"],
+                description:
+                  "Where runs live: kubernetes HookRun objects (default; durable, shared by replicas) or memory (one replica, local use).",
+              },
               retention: {
                 type: "object",
                 additionalProperties: false,
                 description: "When finished HookRuns are deleted.",
                 properties: {
                   ttl: duration("Delete a finished HookRun this long after it finished (default 168h, 7 days)."),
-                  keepPerHook: { type: "integer", minimum: 1, maximum: 100000, description: "Keep at most this many finished HookRuns per hook, the newest (default 100)." },
+                  keepPerHook: {
+                    type: "integer",
+                    minimum: 1,
+                    maximum: 100000,
+                    description: "Keep at most this many finished HookRuns per hook, the newest (default 100).",
+                  },
                 },
               },
             },
@@ -104,7 +131,11 @@ export function hookSetSchema(): Schema {
             additionalProperties: false,
             description: "Bounds on what hooks may cost the runner.",
             properties: {
-              celCost: { type: "integer", minimum: 1, description: `CEL cost limit per evaluation of a when, if or template (default ${DEFAULT_CEL_COST_LIMIT}).` },
+              celCost: {
+                type: "integer",
+                minimum: 1,
+                description: `CEL cost limit per evaluation of a when, if or template (default ${DEFAULT_CEL_COST_LIMIT}).`,
+              },
             },
           },
           eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },
@@ -118,12 +149,17 @@ export function hookSetSchema(): Schema {
               properties: {
                 name: nameSchema("Hook name; names its HookRuns."),
                 description: { type: "string" },
-                timeout: duration("Upper bound of one run, waiting for Argo CD health included (default: the steps' worst case, plus 10m with healthy: true)."),
+                timeout: duration(
+                  "Upper bound of one run, waiting for Argo CD health included (default: the steps' worst case, plus 10m with healthy: true).",
+                ),
                 concurrency: {
                   enum: ["queue", "replace", "parallel"],
-                  description: "Runs of this hook for the same object: queue (default; one at a time, in order), replace (a newer change supersedes a pending or running run), parallel (no ordering).",
+                  description:
+                    "Runs of this hook for the same object: queue (default; one at a time, in order), replace (a newer change supersedes a pending or running run), parallel (no ordering).",
                 },
-                deadline: duration("How long the runner keeps retrying a run after accepting it before it ends Failed (default 1h, at most 168h)."),
+                deadline: duration(
+                  "How long the runner keeps retrying a run after accepting it before it ends Failed (default 1h, at most 168h).",
+                ),
                 on: {
                   type: "object",
                   additionalProperties: false,
@@ -131,7 +167,11 @@ export function hookSetSchema(): Schema {
                   properties: {
                     // Each trigger kind owns its fields (src/trigger/<kind>).
                     ...Object.assign({}, ...Object.values(triggerKinds).map((k) => k.schema)),
-                    when: { type: "string", minLength: 1, description: "CEL condition over object, oldObject and event." },
+                    when: {
+                      type: "string",
+                      minLength: 1,
+                      description: "CEL condition over object, oldObject and event.",
+                    },
                   },
                 },
                 steps: { type: "array", minItems: 1, items: stepSchema() },

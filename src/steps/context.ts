@@ -8,7 +8,10 @@ import { describeSecretSource, pickSecretSource } from "./common/secrets.js";
 import { StepFailure, type SecretSource, type StepContext, type StepRuntime } from "./types.js";
 
 /** ctx.render and ctx.renderUrl over `scope`; every call is bounded by `options` (costLimit, deadline). */
-export function stepTemplating(scope: Readonly<Record<string, unknown>>, options: EvaluationOptions = {}): Pick<StepContext, "render" | "renderUrl"> {
+export function stepTemplating(
+  scope: Readonly<Record<string, unknown>>,
+  options: EvaluationOptions = {},
+): Pick<StepContext, "render" | "renderUrl"> {
   return {
     render: <T>(value: T): T => renderValue(value, scope, options),
     renderUrl: (template: string): string => renderUrl(template, scope, options),
@@ -16,7 +19,10 @@ export function stepTemplating(scope: Readonly<Record<string, unknown>>, options
 }
 
 /** ctx.secret: reads through the runtime, trims, refuses empty values, registers the value with `scrubber`. */
-export function stepSecretReader(runtime: Pick<StepRuntime, "readSecret">, scrubber: SecretScrubber): (source: SecretSource) => Promise<string> {
+export function stepSecretReader(
+  runtime: Pick<StepRuntime, "readSecret">,
+  scrubber: SecretScrubber,
+): (source: SecretSource) => Promise<string> {
   return async (source) => {
     let value: string;
     try {

@@ -112,7 +112,10 @@ export interface StepType<Config = unknown> {
    * Kubernetes permissions the runner's ServiceAccount needs for this step. `hook.watch` is the
    * resource that triggers the hook, for steps that act on the triggering object by default.
    */
-  permissions?(config: Config, hook: { watch: { group: string; version: string; resource: string; namespace: string } }): PermissionNeed[];
+  permissions?(
+    config: Config,
+    hook: { watch: { group: string; version: string; resource: string; namespace: string } },
+  ): PermissionNeed[];
   /** Secret keys the runner's Deployment must mount for this step. */
   secrets?(config: Config): SecretKeyRef["secretKeyRef"][];
   /**

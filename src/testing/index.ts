@@ -59,9 +59,12 @@ export function resourceEventRequest(input: ResourceEventInput, token?: string):
 /** The path the generated Sensor posts a hook's events to: its hook set and the watch the hook uses. */
 export function watchPathOf(hookSet: HookSet, hook: string): string {
   for (const [watch, { hooks }] of watchesOf(hookSet)) {
-    if (hooks.some((h) => h.name === hook)) return `/hooksets/${encodeURIComponent(hookSet.name)}/watches/${encodeURIComponent(watch)}`;
+    if (hooks.some((h) => h.name === hook))
+      return `/hooksets/${encodeURIComponent(hookSet.name)}/watches/${encodeURIComponent(watch)}`;
   }
-  throw new Error(`no hook named ${JSON.stringify(hook)} in hook set ${hookSet.name}; hooks: ${hookSet.hooks.map((h) => h.name).join(", ")}`);
+  throw new Error(
+    `no hook named ${JSON.stringify(hook)} in hook set ${hookSet.name}; hooks: ${hookSet.hooks.map((h) => h.name).join(", ")}`,
+  );
 }
 
 export interface AcceptAnswer {
@@ -72,14 +75,26 @@ export interface AcceptAnswer {
 }
 
 /** Sends the event to `<runnerUrl><path>` (see watchPathOf) and returns the status and parsed answer. */
-export async function sendEvent(runnerUrl: string, path: string, request: HookRequest, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
+export async function sendEvent(
+  runnerUrl: string,
+  path: string,
+  request: HookRequest,
+  signal?: AbortSignal,
+): Promise<{ status: number; body: unknown }> {
   const url = `${runnerUrl.replace(/\/+$/, "")}${path}`;
   let response: Response;
   try {
-    response = await fetch(url, { method: "POST", headers: request.headers, body: request.body, ...(signal ? { signal } : {}) });
+    response = await fetch(url, {
+      method: "POST",
+      headers: request.headers,
+      body: request.body,
+      ...(signal ? { signal } : {}),
+    });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`cannot reach the runner at ${url}: ${cause?.message ?? cause?.code ?? (err as Error).message}`, { cause: err });
+    throw new Error(`cannot reach the runner at ${url}: ${cause?.message ?? cause?.code ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
   const text = await response.text();
   let body: unknown = text;

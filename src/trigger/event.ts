@@ -93,7 +93,8 @@ export function describeValue(value: unknown): string {
   if (value === undefined) return "missing";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
-  if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "string")
+    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
@@ -136,7 +137,9 @@ function compare(a: unknown, b: unknown, depth: number): boolean {
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
   for (const key of Object.keys(left)) if (!compare(left[key], right[key], depth + 1)) return false;
-  for (const key of Object.keys(right)) if (!Object.prototype.hasOwnProperty.call(left, key) && right[key] !== null && right[key] !== undefined) return false;
+  for (const key of Object.keys(right))
+    if (!Object.prototype.hasOwnProperty.call(left, key) && right[key] !== null && right[key] !== undefined)
+      return false;
   return true;
 }
 
@@ -149,7 +152,8 @@ export function sameValue(a: unknown, b: unknown, field = "a value"): boolean {
   try {
     return compare(a, b, 0);
   } catch (err) {
-    if (err instanceof TooDeep) throw new MalformedInput(`${field} is nested deeper than ${MAX_VALUE_DEPTH} levels: cannot compare`);
+    if (err instanceof TooDeep)
+      throw new MalformedInput(`${field} is nested deeper than ${MAX_VALUE_DEPTH} levels: cannot compare`);
     throw err;
   }
 }
@@ -191,7 +195,8 @@ export function valueHash(value: unknown, field = "a value"): string {
   try {
     canonical(value, 0, out);
   } catch (err) {
-    if (err instanceof TooDeep) throw new MalformedInput(`${field} is nested deeper than ${MAX_VALUE_DEPTH} levels: cannot compare`);
+    if (err instanceof TooDeep)
+      throw new MalformedInput(`${field} is nested deeper than ${MAX_VALUE_DEPTH} levels: cannot compare`);
     throw err;
   }
   return shortHash(out.join(""), 16);

@@ -10,7 +10,17 @@ import type { WatchPlan } from "./watch.js";
 
 export type { Decision, KubeObject, ResourceEvent, ResourceEventData, EventContext, SkipReasonCode } from "./event.js";
 export { MAX_VALUE_DEPTH, objectOf, SKIP_REASON_CODES } from "./event.js";
-export type { BeforeStepsContext, EvaluateContext, Evaluation, EventType, HookMemory, LuaFilterEntry, ObjectRef, Remember, TriggerKind } from "./kind.js";
+export type {
+  BeforeStepsContext,
+  EvaluateContext,
+  Evaluation,
+  EventType,
+  HookMemory,
+  LuaFilterEntry,
+  ObjectRef,
+  Remember,
+  TriggerKind,
+} from "./kind.js";
 export { triggerKind, triggerKinds } from "./registry.js";
 export { shortHash, watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js";
 export { SEEN } from "./resource/index.js";
@@ -26,7 +36,11 @@ export function decide(trigger: Trigger, event: ResourceEvent, ctx: EvaluateCont
 }
 
 /** Runs the kind's work before the steps (argocd `healthy: true`); a no-op for kinds without. */
-export async function beforeSteps(trigger: Trigger, scope: Record<string, unknown>, ctx: BeforeStepsContext): Promise<void> {
+export async function beforeSteps(
+  trigger: Trigger,
+  scope: Record<string, unknown>,
+  ctx: BeforeStepsContext,
+): Promise<void> {
   const kind = triggerKind(trigger);
   if (kind.beforeSteps) await kind.beforeSteps(trigger, scope, ctx);
 }

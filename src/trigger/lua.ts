@@ -23,7 +23,29 @@ export const LUA_GET = `local function get(t, path)
 end`;
 
 const LUA_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const LUA_KEYWORDS = new Set(["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"]);
+const LUA_KEYWORDS = new Set([
+  "and",
+  "break",
+  "do",
+  "else",
+  "elseif",
+  "end",
+  "false",
+  "for",
+  "function",
+  "if",
+  "in",
+  "local",
+  "nil",
+  "not",
+  "or",
+  "repeat",
+  "return",
+  "then",
+  "true",
+  "until",
+  "while",
+]);
 
 /** A Lua literal for plain data (strings, finite numbers, booleans, lists, maps). */
 export function luaValue(value: unknown): string {

@@ -18,7 +18,8 @@ export function shortHash(text: string, length = 8): string {
 /** A readable, stable event name for a watch: `<resource>-<namespace|all>[-<group hash>][-<labels hash>]`. */
 export function watchEventName(watch: WatchSelector): string {
   const base = `${watch.resource.replace(/\./g, "-")}-${watch.namespace || "all"}`;
-  const groupPart = watch.group && !["apps", "batch", "networking.k8s.io"].includes(watch.group) ? `-${shortHash(watch.group)}` : "";
+  const groupPart =
+    watch.group && !["apps", "batch", "networking.k8s.io"].includes(watch.group) ? `-${shortHash(watch.group)}` : "";
   const labelPart = Object.keys(watch.labels).length > 0 ? `-${shortHash(watchKey(watch))}` : "";
   return `${base}${groupPart}${labelPart}`;
 }

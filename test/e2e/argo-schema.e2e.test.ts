@@ -10,7 +10,10 @@ import { argoValidators } from "../helpers/argo-schema.js";
 import { hookSetFrom } from "../helpers/spec.js";
 
 const example = loadHookSetFile("examples/hooks.yaml");
-const objectsOf = (hookSet: typeof example, kind: string) => generate(hookSet).flatMap((f) => f.objects).filter((o) => (o as { kind?: string }).kind === kind);
+const objectsOf = (hookSet: typeof example, kind: string) =>
+  generate(hookSet)
+    .flatMap((f) => f.objects)
+    .filter((o) => (o as { kind?: string }).kind === kind);
 
 describe("generated Argo Events objects against Argo Events' own schema", () => {
   it("the example's EventSource and Sensor validate, with no unknown fields", () => {
@@ -19,7 +22,8 @@ describe("generated Argo Events objects against Argo Events' own schema", () => 
     const sensors = objectsOf(example, "Sensor");
     expect(eventSources).toHaveLength(1);
     expect(sensors).toHaveLength(1);
-    for (const es of eventSources) expect(validateEventSource(es), JSON.stringify(validateEventSource.errors)).toBe(true);
+    for (const es of eventSources)
+      expect(validateEventSource(es), JSON.stringify(validateEventSource.errors)).toBe(true);
     for (const s of sensors) expect(validateSensor(s), JSON.stringify(validateSensor.errors)).toBe(true);
   });
 
@@ -27,14 +31,27 @@ describe("generated Argo Events objects against Argo Events' own schema", () => 
     const { EventSource: validateEventSource, Sensor: validateSensor } = argoValidators();
     const hookSet = hookSetFrom(
       [
-        { name: "a", on: { resource: { version: "v1", resource: "configmaps", labels: { team: "web" } }, events: ["add", "update", "delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
-        { name: "b", on: { argocd: { labels: { team: "web" }, resources: [{ kind: "Deployment", namePrefix: "front" }] } }, steps: [{ name: "s", log: { message: "x" } }] },
+        {
+          name: "a",
+          on: {
+            resource: { version: "v1", resource: "configmaps", labels: { team: "web" } },
+            events: ["add", "update", "delete"],
+          },
+          steps: [{ name: "s", log: { message: "x" } }],
+        },
+        {
+          name: "b",
+          on: { argocd: { labels: { team: "web" }, resources: [{ kind: "Deployment", namePrefix: "front" }] } },
+          steps: [{ name: "s", log: { message: "x" } }],
+        },
       ],
       { runner: { tokenSecret: { name: "t", key: "k" } } },
     );
     const withBus = { ...hookSet, eventBusName: "jetstream" };
-    for (const es of objectsOf(withBus, "EventSource")) expect(validateEventSource(es), JSON.stringify(validateEventSource.errors)).toBe(true);
-    for (const s of objectsOf(withBus, "Sensor")) expect(validateSensor(s), JSON.stringify(validateSensor.errors)).toBe(true);
+    for (const es of objectsOf(withBus, "EventSource"))
+      expect(validateEventSource(es), JSON.stringify(validateEventSource.errors)).toBe(true);
+    for (const s of objectsOf(withBus, "Sensor"))
+      expect(validateSensor(s), JSON.stringify(validateSensor.errors)).toBe(true);
   });
 
   it("the strict check does catch a misspelt or misplaced field", () => {

@@ -8,18 +8,50 @@ import { randomBytes } from "node:crypto";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { IN_CLUSTER, startArgoCd, type Application, type ApplicationRecorder, type ArgoCd } from "./components/argocd.js";
+import {
+  IN_CLUSTER,
+  startArgoCd,
+  type Application,
+  type ApplicationRecorder,
+  type ArgoCd,
+} from "./components/argocd.js";
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
 import { startGitServer, type GitRepo, type GitServer } from "./components/git-server.js";
 import { useStack } from "./harness.js";
-import { dbYaml, frontendYaml, postSyncJobYaml, settingsYaml, WIDGET_CRD, WIDGET_YAML } from "./scenarios/argocd-app.js";
-import { applyHookSet, figure, freePort, generateHookSet, runnerKubeconfig, startArgo, startRunner, waitForRun, type DeployedHookSet, type RunnerHandle } from "./hooks-env.js";
+import {
+  dbYaml,
+  frontendYaml,
+  postSyncJobYaml,
+  settingsYaml,
+  WIDGET_CRD,
+  WIDGET_YAML,
+} from "./scenarios/argocd-app.js";
+import {
+  applyHookSet,
+  figure,
+  freePort,
+  generateHookSet,
+  runnerKubeconfig,
+  startArgo,
+  startRunner,
+  waitForRun,
+  type DeployedHookSet,
+  type RunnerHandle,
+} from "./hooks-env.js";
 import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
 
 const NS = "argo-events";
 const TOKEN = randomBytes(24).toString("hex");
 const SENSOR_ACCOUNT = { namespace: NS, name: "e2e-sensor" };
-const APPS = { shop: "shop", ssa: "shop-ssa", retry: "shop-retry", manual: "shop-manual", waves: "shop-waves", degraded: "shop-degraded", multi: "shop-multi" } as const;
+const APPS = {
+  shop: "shop",
+  ssa: "shop-ssa",
+  retry: "shop-retry",
+  manual: "shop-manual",
+  waves: "shop-waves",
+  degraded: "shop-degraded",
+  multi: "shop-multi",
+} as const;
 
 const stack = useStack();
 let cc: ClusterControllers;
@@ -30,10 +62,12 @@ let runner: RunnerHandle;
 let eventSource: ArgoProcess;
 let sensor: ArgoProcess;
 const repos = {} as Record<keyof typeof APPS, GitRepo>;
-const sinks = {} as Record<"deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded" | "degradedOk" | "multi", HttpSink>;
+const sinks = {} as Record<
+  "deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded" | "degradedOk" | "multi",
+  HttpSink
+>;
 /** The multi-source Application's second source: the settings ConfigMap in a repository of its own. */
 let multiConfig: GitRepo;
-
 
 /** A multi-step Application: settings (wave -1), StatefulSet db + Service (wave 0), frontend (wave 1), a PostSync Job. */
 function wavesFiles(version: string): Record<string, string> {
@@ -47,7 +81,14 @@ function wavesFiles(version: string): Record<string, string> {
 
 function hooksYaml(runnerUrl: string): string {
   const body = `{app: "{{ application.metadata.name }}", revision: "{{ operation.revision }}", startedAt: "{{ operation.startedAt }}", change: "{{ resources[0].change }}", evidence: "{{ resources[0].evidence }}", selfHeal: "{{ operation.selfHeal }}"}`;
-  const hook = (name: string, app: string, sink: HttpSink, extra: string, kind = "Deployment", resource = "frontend") => `    - name: ${name}
+  const hook = (
+    name: string,
+    app: string,
+    sink: HttpSink,
+    extra: string,
+    kind = "Deployment",
+    resource = "frontend",
+  ) => `    - name: ${name}
       on:
         argocd:
           application: ${app}
@@ -82,12 +123,20 @@ ${hook("shop-deployed", APPS.shop, sinks.deployed, `          healthy: true\n   
 }
 
 const op = (a: Application | undefined) => a?.status?.operationState;
-const succeededAt = (rev: string) => (a: Application) => op(a)?.phase === "Succeeded" && op(a)?.syncResult?.revision === rev && !!op(a)?.finishedAt;
+const succeededAt = (rev: string) => (a: Application) =>
+  op(a)?.phase === "Succeeded" && op(a)?.syncResult?.revision === rev && !!op(a)?.finishedAt;
 /** What `healthy: true` waits for: Healthy as assessed after the operation finished. */
 const healthyAfter = (rev: string) => (a: Application) =>
-  succeededAt(rev)(a) && a.status?.health?.status === "Healthy" && Date.parse(a.status.reconciledAt ?? "") >= Date.parse(op(a)?.finishedAt ?? "") && a.status.sync?.status === "Synced";
+  succeededAt(rev)(a) &&
+  a.status?.health?.status === "Healthy" &&
+  Date.parse(a.status.reconciledAt ?? "") >= Date.parse(op(a)?.finishedAt ?? "") &&
+  a.status.sync?.status === "Synced";
 
-async function commitAndRefresh(key: keyof typeof APPS, files: Record<string, string | null>, message: string): Promise<{ rev: string; at: number }> {
+async function commitAndRefresh(
+  key: keyof typeof APPS,
+  files: Record<string, string | null>,
+  message: string,
+): Promise<{ rev: string; at: number }> {
   const at = Date.now();
   const rev = await repos[key].commit(files, message);
   // what Argo CD's Git webhook handler does on a push
@@ -97,7 +146,8 @@ async function commitAndRefresh(key: keyof typeof APPS, files: Record<string, st
 
 beforeAll(async () => {
   const s = stack();
-  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded", "degradedOk", "multi"] as const) sinks[name] = await startHttpSink();
+  for (const name of ["deployed", "any", "ssa", "retry", "manual", "waves", "degraded", "degradedOk", "multi"] as const)
+    sinks[name] = await startHttpSink();
   cc = await startClusterControllers(s);
   git = await startGitServer({ dir: `${s.dir}/git` });
   for (const key of Object.keys(APPS) as Array<keyof typeof APPS>) {
@@ -110,12 +160,18 @@ beforeAll(async () => {
               // cannot schedule (no node matches): Progressing until the deadline, then Degraded
               "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0")
                 .replace("  replicas: 2\n", "  replicas: 1\n  progressDeadlineSeconds: 10\n")
-                .replace("    spec:\n      containers:", "    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: \"true\"\n      containers:"),
+                .replace(
+                  "    spec:\n      containers:",
+                  '    spec:\n      nodeSelector:\n        e2e.resource-hooks.io/none: "true"\n      containers:',
+                ),
               "app/settings.yaml": settingsYaml("blue", 1),
             }
           : key === "multi"
             ? { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0") }
-            : { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"), "app/settings.yaml": settingsYaml("blue") };
+            : {
+                "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.0"),
+                "app/settings.yaml": settingsYaml("blue"),
+              };
     await repos[key].commit(files, "initial");
   }
   multiConfig = await git.createRepo(`${APPS.multi}-config`);
@@ -128,21 +184,48 @@ beforeAll(async () => {
     destination: { server: IN_CLUSTER, namespace: APPS[key] },
     syncPolicy,
   });
-  await argocd.applyApplication({ name: APPS.shop, spec: spec("shop", { automated: { prune: true, selfHeal: true }, syncOptions: ["CreateNamespace=true"] }) });
-  await argocd.applyApplication({ name: APPS.ssa, spec: spec("ssa", { automated: { prune: true }, syncOptions: ["CreateNamespace=true", "ServerSideApply=true"] }) });
+  await argocd.applyApplication({
+    name: APPS.shop,
+    spec: spec("shop", { automated: { prune: true, selfHeal: true }, syncOptions: ["CreateNamespace=true"] }),
+  });
+  await argocd.applyApplication({
+    name: APPS.ssa,
+    spec: spec("ssa", { automated: { prune: true }, syncOptions: ["CreateNamespace=true", "ServerSideApply=true"] }),
+  });
   await argocd.applyApplication({
     name: APPS.retry,
-    spec: spec("retry", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"], retry: { limit: 5, backoff: { duration: "3s", factor: 2, maxDuration: "30s" } } }),
+    spec: spec("retry", {
+      automated: { prune: true },
+      syncOptions: ["CreateNamespace=true"],
+      retry: { limit: 5, backoff: { duration: "3s", factor: 2, maxDuration: "30s" } },
+    }),
   });
   // manual sync policy: synced once, the way `argocd app sync` does (it copies the syncOptions)
   await argocd.applyApplication({ name: APPS.manual, spec: spec("manual", { syncOptions: ["CreateNamespace=true"] }) });
-  await argocd.waitForApplication(APPS.manual, "OutOfSync (nothing deployed yet)", (a) => a.status?.sync?.status === "OutOfSync", 60_000);
+  await argocd.waitForApplication(
+    APPS.manual,
+    "OutOfSync (nothing deployed yet)",
+    (a) => a.status?.sync?.status === "OutOfSync",
+    60_000,
+  );
   await argocd.sync(APPS.manual, { revision: "main", syncOptions: ["CreateNamespace=true"] });
-  await argocd.applyApplication({ name: APPS.waves, spec: spec("waves", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"] }) });
+  await argocd.applyApplication({
+    name: APPS.waves,
+    spec: spec("waves", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"] }),
+  });
   const { source, ...multiSpec } = spec("multi", { automated: { prune: true }, syncOptions: ["CreateNamespace=true"] });
-  await argocd.applyApplication({ name: APPS.multi, spec: { ...multiSpec, sources: [source, { repoURL: multiConfig.url, targetRevision: "main", path: "app" }] } });
+  await argocd.applyApplication({
+    name: APPS.multi,
+    spec: { ...multiSpec, sources: [source, { repoURL: multiConfig.url, targetRevision: "main", path: "app" }] },
+  });
   for (const name of Object.values(APPS).filter((n) => n !== APPS.degraded)) {
-    await argocd.waitForApplication(name, "Synced and Healthy", (a) => a.status?.sync?.status === "Synced" && a.status.health?.status === "Healthy" && op(a)?.phase === "Succeeded", 120_000);
+    await argocd.waitForApplication(
+      name,
+      "Synced and Healthy",
+      (a) =>
+        a.status?.sync?.status === "Synced" && a.status.health?.status === "Healthy" && op(a)?.phase === "Succeeded",
+      120_000,
+    );
   }
 
   const port = await freePort();
@@ -185,7 +268,11 @@ async function recording<T>(app: string, fn: (rec: ApplicationRecorder) => Promi
 describe("Argo CD hooks on Argo CD's real application controller", () => {
   it("1. a commit changing frontend's image: the healthy: true hook runs once, after the rollout made the Application Healthy", async () => {
     await recording(APPS.shop, async (rec) => {
-      const { rev, at } = await commitAndRefresh("shop", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const { rev, at } = await commitAndRefresh(
+        "shop",
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") },
+        "frontend 1.1",
+      );
       const [req] = await sinks.deployed.waitFor(1, 120_000);
       const finished = await rec.waitFor("operation Succeeded", succeededAt(rev), 10_000);
       const healthy = await rec.waitFor("Healthy after the operation", healthyAfter(rev), 10_000);
@@ -193,7 +280,9 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       figure("scenario 1: commit -> Healthy after the operation (ms)", healthy.at - at);
       figure("scenario 1: commit -> healthy: true hook's request (ms)", req!.receivedAt - at);
       // the rollout went through Progressing: the finished operation was first written with the stale Healthy
-      expect(rec.writes.some((w) => succeededAt(rev)(w.object) && w.object.status?.health?.status === "Progressing")).toBe(true);
+      expect(
+        rec.writes.some((w) => succeededAt(rev)(w.object) && w.object.status?.health?.status === "Progressing"),
+      ).toBe(true);
       expect(req!.receivedAt).toBeGreaterThanOrEqual(healthy.at);
       expect(req!.json).toMatchObject({ app: APPS.shop, revision: rev, change: "configured", selfHeal: false });
       const [any] = await sinks.any.waitFor(1, 30_000);
@@ -207,11 +296,22 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("2. a commit changing only the settings ConfigMap runs nothing for frontend's hooks", async () => {
     await recording(APPS.shop, async (rec) => {
-      const { rev, at } = await commitAndRefresh("shop", { "app/settings.yaml": settingsYaml("green") }, "settings green");
+      const { rev, at } = await commitAndRefresh(
+        "shop",
+        { "app/settings.yaml": settingsYaml("green") },
+        "settings green",
+      );
       const done = await rec.waitFor("Healthy after the operation", healthyAfter(rev), 120_000);
       figure("scenario 2: commit -> Healthy after the operation (ms)", done.at - at);
-      expect(op(done.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe("deployment.apps/frontend unchanged");
-      const skipped = await waitForRun(runner, "shop-any", (r) => r.status.phase === "Skipped" && /changed none of Deployment\/frontend/.test(r.status.message ?? ""), 30_000);
+      expect(op(done.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe(
+        "deployment.apps/frontend unchanged",
+      );
+      const skipped = await waitForRun(
+        runner,
+        "shop-any",
+        (r) => r.status.phase === "Skipped" && /changed none of Deployment\/frontend/.test(r.status.message ?? ""),
+        30_000,
+      );
       figure("scenario 2: commit -> Skipped HookRun (ms)", Date.parse(skipped.status.completionTime ?? "") - at);
       await sinks.any.waitQuiet(3_000);
       expect(sinks.any.requests).toHaveLength(1);
@@ -221,16 +321,32 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("3. ServerSideApply=true: every entry says serverside-applied; the image commit runs the hook once, the settings commit does not", async () => {
     await recording(APPS.ssa, async (rec) => {
-      const image = await commitAndRefresh("ssa", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const image = await commitAndRefresh(
+        "ssa",
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") },
+        "frontend 1.1",
+      );
       const [req] = await sinks.ssa.waitFor(1, 120_000);
       figure("scenario 3 (SSA): commit -> hook's request (ms)", req!.receivedAt - image.at);
       const fin = await rec.waitFor("operation Succeeded", succeededAt(image.rev), 10_000);
-      expect(op(fin.object)?.syncResult?.resources?.map((r) => r.message)).toEqual(["configmap/settings serverside-applied", "deployment.apps/frontend serverside-applied"]);
-      expect(req!.json).toMatchObject({ revision: image.rev, change: "applied", evidence: expect.stringMatching(/OutOfSync/) });
+      expect(op(fin.object)?.syncResult?.resources?.map((r) => r.message)).toEqual([
+        "configmap/settings serverside-applied",
+        "deployment.apps/frontend serverside-applied",
+      ]);
+      expect(req!.json).toMatchObject({
+        revision: image.rev,
+        change: "applied",
+        evidence: expect.stringMatching(/OutOfSync/),
+      });
 
       const other = await commitAndRefresh("ssa", { "app/settings.yaml": settingsYaml("green") }, "settings green");
       await rec.waitFor("settings operation Succeeded", succeededAt(other.rev), 120_000);
-      await waitForRun(runner, "ssa-frontend", (r) => r.status.phase === "Skipped" && /changed none/.test(r.status.message ?? ""), 30_000);
+      await waitForRun(
+        runner,
+        "ssa-frontend",
+        (r) => r.status.phase === "Skipped" && /changed none/.test(r.status.message ?? ""),
+        30_000,
+      );
       await sinks.ssa.waitQuiet(3_000);
       expect(sinks.ssa.requests).toHaveLength(1);
     });
@@ -238,14 +354,24 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("4. a sync whose first attempt fails and whose retry succeeds: frontend's change (configured, then unchanged) runs the hook once", async () => {
     await recording(APPS.retry, async (rec) => {
-      const { rev, at } = await commitAndRefresh("retry", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": WIDGET_YAML }, "frontend 1.1 + widget");
+      const { rev, at } = await commitAndRefresh(
+        "retry",
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1"), "app/widget.yaml": WIDGET_YAML },
+        "frontend 1.1 + widget",
+      );
       await rec.waitFor("a failed attempt", (a) => (op(a)?.retryCount ?? 0) >= 1, 120_000);
       await stack().apply([WIDGET_CRD]);
       const fin = await rec.waitFor("operation Succeeded", succeededAt(rev), 180_000);
-      expect(op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe("deployment.apps/frontend unchanged");
+      expect(op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe(
+        "deployment.apps/frontend unchanged",
+      );
       const [req] = await sinks.retry.waitFor(1, 30_000);
       figure("scenario 4 (retry): commit -> hook's request (ms)", req!.receivedAt - at);
-      expect(req!.json).toMatchObject({ revision: rev, change: "unchanged", evidence: expect.stringMatching(/earlier write of this operation's result/) });
+      expect(req!.json).toMatchObject({
+        revision: rev,
+        change: "unchanged",
+        evidence: expect.stringMatching(/earlier write of this operation's result/),
+      });
       await sinks.retry.waitQuiet(3_000);
       expect(sinks.retry.requests).toHaveLength(1);
     });
@@ -256,15 +382,28 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       const at = Date.now();
       const before = op(await argocd.getApplication(APPS.shop))?.startedAt;
       await stack().admin.call("PATCH", `/apis/apps/v1/namespaces/${APPS.shop}/deployments/frontend`, {
-        body: { spec: { template: { spec: { containers: [{ name: "frontend", image: "registry.invalid/frontend:hotfix" }] } } } },
+        body: {
+          spec: {
+            template: { spec: { containers: [{ name: "frontend", image: "registry.invalid/frontend:hotfix" }] } },
+          },
+        },
         contentType: "application/strategic-merge-patch+json",
       });
       const [, req] = await sinks.any.waitFor(2, 120_000);
       figure("scenario 6 (self-heal): out-of-band edit -> hook's request (ms)", req!.receivedAt - at);
       expect(req!.json).toMatchObject({ app: APPS.shop, change: "configured", selfHeal: true });
-      const heal = rec.writes.map((w) => w.object).find((a) => op(a)?.phase === "Succeeded" && op(a)?.startedAt !== before);
-      expect((op(heal)?.operation as { sync?: { autoHealAttemptsCount?: number } } | undefined)?.sync?.autoHealAttemptsCount).toBeGreaterThan(0);
-      await waitForRun(runner, "shop-deployed", (r) => r.status.phase === "Skipped" && /when/.test(r.status.message ?? ""), 30_000);
+      const heal = rec.writes
+        .map((w) => w.object)
+        .find((a) => op(a)?.phase === "Succeeded" && op(a)?.startedAt !== before);
+      expect(
+        (op(heal)?.operation as { sync?: { autoHealAttemptsCount?: number } } | undefined)?.sync?.autoHealAttemptsCount,
+      ).toBeGreaterThan(0);
+      await waitForRun(
+        runner,
+        "shop-deployed",
+        (r) => r.status.phase === "Skipped" && /when/.test(r.status.message ?? ""),
+        30_000,
+      );
       await sinks.any.waitQuiet(3_000);
       expect(sinks.any.requests).toHaveLength(2);
       expect(sinks.deployed.requests).toHaveLength(1);
@@ -274,12 +413,31 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
   it("7. a dry-run sync runs nothing; a real sync and then a rollback to the previous revision each run the healthy: true hook once, after Healthy", async () => {
     await recording(APPS.manual, async (rec) => {
       const rev0 = op(await argocd.getApplication(APPS.manual))?.syncResult?.revision ?? "";
-      const { rev } = await commitAndRefresh("manual", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
-      await rec.waitFor("OutOfSync at the commit", (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev, 60_000);
+      const { rev } = await commitAndRefresh(
+        "manual",
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") },
+        "frontend 1.1",
+      );
+      await rec.waitFor(
+        "OutOfSync at the commit",
+        (a) => a.status?.sync?.status === "OutOfSync" && a.status.sync.revision === rev,
+        60_000,
+      );
       await argocd.sync(APPS.manual, { revision: "main", dryRun: true, syncOptions: ["CreateNamespace=true"] });
-      const dry = await rec.waitFor("dry-run operation Succeeded", (a) => succeededAt(rev)(a) && (op(a)?.operation as { sync?: { dryRun?: boolean } })?.sync?.dryRun === true, 60_000);
-      expect(op(dry.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe("deployment.apps/frontend configured (dry run)");
-      await waitForRun(runner, "manual-healthy", (r) => r.status.phase === "Skipped" && /dry run/.test(r.status.message ?? ""), 30_000);
+      const dry = await rec.waitFor(
+        "dry-run operation Succeeded",
+        (a) => succeededAt(rev)(a) && (op(a)?.operation as { sync?: { dryRun?: boolean } })?.sync?.dryRun === true,
+        60_000,
+      );
+      expect(op(dry.object)?.syncResult?.resources?.find((r) => r.kind === "Deployment")?.message).toBe(
+        "deployment.apps/frontend configured (dry run)",
+      );
+      await waitForRun(
+        runner,
+        "manual-healthy",
+        (r) => r.status.phase === "Skipped" && /dry run/.test(r.status.message ?? ""),
+        30_000,
+      );
       await sinks.manual.waitQuiet(3_000);
       expect(sinks.manual.requests).toHaveLength(0);
 
@@ -293,7 +451,11 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
       // the rollback: a sync to the previous revision; the Application stays OutOfSync with main
       at = Date.now();
-      await argocd.sync(APPS.manual, { revision: rev0, username: "e2e-rollback", syncOptions: ["CreateNamespace=true"] });
+      await argocd.sync(APPS.manual, {
+        revision: rev0,
+        username: "e2e-rollback",
+        syncOptions: ["CreateNamespace=true"],
+      });
       const [, back] = await sinks.manual.waitFor(2, 120_000);
       figure("scenario 7: rollback sync -> healthy: true hook's request (ms)", back!.receivedAt - at);
       expect(back!.json).toMatchObject({ revision: rev0, change: "configured" });
@@ -311,11 +473,17 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       const fin = await rec.waitFor("operation Succeeded", succeededAt(rev), 180_000);
       const db = op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "StatefulSet");
       expect(db).toMatchObject({ hookPhase: "Succeeded", message: expect.not.stringMatching(/configured$/) });
-      expect(op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "Job")).toMatchObject({ hookType: "PostSync" });
+      expect(op(fin.object)?.syncResult?.resources?.find((r) => r.kind === "Job")).toMatchObject({
+        hookType: "PostSync",
+      });
       const [req] = await sinks.waves.waitFor(1, 30_000);
       figure("scenario 5 (waves): commit -> StatefulSet hook's request (ms)", req!.receivedAt - at);
       figure("scenario 5 (waves): commit -> operation finished (ms)", fin.at - at);
-      expect(req!.json).toMatchObject({ revision: rev, change: "other", evidence: expect.stringMatching(/earlier write of this operation's result/) });
+      expect(req!.json).toMatchObject({
+        revision: rev,
+        change: "other",
+        evidence: expect.stringMatching(/earlier write of this operation's result/),
+      });
       await sinks.waves.waitQuiet(3_000);
       expect(sinks.waves.requests).toHaveLength(1);
     });
@@ -327,14 +495,21 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
         project: "default",
         source: { repoURL: repos.degraded.url, targetRevision: "main", path: "app" },
         destination: { server: IN_CLUSTER, namespace: APPS.degraded },
-        syncPolicy: { automated: { prune: true }, syncOptions: ["CreateNamespace=true"], retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } } },
+        syncPolicy: {
+          automated: { prune: true },
+          syncOptions: ["CreateNamespace=true"],
+          retry: { limit: 1, backoff: { duration: "2s", factor: 2, maxDuration: "10s" } },
+        },
       },
     });
     const [req] = await sinks.degraded.waitFor(1, 180_000);
     figure("scenario 5 (Degraded): Application created -> phases: [Failed] hook's request (ms)", req!.receivedAt - at);
     const app = await argocd.getApplication(APPS.degraded);
     expect(op(app)?.phase).toBe("Failed");
-    expect(op(app)?.syncResult?.resources?.find((r) => r.kind === "Deployment")).toMatchObject({ status: "Synced", hookPhase: "Failed" });
+    expect(op(app)?.syncResult?.resources?.find((r) => r.kind === "Deployment")).toMatchObject({
+      status: "Synced",
+      hookPhase: "Failed",
+    });
     expect(req!.json).toMatchObject({ app: APPS.degraded, change: "failed" });
     await sinks.degraded.waitQuiet(3_000);
     expect(sinks.degraded.requests).toHaveLength(1);
@@ -346,18 +521,31 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
 
   it("8d. multi-source: a commit changing frontend's image in one of two sources runs the healthy: true hook once, after Healthy", async () => {
     const multiSucceededAt = (revs: string[]) => (a: Application) =>
-      op(a)?.phase === "Succeeded" && !!op(a)?.finishedAt && JSON.stringify((op(a)?.syncResult as { revisions?: string[] } | undefined)?.revisions) === JSON.stringify(revs);
+      op(a)?.phase === "Succeeded" &&
+      !!op(a)?.finishedAt &&
+      JSON.stringify((op(a)?.syncResult as { revisions?: string[] } | undefined)?.revisions) === JSON.stringify(revs);
     const multiHealthyAfter = (revs: string[]) => (a: Application) =>
-      multiSucceededAt(revs)(a) && a.status?.health?.status === "Healthy" && a.status.sync?.status === "Synced" && Date.parse(a.status.reconciledAt ?? "") >= Date.parse(op(a)?.finishedAt ?? "");
+      multiSucceededAt(revs)(a) &&
+      a.status?.health?.status === "Healthy" &&
+      a.status.sync?.status === "Synced" &&
+      Date.parse(a.status.reconciledAt ?? "") >= Date.parse(op(a)?.finishedAt ?? "");
     await recording(APPS.multi, async (rec) => {
       const configRev = await multiConfig.head();
-      const { rev, at } = await commitAndRefresh("multi", { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") }, "frontend 1.1");
+      const { rev, at } = await commitAndRefresh(
+        "multi",
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") },
+        "frontend 1.1",
+      );
       const [req] = await sinks.multi.waitFor(1, 120_000);
       const fin = await rec.waitFor("operation Succeeded", multiSucceededAt([rev, configRev]), 10_000);
       const healthy = await rec.waitFor("Healthy after the operation", multiHealthyAfter([rev, configRev]), 10_000);
       figure("scenario 8d (multi-source): commit -> operation finished (ms)", fin.at - at);
       figure("scenario 8d (multi-source): commit -> healthy: true hook's request (ms)", req!.receivedAt - at);
-      expect(rec.writes.some((w) => multiSucceededAt([rev, configRev])(w.object) && w.object.status?.health?.status === "Progressing")).toBe(true);
+      expect(
+        rec.writes.some(
+          (w) => multiSucceededAt([rev, configRev])(w.object) && w.object.status?.health?.status === "Progressing",
+        ),
+      ).toBe(true);
       expect(req!.receivedAt).toBeGreaterThanOrEqual(healthy.at);
       expect(req!.json).toMatchObject({ revisions: [rev, configRev], change: "configured" });
       await sinks.multi.waitQuiet(3_000);

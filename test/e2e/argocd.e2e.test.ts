@@ -46,9 +46,16 @@ let sensor: ArgoProcess;
 let statusSubresource = false;
 let watchBaseline = 0;
 
-
 const sha = (seed: string): string => Buffer.from(seed.padEnd(20, ".")).toString("hex").slice(0, 40);
-const REV = { r0: sha("rev-0"), r1: sha("rev-1"), r2: sha("rev-2"), a0: sha("app-0"), b0: sha("cfg-0"), a1: sha("app-1"), b1: sha("cfg-1") };
+const REV = {
+  r0: sha("rev-0"),
+  r1: sha("rev-1"),
+  r2: sha("rev-2"),
+  a0: sha("app-0"),
+  b0: sha("cfg-0"),
+  a1: sha("app-1"),
+  b1: sha("cfg-1"),
+};
 
 function hooksYaml(runnerUrl: string): string {
   return `apiVersion: resource-hooks.io/v1alpha1
@@ -152,11 +159,20 @@ async function patchApp(name: string, patch: Record<string, unknown>): Promise<K
   const { status, ...rest } = patch;
   let out: KubeObject | undefined;
   if (statusSubresource && status !== undefined) {
-    out = await stack().admin.call<KubeObject>("PATCH", `${appPath(name)}/status`, { body: { status }, contentType: "application/merge-patch+json" });
+    out = await stack().admin.call<KubeObject>("PATCH", `${appPath(name)}/status`, {
+      body: { status },
+      contentType: "application/merge-patch+json",
+    });
     if (Object.keys(rest).length === 0) return out;
-    return stack().admin.call<KubeObject>("PATCH", appPath(name), { body: rest, contentType: "application/merge-patch+json" });
+    return stack().admin.call<KubeObject>("PATCH", appPath(name), {
+      body: rest,
+      contentType: "application/merge-patch+json",
+    });
   }
-  return stack().admin.call<KubeObject>("PATCH", appPath(name), { body: patch, contentType: "application/merge-patch+json" });
+  return stack().admin.call<KubeObject>("PATCH", appPath(name), {
+    body: patch,
+    contentType: "application/merge-patch+json",
+  });
 }
 
 interface SyncPlan {
@@ -175,18 +191,31 @@ interface SyncPlan {
  * finishedAt and syncResult, `operation` cleared. Returns the Application before and after
  * the last write, and the time of that write (performance.now()).
  */
-async function syncUntilFinished(plan: SyncPlan): Promise<{ startedAt: string; running: KubeObject; finished: KubeObject }> {
+async function syncUntilFinished(
+  plan: SyncPlan,
+): Promise<{ startedAt: string; running: KubeObject; finished: KubeObject }> {
   const sync = plan.revisions ? { revisions: plan.revisions, prune: true } : { revision: plan.revision, prune: true };
   const operation = { sync, initiatedBy: { automated: true }, retry: { limit: 5 } };
   await patchApp(plan.app, { operation });
   const startedAt = startedNow();
   const running = await patchApp(plan.app, {
     // the recorded controller starts an operation without a result (test/fixtures/argocd)
-    status: { operationState: { operation, phase: "Running", message: "waiting for healthy state of apps/Deployment/frontend", startedAt, finishedAt: null, syncResult: null } },
+    status: {
+      operationState: {
+        operation,
+        phase: "Running",
+        message: "waiting for healthy state of apps/Deployment/frontend",
+        startedAt,
+        finishedAt: null,
+        syncResult: null,
+      },
+    },
   });
   await sleep(200);
   const syncResult = {
-    ...(plan.revisions ? { revision: "", revisions: plan.revisions, sources: SOURCES } : { revision: plan.revision, source: SOURCE }),
+    ...(plan.revisions
+      ? { revision: "", revisions: plan.revisions, sources: SOURCES }
+      : { revision: plan.revision, source: SOURCE }),
     resources: plan.results,
   };
   const finished = await patchApp(plan.app, {
@@ -195,7 +224,9 @@ async function syncUntilFinished(plan: SyncPlan): Promise<{ startedAt: string; r
       operationState: {
         operation,
         phase: plan.phase,
-        message: plan.message ?? (plan.phase === "Succeeded" ? "successfully synced (all tasks run)" : "one or more objects failed to apply"),
+        message:
+          plan.message ??
+          (plan.phase === "Succeeded" ? "successfully synced (all tasks run)" : "one or more objects failed to apply"),
         startedAt,
         finishedAt: now(),
         syncResult,
@@ -210,7 +241,14 @@ async function refresh(app: string, sync: { revision?: string; revisions?: strin
   await patchApp(app, {
     status: {
       reconciledAt: now(),
-      sync: { status: "Synced", ...sync, comparedTo: { destination: { server: "https://kubernetes.default.svc", namespace: WEB }, ...(sync.revisions ? { sources: SOURCES } : { source: SOURCE }) } },
+      sync: {
+        status: "Synced",
+        ...sync,
+        comparedTo: {
+          destination: { server: "https://kubernetes.default.svc", namespace: WEB },
+          ...(sync.revisions ? { sources: SOURCES } : { source: SOURCE }),
+        },
+      },
       health: { status: health, lastTransitionTime: now() },
     },
   });
@@ -257,7 +295,10 @@ beforeAll(async () => {
   // two Applications as they stand after an earlier sync, Healthy at their current revision(s)
   await s.apply([application("web", false), application("web-multi", true)]);
   const earlier = (multi: boolean): Record<string, unknown> => {
-    const operation = { sync: multi ? { revisions: [REV.a0, REV.b0] } : { revision: REV.r0 }, initiatedBy: { automated: true } };
+    const operation = {
+      sync: multi ? { revisions: [REV.a0, REV.b0] } : { revision: REV.r0 },
+      initiatedBy: { automated: true },
+    };
     return {
       status: {
         operationState: {
@@ -267,7 +308,9 @@ beforeAll(async () => {
           startedAt: "2026-01-01T10:00:00Z",
           finishedAt: "2026-01-01T10:00:07Z",
           syncResult: {
-            ...(multi ? { revision: "", revisions: [REV.a0, REV.b0], sources: SOURCES } : { revision: REV.r0, source: SOURCE }),
+            ...(multi
+              ? { revision: "", revisions: [REV.a0, REV.b0], sources: SOURCES }
+              : { revision: REV.r0, source: SOURCE }),
             resources: [result("Deployment", "frontend", "configured")],
           },
         },
@@ -304,8 +347,12 @@ describe("Argo CD sync-result hooks on the real engine", () => {
   it("the generated objects lint, and three hooks on Applications share one watch", async () => {
     const lint = await stack().lint(deployed.argoFiles, { strict: true });
     expect(lint.exitCode, lint.stdout + lint.stderr).toBe(0);
-    const es = deployed.eventSource.spec as { resource: Record<string, { group: string; resource: string; namespace: string }> };
-    expect(Object.values(es.resource)).toEqual([expect.objectContaining({ group: "argoproj.io", resource: "applications", namespace: ARGOCD })]);
+    const es = deployed.eventSource.spec as {
+      resource: Record<string, { group: string; resource: string; namespace: string }>;
+    };
+    expect(Object.values(es.resource)).toEqual([
+      expect.objectContaining({ group: "argoproj.io", resource: "applications", namespace: ARGOCD }),
+    ]);
     expect((await stack().watchCount("applications", "argoproj.io")) - watchBaseline).toBe(1);
     figure("Application CRD declares a status subresource", String(statusSubresource));
   });
@@ -319,15 +366,27 @@ describe("Argo CD sync-result hooks on the real engine", () => {
       results: [result("Deployment", "frontend", "unchanged"), result("ConfigMap", "web-config", "configured")],
     });
     await refresh("web", { revision: REV.r1 }, "Healthy");
-    await until("the 4 updates published", async () => ((await appEventsSent()) - before.sent >= 4 ? true : undefined), 20_000, 100);
+    await until(
+      "the 4 updates published",
+      async () => ((await appEventsSent()) - before.sent >= 4 ? true : undefined),
+      20_000,
+      100,
+    );
     await sleep(1_500);
     const reached = (await runnerRequests()) - before.runner;
-    figure("unchanged sync: Application updates published / trigger attempts / requests at the runner", `${(await appEventsSent()) - before.sent} / ${(await sensorAttempts()) - before.sensors} / ${reached}`);
+    figure(
+      "unchanged sync: Application updates published / trigger attempts / requests at the runner",
+      `${(await appEventsSent()) - before.sent} / ${(await sensorAttempts()) - before.sensors} / ${reached}`,
+    );
     // The Sensor passes the one finished operation that names frontend (whether it really
     // changed needs the runner's evidence: comparison and memory); the runner skips it.
     expect((await sensorAttempts()) - before.sensors).toBe(1);
     expect(reached).toBe(1);
-    const skipped = await waitForRun(runner, "frontend-synced", (r) => r.status.phase === "Skipped" && /changed none of Deployment\/frontend/.test(r.status.message ?? ""));
+    const skipped = await waitForRun(
+      runner,
+      "frontend-synced",
+      (r) => r.status.phase === "Skipped" && /changed none of Deployment\/frontend/.test(r.status.message ?? ""),
+    );
     expect(skipped.status.message).toMatch(/the sync changed none/);
     expect(sinks.synced.requests.length + sinks.failed.requests.length + sinks.multi.requests.length).toBe(0);
   });
@@ -351,7 +410,10 @@ describe("Argo CD sync-result hooks on the real engine", () => {
     await refresh("web", { revision: REV.r2 }, "Healthy");
     const [req] = await sinks.synced.waitFor(1, 20_000);
     expect(req!.receivedAtPerf).toBeGreaterThan(tHealthy);
-    figure("changed sync: Healthy write -> hook's request (ms; the runner polls health every 2s)", req!.receivedAtPerf - tHealthy);
+    figure(
+      "changed sync: Healthy write -> hook's request (ms; the runner polls health every 2s)",
+      req!.receivedAtPerf - tHealthy,
+    );
     expect(req!.json).toEqual({ revision: REV.r2, startedAt: changed.startedAt, change: "configured" });
     const run = await waitForRun(runner, "frontend-synced", (r) => r.status.phase === "Succeeded");
     expect(run.status.steps).toEqual([expect.objectContaining({ name: "tell", phase: "Succeeded" })]);
@@ -370,12 +432,21 @@ describe("Argo CD sync-result hooks on the real engine", () => {
 
   it("the same operation's later status updates run nothing more (and a redelivered operation is a duplicate)", async () => {
     const before = { sent: await appEventsSent(), runner: await runnerRequests() };
-    const history = [{ id: 1, revision: REV.r2, deployedAt: now(), deployStartedAt: changed.startedAt, source: SOURCE }];
+    const history = [
+      { id: 1, revision: REV.r2, deployedAt: now(), deployStartedAt: changed.startedAt, source: SOURCE },
+    ];
     await patchApp("web", { status: { history } });
     await refresh("web", { revision: REV.r2 }, "Progressing");
     await refresh("web", { revision: REV.r2 }, "Healthy");
-    await patchApp("web", { status: { reconciledAt: now(), summary: { images: ["registry.example/frontend:1.5.0"] } } });
-    await until("the 4 updates published", async () => ((await appEventsSent()) - before.sent >= 4 ? true : undefined), 20_000, 100);
+    await patchApp("web", {
+      status: { reconciledAt: now(), summary: { images: ["registry.example/frontend:1.5.0"] } },
+    });
+    await until(
+      "the 4 updates published",
+      async () => ((await appEventsSent()) - before.sent >= 4 ? true : undefined),
+      20_000,
+      100,
+    );
     await sleep(1_500);
     const reached = (await runnerRequests()) - before.runner;
     figure("later status updates of a finished operation: requests at the runner", reached);
@@ -383,7 +454,16 @@ describe("Argo CD sync-result hooks on the real engine", () => {
 
     // the finishing update delivered again under a new CloudEvent id: same operation, no second run
     const redelivery = resourceEventRequest(
-      { type: "UPDATE", object: changed.finished, oldObject: changed.running, group: "argoproj.io", version: "v1alpha1", resource: "applications", source: "e2e-argocd", subject: "applications-argocd" },
+      {
+        type: "UPDATE",
+        object: changed.finished,
+        oldObject: changed.running,
+        group: "argoproj.io",
+        version: "v1alpha1",
+        resource: "applications",
+        source: "e2e-argocd",
+        subject: "applications-argocd",
+      },
       TOKEN,
     );
     const answer = await sendEvent(runner.url, watchPathOf(deployed.hookSet, "frontend-synced"), redelivery);
@@ -399,13 +479,18 @@ describe("Argo CD sync-result hooks on the real engine", () => {
   });
 
   it("a failed sync runs the phases: [Failed] hook once, and not the Succeeded one", async () => {
-    const message = 'one or more objects failed to apply, reason: Deployment.apps "frontend" is invalid: spec.template.spec.containers[0].image: Required value';
+    const message =
+      'one or more objects failed to apply, reason: Deployment.apps "frontend" is invalid: spec.template.spec.containers[0].image: Required value';
     await syncUntilFinished({
       app: "web",
       revision: REV.r1,
       phase: "Failed",
       message,
-      results: [result("Deployment", "frontend", { failed: 'Deployment.apps "frontend" is invalid: spec.template.spec.containers[0].image: Required value' })],
+      results: [
+        result("Deployment", "frontend", {
+          failed: 'Deployment.apps "frontend" is invalid: spec.template.spec.containers[0].image: Required value',
+        }),
+      ],
     });
     await refresh("web", { revision: REV.r2 }, "Healthy");
     const [req] = await sinks.failed.waitFor(1, 20_000);
@@ -436,6 +521,9 @@ describe("Argo CD sync-result hooks on the real engine", () => {
     expect(req!.json).toEqual({ revisions: [REV.a1, REV.b1] });
     await sinks.multi.waitQuiet(2_000);
     expect(sinks.multi.requests).toHaveLength(1);
-    figure("Argo CD hooks: sink requests (synced / failed / multi)", `${sinks.synced.requests.length} / ${sinks.failed.requests.length} / ${sinks.multi.requests.length}`);
+    figure(
+      "Argo CD hooks: sink requests (synced / failed / multi)",
+      `${sinks.synced.requests.length} / ${sinks.failed.requests.length} / ${sinks.multi.requests.length}`,
+    );
   });
 });

@@ -35,7 +35,11 @@ interface Deployment extends KubeObject {
 }
 
 interface Pod extends KubeObject {
-  metadata: KubeObject["metadata"] & { ownerReferences?: Array<{ kind: string; name: string }>; deletionTimestamp?: string; managedFields?: ManagedField[] };
+  metadata: KubeObject["metadata"] & {
+    ownerReferences?: Array<{ kind: string; name: string }>;
+    deletionTimestamp?: string;
+    managedFields?: ManagedField[];
+  };
   spec: { nodeName?: string; containers: Array<{ image: string }> };
   status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
 }
@@ -68,13 +72,17 @@ function rolledOut(d: Deployment): boolean {
 }
 
 async function listPods(selector: string): Promise<Pod[]> {
-  const r = await stack().admin.get<{ items: Pod[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(selector)}`);
+  const r = await stack().admin.get<{ items: Pod[] }>(
+    `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(selector)}`,
+  );
   return r.items;
 }
 
 /** Managers that wrote the status subresource of an object. */
 function statusWriters(o: { metadata: { managedFields?: ManagedField[] } }): string[] {
-  return [...new Set((o.metadata.managedFields ?? []).filter((f) => f.subresource === "status").map((f) => f.manager ?? "?"))].sort();
+  return [
+    ...new Set((o.metadata.managedFields ?? []).filter((f) => f.subresource === "status").map((f) => f.manager ?? "?")),
+  ].sort();
 }
 
 beforeAll(async () => {
@@ -88,7 +96,13 @@ beforeAll(async () => {
   await stack().apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }]);
   // Pods need the namespace's "default" ServiceAccount, which the serviceaccount controller makes
   await pollUntil(`ServiceAccount ${NS}/default`, 30_000, async () =>
-    (await stack().admin.read({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: NS } })) ? true : undefined,
+    (await stack().admin.read({
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "default", namespace: NS },
+    }))
+      ? true
+      : undefined,
   );
 });
 
@@ -101,18 +115,25 @@ describe("real rollouts (kube-controller-manager, kube-scheduler, kwok)", () => 
     const path = `/apis/apps/v1/namespaces/${NS}/deployments/web`;
     let t = performance.now();
     await stack().apply([deployment("registry.invalid/web:1.0")]);
-    await pollUntil("web rolled out (1.0)", 60_000, async () => (rolledOut(await stack().admin.get<Deployment>(path)) ? true : undefined));
+    await pollUntil("web rolled out (1.0)", 60_000, async () =>
+      rolledOut(await stack().admin.get<Deployment>(path)) ? true : undefined,
+    );
     figure("Deployment create -> rolled out, 3 replicas (ms)", Math.round(performance.now() - t));
 
     t = performance.now();
     await stack().apply([deployment("registry.invalid/web:1.1")]);
     const seen = new Set<string>();
-    const d = await pollUntil("web rolled out (1.1)", 60_000, async () => {
-      const x = await stack().admin.get<Deployment>(path);
-      // the controller's intermediate states: the rollout really went through steps
-      seen.add(`${x.status?.updatedReplicas ?? 0}/${x.status?.replicas ?? 0}`);
-      return rolledOut(x) ? x : undefined;
-    }, 50);
+    const d = await pollUntil(
+      "web rolled out (1.1)",
+      60_000,
+      async () => {
+        const x = await stack().admin.get<Deployment>(path);
+        // the controller's intermediate states: the rollout really went through steps
+        seen.add(`${x.status?.updatedReplicas ?? 0}/${x.status?.replicas ?? 0}`);
+        return rolledOut(x) ? x : undefined;
+      },
+      50,
+    );
     figure("image change -> rolled out, 3 replicas (ms)", Math.round(performance.now() - t));
     figure("updated/total replicas observed during the rollout", [...seen].join(" "));
 
@@ -122,12 +143,16 @@ describe("real rollouts (kube-controller-manager, kube-scheduler, kwok)", () => 
     // who wrote the status: the deployment controller only
     expect(statusWriters(d)).toEqual(["kube-controller-manager"]);
 
-    const rss = await stack().admin.get<{ items: Array<Deployment & { metadata: { ownerReferences?: Array<{ name: string }> } }> }>(
-      `/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=app%3Dweb`,
-    );
+    const rss = await stack().admin.get<{
+      items: Array<Deployment & { metadata: { ownerReferences?: Array<{ name: string }> } }>;
+    }>(`/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=app%3Dweb`);
     expect(rss.items).toHaveLength(2);
     const byImage = new Map(rss.items.map((rs) => [rs.spec.template.spec.containers[0]?.image, rs]));
-    expect(byImage.get("registry.invalid/web:1.1")?.status).toMatchObject({ replicas: 3, readyReplicas: 3, availableReplicas: 3 });
+    expect(byImage.get("registry.invalid/web:1.1")?.status).toMatchObject({
+      replicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    });
     expect(byImage.get("registry.invalid/web:1.0")?.spec.replicas).toBe(0);
     for (const rs of rss.items) expect(rs.metadata.ownerReferences?.[0]?.name).toBe("web");
 
@@ -157,13 +182,20 @@ describe("real rollouts (kube-controller-manager, kube-scheduler, kwok)", () => 
           completions: 2,
           parallelism: 1,
           backoffLimit: 0,
-          template: { spec: { restartPolicy: "Never", containers: [{ name: "migrate", image: "registry.invalid/migrate:1" }] } },
+          template: {
+            spec: { restartPolicy: "Never", containers: [{ name: "migrate", image: "registry.invalid/migrate:1" }] },
+          },
         },
       },
     ]);
     interface Job {
       metadata: { managedFields?: ManagedField[] };
-      status?: { succeeded?: number; failed?: number; completionTime?: string; conditions?: Array<{ type: string; status: string }> };
+      status?: {
+        succeeded?: number;
+        failed?: number;
+        completionTime?: string;
+        conditions?: Array<{ type: string; status: string }>;
+      };
     }
     const job = await pollUntil("Job migrate Complete", 60_000, async () => {
       const j = await stack().admin.get<Job>(`/apis/batch/v1/namespaces/${NS}/jobs/migrate`);

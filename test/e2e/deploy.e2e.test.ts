@@ -49,12 +49,18 @@ function runBlock(script: string, cwd: string): string {
     encoding: "utf8",
     env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, HOME: work, KUBECONFIG: stack().adminKubeconfig },
   });
-  if (r.status !== 0) throw new Error(`README block failed (exit ${String(r.status)}):\n${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(
+      `README block failed (exit ${String(r.status)}):\n${script}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`,
+    );
   return r.stdout + r.stderr;
 }
 
 function kubectl(...args: string[]): string {
-  return execFileSync(path.join(bin, "kubectl"), args, { encoding: "utf8", env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: work } });
+  return execFileSync(path.join(bin, "kubectl"), args, {
+    encoding: "utf8",
+    env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: work },
+  });
 }
 
 /**
@@ -109,9 +115,15 @@ beforeAll(async () => {
   symlinkSync(stack().binaries.kubectl, path.join(bin, "kubectl"));
   symlinkSync(stack().binaries.kustomize, path.join(bin, "kustomize"));
   // The installed CLI (`npm ci` builds dist/), as `npm install -g resource-hooks` would put it on PATH.
-  writeFileSync(path.join(bin, "resource-hooks"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, "dist/cli/main.js")}" "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    path.join(bin, "resource-hooks"),
+    `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, "dist/cli/main.js")}" "$@"\n`,
+    { mode: 0o755 },
+  );
   for (const ns of [NS, "web"]) await stack().apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }]);
-  await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: "web" }, data: { mode: "blue" } }]);
+  await stack().apply([
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: "web" }, data: { mode: "blue" } },
+  ]);
 });
 
 describe("deploying with the README's commands", () => {
@@ -140,35 +152,63 @@ describe("deploying with the README's commands", () => {
     // The runner, as the kubelet would start the applied Deployment's pod.
     const deployment = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
     const t1 = performance.now();
-    runner = await runDeploymentPod(stack(), deployment, { podName: "demo-runner-7d9f-abcde", reachablePorts: [sink.port] });
+    runner = await runDeploymentPod(stack(), deployment, {
+      podName: "demo-runner-7d9f-abcde",
+      reachablePorts: [sink.port],
+    });
     figure("runner pod ready (ms)", performance.now() - t1);
     expect(runner.args).toContain("serve");
 
     // The applied EventSource and Sensor, read back from the cluster. The Sensor reaches the
     // runner's Service at the runner's port (what DNS + kube-proxy would do).
-    const eventSource = await stack().admin.get<KubeObject>(`/apis/argoproj.io/v1alpha1/namespaces/${NS}/eventsources/demo`);
-    const sensorApplied = await stack().admin.get<KubeObject>(`/apis/argoproj.io/v1alpha1/namespaces/${NS}/sensors/demo`);
+    const eventSource = await stack().admin.get<KubeObject>(
+      `/apis/argoproj.io/v1alpha1/namespaces/${NS}/eventsources/demo`,
+    );
+    const sensorApplied = await stack().admin.get<KubeObject>(
+      `/apis/argoproj.io/v1alpha1/namespaces/${NS}/sensors/demo`,
+    );
     const serviceUrl = `http://demo-runner.${NS}.svc:8080`;
     expect(JSON.stringify(sensorApplied.spec)).toContain(serviceUrl);
-    const sensor = JSON.parse(JSON.stringify(sensorApplied).replaceAll(serviceUrl, `http://127.0.0.1:${runner.hostPort(8080)}`)) as KubeObject;
+    const sensor = JSON.parse(
+      JSON.stringify(sensorApplied).replaceAll(serviceUrl, `http://127.0.0.1:${runner.hostPort(8080)}`),
+    ) as KubeObject;
     const esAccount = (eventSource.spec as { template: { serviceAccountName: string } }).template.serviceAccountName;
     await stack().startSensor(sensor);
     await stack().startEventSource(eventSource, { serviceAccount: { namespace: NS, name: esAccount } });
-    await until("the baseline runs", async () => {
-      const runs = await stack().admin.get<{ items: Array<{ spec: { hook: string }; status?: { phase?: string } }> }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`);
-      const baselines = new Set(runs.items.filter((r) => r.status?.phase === "Skipped").map((r) => r.spec.hook));
-      return baselines.has("notify") && baselines.has("reload-job") ? true : undefined;
-    }, 60_000, 200);
+    await until(
+      "the baseline runs",
+      async () => {
+        const runs = await stack().admin.get<{ items: Array<{ spec: { hook: string }; status?: { phase?: string } }> }>(
+          `/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`,
+        );
+        const baselines = new Set(runs.items.filter((r) => r.status?.phase === "Skipped").map((r) => r.spec.hook));
+        return baselines.has("notify") && baselines.has("reload-job") ? true : undefined;
+      },
+      60_000,
+      200,
+    );
 
     const t2 = performance.now();
-    await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: "web" }, data: { mode: "green" } }]);
+    await stack().apply([
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "app-config", namespace: "web" },
+        data: { mode: "green" },
+      },
+    ]);
     await sink.waitFor(1, 60_000);
     figure("write -> hook effect through the deployed objects (ms)", performance.now() - t2);
     expect(sink.requests.map((r) => r.path)).toEqual(["/demo/green"]);
-    const jobs = await until("the Job the other hook creates", async () => {
-      const list = await stack().admin.get<{ items: KubeObject[] }>("/apis/batch/v1/namespaces/web/jobs");
-      return list.items.length > 0 ? list.items : undefined;
-    }, 60_000, 200);
+    const jobs = await until(
+      "the Job the other hook creates",
+      async () => {
+        const list = await stack().admin.get<{ items: KubeObject[] }>("/apis/batch/v1/namespaces/web/jobs");
+        return list.items.length > 0 ? list.items : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(jobs.map((j) => j.metadata?.name)).toEqual([expect.stringMatching(/^reload-/)]);
   }, 300_000);
 
@@ -183,7 +223,10 @@ describe("deploying with the README's commands", () => {
     expect(lines.length - withoutSecret.length).toBe(1);
     const before = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
     runBlock(withoutSecret.join("\n"), other);
-    const names = (kind: string) => JSON.parse(kubectl("get", kind, "-n", NS, "-l", "app.kubernetes.io/managed-by=resource-hooks", "-o", "json")).items.map((o: KubeObject) => o.metadata?.name).sort();
+    const names = (kind: string) =>
+      JSON.parse(kubectl("get", kind, "-n", NS, "-l", "app.kubernetes.io/managed-by=resource-hooks", "-o", "json"))
+        .items.map((o: KubeObject) => o.metadata?.name)
+        .sort();
     expect(names("deployments")).toEqual(["demo-runner", "other-runner"]);
     expect(names("services")).toEqual(["demo-runner", "other-runner"]);
     expect(names("configmaps")).toEqual(["demo-hooks", "other-hooks"]);
@@ -195,9 +238,24 @@ describe("deploying with the README's commands", () => {
   it("removing hooks and running README's update block prunes what only they needed", async () => {
     const [, update] = readmeDeployBlocks();
     const demo = path.join(work, "demo");
-    const clusterRoles = () => JSON.parse(kubectl("get", "clusterroles,clusterrolebindings", "-l", "resource-hooks.io/hookset=demo", "-o", "json")).items.map((o: KubeObject) => `${o.kind}/${o.metadata?.name}`).sort();
-    const webRunnerRules = async () => (await stack().admin.get<{ rules: Array<{ resources: string[]; verbs: string[] }> }>("/apis/rbac.authorization.k8s.io/v1/namespaces/web/roles/demo-runner")).rules.flatMap((r) => r.resources);
-    expect(clusterRoles()).toEqual(["ClusterRole/argo-events-demo-eventsource", "ClusterRole/argo-events-demo-runner", "ClusterRoleBinding/argo-events-demo-eventsource", "ClusterRoleBinding/argo-events-demo-runner"]);
+    const clusterRoles = () =>
+      JSON.parse(
+        kubectl("get", "clusterroles,clusterrolebindings", "-l", "resource-hooks.io/hookset=demo", "-o", "json"),
+      )
+        .items.map((o: KubeObject) => `${o.kind}/${o.metadata?.name}`)
+        .sort();
+    const webRunnerRules = async () =>
+      (
+        await stack().admin.get<{ rules: Array<{ resources: string[]; verbs: string[] }> }>(
+          "/apis/rbac.authorization.k8s.io/v1/namespaces/web/roles/demo-runner",
+        )
+      ).rules.flatMap((r) => r.resources);
+    expect(clusterRoles()).toEqual([
+      "ClusterRole/argo-events-demo-eventsource",
+      "ClusterRole/argo-events-demo-runner",
+      "ClusterRoleBinding/argo-events-demo-eventsource",
+      "ClusterRoleBinding/argo-events-demo-runner",
+    ]);
     expect(await webRunnerRules()).toContain("jobs");
     writeFileSync(path.join(demo, "hooks.yaml"), hooksYaml("demo", false));
     const out = runBlock(update!, demo);
@@ -206,8 +264,15 @@ describe("deploying with the README's commands", () => {
     expect(clusterRoles()).toEqual([]);
     expect(await webRunnerRules()).not.toContain("jobs");
     // The other HookSet's objects and this one's runner are untouched.
-    expect(JSON.parse(kubectl("get", "deployments", "-n", NS, "-o", "json")).items.map((o: KubeObject) => o.metadata?.name).sort()).toEqual(["demo-runner", "other-runner"]);
-    expect(JSON.parse(kubectl("get", "roles", "-n", "web", "-l", "resource-hooks.io/hookset=other", "-o", "json")).items.length).toBeGreaterThan(0);
+    expect(
+      JSON.parse(kubectl("get", "deployments", "-n", NS, "-o", "json"))
+        .items.map((o: KubeObject) => o.metadata?.name)
+        .sort(),
+    ).toEqual(["demo-runner", "other-runner"]);
+    expect(
+      JSON.parse(kubectl("get", "roles", "-n", "web", "-l", "resource-hooks.io/hookset=other", "-o", "json")).items
+        .length,
+    ).toBeGreaterThan(0);
     await runner.stop();
   }, 180_000);
 });

@@ -24,23 +24,49 @@ function random(seed: number): () => number {
 }
 
 const rand = random(20261124);
-const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const chance = (p: number) => rand() < p;
 
 type Mutation = (o: KubeObject) => void;
-const spec = (o: KubeObject) => o.spec as { replicas: number; paused?: unknown; template: { spec: { containers: Array<{ image: string; args?: string[] }> } } };
+const spec = (o: KubeObject) =>
+  o.spec as {
+    replicas: number;
+    paused?: unknown;
+    template: { spec: { containers: Array<{ image: string; args?: string[] }> } };
+  };
 const deploymentMutations: Array<[string, Mutation, boolean]> = [
   // [name, mutation, bumps generation]
-  ["image", (o) => (spec(o).template.spec.containers[0]!.image = `registry.example/frontend:1.${Math.floor(rand() * 9)}.0`), true],
+  [
+    "image",
+    (o) => (spec(o).template.spec.containers[0]!.image = `registry.example/frontend:1.${Math.floor(rand() * 9)}.0`),
+    true,
+  ],
   ["sidecar-image", (o) => (spec(o).template.spec.containers[1]!.image = "registry.example/proxy:2.1"), true],
   ["replicas", (o) => (spec(o).replicas = 1 + Math.floor(rand() * 6)), true],
-  ["args", (o) => (spec(o).template.spec.containers[1]!.args = ["--port", String(9000 + Math.floor(rand() * 9))]), true],
+  [
+    "args",
+    (o) => (spec(o).template.spec.containers[1]!.args = ["--port", String(9000 + Math.floor(rand() * 9))]),
+    true,
+  ],
   ["paused-null", (o) => (spec(o).paused = null), false],
   ["label", (o) => (o.metadata!.labels = { ...o.metadata!.labels, tier: pick(["edge", "core"]) }), false],
   ["team-label", (o) => (o.metadata!.labels = { ...o.metadata!.labels, team: pick(["web", "shop"]) }), false],
   ["annotation", (o) => (o.metadata!.annotations = { ...o.metadata!.annotations, note: String(rand()) }), false],
-  ["status", (o) => (o.status = { ...(o.status as object), updatedReplicas: Math.floor(rand() * 3), readyReplicas: Math.floor(rand() * 3) }), false],
-  ["observed", (o) => (o.status = { ...(o.status as object), observedGeneration: (o.metadata!.generation ?? 1) + 1 }), false],
+  [
+    "status",
+    (o) =>
+      (o.status = {
+        ...(o.status as object),
+        updatedReplicas: Math.floor(rand() * 3),
+        readyReplicas: Math.floor(rand() * 3),
+      }),
+    false,
+  ],
+  [
+    "observed",
+    (o) => (o.status = { ...(o.status as object), observedGeneration: (o.metadata!.generation ?? 1) + 1 }),
+    false,
+  ],
 ];
 
 function deploymentEvent(): ResourceEvent {
@@ -61,8 +87,10 @@ function deploymentEvent(): ResourceEvent {
     delete before.metadata!.generation;
     delete after.metadata!.generation;
   }
-  if (chance(0.08)) return event("DELETE", chance(0.5) ? after : { Key: `${namespace}/${name}`, Obj: after }, DEPLOYMENTS);
-  if (chance(0.08)) return event("ADD", after, DEPLOYMENTS, chance(0.5) ? "2026-11-01T10:01:00Z" : "2026-11-24T12:00:00Z");
+  if (chance(0.08))
+    return event("DELETE", chance(0.5) ? after : { Key: `${namespace}/${name}`, Obj: after }, DEPLOYMENTS);
+  if (chance(0.08))
+    return event("ADD", after, DEPLOYMENTS, chance(0.5) ? "2026-11-01T10:01:00Z" : "2026-11-24T12:00:00Z");
   return updateEvent(before, after, DEPLOYMENTS);
 }
 
@@ -94,7 +122,13 @@ function configMapEvent(): ResourceEvent {
     default:
       after.metadata!.resourceVersion = "9999";
   }
-  if (chance(0.1)) return event(pick(["ADD", "DELETE"] as const), after, CONFIGMAPS, chance(0.5) ? "2026-11-01T10:02:00Z" : "2026-11-24T12:00:00Z");
+  if (chance(0.1))
+    return event(
+      pick(["ADD", "DELETE"] as const),
+      after,
+      CONFIGMAPS,
+      chance(0.5) ? "2026-11-01T10:02:00Z" : "2026-11-24T12:00:00Z",
+    );
   return updateEvent(before, after, CONFIGMAPS);
 }
 
@@ -108,29 +142,98 @@ function applicationEvent(): ResourceEvent {
     resourceResult("Deployment", "frontend", "invalid", { status: "SyncFailed" }),
     resourceResult("Job", "frontend", "job.batch/frontend created", { hookType: "PostSync" }),
   ]);
-  const results = [frontend, resourceResult("Service", "frontend", pick(["service/frontend unchanged", "service/frontend configured"]))];
+  const results = [
+    frontend,
+    resourceResult("Service", "frontend", pick(["service/frontend unchanged", "service/frontend configured"])),
+  ];
   const phase = pick(["Succeeded", "Succeeded", "Failed", "Error", "Running"] as const);
   const name = pick(["web", "web", "shop"]);
-  const revisions = chance(0.2) ? ["1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"] : undefined;
+  const revisions = chance(0.2)
+    ? ["1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"]
+    : undefined;
   const before = pick([
     application({ phase: "Running", name, ...(revisions ? { revisions } : {}) }),
     application({ phase: "Succeeded", name, results, ...(revisions ? { revisions } : {}) }),
-    application({ phase: "Succeeded", name, results, startedAt: "2026-11-24T11:00:00Z", finishedAt: "2026-11-24T11:00:05Z" }),
+    application({
+      phase: "Succeeded",
+      name,
+      results,
+      startedAt: "2026-11-24T11:00:00Z",
+      finishedAt: "2026-11-24T11:00:05Z",
+    }),
   ]);
-  const after = application({ phase, name, results, health: pick(["Healthy", "Progressing"]), ...(revisions ? { revisions } : {}) });
+  const after = application({
+    phase,
+    name,
+    results,
+    health: pick(["Healthy", "Progressing"]),
+    ...(revisions ? { revisions } : {}),
+  });
   return appUpdate(before, after);
 }
 
 const example = loadHookSetFile("examples/hooks.yaml");
 const extra = hookSetFrom([
-  { name: "any-deploy", on: { resource: { group: "apps", version: "v1", resource: "deployments" } }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "prefix", on: { resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" }, events: ["add", "update", "delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "cm-any", on: { resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["add", "update", "delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "cm-paths", on: { resource: { version: "v1", resource: "configmaps", name: "app-config" }, changed: ['data["app.properties"]', "data.other"] }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "cm-deletes", on: { resource: { version: "v1", resource: "configmaps", name: "other" }, events: ["delete"] }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "paused", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.paused", "spec.template.spec.containers"] }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "scaled-up", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"], when: "object.spec.replicas > oldObject.spec.replicas" }, steps: [{ name: "s", log: { message: "x" } }] },
-  { name: "argo-all", on: { argocd: { application: "web", resources: [{ kind: "Deployment", name: "frontend" }], changedOnly: false, phases: ["Succeeded", "Failed", "Error"] } }, steps: [{ name: "s", log: { message: "x" } }] },
+  {
+    name: "any-deploy",
+    on: { resource: { group: "apps", version: "v1", resource: "deployments" } },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "prefix",
+    on: {
+      resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" },
+      events: ["add", "update", "delete"],
+    },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "cm-any",
+    on: { resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["add", "update", "delete"] },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "cm-paths",
+    on: {
+      resource: { version: "v1", resource: "configmaps", name: "app-config" },
+      changed: ['data["app.properties"]', "data.other"],
+    },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "cm-deletes",
+    on: { resource: { version: "v1", resource: "configmaps", name: "other" }, events: ["delete"] },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "paused",
+    on: {
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      changed: ["spec.paused", "spec.template.spec.containers"],
+    },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "scaled-up",
+    on: {
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      changed: ["spec.replicas"],
+      when: "object.spec.replicas > oldObject.spec.replicas",
+    },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "argo-all",
+    on: {
+      argocd: {
+        application: "web",
+        resources: [{ kind: "Deployment", name: "frontend" }],
+        changedOnly: false,
+        phases: ["Succeeded", "Failed", "Error"],
+      },
+    },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
 ]);
 const hookSet: HookSet = { ...example, hooks: [...example.hooks, ...extra.hooks] };
 const watches = [...watchesOf(hookSet).values()];
@@ -138,7 +241,11 @@ const watches = [...watchesOf(hookSet).values()];
 describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
   it("over a generated corpus of changes, one filter per watch", () => {
     const binary = filtercheckBinary();
-    const events = [...Array.from({ length: 600 }, deploymentEvent), ...Array.from({ length: 300 }, configMapEvent), ...Array.from({ length: 300 }, applicationEvent)];
+    const events = [
+      ...Array.from({ length: 600 }, deploymentEvent),
+      ...Array.from({ length: 300 }, configMapEvent),
+      ...Array.from({ length: 300 }, applicationEvent),
+    ];
     const cases: Array<{ hooks: Hook[]; event: ResourceEvent; fires: boolean; needed: boolean; script: string }> = [];
     let pairs = 0;
     for (const event of events) {
@@ -156,7 +263,10 @@ describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
         cases.push({ hooks: watch.hooks, event, fires, needed, script: watchFilter(watch) });
       }
     }
-    const results = runArgoFilters(binary, cases.map((c) => ({ script: c.script, data: c.event.data })));
+    const results = runArgoFilters(
+      binary,
+      cases.map((c) => ({ script: c.script, data: c.event.data })),
+    );
     let fired = 0;
     let passedMore = 0;
     const disagreements: string[] = [];
@@ -167,13 +277,21 @@ describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
       // Lua cannot evaluate `when`; ADDs and DELETEs of selected objects always pass (memory is the runner's).
       const luaMayPassMore = c.hooks.some((h) => h.trigger.when) || c.event.data.type !== "UPDATE";
       if (lua.error) disagreements.push(`${names}: Lua error ${lua.error}`);
-      else if (c.needed && !lua.pass) disagreements.push(`${names}: a hook fires or must remember, but the Sensor drops it: ${JSON.stringify(c.event.data).slice(0, 300)}`);
+      else if (c.needed && !lua.pass)
+        disagreements.push(
+          `${names}: a hook fires or must remember, but the Sensor drops it: ${JSON.stringify(c.event.data).slice(0, 300)}`,
+        );
       else if (!c.needed && lua.pass) {
         if (luaMayPassMore) passedMore++;
-        else disagreements.push(`${names}: the Sensor passes what no hook needs: ${JSON.stringify(c.event.data).slice(0, 300)}`);
+        else
+          disagreements.push(
+            `${names}: the Sensor passes what no hook needs: ${JSON.stringify(c.event.data).slice(0, 300)}`,
+          );
       }
     });
-    console.log(`filter agreement: ${cases.length} (watch, event) pairs over ${pairs} (hook, event) pairs, ${fired} fire; the Sensor passed ${passedMore} more that only the runner can reject (when / ADD / DELETE); ${disagreements.length} disagreements`);
+    console.log(
+      `filter agreement: ${cases.length} (watch, event) pairs over ${pairs} (hook, event) pairs, ${fired} fire; the Sensor passed ${passedMore} more that only the runner can reject (when / ADD / DELETE); ${disagreements.length} disagreements`,
+    );
     expect(disagreements.slice(0, 10)).toEqual([]);
     expect(fired).toBeGreaterThan(100);
     expect(cases.length - fired).toBeGreaterThan(300);

@@ -16,7 +16,17 @@ export interface FrontDoor {
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones fetch computes itself. */
-const NOT_FORWARDED = new Set(["host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
+const NOT_FORWARDED = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-length",
+  "upgrade",
+  "proxy-connection",
+  "te",
+  "trailer",
+]);
 
 export async function startFrontDoor(target: string): Promise<FrontDoor> {
   const sink: HttpSink = await startHttpSink({
@@ -33,7 +43,11 @@ export async function startFrontDoor(target: string): Promise<FrontDoor> {
           ...(req.method === "GET" || req.method === "HEAD" ? {} : { body: new Uint8Array(req.body) }),
           signal: AbortSignal.timeout(30_000),
         });
-        return { status: r.status, headers: { "content-type": r.headers.get("content-type") ?? "text/plain" }, body: await r.text() };
+        return {
+          status: r.status,
+          headers: { "content-type": r.headers.get("content-type") ?? "text/plain" },
+          body: await r.text(),
+        };
       } catch (err) {
         return { status: 502, body: `front door: the runner at ${target} did not answer: ${(err as Error).message}` };
       }

@@ -18,10 +18,14 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
 export { freePort, sleep } from "./stack.js";
 
 /** Polls `fn` until it returns something other than undefined. */
-export function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   return pollUntil(what, timeoutMs, async () => fn(), intervalMs);
 }
-
 
 // ------------------------------------------------------------------ metrics
 
@@ -81,7 +85,8 @@ export function generateHookSet(stack: Stack, name: string, text: string): Deplo
   const hookSet = parseHookSet(text, hooksFile);
   const files = generate(hookSet);
   writeOutput(dir, render(files, "hooks.yaml"));
-  const objectsOf = (prefix: string): KubeObject[] => files.filter((f) => f.path.startsWith(prefix)).flatMap((f) => f.objects as KubeObject[]);
+  const objectsOf = (prefix: string): KubeObject[] =>
+    files.filter((f) => f.path.startsWith(prefix)).flatMap((f) => f.objects as KubeObject[]);
   const [eventSource] = objectsOf("eventsources/");
   if (!eventSource) throw new Error(`${name}: no EventSource generated`);
   const [sensor] = objectsOf("sensors/");
@@ -94,7 +99,9 @@ export function generateHookSet(stack: Stack, name: string, text: string): Deplo
     eventSource,
     sensor,
     argoFiles: files.filter((f) => /^(eventsources|sensors)\//.test(f.path)).map((f) => path.join(dir, f.path)),
-    manifests: objectsOf("manifests/").filter((o) => o.kind !== "Kustomization" && o.kind !== "CustomResourceDefinition"),
+    manifests: objectsOf("manifests/").filter(
+      (o) => o.kind !== "Kustomization" && o.kind !== "CustomResourceDefinition",
+    ),
     crds: objectsOf("manifests/").filter((o) => o.kind === "CustomResourceDefinition"),
   };
 }
@@ -125,16 +132,34 @@ export async function applyHookSet(stack: Stack, deployed: DeployedHookSet, toke
 
 /** A CRD serves its kind once it is Established. */
 export async function waitForCrd(stack: Stack, name: string): Promise<void> {
-  await until(`CRD ${name} established`, async () => {
-    const crd = await stack.admin.get<KubeObject>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`).catch(() => undefined);
-    const conditions = (crd?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? [];
-    return conditions.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
-  }, 30_000, 100);
+  await until(
+    `CRD ${name} established`,
+    async () => {
+      const crd = await stack.admin
+        .get<KubeObject>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`)
+        .catch(() => undefined);
+      const conditions =
+        (crd?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? [];
+      return conditions.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+    },
+    30_000,
+    100,
+  );
   // Established is not yet served: for a moment after it, a list answers 429 "storage is
   // (re)initializing" (kube-apiserver v1.32), and a runner started then fails its first list.
-  const crd = await stack.admin.get<{ spec: { group: string; names: { plural: string }; versions: Array<{ name: string; served: boolean }> } }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+  const crd = await stack.admin.get<{
+    spec: { group: string; names: { plural: string }; versions: Array<{ name: string; served: boolean }> };
+  }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
   const version = crd.spec.versions.find((v) => v.served)?.name ?? "v1";
-  await until(`CRD ${name} served`, async () => ((await stack.apiGet(`/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}?limit=1`)).status === 200 ? true : undefined), 30_000, 100);
+  await until(
+    `CRD ${name} served`,
+    async () =>
+      (await stack.apiGet(`/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}?limit=1`)).status === 200
+        ? true
+        : undefined,
+    30_000,
+    100,
+  );
 }
 
 /** The ServiceAccount the generated manifests give the event source. */
@@ -148,7 +173,8 @@ export function eventSourceAccount(deployed: DeployedHookSet): { namespace: stri
 /** A kubeconfig holding a token of the generated runner Deployment's ServiceAccount: the runner's own access. */
 export async function runnerKubeconfig(stack: Stack, deployed: DeployedHookSet): Promise<string> {
   const dep = deployed.manifests.find((o) => o.kind === "Deployment");
-  const name = (dep?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template?.spec?.serviceAccountName;
+  const name = (dep?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template?.spec
+    ?.serviceAccountName;
   if (!name) throw new Error("the generated runner Deployment names no ServiceAccount");
   return stack.kubeconfigForServiceAccount(deployed.hookSet.namespace, name);
 }
@@ -159,8 +185,13 @@ export async function startArgo(
   deployed: DeployedHookSet,
   opts: { sensorAccount: { namespace: string; name: string }; sensorOptions?: StartPodOptions; sensor?: KubeObject },
 ): Promise<{ eventSource: ArgoProcess; sensor: ArgoProcess }> {
-  const eventSource = await stack.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
-  const sensor = await stack.startSensor(opts.sensor ?? deployed.sensor, { serviceAccount: opts.sensorAccount, ...opts.sensorOptions });
+  const eventSource = await stack.startEventSource(deployed.eventSource, {
+    serviceAccount: eventSourceAccount(deployed),
+  });
+  const sensor = await stack.startSensor(opts.sensor ?? deployed.sensor, {
+    serviceAccount: opts.sensorAccount,
+    ...opts.sensorOptions,
+  });
   return { eventSource, sensor };
 }
 
@@ -209,7 +240,8 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
   mkdirSync(secretsDir, { recursive: true });
   for (const [name, keys] of Object.entries(options.secrets ?? {})) {
     mkdirSync(path.join(secretsDir, name), { recursive: true });
-    for (const [key, value] of Object.entries(keys)) writeFileSync(path.join(secretsDir, name, key), value, { mode: 0o600 });
+    for (const [key, value] of Object.entries(keys))
+      writeFileSync(path.join(secretsDir, name, key), value, { mode: 0o600 });
   }
   const tokenFile = path.join(dir, "token");
   writeFileSync(tokenFile, `Bearer ${options.token}`, { mode: 0o600 });
@@ -221,24 +253,36 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     name: `runner-${options.podName}-${runnerCount}`,
     command: process.execPath,
     args: [
-      "--import", "tsx",
+      "--import",
+      "tsx",
       path.join(REPO_ROOT, "src/cli/main.ts"),
       "serve",
-      "-f", options.hooksFile,
-      "--host", "127.0.0.1",
-      "--port", String(options.port),
-      "--token-file", tokenFile,
-      "--store", "kubernetes",
-      "--namespace", options.namespace,
-      "--kubeconfig", options.kubeconfig,
-      "--secrets-dir", secretsDir,
+      "-f",
+      options.hooksFile,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(options.port),
+      "--token-file",
+      tokenFile,
+      "--store",
+      "kubernetes",
+      "--namespace",
+      options.namespace,
+      "--kubeconfig",
+      options.kubeconfig,
+      "--secrets-dir",
+      secretsDir,
       ...(options.extraArgs ?? []),
     ],
     env,
     cwd: REPO_ROOT,
   });
   const get = async (p: string, auth = false): Promise<Response> =>
-    fetch(`${url}${p}`, { headers: auth ? { authorization: `Bearer ${options.token}` } : {}, signal: AbortSignal.timeout(5_000) });
+    fetch(`${url}${p}`, {
+      headers: auth ? { authorization: `Bearer ${options.token}` } : {},
+      signal: AbortSignal.timeout(5_000),
+    });
   await until(
     `runner ${options.podName} /readyz`,
     async () => {
@@ -273,7 +317,12 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
 }
 
 /** Waits for a run of `hook` that satisfies `pred` in the runner's /runs. */
-export function waitForRun(runner: RunnerHandle, hook: string, pred: (r: HookRun) => boolean = () => true, timeoutMs = 30_000): Promise<HookRun> {
+export function waitForRun(
+  runner: RunnerHandle,
+  hook: string,
+  pred: (r: HookRun) => boolean = () => true,
+  timeoutMs = 30_000,
+): Promise<HookRun> {
   return until(`a run of ${hook} on ${runner.url}`, async () => (await runner.runs(hook)).find(pred), timeoutMs, 200);
 }
 

@@ -202,7 +202,12 @@ function frontend(image: string): KubeObject {
   };
 }
 
-const configMap = (name: string, data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: WEB }, data });
+const configMap = (name: string, data: Record<string, string>): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name, namespace: WEB },
+  data,
+});
 
 const DEPLOYMENT_PATH = `/apis/apps/v1/namespaces/${WEB}/deployments/frontend`;
 const JOBS_PATH = `/apis/batch/v1/namespaces/${WEB}/jobs`;
@@ -213,22 +218,36 @@ async function getJson<T = KubeObject>(p: string): Promise<T> {
 
 /** Writes status through the status subresource, as the Deployment / Job controller would. */
 async function writeStatus(objectPath: string, status: Record<string, unknown>): Promise<void> {
-  await stack().admin.call("PATCH", `${objectPath}/status`, { body: { status }, contentType: "application/merge-patch+json" });
+  await stack().admin.call("PATCH", `${objectPath}/status`, {
+    body: { status },
+    contentType: "application/merge-patch+json",
+  });
 }
 
 async function mergePatch(objectPath: string, patch: Record<string, unknown>): Promise<KubeObject> {
-  return stack().admin.call<KubeObject>("PATCH", `${objectPath}?fieldManager=e2e-edit`, { body: patch, contentType: "application/merge-patch+json" });
+  return stack().admin.call<KubeObject>("PATCH", `${objectPath}?fieldManager=e2e-edit`, {
+    body: patch,
+    contentType: "application/merge-patch+json",
+  });
 }
 
 function rolledOut(generation: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { observedGeneration: generation, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, ...extra };
+  return {
+    observedGeneration: generation,
+    replicas: 2,
+    updatedReplicas: 2,
+    readyReplicas: 2,
+    availableReplicas: 2,
+    ...extra,
+  };
 }
 
 async function jobsLabelled(partOf: string): Promise<KubeObject[]> {
-  const list = await getJson<{ items: KubeObject[] }>(`${JOBS_PATH}?labelSelector=${encodeURIComponent(`app.kubernetes.io/part-of=${partOf}`)}`);
+  const list = await getJson<{ items: KubeObject[] }>(
+    `${JOBS_PATH}?labelSelector=${encodeURIComponent(`app.kubernetes.io/part-of=${partOf}`)}`,
+  );
   return list.items;
 }
-
 
 async function hookRun(name: string): Promise<HookRun> {
   return getJson<HookRun>(`${HOOKRUNS}/${name}`);
@@ -258,7 +277,11 @@ beforeAll(async () => {
   const s = stack();
   for (const name of ["cdn", "spec", "migrate", "probe", "latency"] as const) sinks[name] = await startHttpSink();
   // Cloudflare's purge_cache answer
-  sinks.cdn.respondWith({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ success: true, errors: [], messages: [], result: { id: "purge-e2e" } }) });
+  sinks.cdn.respondWith({
+    status: 200,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ success: true, errors: [], messages: [], result: { id: "purge-e2e" } }),
+  });
   const runnerPort = await freePort();
   door = await startFrontDoor(`http://127.0.0.1:${runnerPort}`);
   deployed = generateHookSet(s, "e2e", hooksYaml());
@@ -308,9 +331,14 @@ afterAll(async () => {
 describe("generated objects", () => {
   it("argo-events lint --strict accepts every generated EventSource and Sensor (examples/hooks.yaml and the e2e hook sets)", async () => {
     const examplesDir = path.join(stack().dir, "hooksets", "examples");
-    writeOutput(examplesDir, render(generate(loadHookSetFile(path.join(REPO_ROOT, "examples/hooks.yaml"))), "examples/hooks.yaml"));
+    writeOutput(
+      examplesDir,
+      render(generate(loadHookSetFile(path.join(REPO_ROOT, "examples/hooks.yaml"))), "examples/hooks.yaml"),
+    );
     const stale = generateHookSet(stack(), "e2e-stale", staleInstallYaml());
-    const exampleFiles = ["eventsources", "sensors"].flatMap((d) => readdirSync(path.join(examplesDir, d)).map((f) => path.join(examplesDir, d, f)));
+    const exampleFiles = ["eventsources", "sensors"].flatMap((d) =>
+      readdirSync(path.join(examplesDir, d)).map((f) => path.join(examplesDir, d, f)),
+    );
     const files = [...exampleFiles, ...deployed.argoFiles, ...stale.argoFiles];
     expect(exampleFiles.length).toBeGreaterThanOrEqual(2);
     const lint = await stack().lint(files, { strict: true });
@@ -323,7 +351,10 @@ describe("generated objects", () => {
     // 5 hooks, 2 selectors (frontend's Deployment twice; three ConfigMaps of namespace web)
     expect(deployed.hookSet.hooks).toHaveLength(5);
     expect(Object.keys(es.resource).sort()).toEqual([CONFIGMAPS, DEPLOYMENTS]);
-    const spec = deployed.sensor.spec as { dependencies: Array<{ name: string }>; triggers: Array<{ template: { name: string; http: { url: string } } }> };
+    const spec = deployed.sensor.spec as {
+      dependencies: Array<{ name: string }>;
+      triggers: Array<{ template: { name: string; http: { url: string } } }>;
+    };
     expect(spec.dependencies.map((d) => d.name).sort()).toEqual([CONFIGMAPS, DEPLOYMENTS]);
     expect(spec.triggers.map((t) => [t.template.name, t.template.http.url]).sort()).toEqual([
       [CONFIGMAPS, `${door.url}${route(CONFIGMAPS)}`],
@@ -359,16 +390,28 @@ describe("scenarios", () => {
     // the sibling hook (same watch, no 'changed') fires at once: the event went through
     await sinks.spec.waitFor(specBefore + 1, 30_000);
     expect(sinks.spec.requests[specBefore]!.json).toEqual({ generation: 2, image: "registry.example/frontend:1.5.0" });
-    await waitForRun(runner, "notify-spec-change", (r) => r.spec.identity === identity && r.status.phase === "Succeeded");
+    await waitForRun(
+      runner,
+      "notify-spec-change",
+      (r) => r.spec.identity === identity && r.status.phase === "Succeeded",
+    );
     // the purge hook's run is Running, waiting for the rollout
-    const waiting = await waitForRun(runner, "purge-cdn-on-image-change", (r) => r.spec.identity === identity && r.status.phase === "Running", 30_000);
+    const waiting = await waitForRun(
+      runner,
+      "purge-cdn-on-image-change",
+      (r) => r.spec.identity === identity && r.status.phase === "Running",
+      30_000,
+    );
     figure("scenario 1: image write -> purge run Running (ms)", performance.now() - t0);
     // one event, one request for both hooks
     expect(door.count(route(DEPLOYMENTS)) - requestsBefore).toBe(1);
     expect(waiting.status.steps).toEqual([]);
 
     // the controller observes the new generation; the rollout is under way, not done
-    await writeStatus(DEPLOYMENT_PATH, rolledOut(2, { replicas: 3, updatedReplicas: 1, availableReplicas: 2, readyReplicas: 2 }));
+    await writeStatus(
+      DEPLOYMENT_PATH,
+      rolledOut(2, { replicas: 3, updatedReplicas: 1, availableReplicas: 2, readyReplicas: 2 }),
+    );
     // the rollout step polls the Deployment: give it a few looks at the unfinished rollout
     await sinks.cdn.waitQuiet(2_000);
     expect(sinks.cdn.requests, "no purge before the rollout holds").toHaveLength(0);
@@ -383,7 +426,12 @@ describe("scenarios", () => {
     expect(purge!.headers.authorization).toBe(`Bearer ${CLOUDFLARE_TOKEN}`);
     expect(purge!.json).toEqual({ prefixes: ["www.example.com/"] });
 
-    purgeRun = await waitForRun(runner, "purge-cdn-on-image-change", (r) => r.spec.identity === identity && r.status.phase !== "Running", 30_000);
+    purgeRun = await waitForRun(
+      runner,
+      "purge-cdn-on-image-change",
+      (r) => r.spec.identity === identity && r.status.phase !== "Running",
+      30_000,
+    );
     expect(purgeRun.status.phase).toBe("Succeeded");
     expect(purgeRun.status.steps.map((x) => [x.name, x.phase, x.attempts])).toEqual([
       ["rollout", "Succeeded", 1],
@@ -396,32 +444,59 @@ describe("scenarios", () => {
   });
 
   it("the runner records HookSucceeded on the Deployment and on the HookRun, and keeps the completed steps in the HookRun", async () => {
-    type Ev = KubeObject & { reason?: string; message?: string; involvedObject?: { kind?: string; name?: string; uid?: string; apiVersion?: string } };
+    type Ev = KubeObject & {
+      reason?: string;
+      message?: string;
+      involvedObject?: { kind?: string; name?: string; uid?: string; apiVersion?: string };
+    };
     const eventsOf = async (namespace: string, name: string): Promise<Ev[]> =>
-      (await getJson<{ items: Ev[] }>(`/api/v1/namespaces/${namespace}/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${name},reason=HookSucceeded`)}`)).items;
+      (
+        await getJson<{ items: Ev[] }>(
+          `/api/v1/namespaces/${namespace}/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${name},reason=HookSucceeded`)}`,
+        )
+      ).items;
     const onDeployment = await until(
       "a HookSucceeded Event on web/frontend",
       async () => {
         const items = await eventsOf(WEB, "frontend");
-        return items.some((e) => e.metadata?.labels?.["resource-hooks.io/hook"] === "purge-cdn-on-image-change") ? items : undefined;
+        return items.some((e) => e.metadata?.labels?.["resource-hooks.io/hook"] === "purge-cdn-on-image-change")
+          ? items
+          : undefined;
       },
       15_000,
     );
     const dep = await getJson(DEPLOYMENT_PATH);
-    const event = onDeployment.find((e) => e.metadata?.labels?.["resource-hooks.io/hook"] === "purge-cdn-on-image-change")!;
+    const event = onDeployment.find(
+      (e) => e.metadata?.labels?.["resource-hooks.io/hook"] === "purge-cdn-on-image-change",
+    )!;
     expect(event.involvedObject).toMatchObject({ kind: "Deployment", name: "frontend", uid: dep.metadata?.uid });
     expect(event.message).toBe(`hook purge-cdn-on-image-change succeeded (2 steps, run ${purgeRun.metadata.name})`);
-    expect(onDeployment.some((e) => e.metadata?.labels?.["resource-hooks.io/hook"] === "notify-spec-change")).toBe(true);
+    expect(onDeployment.some((e) => e.metadata?.labels?.["resource-hooks.io/hook"] === "notify-spec-change")).toBe(
+      true,
+    );
 
-    const onRun = await until("a HookSucceeded Event on the HookRun", async () => {
-      const items = await eventsOf(NS, purgeRun.metadata.name);
-      return items.length > 0 ? items : undefined;
-    }, 15_000);
-    expect(onRun[0]!.involvedObject).toMatchObject({ apiVersion: "resource-hooks.io/v1alpha1", kind: "HookRun", name: purgeRun.metadata.name, uid: purgeRun.metadata.uid });
+    const onRun = await until(
+      "a HookSucceeded Event on the HookRun",
+      async () => {
+        const items = await eventsOf(NS, purgeRun.metadata.name);
+        return items.length > 0 ? items : undefined;
+      },
+      15_000,
+    );
+    expect(onRun[0]!.involvedObject).toMatchObject({
+      apiVersion: "resource-hooks.io/v1alpha1",
+      kind: "HookRun",
+      name: purgeRun.metadata.name,
+      uid: purgeRun.metadata.uid,
+    });
 
     // what the API server holds: the run, its steps and their outputs, no claim any more
     const stored = await hookRun(purgeRun.metadata.name);
-    expect(stored.spec).toMatchObject({ hookSet: "e2e", hook: "purge-cdn-on-image-change", subject: "Deployment web/frontend" });
+    expect(stored.spec).toMatchObject({
+      hookSet: "e2e",
+      hook: "purge-cdn-on-image-change",
+      subject: "Deployment web/frontend",
+    });
     expect(stored.status).toMatchObject({ phase: "Succeeded", attempts: 1 });
     expect(stored.status.claim).toBeUndefined();
     expect(stored.status.steps.map((s) => [s.name, s.phase])).toEqual([
@@ -431,11 +506,16 @@ describe("scenarios", () => {
     expect(stored.status.conditions).toEqual([expect.objectContaining({ type: "Succeeded", status: "True" })]);
     // the step secret (the Cloudflare token) is nowhere in the run
     expect(JSON.stringify(stored)).not.toContain(CLOUDFLARE_TOKEN);
-    const all = await getJson<{ items: HookRun[] }>(`${HOOKRUNS}?labelSelector=${encodeURIComponent("resource-hooks.io/hookset=e2e")}`);
-    figure("HookRuns in argo-events after scenario 1 (runs, baselines, first-served markers)", all.items.length);
-    expect(all.items.filter((r) => r.metadata.labels["resource-hooks.io/marker"]).map((r) => r.metadata.name).sort()).toEqual(
-      deployed.hookSet.hooks.map((h) => `${h.name}-first-served`).sort(),
+    const all = await getJson<{ items: HookRun[] }>(
+      `${HOOKRUNS}?labelSelector=${encodeURIComponent("resource-hooks.io/hookset=e2e")}`,
     );
+    figure("HookRuns in argo-events after scenario 1 (runs, baselines, first-served markers)", all.items.length);
+    expect(
+      all.items
+        .filter((r) => r.metadata.labels["resource-hooks.io/marker"])
+        .map((r) => r.metadata.name)
+        .sort(),
+    ).toEqual(deployed.hookSet.hooks.map((h) => `${h.name}-first-served`).sort());
     // run records are HookRuns now: no Leases
     const leases = await getJson<{ items: KubeObject[] }>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`);
     expect(leases.items).toEqual([]);
@@ -456,7 +536,16 @@ describe("scenarios", () => {
       await writeStatus(
         DEPLOYMENT_PATH,
         rolledOut(2, {
-          conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: `status write ${i}`, lastUpdateTime: now, lastTransitionTime: now }],
+          conditions: [
+            {
+              type: "Available",
+              status: "True",
+              reason: "MinimumReplicasAvailable",
+              message: `status write ${i}`,
+              lastUpdateTime: now,
+              lastTransitionTime: now,
+            },
+          ],
         }),
       );
     }
@@ -466,15 +555,28 @@ describe("scenarios", () => {
     // events in order, so once the fence has been triggered the 25 updates before it were decided.
     await mergePatch(DEPLOYMENT_PATH, { spec: { replicas: 3 } });
 
-    await until("26 deployment events published", async () => ((await eventsSent(eventSource, DEPLOYMENTS)) - before.sent >= 26 ? true : undefined), 30_000, 200);
+    await until(
+      "26 deployment events published",
+      async () => ((await eventsSent(eventSource, DEPLOYMENTS)) - before.sent >= 26 ? true : undefined),
+      30_000,
+      200,
+    );
     await sinks.spec.waitFor(before.spec + 1, 30_000);
-    await until("the fence's trigger done", async () => ((await triggerAttempts(DEPLOYMENTS)).triggered > before.trigger.triggered ? true : undefined), 30_000, 100);
+    await until(
+      "the fence's trigger done",
+      async () => ((await triggerAttempts(DEPLOYMENTS)).triggered > before.trigger.triggered ? true : undefined),
+      30_000,
+      100,
+    );
     const sent = (await eventsSent(eventSource, DEPLOYMENTS)) - before.sent;
     const after = await triggerAttempts(DEPLOYMENTS);
     const reached = door.count(route(DEPLOYMENTS)) - before.door;
     figure("scenario 2: updates written (20 status-only, 5 label-only) + 1 spec change", 26);
     figure("scenario 2: events the event source published", sent);
-    figure("scenario 2: trigger attempts of the Sensor's deployments trigger", after.triggered + after.failed - before.trigger.triggered - before.trigger.failed);
+    figure(
+      "scenario 2: trigger attempts of the Sensor's deployments trigger",
+      after.triggered + after.failed - before.trigger.triggered - before.trigger.failed,
+    );
     figure("scenario 2: requests that reached the runner", reached);
     figure("scenario 2: duration (ms)", performance.now() - t0);
     expect(sent).toBe(26);
@@ -484,7 +586,11 @@ describe("scenarios", () => {
     expect(sinks.spec.requests.at(-1)!.json).toEqual({ generation: 3, image: "registry.example/frontend:1.5.0" });
     expect(sinks.spec.requests).toHaveLength(before.spec + 1);
     expect(sinks.cdn.requests).toHaveLength(before.cdn); // the image did not change again
-    await until("the fence's run recorded", async () => ((await runner.runs()).length > before.runs ? true : undefined), 10_000);
+    await until(
+      "the fence's run recorded",
+      async () => ((await runner.runs()).length > before.runs ? true : undefined),
+      10_000,
+    );
     expect((await runner.runs()).length - before.runs).toBe(1); // notify-spec-change for the fence
   });
 
@@ -495,37 +601,73 @@ describe("scenarios", () => {
     const newCm = await getJson(cmPath);
     const identity = `${newCm.metadata?.uid}@${newCm.metadata?.resourceVersion}`;
 
-    const run = await waitForRun(runner, "reload-config-job", (r) => r.spec.identity === identity && r.status.phase === "Succeeded");
+    const run = await waitForRun(
+      runner,
+      "reload-config-job",
+      (r) => r.spec.identity === identity && r.status.phase === "Succeeded",
+    );
     const key = stepIdempotencyKey("reload-config-job", identity, "reload");
     const name = deterministicName("reload-config-", key);
     let jobs = await jobsLabelled("e2e-reload");
     expect(jobs.map((j) => j.metadata?.name)).toEqual([name]);
     expect(jobs[0]!.metadata?.annotations?.["resource-hooks.io/idempotency-key"]).toBe(key);
-    const args = (jobs[0]!.spec as { template: { spec: { containers: Array<{ args: string[] }> } } }).template.spec.containers[0]!.args;
+    const args = (jobs[0]!.spec as { template: { spec: { containers: Array<{ args: string[] }> } } }).template.spec
+      .containers[0]!.args;
     expect(args).toEqual(["reload", "--config-version", newCm.metadata?.resourceVersion]);
-    expect(run.status.steps).toEqual([expect.objectContaining({ name: "reload", phase: "Succeeded", output: expect.objectContaining({ name }) })]);
+    expect(run.status.steps).toEqual([
+      expect.objectContaining({ name: "reload", phase: "Succeeded", output: expect.objectContaining({ name }) }),
+    ]);
 
     // the same CloudEvent again (a Sensor redelivery), and the same change under a new event id
     // (an event source that restarted and listed again): both find the run by its identity
     const path = watchPathOf(deployed.hookSet, "reload-config-job");
     expect(path).toBe(route(CONFIGMAPS));
     const request = (id: string) =>
-      resourceEventRequest({ type: "UPDATE", object: newCm, oldObject: oldCm, group: "", version: "v1", resource: "configmaps", id, source: "e2e", subject: CONFIGMAPS }, TOKEN);
+      resourceEventRequest(
+        {
+          type: "UPDATE",
+          object: newCm,
+          oldObject: oldCm,
+          group: "",
+          version: "v1",
+          resource: "configmaps",
+          id,
+          source: "e2e",
+          subject: CONFIGMAPS,
+        },
+        TOKEN,
+      );
     for (const id of [run.spec.eventId, `replayed-${run.spec.eventId}`]) {
       const again = await sendEvent(runner.url, path, request(id));
       expect(again.status).toBe(202);
-      expect((again.body as AcceptAnswer).runs).toEqual([{ name: run.metadata.name, hook: "reload-config-job", phase: "Succeeded", created: false }]);
+      expect((again.body as AcceptAnswer).runs).toEqual([
+        { name: run.metadata.name, hook: "reload-config-job", phase: "Succeeded", created: false },
+      ]);
     }
 
     // even with the HookRun gone, the step finds the Job it created for this change
     await stack().admin.call("DELETE", `${HOOKRUNS}/${run.metadata.name}`);
-    await until("the runner no longer lists the deleted run", async () => ((await runner.runs("reload-config-job")).some((r) => r.metadata.name === run.metadata.name) ? undefined : true), 20_000, 100);
+    await until(
+      "the runner no longer lists the deleted run",
+      async () =>
+        (await runner.runs("reload-config-job")).some((r) => r.metadata.name === run.metadata.name) ? undefined : true,
+      20_000,
+      100,
+    );
     const fourth = await sendEvent(runner.url, path, request(run.spec.eventId));
     expect(fourth.status).toBe(202);
-    expect((fourth.body as AcceptAnswer).runs).toEqual([expect.objectContaining({ name: run.metadata.name, created: true, phase: "Pending" })]);
-    const rerun = await waitForRun(runner, "reload-config-job", (r) => r.metadata.name === run.metadata.name && r.status.phase === "Succeeded");
+    expect((fourth.body as AcceptAnswer).runs).toEqual([
+      expect.objectContaining({ name: run.metadata.name, created: true, phase: "Pending" }),
+    ]);
+    const rerun = await waitForRun(
+      runner,
+      "reload-config-job",
+      (r) => r.metadata.name === run.metadata.name && r.status.phase === "Succeeded",
+    );
     expect(rerun.metadata.uid).not.toBe(run.metadata.uid);
-    expect(rerun.status.steps).toEqual([expect.objectContaining({ name: "reload", phase: "Succeeded", output: expect.objectContaining({ name }) })]);
+    expect(rerun.status.steps).toEqual([
+      expect.objectContaining({ name: "reload", phase: "Succeeded", output: expect.objectContaining({ name }) }),
+    ]);
 
     jobs = await jobsLabelled("e2e-reload");
     expect(jobs.map((j) => j.metadata?.name)).toEqual([name]);
@@ -545,14 +687,23 @@ describe("scenarios", () => {
       const jobs = await jobsLabelled("e2e-migrate");
       return jobs.length > 0 ? jobs : undefined;
     });
-    const running = await waitForRun(runner, "migrate-once", (r) => r.spec.identity === identity && r.status.phase === "Running");
+    const running = await waitForRun(
+      runner,
+      "migrate-once",
+      (r) => r.spec.identity === identity && r.status.phase === "Running",
+    );
     const firstHolder = running.status.claim?.holder ?? "";
     expect(firstHolder.startsWith(`${POD_NAME}/`)).toBe(true);
     expect(running.status.attempts).toBe(1);
     const eventKey = job!.metadata?.annotations?.["resource-hooks.io/idempotency-key"];
     figure("scenario 5: write -> Job created, step waiting (ms)", performance.now() - t0);
     // the Sensor's part is over: the runner accepted the event (202) before any step ran
-    await until("the Sensor's trigger done", async () => ((await triggerAttempts(CONFIGMAPS)).triggered > triggerBefore.triggered ? true : undefined), 20_000, 100);
+    await until(
+      "the Sensor's trigger done",
+      async () => ((await triggerAttempts(CONFIGMAPS)).triggered > triggerBefore.triggered ? true : undefined),
+      20_000,
+      100,
+    );
 
     const tKill = performance.now();
     await runner.kill();
@@ -587,7 +738,11 @@ describe("scenarios", () => {
     figure("scenario 5: SIGKILL -> run completed (ms)", announced!.receivedAtPerf - tKill);
     expect(announced!.json).toEqual({ version: "2", job: job!.metadata?.name });
 
-    const run = await waitForRun(runner, "migrate-once", (r) => r.spec.identity === identity && r.status.phase === "Succeeded");
+    const run = await waitForRun(
+      runner,
+      "migrate-once",
+      (r) => r.spec.identity === identity && r.status.phase === "Succeeded",
+    );
     expect(eventKey).toBe(stepIdempotencyKey("migrate-once", identity, "migrate"));
     expect(run.status.attempts).toBe(2);
     expect(run.status.steps.map((x) => [x.name, x.phase])).toEqual([
@@ -615,18 +770,28 @@ describe("scenarios", () => {
     await applyHookSet(s, stale, "stale-token-from-an-old-install");
     const rejectedBefore = await runner.metric("resource_hooks_requests_rejected_total", { reason: "unauthorized" });
     const runsBefore = (await runner.runs()).length;
-    const { eventSource: es, sensor: staleSensor } = await startArgo(s, stale, { sensorAccount: { namespace: STALE_NS, name: SENSOR_ACCOUNT.name } });
+    const { eventSource: es, sensor: staleSensor } = await startArgo(s, stale, {
+      sensorAccount: { namespace: STALE_NS, name: SENSOR_ACCOUNT.name },
+    });
     try {
       await s.apply([configMap("probe", { v: "1" })]);
       // the first attempt and the Sensor's first retry (5s ±20% later) are both refused
       await until(
         "two 401s at the runner",
-        async () => ((await runner.metric("resource_hooks_requests_rejected_total", { reason: "unauthorized" })) - rejectedBefore >= 2 ? true : undefined),
+        async () =>
+          (await runner.metric("resource_hooks_requests_rejected_total", { reason: "unauthorized" })) -
+            rejectedBefore >=
+          2
+            ? true
+            : undefined,
         40_000,
       );
-      const rejected = (await runner.metric("resource_hooks_requests_rejected_total", { reason: "unauthorized" })) - rejectedBefore;
+      const rejected =
+        (await runner.metric("resource_hooks_requests_rejected_total", { reason: "unauthorized" })) - rejectedBefore;
       figure("scenario 6: requests answered 401", rejected);
-      const refused = door.requests.filter((r) => r.path === route(CONFIGMAPS) && r.headers.authorization === "Bearer stale-token-from-an-old-install");
+      const refused = door.requests.filter(
+        (r) => r.path === route(CONFIGMAPS) && r.headers.authorization === "Bearer stale-token-from-an-old-install",
+      );
       expect(refused.length).toBeGreaterThanOrEqual(2);
       const attempts = await triggerAttempts(CONFIGMAPS, staleSensor);
       expect(attempts.failed).toBeGreaterThanOrEqual(2);
@@ -656,11 +821,16 @@ describe("scenarios", () => {
       if (atRunner) toRunner.push(atRunner.receivedAtPerf - t0);
     }
     await sinks.latency.waitQuiet(2_000);
-    expect(sinks.latency.requests.map((r) => (r.json as { n: string }).n)).toEqual(Array.from({ length: 25 }, (_, i) => String(i + 1)));
+    expect(sinks.latency.requests.map((r) => (r.json as { n: string }).n)).toEqual(
+      Array.from({ length: 25 }, (_, i) => String(i + 1)),
+    );
     const runs = (await firedRuns("latency-probe")).filter((r) => r.status.phase === "Succeeded");
     expect(runs).toHaveLength(25);
     figure("scenario 7: changes", total.length);
-    figure("scenario 7: write -> request at the runner p50 / p95 (ms)", `${percentile(toRunner, 50).toFixed(0)} / ${percentile(toRunner, 95).toFixed(0)}`);
+    figure(
+      "scenario 7: write -> request at the runner p50 / p95 (ms)",
+      `${percentile(toRunner, 50).toFixed(0)} / ${percentile(toRunner, 95).toFixed(0)}`,
+    );
     figure("scenario 7: write -> sink first byte p50 (ms)", percentile(total, 50));
     figure("scenario 7: write -> sink first byte p95 (ms)", percentile(total, 95));
     figure("scenario 7: min / max (ms)", `${Math.min(...total).toFixed(0)} / ${Math.max(...total).toFixed(0)}`);

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { useStack } from "./harness.js";
 import { figure } from "./hooks-env.js";
-import { deployManyHooks, measureAcceptRate, measureSustainedLatency, waitForBaselines, type ManyHooks } from "./scenarios/many-hooks.js";
+import {
+  deployManyHooks,
+  measureAcceptRate,
+  measureSustainedLatency,
+  waitForBaselines,
+  type ManyHooks,
+} from "./scenarios/many-hooks.js";
 
 const HOOKS = 200;
 const stack = useStack();

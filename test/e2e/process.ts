@@ -145,12 +145,18 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
           resolve(hit);
         } else if (!running) {
           cleanup();
-          reject(new Error(`${opts.name} exited before logging ${String(pattern)}; log: ${opts.logFile}\n${tail(buffer)}`));
+          reject(
+            new Error(`${opts.name} exited before logging ${String(pattern)}; log: ${opts.logFile}\n${tail(buffer)}`),
+          );
         }
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`${opts.name}: timed out after ${timeoutMs}ms waiting for ${String(pattern)}; log: ${opts.logFile}\n${tail(buffer)}`));
+        reject(
+          new Error(
+            `${opts.name}: timed out after ${timeoutMs}ms waiting for ${String(pattern)}; log: ${opts.logFile}\n${tail(buffer)}`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);

@@ -59,7 +59,9 @@ spec:
 }
 
 /** A store as the runner builds it: the runner ServiceAccount's token, the hook set's label selector. */
-async function storeAs(opts: { namespace?: string; hookSet?: string; start?: boolean } = {}): Promise<KubernetesRunStore> {
+async function storeAs(
+  opts: { namespace?: string; hookSet?: string; start?: boolean } = {},
+): Promise<KubernetesRunStore> {
   const kc = new KubeConfig();
   kc.loadFromFile(runnerKubeconfigFile);
   const store = new KubernetesRunStore(kc, opts.namespace ?? NS, opts.hookSet ?? HOOKSET, logger);
@@ -127,20 +129,42 @@ describe("KubernetesRunStore under the generated RBAC", () => {
     expect(stored.metadata.resourceVersion).toMatch(/^\d+$/);
     expect(stored.status).toMatchObject({ phase: "Pending", attempts: 0, steps: [] });
     const server = await onServer(run.metadata.name);
-    expect(server.spec).toMatchObject({ hookSet: HOOKSET, hook: "h", identity: run.spec.identity, eventId: run.spec.eventId });
+    expect(server.spec).toMatchObject({
+      hookSet: HOOKSET,
+      hook: "h",
+      identity: run.spec.identity,
+      eventId: run.spec.eventId,
+    });
     expect(server.metadata.labels).toMatchObject({ [LABEL_HOOKSET]: HOOKSET, [LABEL_HOOK]: "h" });
     expect(store.get(run.metadata.name)?.metadata.uid).toBe(stored.metadata.uid);
     // What users see before the run's first status write: the CRD's defaults make it Pending.
     expect(server.status).toMatchObject({ phase: "Pending", attempts: 0, steps: [] });
-    const table = execFileSync(stack().binaries.kubectl, ["get", "hookruns", run.metadata.name, "-n", NS], { encoding: "utf8", env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: kubectlHome } });
+    const table = execFileSync(stack().binaries.kubectl, ["get", "hookruns", run.metadata.name, "-n", NS], {
+      encoding: "utf8",
+      env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: kubectlHome },
+    });
     expect(table.split("\n")[0]).toMatch(/^NAME\s+HOOK\s+OBJECT\s+PHASE\s+AGE$/);
-    expect(table.split("\n")[1]).toMatch(new RegExp(`^${run.metadata.name}\\s+h\\s+ConfigMap web/app-config\\s+Pending\\s+\\d+s$`));
+    expect(table.split("\n")[1]).toMatch(
+      new RegExp(`^${run.metadata.name}\\s+h\\s+ConfigMap web/app-config\\s+Pending\\s+\\d+s$`),
+    );
 
     const skipped = newRun();
-    skipped.status = { phase: "Skipped", reason: "NotFired", message: "baseline", attempts: 0, steps: [], conditions: [], completionTime: new Date().toISOString() };
+    skipped.status = {
+      phase: "Skipped",
+      reason: "NotFired",
+      message: "baseline",
+      attempts: 0,
+      steps: [],
+      conditions: [],
+      completionTime: new Date().toISOString(),
+    };
     const { run: storedSkipped } = await store.create(skipped);
     expect(storedSkipped.status).toMatchObject({ phase: "Skipped", reason: "NotFired" });
-    expect((await onServer(skipped.metadata.name)).status).toMatchObject({ phase: "Skipped", reason: "NotFired", message: "baseline" });
+    expect((await onServer(skipped.metadata.name)).status).toMatchObject({
+      phase: "Skipped",
+      reason: "NotFired",
+      message: "baseline",
+    });
   });
 
   it("create-if-absent: a second create of the same name answers the existing run and writes nothing", async () => {
@@ -156,7 +180,9 @@ describe("KubernetesRunStore under the generated RBAC", () => {
     expect(again.run.spec.eventId).toBe(run.spec.eventId);
     const server = await onServer(run.metadata.name);
     expect(server.metadata.resourceVersion).toBe(rvBefore);
-    const list = await stack().admin.get<{ items: HookRun[] }>(`${HOOKRUNS}?labelSelector=${encodeURIComponent(`${LABEL_HOOKSET}=${HOOKSET}`)}`);
+    const list = await stack().admin.get<{ items: HookRun[] }>(
+      `${HOOKRUNS}?labelSelector=${encodeURIComponent(`${LABEL_HOOKSET}=${HOOKSET}`)}`,
+    );
     expect(list.items.filter((r) => r.spec.identity === run.spec.identity)).toHaveLength(1);
   });
 
@@ -165,19 +191,43 @@ describe("KubernetesRunStore under the generated RBAC", () => {
     const b = await storeAs();
     const { run } = await a.create(newRun());
     // both replicas read the same version and try to claim it
-    const claimA = { ...run, status: { ...run.status, phase: "Running" as const, attempts: 1, claim: { holder: "pod-a/1", expiresAt: new Date(Date.now() + 15_000).toISOString() } } };
-    const claimB = { ...run, status: { ...run.status, phase: "Running" as const, attempts: 1, claim: { holder: "pod-b/1", expiresAt: new Date(Date.now() + 15_000).toISOString() } } };
+    const claimA = {
+      ...run,
+      status: {
+        ...run.status,
+        phase: "Running" as const,
+        attempts: 1,
+        claim: { holder: "pod-a/1", expiresAt: new Date(Date.now() + 15_000).toISOString() },
+      },
+    };
+    const claimB = {
+      ...run,
+      status: {
+        ...run.status,
+        phase: "Running" as const,
+        attempts: 1,
+        claim: { holder: "pod-b/1", expiresAt: new Date(Date.now() + 15_000).toISOString() },
+      },
+    };
     const won = await a.updateStatus(claimA);
     expect(won.metadata.resourceVersion).not.toBe(run.metadata.resourceVersion);
     await expect(b.updateStatus(claimB)).rejects.toBeInstanceOf(ConflictError);
     expect((await onServer(run.metadata.name)).status.claim?.holder).toBe("pod-a/1");
 
     // the winner goes on from the version it wrote; a step's output of any JSON type is kept
-    const step = { name: "s", phase: "Succeeded" as const, attempts: 1, durationMs: 12, output: { status: 200, list: [1, "two", null], ok: true } };
+    const step = {
+      name: "s",
+      phase: "Succeeded" as const,
+      attempts: 1,
+      durationMs: 12,
+      output: { status: 200, list: [1, "two", null], ok: true },
+    };
     const next = await a.updateStatus({ ...won, status: { ...won.status, steps: [step] } });
     expect((await onServer(run.metadata.name)).status.steps).toEqual([step]);
     // a write from the version before that one is stale too
-    await expect(a.updateStatus({ ...won, status: { ...won.status, phase: "Failed" } })).rejects.toBeInstanceOf(ConflictError);
+    await expect(a.updateStatus({ ...won, status: { ...won.status, phase: "Failed" } })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
     expect(next.status.steps).toEqual([step]);
 
     // a run deleted meanwhile: also a conflict (the claim is gone), not a crash
@@ -207,19 +257,37 @@ describe("KubernetesRunStore under the generated RBAC", () => {
 
     const t1 = performance.now();
     const running = await a.updateStatus({ ...run, status: { ...run.status, phase: "Running", attempts: 1 } });
-    const seen = await until("B sees A's status update", () => (b.get(name)?.status.phase === "Running" ? b.get(name) : undefined), 20_000, 20);
+    const seen = await until(
+      "B sees A's status update",
+      () => (b.get(name)?.status.phase === "Running" ? b.get(name) : undefined),
+      20_000,
+      20,
+    );
     figure("A updates status -> B's cache has it (ms)", performance.now() - t1);
     expect(seen.metadata.resourceVersion).toBe(running.metadata.resourceVersion);
 
     // B writes from what its watch delivered; A sees it, and A's now stale copy conflicts
-    const done = await b.updateStatus({ ...seen, status: { ...seen.status, phase: "Succeeded", completionTime: new Date().toISOString() } });
-    await until("A sees B's update", () => (a.get(name)?.metadata.resourceVersion === done.metadata.resourceVersion ? true : undefined), 20_000, 20);
+    const done = await b.updateStatus({
+      ...seen,
+      status: { ...seen.status, phase: "Succeeded", completionTime: new Date().toISOString() },
+    });
+    await until(
+      "A sees B's update",
+      () => (a.get(name)?.metadata.resourceVersion === done.metadata.resourceVersion ? true : undefined),
+      20_000,
+      20,
+    );
     expect(a.get(name)?.status.phase).toBe("Succeeded");
     await expect(a.updateStatus(running)).rejects.toBeInstanceOf(ConflictError);
 
     await a.delete(name);
     await until("B sees A's delete", () => (b.get(name) === undefined ? true : undefined), 20_000, 20);
-    expect(seenByB.filter(([n]) => n === name).map(([, change, phase]) => `${change}:${phase}`)).toEqual(["added:Pending", "modified:Running", "modified:Succeeded", "deleted:Succeeded"]);
+    expect(seenByB.filter(([n]) => n === name).map(([, change, phase]) => `${change}:${phase}`)).toEqual([
+      "added:Pending",
+      "modified:Running",
+      "modified:Succeeded",
+      "deleted:Succeeded",
+    ]);
     await a.delete(name); // deleting what is gone is no error
   });
 
@@ -246,13 +314,19 @@ describe("KubernetesRunStore under the generated RBAC", () => {
 
   it("the generated RBAC grants HookRuns in the runner's namespace only", async () => {
     const elsewhere = await storeAs({ namespace: "web", start: false });
-    const error = await elsewhere.start().then(() => undefined, (err: unknown) => err);
+    const error = await elsewhere.start().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error, "listing HookRuns in another namespace").toBeDefined();
     expect((error as { status?: number }).status).toBe(403);
     elsewhere.stop();
     // nor may it touch other kinds in its own namespace, e.g. the Leases the old store used
     const rest = stack().restClient(runnerKubeconfigFile);
-    const leases = await rest.get<KubeObject>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`).then(() => undefined, (err: unknown) => err);
+    const leases = await rest.get<KubeObject>(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(leases).toBeInstanceOf(KubeApiError);
     expect((leases as KubeApiError).status).toBe(403);
   });

@@ -5,7 +5,6 @@
 // HookRuns. Each scenario prints its figures ("[e2e figure]").
 import { randomBytes } from "node:crypto";
 
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { HookRun } from "../../src/runner/hookrun.js";
@@ -78,12 +77,17 @@ function configMap(name: string, scenario: string, v: string): KubeObject {
 
 async function setValue(name: string, v: string): Promise<void> {
   writtenAt.set(`${name}/${v}`, performance.now());
-  await stack().admin.call("PATCH", `/api/v1/namespaces/${APP}/configmaps/${name}`, { body: { data: { v } }, contentType: "application/merge-patch+json" });
+  await stack().admin.call("PATCH", `/api/v1/namespaces/${APP}/configmaps/${name}`, {
+    body: { data: { v } },
+    contentType: "application/merge-patch+json",
+  });
 }
 
 /** Requests the sink got for a hook, as [object, value]. */
 function calls(hook: string): Array<[string, string]> {
-  return sink.requests.filter((r) => r.path.startsWith(`/${hook}/`)).map((r) => r.path.split("/").slice(2, 4) as [string, string]);
+  return sink.requests
+    .filter((r) => r.path.startsWith(`/${hook}/`))
+    .map((r) => r.path.split("/").slice(2, 4) as [string, string]);
 }
 
 function requestsOf(hook: string, object: string): RecordedRequest[] {
@@ -91,7 +95,9 @@ function requestsOf(hook: string, object: string): RecordedRequest[] {
 }
 
 async function hookRuns(hook?: string): Promise<HookRun[]> {
-  const list = await stack().admin.get<{ items: HookRun[] }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`);
+  const list = await stack().admin.get<{ items: HookRun[] }>(
+    `/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`,
+  );
   return list.items.filter((r) => !r.metadata.labels?.["resource-hooks.io/marker"] && (!hook || r.spec.hook === hook));
 }
 
@@ -104,9 +110,13 @@ async function settledRuns(hook: string, object: string, count: number, timeoutM
   return until(
     `${count} final run(s) of ${hook} for ${object}`,
     async () => {
-      const runs = (await hookRuns(hook)).filter((r) => r.spec.object?.name === object && r.status?.phase !== "Skipped");
+      const runs = (await hookRuns(hook)).filter(
+        (r) => r.spec.object?.name === object && r.status?.phase !== "Skipped",
+      );
       const final = runs.filter((r) => ["Succeeded", "Failed", "Superseded"].includes(r.status.phase));
-      return runs.length >= count && final.length === runs.length ? runs.sort((a, b) => a.spec.acceptedAt.localeCompare(b.spec.acceptedAt)) : undefined;
+      return runs.length >= count && final.length === runs.length
+        ? runs.sort((a, b) => a.spec.acceptedAt.localeCompare(b.spec.acceptedAt))
+        : undefined;
     },
     timeoutMs,
     200,
@@ -114,7 +124,12 @@ async function settledRuns(hook: string, object: string, count: number, timeoutM
 }
 
 /** Timestamps of JSON log lines (Argo Events: ts as RFC 3339; the runner: time in epoch ms) whose msg starts with `msg`. */
-function logTimes(logs: string, msg: string, from: number, match: (line: Record<string, unknown>) => boolean = () => true): number[] {
+function logTimes(
+  logs: string,
+  msg: string,
+  from: number,
+  match: (line: Record<string, unknown>) => boolean = () => true,
+): number[] {
   const out: number[] = [];
   for (const text of logs.split("\n")) {
     if (!text.startsWith("{")) continue;
@@ -125,7 +140,8 @@ function logTimes(logs: string, msg: string, from: number, match: (line: Record<
       continue;
     }
     if (typeof line.msg !== "string" || !line.msg.startsWith(msg) || !match(line)) continue;
-    const at = typeof line.time === "number" ? line.time : typeof line.ts === "string" ? Date.parse(line.ts) : Number.NaN;
+    const at =
+      typeof line.time === "number" ? line.time : typeof line.ts === "string" ? Date.parse(line.ts) : Number.NaN;
     if (at >= from) out.push(at);
   }
   return out.sort((a, b) => a - b);
@@ -147,13 +163,20 @@ async function printBurstStages(fromWall: number, writesEndWall: number): Promis
   const runs = await until(
     "the 40 burst runs final",
     async () => {
-      seen = (await hookRuns("work")).filter((r) => r.spec.object?.name.startsWith("burst-") && r.status?.phase !== "Skipped" && Date.parse(r.spec.acceptedAt) >= fromWall - 1_000);
+      seen = (await hookRuns("work")).filter(
+        (r) =>
+          r.spec.object?.name.startsWith("burst-") &&
+          r.status?.phase !== "Skipped" &&
+          Date.parse(r.spec.acceptedAt) >= fromWall - 1_000,
+      );
       return seen.length >= 40 && seen.every((r) => r.status.phase === "Succeeded") ? seen : undefined;
     },
     60_000,
     200,
   ).catch((err: unknown) => {
-    throw new Error(`${String(err)}: ${seen.map((r) => `${r.spec.object?.name}:${r.status?.phase}:${r.spec.acceptedAt}`).join(" ")}`);
+    throw new Error(
+      `${String(err)}: ${seen.map((r) => `${r.spec.object?.name}:${r.status?.phase}:${r.spec.acceptedAt}`).join(" ")}`,
+    );
   });
   const after = (times: number[]) => spread(times.map((t) => t - writesEndWall));
   const published = logTimes(eventSource.logs(), "Succeeded to publish an event", fromWall).slice(0, 40);
@@ -171,7 +194,9 @@ async function printBurstStages(fromWall: number, writesEndWall: number): Promis
   const created = runs.map((r) => acceptedLog.get(r.metadata.name) ?? Number.NaN);
   const claimed = runs.map((r) => Date.parse(r.status.startTime!));
   const stepStarted = runs.map((r) => Date.parse(r.status.steps[0]!.startedAt!));
-  const received = runs.map((r) => sink.requests.find((q) => q.path === `/work/${r.spec.object!.name}/1`)?.receivedAt ?? Number.NaN);
+  const received = runs.map(
+    (r) => sink.requests.find((q) => q.path === `/work/${r.spec.object!.name}/1`)?.receivedAt ?? Number.NaN,
+  );
   figure("scenario 2 stage: event source published, after the writes (ms)", after(published));
   figure("scenario 2 stage: Sensor POST sent, after the writes (ms)", after(posts));
   figure("scenario 2 stage: run accepted (acceptedAt), after the writes (ms)", after(accepted));
@@ -179,20 +204,32 @@ async function printBurstStages(fromWall: number, writesEndWall: number): Promis
   figure("scenario 2 stage: run claimed (startTime), after the writes (ms)", after(claimed));
   figure("scenario 2 stage: step request at the sink, after the writes (ms)", after(received));
   figure("scenario 2 hop: Sensor POST answered in (ms)", spread(answered.map((t, i) => t - posts[i]!)));
-  figure("scenario 2 hop: Sensor answered -> its next POST (ms)", spread(posts.slice(1).map((t, i) => t - answered[i]!)));
+  figure(
+    "scenario 2 hop: Sensor answered -> its next POST (ms)",
+    spread(posts.slice(1).map((t, i) => t - answered[i]!)),
+  );
   const answeredByEvent = new Map<string, number>();
   for (const text of sensor.logs().split("\n")) {
     if (!text.includes("Successfully processed trigger")) continue;
     const line = JSON.parse(text) as { ts: string; triggeredByEvents?: string[] };
     for (const id of line.triggeredByEvents ?? []) answeredByEvent.set(id, Date.parse(line.ts));
   }
-  figure("scenario 2 hop: HookRun created -> the Sensor has the answer (ms)", spread(runs.map((r, i) => (answeredByEvent.get(r.spec.eventId) ?? Number.NaN) - created[i]!)));
+  figure(
+    "scenario 2 hop: HookRun created -> the Sensor has the answer (ms)",
+    spread(runs.map((r, i) => (answeredByEvent.get(r.spec.eventId) ?? Number.NaN) - created[i]!)),
+  );
   figure("scenario 2 hop: acceptedAt -> HookRun created (ms)", spread(created.map((t, i) => t - accepted[i]!)));
   figure("scenario 2 hop: HookRun created -> claimed (ms)", spread(claimed.map((t, i) => t - created[i]!)));
   figure("scenario 2 hop: claimed -> step started (ms)", spread(stepStarted.map((t, i) => t - claimed[i]!)));
-  figure("scenario 2 hop: step started -> request at the sink (ms)", spread(received.map((t, i) => t - stepStarted[i]!)));
+  figure(
+    "scenario 2 hop: step started -> request at the sink (ms)",
+    spread(received.map((t, i) => t - stepStarted[i]!)),
+  );
   const names = new Set(runs.map((r) => r.metadata.name));
-  const executedBy = replicas.map((replica) => logTimes(replica.process.logs(), "run succeeded", fromWall, (line) => names.has(line.run as string)).length);
+  const executedBy = replicas.map(
+    (replica) =>
+      logTimes(replica.process.logs(), "run succeeded", fromWall, (line) => names.has(line.run as string)).length,
+  );
   figure("scenario 2: runs executed per replica (sensor's replica first)", executedBy.join(","));
   figure("scenario 2: claim attempts per run (max)", Math.max(...runs.map((r) => r.status.attempts)));
 }
@@ -203,7 +240,8 @@ beforeAll(async () => {
     responder: (req) => {
       const [, hook, object] = req.path.split("/");
       if (hook === "work") return { status: 200, body: "ok", delayMs: object === "slow" ? 20_000 : 200 };
-      if (hook === "outage") return Date.now() < outageUntil ? { status: 503, body: "down for maintenance" } : { status: 200, body: "ok" };
+      if (hook === "outage")
+        return Date.now() < outageUntil ? { status: 503, body: "down for maintenance" } : { status: 200, body: "ok" };
       if (hook === "latest") return { status: 200, body: "ok", delayMs: 3_000 };
       if (hook === "handover") return { status: 200, body: "ok", delayMs: 8_000 };
       return { status: 200, body: "ok" };
@@ -230,7 +268,16 @@ beforeAll(async () => {
   const kubeconfig = await runnerKubeconfig(s, deployed);
   const t = performance.now();
   replicas = await Promise.all(
-    ports.map((port, i) => startRunner(s, { hooksFile: deployed.hooksFile, port, token: TOKEN, namespace: NS, kubeconfig, podName: `runs-runner-${i}` })),
+    ports.map((port, i) =>
+      startRunner(s, {
+        hooksFile: deployed.hooksFile,
+        port,
+        token: TOKEN,
+        namespace: NS,
+        kubeconfig,
+        podName: `runs-runner-${i}`,
+      }),
+    ),
   );
   figure("two runner replicas ready (ms)", performance.now() - t);
   // The Sensor first: its JetStream consumers take only messages published after they exist,
@@ -238,7 +285,12 @@ beforeAll(async () => {
   sensor = await s.startSensor(deployed.sensor, { serviceAccount: SENSOR_ACCOUNT });
   eventSource = await s.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
   // The event source replays an ADD per object at start: every hook records its baseline.
-  await until("baselines of the 47 watched objects", async () => ((await hookRuns()).filter((r) => r.status?.phase === "Skipped").length >= 47 ? true : undefined), 120_000, 500).catch((err: unknown) => {
+  await until(
+    "baselines of the 47 watched objects",
+    async () => ((await hookRuns()).filter((r) => r.status?.phase === "Skipped").length >= 47 ? true : undefined),
+    120_000,
+    500,
+  ).catch((err: unknown) => {
     throw new Error(`${String(err)}\n${s.logReport(60)}`);
   });
 });
@@ -271,7 +323,12 @@ describe("the run model on the real engine", () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => setValue(`burst-${i}`, "1")));
     const writes = performance.now() - t0;
     const writesEndWall = t0Wall + writes;
-    await until("40 burst steps", () => (calls("work").filter(([o]) => o.startsWith("burst-")).length >= 40 ? true : undefined), 60_000, 20);
+    await until(
+      "40 burst steps",
+      () => (calls("work").filter(([o]) => o.startsWith("burst-")).length >= 40 ? true : undefined),
+      60_000,
+      20,
+    );
     const starts = sink.requests.filter((r) => r.path.startsWith("/work/burst-")).map((r) => r.receivedAtPerf - t0);
     const last = Math.max(...starts);
     figure("scenario 2: writes took (ms)", writes);
@@ -286,37 +343,52 @@ describe("the run model on the real engine", () => {
     // a margin above the 2 s for that load; run one after another, as when the Sensor waited for
     // each run, they would start over 8 s.
     expect(last - writes).toBeLessThan(3_000);
-    expect(new Set(calls("work").filter(([o]) => o.startsWith("burst-")).map(([o]) => o)).size).toBe(40);
+    expect(
+      new Set(
+        calls("work")
+          .filter(([o]) => o.startsWith("burst-"))
+          .map(([o]) => o),
+      ).size,
+    ).toBe(40);
   });
 
-  it("3: the hook's endpoint answers 503 for 2 minutes: the effect happens once after it recovers, one Idempotency-Key, nobody resends", async () => {
-    const triggeredBefore = await sensorMetric("argo_events_action_triggered_total");
-    const t0 = performance.now();
-    outageUntil = Date.now() + OUTAGE_MS;
-    await setValue("down", "1");
-    const [run] = await settledRuns("outage", "down", 1, OUTAGE_MS + 180_000);
-    const attempts = requestsOf("outage", "down");
-    const succeeded = attempts.filter((r) => r.receivedAt >= outageUntil);
-    figure("scenario 3: attempts during and after the outage", attempts.length);
-    figure("scenario 3: effect after the write (s)", (succeeded[0]!.receivedAtPerf - t0) / 1000);
-    expect(run!.status.phase).toBe("Succeeded");
-    expect(succeeded).toHaveLength(1);
-    expect(attempts.length).toBeGreaterThan(2);
-    expect(new Set(attempts.map((r) => r.headers["idempotency-key"])).size).toBe(1);
-    // The Sensor sent the event once and was answered at once: no trigger retry, no failure.
-    expect((await sensorMetric("argo_events_action_triggered_total")) - triggeredBefore).toBe(1);
-    expect(await sensorMetric("argo_events_action_failed_total")).toBe(0);
-  }, OUTAGE_MS + 240_000);
+  it(
+    "3: the hook's endpoint answers 503 for 2 minutes: the effect happens once after it recovers, one Idempotency-Key, nobody resends",
+    async () => {
+      const triggeredBefore = await sensorMetric("argo_events_action_triggered_total");
+      const t0 = performance.now();
+      outageUntil = Date.now() + OUTAGE_MS;
+      await setValue("down", "1");
+      const [run] = await settledRuns("outage", "down", 1, OUTAGE_MS + 180_000);
+      const attempts = requestsOf("outage", "down");
+      const succeeded = attempts.filter((r) => r.receivedAt >= outageUntil);
+      figure("scenario 3: attempts during and after the outage", attempts.length);
+      figure("scenario 3: effect after the write (s)", (succeeded[0]!.receivedAtPerf - t0) / 1000);
+      expect(run!.status.phase).toBe("Succeeded");
+      expect(succeeded).toHaveLength(1);
+      expect(attempts.length).toBeGreaterThan(2);
+      expect(new Set(attempts.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+      // The Sensor sent the event once and was answered at once: no trigger retry, no failure.
+      expect((await sensorMetric("argo_events_action_triggered_total")) - triggeredBefore).toBe(1);
+      expect(await sensorMetric("argo_events_action_failed_total")).toBe(0);
+    },
+    OUTAGE_MS + 240_000,
+  );
 
   it("4: the event source is down while an object changes twice: the hook fires once, for the latest state; an unchanged object fires nothing", async () => {
     await eventSource.stop(10_000);
     await setValue("missed", "2");
     await setValue("missed", "3");
     const t0 = performance.now();
-    eventSource = await stack().startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
+    eventSource = await stack().startEventSource(deployed.eventSource, {
+      serviceAccount: eventSourceAccount(deployed),
+    });
     figure("scenario 4: event source restart (ms)", performance.now() - t0);
     await until("the missed change's step", () => requestsOf("catchup", "missed")[0], 60_000, 50);
-    figure("scenario 4: restart -> missed change handled (ms)", requestsOf("catchup", "missed")[0]!.receivedAtPerf - t0);
+    figure(
+      "scenario 4: restart -> missed change handled (ms)",
+      requestsOf("catchup", "missed")[0]!.receivedAtPerf - t0,
+    );
     await sink.waitQuiet(5_000, 30_000);
     expect(calls("catchup")).toEqual([["missed", "3"]]);
     // Every other object's replayed ADD matched its hook's memory: nothing else ran.
@@ -340,7 +412,13 @@ describe("the run model on the real engine", () => {
     await setValue("handed", "1");
     const holder = await until(
       "a replica claims the run",
-      async () => (await hookRuns("handover")).find((r) => r.spec.object?.name === "handed" && r.status?.phase === "Running" && requestsOf("handover", "handed").length > 0)?.status.claim?.holder,
+      async () =>
+        (await hookRuns("handover")).find(
+          (r) =>
+            r.spec.object?.name === "handed" &&
+            r.status?.phase === "Running" &&
+            requestsOf("handover", "handed").length > 0,
+        )?.status.claim?.holder,
       30_000,
       50,
     );
@@ -364,9 +442,20 @@ describe("the run model on the real engine", () => {
     const fast = runs.find((r) => r.spec.object?.name === "fast" && r.status?.phase === "Succeeded")!;
     expect(fast.spec).toMatchObject({ hook: "work", subject: "ConfigMap acc/fast", concurrency: "queue" });
     expect(fast.status.steps).toEqual([expect.objectContaining({ name: "call", phase: "Succeeded", attempts: 1 })]);
-    const events = await stack().admin.get<{ items: Array<{ reason: string; involvedObject: { name: string; kind: string } }> }>(`/api/v1/namespaces/${APP}/events`);
-    expect(events.items.some((e) => e.reason === "HookSucceeded" && e.involvedObject.kind === "ConfigMap" && e.involvedObject.name === "fast")).toBe(true);
-    const own = await stack().admin.get<{ items: Array<{ reason: string; involvedObject: { name: string } }> }>(`/api/v1/namespaces/${NS}/events`);
-    expect(own.items.some((e) => e.reason === "HookSucceeded" && e.involvedObject.name === fast.metadata.name)).toBe(true);
+    const events = await stack().admin.get<{
+      items: Array<{ reason: string; involvedObject: { name: string; kind: string } }>;
+    }>(`/api/v1/namespaces/${APP}/events`);
+    expect(
+      events.items.some(
+        (e) =>
+          e.reason === "HookSucceeded" && e.involvedObject.kind === "ConfigMap" && e.involvedObject.name === "fast",
+      ),
+    ).toBe(true);
+    const own = await stack().admin.get<{ items: Array<{ reason: string; involvedObject: { name: string } }> }>(
+      `/api/v1/namespaces/${NS}/events`,
+    );
+    expect(own.items.some((e) => e.reason === "HookSucceeded" && e.involvedObject.name === fast.metadata.name)).toBe(
+      true,
+    );
   });
 });

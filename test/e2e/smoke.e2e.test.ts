@@ -80,7 +80,9 @@ function sensorObject(sinkUrl: string): object {
               url: `${sinkUrl}/hooks/configmap`,
               method: "POST",
               headers: { "Content-Type": "application/json" },
-              secureHeaders: [{ name: "Authorization", valueFrom: { secretKeyRef: { name: "sink-auth", key: "token" } } }],
+              secureHeaders: [
+                { name: "Authorization", valueFrom: { secretKeyRef: { name: "sink-auth", key: "token" } } },
+              ],
               dynamicHeaders: [
                 ctx("id", "X-Event-Id"),
                 ctx("source", "X-Event-Source"),
@@ -120,7 +122,8 @@ beforeAll(async () => {
   const bins = stackBinaries();
   for (const [name, bin] of Object.entries(bins)) {
     const f = path.join(path.dirname(bin), "build-seconds");
-    if (existsSync(f)) console.log(`[e2e timing] cold build ${name}: ${readFileSync(f, "utf8").trim()} s (cache ${cacheDir()})`);
+    if (existsSync(f))
+      console.log(`[e2e timing] cold build ${name}: ${readFileSync(f, "utf8").trim()} s (cache ${cacheDir()})`);
   }
 
   sink = await startHttpSink();
@@ -206,14 +209,20 @@ describe("e2e harness smoke", () => {
     report("ConfigMap update -> sink first byte", update.receivedAtPerf - t0);
     await sink.waitQuiet(2_000);
     expect(sink.requests).toHaveLength(before + 1);
-    const body = update.json as { type: string; body: { data: Record<string, string> }; oldBody: { data: Record<string, string> } };
+    const body = update.json as {
+      type: string;
+      body: { data: Record<string, string> };
+      oldBody: { data: Record<string, string> };
+    };
     expect(body.type).toBe("UPDATE");
     expect(body.body.data).toEqual({ color: "green" });
     expect(body.oldBody.data).toEqual({ color: "blue" });
     expect(eventSource.isRunning()).toBe(true);
     expect(sensor.isRunning()).toBe(true);
     // the pods' metrics listeners (":7777" in each pod's own network namespace)
-    expect(await sensor.metrics()).toMatch(/^argo_events_action_triggered_total\{[^}]*trigger_name="notify"[^}]*\} 2$/m);
+    expect(await sensor.metrics()).toMatch(
+      /^argo_events_action_triggered_total\{[^}]*trigger_name="notify"[^}]*\} 2$/m,
+    );
     expect(await eventSource.metrics()).toMatch(/^argo_events_events_sent_total\{[^}]*\} 2$/m);
   });
 });

@@ -26,7 +26,16 @@ import { stringify as toYaml } from "yaml";
 
 import { startApiServer } from "./components/apiserver.js";
 import { argoPods } from "./components/argo-events.js";
-import { applicationCrdFile, argoEventsCrdFiles, cacheDir, checkPrerequisites, stackBinaries, stackVersions, type StackBinaries, type StackVersions } from "./components/binaries.js";
+import {
+  applicationCrdFile,
+  argoEventsCrdFiles,
+  cacheDir,
+  checkPrerequisites,
+  stackBinaries,
+  stackVersions,
+  type StackBinaries,
+  type StackVersions,
+} from "./components/binaries.js";
 import { startEtcd } from "./components/etcd.js";
 import { startEventBus, type EventBus } from "./components/eventbus.js";
 import { kubeAdmin } from "./components/kube-admin.js";
@@ -46,7 +55,15 @@ export type {
 export { pollUntil, sleep } from "../helpers/poll.js";
 export type { ExitStatus, ManagedProcess } from "./process.js";
 export { KubeApiError, KubeRest, type KubeObject, type KubeResponse } from "./kube-rest.js";
-export { applicationCrdFile, argoEventsModuleDir, cacheDir, stackBinaries, stackVersions, type StackBinaries, type StackVersions } from "./components/binaries.js";
+export {
+  applicationCrdFile,
+  argoEventsModuleDir,
+  cacheDir,
+  stackBinaries,
+  stackVersions,
+  type StackBinaries,
+  type StackVersions,
+} from "./components/binaries.js";
 export type { EventBus, EventBusConfig } from "./components/eventbus.js";
 export { freePort } from "./components/ports.js";
 
@@ -231,7 +248,8 @@ const isLongLived = (p: ManagedProcess): boolean => p.name.startsWith("pod/") ||
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const t0 = performance.now();
-  const log = opts.log ?? (process.env.E2E_VERBOSE === "1" ? (m: string) => process.stderr.write(`[e2e] ${m}\n`) : () => {});
+  const log =
+    opts.log ?? (process.env.E2E_VERBOSE === "1" ? (m: string) => process.stderr.write(`[e2e] ${m}\n`) : () => {});
   const versions = stackVersions();
   const binaries = stackBinaries(opts.cacheDir ?? cacheDir(), versions);
   checkPrerequisites(binaries);
@@ -282,7 +300,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log(`etcd ready on ${etcd.url} (${Math.round(etcdMs)}ms)`);
 
     t = performance.now();
-    const apiServer = await startApiServer({ binary: binaries.kubeApiServer, dir, logsDir, spawn, etcdUrl: etcd.url, pki, extraArgs: opts.apiServerArgs ?? [] });
+    const apiServer = await startApiServer({
+      binary: binaries.kubeApiServer,
+      dir,
+      logsDir,
+      spawn,
+      etcdUrl: etcd.url,
+      pki,
+      extraArgs: opts.apiServerArgs ?? [],
+    });
     const apiServerMs = performance.now() - t;
     log(`kube-apiserver ready on ${apiServer.url} (${Math.round(apiServerMs)}ms)`);
     const { adminKubeconfig } = apiServer;
@@ -299,7 +325,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       let bus = buses.get(namespace);
       if (!bus) {
         bus = startEventBus(namespace, { binary: binaries.natsServer, dir, logsDir, spawn, pki });
-        void bus.then((b) => log(`event bus of namespace ${namespace}: ${b.url}`), () => undefined);
+        void bus.then(
+          (b) => log(`event bus of namespace ${namespace}: ${b.url}`),
+          () => undefined,
+        );
         buses.set(namespace, bus);
       }
       return bus;
@@ -308,7 +337,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await eventBus("default");
     const natsMs = performance.now() - t;
 
-    const startPod = argoPods({ dir, logsDir, binary: binaries.argoEvents, apiServerPort: apiServer.port, adminKubeconfig, admin: cluster, eventBus, spawn });
+    const startPod = argoPods({
+      dir,
+      logsDir,
+      binary: binaries.argoEvents,
+      apiServerPort: apiServer.port,
+      adminKubeconfig,
+      admin: cluster,
+      eventBus,
+      spawn,
+    });
 
     const lint = async (paths: readonly string[], o: { strict?: boolean } = {}): Promise<LintResult> => {
       const args = ["lint", ...(o.strict ? ["--strict"] : []), ...paths];
@@ -345,7 +383,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       installApplicationCrd: async () => {
         const file = applicationCrdFile(versions);
         if (!existsSync(file)) {
-          throw new Error(`Argo CD Application CRD not found: ${file} (run scripts/e2e/build.sh argocd, which builds Argo CD ${versions.argoCd} and copies its CRDs)`);
+          throw new Error(
+            `Argo CD Application CRD not found: ${file} (run scripts/e2e/build.sh argocd, which builds Argo CD ${versions.argoCd} and copies its CRDs)`,
+          );
         }
         const [crd] = await cluster.installCrds([file]);
         if (!crd) throw new Error(`${file} holds no object`);
@@ -370,7 +410,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       spawn: (o) => {
         const name = o.name.startsWith("proc/") ? o.name : `proc/${o.name}`;
-        return spawn({ ...o, name, logFile: o.logFile ?? path.join(logsDir, `${name.slice(5).replace(/[^A-Za-z0-9._-]/g, "-")}.log`) });
+        return spawn({
+          ...o,
+          name,
+          logFile: o.logFile ?? path.join(logsDir, `${name.slice(5).replace(/[^A-Za-z0-9._-]/g, "-")}.log`),
+        });
       },
       processes: () => procs,
       logReport,

@@ -34,7 +34,10 @@ function asKubeConfig(file: string): KubeConfig {
   return kc;
 }
 
-function ctxFor(kubeConfig: KubeConfig, opts: { idempotencyKey?: string; scope?: Record<string, unknown>; signal?: AbortSignal } = {}) {
+function ctxFor(
+  kubeConfig: KubeConfig,
+  opts: { idempotencyKey?: string; scope?: Record<string, unknown>; signal?: AbortSignal } = {},
+) {
   return makeContext({ kubeConfig, scope: opts.scope ?? {}, ...opts }).ctx;
 }
 
@@ -57,18 +60,28 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 
 /** Writes status through the status subresource, as a controller would. */
 async function writeStatus(path: string, status: Record<string, unknown>): Promise<void> {
-  await stack().admin.call("PATCH", `${path}/status`, { body: { status }, contentType: "application/merge-patch+json" });
+  await stack().admin.call("PATCH", `${path}/status`, {
+    body: { status },
+    contentType: "application/merge-patch+json",
+  });
 }
 
 const jobSpec = {
   backoffLimit: 0,
-  template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox:1.36", command: ["true"] }] } },
+  template: {
+    spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox:1.36", command: ["true"] }] },
+  },
 };
 
 function jobConfig(extra: Partial<KubernetesConfig> = {}): KubernetesConfig {
   return {
     action: "create",
-    manifest: { apiVersion: "batch/v1", kind: "Job", metadata: { generateName: "migrate-{{ object.metadata.name }}-", namespace: NS }, spec: jobSpec },
+    manifest: {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { generateName: "migrate-{{ object.metadata.name }}-", namespace: NS },
+      spec: jobSpec,
+    },
     ...extra,
   };
 }
@@ -81,31 +94,65 @@ describe("kubernetes step against kube-apiserver", () => {
   it("server-side applies (field manager resource-hooks, force) and updates", async () => {
     const cm: KubernetesConfig = {
       action: "apply",
-      manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "applied-{{ object.metadata.name }}", namespace: NS }, data: { image: "app:1" } },
+      manifest: {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "applied-{{ object.metadata.name }}", namespace: NS },
+        data: { image: "app:1" },
+      },
     };
     const ctx = ctxFor(adminKube, { scope: { object: trigger } });
     const first = await kubernetesStep.execute(cm, ctx);
     const stored = (await get(`/api/v1/namespaces/${NS}/configmaps/applied-web`))!;
-    expect(first.output).toEqual({ apiVersion: "v1", kind: "ConfigMap", namespace: NS, name: "applied-web", uid: stored.metadata?.uid });
+    expect(first.output).toEqual({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: NS,
+      name: "applied-web",
+      uid: stored.metadata?.uid,
+    });
     expect(stored.data).toEqual({ image: "app:1" });
-    expect((stored.metadata?.managedFields as { manager: string; operation: string }[]).map((m) => [m.manager, m.operation])).toContainEqual(["resource-hooks", "Apply"]);
+    expect(
+      (stored.metadata?.managedFields as { manager: string; operation: string }[]).map((m) => [m.manager, m.operation]),
+    ).toContainEqual(["resource-hooks", "Apply"]);
 
     // Another manager takes the field; force re-acquires it.
-    await stack().admin.call("PATCH", `/api/v1/namespaces/${NS}/configmaps/applied-web?fieldManager=someone-else&force=true`, {
-      body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "applied-web", namespace: NS }, data: { image: "other" } },
-      contentType: "application/apply-patch+yaml",
-    });
+    await stack().admin.call(
+      "PATCH",
+      `/api/v1/namespaces/${NS}/configmaps/applied-web?fieldManager=someone-else&force=true`,
+      {
+        body: {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "applied-web", namespace: NS },
+          data: { image: "other" },
+        },
+        contentType: "application/apply-patch+yaml",
+      },
+    );
     await kubernetesStep.execute({ ...cm, manifest: { ...cm.manifest, data: { image: "app:2" } } }, ctx);
     expect((await get(`/api/v1/namespaces/${NS}/configmaps/applied-web`))!.data).toEqual({ image: "app:2" });
   });
 
   it("creates with generateName once per event, however often the event is redelivered", async () => {
     const key = "event-create-once";
-    const a = await kubernetesStep.execute(jobConfig(), ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }));
-    const b = await kubernetesStep.execute(jobConfig(), ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }));
+    const a = await kubernetesStep.execute(
+      jobConfig(),
+      ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }),
+    );
+    const b = await kubernetesStep.execute(
+      jobConfig(),
+      ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }),
+    );
     expect(b.output).toEqual(a.output);
     const name = deterministicName("migrate-web-", key);
-    expect(a.output).toMatchObject({ apiVersion: "batch/v1", kind: "Job", namespace: NS, name, uid: expect.any(String) });
+    expect(a.output).toMatchObject({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      namespace: NS,
+      name,
+      uid: expect.any(String),
+    });
     const list = await stack().admin.get<{ items: KubeObject[] }>(jobsPath);
     const ours = list.items.filter((j) => j.metadata?.annotations?.["resource-hooks.io/idempotency-key"] === key);
     expect(ours.map((j) => j.metadata?.name)).toEqual([name]);
@@ -122,13 +169,27 @@ describe("kubernetes step against kube-apiserver", () => {
     const ctx = ctxFor(adminKube);
     const target = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "patched", namespace: NS } };
     await kubernetesStep.execute({ action: "apply", manifest: { ...target, data: { a: "1", b: "2" } } }, ctx);
-    await kubernetesStep.execute({ action: "patch", manifest: target, patch: { merge: { data: { a: "10", b: null } } } }, ctx);
+    await kubernetesStep.execute(
+      { action: "patch", manifest: target, patch: { merge: { data: { a: "10", b: null } } } },
+      ctx,
+    );
     expect((await get(`/api/v1/namespaces/${NS}/configmaps/patched`))!.data).toEqual({ a: "10" });
-    await kubernetesStep.execute({ action: "patch", manifest: target, patch: { json: [{ op: "add", path: "/data/c", value: "3" }] } }, ctx);
+    await kubernetesStep.execute(
+      { action: "patch", manifest: target, patch: { json: [{ op: "add", path: "/data/c", value: "3" }] } },
+      ctx,
+    );
     expect((await get(`/api/v1/namespaces/${NS}/configmaps/patched`))!.data).toEqual({ a: "10", c: "3" });
-    const bad = await failureOf(kubernetesStep, { action: "patch", manifest: target, patch: { json: [{ op: "test", path: "/data/a", value: "nope" }] } }, ctx);
+    const bad = await failureOf(
+      kubernetesStep,
+      { action: "patch", manifest: target, patch: { json: [{ op: "test", path: "/data/a", value: "nope" }] } },
+      ctx,
+    );
     expect(bad.retryable).toBe(false);
-    const missing = await failureOf(kubernetesStep, { action: "patch", manifest: { ...target, metadata: { name: "absent", namespace: NS } }, patch: { merge: {} } }, ctx);
+    const missing = await failureOf(
+      kubernetesStep,
+      { action: "patch", manifest: { ...target, metadata: { name: "absent", namespace: NS } }, patch: { merge: {} } },
+      ctx,
+    );
     expect(missing.message).toContain("404 NotFound");
   });
 
@@ -136,7 +197,10 @@ describe("kubernetes step against kube-apiserver", () => {
     const ctx = ctxFor(adminKube);
     const target = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "doomed", namespace: NS } };
     const applied = await kubernetesStep.execute({ action: "apply", manifest: { ...target, data: { x: "1" } } }, ctx);
-    const deleted = await kubernetesStep.execute({ action: "delete", manifest: target, wait: { for: "deleted", timeout: "10s" } }, ctx);
+    const deleted = await kubernetesStep.execute(
+      { action: "delete", manifest: target, wait: { for: "deleted", timeout: "10s" } },
+      ctx,
+    );
     expect(deleted.output).toEqual(applied.output);
     expect(await get(`/api/v1/namespaces/${NS}/configmaps/doomed`)).toBeUndefined();
     const again = await kubernetesStep.execute({ action: "delete", manifest: target }, ctx);
@@ -145,12 +209,27 @@ describe("kubernetes step against kube-apiserver", () => {
 
   it("keeps capitals in names where the kind allows them (RBAC)", async () => {
     const ctx = ctxFor(adminKube);
-    const role = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "Resource-Hooks:E2E" } };
-    const applied = await kubernetesStep.execute({ action: "apply", manifest: { ...role, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] } }, ctx);
+    const role = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: "Resource-Hooks:E2E" },
+    };
+    const applied = await kubernetesStep.execute(
+      {
+        action: "apply",
+        manifest: { ...role, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] },
+      },
+      ctx,
+    );
     expect(applied.output).toMatchObject({ kind: "ClusterRole", name: "Resource-Hooks:E2E", uid: expect.any(String) });
     expect(applied.output).not.toHaveProperty("namespace");
-    await kubernetesStep.execute({ action: "patch", manifest: role, patch: { merge: { metadata: { labels: { patched: "yes" } } } } }, ctx);
-    expect((await get("/apis/rbac.authorization.k8s.io/v1/clusterroles/Resource-Hooks%3AE2E"))?.metadata?.labels).toEqual({ patched: "yes" });
+    await kubernetesStep.execute(
+      { action: "patch", manifest: role, patch: { merge: { metadata: { labels: { patched: "yes" } } } } },
+      ctx,
+    );
+    expect(
+      (await get("/apis/rbac.authorization.k8s.io/v1/clusterroles/Resource-Hooks%3AE2E"))?.metadata?.labels,
+    ).toEqual({ patched: "yes" });
     await kubernetesStep.execute({ action: "delete", manifest: role, wait: { for: "deleted", timeout: "10s" } }, ctx);
     expect(await get("/apis/rbac.authorization.k8s.io/v1/clusterroles/Resource-Hooks%3AE2E")).toBeUndefined();
   });
@@ -158,7 +237,10 @@ describe("kubernetes step against kube-apiserver", () => {
   it("waits for a created Job to complete once the test writes its status", async () => {
     const key = "event-job-complete";
     const name = deterministicName("migrate-web-", key);
-    const run = kubernetesStep.execute(jobConfig({ wait: { for: "complete", timeout: "60s" } }), ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }));
+    const run = kubernetesStep.execute(
+      jobConfig({ wait: { for: "complete", timeout: "60s" } }),
+      ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }),
+    );
     await until("the Job", () => get(`${jobsPath}/${name}`));
     await writeStatus(`${jobsPath}/${name}`, { startTime: now(), active: 1 });
     await new Promise((r) => setTimeout(r, 300));
@@ -179,15 +261,33 @@ describe("kubernetes step against kube-apiserver", () => {
   it("fails without retry when the Job fails, with the Job's reason", async () => {
     const key = "event-job-fails";
     const name = deterministicName("migrate-web-", key);
-    const run = failureOf(kubernetesStep, jobConfig({ wait: { for: "complete", timeout: "60s" } }), ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }));
+    const run = failureOf(
+      kubernetesStep,
+      jobConfig({ wait: { for: "complete", timeout: "60s" } }),
+      ctxFor(adminKube, { idempotencyKey: key, scope: { object: trigger } }),
+    );
     await until("the Job", () => get(`${jobsPath}/${name}`));
     const t = now();
     await writeStatus(`${jobsPath}/${name}`, {
       startTime: t,
       failed: 1,
       conditions: [
-        { type: "FailureTarget", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastProbeTime: t, lastTransitionTime: t },
-        { type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastProbeTime: t, lastTransitionTime: t },
+        {
+          type: "FailureTarget",
+          status: "True",
+          reason: "BackoffLimitExceeded",
+          message: "Job has reached the specified backoff limit",
+          lastProbeTime: t,
+          lastTransitionTime: t,
+        },
+        {
+          type: "Failed",
+          status: "True",
+          reason: "BackoffLimitExceeded",
+          message: "Job has reached the specified backoff limit",
+          lastProbeTime: t,
+          lastTransitionTime: t,
+        },
       ],
     });
     const failure = await run;
@@ -207,14 +307,26 @@ describe("kubernetes step against kube-apiserver", () => {
           spec: {
             replicas: 0,
             selector: { matchLabels: { app: "two" } },
-            template: { metadata: { labels: { app: "two" } }, spec: { containers: [container("app", "app:1"), container("sidecar", "proxy:1")] } },
+            template: {
+              metadata: { labels: { app: "two" } },
+              spec: { containers: [container("app", "app:1"), container("sidecar", "proxy:1")] },
+            },
           },
         },
       },
       ctx,
     );
-    await kubernetesStep.execute({ action: "patch", manifest: target, patch: { strategic: { spec: { template: { spec: { containers: [container("app", "app:2")] } } } } } }, ctx);
-    const stored = (await get(`/apis/apps/v1/namespaces/${NS}/deployments/two-containers`)) as { spec: { template: { spec: { containers: { name: string; image: string }[] } } } };
+    await kubernetesStep.execute(
+      {
+        action: "patch",
+        manifest: target,
+        patch: { strategic: { spec: { template: { spec: { containers: [container("app", "app:2")] } } } } },
+      },
+      ctx,
+    );
+    const stored = (await get(`/apis/apps/v1/namespaces/${NS}/deployments/two-containers`)) as {
+      spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+    };
     expect(stored.spec.template.spec.containers.map((c) => [c.name, c.image])).toEqual([
       ["app", "app:2"],
       ["sidecar", "proxy:1"],
@@ -224,7 +336,10 @@ describe("kubernetes step against kube-apiserver", () => {
   it("a create that the API server rejects as invalid is not retried", async () => {
     const failure = await failureOf(
       kubernetesStep,
-      { action: "create", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "Not_A_Valid_Name", namespace: NS } } },
+      {
+        action: "create",
+        manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "Not_A_Valid_Name", namespace: NS } },
+      },
       ctxFor(adminKube, { idempotencyKey: "event-invalid" }),
     );
     expect(failure.retryable).toBe(false);
@@ -244,7 +359,10 @@ describe("waitFor step against kube-apiserver", () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: { app: "web" } },
-          template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx:1.27" }] } },
+          template: {
+            metadata: { labels: { app: "web" } },
+            spec: { containers: [{ name: "web", image: "nginx:1.27" }] },
+          },
         },
       },
     ]);
@@ -253,35 +371,78 @@ describe("waitFor step against kube-apiserver", () => {
     const config: WaitForConfig = { for: "rollout", timeout: "60s" };
     const run = waitForStep.execute(config, ctxFor(adminKube, { scope: { object: deployment } }));
     await new Promise((r) => setTimeout(r, 300));
-    await writeStatus(deploymentPath, { observedGeneration: generation, replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2 });
+    await writeStatus(deploymentPath, {
+      observedGeneration: generation,
+      replicas: 3,
+      updatedReplicas: 1,
+      readyReplicas: 2,
+      availableReplicas: 2,
+    });
     await new Promise((r) => setTimeout(r, 300));
-    await writeStatus(deploymentPath, { observedGeneration: generation, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
+    await writeStatus(deploymentPath, {
+      observedGeneration: generation,
+      replicas: 2,
+      updatedReplicas: 2,
+      readyReplicas: 2,
+      availableReplicas: 2,
+    });
     const outcome = await run;
-    expect(outcome.output).toEqual({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "web", uid: deployment.metadata?.uid });
+    expect(outcome.output).toEqual({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: NS,
+      name: "web",
+      uid: deployment.metadata?.uid,
+    });
   });
 
   it("times out (retryably) naming what it last saw", async () => {
     const deployment = (await get(deploymentPath))!;
-    await stack().admin.call("PATCH", `${deploymentPath}?fieldManager=e2e`, { body: { spec: { replicas: 5 } }, contentType: "application/merge-patch+json" });
-    const failure = await failureOf(waitForStep, { for: "rollout", timeout: "1s" }, ctxFor(adminKube, { scope: { object: deployment } }));
+    await stack().admin.call("PATCH", `${deploymentPath}?fieldManager=e2e`, {
+      body: { spec: { replicas: 5 } },
+      contentType: "application/merge-patch+json",
+    });
+    const failure = await failureOf(
+      waitForStep,
+      { for: "rollout", timeout: "1s" },
+      ctxFor(adminKube, { scope: { object: deployment } }),
+    );
     expect(failure.retryable).toBe(true);
     expect(failure.message).toContain(`timed out after 1s waiting for Deployment ${NS}/web to roll out`);
   });
 
   it("waits for a condition on another object by name", async () => {
-    await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "flag", namespace: NS }, data: { ready: "no" } }]);
+    await stack().apply([
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "flag", namespace: NS }, data: { ready: "no" } },
+    ]);
     const run = waitForStep.execute(
-      { apiVersion: "v1", kind: "ConfigMap", name: "flag", for: { expression: "object.data.ready == 'yes'" }, timeout: "30s" },
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        name: "flag",
+        for: { expression: "object.data.ready == 'yes'" },
+        timeout: "30s",
+      },
       ctxFor(adminKube, { scope: { object: trigger } }),
     );
     await new Promise((r) => setTimeout(r, 300));
-    await stack().apply([{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "flag", namespace: NS }, data: { ready: "yes" } }]);
+    await stack().apply([
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "flag", namespace: NS }, data: { ready: "yes" } },
+    ]);
     expect((await run).output).toMatchObject({ kind: "ConfigMap", name: "flag", namespace: NS });
   });
 
   it("evaluates expressions over the object as the API server sends it (timestamps are RFC 3339 strings)", async () => {
     const outcome = await waitForStep.execute(
-      { apiVersion: "v1", kind: "ConfigMap", name: "flag", for: { expression: "object.metadata.creationTimestamp.endsWith('Z') && object.metadata.managedFields.size() > 0" }, timeout: "10s" },
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        name: "flag",
+        for: {
+          expression: "object.metadata.creationTimestamp.endsWith('Z') && object.metadata.managedFields.size() > 0",
+        },
+        timeout: "10s",
+      },
       ctxFor(adminKube, { scope: { object: trigger } }),
     );
     expect(outcome.output).toMatchObject({ kind: "ConfigMap", name: "flag" });
@@ -293,7 +454,10 @@ describe("waitFor step against kube-apiserver", () => {
 let saCount = 0;
 
 /** A ServiceAccount bound to a Role with exactly `needs` (minus one verb, if asked); returns its KubeConfig and REST client. */
-async function accountWith(needs: PermissionNeed[], drop?: string): Promise<{ kube: KubeConfig; rest: KubeRest; name: string }> {
+async function accountWith(
+  needs: PermissionNeed[],
+  drop?: string,
+): Promise<{ kube: KubeConfig; rest: KubeRest; name: string }> {
   const name = `runner-${++saCount}`;
   for (const need of needs) expect(need.namespace, "the configs here name their namespace").toBe(NS);
   const rules = needs
@@ -316,9 +480,19 @@ async function accountWith(needs: PermissionNeed[], drop?: string): Promise<{ ku
   for (const rule of rules) {
     for (const verb of rule.verbs) {
       await until(`${name} may ${verb} ${rule.resources[0]}`, async () => {
-        const review = await rest.call<{ status?: { allowed?: boolean } }>("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
-          body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: { namespace: NS, verb, group: rule.apiGroups[0], resource: rule.resources[0] } } },
-        });
+        const review = await rest.call<{ status?: { allowed?: boolean } }>(
+          "POST",
+          "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+          {
+            body: {
+              apiVersion: "authorization.k8s.io/v1",
+              kind: "SelfSubjectAccessReview",
+              spec: {
+                resourceAttributes: { namespace: NS, verb, group: rule.apiGroups[0], resource: rule.resources[0] },
+              },
+            },
+          },
+        );
         return review.status?.allowed ? true : undefined;
       });
     }
@@ -326,7 +500,12 @@ async function accountWith(needs: PermissionNeed[], drop?: string): Promise<{ ku
   return { kube: asKubeConfig(file), rest, name };
 }
 
-async function expectForbidden<C>(step: StepType<C>, config: C, kube: KubeConfig, idempotencyKey: string): Promise<void> {
+async function expectForbidden<C>(
+  step: StepType<C>,
+  config: C,
+  kube: KubeConfig,
+  idempotencyKey: string,
+): Promise<void> {
   const failure = await failureOf(step, config, ctxFor(kube, { idempotencyKey, scope: { object: trigger } }));
   expect(failure.message).toMatch(/403 Forbidden/);
   expect(failure.retryable).toBe(false);
@@ -334,7 +513,10 @@ async function expectForbidden<C>(step: StepType<C>, config: C, kube: KubeConfig
 
 describe("permissions() are sufficient and every verb is needed", () => {
   it("apply: create + patch", async () => {
-    const config = (name: string): KubernetesConfig => ({ action: "apply", manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: NS }, data: { a: "1" } } });
+    const config = (name: string): KubernetesConfig => ({
+      action: "apply",
+      manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: NS }, data: { a: "1" } },
+    });
     const needs = kubernetesStep.permissions!(config("x"), hook);
     expect(needs).toEqual([{ group: "", resource: "configmaps", namespace: NS, verbs: ["create", "patch"] }]);
     const full = await accountWith(needs);
@@ -351,7 +533,10 @@ describe("permissions() are sufficient and every verb is needed", () => {
     const runAs = async (kube: KubeConfig, key: string): Promise<void> => {
       const name = deterministicName("migrate-web-", key);
       const path = `${jobsPath}/${name}`;
-      const run = kubernetesStep.execute(jobConfig({ wait: { for: "complete", timeout: "60s" } }), ctxFor(kube, { idempotencyKey: key, scope: { object: trigger } }));
+      const run = kubernetesStep.execute(
+        jobConfig({ wait: { for: "complete", timeout: "60s" } }),
+        ctxFor(kube, { idempotencyKey: key, scope: { object: trigger } }),
+      );
       let settled = false;
       run.finally(() => (settled = true)).catch(() => undefined);
       await until("the Job or the end of the step", async () => (settled || (await get(path)) ? true : undefined));
@@ -373,7 +558,9 @@ describe("permissions() are sufficient and every verb is needed", () => {
     await runAs((await accountWith(needs)).kube, "perm-create-full");
     // Without watch the wait falls back to polling with get: still works (watch only makes it prompt).
     await runAs((await accountWith(needs, "watch")).kube, "perm-create-nowatch");
-    await expect(runAs((await accountWith(needs, "create")).kube, "perm-create-nocreate")).rejects.toThrow(/403 Forbidden/);
+    await expect(runAs((await accountWith(needs, "create")).kube, "perm-create-nocreate")).rejects.toThrow(
+      /403 Forbidden/,
+    );
     await expect(runAs((await accountWith(needs, "get")).kube, "perm-create-noget")).rejects.toThrow(/403 Forbidden/);
   });
 
@@ -407,7 +594,15 @@ describe("permissions() are sufficient and every verb is needed", () => {
       readyReplicas: replicas,
       availableReplicas: replicas,
     });
-    await waitForStep.execute({ for: "rollout", timeout: "20s" }, ctxFor((await accountWith(needs)).kube, { scope: { object: deployment } }));
-    await expectForbidden(waitForStep, { for: "rollout", timeout: "20s" }, (await accountWith(needs, "get")).kube, "k5");
+    await waitForStep.execute(
+      { for: "rollout", timeout: "20s" },
+      ctxFor((await accountWith(needs)).kube, { scope: { object: deployment } }),
+    );
+    await expectForbidden(
+      waitForStep,
+      { for: "rollout", timeout: "20s" },
+      (await accountWith(needs, "get")).kube,
+      "k5",
+    );
   });
 });

@@ -16,10 +16,16 @@ type Json = { [key: string]: unknown };
 export function argoEventsSchemaPath(): string {
   let out: string;
   try {
-    out = execFileSync("go", ["mod", "download", "-json", ARGO_EVENTS_MODULE], { encoding: "utf8", cwd: import.meta.dirname, stdio: ["ignore", "pipe", "pipe"] });
+    out = execFileSync("go", ["mod", "download", "-json", ARGO_EVENTS_MODULE], {
+      encoding: "utf8",
+      cwd: import.meta.dirname,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`cannot get Argo Events' JSON schema: go mod download -json ${ARGO_EVENTS_MODULE} failed: ${e.stdout || e.stderr || e.message}`);
+    throw new Error(
+      `cannot get Argo Events' JSON schema: go mod download -json ${ARGO_EVENTS_MODULE} failed: ${e.stdout || e.stderr || e.message}`,
+    );
   }
   const { Dir, Error: error } = JSON.parse(out) as { Dir?: string; Error?: string };
   if (!Dir) throw new Error(`cannot get Argo Events' JSON schema: ${error ?? "go mod download gave no Dir"}`);
@@ -30,7 +36,8 @@ function forbidUnknown(node: unknown): void {
   if (Array.isArray(node)) return node.forEach(forbidUnknown);
   if (!node || typeof node !== "object") return;
   const obj = node as Json;
-  if (obj.properties && typeof obj.properties === "object" && obj.additionalProperties === undefined) obj.additionalProperties = false;
+  if (obj.properties && typeof obj.properties === "object" && obj.additionalProperties === undefined)
+    obj.additionalProperties = false;
   for (const value of Object.values(obj)) forbidUnknown(value);
 }
 

@@ -29,8 +29,13 @@ export interface Steps {
 
 export function recorded(scenario: string): { writes: RecordedWrite[]; steps: Steps } {
   const dir = path.join(DIR, scenario);
-  const files = readdirSync(dir).filter((f) => /^\d{3}\.json$/.test(f)).sort();
-  const writes = files.map((file) => ({ file, ...(JSON.parse(readFileSync(path.join(dir, file), "utf8")) as Omit<RecordedWrite, "file">) }));
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{3}\.json$/.test(f))
+    .sort();
+  const writes = files.map((file) => ({
+    file,
+    ...(JSON.parse(readFileSync(path.join(dir, file), "utf8")) as Omit<RecordedWrite, "file">),
+  }));
   const steps = JSON.parse(readFileSync(path.join(dir, "steps.json"), "utf8")) as Steps;
   return { writes, steps };
 }
@@ -63,7 +68,10 @@ export interface Replayed {
  * with its memory and remembers as accept.ts does (a fired run, or a Skipped run whose
  * fingerprint is new).
  */
-export function replay(trigger: ArgoCDTrigger, writes: readonly RecordedWrite[]): { all: Replayed[]; fired: Evaluation[] } {
+export function replay(
+  trigger: ArgoCDTrigger,
+  writes: readonly RecordedWrite[],
+): { all: Replayed[]; fired: Evaluation[] } {
   const lua = sensorFilterScript(trigger);
   let memory: string | undefined;
   const all: Replayed[] = [];

@@ -1,7 +1,18 @@
 // Realistic Kubernetes objects as the API server returns them, for trigger tests.
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
 
-export function deployment(overrides: { name?: string; namespace?: string; image?: string; replicas?: number; generation?: number; labels?: Record<string, string>; status?: Record<string, unknown>; resourceVersion?: string } = {}): KubeObject {
+export function deployment(
+  overrides: {
+    name?: string;
+    namespace?: string;
+    image?: string;
+    replicas?: number;
+    generation?: number;
+    labels?: Record<string, string>;
+    status?: Record<string, unknown>;
+    resourceVersion?: string;
+  } = {},
+): KubeObject {
   const name = overrides.name ?? "frontend";
   return {
     apiVersion: "apps/v1",
@@ -23,7 +34,12 @@ export function deployment(overrides: { name?: string; namespace?: string; image
         metadata: { labels: { app: name } },
         spec: {
           containers: [
-            { name: "web", image: overrides.image ?? "registry.example/frontend:1.4.0", ports: [{ containerPort: 8080, protocol: "TCP" }], resources: {} },
+            {
+              name: "web",
+              image: overrides.image ?? "registry.example/frontend:1.4.0",
+              ports: [{ containerPort: 8080, protocol: "TCP" }],
+              resources: {},
+            },
             { name: "sidecar", image: "registry.example/proxy:2.0", args: ["--port", "9090"] },
           ],
           restartPolicy: "Always",
@@ -31,11 +47,20 @@ export function deployment(overrides: { name?: string; namespace?: string; image
       },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
     },
-    status: overrides.status ?? { observedGeneration: overrides.generation ?? 3, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 },
+    status: overrides.status ?? {
+      observedGeneration: overrides.generation ?? 3,
+      replicas: 2,
+      updatedReplicas: 2,
+      readyReplicas: 2,
+      availableReplicas: 2,
+    },
   };
 }
 
-export function configMap(data: Record<string, string>, overrides: { name?: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string } = {}): KubeObject {
+export function configMap(
+  data: Record<string, string>,
+  overrides: { name?: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string } = {},
+): KubeObject {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -51,14 +76,24 @@ export function configMap(data: Record<string, string>, overrides: { name?: stri
   };
 }
 
-export function updateEvent(oldObject: KubeObject, object: KubeObject, gvr: { group: string; version: string; resource: string }, time = "2026-11-24T12:00:00Z"): ResourceEvent {
+export function updateEvent(
+  oldObject: KubeObject,
+  object: KubeObject,
+  gvr: { group: string; version: string; resource: string },
+  time = "2026-11-24T12:00:00Z",
+): ResourceEvent {
   return {
     context: { id: `evt-${Math.random().toString(36).slice(2)}`, source: "web", subject: "x", type: "resource", time },
     data: { type: "UPDATE", body: object, oldBody: oldObject, ...gvr },
   };
 }
 
-export function event(type: "ADD" | "DELETE", object: unknown, gvr: { group: string; version: string; resource: string }, time = "2026-11-24T12:00:00Z"): ResourceEvent {
+export function event(
+  type: "ADD" | "DELETE",
+  object: unknown,
+  gvr: { group: string; version: string; resource: string },
+  time = "2026-11-24T12:00:00Z",
+): ResourceEvent {
   return {
     context: { id: `evt-${Math.random().toString(36).slice(2)}`, source: "web", subject: "x", type: "resource", time },
     data: { type, body: object as KubeObject, oldBody: null, ...gvr },

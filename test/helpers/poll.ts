@@ -5,7 +5,12 @@ import { setTimeout as delay } from "node:timers/promises";
 export const sleep = (ms: number): Promise<void> => delay(ms);
 
 /** Polls `fn` until it returns something other than undefined; a throw counts as "not yet" and is named in the timeout. */
-export async function pollUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, intervalMs = 100): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T | undefined>,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {

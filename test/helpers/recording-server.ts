@@ -40,7 +40,8 @@ export interface Reply {
  * How to answer: a fixed reply, or a function of the request. A function that returns undefined
  * answers on `res` itself (a streamed watch, a connection left hanging).
  */
-export type Responder = Reply | ((req: RecordedRequest, res: ServerResponse) => Reply | undefined | Promise<Reply | undefined>);
+export type Responder =
+  Reply | ((req: RecordedRequest, res: ServerResponse) => Reply | undefined | Promise<Reply | undefined>);
 
 export interface RecordingServerOptions {
   /** Port to listen on (default: a free one). */
@@ -130,7 +131,12 @@ export async function startRecordingServer(opts: RecordingServerOptions = {}): P
     waitFor: (n, timeoutMs = 30_000) =>
       pollUntil(`${n} request(s) at ${url}`, timeoutMs, async () => (requests.length >= n ? requests : undefined), 20),
     waitQuiet: (quietMs, timeoutMs = quietMs + 30_000) =>
-      pollUntil(`${quietMs}ms without requests at ${url}`, timeoutMs, async () => (performance.now() - lastArrival >= quietMs ? requests : undefined), 20),
+      pollUntil(
+        `${quietMs}ms without requests at ${url}`,
+        timeoutMs,
+        async () => (performance.now() - lastArrival >= quietMs ? requests : undefined),
+        20,
+      ),
     respondWith: (r) => {
       responder = r;
     },

@@ -23,7 +23,11 @@ export interface Harness {
   runsOf(hook: string): HookRun[];
 }
 
-export async function startRunner(hookSet: HookSet, options: Partial<RunnerOptions> = {}, timeouts: { headersMs?: number; requestMs?: number } = {}): Promise<Harness> {
+export async function startRunner(
+  hookSet: HookSet,
+  options: Partial<RunnerOptions> = {},
+  timeouts: { headersMs?: number; requestMs?: number } = {},
+): Promise<Harness> {
   const logs: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -56,11 +60,14 @@ export async function startRunner(hookSet: HookSet, options: Partial<RunnerOptio
       for (;;) {
         const run = store.get(name);
         if (run && ["Succeeded", "Failed", "Skipped", "Superseded"].includes(run.status.phase)) return run;
-        if (Date.now() > until) throw new Error(`run ${name} is still ${run?.status.phase ?? "missing"}: ${JSON.stringify(run?.status)}`);
+        if (Date.now() > until)
+          throw new Error(`run ${name} is still ${run?.status.phase ?? "missing"}: ${JSON.stringify(run?.status)}`);
         await new Promise((r) => setTimeout(r, 10));
       }
     },
-    runsOf: (hook) => [...store.list()].filter((r) => r.spec.hook === hook && !r.metadata.labels["resource-hooks.io/marker"]).sort(compareRuns),
+    runsOf: (hook) =>
+      [...store.list()]
+        .filter((r) => r.spec.hook === hook && !r.metadata.labels["resource-hooks.io/marker"])
+        .sort(compareRuns),
   };
 }
-

@@ -3,7 +3,10 @@ import { stringify } from "yaml";
 import { parseHookSet } from "../../src/spec/load.js";
 import type { Hook, HookSet } from "../../src/spec/types.js";
 
-export function hookSetFrom(hooks: unknown[], extra: { runner?: Record<string, unknown>; metadata?: Record<string, unknown> } = {}): HookSet {
+export function hookSetFrom(
+  hooks: unknown[],
+  extra: { runner?: Record<string, unknown>; metadata?: Record<string, unknown> } = {},
+): HookSet {
   const doc = {
     apiVersion: "resource-hooks.io/v1alpha1",
     kind: "HookSet",
@@ -14,6 +17,9 @@ export function hookSetFrom(hooks: unknown[], extra: { runner?: Record<string, u
 }
 
 /** One hook with the given `on` and a single log step. */
-export function hookWith(on: Record<string, unknown>, steps: unknown[] = [{ name: "say", log: { message: "hi" } }]): Hook {
+export function hookWith(
+  on: Record<string, unknown>,
+  steps: unknown[] = [{ name: "say", log: { message: "hi" } }],
+): Hook {
   return hookSetFrom([{ name: "h", on, steps }]).hooks[0]!;
 }

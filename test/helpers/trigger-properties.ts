@@ -5,7 +5,14 @@
 import fc from "fast-check";
 import type { Hook } from "../../src/spec/types.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
-import { evaluate, sensorFilterScript, watchesOf, watchFilter, type EvaluateContext, type Evaluation } from "../../src/trigger/index.js";
+import {
+  evaluate,
+  sensorFilterScript,
+  watchesOf,
+  watchFilter,
+  type EvaluateContext,
+  type Evaluation,
+} from "../../src/trigger/index.js";
 import { application, APPLICATIONS, resourceResult } from "./applications.js";
 import { runLuaFilter } from "./lua-filter.js";
 import { CONFIGMAPS, configMap, deployment, DEPLOYMENTS } from "./objects.js";
@@ -13,16 +20,62 @@ import { hookSetFrom } from "./spec.js";
 
 const step = [{ name: "s", log: { message: "{{ object.metadata.name }}" } }];
 const HOOK_SET = hookSetFrom([
-  { name: "image", on: { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" }, changed: ["spec.template.spec.containers[0].image"] }, steps: step },
+  {
+    name: "image",
+    on: {
+      resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" },
+      changed: ["spec.template.spec.containers[0].image"],
+    },
+    steps: step,
+  },
   { name: "spec", on: { resource: { group: "apps", version: "v1", resource: "deployments" } }, steps: step },
-  { name: "prefix-all", on: { resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" }, events: ["add", "update", "delete"] }, steps: step },
-  { name: "labelled", on: { resource: { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } }, changed: ["spec.replicas"], when: "object.spec.replicas > oldObject.spec.replicas" }, steps: step },
+  {
+    name: "prefix-all",
+    on: {
+      resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" },
+      events: ["add", "update", "delete"],
+    },
+    steps: step,
+  },
+  {
+    name: "labelled",
+    on: {
+      resource: { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } },
+      changed: ["spec.replicas"],
+      when: "object.spec.replicas > oldObject.spec.replicas",
+    },
+    steps: step,
+  },
   { name: "cm-data", on: { resource: { version: "v1", resource: "configmaps", namespace: "web" } }, steps: step },
-  { name: "cm-key", on: { resource: { version: "v1", resource: "configmaps", name: "app-config" }, changed: ['data["app.properties"]'], events: ["add", "update"] }, steps: step },
+  {
+    name: "cm-key",
+    on: {
+      resource: { version: "v1", resource: "configmaps", name: "app-config" },
+      changed: ['data["app.properties"]'],
+      events: ["add", "update"],
+    },
+    steps: step,
+  },
   { name: "cm-add", on: { resource: { version: "v1", resource: "configmaps" }, events: ["add"] }, steps: step },
   { name: "cm-delete", on: { resource: { version: "v1", resource: "configmaps" }, events: ["delete"] }, steps: step },
-  { name: "argo", on: { argocd: { application: "web", resources: [{ kind: "Deployment", name: "frontend" }] } }, steps: step },
-  { name: "argo-all", on: { argocd: { labels: { team: "web" }, resources: [{ kind: "Deployment", namePrefix: "front", group: "apps" }], changedOnly: false, phases: ["Succeeded", "Failed"] }, when: "operation.phase == 'Succeeded'" }, steps: step },
+  {
+    name: "argo",
+    on: { argocd: { application: "web", resources: [{ kind: "Deployment", name: "frontend" }] } },
+    steps: step,
+  },
+  {
+    name: "argo-all",
+    on: {
+      argocd: {
+        labels: { team: "web" },
+        resources: [{ kind: "Deployment", namePrefix: "front", group: "apps" }],
+        changedOnly: false,
+        phases: ["Succeeded", "Failed"],
+      },
+      when: "operation.phase == 'Succeeded'",
+    },
+    steps: step,
+  },
 ]);
 export const HOOKS: Hook[] = HOOK_SET.hooks;
 /** The watches of HOOKS as one Sensor would have them, each with its one filter (a row per hook). */
@@ -65,7 +118,18 @@ const scalar = fc.oneof(
   fc.string({ maxLength: 8 }),
   fc.integer({ min: -3, max: 6 }),
   fc.boolean(),
-  fc.constantFrom("frontend", "web", "front-x", "Deployment", "registry.example/frontend:1.5.0", "deployment.apps/frontend configured", "Succeeded", "Failed", "2026-11-24T12:00:09Z", "2026-10-01T00:00:00Z"),
+  fc.constantFrom(
+    "frontend",
+    "web",
+    "front-x",
+    "Deployment",
+    "registry.example/frontend:1.5.0",
+    "deployment.apps/frontend configured",
+    "Succeeded",
+    "Failed",
+    "2026-11-24T12:00:09Z",
+    "2026-10-01T00:00:00Z",
+  ),
 );
 
 // JSON values as a watched object can hold them. Lists carry no null items and no lists: Argo
@@ -73,7 +137,11 @@ const scalar = fc.oneof(
 const { value: kubeValue } = fc.letrec<{ value: unknown; list: unknown[]; map: Record<string, unknown> }>((tie) => ({
   value: fc.oneof({ depthSize: "small", withCrossShrink: true }, scalar, fc.constant(null), tie("list"), tie("map")),
   list: fc.array(fc.oneof(scalar, tie("map")), { maxLength: 3 }),
-  map: fc.dictionary(fc.oneof(fc.string({ maxLength: 5 }), fc.constantFrom("name", "kind", "image", "team")), tie("value"), { maxKeys: 3 }),
+  map: fc.dictionary(
+    fc.oneof(fc.string({ maxLength: 5 }), fc.constantFrom("name", "kind", "image", "team")),
+    tie("value"),
+    { maxKeys: 3 },
+  ),
 }));
 
 function setPath(root: unknown, path: Path, value: unknown): unknown {
@@ -98,9 +166,24 @@ function setPath(root: unknown, path: Path, value: unknown): unknown {
 const mutation = fc.record({ path: fc.constantFrom(...PATHS), value: fc.oneof(kubeValue, fc.constant(undefined)) });
 
 function base(kind: "deployment" | "configmap" | "application", variant: number): KubeObject {
-  if (kind === "deployment") return deployment({ name: ["frontend", "backend", "front-2"][variant % 3], generation: 3 + (variant % 2), image: `registry.example/frontend:1.${variant % 3}.0` });
-  if (kind === "configmap") return configMap({ "app.properties": `color=${["blue", "green"][variant % 2]}`, other: "1" }, { name: ["app-config", "other"][variant % 2] });
-  const results = [resourceResult("Deployment", "frontend", ["deployment.apps/frontend configured", "deployment.apps/frontend unchanged"][variant % 2]!)];
+  if (kind === "deployment")
+    return deployment({
+      name: ["frontend", "backend", "front-2"][variant % 3],
+      generation: 3 + (variant % 2),
+      image: `registry.example/frontend:1.${variant % 3}.0`,
+    });
+  if (kind === "configmap")
+    return configMap(
+      { "app.properties": `color=${["blue", "green"][variant % 2]}`, other: "1" },
+      { name: ["app-config", "other"][variant % 2] },
+    );
+  const results = [
+    resourceResult(
+      "Deployment",
+      "frontend",
+      ["deployment.apps/frontend configured", "deployment.apps/frontend unchanged"][variant % 2]!,
+    ),
+  ];
   return application({
     results,
     labels: { team: "web" },
@@ -114,7 +197,10 @@ const GVRS = { deployment: DEPLOYMENTS, configmap: CONFIGMAPS, application: APPL
 export const eventArbitrary: fc.Arbitrary<ResourceEvent> = fc
   .record({
     kind: fc.constantFrom("deployment" as const, "configmap" as const, "application" as const),
-    type: fc.oneof({ weight: 12, arbitrary: fc.constantFrom("ADD", "UPDATE", "UPDATE", "DELETE") }, { weight: 1, arbitrary: kubeValue }),
+    type: fc.oneof(
+      { weight: 12, arbitrary: fc.constantFrom("ADD", "UPDATE", "UPDATE", "DELETE") },
+      { weight: 1, arbitrary: kubeValue },
+    ),
     oldVariant: fc.nat(11),
     newVariant: fc.nat(11),
     oldMutations: fc.array(mutation, { maxLength: 2 }),
@@ -130,14 +216,22 @@ export const eventArbitrary: fc.Arbitrary<ResourceEvent> = fc
     if (r.type === "DELETE" && r.wrapDelete) body = { Key: "web/x", Obj: body };
     const gvr = r.otherResource === 0 ? { group: "batch", version: "v1", resource: "jobs" } : GVRS[r.kind];
     return {
-      context: { id: `evt-${r.newVariant}-${r.oldVariant}`, source: "web", subject: "x", type: "resource", time: "2026-11-24T12:00:10Z" },
+      context: {
+        id: `evt-${r.newVariant}-${r.oldVariant}`,
+        source: "web",
+        subject: "x",
+        type: "resource",
+        time: "2026-11-24T12:00:10Z",
+      },
       data: { type: r.type as "ADD", body: body as KubeObject, oldBody: oldBody as KubeObject, ...gvr },
     };
   });
 
 export const contextArbitrary: fc.Arbitrary<EvaluateContext> = fc.record(
   {
-    memory: fc.record({ fingerprint: fc.oneof(fc.constantFrom("seen", "g:3", "g:4", "o:0000000000000000"), fc.string({ maxLength: 6 })) }),
+    memory: fc.record({
+      fingerprint: fc.oneof(fc.constantFrom("seen", "g:3", "g:4", "o:0000000000000000"), fc.string({ maxLength: 6 })),
+    }),
     hookFirstServedAt: fc.constantFrom("2026-10-15T00:00:00Z", "2026-11-30T00:00:00Z", "not a time"),
   },
   { requiredKeys: [] },
@@ -155,7 +249,8 @@ export function malformedEvaluation(e: Evaluation): string | undefined {
   if (!REMEMBER.has(e.remember)) return `remember is ${String(e.remember)}`;
   if (e.remember === "set" && typeof e.fingerprint !== "string") return "remember set without a fingerprint";
   if (e.decision.fires && e.remember === "keep") return "fires but remembers nothing";
-  if (e.decision.reason.startsWith("the event could not be evaluated")) return `an unexpected exception: ${e.decision.reason}`;
+  if (e.decision.reason.startsWith("the event could not be evaluated"))
+    return `an unexpected exception: ${e.decision.reason}`;
   const scope = JSON.parse(JSON.stringify(e.scope)) as Record<string, unknown>;
   for (const key of ["object", "oldObject", "event"]) if (!(key in scope)) return `scope has no ${key}`;
   return undefined;
@@ -187,7 +282,10 @@ export const filterProperty = fc.property(hookArbitrary, eventArbitrary, (hook, 
   const w = hook.trigger.watch;
   if (event.data.group !== w.group || event.data.resource !== w.resource) return;
   const pass = runLuaFilter(sensorFilterScript(hook.trigger), JSON.parse(JSON.stringify(event.data)));
-  if (!pass) throw new Error(`${hook.name}: ${e.decision.fires ? "fires" : `remembers (${e.remember})`} but the filter drops it: ${e.decision.reason}`);
+  if (!pass)
+    throw new Error(
+      `${hook.name}: ${e.decision.fires ? "fires" : `remembers (${e.remember})`} but the filter drops it: ${e.decision.reason}`,
+    );
 });
 
 /** A watch's one filter (all its hooks in one table) passes whatever fires any of its hooks. */
@@ -199,6 +297,8 @@ export const watchFilterProperty = fc.property(fc.constantFrom(...WATCHES), even
   });
   if (firing.length === 0) return;
   if (!runLuaFilter(watch.script, JSON.parse(JSON.stringify(event.data)))) {
-    throw new Error(`the filter of watch ${watch.hooks.map((h) => h.name).join(",")} drops what ${firing.map((h) => h.name).join(",")} needs`);
+    throw new Error(
+      `the filter of watch ${watch.hooks.map((h) => h.name).join(",")} drops what ${firing.map((h) => h.name).join(",")} needs`,
+    );
   }
 });

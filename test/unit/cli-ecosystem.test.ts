@@ -22,13 +22,22 @@ function cli(args: string[], options: { input?: string; cwd?: string; env?: Reco
   const env: NodeJS.ProcessEnv = { ...process.env, RESOURCE_HOOKS_TOKEN: "", ...options.env };
   delete env.NO_COLOR;
   Object.assign(env, options.env);
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: options.cwd ?? root, encoding: "utf8", env, ...(options.input !== undefined ? { input: options.input } : {}) });
+  const r = spawnSync(process.execPath, [...CLI, ...args], {
+    cwd: options.cwd ?? root,
+    encoding: "utf8",
+    env,
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Runs a shell command line with bash (pipefail: the CLI's own exit code counts). */
 function bash(script: string, env: Record<string, string> = {}) {
-  const r = spawnSync("bash", ["-c", `set -o pipefail; ${script}`], { cwd: root, encoding: "utf8", env: { ...process.env, ...env } });
+  const r = spawnSync("bash", ["-c", `set -o pipefail; ${script}`], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -44,14 +53,18 @@ describe("generate", { timeout: 180_000 }, () => {
     expect(docs.every((d) => d.errors.length === 0)).toBe(true);
     const objects = docs.map((d) => d.toJS() as { kind: string; metadata: { name: string } });
     expect(objects[0]!.kind).toBe("CustomResourceDefinition");
-    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(["ServiceAccount", "Deployment", "Service", "ConfigMap", "EventSource", "Sensor"]));
+    expect(objects.map((o) => o.kind)).toEqual(
+      expect.arrayContaining(["ServiceAccount", "Deployment", "Service", "ConfigMap", "EventSource", "Sensor"]),
+    );
     expect(objects.map((o) => o.kind)).not.toContain("Kustomization");
     expect(objects.map((o) => o.kind).slice(-2)).toEqual(["EventSource", "Sensor"]);
     expect(r.stdout).toContain("# Source: sensors/web.yaml\n");
   });
 
   it("-o json prints a kind: List of the same objects", () => {
-    const yaml = parseAllDocuments(cli(["generate", "-f", "examples/hooks.yaml"]).stdout).map((d) => d.toJS() as object);
+    const yaml = parseAllDocuments(cli(["generate", "-f", "examples/hooks.yaml"]).stdout).map(
+      (d) => d.toJS() as object,
+    );
     const r = cli(["generate", "-f", "examples/hooks.yaml", "-o", "json"]);
     expect(r.code).toBe(0);
     const list = JSON.parse(r.stdout) as { apiVersion: string; kind: string; items: object[] };
@@ -61,7 +74,10 @@ describe("generate", { timeout: 180_000 }, () => {
 
   it("--output-dir writes the directory; --check then passes however -f is spelt and from wherever it runs", () => {
     const dir = join(tmp, "deploy");
-    expect(cli(["generate", "-f", "examples/hooks.yaml", "--output-dir", dir])).toMatchObject({ code: 0, stdout: `${dir}: 9 files, 9 written, 0 removed\n` });
+    expect(cli(["generate", "-f", "examples/hooks.yaml", "--output-dir", dir])).toMatchObject({
+      code: 0,
+      stdout: `${dir}: 9 files, 9 written, 0 removed\n`,
+    });
     const fromRoot = relative(root, dir);
     for (const [f, cwd] of [
       ["examples/hooks.yaml", root],
@@ -89,13 +105,19 @@ describe("generate", { timeout: 180_000 }, () => {
     expect(r.stdout).toContain("missing: manifests/runner.yaml (would be generated)\n");
     expect(r.stdout).toContain("extra: eventsources/old.yaml (generated earlier, no longer produced)\n");
     expect(r.stdout).not.toContain("eventsources/web.yaml");
-    expect(r.stderr).toBe(`${dir}: 3 file(s) differ from what would be generated; run: resource-hooks generate -f examples/hooks.yaml --output-dir ${dir}\n`);
+    expect(r.stderr).toBe(
+      `${dir}: 3 file(s) differ from what would be generated; run: resource-hooks generate -f examples/hooks.yaml --output-dir ${dir}\n`,
+    );
     // Piped, the diff carries no colour codes.
     expect(r.stdout).not.toContain("\u001b[");
   });
 
   it("--check without --output-dir is a usage error (exit 2)", () => {
-    expect(cli(["generate", "-f", "examples/hooks.yaml", "--check"])).toEqual({ code: 2, stdout: "", stderr: "error: --check compares a directory: give --output-dir <dir>\n" });
+    expect(cli(["generate", "-f", "examples/hooks.yaml", "--check"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "error: --check compares a directory: give --output-dir <dir>\n",
+    });
   });
 });
 
@@ -111,7 +133,11 @@ describe("pipes and stdin", { timeout: 180_000 }, () => {
       "spec:",
       "  runner: {url: http://many-runner.argo-events.svc:8080}",
       "  hooks:",
-      ...Array.from({ length: 40 }, (_, i) => `    - {name: h${i}, on: {resource: {group: apps, version: v1, resource: deployments, namespace: ns${i}, name: a${i}}, changed: [spec.replicas]}, steps: [{name: s, log: {message: m}}]}`),
+      ...Array.from(
+        { length: 40 },
+        (_, i) =>
+          `    - {name: h${i}, on: {resource: {group: apps, version: v1, resource: deployments, namespace: ns${i}, name: a${i}}, changed: [spec.replicas]}, steps: [{name: s, log: {message: m}}]}`,
+      ),
     ].join("\n"),
   );
 
@@ -126,9 +152,26 @@ describe("pipes and stdin", { timeout: 180_000 }, () => {
   });
 
   it("-f - reads hooks.yaml from stdin, for validate, generate and simulate", () => {
-    expect(cli(["validate", "-f", "-"], { input: example })).toEqual({ code: 0, stdout: "<stdin>: valid: 6 hook(s), 5 watch(es)\n", stderr: "" });
-    expect(cli(["generate", "-f", "-"], { input: example }).stdout).toBe(cli(["generate", "-f", "examples/hooks.yaml"]).stdout.replace("from examples/hooks.yaml;", "from -;"));
-    const sim = cli(["simulate", "-f", "-", "--old", "examples/objects/deployment-2-replicas.yaml", "--new", "examples/objects/deployment-4-replicas.yaml"], { input: example });
+    expect(cli(["validate", "-f", "-"], { input: example })).toEqual({
+      code: 0,
+      stdout: "<stdin>: valid: 6 hook(s), 5 watch(es)\n",
+      stderr: "",
+    });
+    expect(cli(["generate", "-f", "-"], { input: example }).stdout).toBe(
+      cli(["generate", "-f", "examples/hooks.yaml"]).stdout.replace("from examples/hooks.yaml;", "from -;"),
+    );
+    const sim = cli(
+      [
+        "simulate",
+        "-f",
+        "-",
+        "--old",
+        "examples/objects/deployment-2-replicas.yaml",
+        "--new",
+        "examples/objects/deployment-4-replicas.yaml",
+      ],
+      { input: example },
+    );
     expect(sim.code).toBe(0);
     expect(sim.stdout).toContain("FIRES  announce-scaling: spec.replicas changed");
   });
@@ -138,20 +181,32 @@ describe("pipes and stdin", { timeout: 180_000 }, () => {
     const r = cli(["validate", "-f", "-"], { input: bad });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^<stdin>:26:\d+: spec\.hooks\[0\]\.on\.events\[0\]: expected one of "add", "update", "delete", got string "modify"\n$/);
+    expect(r.stderr).toMatch(
+      /^<stdin>:26:\d+: spec\.hooks\[0\]\.on\.events\[0\]: expected one of "add", "update", "delete", got string "modify"\n$/,
+    );
   });
 });
 
 describe("exit codes, streams and colour", { timeout: 180_000 }, () => {
   it("usage errors exit 2 with the message on stderr; --help and --version exit 0", () => {
-    for (const args of [["frobnicate"], ["validate"], ["validate", "-f", "examples/hooks.yaml", "--bogus"], ["validate", "-f", "examples/hooks.yaml", "-o", "xml"], ["completion", "tcsh"], []]) {
+    for (const args of [
+      ["frobnicate"],
+      ["validate"],
+      ["validate", "-f", "examples/hooks.yaml", "--bogus"],
+      ["validate", "-f", "examples/hooks.yaml", "-o", "xml"],
+      ["completion", "tcsh"],
+      [],
+    ]) {
       const r = cli(args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stdout, args.join(" ")).toBe("");
       expect(r.stderr, args.join(" ")).not.toBe("");
     }
     expect(cli(["--help"]).code).toBe(0);
-    expect(cli(["--version"])).toMatchObject({ code: 0, stdout: `${(JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version}\n` });
+    expect(cli(["--version"])).toMatchObject({
+      code: 0,
+      stdout: `${(JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version}\n`,
+    });
   });
 
   it("invalid input exits 1, with the problem on stderr and nothing on stdout", () => {
@@ -163,20 +218,40 @@ describe("exit codes, streams and colour", { timeout: 180_000 }, () => {
 
   it("version prints the package and Node.js versions, also as JSON", () => {
     const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
-    expect(cli(["version"])).toEqual({ code: 0, stdout: `resource-hooks ${version} (Node.js ${process.versions.node})\n`, stderr: "" });
+    expect(cli(["version"])).toEqual({
+      code: 0,
+      stdout: `resource-hooks ${version} (Node.js ${process.versions.node})\n`,
+      stderr: "",
+    });
     expect(JSON.parse(cli(["version", "-o", "json"]).stdout)).toEqual({ version, node: process.versions.node });
   });
 
   it("-o is the output format in every command: yaml and json say the same", () => {
     const json = JSON.parse(cli(["schema"]).stdout) as unknown;
     expect(parseAllDocuments(cli(["schema", "-o", "yaml"]).stdout)[0]!.toJS()).toEqual(json);
-    expect(JSON.parse(cli(["validate", "-f", "examples/hooks.yaml", "-o", "json"]).stdout)).toEqual({ file: "examples/hooks.yaml", valid: true, hooks: 6, watches: 5 });
-    const sim = ["simulate", "-f", "examples/hooks.yaml", "--old", "examples/objects/deployment-2-replicas.yaml", "--new", "examples/objects/deployment-4-replicas.yaml"];
-    expect(parseAllDocuments(cli([...sim, "-o", "yaml"]).stdout)[0]!.toJS()).toEqual(JSON.parse(cli([...sim, "-o", "json"]).stdout));
+    expect(JSON.parse(cli(["validate", "-f", "examples/hooks.yaml", "-o", "json"]).stdout)).toEqual({
+      file: "examples/hooks.yaml",
+      valid: true,
+      hooks: 6,
+      watches: 5,
+    });
+    const sim = [
+      "simulate",
+      "-f",
+      "examples/hooks.yaml",
+      "--old",
+      "examples/objects/deployment-2-replicas.yaml",
+      "--new",
+      "examples/objects/deployment-4-replicas.yaml",
+    ];
+    expect(parseAllDocuments(cli([...sim, "-o", "yaml"]).stdout)[0]!.toJS()).toEqual(
+      JSON.parse(cli([...sim, "-o", "json"]).stdout),
+    );
   });
 
   // script(1) gives the CLI a real terminal; its output is what the terminal shows.
-  const onTerminal = (command: string, env: Record<string, string> = {}) => bash(`script -qec "${node} ${command}" /dev/null`, env);
+  const onTerminal = (command: string, env: Record<string, string> = {}) =>
+    bash(`script -qec "${node} ${command}" /dev/null`, env);
 
   it("colours validation errors on a terminal, never with NO_COLOR, never into a pipe", () => {
     const bad = join(tmp, "bad.yaml");
@@ -200,7 +275,9 @@ describe("exit codes, streams and colour", { timeout: 180_000 }, () => {
     const diff = onTerminal(`generate -f examples/hooks.yaml --output-dir '${dir}' --check`);
     expect(diff.code).toBe(1);
     expect(diff.stdout).toContain("\u001b[31m-# edited\u001b[0m");
-    expect(onTerminal(`generate -f examples/hooks.yaml --output-dir '${dir}' --check`, { NO_COLOR: "1" }).stdout).not.toContain("\u001b[");
+    expect(
+      onTerminal(`generate -f examples/hooks.yaml --output-dir '${dir}' --check`, { NO_COLOR: "1" }).stdout,
+    ).not.toContain("\u001b[");
   });
 });
 
@@ -212,7 +289,24 @@ describe("completion", { timeout: 180_000 }, () => {
   const commands = walk(buildProgram());
 
   it("every command and every flag of the command tree appears in the bash, zsh and fish scripts", () => {
-    expect(commands.map((c) => c.path.join(" "))).toEqual(expect.arrayContaining(["init", "add", "validate", "generate", "schema", "serve", "send", "runs list", "runs get", "runs retry", "simulate", "explain", "version", "completion"]));
+    expect(commands.map((c) => c.path.join(" "))).toEqual(
+      expect.arrayContaining([
+        "init",
+        "add",
+        "validate",
+        "generate",
+        "schema",
+        "serve",
+        "send",
+        "runs list",
+        "runs get",
+        "runs retry",
+        "simulate",
+        "explain",
+        "version",
+        "completion",
+      ]),
+    );
     const program = buildProgram();
     const bashText = bashScript(program);
     const zshText = zshScript(program);
@@ -228,7 +322,9 @@ describe("completion", { timeout: 180_000 }, () => {
       for (const flag of flags) {
         expect(table.exec(bashText)?.[1]?.split(" "), `${path.join(" ")} ${flag}`).toContain(flag);
         expect(table.exec(zshText)?.[1]?.split(" "), `${path.join(" ")} ${flag}`).toContain(flag);
-        expect(fishText, `${path.join(" ")} ${flag}`).toContain(flag.startsWith("--") ? ` -l ${flag.slice(2)}` : ` -s ${flag.slice(1)}`);
+        expect(fishText, `${path.join(" ")} ${flag}`).toContain(
+          flag.startsWith("--") ? ` -l ${flag.slice(2)}` : ` -s ${flag.slice(1)}`,
+        );
       }
     }
   });
@@ -240,7 +336,9 @@ describe("completion", { timeout: 180_000 }, () => {
     writeFileSync(script, r.stdout);
     const complete = (...words: string[]) => {
       const quoted = words.map((w) => `'${w}'`).join(" ");
-      const out = bash(`source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _resource_hooks; echo "\${COMPREPLY[*]}"`);
+      const out = bash(
+        `source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _resource_hooks; echo "\${COMPREPLY[*]}"`,
+      );
       expect(out.stderr).toBe("");
       return out.stdout.trim();
     };

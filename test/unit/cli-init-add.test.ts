@@ -23,7 +23,11 @@ function cli(...args: string[]) {
 }
 
 const example = readFileSync(join(root, "examples/hooks.yaml"), "utf8");
-const hook = { name: "added", on: { resource: { version: "v1", resource: "secrets" } }, steps: [{ name: "log", log: { message: "m" } }] };
+const hook = {
+  name: "added",
+  on: { resource: { version: "v1", resource: "secrets" } },
+  steps: [{ name: "log", log: { message: "m" } }],
+};
 
 // A child process starts in a second or more on a loaded machine: the timeouts bound a hang only.
 describe("init", { timeout: 120_000 }, () => {
@@ -32,11 +36,17 @@ describe("init", { timeout: 120_000 }, () => {
     expect(cli("init", "-f", file)).toMatchObject({ code: 0, stderr: "" });
     expect(readFileSync(file, "utf8")).toBe(STARTER_HOOKS_YAML);
     expect(STARTER_HOOKS_YAML).toMatch(/^# /);
-    expect(cli("validate", "-f", file)).toEqual({ code: 0, stdout: `${file}: valid: 1 hook(s), 1 watch(es)\n`, stderr: "" });
+    expect(cli("validate", "-f", file)).toEqual({
+      code: 0,
+      stdout: `${file}: valid: 1 hook(s), 1 watch(es)\n`,
+      stderr: "",
+    });
     writeFileSync(file, "mine\n");
     const again = cli("init", "-f", file);
     expect(again.code).toBe(1);
-    expect(again.stderr).toBe(`resource-hooks: ${file} exists; add hooks with resource-hooks add, or overwrite it with --force\n`);
+    expect(again.stderr).toBe(
+      `resource-hooks: ${file} exists; add hooks with resource-hooks add, or overwrite it with --force\n`,
+    );
     expect(readFileSync(file, "utf8")).toBe("mine\n");
     expect(cli("init", "-f", file, "--force").code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(STARTER_HOOKS_YAML);
@@ -48,11 +58,21 @@ describe("add", { timeout: 180_000 }, () => {
     const file = join(tmp, "hooks.yaml");
     writeFileSync(file, example);
     const r = cli(
-      "add", "-f", file,
-      "--resource", "apps/v1/deployments", "--namespace", "web", "--name", "frontend",
-      "--changed", "spec.template.spec.containers[0].image",
-      "--log", "image now {{ object.spec.template.spec.containers[0].image }}",
-      "--http", "PUT=https://hooks.example.com/deployed/{{ object.metadata.name }}",
+      "add",
+      "-f",
+      file,
+      "--resource",
+      "apps/v1/deployments",
+      "--namespace",
+      "web",
+      "--name",
+      "frontend",
+      "--changed",
+      "spec.template.spec.containers[0].image",
+      "--log",
+      "image now {{ object.spec.template.spec.containers[0].image }}",
+      "--http",
+      "PUT=https://hooks.example.com/deployed/{{ object.metadata.name }}",
     );
     expect(r).toEqual({ code: 0, stdout: `${file}: added hook frontend-deployments\n`, stderr: "" });
     const updated = readFileSync(file, "utf8");
@@ -82,16 +102,43 @@ describe("add", { timeout: 180_000 }, () => {
       ].join("\n"),
     );
     // The new hook is a real one: it fires for the image change and not for a scale.
-    const fires = cli("simulate", "-f", file, "--old", join(root, "examples/objects/frontend-1.4.0.yaml"), "--new", join(root, "examples/objects/frontend-1.5.0.yaml"), "-o", "json");
-    expect((JSON.parse(fires.stdout) as Array<{ hook: string; fires: boolean }>).find((x) => x.hook === "frontend-deployments")).toMatchObject({ fires: true });
+    const fires = cli(
+      "simulate",
+      "-f",
+      file,
+      "--old",
+      join(root, "examples/objects/frontend-1.4.0.yaml"),
+      "--new",
+      join(root, "examples/objects/frontend-1.5.0.yaml"),
+      "-o",
+      "json",
+    );
+    expect(
+      (JSON.parse(fires.stdout) as Array<{ hook: string; fires: boolean }>).find(
+        (x) => x.hook === "frontend-deployments",
+      ),
+    ).toMatchObject({ fires: true });
   });
 
   it("refuses a hook that would make the file invalid, naming file:line:column, and leaves the file unchanged", () => {
     const file = join(tmp, "refuse.yaml");
     writeFileSync(file, example);
-    const r = cli("add", "-f", file, "--resource", "v1/configmaps", "--http", "https://user:secret@hooks.example.com/x");
+    const r = cli(
+      "add",
+      "-f",
+      file,
+      "--resource",
+      "v1/configmaps",
+      "--http",
+      "https://user:secret@hooks.example.com/x",
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: spec\\.hooks\\[6\\]\\.steps\\[0\\]\\.http\\.url: .*credentials`, "m"));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: spec\\.hooks\\[6\\]\\.steps\\[0\\]\\.http\\.url: .*credentials`,
+        "m",
+      ),
+    );
     expect(r.stderr).toContain(`resource-hooks: ${file}: not changed: the hook would make it invalid`);
     expect(readFileSync(file, "utf8")).toBe(example);
   });
@@ -100,13 +147,39 @@ describe("add", { timeout: 180_000 }, () => {
     const file = join(tmp, "k8s.yaml");
     writeFileSync(file, STARTER_HOOKS_YAML);
     const job = join(tmp, "job.yaml");
-    writeFileSync(job, "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: smoke-, namespace: web}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}\n");
-    const args = ["add", "-f", file, "--resource", "v1/configmaps", "--namespace", "web", "--event", "update", "--wait-rollout", "5m", "--kubernetes", `create=${job}`, "--log", "done"];
+    writeFileSync(
+      job,
+      "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: smoke-, namespace: web}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}\n",
+    );
+    const args = [
+      "add",
+      "-f",
+      file,
+      "--resource",
+      "v1/configmaps",
+      "--namespace",
+      "web",
+      "--event",
+      "update",
+      "--wait-rollout",
+      "5m",
+      "--kubernetes",
+      `create=${job}`,
+      "--log",
+      "done",
+    ];
     expect(cli(...args).code).toBe(0);
     expect(cli(...args).stdout).toBe(`${file}: added hook all-configmaps-2\n`);
-    const hooks = (parse(readFileSync(file, "utf8")) as { spec: { hooks: Array<{ name: string; on: unknown; steps: Array<Record<string, unknown>> }> } }).spec.hooks;
+    const hooks = (
+      parse(readFileSync(file, "utf8")) as {
+        spec: { hooks: Array<{ name: string; on: unknown; steps: Array<Record<string, unknown>> }> };
+      }
+    ).spec.hooks;
     expect(hooks.map((h) => h.name)).toEqual(["log-image-change", "all-configmaps", "all-configmaps-2"]);
-    expect(hooks[1]!.on).toEqual({ resource: { version: "v1", resource: "configmaps", namespace: "web" }, events: ["update"] });
+    expect(hooks[1]!.on).toEqual({
+      resource: { version: "v1", resource: "configmaps", namespace: "web" },
+      events: ["update"],
+    });
     expect(hooks[1]!.steps).toEqual([
       { name: "rollout", waitFor: { for: "rollout", timeout: "5m" }, timeout: "5m" },
       { name: "create", kubernetes: { action: "create", manifest: parse(readFileSync(job, "utf8")) as unknown } },
@@ -118,7 +191,10 @@ describe("add", { timeout: 180_000 }, () => {
   it("usage errors exit 2 and change nothing: no step, a resource without a version", () => {
     const file = join(tmp, "usage.yaml");
     writeFileSync(file, STARTER_HOOKS_YAML);
-    expect(cli("add", "-f", file, "--resource", "v1/configmaps")).toMatchObject({ code: 2, stderr: "error: give at least one step: --http, --log, --kubernetes or --wait-rollout\n" });
+    expect(cli("add", "-f", file, "--resource", "v1/configmaps")).toMatchObject({
+      code: 2,
+      stderr: "error: give at least one step: --http, --log, --kubernetes or --wait-rollout\n",
+    });
     const noVersion = cli("add", "-f", file, "--resource", "apps/deployments", "--log", "x");
     expect(noVersion.code).toBe(2);
     expect(noVersion.stderr).toContain("expected <group>/<version>/<resource> (apps/v1/deployments)");
@@ -152,17 +228,34 @@ describe("appendHook", () => {
     const cut = text.indexOf("\n  # about the runner");
     expect(updated.slice(0, cut)).toBe(text.slice(0, cut));
     expect(updated.slice(cut)).toBe(
-      ["  - name: added", "    on:", "      resource:", "        version: v1", "        resource: secrets", "    steps:", "      - name: log", "        log:", "          message: m", "", "  # about the runner", "  runner:", "    url: http://t-runner.argo-events.svc:8080", ""].join("\n"),
+      [
+        "  - name: added",
+        "    on:",
+        "      resource:",
+        "        version: v1",
+        "        resource: secrets",
+        "    steps:",
+        "      - name: log",
+        "        log:",
+        "          message: m",
+        "",
+        "  # about the runner",
+        "  runner:",
+        "    url: http://t-runner.argo-events.svc:8080",
+        "",
+      ].join("\n"),
     );
     expect(parseHookSet(updated, "t.yaml").hooks.map((h) => h.name)).toEqual(["a", "added"]);
   });
 
   it("adds to a file without a trailing newline and to an empty flow list", () => {
-    const noNewline = "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: t}\nspec:\n  runner: {url: http://t-runner.argo-events.svc:8080}\n  hooks:\n    - {name: a, on: {resource: {version: v1, resource: configmaps}}, steps: [{name: s, log: {message: x}}]}";
+    const noNewline =
+      "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: t}\nspec:\n  runner: {url: http://t-runner.argo-events.svc:8080}\n  hooks:\n    - {name: a, on: {resource: {version: v1, resource: configmaps}}, steps: [{name: s, log: {message: x}}]}";
     const updated = appendHook(noNewline, hook);
     expect(updated.startsWith(`${noNewline}\n    - name: added\n`)).toBe(true);
     expect(parseHookSet(updated, "t.yaml").hooks.map((h) => h.name)).toEqual(["a", "added"]);
-    const empty = "# my hooks\napiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: t}\nspec:\n  runner: {url: http://t-runner.argo-events.svc:8080}\n  hooks: []\n";
+    const empty =
+      "# my hooks\napiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: t}\nspec:\n  runner: {url: http://t-runner.argo-events.svc:8080}\n  hooks: []\n";
     const filled = appendHook(empty, hook);
     expect(filled.startsWith("# my hooks\n")).toBe(true);
     expect((parse(filled) as { spec: { hooks: unknown[] } }).spec.hooks).toEqual([hook]);

@@ -15,7 +15,11 @@ const tmp = mkdtempSync(join(tmpdir(), "rh-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: root, encoding: "utf8", env: { ...process.env, RESOURCE_HOOKS_TOKEN: "" } });
+  const r = spawnSync(process.execPath, [...CLI, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, RESOURCE_HOOKS_TOKEN: "" },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,14 +31,23 @@ function file(name: string, content: unknown): string {
 
 describe("validate and generate", () => {
   it("validate reports a valid file and its watch count", () => {
-    expect(cli("validate", "-f", "examples/hooks.yaml")).toEqual({ code: 0, stdout: "examples/hooks.yaml: valid: 6 hook(s), 5 watch(es)\n", stderr: "" });
+    expect(cli("validate", "-f", "examples/hooks.yaml")).toEqual({
+      code: 0,
+      stdout: "examples/hooks.yaml: valid: 6 hook(s), 5 watch(es)\n",
+      stderr: "",
+    });
   });
 
   it("validate names file:line:column, the path and what was expected", () => {
-    const bad = file("bad.yaml", "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: web}\nspec:\n  runner: {url: http://web-runner:8080}\n  hooks:\n    - name: x\n      on: {resource: {version: v1, resource: configmaps}, events: [modify]}\n      steps: [{name: s, log: {message: hi}}]\n");
+    const bad = file(
+      "bad.yaml",
+      "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: web}\nspec:\n  runner: {url: http://web-runner:8080}\n  hooks:\n    - name: x\n      on: {resource: {version: v1, resource: configmaps}, events: [modify]}\n      steps: [{name: s, log: {message: hi}}]\n",
+    );
     const r = cli("validate", "-f", bad);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`${bad}:8:68: spec.hooks[0].on.events[0]: expected one of "add", "update", "delete", got string "modify"\n`);
+    expect(r.stderr).toBe(
+      `${bad}:8:68: spec.hooks[0].on.events[0]: expected one of "add", "update", "delete", got string "modify"\n`,
+    );
   });
 
   // generate (stream, --output-dir, --check): cli-ecosystem.test.ts
@@ -42,14 +55,33 @@ describe("validate and generate", () => {
 
 describe("simulate", () => {
   it("prints which hooks fire and why the others do not, with steps rendered, as JSON", () => {
-    const r = cli("simulate", "-f", "examples/hooks.yaml", "--old", "examples/objects/deployment-2-replicas.yaml", "--new", "examples/objects/deployment-4-replicas.yaml", "-o", "json");
+    const r = cli(
+      "simulate",
+      "-f",
+      "examples/hooks.yaml",
+      "--old",
+      "examples/objects/deployment-2-replicas.yaml",
+      "--new",
+      "examples/objects/deployment-4-replicas.yaml",
+      "-o",
+      "json",
+    );
     expect(r.code).toBe(0);
-    const results = JSON.parse(r.stdout) as Array<{ hook: string; fires: boolean; reason: string; steps: Array<{ name: string; config: { text?: string } }> }>;
+    const results = JSON.parse(r.stdout) as Array<{
+      hook: string;
+      fires: boolean;
+      reason: string;
+      steps: Array<{ name: string; config: { text?: string } }>;
+    }>;
     expect(results.map((x) => [x.hook, x.fires, x.reason])).toEqual([
       ["purge-cdn-on-image-change", false, "none of spec.template.spec.containers[0].image changed"],
       ["log-frontend-changes", true, "generation changed from 3 to 4"],
       ["reload-config-job", false, "the event is for apps/v1/deployments, the hook watches v1/configmaps"],
-      ["smoke-test-on-ingress-change", false, "the event is for apps/v1/deployments, the hook watches networking.k8s.io/v1/ingresses"],
+      [
+        "smoke-test-on-ingress-change",
+        false,
+        "the event is for apps/v1/deployments, the hook watches networking.k8s.io/v1/ingresses",
+      ],
       ["announce-scaling", true, "spec.replicas changed"],
       ["purge-cdn-after-argocd-sync", false, "the event is for apps/deployments, not an Argo CD Application"],
     ]);
@@ -59,7 +91,10 @@ describe("simulate", () => {
 
 describe("serve and send", () => {
   function serve(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-    return spawn(process.execPath, [...CLI, "serve", ...args], { cwd: root, env: { ...process.env, RESOURCE_HOOKS_TOKEN: "", ...env } });
+    return spawn(process.execPath, [...CLI, "serve", ...args], {
+      cwd: root,
+      env: { ...process.env, RESOURCE_HOOKS_TOKEN: "", ...env },
+    });
   }
   async function listening(child: ChildProcessWithoutNullStreams): Promise<string> {
     let out = "";
@@ -72,14 +107,27 @@ describe("serve and send", () => {
       child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${out}`)));
     });
   }
-  const exited = (child: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exited = (child: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>) =>
+    new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
 
   it("refuses to start without a token, or with the generated placeholder", async () => {
     const none = cli("serve", "-f", "examples/hooks.yaml", "--store", "memory", "--port", "0");
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain("no token: give --token-file or RESOURCE_HOOKS_TOKEN, or --insecure-no-auth for local experiments");
+    expect(none.stdout).toContain(
+      "no token: give --token-file or RESOURCE_HOOKS_TOKEN, or --insecure-no-auth for local experiments",
+    );
     const placeholder = file("placeholder", "Bearer replace-me-with-a-random-token\n");
-    const r = cli("serve", "-f", "examples/hooks.yaml", "--store", "memory", "--port", "0", "--token-file", placeholder);
+    const r = cli(
+      "serve",
+      "-f",
+      "examples/hooks.yaml",
+      "--store",
+      "memory",
+      "--port",
+      "0",
+      "--token-file",
+      placeholder,
+    );
     expect(r.code).toBe(2);
     expect(r.stdout).toContain("the token is still the generated placeholder");
   }, 60_000);
@@ -91,7 +139,15 @@ describe("serve and send", () => {
       metadata: { name: "t" },
       spec: {
         runner: { url: "http://127.0.0.1:8080", store: "memory" },
-        hooks: [{ name: "scaled", on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"] }, steps: [{ name: "call", http: { url: `${peerUrl}/scaled`, body: { replicas: "{{ object.spec.replicas }}" } } }] }],
+        hooks: [
+          {
+            name: "scaled",
+            on: { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"] },
+            steps: [
+              { name: "call", http: { url: `${peerUrl}/scaled`, body: { replicas: "{{ object.spec.replicas }}" } } },
+            ],
+          },
+        ],
       },
     });
   }
@@ -100,26 +156,75 @@ describe("serve and send", () => {
     const peer = await startRecordingServer({ responder: () => ({ status: 200, body: { ok: true } }) });
     const hooks = scaledHookSet(peer.url);
     const tokenFile = file("token", "Bearer cli-test-token-0123456789\n");
-    const child = serve(["-f", hooks, "--port", "0", "--host", "127.0.0.1", "--token-file", tokenFile, "--no-kube-events"]);
+    const child = serve([
+      "-f",
+      hooks,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--token-file",
+      tokenFile,
+      "--no-kube-events",
+    ]);
     const childExit = exited(child);
     const url = await listening(child);
     const oldFile = file("old.yaml", deployment({ replicas: 2 }));
     const newFile = file("new.yaml", deployment({ replicas: 5, generation: 4 }));
     // A refusal is an error: its status and body on stderr, nothing on stdout, exit 1.
-    const refused = cli("send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", oldFile, "--new", newFile, "--token-file", file("wrong-token", "not-the-token-0123456789"));
+    const refused = cli(
+      "send",
+      "--url",
+      url,
+      "-f",
+      hooks,
+      "--hook",
+      "scaled",
+      "--old",
+      oldFile,
+      "--new",
+      newFile,
+      "--token-file",
+      file("wrong-token", "not-the-token-0123456789"),
+    );
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe("");
     expect(refused.stderr).toMatch(/^HTTP 401: /);
-    const send = spawn(process.execPath, [...CLI, "send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", oldFile, "--new", newFile, "--token-file", tokenFile, "--wait"], { cwd: root });
+    const send = spawn(
+      process.execPath,
+      [
+        ...CLI,
+        "send",
+        "--url",
+        url,
+        "-f",
+        hooks,
+        "--hook",
+        "scaled",
+        "--old",
+        oldFile,
+        "--new",
+        newFile,
+        "--token-file",
+        tokenFile,
+        "--wait",
+      ],
+      { cwd: root },
+    );
     const sendExit = exited(send);
     let sendOut = "";
     send.stdout.on("data", (c: Buffer) => (sendOut += c.toString()));
     expect(await sendExit).toBe(0);
     expect(peer.requests.map((r) => r.json)).toEqual([{ replicas: 5 }]);
-    const answer = JSON.parse(sendOut) as { runs: Array<{ spec: { hook: string }; status: { phase: string; steps: unknown[] } }> };
+    const answer = JSON.parse(sendOut) as {
+      runs: Array<{ spec: { hook: string }; status: { phase: string; steps: unknown[] } }>;
+    };
     expect(answer.runs).toHaveLength(1);
     expect(answer.runs[0]!.spec.hook).toBe("scaled");
-    expect(answer.runs[0]!.status).toMatchObject({ phase: "Succeeded", steps: [{ name: "call", phase: "Succeeded", attempts: 1 }] });
+    expect(answer.runs[0]!.status).toMatchObject({
+      phase: "Succeeded",
+      steps: [{ name: "call", phase: "Succeeded", attempts: 1 }],
+    });
     child.kill("SIGTERM");
     expect(await childExit).toBe(0);
     await peer.close();
@@ -128,18 +233,51 @@ describe("serve and send", () => {
   it("on SIGTERM the running run finishes within the grace period, then the runner exits 0", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const peer = await startRecordingServer({ responder: async () => {
-      await gate;
-      return { status: 200, body: { ok: true } };
-    } });
+    const peer = await startRecordingServer({
+      responder: async () => {
+        await gate;
+        return { status: 200, body: { ok: true } };
+      },
+    });
     const hooks = scaledHookSet(peer.url);
     const tokenFile = file("token", "Bearer cli-test-token-0123456789\n");
-    const child = serve(["-f", hooks, "--port", "0", "--host", "127.0.0.1", "--token-file", tokenFile, "--no-kube-events", "--shutdown-grace", "20s"]);
+    const child = serve([
+      "-f",
+      hooks,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--token-file",
+      tokenFile,
+      "--no-kube-events",
+      "--shutdown-grace",
+      "20s",
+    ]);
     let logs = "";
     child.stdout.on("data", (c: Buffer) => (logs += c.toString()));
     const childExit = exited(child);
     const url = await listening(child);
-    const send = spawn(process.execPath, [...CLI, "send", "--url", url, "-f", hooks, "--hook", "scaled", "--old", file("old.yaml", deployment({ replicas: 2 })), "--new", file("new.yaml", deployment({ replicas: 6, generation: 4 })), "--token-file", tokenFile], { cwd: root });
+    const send = spawn(
+      process.execPath,
+      [
+        ...CLI,
+        "send",
+        "--url",
+        url,
+        "-f",
+        hooks,
+        "--hook",
+        "scaled",
+        "--old",
+        file("old.yaml", deployment({ replicas: 2 })),
+        "--new",
+        file("new.yaml", deployment({ replicas: 6, generation: 4 })),
+        "--token-file",
+        tokenFile,
+      ],
+      { cwd: root },
+    );
     expect(await exited(send)).toBe(0);
     await peer.waitFor(1);
     child.kill("SIGTERM");
@@ -153,8 +291,24 @@ describe("serve and send", () => {
   it("send to a runner that does not answer names the URL and the cause", async () => {
     const port = await closedPort();
     const hooks = scaledHookSet("http://127.0.0.1:9");
-    const r = cli("send", "--url", `http://127.0.0.1:${port}`, "-f", hooks, "--hook", "scaled", "--type", "add", "--new", file("new.yaml", deployment({ replicas: 6 })), "--token-file", file("token", "cli-test-token-0123456789"));
+    const r = cli(
+      "send",
+      "--url",
+      `http://127.0.0.1:${port}`,
+      "-f",
+      hooks,
+      "--hook",
+      "scaled",
+      "--type",
+      "add",
+      "--new",
+      file("new.yaml", deployment({ replicas: 6 })),
+      "--token-file",
+      file("token", "cli-test-token-0123456789"),
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`cannot reach the runner at http://127.0.0.1:${port}/hooksets/t/watches/deployments-all: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(r.stderr).toContain(
+      `cannot reach the runner at http://127.0.0.1:${port}/hooksets/t/watches/deployments-all: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
   });
 });

@@ -34,12 +34,23 @@ const HOOKS = {
     hooks: [
       {
         name: "purge",
-        on: { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" }, changed: ["spec.template.spec.containers[0].image"] },
+        on: {
+          resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" },
+          changed: ["spec.template.spec.containers[0].image"],
+        },
         steps: [{ name: "tell", http: { url: "https://cdn.example.com/purge" } }],
       },
       {
         name: "payments",
-        on: { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", labels: { team: "payments" } } },
+        on: {
+          resource: {
+            group: "apps",
+            version: "v1",
+            resource: "deployments",
+            namespace: "web",
+            labels: { team: "payments" },
+          },
+        },
         steps: [{ name: "a", log: { message: "hi" } }],
       },
     ],
@@ -47,7 +58,8 @@ const HOOKS = {
 };
 const hookSet = parseHookSet(stringify(HOOKS), "hooks.yaml");
 const image = (tag: string) => `registry.example/frontend:${tag}`;
-const frontend = (tag: string, resourceVersion: string): KubeObject => deployment({ image: image(tag), resourceVersion, generation: Number(resourceVersion) });
+const frontend = (tag: string, resourceVersion: string): KubeObject =>
+  deployment({ image: image(tag), resourceVersion, generation: Number(resourceVersion) });
 
 /** A local API server: the live objects by path, HookRuns listed by label selector. */
 class FakeApiServer {
@@ -61,11 +73,19 @@ class FakeApiServer {
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       this.seen.push({ path: url.pathname, query: url.search, authorization: req.headers.authorization });
-      const send = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) return send(401, { kind: "Status", reason: "Unauthorized", message: "Unauthorized" });
+      const send = (status: number, body: unknown) =>
+        res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      if (req.headers.authorization !== `Bearer ${TOKEN}`)
+        return send(401, { kind: "Status", reason: "Unauthorized", message: "Unauthorized" });
       if (url.pathname === "/apis/resource-hooks.io/v1alpha1/namespaces/argo-events/hookruns") {
-        const wanted = (url.searchParams.get("labelSelector") ?? "").split(",").filter(Boolean).map((kv) => kv.split("="));
-        return send(200, { kind: "HookRunList", items: this.runs.filter((r) => wanted.every(([k, v]) => r.metadata.labels[k!] === v)) });
+        const wanted = (url.searchParams.get("labelSelector") ?? "")
+          .split(",")
+          .filter(Boolean)
+          .map((kv) => kv.split("="));
+        return send(200, {
+          kind: "HookRunList",
+          items: this.runs.filter((r) => wanted.every(([k, v]) => r.metadata.labels[k!] === v)),
+        });
       }
       const object = this.objects.get(url.pathname);
       if (object) return send(200, object);
@@ -107,15 +127,40 @@ describe("explain", () => {
     const store = new MemoryRunStore();
     const index = new RunIndex(store);
     const frozen = new Date("2026-12-01T10:00:00.000Z");
-    const acceptor = new Acceptor({ hookSet, store, index, namespace: "argo-events", logger: pino({ level: "silent" }), now: () => frozen });
+    const acceptor = new Acceptor({
+      hookSet,
+      store,
+      index,
+      namespace: "argo-events",
+      logger: pino({ level: "silent" }),
+      now: () => frozen,
+    });
     await acceptor.recordFirstServed();
     await acceptor.accept(hookSet.hooks, eventFor({ type: "ADD", object: frontend("1.4.0", "3") }, "e1"));
-    const accepted = await acceptor.accept(hookSet.hooks, eventFor({ type: "UPDATE", object: frontend("1.5.0", "4"), oldObject: frontend("1.4.0", "3") }, "e2"));
+    const accepted = await acceptor.accept(
+      hookSet.hooks,
+      eventFor({ type: "UPDATE", object: frontend("1.5.0", "4"), oldObject: frontend("1.4.0", "3") }, "e2"),
+    );
     const fired = accepted.runs.find((r) => r.hook === "purge" && r.phase === "Pending")!;
     const run = store.get(fired.name)!;
     await store.updateStatus({
       ...run,
-      status: { ...run.status, phase: "Failed", reason: "StepFailed", message: "step tell failed", attempts: 1, steps: [{ name: "tell", phase: "Failed", attempts: 3, durationMs: 10, error: "POST https://cdn.example.com/purge: 503 Service Unavailable" }] },
+      status: {
+        ...run.status,
+        phase: "Failed",
+        reason: "StepFailed",
+        message: "step tell failed",
+        attempts: 1,
+        steps: [
+          {
+            name: "tell",
+            phase: "Failed",
+            attempts: 3,
+            durationMs: 10,
+            error: "POST https://cdn.example.com/purge: 503 Service Unavailable",
+          },
+        ],
+      },
     });
     handledFingerprint = store.get(fired.name)!.spec.fingerprint!;
     api.runs = [...store.list()].map((r) => JSON.parse(JSON.stringify(r)) as HookRun);
@@ -134,12 +179,15 @@ describe("explain", () => {
     expect(e.lastHandled).toMatchObject({ fingerprint: handledFingerprint, phase: "Failed" });
     expect(e.fingerprint).not.toBe(handledFingerprint);
     expect(e.decision).toEqual({
-      basis: "the live object against the last handled state (as the runner judges it when the event source replays it)",
+      basis:
+        "the live object against the last handled state (as the runner judges it when the event source replays it)",
       fires: true,
       reason: `frontend changed while the event source was away (fingerprint ${handledFingerprint} → ${e.fingerprint})`,
     });
     expect(e.runs.map((r) => r.phase)).toEqual(["Failed", "Skipped"]);
-    expect(e.runs[0]!.failedSteps).toEqual([{ name: "tell", error: "POST https://cdn.example.com/purge: 503 Service Unavailable" }]);
+    expect(e.runs[0]!.failedSteps).toEqual([
+      { name: "tell", error: "POST https://cdn.example.com/purge: 503 Service Unavailable" },
+    ]);
     expect(e.runs[1]!.message).toMatch(/baseline recorded/);
     // It read with the kubeconfig's credentials, HookRuns by the hook's labels.
     expect(api.seen.every((s) => s.authorization === `Bearer ${TOKEN}`)).toBe(true);
@@ -153,7 +201,11 @@ describe("explain", () => {
   it("the live object is in the handled state: skips as already handled, with the reason code", async () => {
     api.objects.set(PATH, frontend("1.5.0", "4"));
     const e = await explain({ hookSet, hook: "purge", object: "web/frontend", api: rest });
-    expect(e.decision).toMatchObject({ fires: false, reason: `frontend was already handled in this state (fingerprint ${handledFingerprint}): a replayed ADD`, code: "already_handled" });
+    expect(e.decision).toMatchObject({
+      fires: false,
+      reason: `frontend was already handled in this state (fingerprint ${handledFingerprint}): a replayed ADD`,
+      code: "already_handled",
+    });
   });
 
   it("names the selector part that does not match, and decides with the same words as simulate", async () => {
@@ -168,21 +220,33 @@ describe("explain", () => {
   });
 
   it("an old/new pair is decided as an UPDATE against the memory", async () => {
-    const e = await explain({ hookSet, hook: "purge", object: "web/frontend", api: rest, pair: { oldObject: frontend("1.5.0", "4"), object: frontend("1.7.0", "5") } });
+    const e = await explain({
+      hookSet,
+      hook: "purge",
+      object: "web/frontend",
+      api: rest,
+      pair: { oldObject: frontend("1.5.0", "4"), object: frontend("1.7.0", "5") },
+    });
     expect(e.decision).toMatchObject({ fires: true, reason: "spec.template.spec.containers[0].image changed" });
   });
 
   it("an object that does not exist: says so, and still lists what it can", async () => {
     const e: Explanation = await explain({ hookSet, hook: "purge", object: "web/nothing", api: rest });
     expect(e.object).toBeNull();
-    expect(e.objectError).toBe("not found: no deployments web/nothing (GET /apis/apps/v1/namespaces/web/deployments/nothing)");
+    expect(e.objectError).toBe(
+      "not found: no deployments web/nothing (GET /apis/apps/v1/namespaces/web/deployments/nothing)",
+    );
     expect(e.decision).toBeNull();
     expect(formatExplanation(e)).toContain("object: not found: no deployments web/nothing");
   });
 
   it("refuses an unknown hook and a malformed --object", async () => {
-    await expect(explain({ hookSet, hook: "nope", object: "web/frontend", api: rest })).rejects.toThrow('no hook "nope" in HookSet web (hooks: purge, payments)');
-    await expect(explain({ hookSet, hook: "purge", object: "a/b/c", api: rest })).rejects.toThrow("expected <namespace>/<name>");
+    await expect(explain({ hookSet, hook: "nope", object: "web/frontend", api: rest })).rejects.toThrow(
+      'no hook "nope" in HookSet web (hooks: purge, payments)',
+    );
+    await expect(explain({ hookSet, hook: "purge", object: "a/b/c", api: rest })).rejects.toThrow(
+      "expected <namespace>/<name>",
+    );
   });
 
   it("the CLI: resource-hooks explain with a kubeconfig file, as an e2e test would call it", async () => {
@@ -205,7 +269,25 @@ describe("explain", () => {
       );
       const root = join(import.meta.dirname, "../..");
       // Asynchronously: the API server answering it lives in this process.
-      const r = await promisify(execFile)(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), "explain", "purge", "--object", "web/frontend", "-f", hooksFile, "--kubeconfig", kubeconfig, "-o", "json"], { cwd: root, encoding: "utf8" });
+      const r = await promisify(execFile)(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join(root, "src/cli/main.ts"),
+          "explain",
+          "purge",
+          "--object",
+          "web/frontend",
+          "-f",
+          hooksFile,
+          "--kubeconfig",
+          kubeconfig,
+          "-o",
+          "json",
+        ],
+        { cwd: root, encoding: "utf8" },
+      );
       expect(r.stderr).toBe("");
       const e = JSON.parse(r.stdout) as Explanation;
       expect(e.decision).toMatchObject({ fires: true });

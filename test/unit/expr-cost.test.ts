@@ -1,7 +1,13 @@
 // CEL is bounded (issue 9, finding 7) and data reaches it as plain maps whatever the keys
 // (finding 8): the hook author writes the expression, the object's owner writes the data.
 import { describe, expect, it } from "vitest";
-import { compileExpression, DEFAULT_CEL_COST_LIMIT, estimateCost, evaluateCondition, ExpressionError } from "../../src/expr/cel.js";
+import {
+  compileExpression,
+  DEFAULT_CEL_COST_LIMIT,
+  estimateCost,
+  evaluateCondition,
+  ExpressionError,
+} from "../../src/expr/cel.js";
 import { renderString, renderValue } from "../../src/expr/template.js";
 
 function annotated(count: number): Record<string, unknown> {
@@ -35,14 +41,29 @@ describe("CEL cost limit", () => {
   });
 
   it("counts the result too: a small expression returning one big list many times", () => {
-    const err = errorOf(() => renderString("{{ object.metadata.annotations.map(k, object.metadata.annotations) }}", { object }));
+    const err = errorOf(() =>
+      renderString("{{ object.metadata.annotations.map(k, object.metadata.annotations) }}", { object }),
+    );
     expect(err.message).toMatch(/cost limit/);
   });
 
   it("lets ordinary comprehensions over the same data through, and mapped lists stay cheap to iterate", () => {
-    expect(evaluateCondition(compileExpression("object.metadata.annotations.exists(k, k.startsWith('example.com/key-3999'))"), { object })).toBe(true);
-    expect(compileExpression("object.metadata.annotations.map(k, k).filter(k, k.endsWith('-7')).size()").evaluate({ object })).toBe(1);
-    expect(compileExpression("object.metadata.annotations.map(k, k).map(k, k + '!').exists(k, k == 'example.com/key-3999!')").evaluate({ object })).toBe(true);
+    expect(
+      evaluateCondition(
+        compileExpression("object.metadata.annotations.exists(k, k.startsWith('example.com/key-3999'))"),
+        { object },
+      ),
+    ).toBe(true);
+    expect(
+      compileExpression("object.metadata.annotations.map(k, k).filter(k, k.endsWith('-7')).size()").evaluate({
+        object,
+      }),
+    ).toBe(1);
+    expect(
+      compileExpression(
+        "object.metadata.annotations.map(k, k).map(k, k + '!').exists(k, k == 'example.com/key-3999!')",
+      ).evaluate({ object }),
+    ).toBe(true);
   });
 
   it("takes a per-call limit and a deadline", () => {
@@ -56,13 +77,25 @@ describe("CEL cost limit", () => {
   it("bounds a whole rendering with one budget, whatever the number of placeholders", () => {
     const one = "{{ object.metadata.annotations.exists(k, k == 'none') }}";
     expect(renderValue([one], { object }, { costLimit: 25_000 })).toEqual([false]);
-    expect(errorOf(() => renderValue([one, one, one], { object }, { costLimit: 25_000 })).message).toMatch(/cost limit/);
+    expect(errorOf(() => renderValue([one, one, one], { object }, { costLimit: 25_000 })).message).toMatch(
+      /cost limit/,
+    );
   });
 
   it("refuses to build huge strings before building them", () => {
     const big = { metadata: { name: "x".repeat(300_000) } };
-    expect(errorOf(() => compileExpression("object.metadata.name.replace('', object.metadata.name)").evaluate({ object: big })).message).toMatch(/string of \d+ characters/);
-    expect(errorOf(() => compileExpression("[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15].map(i, object.metadata.name).join('')").evaluate({ object: big })).message).toMatch(/string of|cost limit/);
+    expect(
+      errorOf(() =>
+        compileExpression("object.metadata.name.replace('', object.metadata.name)").evaluate({ object: big }),
+      ).message,
+    ).toMatch(/string of \d+ characters/);
+    expect(
+      errorOf(() =>
+        compileExpression("[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15].map(i, object.metadata.name).join('')").evaluate({
+          object: big,
+        }),
+      ).message,
+    ).toMatch(/string of|cost limit/);
   });
 
   it("turns hostile nesting into an ExpressionError, not a stack overflow", () => {
@@ -91,17 +124,27 @@ describe("CEL cost limit", () => {
 
 describe("object data reaches CEL as plain maps, whatever the keys", () => {
   // As the runner receives them: parsed JSON, where __proto__ is an ordinary own key.
-  const labels = JSON.parse('{"constructor":"c","__proto__":"p","$typeName":"google.protobuf.Timestamp","toString":"t","hasOwnProperty":"h","valueOf":"v","team":"web"}') as Record<string, unknown>;
+  const labels = JSON.parse(
+    '{"constructor":"c","__proto__":"p","$typeName":"google.protobuf.Timestamp","toString":"t","hasOwnProperty":"h","valueOf":"v","team":"web"}',
+  ) as Record<string, unknown>;
   const scope = { object: { metadata: { name: "web", labels } } };
 
-  it.each(["constructor", "__proto__", "$typeName", "toString", "hasOwnProperty", "valueOf", "team"])("finds the label key %s with `in` and by index", (key) => {
-    expect(evaluateCondition(compileExpression(`'${key}' in object.metadata.labels`), scope)).toBe(true);
-    expect(compileExpression(`object.metadata.labels['${key}']`).evaluate(scope)).toBe(labels[key]);
-  });
+  it.each(["constructor", "__proto__", "$typeName", "toString", "hasOwnProperty", "valueOf", "team"])(
+    "finds the label key %s with `in` and by index",
+    (key) => {
+      expect(evaluateCondition(compileExpression(`'${key}' in object.metadata.labels`), scope)).toBe(true);
+      expect(compileExpression(`object.metadata.labels['${key}']`).evaluate(scope)).toBe(labels[key]);
+    },
+  );
 
   it("does not see inherited properties as keys", () => {
     const plain = { object: { metadata: { labels: { team: "web" } } } };
-    expect(evaluateCondition(compileExpression("'constructor' in object.metadata.labels || 'toString' in object.metadata.labels"), plain)).toBe(false);
+    expect(
+      evaluateCondition(
+        compileExpression("'constructor' in object.metadata.labels || 'toString' in object.metadata.labels"),
+        plain,
+      ),
+    ).toBe(false);
     expect(compileExpression("object.metadata.labels.size()").evaluate(plain)).toBe(1);
   });
 

@@ -15,7 +15,25 @@ const SEED = 20261125;
 const options = { costLimit: 5_000 };
 
 const oddKey = fc.oneof(
-  fc.constantFrom("__proto__", "constructor", "$typeName", "toString", "hasOwnProperty", "prototype", "valueOf", "", " ", "a.b", "metadata", "labels", "name", "spec", "replicas", "items", "data"),
+  fc.constantFrom(
+    "__proto__",
+    "constructor",
+    "$typeName",
+    "toString",
+    "hasOwnProperty",
+    "prototype",
+    "valueOf",
+    "",
+    " ",
+    "a.b",
+    "metadata",
+    "labels",
+    "name",
+    "spec",
+    "replicas",
+    "items",
+    "data",
+  ),
   fc.string({ maxLength: 12 }),
   fc.string({ unit: "binary", maxLength: 6 }),
 );
@@ -46,15 +64,27 @@ const deep = fc.tuple(fc.integer({ min: 100, max: 12_000 }), fc.boolean(), leaf)
   for (let i = 0; i < depth; i++) value = lists ? [value] : { metadata: value };
   return value;
 });
-const wide = fc.integer({ min: 100, max: 2000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, `v${i}`])));
+const wide = fc
+  .integer({ min: 100, max: 2000 })
+  .map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, `v${i}`])));
 
 const objectLike = fc.oneof(
   json,
   deep,
-  fc.record({ metadata: fc.record({ name: leaf, labels: fc.oneof(json, wide), annotations: fc.oneof(json, wide) }), spec: json, data: fc.oneof(json, wide), items: fc.array(json, { maxLength: 5 }) }),
+  fc.record({
+    metadata: fc.record({ name: leaf, labels: fc.oneof(json, wide), annotations: fc.oneof(json, wide) }),
+    spec: json,
+    data: fc.oneof(json, wide),
+    items: fc.array(json, { maxLength: 5 }),
+  }),
 );
 
-const scope = fc.record({ object: objectLike, oldObject: objectLike, event: json, steps: fc.dictionary(oddKey, fc.record({ status: leaf, output: json })) });
+const scope = fc.record({
+  object: objectLike,
+  oldObject: objectLike,
+  event: json,
+  steps: fc.dictionary(oddKey, fc.record({ status: leaf, output: json })),
+});
 
 const expressions = [
   "object.metadata.name",
@@ -99,40 +129,62 @@ function onlyExpressionErrors(fn: () => unknown): void {
 }
 
 describe("fuzz: hostile scopes", () => {
-  it("CEL evaluation only ever throws ExpressionError", () => {
-    fc.assert(
-      fc.property(scope, fc.constantFrom(...expressions), (vars, source) => {
-        onlyExpressionErrors(() => compileExpression(source).evaluate(vars, options));
-      }),
-      { seed: SEED, numRuns: RUNS },
-    );
-  }, TIMEOUT);
+  it(
+    "CEL evaluation only ever throws ExpressionError",
+    () => {
+      fc.assert(
+        fc.property(scope, fc.constantFrom(...expressions), (vars, source) => {
+          onlyExpressionErrors(() => compileExpression(source).evaluate(vars, options));
+        }),
+        { seed: SEED, numRuns: RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("lookups by any key only ever throw ExpressionError", () => {
-    fc.assert(
-      fc.property(scope, oddKey, (vars, key) => {
-        onlyExpressionErrors(() => compileExpression(`object[${JSON.stringify(key)}]`).evaluate(vars, options));
-        onlyExpressionErrors(() => compileExpression(`${JSON.stringify(key)} in object.metadata.labels`).evaluate(vars, options));
-      }),
-      { seed: SEED + 1, numRuns: Math.ceil(RUNS / 2) },
-    );
-  }, TIMEOUT);
+  it(
+    "lookups by any key only ever throw ExpressionError",
+    () => {
+      fc.assert(
+        fc.property(scope, oddKey, (vars, key) => {
+          onlyExpressionErrors(() => compileExpression(`object[${JSON.stringify(key)}]`).evaluate(vars, options));
+          onlyExpressionErrors(() =>
+            compileExpression(`${JSON.stringify(key)} in object.metadata.labels`).evaluate(vars, options),
+          );
+        }),
+        { seed: SEED + 1, numRuns: Math.ceil(RUNS / 2) },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("templates and URL templates only ever throw ExpressionError", () => {
-    const templates = fc.constantFrom(...expressions).chain((e) =>
-      fc.constantFrom(`{{ ${e} }}`, `x {{ ${e} }} y`, `https://api.example.com/{{ ${e} }}?q={{ ${e} }}#{{ ${e} }}`, `{{+ ${e} }}/x`, `https://h.example{{ ${e} }}`),
-    );
-    fc.assert(
-      fc.property(scope, templates, (vars, template) => {
-        onlyExpressionErrors(() => renderString(template, vars, options));
-        onlyExpressionErrors(() => renderValue({ a: [template], b: { c: template } }, vars, options));
-        onlyExpressionErrors(() => {
-          const url = renderUrl(template, vars, options);
-          expect(typeof url).toBe("string");
-          return url;
-        });
-      }),
-      { seed: SEED + 2, numRuns: RUNS },
-    );
-  }, TIMEOUT);
+  it(
+    "templates and URL templates only ever throw ExpressionError",
+    () => {
+      const templates = fc
+        .constantFrom(...expressions)
+        .chain((e) =>
+          fc.constantFrom(
+            `{{ ${e} }}`,
+            `x {{ ${e} }} y`,
+            `https://api.example.com/{{ ${e} }}?q={{ ${e} }}#{{ ${e} }}`,
+            `{{+ ${e} }}/x`,
+            `https://h.example{{ ${e} }}`,
+          ),
+        );
+      fc.assert(
+        fc.property(scope, templates, (vars, template) => {
+          onlyExpressionErrors(() => renderString(template, vars, options));
+          onlyExpressionErrors(() => renderValue({ a: [template], b: { c: template } }, vars, options));
+          onlyExpressionErrors(() => {
+            const url = renderUrl(template, vars, options);
+            expect(typeof url).toBe("string");
+            return url;
+          });
+        }),
+        { seed: SEED + 2, numRuns: RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 });

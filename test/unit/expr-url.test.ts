@@ -2,45 +2,86 @@
 // query or fragment of the URL it lands in; {{+ expr }} inserts a value as it is, on purpose.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExpressionError } from "../../src/expr/cel.js";
-import { encodeReserved, encodeUriComponentStrict, parseTemplate, renderUrl, urlComponentAt, urlTemplateProblems } from "../../src/expr/template.js";
+import {
+  encodeReserved,
+  encodeUriComponentStrict,
+  parseTemplate,
+  renderUrl,
+  urlComponentAt,
+  urlTemplateProblems,
+} from "../../src/expr/template.js";
 import { githubWorkflowStep } from "../../src/steps/githubWorkflow/index.js";
 import { httpStep, type HttpConfig } from "../../src/steps/http/index.js";
 import { executeScrubbed, failureOf, makeContext } from "./steps/helpers.js";
 import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
 
-const hostile = (name: string, labels: Record<string, string> = {}) => ({ object: { metadata: { name, namespace: "prod", labels } } });
+const hostile = (name: string, labels: Record<string, string> = {}) => ({
+  object: { metadata: { name, namespace: "prod", labels } },
+});
 
 describe("renderUrl", () => {
   it("percent-encodes every reserved character of a value (RFC 6570 {var})", () => {
-    expect(renderUrl("https://api.example.com/objects/{{ object.metadata.name }}", hostile("../../x"))).toBe("https://api.example.com/objects/..%2F..%2Fx");
-    expect(renderUrl("https://api.example.com/o?team={{ object.metadata.labels.team }}", hostile("w", { team: "?admin=1&x=" }))).toBe(
-      "https://api.example.com/o?team=%3Fadmin%3D1%26x%3D",
+    expect(renderUrl("https://api.example.com/objects/{{ object.metadata.name }}", hostile("../../x"))).toBe(
+      "https://api.example.com/objects/..%2F..%2Fx",
     );
-    expect(renderUrl("https://api.example.com/o/{{ object.metadata.labels.t }}/x", hostile("w", { t: "#frag" }))).toBe("https://api.example.com/o/%23frag/x");
-    expect(renderUrl("http://127.0.0.1:8080{{ object.metadata.name }}", hostile("@evil.example/"))).toBe("http://127.0.0.1:8080%40evil.example%2F");
-    expect(renderUrl("https://x.example/{{ object.metadata.name }}", hostile("a b!'()*é"))).toBe("https://x.example/a%20b%21%27%28%29%2A%C3%A9");
-    expect(renderUrl("https://x.example/{{ object.metadata.name }}", hostile("\ud800lone"))).toBe("https://x.example/%EF%BF%BDlone");
+    expect(
+      renderUrl(
+        "https://api.example.com/o?team={{ object.metadata.labels.team }}",
+        hostile("w", { team: "?admin=1&x=" }),
+      ),
+    ).toBe("https://api.example.com/o?team=%3Fadmin%3D1%26x%3D");
+    expect(renderUrl("https://api.example.com/o/{{ object.metadata.labels.t }}/x", hostile("w", { t: "#frag" }))).toBe(
+      "https://api.example.com/o/%23frag/x",
+    );
+    expect(renderUrl("http://127.0.0.1:8080{{ object.metadata.name }}", hostile("@evil.example/"))).toBe(
+      "http://127.0.0.1:8080%40evil.example%2F",
+    );
+    expect(renderUrl("https://x.example/{{ object.metadata.name }}", hostile("a b!'()*é"))).toBe(
+      "https://x.example/a%20b%21%27%28%29%2A%C3%A9",
+    );
+    expect(renderUrl("https://x.example/{{ object.metadata.name }}", hostile("\ud800lone"))).toBe(
+      "https://x.example/%EF%BF%BDlone",
+    );
     // ":" stays in a path segment (an image tag), not in the authority or the query.
-    expect(renderUrl("https://x.example/img/{{ object.metadata.name }}?tag={{ object.metadata.name }}", hostile("app:1.2"))).toBe("https://x.example/img/app:1.2?tag=app%3A1.2");
+    expect(
+      renderUrl("https://x.example/img/{{ object.metadata.name }}?tag={{ object.metadata.name }}", hostile("app:1.2")),
+    ).toBe("https://x.example/img/app:1.2?tag=app%3A1.2");
     expect(renderUrl("https://x.example{{ object.metadata.name }}/", hostile(":81"))).toBe("https://x.example%3A81/");
   });
 
   it("refuses a value that makes a whole path segment . or ..", () => {
     for (const name of ["..", "."]) {
-      expect(() => renderUrl("https://x.example/api/{{ object.metadata.name }}/delete", hostile(name))).toThrow(ExpressionError);
+      expect(() => renderUrl("https://x.example/api/{{ object.metadata.name }}/delete", hostile(name))).toThrow(
+        ExpressionError,
+      );
     }
     // An encoded dot in the value is data: its % is encoded in turn.
-    expect(renderUrl("https://x.example/api/{{ object.metadata.name }}/delete", hostile(".%2e"))).toBe("https://x.example/api/.%252e/delete");
-    expect(() => renderUrl("https://x.example/api/{{ object.metadata.labels.a }}{{ object.metadata.labels.b }}/x", hostile("w", { a: ".", b: "." }))).toThrow(/step up/);
+    expect(renderUrl("https://x.example/api/{{ object.metadata.name }}/delete", hostile(".%2e"))).toBe(
+      "https://x.example/api/.%252e/delete",
+    );
+    expect(() =>
+      renderUrl(
+        "https://x.example/api/{{ object.metadata.labels.a }}{{ object.metadata.labels.b }}/x",
+        hostile("w", { a: ".", b: "." }),
+      ),
+    ).toThrow(/step up/);
     // Dots inside a longer segment, or in the query, are ordinary characters.
-    expect(renderUrl("https://x.example/api/{{ object.metadata.name }}.json?v={{ object.metadata.name }}", hostile(".."))).toBe("https://x.example/api/...json?v=..");
+    expect(
+      renderUrl("https://x.example/api/{{ object.metadata.name }}.json?v={{ object.metadata.name }}", hostile("..")),
+    ).toBe("https://x.example/api/...json?v=..");
   });
 
   it("inserts {{+ expr }} as it is, encoding only what a URL cannot hold (RFC 6570 {+var})", () => {
-    const scope = { steps: { lookup: { output: { base: "https://hooks.example.com/v1/", path: "a/b?c=d#e", odd: "x y%41%zz" } } } };
-    expect(renderUrl("{{+ steps.lookup.output.base }}deploy/{{ steps.lookup.output.path }}", scope)).toBe("https://hooks.example.com/v1/deploy/a%2Fb%3Fc%3Dd%23e");
+    const scope = {
+      steps: { lookup: { output: { base: "https://hooks.example.com/v1/", path: "a/b?c=d#e", odd: "x y%41%zz" } } },
+    };
+    expect(renderUrl("{{+ steps.lookup.output.base }}deploy/{{ steps.lookup.output.path }}", scope)).toBe(
+      "https://hooks.example.com/v1/deploy/a%2Fb%3Fc%3Dd%23e",
+    );
     expect(renderUrl("https://x.example/{{+ steps.lookup.output.path }}", scope)).toBe("https://x.example/a/b?c=d#e");
-    expect(renderUrl("https://x.example/{{+ steps.lookup.output.odd }}", scope)).toBe("https://x.example/x%20y%41%25zz");
+    expect(renderUrl("https://x.example/{{+ steps.lookup.output.odd }}", scope)).toBe(
+      "https://x.example/x%20y%41%25zz",
+    );
     expect(parseTemplate("{{+ a }}x").parts[0]).toMatchObject({ raw: true });
     expect(encodeReserved("ü/?")).toBe("%C3%BC/?");
     expect(encodeUriComponentStrict("~-._")).toBe("~-._");
@@ -60,7 +101,9 @@ describe("renderUrl", () => {
     expect(urlTemplateProblems("{{ steps.a.output.url }}/x")[0]).toMatch(/\{\{\+ steps\.a\.output\.url \}\}/);
     expect(urlTemplateProblems("{{+ steps.a.output.url }}/x")).toEqual([]);
     expect(urlTemplateProblems("https://x/{{ a }}")).toEqual([]);
-    expect(httpStep.check!({ url: "{{ steps.a.output.url }}" })).toEqual([{ path: ["url"], message: expect.stringMatching(/\{\{\+/) }]);
+    expect(httpStep.check!({ url: "{{ steps.a.output.url }}" })).toEqual([
+      { path: ["url"], message: expect.stringMatching(/\{\{\+/) },
+    ]);
   });
 });
 
@@ -109,16 +152,40 @@ describe("URLs built from templates, against a real server recording the path", 
   });
 
   it("githubWorkflow refuses owner/repo/workflow values that leave their segment", async () => {
-    const { ctx } = makeContext({ scope: hostile(".."), secrets: { "gh/token": "ghp_0123456789" }, endpoints: { github: peer.url } });
+    const { ctx } = makeContext({
+      scope: hostile(".."),
+      secrets: { "gh/token": "ghp_0123456789" },
+      endpoints: { github: peer.url },
+    });
     const failure = await failureOf(
       githubWorkflowStep,
-      { owner: "acme", repo: "{{ object.metadata.name }}", workflow: "deploy.yml", ref: "main", token: { secretKeyRef: { name: "gh", key: "token" } } },
+      {
+        owner: "acme",
+        repo: "{{ object.metadata.name }}",
+        workflow: "deploy.yml",
+        ref: "main",
+        token: { secretKeyRef: { name: "gh", key: "token" } },
+      },
       ctx,
     );
     expect(failure.message).toBe('repo: ".." cannot be a URL path segment');
-    const { ctx: slash } = makeContext({ scope: hostile("a/b"), secrets: { "gh/token": "ghp_0123456789" }, endpoints: { github: peer.url } });
+    const { ctx: slash } = makeContext({
+      scope: hostile("a/b"),
+      secrets: { "gh/token": "ghp_0123456789" },
+      endpoints: { github: peer.url },
+    });
     peer.respondWith(() => ({ status: 204 }));
-    await executeScrubbed(githubWorkflowStep, { owner: "acme", repo: "{{ object.metadata.name }}", workflow: "deploy.yml", ref: "main", token: { secretKeyRef: { name: "gh", key: "token" } } }, slash);
+    await executeScrubbed(
+      githubWorkflowStep,
+      {
+        owner: "acme",
+        repo: "{{ object.metadata.name }}",
+        workflow: "deploy.yml",
+        ref: "main",
+        token: { secretKeyRef: { name: "gh", key: "token" } },
+      },
+      slash,
+    );
     expect(peer.requests.at(-1)!.path).toBe("/repos/acme/a%2Fb/actions/workflows/deploy.yml/dispatches");
   });
 });

@@ -2,9 +2,22 @@
 // COMPRESS_FROM_BYTES, refused past MAX_CONTEXT_BYTES; every form decodes to what went in.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { COMPRESS_FROM_BYTES, ContextTooLargeError, MAX_CONTEXT_BYTES, decodeContext, encodeContext } from "../../src/runner/hookrun.js";
+import {
+  COMPRESS_FROM_BYTES,
+  ContextTooLargeError,
+  MAX_CONTEXT_BYTES,
+  decodeContext,
+  encodeContext,
+} from "../../src/runner/hookrun.js";
 
-const configMap = (bytes: number, fill: () => string) => ({ object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: "web" }, data: { blob: fill().slice(0, bytes) } } });
+const configMap = (bytes: number, fill: () => string) => ({
+  object: {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "a", namespace: "web" },
+    data: { blob: fill().slice(0, bytes) },
+  },
+});
 
 describe("HookRun context", () => {
   it("stores a small context as JSON, readable as it is", () => {

@@ -9,10 +9,19 @@ import { DEFAULT_RUNNER_IMAGE } from "../../src/spec/build.js";
 const read = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), "utf8");
 const pkg = JSON.parse(read("package.json")) as { version: string };
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown>; id?: string }
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  id?: string;
+}
 
 describe("release workflow", () => {
-  const wf = parse(read(".github/workflows/release.yml")) as { on: { push: { tags: string[] } }; permissions: Record<string, string>; jobs: { image: { steps: Step[] } } };
+  const wf = parse(read(".github/workflows/release.yml")) as {
+    on: { push: { tags: string[] } };
+    permissions: Record<string, string>;
+    jobs: { image: { steps: Step[] } };
+  };
   const steps = wf.jobs.image.steps;
 
   it("runs on version tags and may write packages", () => {

@@ -23,7 +23,10 @@ const hookSet = parseHookSet(
       hooks: [
         {
           name: "purge",
-          on: { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" }, changed: ["spec.template.spec.containers[0].image"] },
+          on: {
+            resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
+            changed: ["spec.template.spec.containers[0].image"],
+          },
           steps: [{ name: "say", log: { message: "hi" } }],
         },
       ],
@@ -38,7 +41,11 @@ const FROZEN = new Date("2026-12-01T10:00:00.000Z");
 const OBJECTS = 24;
 
 function app(i: number, tag: string, resourceVersion?: string): KubeObject {
-  const object = deployment({ name: `app-${i}`, image: `registry.example/app:${tag}`, ...(resourceVersion ? { resourceVersion } : {}) });
+  const object = deployment({
+    name: `app-${i}`,
+    image: `registry.example/app:${tag}`,
+    ...(resourceVersion ? { resourceVersion } : {}),
+  });
   const metadata = object.metadata as Record<string, unknown>;
   metadata.uid = `uid-${i}`;
   if (!resourceVersion) delete metadata.resourceVersion;
@@ -48,13 +55,23 @@ function app(i: number, tag: string, resourceVersion?: string): KubeObject {
 async function acceptBaselineThenChange(withResourceVersions: boolean) {
   const store = new MemoryRunStore();
   const index = new RunIndex(store);
-  const acceptor = new Acceptor({ hookSet, store, index, namespace: "argo-events", logger: pino({ level: "silent" }), now: () => FROZEN });
+  const acceptor = new Acceptor({
+    hookSet,
+    store,
+    index,
+    namespace: "argo-events",
+    logger: pino({ level: "silent" }),
+    now: () => FROZEN,
+  });
   await acceptor.recordFirstServed();
   const fired: Array<{ uid: string; fingerprint: string }> = [];
   for (let i = 0; i < OBJECTS; i++) {
     const [v1, v2] = withResourceVersions ? [`${100 + i}`, `${900 + i}`] : [undefined, undefined];
     await acceptor.accept(hookSet.hooks, eventFor({ type: "ADD", object: app(i, "1.0", v1) }, `add-${i}`));
-    const result = await acceptor.accept(hookSet.hooks, eventFor({ type: "UPDATE", object: app(i, "2.0", v2), oldObject: app(i, "1.0", v1) }, `upd-${i}`));
+    const result = await acceptor.accept(
+      hookSet.hooks,
+      eventFor({ type: "UPDATE", object: app(i, "2.0", v2), oldObject: app(i, "1.0", v1) }, `upd-${i}`),
+    );
     const run = result.runs.find((r) => r.phase === "Pending");
     expect(run, `object ${i}: the image change fires`).toBeDefined();
     fired.push({ uid: `uid-${i}`, fingerprint: store.get(run!.name)!.spec.fingerprint! });
@@ -98,9 +115,19 @@ describe("the ordering rule", () => {
     const later = "2026-12-01T10:00:00.001Z";
     const earlier = "2026-12-01T10:00:00.000Z";
     // An older state accepted later (a redelivery) is still older.
-    expect(compareRunKeys({ name: "a", acceptedAt: later, resourceVersion: "5" }, { name: "b", acceptedAt: earlier, resourceVersion: "6" })).toBeLessThan(0);
+    expect(
+      compareRunKeys(
+        { name: "a", acceptedAt: later, resourceVersion: "5" },
+        { name: "b", acceptedAt: earlier, resourceVersion: "6" },
+      ),
+    ).toBeLessThan(0);
     expect(compareRunKeys({ name: "z", acceptedAt: earlier }, { name: "a", acceptedAt: later })).toBeLessThan(0);
-    expect(compareRunKeys({ name: "z", acceptedAt: earlier, resourceVersion: "5" }, { name: "a", acceptedAt: earlier, resourceVersion: "5" })).toBeGreaterThan(0);
+    expect(
+      compareRunKeys(
+        { name: "z", acceptedAt: earlier, resourceVersion: "5" },
+        { name: "a", acceptedAt: earlier, resourceVersion: "5" },
+      ),
+    ).toBeGreaterThan(0);
   });
 
   it("the accept clock moves on by a millisecond when the wall clock stands still or steps back", () => {

@@ -21,7 +21,10 @@ import { startRecordingServer, type RecordingServer } from "../helpers/recording
 import { hookSetFrom } from "../helpers/spec.js";
 
 const TOKEN = "test-token-0123456789abcdef";
-const on = { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" }, changed: ["spec.template.spec.containers[0].image"] };
+const on = {
+  resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
+  changed: ["spec.template.spec.containers[0].image"],
+};
 
 /**
  * One replica's view of the shared store, as the Kubernetes store behaves: its own cache, its own
@@ -66,7 +69,12 @@ class ReplicaStore implements RunStore {
     return this.cache.values();
   }
   async updateStatus(run: HookRun): Promise<HookRun> {
-    const write = { run: run.metadata.name, phase: run.status.phase, steps: run.status.steps.map((s) => `${s.name}:${s.phase}`), ok: false };
+    const write = {
+      run: run.metadata.name,
+      phase: run.status.phase,
+      steps: run.status.steps.map((s) => `${s.name}:${s.phase}`),
+      ok: false,
+    };
     this.writes.push(write);
     await sleep(this.roundTripMs);
     const updated = await this.shared.updateStatus(run);
@@ -124,13 +132,30 @@ async function twoReplicas(hookSet: HookSet, a: { maxConcurrentRuns?: number } =
   const storeA = new ReplicaStore(shared);
   const storeB = new ReplicaStore(shared);
   const start = async (store: ReplicaStore, holder: string, maxConcurrentRuns = 32) => {
-    const runner = createRunner({ hookSet, token: TOKEN, runtime: createRuntime({ secretsDir: "/nonexistent" }), store, namespace: "hooks", holder, logger: pino({ level: "silent" }), maxConcurrentRuns, retryBaseMs: 50 });
+    const runner = createRunner({
+      hookSet,
+      token: TOKEN,
+      runtime: createRuntime({ secretsDir: "/nonexistent" }),
+      store,
+      namespace: "hooks",
+      holder,
+      logger: pino({ level: "silent" }),
+      maxConcurrentRuns,
+      retryBaseMs: 50,
+    });
     await runner.start();
     const running = await listen(runner, 0, "127.0.0.1");
     open.push({ close: () => running.stop(1_000) });
     return running;
   };
-  return { a: await start(storeA, "pod-a/1", a.maxConcurrentRuns), b: await start(storeB, "pod-b/1"), storeA, storeB, shared, hookSet };
+  return {
+    a: await start(storeA, "pod-a/1", a.maxConcurrentRuns),
+    b: await start(storeB, "pod-b/1"),
+    storeA,
+    storeB,
+    shared,
+    hookSet,
+  };
 }
 
 function change(name: string, image: string, rv: string) {
@@ -141,7 +166,14 @@ function change(name: string, image: string, rv: string) {
   return resourceEventRequest({ object, oldObject, group: "apps", version: "v1", resource: "deployments" }, TOKEN);
 }
 
-async function send(r: Replicas, runner: RunningRunner, hook: string, name: string, image: string, rv: string): Promise<string> {
+async function send(
+  r: Replicas,
+  runner: RunningRunner,
+  hook: string,
+  name: string,
+  image: string,
+  rv: string,
+): Promise<string> {
   const answer = await sendEvent(runner.url, watchPathOf(r.hookSet, hook), change(name, image, rv));
   expect(answer.status).toBe(202);
   return (answer.body as { runs: Array<{ name: string }> }).runs[0]!.name;
@@ -166,30 +198,58 @@ async function peer(responder?: Parameters<typeof startRecordingServer>[0]): Pro
 describe("queue: replicas sharing the runs", () => {
   it("the replica that accepted a run claims it; the other never races it for the claim", async () => {
     const sink = await peer();
-    const r = await twoReplicas(hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/{{ object.metadata.name }}` } }] }]));
+    const r = await twoReplicas(
+      hookSetFrom([
+        { name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/{{ object.metadata.name }}` } }] },
+      ]),
+    );
     const names: string[] = [];
-    for (let i = 0; i < 10; i++) names.push(await send(r, r.a, "call", `o${i}`, `registry.example/app:${i}`, String(100 + i)));
+    for (let i = 0; i < 10; i++)
+      names.push(await send(r, r.a, "call", `o${i}`, `registry.example/app:${i}`, String(100 + i)));
     for (const name of names) expect((await settled(r.shared, name)).status.phase).toBe("Succeeded");
     expect(sink.requests).toHaveLength(10);
     // Every claim was A's, and B wrote nothing: no claim write of B failed on a run A had.
     expect(r.storeB.runWrites()).toEqual([]);
-    expect(r.storeA.runWrites().filter((w) => w.phase === "Running").map((w) => w.run).sort()).toEqual([...names].sort());
+    expect(
+      r.storeA
+        .runWrites()
+        .filter((w) => w.phase === "Running")
+        .map((w) => w.run)
+        .sort(),
+    ).toEqual([...names].sort());
   });
 
   it("a run its accepting replica cannot take (at capacity) is claimed by the other after the hand-off", async () => {
     let gates: Array<() => void> = [];
-    const sink = await peer({ responder: async () => {
-      await new Promise<void>((resolve) => gates.push(resolve));
-      return { status: 200, body: {} };
-    } });
-    const r = await twoReplicas(hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/{{ object.metadata.name }}` } }] }]), { maxConcurrentRuns: 1 });
+    const sink = await peer({
+      responder: async () => {
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return { status: 200, body: {} };
+      },
+    });
+    const r = await twoReplicas(
+      hookSetFrom([
+        { name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/{{ object.metadata.name }}` } }] },
+      ]),
+      { maxConcurrentRuns: 1 },
+    );
     const first = await send(r, r.a, "call", "first", "registry.example/app:1", "201");
     await sink.waitFor(1);
     const second = await send(r, r.a, "call", "second", "registry.example/app:2", "202");
     await sink.waitFor(2);
     // A is full (its one run blocks): B took the second run once the hand-off was over.
-    expect(r.storeB.runWrites().filter((w) => w.phase === "Running" && w.ok).map((w) => w.run)).toEqual([second]);
-    expect(r.storeA.runWrites().filter((w) => w.phase === "Running").map((w) => w.run)).toEqual([first]);
+    expect(
+      r.storeB
+        .runWrites()
+        .filter((w) => w.phase === "Running" && w.ok)
+        .map((w) => w.run),
+    ).toEqual([second]);
+    expect(
+      r.storeA
+        .runWrites()
+        .filter((w) => w.phase === "Running")
+        .map((w) => w.run),
+    ).toEqual([first]);
     for (const g of gates.splice(0)) g();
     expect((await settled(r.shared, first)).status.phase).toBe("Succeeded");
     expect((await settled(r.shared, second)).status.phase).toBe("Succeeded");
@@ -197,32 +257,56 @@ describe("queue: replicas sharing the runs", () => {
 
   it("a new run of a replica that is gone is taken by another after the hand-off, not after the claim expiry", async () => {
     const sink = await peer();
-    const hookSet = hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/{{ object.metadata.name }}` } }] }]);
+    const hookSet = hookSetFrom([
+      { name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/{{ object.metadata.name }}` } }] },
+    ]);
     const r = await twoReplicas(hookSet, { maxConcurrentRuns: 0 });
     const name = await send(r, r.a, "call", "orphan", "registry.example/app:1", "301");
     expect((await settled(r.shared, name)).status.phase).toBe("Succeeded");
-    expect(r.storeB.runWrites().filter((w) => w.phase === "Running").map((w) => w.run)).toEqual([name]);
+    expect(
+      r.storeB
+        .runWrites()
+        .filter((w) => w.phase === "Running")
+        .map((w) => w.run),
+    ).toEqual([name]);
   });
 });
 
 describe("queue: status writes per run", () => {
   it("a one-step run writes its claim and its end, with the step's status in the end", async () => {
     const sink = await peer();
-    const r = await twoReplicas(hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/x` } }] }]));
+    const r = await twoReplicas(
+      hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/x` } }] }]),
+    );
     const name = await send(r, r.a, "call", "one", "registry.example/app:1", "401");
     const run = await settled(r.shared, name);
     expect(run.status.steps).toEqual([expect.objectContaining({ name: "post", phase: "Succeeded", attempts: 1 })]);
-    expect(r.storeA.runWrites().map((w) => `${w.phase} [${w.steps.join(",")}]`)).toEqual(["Running []", "Succeeded [post:Succeeded]"]);
+    expect(r.storeA.runWrites().map((w) => `${w.phase} [${w.steps.join(",")}]`)).toEqual([
+      "Running []",
+      "Succeeded [post:Succeeded]",
+    ]);
   });
 
   it("a step before another is persisted before the next one starts; the last comes with the end", async () => {
     const sink = await peer();
     const r = await twoReplicas(
-      hookSetFrom([{ name: "call", on, steps: [{ name: "first", http: { url: `${sink.url}/1` } }, { name: "second", http: { url: `${sink.url}/2` } }] }]),
+      hookSetFrom([
+        {
+          name: "call",
+          on,
+          steps: [
+            { name: "first", http: { url: `${sink.url}/1` } },
+            { name: "second", http: { url: `${sink.url}/2` } },
+          ],
+        },
+      ]),
     );
     let firstSavedBeforeSecond: boolean | undefined;
     sink.respondWith((req) => {
-      if (req.path === "/2") firstSavedBeforeSecond = r.shared.get(name)?.status.steps.some((s) => s.name === "first" && s.phase === "Succeeded");
+      if (req.path === "/2")
+        firstSavedBeforeSecond = r.shared
+          .get(name)
+          ?.status.steps.some((s) => s.name === "first" && s.phase === "Succeeded");
       return { status: 200, body: {} };
     });
     const name = await send(r, r.a, "call", "two", "registry.example/app:1", "501");
@@ -237,7 +321,11 @@ describe("queue: status writes per run", () => {
 
   it("a failed step is written with the outcome: Pending with a retry time, then Failed", async () => {
     const sink = await peer({ responder: { status: 503, body: "down" } });
-    const r = await twoReplicas(hookSetFrom([{ name: "call", deadline: "1s", on, steps: [{ name: "post", retries: 0, http: { url: `${sink.url}/x` } }] }]));
+    const r = await twoReplicas(
+      hookSetFrom([
+        { name: "call", deadline: "1s", on, steps: [{ name: "post", retries: 0, http: { url: `${sink.url}/x` } }] },
+      ]),
+    );
     const name = await send(r, r.a, "call", "failing", "registry.example/app:1", "601");
     const run = await settled(r.shared, name);
     expect(run.status.phase).toBe("Failed");
@@ -275,7 +363,13 @@ describe("Kubernetes store transport", () => {
     });
     api.on("connection", () => connections++);
     await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
-    open.push({ close: () => new Promise<void>((resolve) => { api.closeAllConnections(); api.close(() => resolve()); }) });
+    open.push({
+      close: () =>
+        new Promise<void>((resolve) => {
+          api.closeAllConnections();
+          api.close(() => resolve());
+        }),
+    });
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
       clusters: [{ name: "c", server: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, skipTLSVerify: true }],
@@ -291,7 +385,16 @@ describe("Kubernetes store transport", () => {
         apiVersion: "resource-hooks.io/v1alpha1",
         kind: "HookRun",
         metadata: { name: `run-${i}`, namespace: "hooks", labels: {} },
-        spec: { hookSet: "web", hook: "h", eventId: `e${i}`, identity: `i${i}`, acceptedAt: new Date().toISOString(), subject: "", concurrency: "queue", deadline: new Date().toISOString() },
+        spec: {
+          hookSet: "web",
+          hook: "h",
+          eventId: `e${i}`,
+          identity: `i${i}`,
+          acceptedAt: new Date().toISOString(),
+          subject: "",
+          concurrency: "queue",
+          deadline: new Date().toISOString(),
+        },
         status: { phase: "Pending", attempts: 0, steps: [], conditions: [] },
       });
       expect(created).toBe(true);

@@ -23,7 +23,11 @@ function change(options: { name?: string; from?: string; to: string; rv: string;
   return resourceEventRequest(
     {
       object: frontend({ name: options.name, image: options.to, generation: 4, resourceVersion: options.rv }),
-      oldObject: frontend({ name: options.name, image: options.from ?? "registry.example/frontend:1.4.0", resourceVersion: String(Number(options.rv) - 1) }),
+      oldObject: frontend({
+        name: options.name,
+        image: options.from ?? "registry.example/frontend:1.4.0",
+        resourceVersion: String(Number(options.rv) - 1),
+      }),
       group: "apps",
       version: "v1",
       resource: "deployments",
@@ -33,9 +37,13 @@ function change(options: { name?: string; from?: string; to: string; rv: string;
   );
 }
 
-const imageChange = (id?: string, rv = "2001") => change({ to: `registry.example/frontend:${rv}`, rv, ...(id ? { id } : {}) });
+const imageChange = (id?: string, rv = "2001") =>
+  change({ to: `registry.example/frontend:${rv}`, rv, ...(id ? { id } : {}) });
 
-const on = { resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" }, changed: ["spec.template.spec.containers[0].image"] };
+const on = {
+  resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
+  changed: ["spec.template.spec.containers[0].image"],
+};
 
 interface Accepted {
   eventId: string;
@@ -44,7 +52,10 @@ interface Accepted {
 }
 
 function setHook(hookSet: HookSet, name: string, fields: Partial<Hook>): void {
-  Object.assign(hookSet.hooks.find((h) => h.name === name)!, fields);
+  Object.assign(
+    hookSet.hooks.find((h) => h.name === name)!,
+    fields,
+  );
 }
 
 describe("runner: accept", () => {
@@ -60,8 +71,18 @@ describe("runner: accept", () => {
         name: "purge",
         on,
         steps: [
-          { name: "first", http: { url: `${peer.url}/purge/{{ object.metadata.name }}`, body: { image: "{{ object.spec.template.spec.containers[0].image }}" } } },
-          { name: "second", retries: 0, http: { url: `${second.url}/after`, body: { firstStatus: "{{ steps.first.output.status }}" } } },
+          {
+            name: "first",
+            http: {
+              url: `${peer.url}/purge/{{ object.metadata.name }}`,
+              body: { image: "{{ object.spec.template.spec.containers[0].image }}" },
+            },
+          },
+          {
+            name: "second",
+            retries: 0,
+            http: { url: `${second.url}/after`, body: { firstStatus: "{{ steps.first.output.status }}" } },
+          },
           { name: "never", if: "object.spec.replicas > 100", log: { message: "not logged" } },
         ],
       },
@@ -82,34 +103,72 @@ describe("runner: accept", () => {
   it("rejects a missing or wrong token with 401 and accepts nothing", async () => {
     const request = imageChange(undefined, "1501");
     const { authorization: _drop, ...noAuth } = request.headers;
-    expect(await h.send("purge", { ...request, headers: noAuth })).toEqual({ status: 401, body: { error: "missing Authorization: Bearer <token>" } });
-    expect(await h.send("purge", { ...request, headers: { ...request.headers, authorization: "Bearer nope-nope-nope-nope" } })).toEqual({ status: 401, body: { error: "invalid bearer token" } });
+    expect(await h.send("purge", { ...request, headers: noAuth })).toEqual({
+      status: 401,
+      body: { error: "missing Authorization: Bearer <token>" },
+    });
+    expect(
+      await h.send("purge", {
+        ...request,
+        headers: { ...request.headers, authorization: "Bearer nope-nope-nope-nope" },
+      }),
+    ).toEqual({ status: 401, body: { error: "invalid bearer token" } });
     // Scheme case and surrounding whitespace do not matter (documented).
-    expect((await h.send("purge", { ...request, headers: { ...request.headers, authorization: `  bearer   ${TOKEN}  ` } })).status).toBe(202);
+    expect(
+      (await h.send("purge", { ...request, headers: { ...request.headers, authorization: `  bearer   ${TOKEN}  ` } }))
+        .status,
+    ).toBe(202);
     expect(h.runsOf("purge").filter((r) => r.spec.eventId === request.headers["ce-id"])).toHaveLength(1);
   });
 
   it("answers 404 for an unknown hook set or watch, 400 for what is not a resource CloudEvent", async () => {
     const request = imageChange();
     expect((await sendEvent(h.runner.url, "/hooksets/other/watches/deployments-web", request)).status).toBe(404);
-    expect(await sendEvent(h.runner.url, "/hooksets/web/watches/nope", request)).toEqual({ status: 404, body: { error: 'no watch named "nope"; watches: deployments-web' } });
+    expect(await sendEvent(h.runner.url, "/hooksets/web/watches/nope", request)).toEqual({
+      status: 404,
+      body: { error: 'no watch named "nope"; watches: deployments-web' },
+    });
     const { "ce-id": _id, ...noId } = request.headers;
     expect(await h.send("purge", { ...request, headers: noId })).toEqual({
       status: 400,
-      body: { error: "not a CloudEvent: missing header(s) ce-id (binary mode), or send Content-Type: application/cloudevents+json (structured mode)" },
+      body: {
+        error:
+          "not a CloudEvent: missing header(s) ce-id (binary mode), or send Content-Type: application/cloudevents+json (structured mode)",
+      },
     });
-    expect(await h.send("purge", { ...request, body: "{not json" })).toEqual({ status: 400, body: { error: "event data is not valid JSON: Expected property name or '}' in JSON at position 1" } });
-    const wrongData = await h.send("purge", { ...request, body: JSON.stringify({ type: "MODIFIED", body: {}, oldBody: null, group: "", version: "v1", resource: "x" }) });
-    expect(wrongData).toEqual({ status: 400, body: { error: "event data is not a resource event: /type must be equal to one of the allowed values" } });
+    expect(await h.send("purge", { ...request, body: "{not json" })).toEqual({
+      status: 400,
+      body: { error: "event data is not valid JSON: Expected property name or '}' in JSON at position 1" },
+    });
+    const wrongData = await h.send("purge", {
+      ...request,
+      body: JSON.stringify({ type: "MODIFIED", body: {}, oldBody: null, group: "", version: "v1", resource: "x" }),
+    });
+    expect(wrongData).toEqual({
+      status: 400,
+      body: { error: "event data is not a resource event: /type must be equal to one of the allowed values" },
+    });
     expect(h.runsOf("purge").filter((r) => r.spec.eventId === request.headers["ce-id"])).toHaveLength(0);
   });
 
   it("skips a change the trigger does not fire on, with the reason, and persists nothing", async () => {
-    const request = resourceEventRequest({ object: frontend({ replicas: 9, generation: 4, resourceVersion: "3001" }), oldObject: frontend(), group: "apps", version: "v1", resource: "deployments" }, TOKEN);
+    const request = resourceEventRequest(
+      {
+        object: frontend({ replicas: 9, generation: 4, resourceVersion: "3001" }),
+        oldObject: frontend(),
+        group: "apps",
+        version: "v1",
+        resource: "deployments",
+      },
+      TOKEN,
+    );
     const before = h.store.size;
     const res = await h.send("purge", request);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ runs: [], skipped: [{ hook: "purge", reason: "none of spec.template.spec.containers[0].image changed" }] });
+    expect(res.body).toMatchObject({
+      runs: [],
+      skipped: [{ hook: "purge", reason: "none of spec.template.spec.containers[0].image changed" }],
+    });
     expect(h.store.size).toBe(before);
   });
 
@@ -124,23 +183,34 @@ describe("runner: accept", () => {
     const res = await h.send("purge", request);
     expect(res.status).toBe(202);
     const accepted = res.body as Accepted;
-    expect(accepted.runs).toEqual([{ name: expect.stringMatching(/^purge-[0-9a-f]{16}$/), hook: "purge", phase: "Pending", created: true }]);
+    expect(accepted.runs).toEqual([
+      { name: expect.stringMatching(/^purge-[0-9a-f]{16}$/), hook: "purge", phase: "Pending", created: true },
+    ]);
     release();
     const run = await h.settled(accepted.runs[0]!.name);
     peer.respondWith(() => ({ status: 200, body: {} }));
     expect(run.status.phase).toBe("Succeeded");
-    expect(run.spec).toMatchObject({ hook: "purge", eventId: request.headers["ce-id"], subject: "Deployment web/frontend", object: { kind: "Deployment", name: "frontend", namespace: "web", resourceVersion: "4001" } });
+    expect(run.spec).toMatchObject({
+      hook: "purge",
+      eventId: request.headers["ce-id"],
+      subject: "Deployment web/frontend",
+      object: { kind: "Deployment", name: "frontend", namespace: "web", resourceVersion: "4001" },
+    });
     expect(run.status.steps.map((s) => [s.name, s.phase, s.attempts])).toEqual([
       ["first", "Succeeded", 1],
       ["second", "Succeeded", 1],
       ["never", "Skipped", 0],
     ]);
-    expect(peer.requests.map((r) => [r.method, r.path, r.json])).toEqual([["POST", "/purge/frontend", { image: "registry.example/frontend:4001" }]]);
+    expect(peer.requests.map((r) => [r.method, r.path, r.json])).toEqual([
+      ["POST", "/purge/frontend", { image: "registry.example/frontend:4001" }],
+    ]);
     expect(peer.requests[0]!.headers["idempotency-key"]).toMatch(/^[0-9a-f]{32}$/);
     expect(second.requests[0]!.json).toEqual({ firstStatus: 200 });
     expect(run.status.conditions).toEqual([expect.objectContaining({ type: "Succeeded", status: "True" })]);
     // Every log line of the run carries hook, run and eventId; the token never appears.
-    const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.run === run.metadata.name);
+    const lines = h.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.run === run.metadata.name);
     expect(lines.length).toBeGreaterThanOrEqual(2);
     for (const line of lines) expect(line).toMatchObject({ hook: "purge", eventId: request.headers["ce-id"] });
     expect(h.logs.join("")).not.toContain(TOKEN);
@@ -151,7 +221,9 @@ describe("runner: accept", () => {
     await h.settled(first.runs[0]!.name);
     const again = await h.send("purge", imageChange("redelivered-1", "5001"));
     expect(again.status).toBe(202);
-    expect((again.body as Accepted).runs).toEqual([{ name: first.runs[0]!.name, hook: "purge", phase: "Succeeded", created: false }]);
+    expect((again.body as Accepted).runs).toEqual([
+      { name: first.runs[0]!.name, hook: "purge", phase: "Succeeded", created: false },
+    ]);
     const otherId = await h.send("purge", imageChange("another-id", "5001"));
     expect((otherId.body as Accepted).runs[0]).toMatchObject({ name: first.runs[0]!.name, created: false });
     expect(peer.requests).toHaveLength(1);
@@ -173,7 +245,11 @@ describe("runner: accept", () => {
     second.respondWith(() => ({ status: 400, body: { error: "bad" } }));
     const name = ((await h.send("purge", imageChange(undefined, "7001"))).body as Accepted).runs[0]!.name;
     const failed = await h.settled(name);
-    expect(failed.status).toMatchObject({ phase: "Failed", reason: "StepFailed", message: expect.stringMatching(/^step second failed: /) });
+    expect(failed.status).toMatchObject({
+      phase: "Failed",
+      reason: "StepFailed",
+      message: expect.stringMatching(/^step second failed: /),
+    });
     expect(failed.status.steps.map((s) => s.phase)).toEqual(["Succeeded", "Failed"]);
     second.respondWith(() => ({ status: 200, body: {} }));
     const auth = { authorization: `Bearer ${TOKEN}` };
@@ -187,7 +263,9 @@ describe("runner: accept", () => {
 
   it("lists runs behind the token without their objects, and counts them in /metrics", async () => {
     expect((await fetch(`${h.runner.url}/runs`)).status).toBe(401);
-    const runs = (await (await fetch(`${h.runner.url}/runs?hook=purge`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runs: HookRun[] };
+    const runs = (await (
+      await fetch(`${h.runner.url}/runs?hook=purge`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { runs: HookRun[] };
     expect(runs.runs.length).toBeGreaterThanOrEqual(4);
     expect(runs.runs[0]!.spec.context).toBeUndefined();
     const metrics = await (await fetch(`${h.runner.url}/metrics`)).text();
@@ -199,15 +277,32 @@ describe("runner: accept", () => {
 });
 
 /** A hook whose one HTTP step blocks each request until release() is called. */
-async function gatedHook(name = "slow", extra: Record<string, unknown> = {}): Promise<{ peer: RecordingServer; release: () => void; hookSet: HookSet; arrived: () => number }> {
+async function gatedHook(
+  name = "slow",
+  extra: Record<string, unknown> = {},
+): Promise<{ peer: RecordingServer; release: () => void; hookSet: HookSet; arrived: () => number }> {
   let gates: Array<() => void> = [];
   let arrived = 0;
-  const peer = await startRecordingServer({ responder: async () => {
-    arrived++;
-    await new Promise<void>((resolve) => gates.push(resolve));
-    return { status: 200, body: {} };
-  } });
-  const hookSet = hookSetFrom([{ name, on, steps: [{ name: "call", http: { url: `${peer.url}/{{ object.metadata.name }}/{{ object.spec.template.spec.containers[0].image }}` } }], ...extra }]);
+  const peer = await startRecordingServer({
+    responder: async () => {
+      arrived++;
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return { status: 200, body: {} };
+    },
+  });
+  const hookSet = hookSetFrom([
+    {
+      name,
+      on,
+      steps: [
+        {
+          name: "call",
+          http: { url: `${peer.url}/{{ object.metadata.name }}/{{ object.spec.template.spec.containers[0].image }}` },
+        },
+      ],
+      ...extra,
+    },
+  ]);
   return {
     peer,
     hookSet,
@@ -234,7 +329,8 @@ describe("runner: queue and concurrency", () => {
     const h = await startRunner(hookSet);
     const a1 = ((await h.send("slow", change({ name: "a", to: "a:1", rv: "101" }))).body as Accepted).runs[0]!.name;
     await until("a's first step", () => arrived() === 1);
-    const a2 = ((await h.send("slow", change({ name: "a", from: "a:1", to: "a:2", rv: "102" }))).body as Accepted).runs[0]!.name;
+    const a2 = ((await h.send("slow", change({ name: "a", from: "a:1", to: "a:2", rv: "102" }))).body as Accepted)
+      .runs[0]!.name;
     await h.send("slow", change({ name: "b", to: "b:1", rv: "201" }));
     // b runs at once although a's run is still blocked; a's second change waits for its first.
     await until("b's step", () => arrived() === 2);
@@ -290,7 +386,11 @@ describe("runner: queue and concurrency", () => {
     const { peer, release, hookSet, arrived } = await gatedHook();
     const h = await startRunner(hookSet, { maxConcurrentRuns: 2 });
     const names: string[] = [];
-    for (let i = 0; i < 5; i++) names.push(((await h.send("slow", change({ name: `o${i}`, to: `o:${i}`, rv: String(300 + i) }))).body as Accepted).runs[0]!.name);
+    for (let i = 0; i < 5; i++)
+      names.push(
+        ((await h.send("slow", change({ name: `o${i}`, to: `o:${i}`, rv: String(300 + i) }))).body as Accepted).runs[0]!
+          .name,
+      );
     await until("two steps", () => arrived() === 2);
     await new Promise((r) => setTimeout(r, 100));
     expect(arrived()).toBe(2);
@@ -305,7 +405,9 @@ describe("runner: queue and concurrency", () => {
 
   it("a run whose deadline passes while it keeps failing ends Failed with the reason", async () => {
     const peer = await startRecordingServer({ responder: () => ({ status: 503, body: {} }) });
-    const hookSet = hookSetFrom([{ name: "d", on, steps: [{ name: "call", retries: 0, http: { url: `${peer.url}/x` } }] }]);
+    const hookSet = hookSetFrom([
+      { name: "d", on, steps: [{ name: "call", retries: 0, http: { url: `${peer.url}/x` } }] },
+    ]);
     setHook(hookSet, "d", { deadlineMs: 300 } as Partial<Hook>);
     const h = await startRunner(hookSet);
     const name = ((await h.send("d", imageChange())).body as Accepted).runs[0]!.name;
@@ -320,16 +422,33 @@ describe("runner: queue and concurrency", () => {
 
 describe("runner: catch-up after event-source downtime", () => {
   const add = (image: string, rv: string) =>
-    resourceEventRequest({ type: "ADD", object: frontend({ image, generation: 5, resourceVersion: rv }), group: "apps", version: "v1", resource: "deployments" }, TOKEN);
+    resourceEventRequest(
+      {
+        type: "ADD",
+        object: frontend({ image, generation: 5, resourceVersion: rv }),
+        group: "apps",
+        version: "v1",
+        resource: "deployments",
+      },
+      TOKEN,
+    );
 
   it("a replayed ADD records a baseline, fires for a state changed while down, and nothing for an unchanged one", async () => {
     const peer = await startRecordingServer();
-    const hookSet = hookSetFrom([{ name: "img", on, steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }] }]);
+    const hookSet = hookSetFrom([
+      {
+        name: "img",
+        on,
+        steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }],
+      },
+    ]);
     const h = await startRunner(hookSet);
     const baseline = (await h.send("img", add("i:1", "50"))).body as Accepted;
     expect(baseline.runs).toEqual([expect.objectContaining({ phase: "Skipped", created: true })]);
     // The same state again: the baseline is found, nothing new.
-    expect(((await h.send("img", add("i:1", "50"))).body as Accepted).runs).toEqual([expect.objectContaining({ phase: "Skipped", created: false })]);
+    expect(((await h.send("img", add("i:1", "50"))).body as Accepted).runs).toEqual([
+      expect.objectContaining({ phase: "Skipped", created: false }),
+    ]);
     expect((await h.send("img", add("i:1", "57"))).body).toMatchObject({ runs: [] }); // status-only changes since
     const missed = (await h.send("img", add("i:2", "60"))).body as Accepted;
     expect(missed.runs).toEqual([expect.objectContaining({ phase: "Pending", created: true })]);
@@ -346,15 +465,28 @@ describe("runner: hostile and slow input", () => {
   let h: Harness;
   beforeAll(async () => {
     peer = await startRecordingServer();
-    h = await startRunner(hookSetFrom([{ name: "purge", on, steps: [{ name: "first", http: { url: `${peer.url}/x` } }] }]));
+    h = await startRunner(
+      hookSetFrom([{ name: "purge", on, steps: [{ name: "first", http: { url: `${peer.url}/x` } }] }]),
+    );
   });
   afterAll(async () => {
     await h.runner.stop(1000);
     await peer.close();
   });
 
-  const structured = (envelope: unknown) => sendEvent(h.runner.url, watchPathOf(h.hookSet, "purge"), { headers: { "content-type": "application/cloudevents+json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(envelope), data: {} as never });
-  const event = () => ({ specversion: "1.0", id: "s-1", source: "web", type: "resource", data: imageChange(undefined, "9001").data });
+  const structured = (envelope: unknown) =>
+    sendEvent(h.runner.url, watchPathOf(h.hookSet, "purge"), {
+      headers: { "content-type": "application/cloudevents+json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(envelope),
+      data: {} as never,
+    });
+  const event = () => ({
+    specversion: "1.0",
+    id: "s-1",
+    source: "web",
+    type: "resource",
+    data: imageChange(undefined, "9001").data,
+  });
 
   it("accepts a structured-mode CloudEvent", async () => {
     const res = await structured(event());
@@ -370,11 +502,23 @@ describe("runner: hostile and slow input", () => {
       data: {} as never,
     });
     expect(nested).toEqual({ status: 400, body: { error: "the CloudEvent is nested deeper than 128 levels" } });
-    expect(await structured({ ...event(), id: { a: 1 } })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /id must be string" } });
-    expect(await structured({ ...event(), id: [1, 2] })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /id must be string" } });
-    expect(await structured({ ...event(), id: "" })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /id must NOT have fewer than 1 characters" } });
+    expect(await structured({ ...event(), id: { a: 1 } })).toEqual({
+      status: 400,
+      body: { error: "invalid CloudEvent: /id must be string" },
+    });
+    expect(await structured({ ...event(), id: [1, 2] })).toEqual({
+      status: 400,
+      body: { error: "invalid CloudEvent: /id must be string" },
+    });
+    expect(await structured({ ...event(), id: "" })).toEqual({
+      status: 400,
+      body: { error: "invalid CloudEvent: /id must NOT have fewer than 1 characters" },
+    });
     expect(await structured({ ...event(), specversion: 1 })).toMatchObject({ status: 400 });
-    expect(await structured({ ...event(), myext: { nested: true } })).toEqual({ status: 400, body: { error: "invalid CloudEvent: /myext must be string,integer,boolean" } });
+    expect(await structured({ ...event(), myext: { nested: true } })).toEqual({
+      status: 400,
+      body: { error: "invalid CloudEvent: /myext must be string,integer,boolean" },
+    });
     expect((await fetch(`${h.runner.url}/healthz`)).status).toBe(200);
   });
 
@@ -383,8 +527,14 @@ describe("runner: hostile and slow input", () => {
       const request = imageChange(undefined, rv);
       return h.send("purge", { ...request, headers: { ...request.headers, ...headers } });
     };
-    expect(await binary({ "ce-specversion": "2.0" }, "3001")).toEqual({ status: 400, body: { error: "invalid CloudEvent: header ce-specversion must be equal to constant" } });
-    expect(await binary({ "ce-time": "yesterday" }, "3002")).toEqual({ status: 400, body: { error: 'invalid CloudEvent: time "yesterday" is not an RFC 3339 timestamp' } });
+    expect(await binary({ "ce-specversion": "2.0" }, "3001")).toEqual({
+      status: 400,
+      body: { error: "invalid CloudEvent: header ce-specversion must be equal to constant" },
+    });
+    expect(await binary({ "ce-time": "yesterday" }, "3002")).toEqual({
+      status: 400,
+      body: { error: 'invalid CloudEvent: time "yesterday" is not an RFC 3339 timestamp' },
+    });
     const accepted = await binary({ "ce-time": "2026-11-25T12:00:00.123456789+02:00", "ce-myext": "x" }, "3003");
     expect(accepted.status).toBe(202);
     const name = (accepted.body as { runs: Array<{ name: string }> }).runs[0]!.name;
@@ -399,9 +549,17 @@ describe("runner: hostile and slow input", () => {
       return sendEvent(h.runner.url, p, { ...request, headers: { ...request.headers, ...headers } });
     };
     expect((await post(`${path}/`, "3101")).status).toBe(202);
-    expect((await post(`${path.replace("/hooksets/", "/HookSets/").replace("/watches/", "/WATCHES/")}?x=1`, "3102")).status).toBe(202);
-    expect(await post(path.replace(/[^/]+$/, "%E0%A4%A"), "3103")).toEqual({ status: 400, body: { error: 'the path segment "%E0%A4%A" is not valid percent-encoding' } });
-    expect(await post(path, "3104", { "content-encoding": "gzip" })).toEqual({ status: 415, body: { error: 'Content-Encoding "gzip" is not accepted: send the body uncompressed' } });
+    expect(
+      (await post(`${path.replace("/hooksets/", "/HookSets/").replace("/watches/", "/WATCHES/")}?x=1`, "3102")).status,
+    ).toBe(202);
+    expect(await post(path.replace(/[^/]+$/, "%E0%A4%A"), "3103")).toEqual({
+      status: 400,
+      body: { error: 'the path segment "%E0%A4%A" is not valid percent-encoding' },
+    });
+    expect(await post(path, "3104", { "content-encoding": "gzip" })).toEqual({
+      status: 415,
+      body: { error: 'Content-Encoding "gzip" is not accepted: send the body uncompressed' },
+    });
     const get = await fetch(`${h.runner.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect({ status: get.status, body: await get.json() }).toEqual({ status: 404, body: { error: "not found" } });
   });
@@ -420,20 +578,31 @@ describe("runner: hostile and slow input", () => {
     const url = new URL(limited.runner.url + watchPathOf(h.hookSet, "purge"));
     const body = imageChange().body;
     const statuses: Array<number | undefined> = [];
-    const stalled = Array.from({ length: 8 }, (_, i) =>
-      new Promise<void>((resolve) => {
-        const req = httpRequest(
-          { host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...imageChange(`stall-${i}`, String(800 + i)).headers, "content-length": Buffer.byteLength(body) } },
-          (res) => {
-            statuses[i] = res.statusCode;
-            res.resume();
-            res.on("end", resolve);
-          },
-        );
-        req.on("error", () => resolve());
-        req.flushHeaders(); // headers now, the body only later
-        setTimeout(() => req.end(body), 300);
-      }),
+    const stalled = Array.from(
+      { length: 8 },
+      (_, i) =>
+        new Promise<void>((resolve) => {
+          const req = httpRequest(
+            {
+              host: url.hostname,
+              port: url.port,
+              path: url.pathname,
+              method: "POST",
+              headers: {
+                ...imageChange(`stall-${i}`, String(800 + i)).headers,
+                "content-length": Buffer.byteLength(body),
+              },
+            },
+            (res) => {
+              statuses[i] = res.statusCode;
+              res.resume();
+              res.on("end", resolve);
+            },
+          );
+          req.on("error", () => resolve());
+          req.flushHeaders(); // headers now, the body only later
+          setTimeout(() => req.end(body), 300);
+        }),
     );
     await Promise.all(stalled);
     expect(statuses.filter((s) => s === 429)).toHaveLength(5);
@@ -450,7 +619,9 @@ describe("runner: hostile and slow input", () => {
     let answer = "";
     socket.on("data", (d) => (answer += String(d)));
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-    socket.write(`POST ${watchPathOf(h.hookSet, "purge")} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"type":`);
+    socket.write(
+      `POST ${watchPathOf(h.hookSet, "purge")} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"type":`,
+    );
     await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     await timed.runner.stop(100);
@@ -494,14 +665,25 @@ describe("runner: retention", () => {
     const h = await startRunner(hookSet, { retention: { ttlMs: 60_000, keepPerHook: 2 } });
     const names: string[] = [];
     // Object a changes three times, b and c once: five finished runs.
-    for (const [name, rv, to] of [["a", "1", "a:1"], ["a", "2", "a:2"], ["a", "3", "a:3"], ["b", "1", "b:1"], ["c", "1", "c:1"]] as const) {
+    for (const [name, rv, to] of [
+      ["a", "1", "a:1"],
+      ["a", "2", "a:2"],
+      ["a", "3", "a:3"],
+      ["b", "1", "b:1"],
+      ["c", "1", "c:1"],
+    ] as const) {
       const accepted = (await h.send("keep", change({ name, to, rv: `${rv}00` }))).body as Accepted;
       names.push(accepted.runs[0]!.name);
       await h.settled(accepted.runs[0]!.name);
     }
     // keepPerHook 2: the two oldest of a go; a's newest, b and c are each an object's memory.
     expect(await h.runner.runner.queue.applyRetention()).toBe(2);
-    expect(h.runsOf("keep").map((r) => r.metadata.name).sort()).toEqual([names[2], names[3], names[4]].sort());
+    expect(
+      h
+        .runsOf("keep")
+        .map((r) => r.metadata.name)
+        .sort(),
+    ).toEqual([names[2], names[3], names[4]].sort());
     // Past the TTL only the memories remain, and they stay.
     expect(await h.runner.runner.queue.applyRetention(Date.now() + 120_000)).toBe(0);
     expect(h.runsOf("keep")).toHaveLength(3);

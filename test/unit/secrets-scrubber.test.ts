@@ -39,14 +39,20 @@ describe("SecretScrubber", () => {
     expect(clean.endsWith(" (end)")).toBe(true);
   });
 
-  it.each(["", "u", "us", "user", "admin-user-name-x"])("finds a secret base64-encoded inside a longer value: Basic base64(%j + ':' + secret)", (user) => {
-    const header = `Basic ${Buffer.from(`${user}:${SECRET}`).toString("base64")}`;
-    const clean = scrubber.text(`Authorization: ${header}`);
-    expect(clean).toContain(REDACTED);
-    // What is left of the base64 cannot be decoded back to the secret.
-    const rest = clean.replace(/^Authorization: Basic /, "").split(REDACTED).join("");
-    expect(Buffer.from(rest, "base64").toString()).not.toContain(SECRET);
-  });
+  it.each(["", "u", "us", "user", "admin-user-name-x"])(
+    "finds a secret base64-encoded inside a longer value: Basic base64(%j + ':' + secret)",
+    (user) => {
+      const header = `Basic ${Buffer.from(`${user}:${SECRET}`).toString("base64")}`;
+      const clean = scrubber.text(`Authorization: ${header}`);
+      expect(clean).toContain(REDACTED);
+      // What is left of the base64 cannot be decoded back to the secret.
+      const rest = clean
+        .replace(/^Authorization: Basic /, "")
+        .split(REDACTED)
+        .join("");
+      expect(Buffer.from(rest, "base64").toString()).not.toContain(SECRET);
+    },
+  );
 
   it("covers the three base64 alignments of a secret inside any longer value", () => {
     const token = "tok-0123456789abcdef";
@@ -131,12 +137,22 @@ describe("a secret echoed back by a real peer", () => {
 
   it.each([
     ["JSON-escaped", (v: string) => ({ status: 401, body: { error: `bad token ${v}` } })],
-    ["base64 in a Basic header it reflects", (v: string) => ({ status: 403, body: `denied: Basic ${Buffer.from(`api:${v}`).toString("base64")}` })],
-    ["URL-encoded in a URL it reflects", (v: string) => ({ status: 400, body: `see https://x.example/?t=${encodeURIComponent(v)}` })],
+    [
+      "base64 in a Basic header it reflects",
+      (v: string) => ({ status: 403, body: `denied: Basic ${Buffer.from(`api:${v}`).toString("base64")}` }),
+    ],
+    [
+      "URL-encoded in a URL it reflects",
+      (v: string) => ({ status: 400, body: `see https://x.example/?t=${encodeURIComponent(v)}` }),
+    ],
   ])("never appears in the failure or the logs when echoed %s", async (_, reply) => {
     peer.respondWith((req) => reply(String(req.headers["x-token"])));
     const { ctx, logs } = makeContext({ secrets: { "api/token": SECRET } });
-    const failure = await failureOf(httpStep, { url: `${peer.url}/x`, headers: { "X-Token": { secretKeyRef: { name: "api", key: "token" } } } }, ctx);
+    const failure = await failureOf(
+      httpStep,
+      { url: `${peer.url}/x`, headers: { "X-Token": { secretKeyRef: { name: "api", key: "token" } } } },
+      ctx,
+    );
     expect(peer.requests.at(-1)!.headers["x-token"]).toBe(SECRET);
     expect(failure.message).toContain(REDACTED);
     for (const shown of [failure.message, logs()]) {

@@ -20,7 +20,10 @@ function load(hooks: unknown[], limits?: Record<string, unknown>): HookSet {
   return parseHookSet(stringify(doc), "hooks.yaml");
 }
 
-const onImage = { resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.template.spec.containers[0].image"] };
+const onImage = {
+  resource: { group: "apps", version: "v1", resource: "deployments" },
+  changed: ["spec.template.spec.containers[0].image"],
+};
 
 describe("hyphenated step names", () => {
   const hookSet = load([
@@ -29,7 +32,11 @@ describe("hyphenated step names", () => {
       on: onImage,
       steps: [
         { name: "smoke-job", log: { message: "start" } },
-        { name: "report", if: 'steps.smoke-job.status == "succeeded"', log: { message: "{{ steps.smoke-job.output.message }} for {{ object.metadata.name }}" } },
+        {
+          name: "report",
+          if: 'steps.smoke-job.status == "succeeded"',
+          log: { message: "{{ steps.smoke-job.output.message }} for {{ object.metadata.name }}" },
+        },
       ],
     },
   ]);
@@ -37,20 +44,27 @@ describe("hyphenated step names", () => {
   it("steps.smoke-job.output reads the step smoke-job, in templates and conditions", () => {
     const [, report] = hookSet.hooks[0]!.steps;
     expect([...report!.if!.stepReferences]).toEqual(["smoke-job"]);
-    const scope = { object: { metadata: { name: "frontend" } }, steps: { "smoke-job": { status: "succeeded", output: { message: "done" } } } };
+    const scope = {
+      object: { metadata: { name: "frontend" } },
+      steps: { "smoke-job": { status: "succeeded", output: { message: "done" } } },
+    };
     expect(report!.if!.evaluate(scope)).toBe(true);
     expect(renderValue(report!.config, scope)).toEqual({ message: "done for frontend" });
   });
 
   it("a hyphenated name that is no earlier step is refused by name", () => {
-    expect(() => load([{ name: "h", on: onImage, steps: [{ name: "a", log: { message: "{{ steps.smoke-jab.output.name }}" } }] }])).toThrow(
-      "refers to steps.smoke-jab, which is not an earlier step of this hook (no earlier steps)",
-    );
+    expect(() =>
+      load([{ name: "h", on: onImage, steps: [{ name: "a", log: { message: "{{ steps.smoke-jab.output.name }}" } }] }]),
+    ).toThrow("refers to steps.smoke-jab, which is not an earlier step of this hook (no earlier steps)");
   });
 
   it("string literals are left alone", () => {
-    const set = load([{ name: "h", on: onImage, steps: [{ name: "a", log: { message: "{{ 'steps.a-b' + object.metadata.name }}" } }] }]);
-    expect(renderValue(set.hooks[0]!.steps[0]!.config, { object: { metadata: { name: "x" } } })).toEqual({ message: "steps.a-bx" });
+    const set = load([
+      { name: "h", on: onImage, steps: [{ name: "a", log: { message: "{{ 'steps.a-b' + object.metadata.name }}" } }] },
+    ]);
+    expect(renderValue(set.hooks[0]!.steps[0]!.config, { object: { metadata: { name: "x" } } })).toEqual({
+      message: "steps.a-bx",
+    });
   });
 });
 
@@ -67,7 +81,11 @@ describe("simulate", () => {
         on: onImage,
         steps: [
           { name: "build", log: { message: "x" } },
-          { name: "tell", if: "steps.build.status == 'succeeded'", log: { message: "{{ steps.build.output.message }} / {{ object.spec.template.spec.containers[0].image }}" } },
+          {
+            name: "tell",
+            if: "steps.build.status == 'succeeded'",
+            log: { message: "{{ steps.build.output.message }} / {{ object.spec.template.spec.containers[0].image }}" },
+          },
         ],
       },
     ]);
@@ -76,20 +94,36 @@ describe("simulate", () => {
     const tell = result!.steps[1]!;
     expect(tell.runs).toBeNull();
     expect(tell.config).toEqual({ message: "{{ steps.build.output.message }} / registry.example/frontend:1.5.0" });
-    expect(tell.note).toBe(`if reads the ${EARLIER_STEP_OUTPUT}; {{ steps.build.output.message }}: ${EARLIER_STEP_OUTPUT}`);
+    expect(tell.note).toBe(
+      `if reads the ${EARLIER_STEP_OUTPUT}; {{ steps.build.output.message }}: ${EARLIER_STEP_OUTPUT}`,
+    );
     expect(tell.note).not.toContain("not found");
   });
 
   it("renders URL fields with the runner's per-component encoding", () => {
-    const url = "https://deploy.example.com/apps/{{ object.metadata.name }}?image={{ object.spec.template.spec.containers[0].image }}#{{ object.metadata.namespace }}";
+    const url =
+      "https://deploy.example.com/apps/{{ object.metadata.name }}?image={{ object.spec.template.spec.containers[0].image }}#{{ object.metadata.namespace }}";
     const hookSet = load([
       {
         name: "h",
         on: onImage,
         steps: [
           { name: "call", http: { url, body: { name: "{{ object.metadata.name }}" } } },
-          { name: "then", http: { url: "https://deploy.example.com/{{ steps.call.output.status }}/{{ object.metadata.name }}?i={{ object.spec.template.spec.containers[0].image }}" } },
-          { name: "purge", cdnPurge: { provider: "cloudflare", zoneId: "z", files: ["https://www.example.com/{{ object.metadata.name }}"], token: { secretKeyRef: { name: "c", key: "t" } } } },
+          {
+            name: "then",
+            http: {
+              url: "https://deploy.example.com/{{ steps.call.output.status }}/{{ object.metadata.name }}?i={{ object.spec.template.spec.containers[0].image }}",
+            },
+          },
+          {
+            name: "purge",
+            cdnPurge: {
+              provider: "cloudflare",
+              zoneId: "z",
+              files: ["https://www.example.com/{{ object.metadata.name }}"],
+              token: { secretKeyRef: { name: "c", key: "t" } },
+            },
+          },
         ],
       },
     ]);
@@ -98,11 +132,15 @@ describe("simulate", () => {
     const [call, then, purge] = result!.steps;
     // The same function as the runner's ctx.renderUrl, over the same object.
     expect((call!.config as { url: string }).url).toBe(renderUrl(url, { object: scope.data.body }));
-    expect((call!.config as { url: string }).url).toBe("https://deploy.example.com/apps/front%20end%2F1?image=registry.example%2Ffrontend%3A1.5.0#web");
+    expect((call!.config as { url: string }).url).toBe(
+      "https://deploy.example.com/apps/front%20end%2F1?image=registry.example%2Ffrontend%3A1.5.0#web",
+    );
     // Not a URL field: the body is rendered as text.
     expect((call!.config as { body: unknown }).body).toEqual({ name: "front end/1" });
     // With an earlier step's output in the URL: the other values are still encoded per component.
-    expect((then!.config as { url: string }).url).toBe("https://deploy.example.com/{{ steps.call.output.status }}/front%20end%2F1?i=registry.example%2Ffrontend%3A1.5.0");
+    expect((then!.config as { url: string }).url).toBe(
+      "https://deploy.example.com/{{ steps.call.output.status }}/front%20end%2F1?i=registry.example%2Ffrontend%3A1.5.0",
+    );
     expect((purge!.config as { files: string[] }).files).toEqual(["https://www.example.com/front%20end%2F1"]);
   });
 });
@@ -110,12 +148,21 @@ describe("simulate", () => {
 describe("when and limits.celCost", () => {
   // 200 keys: the comprehension visits each, far beyond a limit of 50, far below the default.
   const data = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, "v"]));
-  const hook = { name: "h", on: { resource: { version: "v1", resource: "configmaps" }, when: "object.data.all(k, object.data[k] == 'v')" }, steps: [{ name: "a", log: { message: "hi" } }] };
+  const hook = {
+    name: "h",
+    on: { resource: { version: "v1", resource: "configmaps" }, when: "object.data.all(k, object.data[k] == 'v')" },
+    steps: [{ name: "a", log: { message: "hi" } }],
+  };
   const event = eventFor({ type: "UPDATE", object: configMap({ ...data, changed: "v" }), oldObject: configMap(data) });
 
   it("is evaluated under the HookSet's limit, not the default", () => {
     const limited = load([hook], { celCost: 50 });
-    expect(decide(limited.hooks[0]!.trigger, event)).toEqual({ fires: false, code: "when_error", reason: "when could not be evaluated: the expression exceeded its cost limit of 50 (a comprehension over large data, or large strings)" });
+    expect(decide(limited.hooks[0]!.trigger, event)).toEqual({
+      fires: false,
+      code: "when_error",
+      reason:
+        "when could not be evaluated: the expression exceeded its cost limit of 50 (a comprehension over large data, or large strings)",
+    });
     const unlimited = load([hook]);
     expect(decide(unlimited.hooks[0]!.trigger, event).fires).toBe(true);
   });
@@ -128,6 +175,8 @@ describe("when and limits.celCost", () => {
       error = err;
     }
     expect(error).toBeInstanceOf(SpecError);
-    expect((error as SpecError).message).toMatch(/^hooks\.yaml:\d+:\d+: spec\.hooks\[0\]\.on\.when: expected a condition that is true or false, but "size\(object\.data\)" gives an integer$/);
+    expect((error as SpecError).message).toMatch(
+      /^hooks\.yaml:\d+:\d+: spec\.hooks\[0\]\.on\.when: expected a condition that is true or false, but "size\(object\.data\)" gives an integer$/,
+    );
   });
 });

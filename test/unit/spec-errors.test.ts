@@ -11,7 +11,9 @@ const dir = join(import.meta.dirname, "../fixtures/invalid");
 const stepTypeList = stepTypes.map((t) => t.type).join(", ");
 
 describe("invalid hooks.yaml", () => {
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()) {
     it(file, () => {
       const text = readFileSync(join(dir, file), "utf8");
       const expected = [...text.matchAll(/^# expect: (.*)$/gm)].map((m) => m[1]!.replace("STEP_TYPES", stepTypeList));
@@ -49,11 +51,14 @@ describe("files that are not one hooks.yaml", () => {
   };
 
   it("an empty file, or one of blanks and comments, is 'the file is empty'", () => {
-    const empty = "hooks.yaml:1:1: the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)";
+    const empty =
+      "hooks.yaml:1:1: the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)";
     expect(messages(() => parseHookSet("", "hooks.yaml"))).toEqual([empty]);
     expect(messages(() => parseHookSet("\n  \n# only a comment\n---\n", "hooks.yaml"))).toEqual([empty]);
     const path = file("empty.yaml", "");
-    expect(messages(() => loadHookSetFile(path))).toEqual([`${path}:1:1: the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)`]);
+    expect(messages(() => loadHookSetFile(path))).toEqual([
+      `${path}:1:1: the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)`,
+    ]);
   });
 
   it("a binary file is 'not a text file' at its first non-text byte, without its bytes", () => {
@@ -63,15 +68,26 @@ describe("files that are not one hooks.yaml", () => {
     expect(rest).toEqual([]);
     expect(gzMessage).toBe(`${gz}:1:2: not a text file: hooks.yaml is YAML in UTF-8 (byte 1 is not valid UTF-8)`);
     // Valid UTF-8 with a NUL on the third line: located by line and column.
-    const nul = file("nul.yaml", "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: \u0000\u0001\u0002}\n");
-    expect(messages(() => loadHookSetFile(nul))).toEqual([`${nul}:3:18: not a text file: hooks.yaml is YAML in UTF-8 (a control character, U+0000, is not allowed in YAML)`]);
+    const nul = file(
+      "nul.yaml",
+      "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: \u0000\u0001\u0002}\n",
+    );
+    expect(messages(() => loadHookSetFile(nul))).toEqual([
+      `${nul}:3:18: not a text file: hooks.yaml is YAML in UTF-8 (a control character, U+0000, is not allowed in YAML)`,
+    ]);
     // Non-UTF-8 after some text: the position counts the text before it.
-    const latin1 = file("latin1.yaml", Buffer.concat([Buffer.from("kind: HookSet\n# caf"), Buffer.from([0xe9]), Buffer.from("\n")]));
-    expect(messages(() => loadHookSetFile(latin1))).toEqual([`${latin1}:2:6: not a text file: hooks.yaml is YAML in UTF-8 (byte 19 is not valid UTF-8)`]);
+    const latin1 = file(
+      "latin1.yaml",
+      Buffer.concat([Buffer.from("kind: HookSet\n# caf"), Buffer.from([0xe9]), Buffer.from("\n")]),
+    );
+    expect(messages(() => loadHookSetFile(latin1))).toEqual([
+      `${latin1}:2:6: not a text file: hooks.yaml is YAML in UTF-8 (byte 19 is not valid UTF-8)`,
+    ]);
   });
 
   it("several YAML documents: refused at the second, with the count", () => {
-    const one = "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: a}\nspec: {runner: {url: http://a-runner.argo-events.svc:8080}, hooks: [{name: h, on: {resource: {version: v1, resource: configmaps}}, steps: [{name: s, log: {message: hi}}]}]}\n";
+    const one =
+      "apiVersion: resource-hooks.io/v1alpha1\nkind: HookSet\nmetadata: {name: a}\nspec: {runner: {url: http://a-runner.argo-events.svc:8080}, hooks: [{name: h, on: {resource: {version: v1, resource: configmaps}}, steps: [{name: s, log: {message: hi}}]}]}\n";
     expect(messages(() => parseHookSet(`${one}---\n${one}`, "hooks.yaml"))).toEqual([
       'hooks.yaml:5:1: a second YAML document starts here (the file has 2): hooks.yaml holds exactly one HookSet; put each HookSet in a file of its own, or remove the "---" line',
     ]);

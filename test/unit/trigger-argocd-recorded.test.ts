@@ -5,7 +5,12 @@
 import { describe, expect, it } from "vitest";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { ArgoCDTrigger } from "../../src/spec/types.js";
-import { operationOf, resourceChange, type ArgoCDOperation, type MatchedResource } from "../../src/trigger/argocd/index.js";
+import {
+  operationOf,
+  resourceChange,
+  type ArgoCDOperation,
+  type MatchedResource,
+} from "../../src/trigger/argocd/index.js";
 import { healthyAfterOperation } from "../../src/trigger/argocd/health.js";
 import { evaluate } from "../../src/trigger/index.js";
 import { eventOf, firedRevision, recorded, replay, type RecordedWrite } from "../helpers/argocd-fixtures.js";
@@ -17,11 +22,17 @@ const DB = { kind: "StatefulSet", name: "db" };
 
 function hook(app: string, resource: Record<string, unknown>, extra: Record<string, unknown> = {}): ArgoCDTrigger {
   const { when, ...argocd } = extra;
-  return hookWith({ argocd: { application: app, resources: [resource], ...argocd }, ...(when ? { when } : {}) }).trigger as ArgoCDTrigger;
+  return hookWith({ argocd: { application: app, resources: [resource], ...argocd }, ...(when ? { when } : {}) })
+    .trigger as ArgoCDTrigger;
 }
 
 /** Which commits (steps.json labels) fired the hook, in order. */
-function firedFor(scenario: string, resource: Record<string, unknown>, extra: Record<string, unknown> = {}, app = scenario) {
+function firedFor(
+  scenario: string,
+  resource: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  app = scenario,
+) {
   const { writes, steps } = recorded(scenario);
   const label = Object.fromEntries(Object.entries(steps.revisions).map(([k, v]) => [v, k]));
   const { fired, all } = replay(hook(app, resource, extra), writes);
@@ -29,8 +40,10 @@ function firedFor(scenario: string, resource: Record<string, unknown>, extra: Re
 }
 
 const op = (w: RecordedWrite) => w.application.status?.operationState;
-const finishedWrites = (writes: RecordedWrite[]) => writes.filter((w) => op(w)?.finishedAt && op(w)?.phase !== "Running");
-const entryOf = (w: RecordedWrite, kind: string, name: string) => op(w)?.syncResult?.resources?.find((r) => r.kind === kind && r.name === name);
+const finishedWrites = (writes: RecordedWrite[]) =>
+  writes.filter((w) => op(w)?.finishedAt && op(w)?.phase !== "Running");
+const entryOf = (w: RecordedWrite, kind: string, name: string) =>
+  op(w)?.syncResult?.resources?.find((r) => r.kind === kind && r.name === name);
 
 describe("what the recorded controller writes (the issue's claims about the hand-written fixtures)", () => {
   it("recorded with the Argo CD version the README names", () => {
@@ -39,14 +52,23 @@ describe("what the recorded controller writes (the issue's claims about the hand
 
   it("non-hook entries carry hookPhase Running in single-step syncs, and the wave's result in multi-step ones", () => {
     const plain = finishedWrites(recorded("plain-sync").writes).at(-1)!;
-    expect(entryOf(plain, "Deployment", "frontend")).toMatchObject({ hookPhase: "Running", syncPhase: "Sync", status: "Synced" });
+    expect(entryOf(plain, "Deployment", "frontend")).toMatchObject({
+      hookPhase: "Running",
+      syncPhase: "Sync",
+      status: "Synced",
+    });
     const waves = finishedWrites(recorded("waves-hooks").writes).at(-1)!;
-    expect(entryOf(waves, "StatefulSet", "db")).toMatchObject({ hookPhase: "Succeeded", message: expect.stringMatching(/^partitioned roll out complete/) });
+    expect(entryOf(waves, "StatefulSet", "db")).toMatchObject({
+      hookPhase: "Succeeded",
+      message: expect.stringMatching(/^partitioned roll out complete/),
+    });
   });
 
   it("auto-sync writes the operation and removes the previous operationState in the same write; history comes before the final state", () => {
     const { writes } = recorded("plain-sync");
-    const i = writes.findIndex((w, k) => k > 0 && w.application.operation && !op(w) && op(writes[k - 1]!)?.phase === "Succeeded");
+    const i = writes.findIndex(
+      (w, k) => k > 0 && w.application.operation && !op(w) && op(writes[k - 1]!)?.phase === "Succeeded",
+    );
     expect(i).toBeGreaterThan(0);
     const firstWithHistory = writes.findIndex((w) => (w.application.status?.history?.length ?? 0) === 2);
     expect(op(writes[firstWithHistory]!)?.phase).toBe("Running");
@@ -56,7 +78,8 @@ describe("what the recorded controller writes (the issue's claims about the hand
 describe("the ten points, on the recorded statuses", () => {
   it("1. ServerSideApply=true: every entry says serverside-applied; only the commit that changed frontend fires its hook", () => {
     const { writes } = recorded("server-side-apply");
-    for (const w of finishedWrites(writes)) for (const r of op(w)?.syncResult?.resources ?? []) expect(resourceChange(r)).toBe("applied");
+    for (const w of finishedWrites(writes))
+      for (const r of op(w)?.syncResult?.resources ?? []) expect(resourceChange(r)).toBe("applied");
     expect(firedFor("server-side-apply", FRONTEND).labels).toEqual(["rev0", "frontend image 1.1"]);
     expect(firedFor("server-side-apply", SETTINGS).labels).toEqual(["rev0", "settings green"]);
   });
@@ -89,27 +112,44 @@ describe("the ten points, on the recorded statuses", () => {
     expect(entryOf(final, "Deployment", "frontend")).toMatchObject({ status: "Synced", hookPhase: "Failed" });
     const failed = firedFor("degraded", FRONTEND, { phases: ["Failed", "Error"] });
     expect(failed.fired).toHaveLength(1);
-    expect((failed.fired[0]!.scope.resources as MatchedResource[])[0]).toMatchObject({ change: "failed", changed: true });
+    expect((failed.fired[0]!.scope.resources as MatchedResource[])[0]).toMatchObject({
+      change: "failed",
+      changed: true,
+    });
     expect(firedFor("degraded", FRONTEND).labels).toEqual([]);
   });
 
   it("4. message forms: the adopted-resource warning and Replace=true's replaced count as changes", () => {
     const { writes } = recorded("replace-adopted");
-    const [first, second] = finishedWrites(writes).filter((w, i, a) => i === 0 || op(a[i - 1]!)?.startedAt !== op(w)?.startedAt);
-    expect(entryOf(first!, "ConfigMap", "settings")?.message).toMatch(/^configmap\/settings configured\. Warning: .*last-applied-configuration/s);
+    const [first, second] = finishedWrites(writes).filter(
+      (w, i, a) => i === 0 || op(a[i - 1]!)?.startedAt !== op(w)?.startedAt,
+    );
+    expect(entryOf(first!, "ConfigMap", "settings")?.message).toMatch(
+      /^configmap\/settings configured\. Warning: .*last-applied-configuration/s,
+    );
     expect(resourceChange(entryOf(first!, "ConfigMap", "settings")!)).toBe("configured");
     expect(resourceChange(entryOf(second!, "Deployment", "frontend")!)).toBe("replaced");
     expect(firedFor("replace-adopted", SETTINGS).labels).toEqual(["rev0", "frontend 1.1, settings green"]);
     expect(firedFor("replace-adopted", FRONTEND).labels).toEqual(["rev0", "frontend 1.1, settings green"]);
     // Argo CD's update path for objects under Replace=true that kubectl cannot replace
-    expect(resourceChange({ kind: "CustomResourceDefinition", name: "widgets.e2e.resource-hooks.io", message: "CustomResourceDefinition/widgets.e2e.resource-hooks.io updated" } as never)).toBe("updated");
+    expect(
+      resourceChange({
+        kind: "CustomResourceDefinition",
+        name: "widgets.e2e.resource-hooks.io",
+        message: "CustomResourceDefinition/widgets.e2e.resource-hooks.io updated",
+      } as never),
+    ).toBe("updated");
   });
 
   it("5. a false configured (empty patch): a comparison made before the operation found the resource Synced", () => {
     // plain-sync's second operation, as recorded, with kubectl's verdict for the unchanged
     // settings ConfigMap turned into the "configured" that an empty patch gives (kubernetes #66450)
     const { writes } = recorded("plain-sync");
-    const i = writes.findIndex((w) => op(w)?.phase === "Succeeded" && entryOf(w, "Deployment", "frontend")?.message === "deployment.apps/frontend configured");
+    const i = writes.findIndex(
+      (w) =>
+        op(w)?.phase === "Succeeded" &&
+        entryOf(w, "Deployment", "frontend")?.message === "deployment.apps/frontend configured",
+    );
     const app = structuredClone(writes[i]!.application) as IApplication;
     const settings = app.status!.operationState!.syncResult!.resources!.find((r) => r.kind === "ConfigMap")!;
     expect(settings.message).toBe("configmap/settings unchanged");
@@ -118,8 +158,14 @@ describe("the ten points, on the recorded statuses", () => {
     const ev = eventOf({ ...writes[i]!, application: app }, writes[i - 1], "e");
     const e = evaluate(hook("plain-sync", SETTINGS), ev, { memory: { fingerprint: "o:earlier" } });
     expect(e.decision).toMatchObject({ fires: false, reason: "the sync changed none of ConfigMap/settings" });
-    const all = evaluate(hook("plain-sync", SETTINGS, { changedOnly: false }), ev, { memory: { fingerprint: "o:earlier" } });
-    expect((all.scope.resources as MatchedResource[])[0]).toMatchObject({ change: "configured", changed: false, evidence: expect.stringMatching(/comparison before the sync found it Synced/) });
+    const all = evaluate(hook("plain-sync", SETTINGS, { changedOnly: false }), ev, {
+      memory: { fingerprint: "o:earlier" },
+    });
+    expect((all.scope.resources as MatchedResource[])[0]).toMatchObject({
+      change: "configured",
+      changed: false,
+      evidence: expect.stringMatching(/comparison before the sync found it Synced/),
+    });
   });
 
   it("6. a dry run fires nothing, and operation.dryRun says so", () => {
@@ -129,16 +175,24 @@ describe("the ten points, on the recorded statuses", () => {
     expect(operationOf(dry.application)).toMatchObject({ dryRun: true });
     const r = firedFor("dry-run", FRONTEND);
     expect(r.labels).toEqual(["rev0"]);
-    expect(r.all.at(-1)?.evaluation?.decision.reason ?? r.all.filter((a) => a.evaluation).at(-1)?.evaluation?.decision.reason).toMatch(/dry run/);
+    expect(
+      r.all.at(-1)?.evaluation?.decision.reason ??
+        r.all.filter((a) => a.evaluation).at(-1)?.evaluation?.decision.reason,
+    ).toMatch(/dry run/);
   });
 
   it("7. healthy: true is decided by the health assessed after the operation finished, not by a revision match", () => {
     const { writes } = recorded("plain-sync");
-    const finished = finishedWrites(writes).filter((w) => entryOf(w, "Deployment", "frontend")?.message === "deployment.apps/frontend configured");
+    const finished = finishedWrites(writes).filter(
+      (w) => entryOf(w, "Deployment", "frontend")?.message === "deployment.apps/frontend configured",
+    );
     const operation = operationOf(finished[0]!.application)!;
     // the finished operation is written with the Healthy of before (stale), then Progressing
     expect(finished[0]!.application.status?.health?.status).toBe("Healthy");
-    const verdicts = finished.map((w) => [w.application.status?.health?.status, healthyAfterOperation(w.application, operation)]);
+    const verdicts = finished.map((w) => [
+      w.application.status?.health?.status,
+      healthyAfterOperation(w.application, operation),
+    ]);
     expect(verdicts[0]).toEqual(["Healthy", false]);
     expect(verdicts).toContainEqual(["Progressing", false]);
     expect(verdicts.at(-1)).toEqual(["Healthy", true]);
@@ -150,7 +204,10 @@ describe("the ten points, on the recorded statuses", () => {
     const last = rb.writes.at(-1)!.application;
     const rollbackOp = operationOf(last)!;
     expect(rollbackOp.revision).toBe(rb.steps.revisions.rev0);
-    expect(last.status?.sync).toMatchObject({ status: "OutOfSync", revision: rb.steps.revisions["frontend image 1.1"] });
+    expect(last.status?.sync).toMatchObject({
+      status: "OutOfSync",
+      revision: rb.steps.revisions["frontend image 1.1"],
+    });
     expect(healthyAfterOperation(last, rollbackOp)).toBe(true);
     expect(firedFor("rollback", FRONTEND).labels).toEqual(["rev0", "frontend image 1.1", "rev0"]);
   });
@@ -166,15 +223,26 @@ describe("the ten points, on the recorded statuses", () => {
     // even if they had also finished in the same second: the history entry each wrote differs
     const [a, b] = same.map((f) => structuredClone(f.scope.application) as IApplication);
     b!.status!.operationState!.finishedAt = a!.status!.operationState!.finishedAt;
-    const ids = [a!, b!].map((app) => evaluate(hook("same-second", SETTINGS, { changedOnly: false }), eventOf({ file: "x", event: "ADDED", atMs: 0, application: app }, undefined, "e"), { memory: { fingerprint: "o:x" } }).identity);
+    const ids = [a!, b!].map(
+      (app) =>
+        evaluate(
+          hook("same-second", SETTINGS, { changedOnly: false }),
+          eventOf({ file: "x", event: "ADDED", atMs: 0, application: app }, undefined, "e"),
+          { memory: { fingerprint: "o:x" } },
+        ).identity,
+    );
     expect(ids[0]).not.toBe(ids[1]);
   });
 
-  it("9. self-heal: operation.selfHeal and the partial resource list; when: \"!operation.selfHeal\" skips it", () => {
+  it('9. self-heal: operation.selfHeal and the partial resource list; when: "!operation.selfHeal" skips it', () => {
     const r = firedFor("self-heal", FRONTEND);
     expect(r.labels).toEqual(["rev0", "rev0"]);
     const heal = r.fired[1]!.scope.operation as ArgoCDOperation;
-    expect(heal).toMatchObject({ selfHeal: true, initiatedBy: { automated: true }, syncResources: [{ group: "apps", kind: "Deployment", name: "frontend" }] });
+    expect(heal).toMatchObject({
+      selfHeal: true,
+      initiatedBy: { automated: true },
+      syncResources: [{ group: "apps", kind: "Deployment", name: "frontend" }],
+    });
     expect((r.fired[0]!.scope.operation as ArgoCDOperation).selfHeal).toBe(false);
     const deploysOnly = firedFor("self-heal", FRONTEND, { when: "!operation.selfHeal" });
     expect(deploysOnly.labels).toEqual(["rev0"]);
@@ -197,26 +265,51 @@ describe("the ten points, on the recorded statuses", () => {
     expect(firedFor("failed-sync", FRONTEND).labels).toEqual([]);
     const failed = firedFor("failed-sync", FRONTEND, { phases: ["Failed"] });
     expect(failed.labels).toEqual(["rev0"]);
-    expect((failed.fired[0]!.scope.resources as MatchedResource[])[0]).toMatchObject({ change: "failed", status: "SyncFailed" });
+    expect((failed.fired[0]!.scope.resources as MatchedResource[])[0]).toMatchObject({
+      change: "failed",
+      status: "SyncFailed",
+    });
   });
 
   it("a Running write that still carries an earlier operation's result (never recorded, but merge patches can leave one) is not remembered", () => {
     const { writes } = recorded("plain-sync");
-    const running = writes.findIndex((w) => op(w)?.phase === "Running" && (w.application.status?.history?.length ?? 0) === 1 && !op(w)?.syncResult);
+    const running = writes.findIndex(
+      (w) => op(w)?.phase === "Running" && (w.application.status?.history?.length ?? 0) === 1 && !op(w)?.syncResult,
+    );
     const earlier = finishedWrites(writes)[0]!;
     const app = structuredClone(writes[running]!.application) as IApplication;
     app.status!.operationState!.syncResult = structuredClone(op(earlier)!.syncResult);
-    const e = evaluate(hook("plain-sync", FRONTEND), eventOf({ ...writes[running]!, application: app }, writes[running - 1], "e"), {});
+    const e = evaluate(
+      hook("plain-sync", FRONTEND),
+      eventOf({ ...writes[running]!, application: app }, writes[running - 1], "e"),
+      {},
+    );
     expect(e.decision.reason).toMatch(/for another revision/);
     expect(e.remember).toBe("keep");
   });
 
   it("replaying every recorded write never fires twice for one operation", () => {
-    for (const scenario of ["plain-sync", "server-side-apply", "retry", "waves-hooks", "self-heal", "dry-run", "rollback", "apply-out-of-sync-only", "replace-adopted", "same-second"]) {
+    for (const scenario of [
+      "plain-sync",
+      "server-side-apply",
+      "retry",
+      "waves-hooks",
+      "self-heal",
+      "dry-run",
+      "rollback",
+      "apply-out-of-sync-only",
+      "replace-adopted",
+      "same-second",
+    ]) {
       const r = firedFor(scenario, FRONTEND, { changedOnly: false, phases: ["Succeeded", "Failed", "Error"] });
       const ids = r.fired.map((f) => f.identity);
       expect(new Set(ids).size, scenario).toBe(ids.length);
-      const ops = r.fired.map((f) => JSON.stringify([(f.scope.operation as ArgoCDOperation).startedAt, (f.scope.operation as ArgoCDOperation).finishedAt]));
+      const ops = r.fired.map((f) =>
+        JSON.stringify([
+          (f.scope.operation as ArgoCDOperation).startedAt,
+          (f.scope.operation as ArgoCDOperation).finishedAt,
+        ]),
+      );
       expect(new Set(ops).size, scenario).toBe(ops.length);
     }
   });

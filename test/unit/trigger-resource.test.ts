@@ -13,12 +13,24 @@ const imageHook = hookWith({
   resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" },
   changed: ["spec.template.spec.containers[0].image"],
 });
-const defaultHook = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" } });
-const configHook = hookWith({ resource: { version: "v1", resource: "configmaps", namespace: "web", name: "app-config" }, changed: ['data["app.properties"]'] });
+const defaultHook = hookWith({
+  resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web", name: "frontend" },
+});
+const configHook = hookWith({
+  resource: { version: "v1", resource: "configmaps", namespace: "web", name: "app-config" },
+  changed: ['data["app.properties"]'],
+});
 const anyConfigChange = hookWith({ resource: { version: "v1", resource: "configmaps", namespace: "web" } });
 
 /** Asserts decide() and the Lua filter; `luaPassesMore` marks cases Lua cannot decide (when, memory, ADDs and DELETEs). */
-function check(hook: Hook, ev: ResourceEvent, fires: boolean, reason: RegExp, luaPassesMore = false, ctx: EvaluateContext = {}) {
+function check(
+  hook: Hook,
+  ev: ResourceEvent,
+  fires: boolean,
+  reason: RegExp,
+  luaPassesMore = false,
+  ctx: EvaluateContext = {},
+) {
   const decision = decide(hook.trigger, ev, ctx);
   expect(decision.fires).toBe(fires);
   expect(decision.reason).toMatch(reason);
@@ -29,7 +41,11 @@ function check(hook: Hook, ev: ResourceEvent, fires: boolean, reason: RegExp, lu
 
 describe("resource triggers: changed paths", () => {
   it("fires when the watched image changes", () => {
-    const ev = updateEvent(deployment({ image: "registry.example/frontend:1.4.0" }), deployment({ image: "registry.example/frontend:1.5.0", generation: 4 }), DEPLOYMENTS);
+    const ev = updateEvent(
+      deployment({ image: "registry.example/frontend:1.4.0" }),
+      deployment({ image: "registry.example/frontend:1.5.0", generation: 4 }),
+      DEPLOYMENTS,
+    );
     check(imageHook, ev, true, /spec\.template\.spec\.containers\[0\]\.image changed/);
   });
   it("does not fire when only replicas change", () => {
@@ -37,7 +53,11 @@ describe("resource triggers: changed paths", () => {
     check(imageHook, ev, false, /none of spec\.template\.spec\.containers\[0\]\.image changed/);
   });
   it("does not fire on a status-only update", () => {
-    const ev = updateEvent(deployment(), deployment({ status: { observedGeneration: 3, replicas: 2, updatedReplicas: 1 }, resourceVersion: "1002" }), DEPLOYMENTS);
+    const ev = updateEvent(
+      deployment(),
+      deployment({ status: { observedGeneration: 3, replicas: 2, updatedReplicas: 1 }, resourceVersion: "1002" }),
+      DEPLOYMENTS,
+    );
     check(imageHook, ev, false, /none of/);
   });
   it("counts a path present on one side only as changed", () => {
@@ -47,21 +67,34 @@ describe("resource triggers: changed paths", () => {
     check(configHook, updateEvent(after, before, CONFIGMAPS), true, /changed/);
   });
   it("reads keys with dots through the quoted form", () => {
-    const ev = updateEvent(configMap({ "app.properties": "a=1", other: "1" }), configMap({ "app.properties": "a=1", other: "2" }), CONFIGMAPS);
+    const ev = updateEvent(
+      configMap({ "app.properties": "a=1", other: "1" }),
+      configMap({ "app.properties": "a=1", other: "2" }),
+      CONFIGMAPS,
+    );
     check(configHook, ev, false, /none of data\["app\.properties"\] changed/);
   });
   it("treats null as absent, as Kubernetes does", () => {
     const before = deployment();
     const after = deployment();
     (after.spec as Record<string, unknown>).paused = null;
-    const hook = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.paused"] });
+    const hook = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      changed: ["spec.paused"],
+    });
     check(hook, updateEvent(before, after, DEPLOYMENTS), false, /none of spec\.paused changed/);
   });
   it("compares whole subtrees", () => {
-    const hook = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.template.spec.containers"] });
+    const hook = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      changed: ["spec.template.spec.containers"],
+    });
     const before = deployment();
     const after = deployment();
-    ((after.spec as { template: { spec: { containers: { args?: string[] }[] } } }).template.spec.containers[1]!).args = ["--port", "9091"];
+    (after.spec as { template: { spec: { containers: { args?: string[] }[] } } }).template.spec.containers[1]!.args = [
+      "--port",
+      "9091",
+    ];
     check(hook, updateEvent(before, after, DEPLOYMENTS), true, /spec\.template\.spec\.containers changed/);
     check(hook, updateEvent(before, deployment(), DEPLOYMENTS), false, /none of/);
   });
@@ -69,51 +102,124 @@ describe("resource triggers: changed paths", () => {
 
 describe("resource triggers: default change detection", () => {
   it("fires on a generation change", () => {
-    check(defaultHook, updateEvent(deployment(), deployment({ replicas: 3, generation: 4 }), DEPLOYMENTS), true, /generation changed from 3 to 4/);
+    check(
+      defaultHook,
+      updateEvent(deployment(), deployment({ replicas: 3, generation: 4 }), DEPLOYMENTS),
+      true,
+      /generation changed from 3 to 4/,
+    );
   });
   it("ignores status-only updates (same generation)", () => {
-    const ev = updateEvent(deployment(), deployment({ status: { observedGeneration: 3, replicas: 3 }, resourceVersion: "1005" }), DEPLOYMENTS);
+    const ev = updateEvent(
+      deployment(),
+      deployment({ status: { observedGeneration: 3, replicas: 3 }, resourceVersion: "1005" }),
+      DEPLOYMENTS,
+    );
     check(defaultHook, ev, false, /generation 3 unchanged/);
   });
   it("ignores label-only updates (same generation)", () => {
-    const ev = updateEvent(deployment(), deployment({ labels: { app: "frontend", team: "web", tier: "edge" }, resourceVersion: "1006" }), DEPLOYMENTS);
+    const ev = updateEvent(
+      deployment(),
+      deployment({ labels: { app: "frontend", team: "web", tier: "edge" }, resourceVersion: "1006" }),
+      DEPLOYMENTS,
+    );
     check(defaultHook, ev, false, /generation 3 unchanged/);
   });
   it("fires on a data change of an object without generation", () => {
     check(anyConfigChange, updateEvent(configMap({ a: "1" }), configMap({ a: "2" }), CONFIGMAPS), true, /data changed/);
   });
   it("ignores a metadata-only change of an object without generation", () => {
-    check(anyConfigChange, updateEvent(configMap({ a: "1" }), configMap({ a: "1" }, { labels: { x: "y" }, resourceVersion: "2002" }), CONFIGMAPS), false, /only metadata or status changed/);
+    check(
+      anyConfigChange,
+      updateEvent(
+        configMap({ a: "1" }),
+        configMap({ a: "1" }, { labels: { x: "y" }, resourceVersion: "2002" }),
+        CONFIGMAPS,
+      ),
+      false,
+      /only metadata or status changed/,
+    );
   });
 });
 
 describe("resource triggers: object selection", () => {
   it("skips other names, namespaces and resources", () => {
-    check(defaultHook, updateEvent(deployment({ name: "backend" }), deployment({ name: "backend", generation: 4 }), DEPLOYMENTS), false, /name backend is not frontend/);
-    const other = updateEvent(deployment({ namespace: "shop" }), deployment({ namespace: "shop", generation: 4 }), DEPLOYMENTS);
-    expect(decide(defaultHook.trigger, other)).toEqual({ fires: false, code: "not_selected", reason: "namespace shop is not web" });
+    check(
+      defaultHook,
+      updateEvent(deployment({ name: "backend" }), deployment({ name: "backend", generation: 4 }), DEPLOYMENTS),
+      false,
+      /name backend is not frontend/,
+    );
+    const other = updateEvent(
+      deployment({ namespace: "shop" }),
+      deployment({ namespace: "shop", generation: 4 }),
+      DEPLOYMENTS,
+    );
+    expect(decide(defaultHook.trigger, other)).toEqual({
+      fires: false,
+      code: "not_selected",
+      reason: "namespace shop is not web",
+    });
     const wrongResource = { ...updateEvent(configMap({ a: "1" }), configMap({ a: "2" }), CONFIGMAPS) };
-    expect(decide(defaultHook.trigger, wrongResource).reason).toBe("the event is for v1/configmaps, the hook watches apps/v1/deployments");
+    expect(decide(defaultHook.trigger, wrongResource).reason).toBe(
+      "the event is for v1/configmaps, the hook watches apps/v1/deployments",
+    );
   });
   it("selects by name prefix and labels", () => {
-    const prefix = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" } });
+    const prefix = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" },
+    });
     check(prefix, updateEvent(deployment(), deployment({ generation: 4 }), DEPLOYMENTS), true, /generation changed/);
-    check(prefix, updateEvent(deployment({ name: "backend" }), deployment({ name: "backend", generation: 4 }), DEPLOYMENTS), false, /does not start with front/);
-    const labelled = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } } });
+    check(
+      prefix,
+      updateEvent(deployment({ name: "backend" }), deployment({ name: "backend", generation: 4 }), DEPLOYMENTS),
+      false,
+      /does not start with front/,
+    );
+    const labelled = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } },
+    });
     check(labelled, updateEvent(deployment(), deployment({ generation: 4 }), DEPLOYMENTS), true, /generation changed/);
-    check(labelled, updateEvent(deployment({ labels: { team: "shop" } }), deployment({ labels: { team: "shop" }, generation: 4 }), DEPLOYMENTS), false, /label team=web is not set/);
+    check(
+      labelled,
+      updateEvent(
+        deployment({ labels: { team: "shop" } }),
+        deployment({ labels: { team: "shop" }, generation: 4 }),
+        DEPLOYMENTS,
+      ),
+      false,
+      /label team=web is not set/,
+    );
   });
   it("filters event types", () => {
     const adds = hookWith({ resource: { version: "v1", resource: "configmaps" }, events: ["add", "delete"] });
-    check(adds, event("ADD", configMap({ a: "1" }), CONFIGMAPS, "2026-11-01T10:00:05Z"), true, /app-config was created/);
+    check(
+      adds,
+      event("ADD", configMap({ a: "1" }), CONFIGMAPS, "2026-11-01T10:00:05Z"),
+      true,
+      /app-config was created/,
+    );
     check(adds, event("DELETE", configMap({ a: "1" }), CONFIGMAPS), true, /app-config was deleted/);
-    check(adds, updateEvent(configMap({ a: "1" }), configMap({ a: "2" }), CONFIGMAPS), false, /event type UPDATE is not one of ADD, DELETE/);
+    check(
+      adds,
+      updateEvent(configMap({ a: "1" }), configMap({ a: "2" }), CONFIGMAPS),
+      false,
+      /event type UPDATE is not one of ADD, DELETE/,
+    );
     const deletes = hookWith({ resource: { version: "v1", resource: "configmaps" }, events: ["delete"] });
     check(deletes, event("ADD", configMap({ a: "1" }), CONFIGMAPS), false, /event type ADD is not one of DELETE/);
   });
   it("unwraps a DELETE seen only after a relist (DeletedFinalStateUnknown)", () => {
-    const deletes = hookWith({ resource: { version: "v1", resource: "configmaps", name: "app-config" }, events: ["delete"] });
-    check(deletes, event("DELETE", { Key: "web/app-config", Obj: configMap({ a: "1" }) }, CONFIGMAPS), true, /app-config was deleted/);
+    const deletes = hookWith({
+      resource: { version: "v1", resource: "configmaps", name: "app-config" },
+      events: ["delete"],
+    });
+    check(
+      deletes,
+      event("DELETE", { Key: "web/app-config", Obj: configMap({ a: "1" }) }, CONFIGMAPS),
+      true,
+      /app-config was deleted/,
+    );
   });
 });
 
@@ -124,15 +230,33 @@ describe("resource triggers: when", () => {
     when: "object.spec.replicas > oldObject.spec.replicas && event.kind == 'UPDATE'",
   });
   it("fires when the condition holds", () => {
-    check(scaledUp, updateEvent(deployment({ replicas: 2 }), deployment({ replicas: 4, generation: 4 }), DEPLOYMENTS), true, /spec\.replicas changed, and when holds/);
+    check(
+      scaledUp,
+      updateEvent(deployment({ replicas: 2 }), deployment({ replicas: 4, generation: 4 }), DEPLOYMENTS),
+      true,
+      /spec\.replicas changed, and when holds/,
+    );
   });
   it("skips when it does not; the Sensor cannot evaluate CEL and passes it on", () => {
-    check(scaledUp, updateEvent(deployment({ replicas: 4 }), deployment({ replicas: 2, generation: 4 }), DEPLOYMENTS), false, /when is false/, true);
+    check(
+      scaledUp,
+      updateEvent(deployment({ replicas: 4 }), deployment({ replicas: 2, generation: 4 }), DEPLOYMENTS),
+      false,
+      /when is false/,
+      true,
+    );
   });
   it("skips with the reason when the condition cannot be evaluated", () => {
-    const broken = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments" }, when: "object.spec.missing.field == 1" });
+    const broken = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      when: "object.spec.missing.field == 1",
+    });
     const decision = decide(broken.trigger, updateEvent(deployment(), deployment({ generation: 4 }), DEPLOYMENTS));
-    expect(decision).toEqual({ fires: false, code: "when_error", reason: "when could not be evaluated: field not found: missing" });
+    expect(decision).toEqual({
+      fires: false,
+      code: "when_error",
+      reason: "when could not be evaluated: field not found: missing",
+    });
   });
 });
 
@@ -142,11 +266,22 @@ describe("resource triggers: memory and catch-up", () => {
   const uid = frontend.metadata!.uid!;
 
   it("an UPDATE that fires remembers its fingerprint, identity and subject", () => {
-    const ev = updateEvent(deployment(), deployment({ image: "registry.example/frontend:1.5.0", generation: 4, resourceVersion: "1010" }), DEPLOYMENTS);
+    const ev = updateEvent(
+      deployment(),
+      deployment({ image: "registry.example/frontend:1.5.0", generation: 4, resourceVersion: "1010" }),
+      DEPLOYMENTS,
+    );
     const e = evaluate(imageHook.trigger, ev, {});
     expect(e).toMatchObject({ decision: { fires: true }, remember: "set", identity: `${uid}@1010` });
     expect(e.fingerprint).toMatch(/^p:[0-9a-f]{16}$/);
-    expect(e.subject).toEqual({ apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "frontend", uid, resourceVersion: "1010" });
+    expect(e.subject).toEqual({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: "web",
+      name: "frontend",
+      uid,
+      resourceVersion: "1010",
+    });
     expect(Object.keys(e.scope)).toEqual(["object", "oldObject", "event"]);
     // The same change delivered again (a duplicate, a watch reconnect) fires nothing.
     check(imageHook, ev, false, /already handled in this state/, true, { memory: { fingerprint: e.fingerprint! } });
@@ -160,7 +295,16 @@ describe("resource triggers: memory and catch-up", () => {
     const cm = fp(anyConfigChange, updateEvent(configMap({ a: "1" }), configMap({ a: "2" }), CONFIGMAPS));
     expect(cm).toMatch(/^h:/);
     // Labels and resourceVersion are outside what the hook compares: the same fingerprint.
-    expect(fp(anyConfigChange, updateEvent(configMap({ a: "1" }), configMap({ a: "2" }, { labels: { x: "y" }, resourceVersion: "9" }), CONFIGMAPS))).toBe(cm);
+    expect(
+      fp(
+        anyConfigChange,
+        updateEvent(
+          configMap({ a: "1" }),
+          configMap({ a: "2" }, { labels: { x: "y" }, resourceVersion: "9" }),
+          CONFIGMAPS,
+        ),
+      ),
+    ).toBe(cm);
     const adds = hookWith({ resource: { version: "v1", resource: "configmaps" }, events: ["add"] });
     expect(fp(adds, event("ADD", configMap({ a: "1" }), CONFIGMAPS))).toBe("seen");
     // A null entry counts as absent, as in the comparison.
@@ -179,14 +323,22 @@ describe("resource triggers: memory and catch-up", () => {
 
   it("a replayed ADD fires an update hook when the object changed while the event source was away, once", () => {
     const before = evaluate(imageHook.trigger, event("ADD", frontend, DEPLOYMENTS), {}).fingerprint!;
-    const changed = event("ADD", deployment({ image: "registry.example/frontend:1.6.0", generation: 5, resourceVersion: "1200" }), DEPLOYMENTS);
+    const changed = event(
+      "ADD",
+      deployment({ image: "registry.example/frontend:1.6.0", generation: 5, resourceVersion: "1200" }),
+      DEPLOYMENTS,
+    );
     const caught = evaluate(imageHook.trigger, changed, { memory: { fingerprint: before } });
     expect(caught).toMatchObject({ decision: { fires: true }, remember: "set", identity: `${uid}@1200` });
     expect(caught.decision.reason).toMatch(/changed while the event source was away/);
     // The next replay of the same state: nothing.
-    check(imageHook, changed, false, /already handled in this state/, true, { memory: { fingerprint: caught.fingerprint! } });
+    check(imageHook, changed, false, /already handled in this state/, true, {
+      memory: { fingerprint: caught.fingerprint! },
+    });
     // Unchanged since the last handled state: nothing.
-    check(imageHook, event("ADD", frontend, DEPLOYMENTS), false, /already handled/, true, { memory: { fingerprint: before } });
+    check(imageHook, event("ADD", frontend, DEPLOYMENTS), false, /already handled/, true, {
+      memory: { fingerprint: before },
+    });
   });
 
   it("an add hook fires once for objects created after it was first served, never for older ones or replays", () => {
@@ -194,27 +346,53 @@ describe("resource triggers: memory and catch-up", () => {
     const served = "2026-11-01T09:00:00Z";
     const fresh = event("ADD", configMap({ a: "1" }), CONFIGMAPS);
     const first = evaluate(adds.trigger, fresh, { hookFirstServedAt: served });
-    expect(first).toMatchObject({ decision: { fires: true, reason: "app-config was created" }, remember: "set", fingerprint: "seen" });
+    expect(first).toMatchObject({
+      decision: { fires: true, reason: "app-config was created" },
+      remember: "set",
+      fingerprint: "seen",
+    });
     check(adds, fresh, false, /already handled/, true, { memory: { fingerprint: "seen" }, hookFirstServedAt: served });
     const older = evaluate(adds.trigger, fresh, { hookFirstServedAt: "2026-11-02T00:00:00Z" });
     expect(older).toMatchObject({ decision: { fires: false }, remember: "set" });
-    expect(older.decision.reason).toMatch(/created at 2026-11-01T10:00:00Z, before the hook was first served at 2026-11-02T00:00:00Z/);
+    expect(older.decision.reason).toMatch(
+      /created at 2026-11-01T10:00:00Z, before the hook was first served at 2026-11-02T00:00:00Z/,
+    );
     // Created while the event source was down (after the hook was served): still fires, on the replayed ADD.
     expect(decide(adds.trigger, fresh, { hookFirstServedAt: served }).fires).toBe(true);
   });
 
   it("a DELETE forgets what every hook remembered about the object", () => {
     const ev = event("DELETE", frontend, DEPLOYMENTS);
-    expect(evaluate(imageHook.trigger, ev, { memory: { fingerprint: "p:x" } })).toMatchObject({ decision: { fires: false }, remember: "forget" });
-    const deletes = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments" }, events: ["delete"] });
-    expect(evaluate(deletes.trigger, ev, {})).toMatchObject({ decision: { fires: true, reason: "frontend was deleted" }, remember: "forget" });
+    expect(evaluate(imageHook.trigger, ev, { memory: { fingerprint: "p:x" } })).toMatchObject({
+      decision: { fires: false },
+      remember: "forget",
+    });
+    const deletes = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      events: ["delete"],
+    });
+    expect(evaluate(deletes.trigger, ev, {})).toMatchObject({
+      decision: { fires: true, reason: "frontend was deleted" },
+      remember: "forget",
+    });
     expect(runLuaFilter(sensorFilterScript(imageHook.trigger), JSON.parse(JSON.stringify(ev.data)))).toBe(true);
   });
 
   it("a false when after a real change remembers the state: a replay must not fire it later", () => {
-    const scaledUp = hookWith({ resource: { group: "apps", version: "v1", resource: "deployments" }, changed: ["spec.replicas"], when: "object.spec.replicas > oldObject.spec.replicas" });
-    const e = evaluate(scaledUp.trigger, updateEvent(deployment({ replicas: 4 }), deployment({ replicas: 2, generation: 4 }), DEPLOYMENTS), {});
-    expect(e).toMatchObject({ decision: { fires: false, reason: "when is false: object.spec.replicas > oldObject.spec.replicas" }, remember: "set" });
+    const scaledUp = hookWith({
+      resource: { group: "apps", version: "v1", resource: "deployments" },
+      changed: ["spec.replicas"],
+      when: "object.spec.replicas > oldObject.spec.replicas",
+    });
+    const e = evaluate(
+      scaledUp.trigger,
+      updateEvent(deployment({ replicas: 4 }), deployment({ replicas: 2, generation: 4 }), DEPLOYMENTS),
+      {},
+    );
+    expect(e).toMatchObject({
+      decision: { fires: false, reason: "when is false: object.spec.replicas > oldObject.spec.replicas" },
+      remember: "set",
+    });
     expect(e.fingerprint).toBeDefined();
   });
 
@@ -235,47 +413,95 @@ describe("resource triggers: malformed input is a skip naming the field", () => 
     return v;
   };
   const cases: Array<[string, Hook, () => ResourceEvent, RegExp]> = [
-    ["metadata.name: 5 on a namePrefix hook", hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" } }), () => {
-      const o = deployment({ generation: 4 });
-      (o.metadata as Record<string, unknown>).name = 5;
-      return updateEvent(deployment(), o, DEPLOYMENTS);
-    }, /metadata\.name is number 5, expected a string/],
-    ["generation as a map", defaultHook, () => {
-      const o = deployment();
-      (o.metadata as Record<string, unknown>).generation = { x: 1 };
-      return updateEvent(deployment(), o, DEPLOYMENTS);
-    }, /metadata\.generation is a map, expected an integer/],
-    ["labels as a list", hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } } }), () => {
-      const o = deployment({ generation: 4 });
-      (o.metadata as Record<string, unknown>).labels = ["team=web"];
-      return updateEvent(deployment(), o, DEPLOYMENTS);
-    }, /metadata\.labels is a list, expected a map/],
-    ["metadata as a string", defaultHook, () => {
-      const o = deployment();
-      (o as Record<string, unknown>).metadata = "frontend";
-      return updateEvent(deployment(), o, DEPLOYMENTS);
-    }, /metadata is string "frontend", expected a map/],
-    ["data nested 10,000 deep", configHook, () => {
-      const before = configMap({});
-      const after = configMap({});
-      (before.data as Record<string, unknown>)["app.properties"] = nest(10_000);
-      (after.data as Record<string, unknown>)["app.properties"] = nest(10_000);
-      return updateEvent(before, after, CONFIGMAPS);
-    }, /data\["app\.properties"\] is nested deeper than 100 levels: cannot compare/],
-    ["an object without generation nested 10,000 deep", anyConfigChange, () => {
-      const before = configMap({});
-      const after = configMap({});
-      (before as Record<string, unknown>).binaryData = nest(10_000);
-      (after as Record<string, unknown>).binaryData = nest(10_000);
-      return updateEvent(before, after, CONFIGMAPS);
-    }, /binaryData is nested deeper than 100 levels/],
-    ["creationTimestamp as a map on an add hook", hookWith({ resource: { version: "v1", resource: "configmaps" }, events: ["add"] }), () => {
-      const o = configMap({ a: "1" });
-      (o.metadata as Record<string, unknown>).creationTimestamp = { seconds: 1 };
-      return event("ADD", o, CONFIGMAPS);
-    }, /metadata\.creationTimestamp is a map, expected a string/],
-    ["a body that is a list", defaultHook, () => ({ ...event("ADD", [1, 2], DEPLOYMENTS) }), /the event carries no object/],
-    ["an unknown event type", defaultHook, () => ({ ...event("ADD", deployment(), DEPLOYMENTS), data: { ...event("ADD", deployment(), DEPLOYMENTS).data, type: 7 as never } }), /event type number 7 is not ADD, UPDATE or DELETE/],
+    [
+      "metadata.name: 5 on a namePrefix hook",
+      hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", namePrefix: "front" } }),
+      () => {
+        const o = deployment({ generation: 4 });
+        (o.metadata as Record<string, unknown>).name = 5;
+        return updateEvent(deployment(), o, DEPLOYMENTS);
+      },
+      /metadata\.name is number 5, expected a string/,
+    ],
+    [
+      "generation as a map",
+      defaultHook,
+      () => {
+        const o = deployment();
+        (o.metadata as Record<string, unknown>).generation = { x: 1 };
+        return updateEvent(deployment(), o, DEPLOYMENTS);
+      },
+      /metadata\.generation is a map, expected an integer/,
+    ],
+    [
+      "labels as a list",
+      hookWith({ resource: { group: "apps", version: "v1", resource: "deployments", labels: { team: "web" } } }),
+      () => {
+        const o = deployment({ generation: 4 });
+        (o.metadata as Record<string, unknown>).labels = ["team=web"];
+        return updateEvent(deployment(), o, DEPLOYMENTS);
+      },
+      /metadata\.labels is a list, expected a map/,
+    ],
+    [
+      "metadata as a string",
+      defaultHook,
+      () => {
+        const o = deployment();
+        (o as Record<string, unknown>).metadata = "frontend";
+        return updateEvent(deployment(), o, DEPLOYMENTS);
+      },
+      /metadata is string "frontend", expected a map/,
+    ],
+    [
+      "data nested 10,000 deep",
+      configHook,
+      () => {
+        const before = configMap({});
+        const after = configMap({});
+        (before.data as Record<string, unknown>)["app.properties"] = nest(10_000);
+        (after.data as Record<string, unknown>)["app.properties"] = nest(10_000);
+        return updateEvent(before, after, CONFIGMAPS);
+      },
+      /data\["app\.properties"\] is nested deeper than 100 levels: cannot compare/,
+    ],
+    [
+      "an object without generation nested 10,000 deep",
+      anyConfigChange,
+      () => {
+        const before = configMap({});
+        const after = configMap({});
+        (before as Record<string, unknown>).binaryData = nest(10_000);
+        (after as Record<string, unknown>).binaryData = nest(10_000);
+        return updateEvent(before, after, CONFIGMAPS);
+      },
+      /binaryData is nested deeper than 100 levels/,
+    ],
+    [
+      "creationTimestamp as a map on an add hook",
+      hookWith({ resource: { version: "v1", resource: "configmaps" }, events: ["add"] }),
+      () => {
+        const o = configMap({ a: "1" });
+        (o.metadata as Record<string, unknown>).creationTimestamp = { seconds: 1 };
+        return event("ADD", o, CONFIGMAPS);
+      },
+      /metadata\.creationTimestamp is a map, expected a string/,
+    ],
+    [
+      "a body that is a list",
+      defaultHook,
+      () => ({ ...event("ADD", [1, 2], DEPLOYMENTS) }),
+      /the event carries no object/,
+    ],
+    [
+      "an unknown event type",
+      defaultHook,
+      () => ({
+        ...event("ADD", deployment(), DEPLOYMENTS),
+        data: { ...event("ADD", deployment(), DEPLOYMENTS).data, type: 7 as never },
+      }),
+      /event type number 7 is not ADD, UPDATE or DELETE/,
+    ],
   ];
   for (const [name, hook, make, reason] of cases) {
     it(name, () => {

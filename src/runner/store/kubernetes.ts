@@ -53,7 +53,10 @@ export class KubernetesRunStore implements RunStore {
         const status = err instanceof KubeApiError ? err.status : -1;
         const transient = status === 0 || status === 429 || status >= 500;
         if (!transient || Date.now() > until) throw err;
-        const delay = Math.min(Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000), 5_000);
+        const delay = Math.min(
+          Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000),
+          5_000,
+        );
         this.logger.warn({ err: (err as Error).message, retryInMs: delay }, "listing the HookRuns failed; retrying");
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -69,7 +72,9 @@ export class KubernetesRunStore implements RunStore {
   async create(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
     try {
       const { status: _status, ...withoutStatus } = run;
-      const created = withStatusDefaults(await this.rest.request<HookRun>("POST", this.collection, { body: withoutStatus }));
+      const created = withStatusDefaults(
+        await this.rest.request<HookRun>("POST", this.collection, { body: withoutStatus }),
+      );
       this.noteCreated(created.metadata.name);
       // The status subresource ignores a status sent on create; a run is Pending until claimed.
       this.remember(created, "added");
@@ -113,7 +118,9 @@ export class KubernetesRunStore implements RunStore {
 
   async fetch(name: string): Promise<HookRun | undefined> {
     try {
-      const run = withStatusDefaults(await this.rest.request<HookRun>("GET", `${this.collection}/${encodeURIComponent(name)}`));
+      const run = withStatusDefaults(
+        await this.rest.request<HookRun>("GET", `${this.collection}/${encodeURIComponent(name)}`),
+      );
       this.remember(run, "modified");
       return run;
     } catch (err) {
@@ -135,11 +142,16 @@ export class KubernetesRunStore implements RunStore {
 
   async updateStatus(run: HookRun): Promise<HookRun> {
     try {
-      const updated = withStatusDefaults(await this.rest.request<HookRun>("PUT", `${this.collection}/${encodeURIComponent(run.metadata.name)}/status`, { body: run }));
+      const updated = withStatusDefaults(
+        await this.rest.request<HookRun>("PUT", `${this.collection}/${encodeURIComponent(run.metadata.name)}/status`, {
+          body: run,
+        }),
+      );
       this.remember(updated, "modified");
       return updated;
     } catch (err) {
-      if (err instanceof KubeApiError && (err.status === 409 || err.status === 404)) throw new ConflictError(err.message);
+      if (err instanceof KubeApiError && (err.status === 409 || err.status === 404))
+        throw new ConflictError(err.message);
       throw err;
     }
   }
@@ -162,11 +174,18 @@ export class KubernetesRunStore implements RunStore {
   }
 
   private async relist(): Promise<void> {
-    const list = await this.rest.request<{ items: HookRun[]; metadata: { resourceVersion: string } }>("GET", this.collection, { query: { labelSelector: this.labelSelector } });
+    const list = await this.rest.request<{ items: HookRun[]; metadata: { resourceVersion: string } }>(
+      "GET",
+      this.collection,
+      { query: { labelSelector: this.labelSelector } },
+    );
     const seen = new Set<string>();
     for (const item of list.items) {
       seen.add(item.metadata.name);
-      this.remember(withStatusDefaults({ ...item, apiVersion: "resource-hooks.io/v1alpha1", kind: "HookRun" }), "modified");
+      this.remember(
+        withStatusDefaults({ ...item, apiVersion: "resource-hooks.io/v1alpha1", kind: "HookRun" }),
+        "modified",
+      );
     }
     for (const [name, run] of this.cache) {
       if (!seen.has(name)) {
@@ -183,7 +202,12 @@ export class KubernetesRunStore implements RunStore {
         let gone = false;
         const handle = await this.rest.watch(
           this.collection,
-          { labelSelector: this.labelSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
+          {
+            labelSelector: this.labelSelector,
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: WATCH_TIMEOUT_SECONDS,
+          },
           (type, object) => {
             const rv = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
             if (type === "ERROR") {
@@ -220,7 +244,8 @@ export class KubernetesRunStore implements RunStore {
   private remember(run: HookRun, change: RunChange): void {
     const cached = this.cache.get(run.metadata.name);
     // Not comparable (not kube-apiserver's): the given object is taken as newer.
-    if (cached && (compareResourceVersions(run.metadata.resourceVersion, cached.metadata.resourceVersion) ?? 0) < 0) return;
+    if (cached && (compareResourceVersions(run.metadata.resourceVersion, cached.metadata.resourceVersion) ?? 0) < 0)
+      return;
     this.cache.set(run.metadata.name, run);
     this.emit(run, cached ? (change === "added" ? "modified" : change) : "added");
   }
@@ -229,4 +254,3 @@ export class KubernetesRunStore implements RunStore {
     for (const listener of this.listeners) listener(run, change);
   }
 }
-

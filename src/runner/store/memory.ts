@@ -42,9 +42,15 @@ export class MemoryRunStore implements RunStore {
     const existing = this.runs.get(run.metadata.name);
     if (!existing) throw new ConflictError(`hookrun ${run.metadata.name} no longer exists`);
     if (existing.metadata.resourceVersion !== run.metadata.resourceVersion) {
-      throw new ConflictError(`hookrun ${run.metadata.name} was changed (resourceVersion ${existing.metadata.resourceVersion ?? "?"}, not ${run.metadata.resourceVersion ?? "?"})`);
+      throw new ConflictError(
+        `hookrun ${run.metadata.name} was changed (resourceVersion ${existing.metadata.resourceVersion ?? "?"}, not ${run.metadata.resourceVersion ?? "?"})`,
+      );
     }
-    const stored: HookRun = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(++this.version) }, status: copyStatus(run.status) };
+    const stored: HookRun = {
+      ...existing,
+      metadata: { ...existing.metadata, resourceVersion: String(++this.version) },
+      status: copyStatus(run.status),
+    };
     this.runs.set(run.metadata.name, stored);
     this.emit(stored, "modified");
     return stored;
@@ -83,8 +89,16 @@ function copyRun(run: HookRun): HookRun {
   const { metadata, spec } = run;
   return {
     ...run,
-    metadata: { ...metadata, labels: { ...metadata.labels }, ...(metadata.annotations ? { annotations: { ...metadata.annotations } } : {}) },
-    spec: { ...spec, ...(spec.object ? { object: { ...spec.object } } : {}), ...(spec.context ? { context: { ...spec.context } } : {}) },
+    metadata: {
+      ...metadata,
+      labels: { ...metadata.labels },
+      ...(metadata.annotations ? { annotations: { ...metadata.annotations } } : {}),
+    },
+    spec: {
+      ...spec,
+      ...(spec.object ? { object: { ...spec.object } } : {}),
+      ...(spec.context ? { context: { ...spec.context } } : {}),
+    },
     ...(run.status ? { status: copyStatus(run.status) } : {}),
   };
 }
@@ -98,7 +112,15 @@ function copyStatus(status: HookRun["status"]): HookRun["status"] {
   return {
     ...status,
     ...(status.claim ? { claim: { ...status.claim } } : {}),
-    ...(status.steps ? { steps: status.steps.map((step) => (step.output !== null && typeof step.output === "object" ? { ...step, output: copy(step.output) } : { ...step })) } : {}),
+    ...(status.steps
+      ? {
+          steps: status.steps.map((step) =>
+            step.output !== null && typeof step.output === "object"
+              ? { ...step, output: copy(step.output) }
+              : { ...step },
+          ),
+        }
+      : {}),
     ...(status.conditions ? { conditions: status.conditions.map((condition) => ({ ...condition })) } : {}),
   };
 }

@@ -54,10 +54,23 @@ export function withStatusDefaults(run: HookRun): HookRun {
   const acceptedSkipped = run.metadata.annotations?.[ACCEPTED_AS_ANNOTATION] === "Skipped";
   const unwritten = (status.phase ?? "Pending") === "Pending" && !status.attempts && !status.steps?.length;
   const phase = acceptedSkipped && unwritten ? "Skipped" : (status.phase ?? "Pending");
-  if (status.phase === phase && status.steps && status.conditions && typeof status.attempts === "number" && run.metadata.labels) return run;
+  if (
+    status.phase === phase &&
+    status.steps &&
+    status.conditions &&
+    typeof status.attempts === "number" &&
+    run.metadata.labels
+  )
+    return run;
   return {
     ...run,
     metadata: { ...run.metadata, labels: run.metadata.labels ?? {} },
-    status: { ...status, phase, attempts: status.attempts ?? 0, steps: status.steps ?? [], conditions: status.conditions ?? [] },
+    status: {
+      ...status,
+      phase,
+      attempts: status.attempts ?? 0,
+      steps: status.steps ?? [],
+      conditions: status.conditions ?? [],
+    },
   };
 }

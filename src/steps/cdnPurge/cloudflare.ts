@@ -27,15 +27,24 @@ interface CloudflareAnswer {
   result?: { id?: string } | null;
 }
 
-export async function purgeCloudflare(config: CloudflarePurgeConfig, ctx: StepContext): Promise<{ provider: "cloudflare"; id?: string }> {
+export async function purgeCloudflare(
+  config: CloudflarePurgeConfig,
+  ctx: StepContext,
+): Promise<{ provider: "cloudflare"; id?: string }> {
   const zoneId = renderText(ctx, config.zoneId, "zoneId");
   let payload: Record<string, unknown>;
   if (config.everything) {
     payload = { purge_everything: true };
   } else {
     const target = (["files", "prefixes", "tags", "hosts"] as const).find((t) => config[t] !== undefined);
-    if (!target) throw new StepFailure("nothing to purge: give one of files, prefixes, tags, hosts or everything", { retryable: false });
-    const items = target === "files" || target === "prefixes" ? renderUrlList(ctx, config[target]!, target) : renderList(ctx, config[target]!, target);
+    if (!target)
+      throw new StepFailure("nothing to purge: give one of files, prefixes, tags, hosts or everything", {
+        retryable: false,
+      });
+    const items =
+      target === "files" || target === "prefixes"
+        ? renderUrlList(ctx, config[target]!, target)
+        : renderList(ctx, config[target]!, target);
     if (items.length === 0) throw new StepFailure(`${target}: the list is empty`, { retryable: false });
     payload = { [target]: items };
   }
@@ -52,7 +61,8 @@ export async function purgeCloudflare(config: CloudflarePurgeConfig, ctx: StepCo
   const answer = (response.body && typeof response.body === "object" ? response.body : {}) as CloudflareAnswer;
   const errors = (answer.errors ?? []).map((e) => `${e.code ?? "?"} ${e.message ?? ""}`.trim()).join("; ");
   if (response.status < 200 || response.status >= 300) throw statusFailure(response, label, errors || undefined);
-  if (answer.success === false) throw new StepFailure(`${label} refused the purge: ${errors || "success: false"}`, { retryable: false });
+  if (answer.success === false)
+    throw new StepFailure(`${label} refused the purge: ${errors || "success: false"}`, { retryable: false });
   const id = answer.result?.id;
   ctx.logger.info({ provider: "cloudflare", zoneId, id }, "cache purged");
   return { provider: "cloudflare", ...(typeof id === "string" ? { id } : {}) };

@@ -60,7 +60,10 @@ export function classifyAwsError(err: unknown): { retryable: boolean; message: s
   if (status !== undefined) return { retryable: status >= 500 || status === 429 || status === 408, message };
   // No HTTP answer at all: a network error (ECONNREFUSED, ECONNRESET, DNS) is retryable.
   const code = e.code ?? (err as { cause?: { code?: string } } | undefined)?.cause?.code;
-  return { retryable: typeof code === "string" && /^E[A-Z]+/.test(code), message: code && !message.includes(code) ? `${message} (${code})` : message };
+  return {
+    retryable: typeof code === "string" && /^E[A-Z]+/.test(code),
+    message: code && !message.includes(code) ? `${message} (${code})` : message,
+  };
 }
 
 export const CLOUDFRONT_ENDPOINT = "cloudfront";
@@ -70,7 +73,8 @@ export async function purgeCloudFront(config: CloudFrontPurgeConfig, ctx: StepCo
   const paths = renderUrlList(ctx, config.paths, "paths");
   if (paths.length === 0) throw new StepFailure("paths: the list is empty", { retryable: false });
   const bad = paths.find((p) => !p.startsWith("/"));
-  if (bad !== undefined) throw new StepFailure(`paths: ${JSON.stringify(bad)} does not start with "/"`, { retryable: false });
+  if (bad !== undefined)
+    throw new StepFailure(`paths: ${JSON.stringify(bad)} does not start with "/"`, { retryable: false });
   const accessKeyId = await ctx.secret(config.accessKeyId);
   const secretAccessKey = await ctx.secret(config.secretAccessKey);
   const sessionToken = config.sessionToken ? await ctx.secret(config.sessionToken) : undefined;
@@ -94,7 +98,11 @@ export async function purgeCloudFront(config: CloudFrontPurgeConfig, ctx: StepCo
     const id = answer.Invalidation?.Id;
     if (!id) throw new StepFailure("CloudFront answered without an invalidation id", { retryable: false });
     ctx.logger.info({ provider: "cloudfront", distributionId, id, paths: paths.length }, "invalidation created");
-    return { provider: "cloudfront", id, ...(answer.Invalidation?.Status ? { status: answer.Invalidation.Status } : {}) };
+    return {
+      provider: "cloudfront",
+      id,
+      ...(answer.Invalidation?.Status ? { status: answer.Invalidation.Status } : {}),
+    };
   } catch (err) {
     if (err instanceof StepFailure) throw err;
     if (ctx.signal.aborted) throw abortFailure(ctx.signal, "creating the CloudFront invalidation");

@@ -54,13 +54,19 @@ export async function purgeFastly(config: FastlyPurgeConfig, ctx: StepContext): 
     const keys = renderList(ctx, config.keys, "keys");
     if (keys.length === 0) throw new StepFailure("keys: the list is empty", { retryable: false });
     const bad = keys.find((k) => /\s/.test(k));
-    if (bad !== undefined) throw new StepFailure(`keys: surrogate keys cannot contain spaces (${JSON.stringify(bad)})`, { retryable: false });
+    if (bad !== undefined)
+      throw new StepFailure(`keys: surrogate keys cannot contain spaces (${JSON.stringify(bad)})`, {
+        retryable: false,
+      });
     if (keys.length === 1) {
       calls.push({ path: `${service}/purge/${pathSegment(keys[0]!, "keys[0]")}` });
     } else {
       batch = true;
       for (let i = 0; i < keys.length; i += MAX_KEYS_PER_BATCH) {
-        calls.push({ path: `${service}/purge`, headers: { "Surrogate-Key": keys.slice(i, i + MAX_KEYS_PER_BATCH).join(" ") } });
+        calls.push({
+          path: `${service}/purge`,
+          headers: { "Surrogate-Key": keys.slice(i, i + MAX_KEYS_PER_BATCH).join(" ") },
+        });
       }
     }
   } else {
@@ -73,7 +79,12 @@ export async function purgeFastly(config: FastlyPurgeConfig, ctx: StepContext): 
     const response = await sendHttp(ctx, {
       method: "POST",
       url: joinUrl(endpointUrl(ctx, FASTLY_ENDPOINT), call.path),
-      headers: { "Fastly-Key": token, Accept: "application/json", ...(config.soft ? { "Fastly-Soft-Purge": "1" } : {}), ...call.headers },
+      headers: {
+        "Fastly-Key": token,
+        Accept: "application/json",
+        ...(config.soft ? { "Fastly-Soft-Purge": "1" } : {}),
+        ...call.headers,
+      },
       label,
     });
     if (response.status < 200 || response.status >= 300) throw statusFailure(response, label, fastlyMessage(response));

@@ -165,7 +165,12 @@ export function excerpt(text: string, max = MAX_QUOTED_CHARS): string {
  * The StepFailure for an unsuccessful status, classified by classifyStatus unless `override`
  * (per API: e.g. GitHub's rate-limit 403s) says otherwise.
  */
-export function statusFailure(response: HttpResponse, label: string, detail?: string, override?: Classification): StepFailure {
+export function statusFailure(
+  response: HttpResponse,
+  label: string,
+  detail?: string,
+  override?: Classification,
+): StepFailure {
   const how = override ?? classifyStatus(response.status, response.headers);
   const said = excerpt(detail ?? response.text);
   const message = `${label} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${said ? `: ${said}` : ""}`;
@@ -208,7 +213,10 @@ export function describeUrl(url: URL): string {
 /** The base URL of an endpoint a step type declares (StepType.endpoints), as the runner resolved it. */
 export function endpointUrl(ctx: StepContext, name: string): string {
   const url = ctx.runtime.endpoints[name];
-  if (!url) throw new StepFailure(`the runner has no URL for the endpoint ${name} (--endpoint ${name}=<url>)`, { retryable: false });
+  if (!url)
+    throw new StepFailure(`the runner has no URL for the endpoint ${name} (--endpoint ${name}=<url>)`, {
+      retryable: false,
+    });
   return url;
 }
 

@@ -16,7 +16,9 @@ export const IDEMPOTENCY_ANNOTATION = "resource-hooks.io/idempotency-key";
 export async function kubeFromContext(ctx: StepContext): Promise<KubeClient> {
   const kubeConfig = ctx.runtime.kubeConfig;
   if (!kubeConfig) {
-    throw new StepFailure("this runner has no Kubernetes access (no kubeconfig or in-cluster service account)", { retryable: false });
+    throw new StepFailure("this runner has no Kubernetes access (no kubeconfig or in-cluster service account)", {
+      retryable: false,
+    });
   }
   const { kubeClientFor } = await import("../../k8s/client.js");
   return kubeClientFor(kubeConfig);
@@ -55,7 +57,12 @@ export interface ObjectOutput {
   uid?: string;
 }
 
-export function objectOutput(info: ResourceInfo, namespace: string | undefined, name: string, object?: KubeObject): ObjectOutput {
+export function objectOutput(
+  info: ResourceInfo,
+  namespace: string | undefined,
+  name: string,
+  object?: KubeObject,
+): ObjectOutput {
   const ns = object?.metadata?.namespace ?? (info.namespaced ? namespace : undefined);
   const uid = object?.metadata?.uid;
   return {

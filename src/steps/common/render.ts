@@ -37,8 +37,11 @@ export function renderUrlList(ctx: StepContext, value: string | readonly string[
 export function renderText(ctx: StepContext, value: string, field: string): string {
   const rendered: unknown = renderValueAt<unknown>(ctx, value, field);
   if (typeof rendered === "string") return rendered;
-  if (typeof rendered === "number" || typeof rendered === "boolean" || typeof rendered === "bigint") return String(rendered);
-  throw new StepFailure(`${field}: the template gave ${describeType(rendered)}, expected a string`, { retryable: false });
+  if (typeof rendered === "number" || typeof rendered === "boolean" || typeof rendered === "bigint")
+    return String(rendered);
+  throw new StepFailure(`${field}: the template gave ${describeType(rendered)}, expected a string`, {
+    retryable: false,
+  });
 }
 
 /**
@@ -52,7 +55,9 @@ export function renderList(ctx: StepContext, value: string | readonly string[], 
     if (typeof item === "string") return item === "" ? [] : [item];
     if (typeof item === "number" || typeof item === "boolean") return [String(item)];
     if (item === null || item === undefined) return [];
-    throw new StepFailure(`${field}[${i}]: the template gave ${describeType(item)}, expected a string`, { retryable: false });
+    throw new StepFailure(`${field}[${i}]: the template gave ${describeType(item)}, expected a string`, {
+      retryable: false,
+    });
   });
 }
 

@@ -19,17 +19,23 @@ export function stringList(description: string): JsonSchema {
 }
 
 export function durationSchema(description: string): JsonSchema {
-  return { type: "string", pattern: DURATION_PATTERN, description: `${description} A duration such as 30s, 5m or 1h30m.` };
+  return {
+    type: "string",
+    pattern: DURATION_PATTERN,
+    description: `${description} A duration such as 30s, 5m or 1h30m.`,
+  };
 }
 
-export const API_VERSION_PATTERN = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$";
+export const API_VERSION_PATTERN =
+  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$";
 export const KIND_PATTERN = "^[A-Z][A-Za-z0-9]*$";
 
 export const apiVersionSchema: JsonSchema = {
   type: "string",
   pattern: API_VERSION_PATTERN,
   description: "apiVersion of the object, e.g. v1, apps/v1, batch/v1 (literal, not templated).",
-  patternErrorMessage: "a literal apiVersion such as v1 or batch/v1 (not a template: the runner's RBAC is derived from it)",
+  patternErrorMessage:
+    "a literal apiVersion such as v1 or batch/v1 (not a template: the runner's RBAC is derived from it)",
   examples: ["v1", "apps/v1", "batch/v1", "networking.k8s.io/v1"],
 };
 

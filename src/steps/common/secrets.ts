@@ -29,7 +29,9 @@ export function secretKeyRefs(...sources: unknown[]): SecretKeyRef["secretKeyRef
 }
 
 export function describeSecretSource(source: SecretSource): string {
-  return "secretKeyRef" in source ? `secret ${source.secretKeyRef.name}/${source.secretKeyRef.key}` : `environment variable ${source.env}`;
+  return "secretKeyRef" in source
+    ? `secret ${source.secretKeyRef.name}/${source.secretKeyRef.key}`
+    : `environment variable ${source.env}`;
 }
 
 const secretKeyRefSchema: JsonSchema = {
@@ -60,7 +62,11 @@ const envSchema: JsonSchema = {
   additionalProperties: false,
   required: ["env"],
   properties: {
-    env: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "Environment variable of the runner holding the value." },
+    env: {
+      type: "string",
+      pattern: "^[A-Za-z_][A-Za-z0-9_]*$",
+      description: "Environment variable of the runner holding the value.",
+    },
   },
 };
 

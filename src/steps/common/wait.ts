@@ -40,7 +40,8 @@ export const waitConditionSchema: JsonSchema = {
     {
       type: "string",
       enum: ["complete", "rollout", "deleted"],
-      description: "complete: condition Complete=True (Failed=True fails the step). rollout: every replica updated and available. deleted: the object no longer exists.",
+      description:
+        "complete: condition Complete=True (Failed=True fails the step). rollout: every replica updated and available. deleted: the object no longer exists.",
     },
     {
       type: "object",
@@ -54,7 +55,12 @@ export const waitConditionSchema: JsonSchema = {
           description: "Wait until status.conditions has this type with this status.",
           properties: {
             type: { type: "string", minLength: 1, description: "Condition type, e.g. Ready, Available." },
-            status: { type: "string", enum: ["True", "False", "Unknown"], default: "True", description: "Condition status to wait for (default True)." },
+            status: {
+              type: "string",
+              enum: ["True", "False", "Unknown"],
+              default: "True",
+              description: "Condition status to wait for (default True).",
+            },
           },
         },
       },
@@ -67,14 +73,17 @@ export const waitConditionSchema: JsonSchema = {
         expression: {
           type: "string",
           minLength: 1,
-          description: "CEL condition over `object` (the current object), e.g. object.status.phase == 'Succeeded'. Evaluation errors (a field not set yet) mean: keep waiting.",
+          description:
+            "CEL condition over `object` (the current object), e.g. object.status.phase == 'Succeeded'. Evaluation errors (a field not set yet) mean: keep waiting.",
         },
       },
     },
   ],
 };
 
-export const waitTimeoutSchema = durationSchema("How long to wait before failing (retryable). Default: until the step's timeout.");
+export const waitTimeoutSchema = durationSchema(
+  "How long to wait before failing (retryable). Default: until the step's timeout.",
+);
 
 /** Problems of a wait the schema cannot see; `kind` is the literal kind when known. */
 export function checkWait(condition: unknown, kind: string | undefined, path: (string | number)[]): StepProblem[] {
@@ -89,7 +98,10 @@ export function checkWait(condition: unknown, kind: string | undefined, path: (s
         const compiled = compileExpression(source);
         const unknown = [...compiled.variables].filter((v) => v !== "object");
         if (unknown.length) {
-          problems.push({ path: [...path, "expression"], message: `unknown variable ${unknown.join(", ")}: a wait expression reads only \`object\`` });
+          problems.push({
+            path: [...path, "expression"],
+            message: `unknown variable ${unknown.join(", ")}: a wait expression reads only \`object\``,
+          });
         }
       } catch (err) {
         if (!(err instanceof ExpressionError)) throw err;
@@ -109,7 +121,11 @@ export function describeWait(condition: WaitCondition): string {
 }
 
 /** Evaluates a wait condition against the object (undefined: it does not exist). */
-export function evaluateWait(condition: WaitCondition, object: KubeObject | undefined, compiled?: CompiledExpression): Readiness {
+export function evaluateWait(
+  condition: WaitCondition,
+  object: KubeObject | undefined,
+  compiled?: CompiledExpression,
+): Readiness {
   if (condition === "deleted") {
     if (!object) return { state: "ready", message: "deleted" };
     return { state: "waiting", message: object.metadata?.["deletionTimestamp"] ? "being deleted" : "still exists" };
@@ -117,7 +133,8 @@ export function evaluateWait(condition: WaitCondition, object: KubeObject | unde
   if (!object) return { state: "waiting", message: "does not exist" };
   if (condition === "complete") return completionStatus(object);
   if (condition === "rollout") return rolloutStatus(object);
-  if ("condition" in condition) return conditionStatus(object, condition.condition.type, condition.condition.status ?? "True");
+  if ("condition" in condition)
+    return conditionStatus(object, condition.condition.type, condition.condition.status ?? "True");
   const expr = compiled ?? compileExpression(condition.expression);
   try {
     return evaluateCondition(expr, { object })
@@ -144,7 +161,12 @@ class WaitTimeout extends Error {
  * terminal state (Job Failed, ProgressDeadlineExceeded) is a non-retryable StepFailure; running out
  * of time is a retryable one naming the last observed state.
  */
-export async function waitForObject(ctx: StepContext, kube: KubeClient, target: WaitTarget, options: WaitOptions): Promise<KubeObject | undefined> {
+export async function waitForObject(
+  ctx: StepContext,
+  kube: KubeClient,
+  target: WaitTarget,
+  options: WaitOptions,
+): Promise<KubeObject | undefined> {
   const { info, namespace, name } = target;
   const what = `${describeTarget(info, namespace, name)} to ${describeWait(options.for)}`;
   let compiled: CompiledExpression | undefined;
@@ -152,7 +174,9 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
     try {
       compiled = compileExpression(options.for.expression);
     } catch (err) {
-      throw new StepFailure(`wait expression: ${err instanceof Error ? err.message : String(err)}`, { retryable: false });
+      throw new StepFailure(`wait expression: ${err instanceof Error ? err.message : String(err)}`, {
+        retryable: false,
+      });
     }
   }
   const timeoutMs = options.timeout !== undefined ? parseDuration(options.timeout) : undefined;
@@ -162,7 +186,9 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : undefined;
   const timer =
-    timeoutMs !== undefined ? setTimeout(() => controller.abort(new WaitTimeout(`timed out after ${formatDuration(timeoutMs)}`)), timeoutMs) : undefined;
+    timeoutMs !== undefined
+      ? setTimeout(() => controller.abort(new WaitTimeout(`timed out after ${formatDuration(timeoutMs)}`)), timeoutMs)
+      : undefined;
   const signal = controller.signal;
   let last: Readiness = { state: "waiting", message: "not read yet" };
   let object: KubeObject | undefined;
@@ -193,7 +219,13 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
         const started = Date.now();
         try {
           const remaining = deadline !== undefined ? Math.ceil((deadline - Date.now()) / 1000) : MAX_WATCH_SECONDS;
-          const events = kube.watchObject(info, namespace, name, { resourceVersion, timeoutSeconds: Math.min(remaining, MAX_WATCH_SECONDS) }, signal);
+          const events = kube.watchObject(
+            info,
+            namespace,
+            name,
+            { resourceVersion, timeoutSeconds: Math.min(remaining, MAX_WATCH_SECONDS) },
+            signal,
+          );
           for await (const event of events) {
             if (event.type === "ERROR") {
               const code = (event.object as { code?: number }).code;
@@ -201,7 +233,11 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
                 resourceVersion = undefined;
                 break;
               }
-              throw new KubeApiError(String((event.object as { message?: string }).message ?? "watch error"), code ?? 500, "WatchError");
+              throw new KubeApiError(
+                String((event.object as { message?: string }).message ?? "watch error"),
+                code ?? 500,
+                "WatchError",
+              );
             }
             resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
             if (event.type === "BOOKMARK") continue;
@@ -235,7 +271,9 @@ export async function waitForObject(ctx: StepContext, kube: KubeClient, target: 
   } catch (err) {
     if (err instanceof StepFailure) throw err;
     if (signal.aborted && signal.reason instanceof WaitTimeout) {
-      throw new StepFailure(`${signal.reason.message} waiting for ${what}; last seen: ${last.message}`, { retryable: true });
+      throw new StepFailure(`${signal.reason.message} waiting for ${what}; last seen: ${last.message}`, {
+        retryable: true,
+      });
     }
     if (ctx.signal.aborted) throw abortFailure(ctx.signal, `waiting for ${what} (last seen: ${last.message})`);
     throw kubeFailure(err, `waiting for ${what}`);

@@ -3,7 +3,17 @@
 //   dispatch: repository repository_dispatch with an event type and client payload
 // GitHub answers 204 No Content. Rate-limit answers (403/429 with Retry-After or an exhausted
 // X-RateLimit-Remaining) are retryable after the time GitHub names.
-import { endpointUrl, jsonBody, joinUrl, parseRetryAfter, pathSegment, sendHttp, statusFailure, type Classification, type HttpResponse } from "../common/http.js";
+import {
+  endpointUrl,
+  jsonBody,
+  joinUrl,
+  parseRetryAfter,
+  pathSegment,
+  sendHttp,
+  statusFailure,
+  type Classification,
+  type HttpResponse,
+} from "../common/http.js";
 import { renderText, renderValueAt } from "../common/render.js";
 import { secretKeyRefs, secretSourceSchema } from "../common/secrets.js";
 import { templated } from "../common/schema.js";
@@ -38,7 +48,9 @@ const NAME_PATTERN = "^([A-Za-z0-9_.-]+|.*\\{\\{.*)$";
 const common = {
   owner: templated("Repository owner (user or organization).", { pattern: NAME_PATTERN }),
   repo: templated("Repository name.", { pattern: NAME_PATTERN }),
-  token: secretSourceSchema("GitHub token (fine-grained: Actions write for workflow dispatch, Contents write for repository dispatch)."),
+  token: secretSourceSchema(
+    "GitHub token (fine-grained: Actions write for workflow dispatch, Contents write for repository dispatch).",
+  ),
 };
 
 /** GitHub's rate limits: 403/429 with Retry-After, or X-RateLimit-Remaining 0 until X-RateLimit-Reset. */
@@ -48,7 +60,9 @@ export function githubClassification(response: HttpResponse, now: number = Date.
   if (retryAfterMs !== undefined) return { retryable: true, retryAfterMs };
   if (response.headers.get("x-ratelimit-remaining") === "0") {
     const reset = Number(response.headers.get("x-ratelimit-reset"));
-    return Number.isFinite(reset) && reset > 0 ? { retryable: true, retryAfterMs: Math.max(0, reset * 1000 - now) } : { retryable: true };
+    return Number.isFinite(reset) && reset > 0
+      ? { retryable: true, retryAfterMs: Math.max(0, reset * 1000 - now) }
+      : { retryable: true };
   }
   return undefined;
 }
@@ -67,18 +81,26 @@ export const GITHUB_ENDPOINT = "github";
 export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
   type: "githubWorkflow",
   endpoints: {
-    [GITHUB_ENDPOINT]: { default: "https://api.github.com", description: "GitHub REST API base URL (GitHub Enterprise: https://ghe.example/api/v3)." },
+    [GITHUB_ENDPOINT]: {
+      default: "https://api.github.com",
+      description: "GitHub REST API base URL (GitHub Enterprise: https://ghe.example/api/v3).",
+    },
   },
   schema: {
     type: "object",
-    description: "Start a GitHub Actions workflow: workflow_dispatch (dispatch: workflow, the default) or repository_dispatch (dispatch: repository).",
+    description:
+      "Start a GitHub Actions workflow: workflow_dispatch (dispatch: workflow, the default) or repository_dispatch (dispatch: repository).",
     oneOf: [
       {
         type: "object",
         additionalProperties: false,
         required: ["owner", "repo", "workflow", "ref", "token"],
         properties: {
-          dispatch: { type: "string", const: "workflow", description: "workflow_dispatch of one workflow (the default)." },
+          dispatch: {
+            type: "string",
+            const: "workflow",
+            description: "workflow_dispatch of one workflow (the default).",
+          },
           ...common,
           workflow: {
             description: "Workflow file name (e.g. deploy.yml) or numeric id.",
@@ -100,9 +122,15 @@ export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
         additionalProperties: false,
         required: ["dispatch", "owner", "repo", "eventType", "token"],
         properties: {
-          dispatch: { type: "string", const: "repository", description: "repository_dispatch: triggers workflows `on: repository_dispatch`." },
+          dispatch: {
+            type: "string",
+            const: "repository",
+            description: "repository_dispatch: triggers workflows `on: repository_dispatch`.",
+          },
           ...common,
-          eventType: templated("Event type (workflows filter on it with `types:`), at most 100 characters.", { maxLength: 100 }),
+          eventType: templated("Event type (workflows filter on it with `types:`), at most 100 characters.", {
+            maxLength: 100,
+          }),
           clientPayload: {
             type: "object",
             description: "JSON payload for github.event.client_payload (templated, at most 10 top-level keys).",
@@ -115,9 +143,17 @@ export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
 
   check(config) {
     const problems: StepProblem[] = [];
-    if (config && config.dispatch !== "repository" && typeof config.workflow === "string" && !config.workflow.includes("{{")) {
+    if (
+      config &&
+      config.dispatch !== "repository" &&
+      typeof config.workflow === "string" &&
+      !config.workflow.includes("{{")
+    ) {
       if (!/^\d+$/.test(config.workflow) && !/\.ya?ml$/.test(config.workflow)) {
-        problems.push({ path: ["workflow"], message: "a workflow is a file name ending in .yml/.yaml or a numeric id" });
+        problems.push({
+          path: ["workflow"],
+          message: "a workflow is a file name ending in .yml/.yaml or a numeric id",
+        });
       }
     }
     return problems;
@@ -139,11 +175,14 @@ export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
       path = `${repoPath}/dispatches`;
       payload = {
         event_type: eventType,
-        ...(config.clientPayload !== undefined ? { client_payload: renderValueAt(ctx, config.clientPayload, "clientPayload") } : {}),
+        ...(config.clientPayload !== undefined
+          ? { client_payload: renderValueAt(ctx, config.clientPayload, "clientPayload") }
+          : {}),
       };
       output = { dispatch: "repository", owner, repo, eventType };
     } else {
-      const workflow = typeof config.workflow === "number" ? String(config.workflow) : renderText(ctx, config.workflow, "workflow");
+      const workflow =
+        typeof config.workflow === "number" ? String(config.workflow) : renderText(ctx, config.workflow, "workflow");
       const ref = renderText(ctx, config.ref, "ref");
       const inputs = config.inputs !== undefined ? renderValueAt(ctx, config.inputs, "inputs") : undefined;
       if (inputs !== undefined && (inputs === null || typeof inputs !== "object" || Array.isArray(inputs))) {
@@ -169,10 +208,16 @@ export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
     });
     if (response.status < 200 || response.status >= 300) {
       const message = (response.body as { message?: unknown } | undefined)?.message;
-      throw statusFailure(response, label, typeof message === "string" ? message : undefined, githubClassification(response));
+      throw statusFailure(
+        response,
+        label,
+        typeof message === "string" ? message : undefined,
+        githubClassification(response),
+      );
     }
     // With return_run_details GitHub answers 200 with the run; plain dispatches answer 204.
-    const run = response.body && typeof response.body === "object" ? (response.body as Record<string, unknown>) : undefined;
+    const run =
+      response.body && typeof response.body === "object" ? (response.body as Record<string, unknown>) : undefined;
     if (typeof run?.workflow_run_id === "number") output.runId = run.workflow_run_id;
     if (typeof run?.html_url === "string") output.runUrl = run.html_url;
     ctx.logger.info({ owner, repo, dispatch: output.dispatch }, "GitHub workflow dispatched");

@@ -59,22 +59,26 @@ export const httpStep: StepType<HttpConfig> = {
       headers: {
         type: "object",
         description:
-          "Request headers: a templated string, or a secret ({secretKeyRef} or {env}, optional prefix such as \"Bearer \"). With a secret header, redirects are not followed (a 3xx is the response).",
+          'Request headers: a templated string, or a secret ({secretKeyRef} or {env}, optional prefix such as "Bearer "). With a secret header, redirects are not followed (a 3xx is the response).',
         propertyNames: { pattern: HEADER_NAME_PATTERN },
         additionalProperties: {
           anyOf: [
             { type: "string", description: "Header value (templated)." },
             secretSourceSchema("Header value from a secret.", {
-              prefix: { type: "string", description: "Text before the secret value, e.g. \"Bearer \"." },
+              prefix: { type: "string", description: 'Text before the secret value, e.g. "Bearer ".' },
             }),
           ],
         },
       },
-      body: { description: "JSON body (any JSON value; strings templated). Sent with Content-Type: application/json unless a header says otherwise." },
+      body: {
+        description:
+          "JSON body (any JSON value; strings templated). Sent with Content-Type: application/json unless a header says otherwise.",
+      },
       expectStatus: {
         type: "array",
         minItems: 1,
-        description: "Statuses that mean success: codes (204), classes (\"2xx\") or ranges (\"200-299\"). Default [\"2xx\"]. Other statuses fail: 5xx, 408 and 429 retryably.",
+        description:
+          'Statuses that mean success: codes (204), classes ("2xx") or ranges ("200-299"). Default ["2xx"]. Other statuses fail: 5xx, 408 and 429 retryably.',
         items: {
           anyOf: [
             { type: "integer", minimum: 100, maximum: 599 },
@@ -92,11 +96,13 @@ export const httpStep: StepType<HttpConfig> = {
       problems.push({ path: ["body"], message: `a ${method} request cannot have a body` });
     }
     for (const name of Object.keys(config?.headers ?? {})) {
-      if (RESERVED_HEADERS.has(name.toLowerCase())) problems.push({ path: ["headers", name], message: `${name} is set by the runner` });
+      if (RESERVED_HEADERS.has(name.toLowerCase()))
+        problems.push({ path: ["headers", name], message: `${name} is set by the runner` });
     }
     for (const [i, e] of (config?.expectStatus ?? []).entries()) {
       const range = typeof e === "string" ? /^(\d{3})-(\d{3})$/.exec(e) : null;
-      if (range && Number(range[1]) > Number(range[2])) problems.push({ path: ["expectStatus", i], message: `empty range ${String(e)}` });
+      if (range && Number(range[1]) > Number(range[2]))
+        problems.push({ path: ["expectStatus", i], message: `empty range ${String(e)}` });
     }
     if (typeof config?.url === "string" && config.url.includes("{{")) {
       for (const message of urlTemplateProblems(config.url)) problems.push({ path: ["url"], message });
@@ -104,7 +110,11 @@ export const httpStep: StepType<HttpConfig> = {
     if (typeof config?.url === "string" && !config.url.includes("{{")) {
       try {
         const url = new URL(config.url);
-        if (url.username || url.password) problems.push({ path: ["url"], message: "credentials in the URL would be inlined: use a header from a secret" });
+        if (url.username || url.password)
+          problems.push({
+            path: ["url"],
+            message: "credentials in the URL would be inlined: use a header from a secret",
+          });
       } catch {
         problems.push({ path: ["url"], message: "not a valid URL" });
       }
@@ -139,7 +149,8 @@ export const httpStep: StepType<HttpConfig> = {
     let body: string | undefined;
     if (config.body !== undefined) {
       body = jsonBody(renderValueAt(ctx, config.body, "body"));
-      if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
+        headers["Content-Type"] = "application/json";
     }
     const label = `${method} ${describeUrl(url)}`;
     // Redirects are followed only when no header carries a secret (see sendHttp).

@@ -10,10 +10,24 @@
 import { shortHash } from "../../secrets/hash.js";
 import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
-import { FIELD_MANAGER, IDEMPOTENCY_ANNOTATION, describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
+import {
+  FIELD_MANAGER,
+  IDEMPOTENCY_ANNOTATION,
+  describeTarget,
+  kubeFailure,
+  kubeFromContext,
+  objectOutput,
+} from "../common/kube.js";
 import { containsTemplate, renderValueAt } from "../common/render.js";
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
-import { checkWait, WAIT_VERBS, waitConditionSchema, waitForObject, waitTimeoutSchema, type WaitOptions } from "../common/wait.js";
+import {
+  checkWait,
+  WAIT_VERBS,
+  waitConditionSchema,
+  waitForObject,
+  waitTimeoutSchema,
+  type WaitOptions,
+} from "../common/wait.js";
 import { StepFailure, type JsonSchema, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
 
 export type KubernetesAction = "apply" | "create" | "patch" | "delete";
@@ -33,9 +47,7 @@ export interface JsonPatchOperation {
 }
 
 export type KubernetesPatch =
-  | { merge: Record<string, unknown> }
-  | { json: JsonPatchOperation[] }
-  | { strategic: Record<string, unknown> };
+  { merge: Record<string, unknown> } | { json: JsonPatchOperation[] } | { strategic: Record<string, unknown> };
 
 export interface KubernetesConfig {
   action: KubernetesAction;
@@ -74,10 +86,16 @@ const metadataSchema: JsonSchema = {
   additionalProperties: true,
   properties: {
     name: templated("Object name (required for apply, patch and delete)."),
-    generateName: templated("create only: name prefix; the name becomes the prefix plus a hash of the event's idempotency key, so redeliveries create the object once."),
+    generateName: templated(
+      "create only: name prefix; the name becomes the prefix plus a hash of the event's idempotency key, so redeliveries create the object once.",
+    ),
     namespace: templated("Namespace (namespaced kinds). A template means the runner needs access in every namespace."),
     labels: { type: "object", additionalProperties: { type: "string" }, description: "Labels (values templated)." },
-    annotations: { type: "object", additionalProperties: { type: "string" }, description: "Annotations (values templated)." },
+    annotations: {
+      type: "object",
+      additionalProperties: { type: "string" },
+      description: "Annotations (values templated).",
+    },
   },
 };
 
@@ -86,8 +104,15 @@ const jsonPatchOperationSchema: JsonSchema = {
   additionalProperties: false,
   required: ["op", "path"],
   properties: {
-    op: { type: "string", enum: ["add", "remove", "replace", "move", "copy", "test"], description: "RFC 6902 operation." },
-    path: { type: "string", description: "JSON pointer, e.g. /spec/replicas or /metadata/annotations/example.com~1key." },
+    op: {
+      type: "string",
+      enum: ["add", "remove", "replace", "move", "copy", "test"],
+      description: "RFC 6902 operation.",
+    },
+    path: {
+      type: "string",
+      description: "JSON pointer, e.g. /spec/replicas or /metadata/annotations/example.com~1key.",
+    },
     value: { description: "Value for add, replace and test (templated)." },
     from: { type: "string", description: "Source JSON pointer for move and copy." },
   },
@@ -111,29 +136,48 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
         type: "object",
         additionalProperties: true,
         required: ["apiVersion", "kind", "metadata"],
-        description: "The object (apply, create), or apiVersion, kind and metadata naming it (patch, delete). String values are templated except apiVersion and kind.",
+        description:
+          "The object (apply, create), or apiVersion, kind and metadata naming it (patch, delete). String values are templated except apiVersion and kind.",
         properties: { apiVersion: apiVersionSchema, kind: kindSchema, metadata: metadataSchema },
       },
       patch: {
-        description: "action: patch only. Exactly one of merge (RFC 7386 JSON merge patch), json (RFC 6902 JSON patch) or strategic (Kubernetes strategic merge patch, built-in kinds only).",
+        description:
+          "action: patch only. Exactly one of merge (RFC 7386 JSON merge patch), json (RFC 6902 JSON patch) or strategic (Kubernetes strategic merge patch, built-in kinds only).",
         oneOf: [
           {
             type: "object",
             additionalProperties: false,
             required: ["merge"],
-            properties: { merge: { type: "object", description: "JSON merge patch (application/merge-patch+json); null deletes a field. Templated." } },
+            properties: {
+              merge: {
+                type: "object",
+                description: "JSON merge patch (application/merge-patch+json); null deletes a field. Templated.",
+              },
+            },
           },
           {
             type: "object",
             additionalProperties: false,
             required: ["json"],
-            properties: { json: { type: "array", minItems: 1, items: jsonPatchOperationSchema, description: "JSON patch operations (application/json-patch+json). Templated." } },
+            properties: {
+              json: {
+                type: "array",
+                minItems: 1,
+                items: jsonPatchOperationSchema,
+                description: "JSON patch operations (application/json-patch+json). Templated.",
+              },
+            },
           },
           {
             type: "object",
             additionalProperties: false,
             required: ["strategic"],
-            properties: { strategic: { type: "object", description: "Strategic merge patch (application/strategic-merge-patch+json). Templated." } },
+            properties: {
+              strategic: {
+                type: "object",
+                description: "Strategic merge patch (application/strategic-merge-patch+json). Templated.",
+              },
+            },
           },
         ],
       },
@@ -156,26 +200,38 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
     const problems: StepProblem[] = [];
     const manifest = (config?.manifest ?? {}) as Partial<Manifest>;
     for (const field of ["apiVersion", "kind"] as const) {
-      if (containsTemplate(manifest[field])) problems.push({ path: ["manifest", field], message: `${field} must be literal, not a template` });
+      if (containsTemplate(manifest[field]))
+        problems.push({ path: ["manifest", field], message: `${field} must be literal, not a template` });
     }
     const meta = (manifest.metadata ?? {}) as ObjectMeta;
     const action = config?.action;
     if (action === "create") {
-      if (!meta.name && !meta.generateName) problems.push({ path: ["manifest", "metadata"], message: "create needs metadata.name or metadata.generateName" });
+      if (!meta.name && !meta.generateName)
+        problems.push({
+          path: ["manifest", "metadata"],
+          message: "create needs metadata.name or metadata.generateName",
+        });
     } else if (action && !meta.name) {
       problems.push({
         path: ["manifest", "metadata", "name"],
-        message: meta.generateName ? `generateName only works with action create; ${action} needs metadata.name` : `${action} needs metadata.name`,
+        message: meta.generateName
+          ? `generateName only works with action create; ${action} needs metadata.name`
+          : `${action} needs metadata.name`,
       });
     }
-    if (action === "patch" && config.patch === undefined) problems.push({ path: ["patch"], message: "action patch needs `patch` (merge, json or strategic)" });
-    if (action !== "patch" && config?.patch !== undefined) problems.push({ path: ["patch"], message: "`patch` is only used with action patch" });
+    if (action === "patch" && config.patch === undefined)
+      problems.push({ path: ["patch"], message: "action patch needs `patch` (merge, json or strategic)" });
+    if (action !== "patch" && config?.patch !== undefined)
+      problems.push({ path: ["patch"], message: "`patch` is only used with action patch" });
     if (action !== "delete" && config?.propagationPolicy !== undefined) {
       problems.push({ path: ["propagationPolicy"], message: "propagationPolicy is only used with action delete" });
     }
     if (config?.wait) {
-      if (action === "delete" && config.wait.for !== "deleted") problems.push({ path: ["wait", "for"], message: "after delete the only thing to wait for is `deleted`" });
-      problems.push(...checkWait(config.wait.for, typeof manifest.kind === "string" ? manifest.kind : undefined, ["wait", "for"]));
+      if (action === "delete" && config.wait.for !== "deleted")
+        problems.push({ path: ["wait", "for"], message: "after delete the only thing to wait for is `deleted`" });
+      problems.push(
+        ...checkWait(config.wait.for, typeof manifest.kind === "string" ? manifest.kind : undefined, ["wait", "for"]),
+      );
     }
     return problems;
   },
@@ -188,7 +244,12 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
     if (config.wait) for (const verb of WAIT_VERBS) verbs.add(verb);
     const namespace = manifest.metadata?.namespace;
     const need: PermissionNeed = { group, resource: kindToResource(group, manifest.kind), verbs: [...verbs].sort() };
-    if (typeof namespace === "string" && namespace && !containsTemplate(namespace) && !isKnownClusterScoped(group, manifest.kind)) {
+    if (
+      typeof namespace === "string" &&
+      namespace &&
+      !containsTemplate(namespace) &&
+      !isKnownClusterScoped(group, manifest.kind)
+    ) {
       need.namespace = namespace;
     }
     return [need];
@@ -208,7 +269,9 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
       throw kubeFailure(err, `looking up ${kind} in ${apiVersion}`, ctx.signal);
     }
     const meta: ObjectMeta = { ...(rendered.metadata ?? {}) };
-    const namespace = info.namespaced ? stringOr(meta.namespace, "metadata.namespace") || kube.defaultNamespace() : undefined;
+    const namespace = info.namespaced
+      ? stringOr(meta.namespace, "metadata.namespace") || kube.defaultNamespace()
+      : undefined;
     if (namespace) meta.namespace = namespace;
     else delete meta.namespace;
     let name = stringOr(meta.name, "metadata.name");
@@ -219,7 +282,8 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
     if (action === "create") {
       const generateName = stringOr(meta.generateName, "metadata.generateName");
       if (!name) {
-        if (!generateName) throw new StepFailure("create needs metadata.name or metadata.generateName", { retryable: false });
+        if (!generateName)
+          throw new StepFailure("create needs metadata.name or metadata.generateName", { retryable: false });
         name = deterministicName(generateName, ctx.idempotencyKey);
       }
       meta.name = name;
@@ -230,13 +294,15 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
         result = await kube.create(info, namespace, body, FIELD_MANAGER, ctx.signal);
         ctx.logger.info({ object: describeTarget(info, namespace, name) }, "created");
       } catch (err) {
-        if (!(err instanceof KubeApiError && err.status === 409 && err.reason === "AlreadyExists")) throw kubeFailure(err, what, ctx.signal);
+        if (!(err instanceof KubeApiError && err.status === 409 && err.reason === "AlreadyExists"))
+          throw kubeFailure(err, what, ctx.signal);
         let existing: KubeObject;
         try {
           existing = await kube.get(info, namespace, name, ctx.signal);
         } catch (getErr) {
           // Deleted between our create and get: retrying creates it.
-          if (getErr instanceof KubeApiError && getErr.status === 404) throw new StepFailure(`${what}: it existed and then vanished`, { retryable: true });
+          if (getErr instanceof KubeApiError && getErr.status === 404)
+            throw new StepFailure(`${what}: it existed and then vanished`, { retryable: true });
           throw kubeFailure(getErr, what, ctx.signal);
         }
         if (existing.metadata?.annotations?.[IDEMPOTENCY_ANNOTATION] !== ctx.idempotencyKey) {
@@ -250,14 +316,35 @@ export const kubernetesStep: StepType<KubernetesConfig> = {
       const what = `${action} ${describeTarget(info, namespace, name)}`;
       try {
         if (action === "apply") {
-          result = await kube.apply(info, namespace, name, body, { fieldManager: FIELD_MANAGER, force: true }, ctx.signal);
+          result = await kube.apply(
+            info,
+            namespace,
+            name,
+            body,
+            { fieldManager: FIELD_MANAGER, force: true },
+            ctx.signal,
+          );
         } else if (action === "patch") {
           if (!config.patch) throw new StepFailure("action patch needs `patch`", { retryable: false });
           const [type, patch] = patchOf(config.patch);
-          result = await kube.patch(info, namespace, name, type, renderValueAt(ctx, patch, `patch.${type}`), FIELD_MANAGER, ctx.signal);
+          result = await kube.patch(
+            info,
+            namespace,
+            name,
+            type,
+            renderValueAt(ctx, patch, `patch.${type}`),
+            FIELD_MANAGER,
+            ctx.signal,
+          );
         } else if (action === "delete") {
           try {
-            const answer = await kube.delete(info, namespace, name, config.propagationPolicy ?? "Background", ctx.signal);
+            const answer = await kube.delete(
+              info,
+              namespace,
+              name,
+              config.propagationPolicy ?? "Background",
+              ctx.signal,
+            );
             result = answer.kind === "Status" ? statusAsObject(answer, name, namespace) : answer;
           } catch (err) {
             if (!(err instanceof KubeApiError && err.status === 404)) throw err;
@@ -298,4 +385,3 @@ function statusAsObject(status: KubeObject, name: string, namespace: string | un
   const uid = (status.details as { uid?: string } | undefined)?.uid;
   return { metadata: { name, ...(namespace ? { namespace } : {}), ...(uid ? { uid } : {}) } };
 }
-

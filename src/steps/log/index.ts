@@ -18,7 +18,12 @@ export const logStep: StepType<LogConfig> = {
     description: "Write a message to the runner's log.",
     properties: {
       message: templated("The message."),
-      level: { type: "string", enum: ["info", "warn", "error"], default: "info", description: "Log level (default info)." },
+      level: {
+        type: "string",
+        enum: ["info", "warn", "error"],
+        default: "info",
+        description: "Log level (default info).",
+      },
       fields: { type: "object", description: "Extra structured fields for the log line (values templated)." },
     },
   },
@@ -34,4 +39,3 @@ export const logStep: StepType<LogConfig> = {
     return { output: { level, message } };
   },
 };
-

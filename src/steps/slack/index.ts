@@ -51,8 +51,15 @@ export const slackStep: StepType<SlackConfig> = {
     }
     if (config.channel !== undefined) payload.channel = renderText(ctx, config.channel, "channel");
     const url = await ctx.secret(config.webhookUrl);
-    if (!/^https?:\/\//.test(url)) throw new StepFailure("the Slack webhook URL from the secret is not an http(s) URL", { retryable: false });
-    const response = await sendHttp(ctx, { method: "POST", url, headers: { "Content-Type": "application/json" }, body: jsonBody(payload), label: LABEL });
+    if (!/^https?:\/\//.test(url))
+      throw new StepFailure("the Slack webhook URL from the secret is not an http(s) URL", { retryable: false });
+    const response = await sendHttp(ctx, {
+      method: "POST",
+      url,
+      headers: { "Content-Type": "application/json" },
+      body: jsonBody(payload),
+      label: LABEL,
+    });
     if (response.status < 200 || response.status >= 300) throw statusFailure(response, LABEL);
     ctx.logger.info({ status: response.status }, "Slack message posted");
     return { output: { status: response.status, response: excerpt(response.text, 200) } };

@@ -7,7 +7,14 @@ import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s
 import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
 import { containsTemplate, renderText } from "../common/render.js";
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
-import { checkWait, WAIT_VERBS, waitConditionSchema, waitForObject, waitTimeoutSchema, type WaitCondition } from "../common/wait.js";
+import {
+  checkWait,
+  WAIT_VERBS,
+  waitConditionSchema,
+  waitForObject,
+  waitTimeoutSchema,
+  type WaitCondition,
+} from "../common/wait.js";
 import { StepFailure, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
 
 export interface WaitForConfig {
@@ -25,10 +32,19 @@ export const waitForStep: StepType<WaitForConfig> = {
     type: "object",
     additionalProperties: false,
     required: ["for"],
-    description: "Wait for a Kubernetes object (by default the one that triggered the hook) to roll out, complete, reach a condition or be deleted.",
+    description:
+      "Wait for a Kubernetes object (by default the one that triggered the hook) to roll out, complete, reach a condition or be deleted.",
     properties: {
-      apiVersion: { ...apiVersionSchema, description: "apiVersion of the object (literal). Default: the triggering object's. Give it together with kind." },
-      kind: { ...kindSchema, description: "Kind of the object (literal). Default: the triggering object's. Give it together with apiVersion." },
+      apiVersion: {
+        ...apiVersionSchema,
+        description:
+          "apiVersion of the object (literal). Default: the triggering object's. Give it together with kind.",
+      },
+      kind: {
+        ...kindSchema,
+        description:
+          "Kind of the object (literal). Default: the triggering object's. Give it together with apiVersion.",
+      },
       namespace: templated("Namespace of the object. Default: the triggering object's namespace."),
       name: templated("Name of the object. Default: the triggering object's name; required when kind is given."),
       for: waitConditionSchema,
@@ -40,10 +56,14 @@ export const waitForStep: StepType<WaitForConfig> = {
   check(config) {
     const problems: StepProblem[] = [];
     for (const field of ["apiVersion", "kind"] as const) {
-      if (containsTemplate(config?.[field])) problems.push({ path: [field], message: `${field} must be literal, not a template` });
+      if (containsTemplate(config?.[field]))
+        problems.push({ path: [field], message: `${field} must be literal, not a template` });
     }
     if (config?.kind !== undefined && config.name === undefined) {
-      problems.push({ path: ["name"], message: "name is required when kind is given (only the triggering object is the default)" });
+      problems.push({
+        path: ["name"],
+        message: "name is required when kind is given (only the triggering object is the default)",
+      });
     }
     problems.push(...checkWait(config?.for, config?.kind, ["for"]));
     return problems;
@@ -51,7 +71,8 @@ export const waitForStep: StepType<WaitForConfig> = {
 
   permissions(config, hook) {
     const verbs = [...WAIT_VERBS].sort();
-    const literalNamespace = typeof config?.namespace === "string" && !containsTemplate(config.namespace) ? config.namespace : undefined;
+    const literalNamespace =
+      typeof config?.namespace === "string" && !containsTemplate(config.namespace) ? config.namespace : undefined;
     const triggerNamespace = hook?.watch?.namespace || undefined;
     if (config?.apiVersion && config.kind) {
       const { group } = splitApiVersion(config.apiVersion);
@@ -76,7 +97,12 @@ export const waitForStep: StepType<WaitForConfig> = {
     if (!apiVersion || !kind) {
       throw new StepFailure("no apiVersion/kind given and the triggering object has none", { retryable: false });
     }
-    const name = config.name !== undefined ? renderText(ctx, config.name, "name") : ownIdentity ? "" : (trigger?.metadata?.name ?? "");
+    const name =
+      config.name !== undefined
+        ? renderText(ctx, config.name, "name")
+        : ownIdentity
+          ? ""
+          : (trigger?.metadata?.name ?? "");
     if (!name) throw new StepFailure("no name given and the triggering object has none", { retryable: false });
     let info;
     try {
@@ -85,11 +111,17 @@ export const waitForStep: StepType<WaitForConfig> = {
       throw kubeFailure(err, `looking up ${kind} in ${apiVersion}`, ctx.signal);
     }
     const namespace = info.namespaced
-      ? (config.namespace !== undefined ? renderText(ctx, config.namespace, "namespace") : trigger?.metadata?.namespace) || kube.defaultNamespace()
+      ? (config.namespace !== undefined
+          ? renderText(ctx, config.namespace, "namespace")
+          : trigger?.metadata?.namespace) || kube.defaultNamespace()
       : undefined;
-    const object = await waitForObject(ctx, kube, { info, namespace, name }, { for: config.for, ...(config.timeout ? { timeout: config.timeout } : {}) });
+    const object = await waitForObject(
+      ctx,
+      kube,
+      { info, namespace, name },
+      { for: config.for, ...(config.timeout ? { timeout: config.timeout } : {}) },
+    );
     ctx.logger.info({ object: describeTarget(info, namespace, name) }, "wait finished");
     return { output: objectOutput(info, namespace, name, object) };
   },
 };
-

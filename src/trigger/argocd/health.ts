@@ -46,14 +46,18 @@ export async function waitForApplicationHealthy(
   opts: { signal: AbortSignal; logger: Logger; timeoutMs: number },
 ): Promise<void> {
   if (healthyAfterOperation(app, operation)) return;
-  if (!kubeConfig) throw new Error("healthy: true needs Kubernetes access to read the Application, and the runner has none");
+  if (!kubeConfig)
+    throw new Error("healthy: true needs Kubernetes access to read the Application, and the runner has none");
   const rest = new RestClient(kubeConfig);
   const name = app.metadata?.name ?? "";
   const namespace = app.metadata?.namespace ?? "";
   const path = `/apis/argoproj.io/v1alpha1/namespaces/${encodeURIComponent(namespace)}/applications/${encodeURIComponent(name)}`;
   const deadline = Date.now() + opts.timeoutMs;
   let last = app.status?.health?.status ?? "unknown";
-  const aborted = () => new Error(`stopped waiting for Application ${namespace}/${name} to be Healthy: ${String(opts.signal.reason ?? "aborted")}`);
+  const aborted = () =>
+    new Error(
+      `stopped waiting for Application ${namespace}/${name} to be Healthy: ${String(opts.signal.reason ?? "aborted")}`,
+    );
   while (Date.now() < deadline) {
     if (opts.signal.aborted) throw aborted();
     try {
@@ -63,7 +67,10 @@ export async function waitForApplicationHealthy(
     }
     let current: IApplication;
     try {
-      current = await rest.request<IApplication>("GET", path, { signal: opts.signal, timeoutMs: Math.max(1_000, Math.min(30_000, deadline - Date.now())) });
+      current = await rest.request<IApplication>("GET", path, {
+        signal: opts.signal,
+        timeoutMs: Math.max(1_000, Math.min(30_000, deadline - Date.now())),
+      });
     } catch (err) {
       if (opts.signal.aborted) throw aborted();
       throw err;
@@ -74,5 +81,7 @@ export async function waitForApplicationHealthy(
       return;
     }
   }
-  throw new Error(`Application ${namespace}/${name} was not Healthy after the operation that finished at ${operation.finishedAt ?? "?"} within ${opts.timeoutMs}ms (last health: ${last})`);
+  throw new Error(
+    `Application ${namespace}/${name} was not Healthy after the operation that finished at ${operation.finishedAt ?? "?"} within ${opts.timeoutMs}ms (last health: ${last})`,
+  );
 }

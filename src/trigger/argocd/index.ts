@@ -27,7 +27,15 @@ import type { EvaluateContext, Evaluation, JsonSchema, Remember, TriggerBuildCon
 import { eventScope, objectRef, withWhen } from "../resource/index.js";
 import { waitForApplicationHealthy } from "./health.js";
 
-import { changeVerdict, operationKind, resourceChange, resourceKey, type ChangeVerdict, type ResourceChange, type SyncResourceResult } from "./model.js";
+import {
+  changeVerdict,
+  operationKind,
+  resourceChange,
+  resourceKey,
+  type ChangeVerdict,
+  type ResourceChange,
+  type SyncResourceResult,
+} from "./model.js";
 
 export { resourceChange, type ResourceChange, type SyncResourceResult } from "./model.js";
 
@@ -78,7 +86,11 @@ export function namedResults(trigger: ArgoCDTrigger, results: readonly SyncResou
  * Entries of the sync result that match the trigger, each with whether the operation really
  * changed it; with changedOnly, only those it changed (or failed to).
  */
-export function matchedResources(trigger: ArgoCDTrigger, results: readonly SyncResourceResult[], verdict: (r: SyncResourceResult) => ChangeVerdict = defaultVerdict): MatchedResource[] {
+export function matchedResources(
+  trigger: ArgoCDTrigger,
+  results: readonly SyncResourceResult[],
+  verdict: (r: SyncResourceResult) => ChangeVerdict = defaultVerdict,
+): MatchedResource[] {
   const out: MatchedResource[] = [];
   for (const result of namedResults(trigger, results)) {
     const v = verdict(result);
@@ -95,7 +107,16 @@ function defaultVerdict(result: SyncResourceResult): ChangeVerdict {
   return { change, changed, evidence: `kubectl: ${change}` };
 }
 
-const RESULT_STRINGS = ["group", "version", "namespace", "message", "status", "hookType", "hookPhase", "syncPhase"] as const;
+const RESULT_STRINGS = [
+  "group",
+  "version",
+  "namespace",
+  "message",
+  "status",
+  "hookType",
+  "hookPhase",
+  "syncPhase",
+] as const;
 
 /** The syncResult entries, each checked for the types evaluate() relies on. */
 function syncResults(state: Record<string, unknown>, where: string): SyncResourceResult[] {
@@ -104,14 +125,16 @@ function syncResults(state: Record<string, unknown>, where: string): SyncResourc
   if (!isMap(sync)) throw new MalformedInput(`${where}.syncResult is ${describeValue(sync)}, expected a map`);
   const resources = sync.resources;
   if (resources === undefined || resources === null) return [];
-  if (!Array.isArray(resources)) throw new MalformedInput(`${where}.syncResult.resources is ${describeValue(resources)}, expected a list`);
+  if (!Array.isArray(resources))
+    throw new MalformedInput(`${where}.syncResult.resources is ${describeValue(resources)}, expected a list`);
   // An index loop, not forEach: a sparse list's holes must be reported, not skipped.
   for (let i = 0; i < resources.length; i++) {
     const entry: unknown = resources[i];
     const at = `${where}.syncResult.resources[${i}]`;
     if (!isMap(entry)) throw new MalformedInput(`${at} is ${describeValue(entry)}, expected a map`);
     for (const field of ["kind", "name"] as const) {
-      if (typeof entry[field] !== "string") throw new MalformedInput(`${at}.${field} is ${describeValue(entry[field])}, expected a string`);
+      if (typeof entry[field] !== "string")
+        throw new MalformedInput(`${at}.${field} is ${describeValue(entry[field])}, expected a string`);
     }
     for (const field of RESULT_STRINGS) optionalString(entry[field], `${at}.${field}`);
   }
@@ -125,13 +148,19 @@ export function operationOf(app: IApplication): ArgoCDOperation | undefined {
   const sync = isMap(state.syncResult) ? state.syncResult : undefined;
   const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : undefined;
   const kind = operationKind(state as unknown as Record<string, unknown>);
-  const op: ArgoCDOperation = { phase: state.phase, startedAt: state.startedAt, dryRun: kind.dryRun, selfHeal: kind.selfHeal };
+  const op: ArgoCDOperation = {
+    phase: state.phase,
+    startedAt: state.startedAt,
+    dryRun: kind.dryRun,
+    selfHeal: kind.selfHeal,
+  };
   if (typeof state.message === "string") op.message = state.message;
   if (typeof state.finishedAt === "string") op.finishedAt = state.finishedAt;
   const revision = sync?.revision || opSync?.revision;
   if (typeof revision === "string" && revision) op.revision = revision;
   const revisions = sync?.revisions ?? opSync?.revisions;
-  if (Array.isArray(revisions) && revisions.length > 0 && revisions.every((r) => typeof r === "string")) op.revisions = revisions;
+  if (Array.isArray(revisions) && revisions.length > 0 && revisions.every((r) => typeof r === "string"))
+    op.revisions = revisions;
   const by = isMap(state.operation) ? state.operation.initiatedBy : undefined;
   if (isMap(by)) {
     op.initiatedBy = {
@@ -153,8 +182,10 @@ function checkedState(app: IApplication, where: string): Record<string, unknown>
   for (const field of ["reconciledAt"] as const) optionalString(status[field], `${where}status.${field}`);
   const state = status.operationState;
   if (state === undefined || state === null) return undefined;
-  if (!isMap(state)) throw new MalformedInput(`${where}status.operationState is ${describeValue(state)}, expected a map`);
-  for (const field of ["phase", "startedAt", "finishedAt", "message"] as const) optionalString(state[field], `${where}status.operationState.${field}`);
+  if (!isMap(state))
+    throw new MalformedInput(`${where}status.operationState is ${describeValue(state)}, expected a map`);
+  for (const field of ["phase", "startedAt", "finishedAt", "message"] as const)
+    optionalString(state[field], `${where}status.operationState.${field}`);
   return state;
 }
 
@@ -211,12 +242,19 @@ function resultIsForOperation(state: Record<string, unknown>): boolean {
   const sync = isMap(state.syncResult) ? state.syncResult : undefined;
   if (!sync) return true;
   const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : {};
-  if (typeof opSync.revision === "string" && opSync.revision !== "" && typeof sync.revision === "string" && sync.revision !== "") {
+  if (
+    typeof opSync.revision === "string" &&
+    opSync.revision !== "" &&
+    typeof sync.revision === "string" &&
+    sync.revision !== ""
+  ) {
     // a branch name ("main") is resolved to a SHA in the result: only SHAs compare
     return !/^[0-9a-f]{40}$/.test(opSync.revision) || opSync.revision === sync.revision;
   }
   if (Array.isArray(opSync.revisions) && Array.isArray(sync.revisions)) {
-    return opSync.revisions.every((r, i) => typeof r !== "string" || !/^[0-9a-f]{40}$/.test(r) || r === (sync.revisions as unknown[])[i]);
+    return opSync.revisions.every(
+      (r, i) => typeof r !== "string" || !/^[0-9a-f]{40}$/.test(r) || r === (sync.revisions as unknown[])[i],
+    );
   }
   return true;
 }
@@ -257,23 +295,34 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
     remember,
     scope,
   });
-  const skip = (code: SkipReasonCode, reason: string, remember: Remember = "keep", fingerprint?: string) => result({ fires: false, reason, code }, remember, fingerprint);
+  const skip = (code: SkipReasonCode, reason: string, remember: Remember = "keep", fingerprint?: string) =>
+    result({ fires: false, reason, code }, remember, fingerprint);
   try {
-    if (data.group !== "argoproj.io" || data.resource !== "applications") return skip("wrong_resource", `the event is for ${String(data.group)}/${String(data.resource)}, not an Argo CD Application`);
+    if (data.group !== "argoproj.io" || data.resource !== "applications")
+      return skip(
+        "wrong_resource",
+        `the event is for ${String(data.group)}/${String(data.resource)}, not an Argo CD Application`,
+      );
     const type = data.type;
-    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip("event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
+    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE")
+      return skip("event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
     if (!app) return skip("no_object", "the event carries no Application");
     const metadata = metadataOf(app as never);
     const name = optionalString(metadata.name, "metadata.name") ?? "";
     const namespace = optionalString(metadata.namespace, "metadata.namespace");
-    if (trigger.watch.namespace && namespace !== trigger.watch.namespace) return skip("not_selected", `namespace ${namespace ?? "(none)"} is not ${trigger.watch.namespace}`);
-    if (trigger.application !== undefined && name !== trigger.application) return skip("not_selected", `Application ${name} is not ${trigger.application}`);
+    if (trigger.watch.namespace && namespace !== trigger.watch.namespace)
+      return skip("not_selected", `namespace ${namespace ?? "(none)"} is not ${trigger.watch.namespace}`);
+    if (trigger.application !== undefined && name !== trigger.application)
+      return skip("not_selected", `Application ${name} is not ${trigger.application}`);
     const labelEntries = Object.entries(trigger.watch.labels);
     if (labelEntries.length > 0) {
       const labels = labelsOf(metadata);
-      for (const [key, value] of labelEntries) if (labels[key] !== value) return skip("not_selected", `label ${key}=${value} is not set on Application ${name}`);
+      for (const [key, value] of labelEntries)
+        if (labels[key] !== value)
+          return skip("not_selected", `label ${key}=${value} is not set on Application ${name}`);
     }
-    if (type === "DELETE") return skip("deleted", `Application ${name} was deleted: forgetting its operations`, "forget");
+    if (type === "DELETE")
+      return skip("deleted", `Application ${name} was deleted: forgetting its operations`, "forget");
     if (type === "UPDATE" && !old) return skip("no_object", "the UPDATE event carries no old Application");
 
     const state = checkedState(app, "");
@@ -289,11 +338,18 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
       if (kind.dryRun) return skip("dry_run", "a dry run changes nothing");
       // Argo CD clears the result when an operation starts (recorded); a result for another
       // revision than the one this operation syncs is an earlier operation's, never this one's
-      if (!resultIsForOperation(state)) return skip("not_finished", `operation is Running, not finished (its result so far is for another revision)`);
-      const written = namedResults(trigger, syncResults(state, "status.operationState")).filter((r) => WRITE_VERDICTS.has(resourceChange(r)));
+      if (!resultIsForOperation(state))
+        return skip("not_finished", `operation is Running, not finished (its result so far is for another revision)`);
+      const written = namedResults(trigger, syncResults(state, "status.operationState")).filter((r) =>
+        WRITE_VERDICTS.has(resourceChange(r)),
+      );
       const known = attemptMemory(ctx.memory?.fingerprint, startedAt);
       const keys = new Set([...known, ...written.map(resourceKey)]);
-      if (keys.size === known.size) return skip("not_finished", `operation is Running, not finished${written.length > 0 ? " (what it wrote so far is remembered)" : ""}`);
+      if (keys.size === known.size)
+        return skip(
+          "not_finished",
+          `operation is Running, not finished${written.length > 0 ? " (what it wrote so far is remembered)" : ""}`,
+        );
       const remembered = `${ATTEMPT}${startedAt}|${JSON.stringify([...keys].sort())}`;
       identity = `${uid}/${startedAt}/running-${valueHash(remembered).slice(0, 12)}`;
       return skip(
@@ -303,25 +359,48 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
         remembered,
       );
     }
-    if (typeof state.finishedAt !== "string") return skip("not_finished", `operation is ${String(state.phase ?? "unknown")}, not finished`);
+    if (typeof state.finishedAt !== "string")
+      return skip("not_finished", `operation is ${String(state.phase ?? "unknown")}, not finished`);
     const before = type === "UPDATE" ? checkedState(old!, "the old Application's ") : undefined;
-    const seenBefore = before?.finishedAt === state.finishedAt && before?.startedAt === state.startedAt && before?.phase === state.phase;
+    const seenBefore =
+      before?.finishedAt === state.finishedAt && before?.startedAt === state.startedAt && before?.phase === state.phase;
 
     const key = operationKey(uid, app, state);
     const fingerprint = `o:${key}`;
     identity = `${uid}/${startedAt}/${key.slice(0, 12)}`;
-    if (ctx.memory?.fingerprint === fingerprint) return skip("already_handled", `the operation that finished at ${state.finishedAt} was already handled`);
+    if (ctx.memory?.fingerprint === fingerprint)
+      return skip("already_handled", `the operation that finished at ${state.finishedAt} was already handled`);
     if (type === "UPDATE") {
-      if (seenBefore) return skip("already_handled", `the operation that finished at ${state.finishedAt} was already seen: a later status update`);
+      if (seenBefore)
+        return skip(
+          "already_handled",
+          `the operation that finished at ${state.finishedAt} was already seen: a later status update`,
+        );
     } else if (!ctx.memory) {
-      return skip("baseline", `first sight of Application ${name} (an ADD, e.g. after the event source started): baseline recorded for the operation that finished at ${state.finishedAt}`, "set", fingerprint);
+      return skip(
+        "baseline",
+        `first sight of Application ${name} (an ADD, e.g. after the event source started): baseline recorded for the operation that finished at ${state.finishedAt}`,
+        "set",
+        fingerprint,
+      );
     }
     const caughtUp = type === "ADD" ? " (finished while the event source was away)" : "";
     // From here on the operation is new: whatever the outcome, it has been evaluated.
     if (!(trigger.phases as string[]).includes(state.phase as string)) {
-      return skip("phase", `operation phase ${String(state.phase)} is not one of ${trigger.phases.join(", ")}`, "set", fingerprint);
+      return skip(
+        "phase",
+        `operation phase ${String(state.phase)} is not one of ${trigger.phases.join(", ")}`,
+        "set",
+        fingerprint,
+      );
     }
-    if (kind.dryRun) return skip("dry_run", `the operation that finished at ${state.finishedAt} was a dry run: nothing was applied`, "set", fingerprint);
+    if (kind.dryRun)
+      return skip(
+        "dry_run",
+        `the operation that finished at ${state.finishedAt} was a dry run: nothing was applied`,
+        "set",
+        fingerprint,
+      );
     const operation = operationOf(app)!;
     const evidence = {
       app,
@@ -331,15 +410,25 @@ function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx: Evalu
       ...(operation.revisions ? { revisions: operation.revisions } : {}),
       earlierAttempts: attemptMemory(ctx.memory?.fingerprint, startedAt),
     };
-    const matched = matchedResources(trigger, syncResults(state, "status.operationState"), (r) => changeVerdict(r, evidence));
+    const matched = matchedResources(trigger, syncResults(state, "status.operationState"), (r) =>
+      changeVerdict(r, evidence),
+    );
     if (matched.length === 0) {
       const what = trigger.resources.map(describeMatch).join(", ");
-      return skip("unchanged", trigger.changedOnly ? `the sync changed none of ${what}` : `the sync result has none of ${what}`, "set", fingerprint);
+      return skip(
+        "unchanged",
+        trigger.changedOnly ? `the sync changed none of ${what}` : `the sync result has none of ${what}`,
+        "set",
+        fingerprint,
+      );
     }
     scope = { application: app, operation, resources: matched, ...base };
     const how = operation.selfHeal ? " (self-heal)" : "";
     const fired = result(
-      { fires: true, reason: `sync ${String(state.phase)}${how} at ${state.finishedAt}${caughtUp}: ${matched.map(describeResult).join(", ")}` },
+      {
+        fires: true,
+        reason: `sync ${String(state.phase)}${how} at ${state.finishedAt}${caughtUp}: ${matched.map(describeResult).join(", ")}`,
+      },
       "set",
       fingerprint,
     );
@@ -364,7 +453,11 @@ const ARGOCD_SCHEMA: Record<string, JsonSchema> = {
     properties: {
       application: { type: "string", minLength: 1, description: "Application name." },
       labels: { ...stringMap, description: "Select Applications by labels instead of name." },
-      namespace: { type: "string", minLength: 1, description: "Namespace of the Application objects (default argocd)." },
+      namespace: {
+        type: "string",
+        minLength: 1,
+        description: "Namespace of the Application objects (default argocd).",
+      },
       resources: {
         type: "array",
         minItems: 1,
@@ -382,7 +475,10 @@ const ARGOCD_SCHEMA: Record<string, JsonSchema> = {
           },
         },
       },
-      changedOnly: { type: "boolean", description: "Only resources the sync created, changed or pruned (default true)." },
+      changedOnly: {
+        type: "boolean",
+        description: "Only resources the sync created, changed or pruned (default true).",
+      },
       phases: {
         type: "array",
         minItems: 1,
@@ -398,10 +494,13 @@ const ARGOCD_SCHEMA: Record<string, JsonSchema> = {
 function buildArgoCD(on: HookDocument["on"], ctx: TriggerBuildContext): ArgoCDTrigger {
   const argo = on.argocd!;
   const argoAt = [...ctx.at, "argocd"];
-  if (argo.application !== undefined && argo.labels !== undefined) ctx.report(argoAt, "give one of application or labels, not both");
-  if (argo.application === undefined && argo.labels === undefined) ctx.report(argoAt, "missing the Application: give application or labels");
+  if (argo.application !== undefined && argo.labels !== undefined)
+    ctx.report(argoAt, "give one of application or labels, not both");
+  if (argo.application === undefined && argo.labels === undefined)
+    ctx.report(argoAt, "missing the Application: give application or labels");
   argo.resources.forEach((match, i) => {
-    if (match.name !== undefined && match.namePrefix !== undefined) ctx.report([...argoAt, "resources", i], "give one of name or namePrefix, not both");
+    if (match.name !== undefined && match.namePrefix !== undefined)
+      ctx.report([...argoAt, "resources", i], "give one of name or namePrefix, not both");
   });
   const when = ctx.when();
   return {
@@ -432,8 +531,15 @@ export const argocdKind: TriggerKind<ArgoCDTrigger> = {
   permissions(trigger) {
     const { watch } = trigger;
     return [
-      { group: "", resource: "events", ...(watch.namespace ? { namespace: watch.namespace } : {}), verbs: ["create", "patch"] },
-      ...(trigger.healthy ? [{ group: watch.group, resource: watch.resource, namespace: watch.namespace, verbs: ["get"] }] : []),
+      {
+        group: "",
+        resource: "events",
+        ...(watch.namespace ? { namespace: watch.namespace } : {}),
+        verbs: ["create", "patch"],
+      },
+      ...(trigger.healthy
+        ? [{ group: watch.group, resource: watch.resource, namespace: watch.namespace, verbs: ["get"] }]
+        : []),
     ];
   },
   filterEntry(trigger) {
@@ -456,7 +562,12 @@ export const argocdKind: TriggerKind<ArgoCDTrigger> = {
     if (!trigger.healthy) return;
     const app = scope.application as IApplication | null;
     const operation = scope.operation as ArgoCDOperation | null;
-    if (!app || !operation) throw new Error("healthy: true needs the Application and its operation, and the run has neither");
-    await waitForApplicationHealthy(ctx.kubeConfig, app, operation, { signal: ctx.signal, logger: ctx.logger, timeoutMs: ctx.timeoutMs });
+    if (!app || !operation)
+      throw new Error("healthy: true needs the Application and its operation, and the run has neither");
+    await waitForApplicationHealthy(ctx.kubeConfig, app, operation, {
+      signal: ctx.signal,
+      logger: ctx.logger,
+      timeoutMs: ctx.timeoutMs,
+    });
   },
 };

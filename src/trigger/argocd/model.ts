@@ -22,10 +22,13 @@
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import { isMap } from "../event.js";
 
-export type SyncResourceResult = NonNullable<NonNullable<NonNullable<NonNullable<IApplication["status"]>["operationState"]>["syncResult"]>["resources"]>[number];
+export type SyncResourceResult = NonNullable<
+  NonNullable<NonNullable<NonNullable<IApplication["status"]>["operationState"]>["syncResult"]>["resources"]
+>[number];
 
 /** kubectl's verdict (or Argo CD's) as the message says it; "other": a health message or anything else. */
-export type ResourceChange = "created" | "configured" | "replaced" | "updated" | "pruned" | "unchanged" | "failed" | "applied" | "other";
+export type ResourceChange =
+  "created" | "configured" | "replaced" | "updated" | "pruned" | "unchanged" | "failed" | "applied" | "other";
 
 const VERDICTS: Record<string, ResourceChange> = {
   created: "created",
@@ -56,7 +59,9 @@ export function resourceChange(result: SyncResourceResult): ResourceChange {
   const raw = typeof result.message === "string" ? result.message : "";
   if (result.status === "Pruned" || raw === "pruned") return "pruned";
   // kubectl's warnings follow its verdict after ". Warning: " (possibly several lines)
-  const message = (isDryRunMessage(raw) ? raw.slice(0, -" (dry run)".length) : raw).split(/\. Warning: |\nWarning: /)[0]!.trim();
+  const message = (isDryRunMessage(raw) ? raw.slice(0, -" (dry run)".length) : raw)
+    .split(/\. Warning: |\nWarning: /)[0]!
+    .trim();
   const m = /^\S+ (created|configured|replaced|unchanged|pruned|serverside-applied)$/.exec(message);
   if (m) return VERDICTS[m[1]!]!;
   // Argo CD's own update path (Replace=true on objects kubectl replace cannot take): "Kind/name updated"
@@ -79,15 +84,25 @@ export function resourceKey(r: { group?: string; kind?: string; namespace?: stri
   return `${r.group ?? ""}/${r.kind ?? ""}/${r.namespace ?? ""}/${r.name ?? ""}`;
 }
 
-function sameRevisions(app: IApplication, opRevision: string | undefined, opRevisions: readonly string[] | undefined): boolean {
+function sameRevisions(
+  app: IApplication,
+  opRevision: string | undefined,
+  opRevisions: readonly string[] | undefined,
+): boolean {
   const sync = app.status?.sync;
   if (!isMap(sync)) return false;
-  if (opRevisions && opRevisions.length > 0) return Array.isArray(sync.revisions) && JSON.stringify(sync.revisions) === JSON.stringify(opRevisions);
+  if (opRevisions && opRevisions.length > 0)
+    return Array.isArray(sync.revisions) && JSON.stringify(sync.revisions) === JSON.stringify(opRevisions);
   return typeof opRevision === "string" && opRevision !== "" && sync.revision === opRevision;
 }
 
 /** Argo CD's comparison of one object (status.resources), when it was made at the synced revision. */
-function comparedStatus(app: IApplication | undefined, key: string, rev: string | undefined, revs: readonly string[] | undefined): string | undefined {
+function comparedStatus(
+  app: IApplication | undefined,
+  key: string,
+  rev: string | undefined,
+  revs: readonly string[] | undefined,
+): string | undefined {
   if (!app || !sameRevisions(app, rev, revs)) return undefined;
   const resources = app.status?.resources;
   if (!Array.isArray(resources)) return undefined;
@@ -112,38 +127,76 @@ export interface Evidence {
 export function changeVerdict(result: SyncResourceResult, ev: Evidence): ChangeVerdict {
   const change = resourceChange(result);
   const key = resourceKey(result);
-  if (change === "failed") return { change, changed: true, evidence: `${result.status === "SyncFailed" ? "sync failed" : "not healthy"}: ${String(result.message ?? "")}` };
+  if (change === "failed")
+    return {
+      change,
+      changed: true,
+      evidence: `${result.status === "SyncFailed" ? "sync failed" : "not healthy"}: ${String(result.message ?? "")}`,
+    };
   const outOfSync = [ev.app, ev.old].some((a) => comparedStatus(a, key, ev.revision, ev.revisions) === "OutOfSync");
   // a comparison made before the operation started (reconciledAt has one-second precision:
   // strictly earlier) that found the object Synced: nothing to change, whatever kubectl said
   const preOpSynced = [ev.app, ev.old].some(
-    (a) => typeof a?.status?.reconciledAt === "string" && a.status.reconciledAt < ev.startedAt && comparedStatus(a, key, ev.revision, ev.revisions) === "Synced",
+    (a) =>
+      typeof a?.status?.reconciledAt === "string" &&
+      a.status.reconciledAt < ev.startedAt &&
+      comparedStatus(a, key, ev.revision, ev.revisions) === "Synced",
   );
   // (not for adopted resources: without the last-applied annotation the comparison misses what
   // kubectl then changes, recorded in replace-adopted)
   const adopted = typeof result.message === "string" && result.message.includes("last-applied-configuration");
   if (change === "configured" && preOpSynced && !outOfSync && !adopted) {
-    return { change, changed: false, evidence: "kubectl said configured, but Argo CD's comparison before the sync found it Synced (an empty patch)" };
+    return {
+      change,
+      changed: false,
+      evidence: "kubectl said configured, but Argo CD's comparison before the sync found it Synced (an empty patch)",
+    };
   }
   if (WRITTEN.has(change)) return { change, changed: true, evidence: `kubectl: ${change}` };
-  if (ev.earlierAttempts.has(key)) return { change, changed: true, evidence: `an earlier write of this operation's result said so (a wave before, or a failed attempt; the final result says ${change})` };
-  if (outOfSync) return { change, changed: true, evidence: `Argo CD's comparison at the synced revision found it OutOfSync (${change === "other" ? "message replaced by health" : change})` };
-  return { change, changed: false, evidence: change === "applied" ? "server-side applied, and no comparison found it OutOfSync" : change === "other" ? "no verdict in the message, and no comparison found it OutOfSync" : `kubectl: ${change}` };
+  if (ev.earlierAttempts.has(key))
+    return {
+      change,
+      changed: true,
+      evidence: `an earlier write of this operation's result said so (a wave before, or a failed attempt; the final result says ${change})`,
+    };
+  if (outOfSync)
+    return {
+      change,
+      changed: true,
+      evidence: `Argo CD's comparison at the synced revision found it OutOfSync (${change === "other" ? "message replaced by health" : change})`,
+    };
+  return {
+    change,
+    changed: false,
+    evidence:
+      change === "applied"
+        ? "server-side applied, and no comparison found it OutOfSync"
+        : change === "other"
+          ? "no verdict in the message, and no comparison found it OutOfSync"
+          : `kubectl: ${change}`,
+  };
 }
 
 /** The operation as requested: a dry run, and whether auto-sync started it to undo drift (self-heal). */
-export function operationKind(state: Record<string, unknown>): { dryRun: boolean; selfHeal: boolean; resources?: Array<Record<string, unknown>> } {
+export function operationKind(state: Record<string, unknown>): {
+  dryRun: boolean;
+  selfHeal: boolean;
+  resources?: Array<Record<string, unknown>>;
+} {
   const opSync = isMap(state.operation) && isMap(state.operation.sync) ? state.operation.sync : {};
   const by = isMap(state.operation) && isMap(state.operation.initiatedBy) ? state.operation.initiatedBy : {};
   const sync = isMap(state.syncResult) ? state.syncResult : {};
   const results = Array.isArray(sync.resources) ? sync.resources : [];
   const dryRun =
     opSync.dryRun === true ||
-    (results.length > 0 && results.every((r) => isMap(r) && typeof r.message === "string" && isDryRunMessage(r.message)));
+    (results.length > 0 &&
+      results.every((r) => isMap(r) && typeof r.message === "string" && isDryRunMessage(r.message)));
   // auto-sync's self-heal counts its attempts on the operation it writes: autoHealAttemptsCount
   // (recorded from v3.6.1), selfHealAttemptsCount in earlier releases
   const attempts = [opSync.autoHealAttemptsCount, opSync.selfHealAttemptsCount].find((n) => typeof n === "number");
   const selfHeal = by.automated === true && typeof attempts === "number" && attempts > 0;
-  const resources = Array.isArray(opSync.resources) ? (opSync.resources.filter(isMap) as Array<Record<string, unknown>>) : undefined;
+  const resources = Array.isArray(opSync.resources)
+    ? (opSync.resources.filter(isMap) as Array<Record<string, unknown>>)
+    : undefined;
   return { dryRun, selfHeal, ...(resources && resources.length > 0 ? { resources } : {}) };
 }

@@ -7,7 +7,14 @@
 // hook last handled, so an ADD replayed when the event source (re)starts can tell a change that
 // happened while it was down from one already handled, without any time window.
 import { evaluateCondition } from "../../expr/cel.js";
-import { formatPath, lookup, parseFieldPath, PathSyntaxError, type FieldPath, type PathSegment } from "../../spec/paths.js";
+import {
+  formatPath,
+  lookup,
+  parseFieldPath,
+  PathSyntaxError,
+  type FieldPath,
+  type PathSegment,
+} from "../../spec/paths.js";
 import type { HookDocument, ResourceTrigger } from "../../spec/types.js";
 import {
   describeValue,
@@ -24,7 +31,16 @@ import {
   type ResourceEvent,
   type SkipReasonCode,
 } from "../event.js";
-import type { EvaluateContext, Evaluation, EventType, JsonSchema, ObjectRef, Remember, TriggerBuildContext, TriggerKind } from "../kind.js";
+import type {
+  EvaluateContext,
+  Evaluation,
+  EventType,
+  JsonSchema,
+  ObjectRef,
+  Remember,
+  TriggerBuildContext,
+  TriggerKind,
+} from "../kind.js";
 
 const EVENT_TYPES = { add: "ADD", update: "UPDATE", delete: "DELETE" } as const;
 
@@ -57,7 +73,12 @@ export function objectRef(object: KubeObject | undefined, data: Partial<Resource
   if (!object || !isMap(object.metadata)) return undefined;
   const m = object.metadata as Record<string, unknown>;
   if (typeof m.name !== "string" || typeof m.uid !== "string" || !m.uid) return undefined;
-  const apiVersion = typeof object.apiVersion === "string" ? object.apiVersion : data.group ? `${String(data.group)}/${String(data.version)}` : String(data.version ?? "");
+  const apiVersion =
+    typeof object.apiVersion === "string"
+      ? object.apiVersion
+      : data.group
+        ? `${String(data.group)}/${String(data.version)}`
+        : String(data.version ?? "");
   return {
     apiVersion,
     kind: typeof object.kind === "string" ? object.kind : String(data.resource ?? ""),
@@ -87,7 +108,8 @@ export function resourceFingerprint(trigger: ResourceTrigger, object: KubeObject
   // Hashed field by field so that a field nested too deep is named in the reason.
   const rest: Record<string, string> = {};
   for (const key of Object.keys(object)) {
-    if (key !== "metadata" && key !== "status" && object[key] !== null && object[key] !== undefined) rest[key] = valueHash(object[key], key);
+    if (key !== "metadata" && key !== "status" && object[key] !== null && object[key] !== undefined)
+      rest[key] = valueHash(object[key], key);
   }
   return `h:${valueHash(rest)}`;
 }
@@ -95,11 +117,16 @@ export function resourceFingerprint(trigger: ResourceTrigger, object: KubeObject
 function generationOf(object: KubeObject, where = ""): number | undefined {
   const generation = isMap(object.metadata) ? (object.metadata as Record<string, unknown>).generation : undefined;
   if (generation === undefined || generation === null) return undefined;
-  if (typeof generation !== "number" || !Number.isFinite(generation)) throw new MalformedInput(`${where}metadata.generation is ${describeValue(generation)}, expected an integer`);
+  if (typeof generation !== "number" || !Number.isFinite(generation))
+    throw new MalformedInput(`${where}metadata.generation is ${describeValue(generation)}, expected an integer`);
   return generation;
 }
 
-function changedPaths(paths: (readonly PathSegment[])[], old: KubeObject, now: KubeObject): { changed: boolean; reason: string } {
+function changedPaths(
+  paths: (readonly PathSegment[])[],
+  old: KubeObject,
+  now: KubeObject,
+): { changed: boolean; reason: string } {
   const changed = paths.filter((segments) => {
     const a = lookup(old, segments);
     const b = lookup(now, segments);
@@ -131,9 +158,11 @@ function selectionMismatch(trigger: ResourceTrigger, metadata: Record<string, un
   const name = optionalString(metadata.name, "metadata.name") ?? "";
   const namespace = optionalString(metadata.namespace, "metadata.namespace") ?? "";
   const watch = trigger.watch;
-  if (watch.namespace && namespace !== watch.namespace) return `namespace ${namespace || "(none)"} is not ${watch.namespace}`;
+  if (watch.namespace && namespace !== watch.namespace)
+    return `namespace ${namespace || "(none)"} is not ${watch.namespace}`;
   if (trigger.name !== undefined && name !== trigger.name) return `name ${name} is not ${trigger.name}`;
-  if (trigger.namePrefix !== undefined && !name.startsWith(trigger.namePrefix)) return `name ${name} does not start with ${trigger.namePrefix}`;
+  if (trigger.namePrefix !== undefined && !name.startsWith(trigger.namePrefix))
+    return `name ${name} does not start with ${trigger.namePrefix}`;
   const entries = Object.entries(watch.labels);
   if (entries.length > 0) {
     const labels = labelsOf(metadata);
@@ -150,20 +179,25 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
   const subject = objectRef(object, data);
   const result = (decision: Decision, remember: Remember, extra: Partial<Evaluation> = {}): Evaluation => ({
     decision,
-    identity: identityOf(event, object && isMap(object.metadata) ? (object.metadata as Record<string, unknown>) : undefined),
+    identity: identityOf(
+      event,
+      object && isMap(object.metadata) ? (object.metadata as Record<string, unknown>) : undefined,
+    ),
     ...(subject ? { subject } : {}),
     remember,
     scope,
     ...extra,
   });
-  const skip = (code: SkipReasonCode, reason: string, remember: Remember = "keep") => result({ fires: false, reason, code }, remember);
+  const skip = (code: SkipReasonCode, reason: string, remember: Remember = "keep") =>
+    result({ fires: false, reason, code }, remember);
   const watch = trigger.watch;
   try {
     if (data.group !== watch.group || data.version !== watch.version || data.resource !== watch.resource) {
       return skip("wrong_resource", `the event is for ${gvr(data)}, the hook watches ${gvr(watch)}`);
     }
     const type = data.type;
-    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE") return skip("event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
+    if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE")
+      return skip("event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
     if (!object) return skip("no_object", "the event carries no object");
     const metadata = metadataOf(object);
     const mismatch = selectionMismatch(trigger, metadata);
@@ -174,7 +208,8 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
 
     if (type === "DELETE") {
       // The object is gone: whatever this hook remembered about it goes too.
-      if (!wants("DELETE")) return skip("event_type", `event type DELETE is not one of ${wanted}: forgetting ${name}`, "forget");
+      if (!wants("DELETE"))
+        return skip("event_type", `event type DELETE is not one of ${wanted}: forgetting ${name}`, "forget");
       return withWhen(trigger, scope, result({ fires: true, reason: `${name} was deleted` }, "forget"), "forget");
     }
 
@@ -183,10 +218,22 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
     if (type === "ADD") {
       if (!wants("ADD") && !wants("UPDATE")) return skip("event_type", `event type ADD is not one of ${wanted}`);
       if (memory) {
-        if (memory.fingerprint === fingerprint) return skip("already_handled", `${name} was already handled in this state (fingerprint ${fingerprint}): a replayed ADD`, "keep");
+        if (memory.fingerprint === fingerprint)
+          return skip(
+            "already_handled",
+            `${name} was already handled in this state (fingerprint ${fingerprint}): a replayed ADD`,
+            "keep",
+          );
         if (!wants("UPDATE")) return skip("already_handled", `${name} was already handled: a replayed ADD`, "keep");
         // The event source was down (or restarted) while the object changed: catch up now.
-        const fired = result({ fires: true, reason: `${name} changed while the event source was away (fingerprint ${memory.fingerprint} → ${fingerprint})` }, "set", { fingerprint });
+        const fired = result(
+          {
+            fires: true,
+            reason: `${name} changed while the event source was away (fingerprint ${memory.fingerprint} → ${fingerprint})`,
+          },
+          "set",
+          { fingerprint },
+        );
         return withWhen(trigger, scope, fired, "set");
       }
       if (wants("ADD")) {
@@ -194,25 +241,54 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
         if (firstServed !== undefined) {
           const createdText = optionalString(metadata.creationTimestamp, "metadata.creationTimestamp");
           const created = Date.parse(createdText ?? "");
-          if (!Number.isFinite(created)) return skip("malformed", `metadata.creationTimestamp is ${describeValue(createdText)}, expected an RFC3339 time`);
+          if (!Number.isFinite(created))
+            return skip(
+              "malformed",
+              `metadata.creationTimestamp is ${describeValue(createdText)}, expected an RFC3339 time`,
+            );
           const served = Date.parse(firstServed);
           if (Number.isFinite(served) && created < served) {
-            return result({ fires: false, code: "baseline", reason: `${name} was created at ${createdText}, before the hook was first served at ${firstServed}: baseline recorded` }, "set", { fingerprint });
+            return result(
+              {
+                fires: false,
+                code: "baseline",
+                reason: `${name} was created at ${createdText}, before the hook was first served at ${firstServed}: baseline recorded`,
+              },
+              "set",
+              { fingerprint },
+            );
           }
         }
         const fired = result({ fires: true, reason: `${name} was created` }, "set", { fingerprint });
         return withWhen(trigger, scope, fired, "set");
       }
-      return result({ fires: false, code: "baseline", reason: `first sight of ${name} (an ADD, e.g. after the event source started): baseline recorded, nothing fires` }, "set", { fingerprint });
+      return result(
+        {
+          fires: false,
+          code: "baseline",
+          reason: `first sight of ${name} (an ADD, e.g. after the event source started): baseline recorded, nothing fires`,
+        },
+        "set",
+        { fingerprint },
+      );
     }
 
     // UPDATE
     if (!wants("UPDATE")) return skip("event_type", `event type UPDATE is not one of ${wanted}`);
     if (!oldObject) return skip("no_object", "the UPDATE event carries no old object");
-    const change = trigger.changed ? changedPaths(trigger.changed.map((p) => p.segments), oldObject, object) : specChange(oldObject, object);
+    const change = trigger.changed
+      ? changedPaths(
+          trigger.changed.map((p) => p.segments),
+          oldObject,
+          object,
+        )
+      : specChange(oldObject, object);
     if (!change.changed) return skip("unchanged", change.reason);
     if (memory && memory.fingerprint === fingerprint) {
-      return skip("already_handled", `${change.reason}, but ${name} was already handled in this state (fingerprint ${fingerprint}): a duplicate or a watch reconnect`);
+      return skip(
+        "already_handled",
+        `${change.reason}, but ${name} was already handled in this state (fingerprint ${fingerprint}): a duplicate or a watch reconnect`,
+      );
     }
     return withWhen(trigger, scope, result({ fires: true, reason: change.reason }, "set", { fingerprint }), "set");
   } catch (err) {
@@ -225,16 +301,34 @@ function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent, ctx: E
  * Applies `when` to a firing evaluation. A false `when` after a real change still remembers the
  * state (`ifFalse`): the change was evaluated, and a replay of it must not fire later.
  */
-export function withWhen(trigger: { when?: ResourceTrigger["when"] }, scope: Record<string, unknown>, fired: Evaluation, ifFalse: Remember): Evaluation {
+export function withWhen(
+  trigger: { when?: ResourceTrigger["when"] },
+  scope: Record<string, unknown>,
+  fired: Evaluation,
+  ifFalse: Remember,
+): Evaluation {
   if (!trigger.when || !fired.decision.fires) return fired;
   let holds: boolean;
   try {
     holds = evaluateCondition(trigger.when, scope);
   } catch (err) {
     // Not only ExpressionError: a RangeError from data nested too deep is a skip as well.
-    return { ...fired, decision: { fires: false, code: "when_error", reason: `when could not be evaluated: ${err instanceof Error ? err.message : String(err)}` }, remember: "keep" };
+    return {
+      ...fired,
+      decision: {
+        fires: false,
+        code: "when_error",
+        reason: `when could not be evaluated: ${err instanceof Error ? err.message : String(err)}`,
+      },
+      remember: "keep",
+    };
   }
-  if (!holds) return { ...fired, decision: { fires: false, code: "when_false", reason: `when is false: ${trigger.when.source}` }, remember: ifFalse };
+  if (!holds)
+    return {
+      ...fired,
+      decision: { fires: false, code: "when_false", reason: `when is false: ${trigger.when.source}` },
+      remember: ifFalse,
+    };
   return { ...fired, decision: { fires: true, reason: `${fired.decision.reason}, and when holds` } };
 }
 
@@ -249,7 +343,13 @@ const RESOURCE_SCHEMA: Record<string, JsonSchema> = {
     properties: {
       group: { type: "string", description: 'API group, "" or absent for the core group (ConfigMap, Service …).' },
       version: { type: "string", minLength: 1, description: "API version, e.g. v1." },
-      resource: { type: "string", minLength: 1, pattern: "^[a-z0-9.-]+$", description: "Plural resource name, e.g. deployments.", patternErrorMessage: "a plural lowercase resource name such as deployments" },
+      resource: {
+        type: "string",
+        minLength: 1,
+        pattern: "^[a-z0-9.-]+$",
+        description: "Plural resource name, e.g. deployments.",
+        patternErrorMessage: "a plural lowercase resource name such as deployments",
+      },
       namespace: { type: "string", description: "Namespace to watch; absent for all namespaces." },
       name: { type: "string", minLength: 1, description: "Only the object with this name." },
       namePrefix: { type: "string", minLength: 1, description: "Only objects whose name starts with this." },
@@ -267,7 +367,8 @@ const RESOURCE_SCHEMA: Record<string, JsonSchema> = {
     type: "array",
     minItems: 1,
     items: { type: "string", minLength: 1 },
-    description: 'Field paths whose change fires the hook, e.g. spec.template.spec.containers[0].image or data["app.properties"].',
+    description:
+      'Field paths whose change fires the hook, e.g. spec.template.spec.containers[0].image or data["app.properties"].',
   },
 };
 
@@ -326,7 +427,14 @@ export const resourceKind: TriggerKind<ResourceTrigger> = {
   },
   permissions(trigger) {
     // HookSucceeded/HookFailed Events go on the object that triggered the hook.
-    return [{ group: "", resource: "events", ...(trigger.watch.namespace ? { namespace: trigger.watch.namespace } : {}), verbs: ["create", "patch"] }];
+    return [
+      {
+        group: "",
+        resource: "events",
+        ...(trigger.watch.namespace ? { namespace: trigger.watch.namespace } : {}),
+        verbs: ["create", "patch"],
+      },
+    ];
   },
   filterEntry(trigger) {
     const data: Record<string, unknown> = {};
@@ -338,7 +446,8 @@ export const resourceKind: TriggerKind<ResourceTrigger> = {
     if (trigger.events.includes("update")) {
       data.upd = true;
       // Lua lists are 1-based.
-      if (trigger.changed) data.paths = trigger.changed.map((p) => p.segments.map((s) => (typeof s === "number" ? s + 1 : s)));
+      if (trigger.changed)
+        data.paths = trigger.changed.map((p) => p.segments.map((s) => (typeof s === "number" ? s + 1 : s)));
     }
     return { fn: "resource", data };
   },

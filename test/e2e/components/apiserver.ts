@@ -23,11 +23,19 @@ export interface ApiServer {
 }
 
 /** A kubeconfig for `server` with a bearer token, trusting the stack's CA. */
-export function kubeconfigYaml(server: string, caPem: string, user: string, token: string, namespace = "default"): string {
+export function kubeconfigYaml(
+  server: string,
+  caPem: string,
+  user: string,
+  token: string,
+  namespace = "default",
+): string {
   return toYaml({
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "e2e", cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") } }],
+    clusters: [
+      { name: "e2e", cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") } },
+    ],
     users: [{ name: user, user: { token } }],
     contexts: [{ name: "e2e", context: { cluster: "e2e", user, namespace } }],
     "current-context": "e2e",

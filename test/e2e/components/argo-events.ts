@@ -78,7 +78,9 @@ export function argoPods(c: ArgoPodsContext): StartPod {
     writeMounted(path.join(podMounts, "config"), configMaps);
 
     const bus = await c.eventBus(meta.namespace);
-    const kubeconfig = po.serviceAccount ? await c.admin.kubeconfigForServiceAccount(po.serviceAccount.namespace, po.serviceAccount.name) : c.adminKubeconfig;
+    const kubeconfig = po.serviceAccount
+      ? await c.admin.kubeconfigForServiceAccount(po.serviceAccount.namespace, po.serviceAccount.name)
+      : c.adminKubeconfig;
 
     // what the controller puts in the pod (pkg/reconciler/{eventsource,sensor}/resource.go)
     const objectForPod = { metadata: { name: meta.name, namespace: meta.namespace }, spec };
@@ -172,7 +174,10 @@ function objectMeta(obj: object, kind: string): Meta {
   const m = (obj as { metadata?: { name?: unknown; namespace?: unknown; annotations?: unknown } }).metadata;
   if (!m || typeof m.name !== "string" || m.name === "") throw new Error(`${kind} needs metadata.name`);
   const namespace = typeof m.namespace === "string" && m.namespace !== "" ? m.namespace : "default";
-  const annotations = (m.annotations && typeof m.annotations === "object" ? m.annotations : {}) as Record<string, string>;
+  const annotations = (m.annotations && typeof m.annotations === "object" ? m.annotations : {}) as Record<
+    string,
+    string
+  >;
   return { name: m.name, namespace, annotations };
 }
 
@@ -206,7 +211,11 @@ function findKeyRefs(value: unknown): { secrets: KeyRef[]; configMaps: KeyRef[] 
     if (!v || typeof v !== "object") return;
     const o = v as Record<string, unknown>;
     const keys = Object.keys(o);
-    if (typeof o.name === "string" && typeof o.key === "string" && keys.every((k) => k === "name" || k === "key" || k === "optional")) {
+    if (
+      typeof o.name === "string" &&
+      typeof o.key === "string" &&
+      keys.every((k) => k === "name" || k === "key" || k === "optional")
+    ) {
       (cmFields.has(field) ? configMaps : secrets).push({ name: o.name, key: o.key });
       return;
     }
@@ -257,7 +266,12 @@ function sensorDurables(sensorName: string, spec: unknown): string[] {
   for (const t of s.triggers ?? []) {
     const name = t.template?.name ?? "";
     const cond = t.template?.conditions ?? "";
-    const used = cond === "" ? deps : deps.filter((d) => new RegExp(`(^|[^A-Za-z0-9_-])${d.replace(/[-.]/g, "\\$&")}($|[^A-Za-z0-9_-])`).test(cond));
+    const used =
+      cond === ""
+        ? deps
+        : deps.filter((d) =>
+            new RegExp(`(^|[^A-Za-z0-9_-])${d.replace(/[-.]/g, "\\$&")}($|[^A-Za-z0-9_-])`).test(cond),
+          );
     for (const d of used) out.push(`group-${fnv32a(`${sensorName}-${name}-${d}`)}`);
   }
   return out;

@@ -23,7 +23,15 @@ import path from "node:path";
 
 import { Watch } from "@kubernetes/client-node";
 
-import { cacheDir, freePort, pollUntil, stackVersions, type KubeObject, type ManagedProcess, type Stack } from "../stack.js";
+import {
+  cacheDir,
+  freePort,
+  pollUntil,
+  stackVersions,
+  type KubeObject,
+  type ManagedProcess,
+  type Stack,
+} from "../stack.js";
 import { httpGet } from "./http.js";
 import { startIsolated, type IsolatedProcess } from "./netns.js";
 
@@ -88,7 +96,13 @@ export interface ApplicationStatus {
   };
   history?: Array<{ id?: number; revision?: string; deployedAt?: string; deployStartedAt?: string }>;
   reconciledAt?: string;
-  resources?: Array<{ kind?: string; name?: string; namespace?: string; status?: string; health?: { status?: string } }>;
+  resources?: Array<{
+    kind?: string;
+    name?: string;
+    namespace?: string;
+    status?: string;
+    health?: { status?: string };
+  }>;
   conditions?: Array<{ type?: string; message?: string }>;
   [k: string]: unknown;
 }
@@ -105,7 +119,12 @@ export interface ApplicationWrite {
 export interface ApplicationRecorder {
   readonly writes: ApplicationWrite[];
   /** Resolves with the first write from index `from` on (default 0: also those already recorded) that satisfies `pred`. */
-  waitFor(what: string, pred: (app: Application) => boolean, timeoutMs?: number, from?: number): Promise<ApplicationWrite>;
+  waitFor(
+    what: string,
+    pred: (app: Application) => boolean,
+    timeoutMs?: number,
+    from?: number,
+  ): Promise<ApplicationWrite>;
   stop(): void;
 }
 
@@ -130,10 +149,19 @@ export interface ArgoCd {
   readonly controllerKubeconfig: string;
   readonly timings: { setupMs: number; redisMs: number; repoServerMs: number; controllerMs: number; totalMs: number };
   /** Creates (server-side apply) an Application in the argocd namespace. */
-  applyApplication(app: { name: string; spec: Record<string, unknown>; annotations?: Record<string, string> }): Promise<Application>;
+  applyApplication(app: {
+    name: string;
+    spec: Record<string, unknown>;
+    annotations?: Record<string, string>;
+  }): Promise<Application>;
   getApplication(name: string): Promise<Application | undefined>;
   /** Polls the Application until `pred` holds. */
-  waitForApplication(name: string, what: string, pred: (app: Application) => boolean, timeoutMs?: number): Promise<Application>;
+  waitForApplication(
+    name: string,
+    what: string,
+    pred: (app: Application) => boolean,
+    timeoutMs?: number,
+  ): Promise<Application>;
   /**
    * Asks the controller to refresh now: the argocd.argoproj.io/refresh annotation, which is
    * what Argo CD's Git webhook handler and `argocd app get --refresh` set.
@@ -197,8 +225,18 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
     }
     await stack.apply([
       { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
-      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "argocd-cm", namespace: ns, labels: partOf }, data: { ...opts.argocdCm } },
-      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "argocd-rbac-cm", namespace: ns, labels: partOf }, data: {} },
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "argocd-cm", namespace: ns, labels: partOf },
+        data: { ...opts.argocdCm },
+      },
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "argocd-rbac-cm", namespace: ns, labels: partOf },
+        data: {},
+      },
       // server.secretkey is what argocd-server would generate on first start; the controller
       // only needs the Secret to exist
       {
@@ -238,7 +276,9 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
         },
       },
     ]);
-    const controllerKubeconfig = await stack.kubeconfigForServiceAccount(ns, CONTROLLER_SA, { expirationSeconds: 12 * 3600 });
+    const controllerKubeconfig = await stack.kubeconfigForServiceAccount(ns, CONTROLLER_SA, {
+      expirationSeconds: 12 * 3600,
+    });
     const setupMs = performance.now() - t;
 
     // ------------------------------------------------------------ redis
@@ -250,7 +290,20 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
       name: "argocd-redis",
       command: "redis-server",
       // a cache: no persistence, like Argo CD's own redis (--save "" --appendonly no)
-      args: ["--bind", "127.0.0.1", "--port", String(redisPort), "--save", "", "--appendonly", "no", "--dir", redisDir, "--protected-mode", "yes"],
+      args: [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        String(redisPort),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        redisDir,
+        "--protected-mode",
+        "yes",
+      ],
     });
     started.push(redis);
     await redis.waitForLog("Ready to accept connections", 30_000);
@@ -274,16 +327,23 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
       network: "host",
       command: binary,
       args: [
-        "--address", "127.0.0.1",
-        "--port", String(repoPort),
-        "--metrics-address", "127.0.0.1",
-        "--metrics-port", String(await freePort()),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        String(repoPort),
+        "--metrics-address",
+        "127.0.0.1",
+        "--metrics-port",
+        String(await freePort()),
         "--disable-tls",
         // its default is the Secret mount path of a pod; with --disable-tls it must be empty
         "--client-ca-path=",
-        "--redis", `127.0.0.1:${redisPort}`,
-        "--logformat", "text",
-        "--loglevel", logLevel,
+        "--redis",
+        `127.0.0.1:${redisPort}`,
+        "--logformat",
+        "text",
+        "--loglevel",
+        logLevel,
       ],
       env: { ...common, ARGOCD_BINARY_NAME: "argocd-repo-server" },
     });
@@ -312,16 +372,27 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
         `--loglevel=${logLevel}`,
         ...(opts.controllerArgs ?? []),
       ],
-      env: { ...common, ARGOCD_BINARY_NAME: "argocd-application-controller", ARGOCD_FAKE_IN_CLUSTER: "true", KUBECONFIG: controllerKubeconfig },
+      env: {
+        ...common,
+        ARGOCD_BINARY_NAME: "argocd-application-controller",
+        ARGOCD_FAKE_IN_CLUSTER: "true",
+        KUBECONFIG: controllerKubeconfig,
+      },
       reachablePorts: [apiPort, redisPort, repoPort],
       exposePorts: [CONTROLLER_METRICS_PORT],
     });
     started.push(controller);
     const metricsUrl = `http://127.0.0.1:${controller.hostPort(CONTROLLER_METRICS_PORT)}`;
-    await pollUntil("argocd-application-controller /healthz", 90_000, async () => {
-      if (!controller.isRunning()) throw new Error(`argocd-application-controller exited:\n${controller.logs().slice(-4000)}`);
-      return (await httpGet(`${metricsUrl}/healthz`)).status === 200 ? true : undefined;
-    }, 250);
+    await pollUntil(
+      "argocd-application-controller /healthz",
+      90_000,
+      async () => {
+        if (!controller.isRunning())
+          throw new Error(`argocd-application-controller exited:\n${controller.logs().slice(-4000)}`);
+        return (await httpGet(`${metricsUrl}/healthz`)).status === 200 ? true : undefined;
+      },
+      250,
+    );
     const controllerMs = performance.now() - t;
 
     // ------------------------------------------------------------ helpers
@@ -345,7 +416,11 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
       const start = async (resourceVersion?: string): Promise<void> => {
         req = await watch.watch(
           `/apis/argoproj.io/v1alpha1/namespaces/${ns}/applications`,
-          { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: false },
+          {
+            fieldSelector: `metadata.name=${name}`,
+            ...(resourceVersion ? { resourceVersion } : {}),
+            allowWatchBookmarks: false,
+          },
           (type: string, obj: Application) => {
             if (type !== "ADDED" && type !== "MODIFIED" && type !== "DELETED") return;
             writes.push({ type, resourceVersion: obj.metadata?.resourceVersion ?? "", at: Date.now(), object: obj });
@@ -359,7 +434,13 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
       };
       // start from the current version so that nothing between now and the first event is lost
       const current = await getApplication(name);
-      if (current) writes.push({ type: "ADDED", resourceVersion: current.metadata?.resourceVersion ?? "", at: Date.now(), object: current });
+      if (current)
+        writes.push({
+          type: "ADDED",
+          resourceVersion: current.metadata?.resourceVersion ?? "",
+          at: Date.now(),
+          object: current,
+        });
       await start(current?.metadata?.resourceVersion);
       return {
         writes,
@@ -407,12 +488,19 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
       },
       getApplication,
       waitForApplication: (name, what, pred, timeoutMs = 60_000) =>
-        pollUntil(`Application ${name}: ${what}`, timeoutMs, async () => {
-          if (!controller.isRunning()) throw new Error(`argocd-application-controller exited:\n${controller.logs().slice(-4000)}`);
-          const app = await getApplication(name);
-          return app && pred(app) ? app : undefined;
-        }, 100),
-      refresh: (name, kind = "normal") => mergePatch(name, { metadata: { annotations: { "argocd.argoproj.io/refresh": kind } } }),
+        pollUntil(
+          `Application ${name}: ${what}`,
+          timeoutMs,
+          async () => {
+            if (!controller.isRunning())
+              throw new Error(`argocd-application-controller exited:\n${controller.logs().slice(-4000)}`);
+            const app = await getApplication(name);
+            return app && pred(app) ? app : undefined;
+          },
+          100,
+        ),
+      refresh: (name, kind = "normal") =>
+        mergePatch(name, { metadata: { annotations: { "argocd.argoproj.io/refresh": kind } } }),
       sync: async (name, req = {}) => {
         const sync: Record<string, unknown> = {};
         if (req.revision !== undefined) sync.revision = req.revision;

@@ -92,9 +92,12 @@ export function applicationCrdFile(v = stackVersions(), cache = cacheDir()): str
 /** The Argo Events CRDs (EventBus, EventSource, Sensor) from the argo-events module. */
 export function argoEventsCrdFiles(v = stackVersions()): string[] {
   const crdDir = path.join(argoEventsModuleDir(v), "manifests", "base", "crds");
-  const files = ["argoproj.io_eventbus.yaml", "argoproj.io_eventsources.yaml", "argoproj.io_sensors.yaml"].map((f) => path.join(crdDir, f));
+  const files = ["argoproj.io_eventbus.yaml", "argoproj.io_eventsources.yaml", "argoproj.io_sensors.yaml"].map((f) =>
+    path.join(crdDir, f),
+  );
   for (const f of files) {
-    if (!existsSync(f)) throw new Error(`Argo Events CRD not found: ${f} (run scripts/e2e/build.sh, which downloads the module)`);
+    if (!existsSync(f))
+      throw new Error(`Argo Events CRD not found: ${f} (run scripts/e2e/build.sh, which downloads the module)`);
   }
   return files;
 }

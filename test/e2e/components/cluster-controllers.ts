@@ -65,7 +65,13 @@ export interface ClusterControllers {
   readonly kwok: ManagedProcess;
   readonly nodeName: string;
   /** Start-up times (ms): each process until ready, and the node until Ready. */
-  readonly timings: { controllerManagerMs: number; schedulerMs: number; kwokMs: number; nodeReadyMs: number; totalMs: number };
+  readonly timings: {
+    controllerManagerMs: number;
+    schedulerMs: number;
+    kwokMs: number;
+    nodeReadyMs: number;
+    totalMs: number;
+  };
   stop(): Promise<void>;
 }
 
@@ -85,12 +91,19 @@ function healthz(port: number): Promise<number> {
   });
 }
 
-export async function startClusterControllers(stack: Stack, opts: { cacheDir?: string } = {}): Promise<ClusterControllers> {
+export async function startClusterControllers(
+  stack: Stack,
+  opts: { cacheDir?: string } = {},
+): Promise<ClusterControllers> {
   const t0 = performance.now();
   const bins = clusterControllersBinaries(opts.cacheDir);
-  const missing = [bins.kubeControllerManager, bins.kubeScheduler, bins.kwok, bins.kwokStagesDir].filter((b) => !existsSync(b));
+  const missing = [bins.kubeControllerManager, bins.kubeScheduler, bins.kwok, bins.kwokStagesDir].filter(
+    (b) => !existsSync(b),
+  );
   if (missing.length > 0) {
-    throw new Error(`e2e binaries missing (run scripts/e2e/build.sh kube-controller-manager kube-scheduler kwok): ${missing.join(", ")}`);
+    throw new Error(
+      `e2e binaries missing (run scripts/e2e/build.sh kube-controller-manager kube-scheduler kwok): ${missing.join(", ")}`,
+    );
   }
   const dir = path.join(stack.dir, "components", "cluster-controllers");
   mkdirSync(dir, { recursive: true });
@@ -117,10 +130,15 @@ export async function startClusterControllers(stack: Stack, opts: { cacheDir?: s
     ],
   });
   const waitHealthy = async (proc: ManagedProcess, port: number): Promise<void> => {
-    await pollUntil(`${proc.name} /healthz`, 60_000, async () => {
-      if (!proc.isRunning()) throw new Error(`${proc.name} exited: ${proc.logs().slice(-3000)}`);
-      return (await healthz(port)) === 200 ? true : undefined;
-    }, 200);
+    await pollUntil(
+      `${proc.name} /healthz`,
+      60_000,
+      async () => {
+        if (!proc.isRunning()) throw new Error(`${proc.name} exited: ${proc.logs().slice(-3000)}`);
+        return (await healthz(port)) === 200 ? true : undefined;
+      },
+      200,
+    );
   };
 
   // ---------------------------------------------------------------- kube-scheduler
@@ -146,7 +164,8 @@ export async function startClusterControllers(stack: Stack, opts: { cacheDir?: s
   const stageFiles = ["node-initialize.yaml", "pod-ready.yaml", "pod-complete.yaml", "pod-delete.yaml"].map((f) =>
     path.join(bins.kwokStagesDir, f),
   );
-  for (const f of stageFiles) if (!existsSync(f)) throw new Error(`kwok stage missing: ${f} (run scripts/e2e/build.sh kwok)`);
+  for (const f of stageFiles)
+    if (!existsSync(f)) throw new Error(`kwok stage missing: ${f} (run scripts/e2e/build.sh kwok)`);
   const kwokConfig = path.join(dir, "kwok.yaml");
   writeFileSync(
     kwokConfig,
@@ -189,21 +208,36 @@ export async function startClusterControllers(stack: Stack, opts: { cacheDir?: s
         metadata: {
           name: FAKE_NODE,
           annotations: { [KWOK_NODE_ANNOTATION]: "fake", "node.alpha.kubernetes.io/ttl": "0" },
-          labels: { "kubernetes.io/hostname": FAKE_NODE, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+          labels: {
+            "kubernetes.io/hostname": FAKE_NODE,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            type: "kwok",
+          },
         },
         spec: {},
       },
     ]);
-    await pollUntil(`node ${FAKE_NODE} Ready (kwok)`, 60_000, async () => {
-      if (!kwok.isRunning()) throw new Error(`kwok exited: ${kwok.logs().slice(-3000)}`);
-      const n = await stack.admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/api/v1/nodes/${FAKE_NODE}`);
-      return n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
-    }, 200);
+    await pollUntil(
+      `node ${FAKE_NODE} Ready (kwok)`,
+      60_000,
+      async () => {
+        if (!kwok.isRunning()) throw new Error(`kwok exited: ${kwok.logs().slice(-3000)}`);
+        const n = await stack.admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
+          `/api/v1/nodes/${FAKE_NODE}`,
+        );
+        return n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
+      },
+      200,
+    );
     // The API server's TaintNodesByCondition admission taints every new node
     // node.kubernetes.io/not-ready:NoSchedule; the node-lifecycle controller would remove it once
     // the node is Ready, but it is not run here (it would also mark the node NotReady when kwok
     // sends no heartbeats). So the harness removes the taint, as that controller would.
-    await stack.admin.call("PATCH", `/api/v1/nodes/${FAKE_NODE}`, { body: { spec: { taints: null } }, contentType: "application/merge-patch+json" });
+    await stack.admin.call("PATCH", `/api/v1/nodes/${FAKE_NODE}`, {
+      body: { spec: { taints: null } },
+      contentType: "application/merge-patch+json",
+    });
     const nodeReadyMs = performance.now() - t;
     return {
       kubeControllerManager: kcm,

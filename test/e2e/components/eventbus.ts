@@ -32,7 +32,10 @@ export interface EventBusConfig {
   };
 }
 
-export async function startEventBus(namespace: string, o: { binary: string; dir: string; logsDir: string; spawn: Spawn; pki: Pki }): Promise<EventBus> {
+export async function startEventBus(
+  namespace: string,
+  o: { binary: string; dir: string; logsDir: string; spawn: Spawn; pki: Pki },
+): Promise<EventBus> {
   const port = await freePort();
   const monPort = await freePort();
   const safe = namespace.replace(/[^a-z0-9-]/g, "_");
@@ -83,7 +86,16 @@ export async function startEventBus(namespace: string, o: { binary: string; dir:
     config: {
       jetstream: {
         url,
-        streamConfig: ["maxMsgs: 50000", "maxAge: 168h", "maxBytes: -1", "replicas: 1", "duplicates: 300s", "retention: 0", "discard: 0", ""].join("\n"),
+        streamConfig: [
+          "maxMsgs: 50000",
+          "maxAge: 168h",
+          "maxBytes: -1",
+          "replicas: 1",
+          "duplicates: 300s",
+          "retention: 0",
+          "discard: 0",
+          "",
+        ].join("\n"),
       },
     },
   };
@@ -96,6 +108,7 @@ export async function consumerNames(bus: EventBus): Promise<Set<string>> {
     account_details?: Array<{ stream_detail?: Array<{ consumer_detail?: Array<{ name?: string }> }> }>;
   };
   const names = new Set<string>();
-  for (const a of j.account_details ?? []) for (const s of a.stream_detail ?? []) for (const c of s.consumer_detail ?? []) if (c.name) names.add(c.name);
+  for (const a of j.account_details ?? [])
+    for (const s of a.stream_detail ?? []) for (const c of s.consumer_detail ?? []) if (c.name) names.add(c.name);
   return names;
 }

@@ -17,7 +17,8 @@ async function gitExecPath(): Promise<string> {
   try {
     return (await execFileP("git", ["--exec-path"])).stdout.trim();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error("missing: git (Debian package git), needed by the e2e Git server");
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error("missing: git (Debian package git), needed by the e2e Git server");
     throw err;
   }
 }
@@ -68,7 +69,10 @@ const GIT_ENV = {
 
 async function git(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
   try {
-    const { stdout } = await execFileP("git", args, { cwd: opts.cwd, env: { ...process.env, ...GIT_ENV, ...opts.env } });
+    const { stdout } = await execFileP("git", args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...GIT_ENV, ...opts.env },
+    });
     return stdout.trim();
   } catch (err) {
     const e = err as { stderr?: string };

@@ -24,7 +24,11 @@ export interface KubeAdmin {
   /** Path of a kubeconfig whose token comes from the TokenRequest API for that ServiceAccount. */
   kubeconfigForServiceAccount(namespace: string, name: string, opts?: { expirationSeconds?: number }): Promise<string>;
   /** What the kubelet would put in a secret / configmap volume; undefined when there is no such object. */
-  readMounted(kind: "Secret" | "ConfigMap", namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  readMounted(
+    kind: "Secret" | "ConfigMap",
+    namespace: string,
+    name: string,
+  ): Promise<Record<string, string> | undefined>;
   /** Sum of kube-apiserver's apiserver_longrunning_requests{verb="WATCH"} for a resource. */
   watchCount(resource: string, group?: string): Promise<number>;
 }
@@ -53,7 +57,9 @@ export function kubeAdmin(admin: KubeRest, o: { dir: string; apiServerUrl: strin
         await sleep(200);
       }
     }
-    throw new Error(`apply ${obj.kind ?? "?"} ${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? "?"} failed: ${String(lastErr)}`);
+    throw new Error(
+      `apply ${obj.kind ?? "?"} ${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? "?"} failed: ${String(lastErr)}`,
+    );
   };
   const apply = async (input: readonly object[] | string): Promise<KubeObject[]> => {
     const out: KubeObject[] = [];
@@ -63,7 +69,9 @@ export function kubeAdmin(admin: KubeRest, o: { dir: string; apiServerUrl: strin
   const established = async (crd: KubeObject): Promise<void> => {
     const name = crd.metadata?.name ?? "";
     await pollUntil(`CRD ${name} Established`, 30_000, async () => {
-      const c = await admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+      const c = await admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+      );
       return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? true : undefined;
     });
   };
@@ -81,21 +89,38 @@ export function kubeAdmin(admin: KubeRest, o: { dir: string; apiServerUrl: strin
       return crds;
     },
     kubeconfigForServiceAccount: async (namespace, name, opts = {}) => {
-      const tr = await admin.call<{ status?: { token?: string } }>("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
-        body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { audiences: [], expirationSeconds: opts.expirationSeconds ?? 3600 } },
-      });
+      const tr = await admin.call<{ status?: { token?: string } }>(
+        "POST",
+        `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+        {
+          body: {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenRequest",
+            spec: { audiences: [], expirationSeconds: opts.expirationSeconds ?? 3600 },
+          },
+        },
+      );
       const token = tr.status?.token;
       if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
       saKubeconfigCount += 1;
       const file = path.join(o.dir, `sa-${namespace}-${name}-${saKubeconfigCount}.kubeconfig`);
-      await writeFile(file, kubeconfigYaml(o.apiServerUrl, o.caPem, `system:serviceaccount:${namespace}:${name}`, token, namespace), { mode: 0o600 });
+      await writeFile(
+        file,
+        kubeconfigYaml(o.apiServerUrl, o.caPem, `system:serviceaccount:${namespace}:${name}`, token, namespace),
+        { mode: 0o600 },
+      );
       return file;
     },
     readMounted: async (kind, namespace, name) => {
-      const obj = await admin.read<KubeObject & { data?: Record<string, string> }>({ apiVersion: "v1", kind, metadata: { name, namespace } });
+      const obj = await admin.read<KubeObject & { data?: Record<string, string> }>({
+        apiVersion: "v1",
+        kind,
+        metadata: { name, namespace },
+      });
       if (!obj) return undefined;
       const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(obj.data ?? {})) out[k] = kind === "Secret" ? Buffer.from(v, "base64").toString("utf8") : v;
+      for (const [k, v] of Object.entries(obj.data ?? {}))
+        out[k] = kind === "Secret" ? Buffer.from(v, "base64").toString("utf8") : v;
       return out;
     },
     watchCount: async (resource, group = "") => {
@@ -104,7 +129,12 @@ export function kubeAdmin(admin: KubeRest, o: { dir: string; apiServerUrl: strin
       let sum = 0;
       for (const line of r.body.split("\n")) {
         if (!line.startsWith("apiserver_longrunning_requests{")) continue;
-        if (!line.includes('verb="WATCH"') || !line.includes(`resource="${resource}"`) || !line.includes(`group="${group}"`)) continue;
+        if (
+          !line.includes('verb="WATCH"') ||
+          !line.includes(`resource="${resource}"`) ||
+          !line.includes(`group="${group}"`)
+        )
+          continue;
         sum += Number(line.slice(line.lastIndexOf(" ") + 1));
       }
       return sum;

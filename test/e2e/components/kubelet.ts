@@ -32,7 +32,15 @@ interface Container {
   image?: string;
   command?: string[];
   args?: string[];
-  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }>;
+  env?: Array<{
+    name: string;
+    value?: string;
+    valueFrom?: {
+      fieldRef?: { fieldPath: string };
+      secretKeyRef?: { name: string; key: string };
+      configMapKeyRef?: { name: string; key: string };
+    };
+  }>;
   ports?: Array<{ name?: string; containerPort: number }>;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
   readinessProbe?: { httpGet?: { path: string; port: number | string } };
@@ -51,7 +59,11 @@ export interface PodProcess extends IsolatedProcess {
 }
 
 /** Starts the Deployment's pod (first container) and waits for its readiness probe. */
-export async function runDeploymentPod(stack: Stack, deployment: KubeObject, opts: { podName: string; reachablePorts?: number[]; readyTimeoutMs?: number }): Promise<PodProcess> {
+export async function runDeploymentPod(
+  stack: Stack,
+  deployment: KubeObject,
+  opts: { podName: string; reachablePorts?: number[]; readyTimeoutMs?: number },
+): Promise<PodProcess> {
   const namespace = deployment.metadata?.namespace ?? "default";
   const pod = (deployment.spec as { template: { spec: PodSpec } }).template.spec;
   const container = pod.containers[0];
@@ -65,7 +77,8 @@ export async function runDeploymentPod(stack: Stack, deployment: KubeObject, opt
     if (volume.emptyDir) continue; // the process's private /tmp
     const hostDir = path.join(dir, "volumes", mount.name);
     mkdirSync(hostDir, { recursive: true });
-    for (const [key, value] of Object.entries(await volumeData(stack, namespace, volume))) writeFileSync(path.join(hostDir, key), value, { mode: 0o600 });
+    for (const [key, value] of Object.entries(await volumeData(stack, namespace, volume)))
+      writeFileSync(path.join(hostDir, key), value, { mode: 0o600 });
     mounts.push({ mountPath: mount.mountPath, hostDir });
   }
   mounts.sort((a, b) => b.mountPath.length - a.mountPath.length);
@@ -78,10 +91,19 @@ export async function runDeploymentPod(stack: Stack, deployment: KubeObject, opt
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = remap(e.value);
     else if (e.valueFrom?.fieldRef) env[e.name] = fieldValue(e.valueFrom.fieldRef.fieldPath, opts.podName, namespace);
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = (await volumeData(stack, namespace, { name: e.name, secret: { secretName: e.valueFrom.secretKeyRef.name } }))[e.valueFrom.secretKeyRef.key] ?? "";
-    else if (e.valueFrom?.configMapKeyRef) env[e.name] = (await volumeData(stack, namespace, { name: e.name, configMap: { name: e.valueFrom.configMapKeyRef.name } }))[e.valueFrom.configMapKeyRef.key] ?? "";
+    else if (e.valueFrom?.secretKeyRef)
+      env[e.name] =
+        (await volumeData(stack, namespace, { name: e.name, secret: { secretName: e.valueFrom.secretKeyRef.name } }))[
+          e.valueFrom.secretKeyRef.key
+        ] ?? "";
+    else if (e.valueFrom?.configMapKeyRef)
+      env[e.name] =
+        (await volumeData(stack, namespace, { name: e.name, configMap: { name: e.valueFrom.configMapKeyRef.name } }))[
+          e.valueFrom.configMapKeyRef.key
+        ] ?? "";
   }
-  if (pod.serviceAccountName) env.KUBECONFIG = await stack.kubeconfigForServiceAccount(namespace, pod.serviceAccountName);
+  if (pod.serviceAccountName)
+    env.KUBECONFIG = await stack.kubeconfigForServiceAccount(namespace, pod.serviceAccountName);
 
   if (container.command) throw new Error("the container sets command; only the image's ENTRYPOINT is emulated here");
   const args = (container.args ?? []).map(remap);
@@ -99,13 +121,21 @@ export async function runDeploymentPod(stack: Stack, deployment: KubeObject, opt
   });
   const probe = container.readinessProbe?.httpGet;
   if (probe) {
-    const port = typeof probe.port === "number" ? probe.port : container.ports?.find((p) => p.name === probe.port)?.containerPort;
+    const port =
+      typeof probe.port === "number" ? probe.port : container.ports?.find((p) => p.name === probe.port)?.containerPort;
     if (port === undefined) throw new Error(`readiness probe port ${String(probe.port)} is not a container port`);
-    await pollUntil(`pod ${opts.podName} ready (${probe.path})`, opts.readyTimeoutMs ?? 60_000, async () => {
-      if (!proc.isRunning()) throw new Error(`pod ${opts.podName} exited:\n${proc.logs().slice(-3000)}`);
-      const r = await fetch(`http://127.0.0.1:${proc.hostPort(port)}${probe.path}`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
-      return r?.status === 200 ? true : undefined;
-    }, 200);
+    await pollUntil(
+      `pod ${opts.podName} ready (${probe.path})`,
+      opts.readyTimeoutMs ?? 60_000,
+      async () => {
+        if (!proc.isRunning()) throw new Error(`pod ${opts.podName} exited:\n${proc.logs().slice(-3000)}`);
+        const r = await fetch(`http://127.0.0.1:${proc.hostPort(port)}${probe.path}`, {
+          signal: AbortSignal.timeout(2_000),
+        }).catch(() => undefined);
+        return r?.status === 200 ? true : undefined;
+      },
+      200,
+    );
   }
   return Object.assign(proc, { podName: opts.podName, args });
 }
@@ -116,14 +146,24 @@ function fieldValue(fieldPath: string, podName: string, namespace: string): stri
   throw new Error(`fieldRef ${fieldPath} is not emulated`);
 }
 
-async function volumeData(stack: Stack, namespace: string, volume: { name: string; configMap?: { name: string }; secret?: { secretName: string } }): Promise<Record<string, string>> {
+async function volumeData(
+  stack: Stack,
+  namespace: string,
+  volume: { name: string; configMap?: { name: string }; secret?: { secretName: string } },
+): Promise<Record<string, string>> {
   if (volume.configMap) {
-    const cm = await stack.admin.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/${volume.configMap.name}`);
+    const cm = await stack.admin.get<{ data?: Record<string, string> }>(
+      `/api/v1/namespaces/${namespace}/configmaps/${volume.configMap.name}`,
+    );
     return cm.data ?? {};
   }
   if (volume.secret) {
-    const secret = await stack.admin.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/secrets/${volume.secret.secretName}`);
-    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+    const secret = await stack.admin.get<{ data?: Record<string, string> }>(
+      `/api/v1/namespaces/${namespace}/secrets/${volume.secret.secretName}`,
+    );
+    return Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+    );
   }
   throw new Error(`volume ${volume.name}: only configMap, secret and emptyDir volumes are emulated`);
 }

@@ -102,9 +102,12 @@ export async function spawnNamespaced(o: NamespacedOptions): Promise<IsolatedPro
   }
   // Paths under /tmp that must stay visible once the private /tmp is mounted: the stack's
   // dir (kubeconfigs, CA), this repo's files and Node when they live under /tmp.
-  const keep = [o.stackDir, path.dirname(POD_INIT), path.dirname(process.execPath), ...(o.keepVisible ?? [])].map(realDir).filter((p) => p.startsWith("/tmp/"));
+  const keep = [o.stackDir, path.dirname(POD_INIT), path.dirname(process.execPath), ...(o.keepVisible ?? [])]
+    .map(realDir)
+    .filter((p) => p.startsWith("/tmp/"));
   const privateNet = (o.network ?? "private") === "private";
-  if (!privateNet && (outbound.length > 0 || inbound.length > 0)) throw new Error(`${o.name}: ports are forwarded only with a private network`);
+  if (!privateNet && (outbound.length > 0 || inbound.length > 0))
+    throw new Error(`${o.name}: ports are forwarded only with a private network`);
   const binds = o.binds ?? [];
   const script = [
     "set -eu",
@@ -116,7 +119,10 @@ export async function spawnNamespaced(o: NamespacedOptions): Promise<IsolatedPro
     '  mount --bind "$p" "$E2E_POD_TMP/${p#/tmp/}"',
     "done",
     'mount --rbind "$E2E_POD_TMP" /tmp',
-    ...binds.flatMap((_, i) => [`mkdir -p "$E2E_POD_BIND_AT_${i}"`, `mount --bind "$E2E_POD_BIND_HOST_${i}" "$E2E_POD_BIND_AT_${i}"`]),
+    ...binds.flatMap((_, i) => [
+      `mkdir -p "$E2E_POD_BIND_AT_${i}"`,
+      `mount --bind "$E2E_POD_BIND_HOST_${i}" "$E2E_POD_BIND_AT_${i}"`,
+    ]),
     'exec "$E2E_POD_NODE" "$E2E_POD_INIT"',
   ].join("\n");
   let proc: ManagedProcess;
@@ -124,12 +130,27 @@ export async function spawnNamespaced(o: NamespacedOptions): Promise<IsolatedPro
     proc = o.spawn({
       name: o.name,
       command: "unshare",
-      args: ["--mount", ...(privateNet ? ["--net"] : []), "--fork", "--kill-child", "--propagation", "private", "sh", "-c", script],
+      args: [
+        "--mount",
+        ...(privateNet ? ["--net"] : []),
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+      ],
       env: {
         PATH: process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         HOME: "/tmp",
         ...o.env,
-        ...Object.fromEntries(binds.flatMap((b, i) => [[`E2E_POD_BIND_HOST_${i}`, b.host], [`E2E_POD_BIND_AT_${i}`, b.at]])),
+        ...Object.fromEntries(
+          binds.flatMap((b, i) => [
+            [`E2E_POD_BIND_HOST_${i}`, b.host],
+            [`E2E_POD_BIND_AT_${i}`, b.at],
+          ]),
+        ),
         E2E_POD_KEEP: keep.join("\n"),
         E2E_POD_TMP: tmp,
         E2E_POD_NODE: process.execPath,
@@ -162,5 +183,10 @@ export async function spawnNamespaced(o: NamespacedOptions): Promise<IsolatedPro
 
 /** A process of the stack (proc/<name>) in its own namespaces, its dir <stack dir>/components/<name>. */
 export async function startIsolated(stack: Stack, o: IsolatedOptions): Promise<IsolatedProcess> {
-  return await spawnNamespaced({ ...o, dir: path.join(stack.dir, "components", o.name), stackDir: stack.dir, spawn: (so) => stack.spawn(so) });
+  return await spawnNamespaced({
+    ...o,
+    dir: path.join(stack.dir, "components", o.name),
+    stackDir: stack.dir,
+    spawn: (so) => stack.spawn(so),
+  });
 }

@@ -30,10 +30,21 @@ export async function makePki(dir: string): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await openssl(dir, [
-    "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "7",
-    "-subj", "/CN=resource-hooks-e2e-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "7",
+    "-subj",
+    "/CN=resource-hooks-e2e-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ]);
   await openssl(dir, ["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
   writeFileSync(
@@ -47,8 +58,21 @@ export async function makePki(dir: string): Promise<Pki> {
     ].join("\n"),
   );
   await openssl(dir, [
-    "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-    "-out", "server.crt", "-days", "7", "-extfile", "server.ext",
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "7",
+    "-extfile",
+    "server.ext",
   ]);
   // service-account token signing key pair (TokenRequest API)
   await openssl(dir, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "sa.key"]);

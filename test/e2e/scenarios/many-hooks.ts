@@ -6,7 +6,19 @@ import { randomBytes } from "node:crypto";
 
 import type { HookRun } from "../../../src/runner/hookrun.js";
 import { resourceEventRequest, sendEvent, watchPathOf } from "../../../src/testing/index.js";
-import { applyHookSet, eventSourceAccount, freePort, generateHookSet, percentile, runnerKubeconfig, sleep, startRunner, until, type DeployedHookSet, type RunnerHandle } from "../hooks-env.js";
+import {
+  applyHookSet,
+  eventSourceAccount,
+  freePort,
+  generateHookSet,
+  percentile,
+  runnerKubeconfig,
+  sleep,
+  startRunner,
+  until,
+  type DeployedHookSet,
+  type RunnerHandle,
+} from "../hooks-env.js";
 import { startHttpSink, type HttpSink, type KubeObject, type Stack } from "../stack.js";
 
 export const MANY_NS = "many";
@@ -26,7 +38,12 @@ export interface ManyHooks {
   close(): Promise<void>;
 }
 
-function hooksYaml(hooks: number, port: number, sinkUrl: string, objectOf: (i: number) => { namespace: string; name: string }): string {
+function hooksYaml(
+  hooks: number,
+  port: number,
+  sinkUrl: string,
+  objectOf: (i: number) => { namespace: string; name: string },
+): string {
   const items = Array.from({ length: hooks }, (_, i) => {
     const { namespace, name } = objectOf(i);
     return `    - name: hook-${i}
@@ -61,9 +78,23 @@ export async function deployManyHooks(stack: Stack, hooks: number): Promise<Many
   await stack.apply([...APPS, MANY_NS].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })));
   await stack.apply([{ apiVersion: "v1", kind: "ServiceAccount", metadata: sensorAccount }]);
   await applyHookSet(stack, deployed, token);
-  await stack.apply(Array.from({ length: hooks }, (_, i): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: objectOf(i), data: { v: "0" } })));
+  await stack.apply(
+    Array.from({ length: hooks }, (_, i): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: objectOf(i),
+      data: { v: "0" },
+    })),
+  );
   const kubeconfig = await runnerKubeconfig(stack, deployed);
-  const runner = await startRunner(stack, { hooksFile: deployed.hooksFile, port, token, namespace: MANY_NS, kubeconfig, podName: "many-runner-0" });
+  const runner = await startRunner(stack, {
+    hooksFile: deployed.hooksFile,
+    port,
+    token,
+    namespace: MANY_NS,
+    kubeconfig,
+    podName: "many-runner-0",
+  });
   // The Sensor first: its consumers only see what is published after they exist.
   await stack.startSensor(deployed.sensor, { serviceAccount: sensorAccount });
   await stack.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
@@ -77,7 +108,10 @@ export async function deployManyHooks(stack: Stack, hooks: number): Promise<Many
     objectOf,
     write: async (i, value) => {
       const { namespace, name } = objectOf(i);
-      await stack.admin.call("PATCH", `/api/v1/namespaces/${namespace}/configmaps/${name}`, { body: { data: { v: value } }, contentType: "application/merge-patch+json" });
+      await stack.admin.call("PATCH", `/api/v1/namespaces/${namespace}/configmaps/${name}`, {
+        body: { data: { v: value } },
+        contentType: "application/merge-patch+json",
+      });
     },
     close: async () => {
       await runner.stop();
@@ -91,8 +125,13 @@ export async function waitForBaselines(env: ManyHooks, timeoutMs = 120_000): Pro
   await until(
     `${env.hooks} baselines`,
     async () => {
-      const list = await env.stack.admin.get<{ items: HookRun[] }>(`/apis/resource-hooks.io/v1alpha1/namespaces/${MANY_NS}/hookruns`);
-      return list.items.filter((r) => r.status?.phase === "Skipped" && !r.metadata.labels?.["resource-hooks.io/marker"]).length >= env.hooks ? true : undefined;
+      const list = await env.stack.admin.get<{ items: HookRun[] }>(
+        `/apis/resource-hooks.io/v1alpha1/namespaces/${MANY_NS}/hookruns`,
+      );
+      return list.items.filter((r) => r.status?.phase === "Skipped" && !r.metadata.labels?.["resource-hooks.io/marker"])
+        .length >= env.hooks
+        ? true
+        : undefined;
     },
     timeoutMs,
     500,
@@ -103,7 +142,10 @@ export async function waitForBaselines(env: ManyHooks, timeoutMs = 120_000): Pro
  * Accepted events per second with one HookRun persisted per event on the real kube-apiserver:
  * `n` events, each a new object state, from 10 senders at once (as several Sensor triggers would).
  */
-export async function measureAcceptRate(env: ManyHooks, n = 300): Promise<{ eventsPerSecond: number; statuses: number[] }> {
+export async function measureAcceptRate(
+  env: ManyHooks,
+  n = 300,
+): Promise<{ eventsPerSecond: number; statuses: number[] }> {
   const path = watchPathOf(env.deployed.hookSet, "hook-0");
   const statuses: number[] = [];
   let next = 0;
@@ -112,8 +154,21 @@ export async function measureAcceptRate(env: ManyHooks, n = 300): Promise<{ even
     Array.from({ length: 10 }, async () => {
       while (next < n) {
         const i = next++;
-        const object = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "obj-0", namespace: "team-a", uid: `bench-${i}-${randomBytes(4).toString("hex")}`, resourceVersion: "1" }, data: { v: `b${i}` } };
-        const request = resourceEventRequest({ object, oldObject: { ...object, data: { v: "old" } }, group: "", version: "v1", resource: "configmaps" }, env.token);
+        const object = {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: {
+            name: "obj-0",
+            namespace: "team-a",
+            uid: `bench-${i}-${randomBytes(4).toString("hex")}`,
+            resourceVersion: "1",
+          },
+          data: { v: `b${i}` },
+        };
+        const request = resourceEventRequest(
+          { object, oldObject: { ...object, data: { v: "old" } }, group: "", version: "v1", resource: "configmaps" },
+          env.token,
+        );
         statuses.push((await sendEvent(env.runner.url, path, request)).status);
       }
     }),
@@ -125,7 +180,11 @@ export async function measureAcceptRate(env: ManyHooks, n = 300): Promise<{ even
  * Write -> first byte of the step's request at the sink, for `changes` writes at `perSecond`
  * (round robin over the hooks' objects), through the whole engine.
  */
-export async function measureSustainedLatency(env: ManyHooks, perSecond = 20, changes = 200): Promise<{ p50: number; p95: number; latencies: number[] }> {
+export async function measureSustainedLatency(
+  env: ManyHooks,
+  perSecond = 20,
+  changes = 200,
+): Promise<{ p50: number; p95: number; latencies: number[] }> {
   await env.sink.waitQuiet(2_000, 120_000); // earlier runs are done
   const before = env.sink.requests.length;
   const writeAt = new Map<string, number>();
@@ -140,6 +199,9 @@ export async function measureSustainedLatency(env: ManyHooks, perSecond = 20, ch
     writeAt.set(`/hook-${i}/${env.objectOf(i).name}/s${tag}${k}`, at);
   }
   await env.sink.waitFor(before + changes, 120_000);
-  const latencies = env.sink.requests.slice(before).filter((r) => writeAt.has(r.path)).map((r) => r.receivedAtPerf - writeAt.get(r.path)!);
+  const latencies = env.sink.requests
+    .slice(before)
+    .filter((r) => writeAt.has(r.path))
+    .map((r) => r.receivedAtPerf - writeAt.get(r.path)!);
   return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), latencies };
 }

@@ -35,17 +35,30 @@ const context = (signal?: AbortSignal) =>
     scope,
     secrets,
     ...(signal ? { signal } : {}),
-    endpoints: { cloudflare: `${peer.url}/cf`, fastly: `${peer.url}/fastly`, cloudfront: `${peer.url}`, awsRegion: "us-east-1" },
+    endpoints: {
+      cloudflare: `${peer.url}/cf`,
+      fastly: `${peer.url}/fastly`,
+      cloudfront: `${peer.url}`,
+      awsRegion: "us-east-1",
+    },
   });
 
 describe("cdnPurge: cloudflare", () => {
   const token = { secretKeyRef: { name: "cdn", key: "cloudflare" } };
 
   it("purges files with a Bearer token and returns the purge id", async () => {
-    peer.respondWith(() => ({ status: 200, body: { success: true, errors: [], messages: [], result: { id: "purge-1" } } }));
+    peer.respondWith(() => ({
+      status: 200,
+      body: { success: true, errors: [], messages: [], result: { id: "purge-1" } },
+    }));
     const { ctx, logs } = context();
     const outcome = await cdnPurgeStep.execute(
-      { provider: "cloudflare", zoneId: "zone123", files: ["https://shop.example.com/{{ object.metadata.name }}", "https://shop.example.com/"], token },
+      {
+        provider: "cloudflare",
+        zoneId: "zone123",
+        files: ["https://shop.example.com/{{ object.metadata.name }}", "https://shop.example.com/"],
+        token,
+      },
       ctx,
     );
     const req = peer.requests.at(-1)!;
@@ -61,7 +74,10 @@ describe("cdnPurge: cloudflare", () => {
   it("sends tags from a list template, and purge_everything", async () => {
     peer.respondWith(() => ({ status: 200, body: { success: true, result: { id: "purge-2" } } }));
     const { ctx } = context();
-    await cdnPurgeStep.execute({ provider: "cloudflare", zoneId: "z", tags: "{{ [object.metadata.labels.site, 'all'] }}", token }, ctx);
+    await cdnPurgeStep.execute(
+      { provider: "cloudflare", zoneId: "z", tags: "{{ [object.metadata.labels.site, 'all'] }}", token },
+      ctx,
+    );
     expect(peer.requests.at(-1)!.json).toEqual({ tags: ["shop", "all"] });
     await cdnPurgeStep.execute({ provider: "cloudflare", zoneId: "z", everything: true, token }, ctx);
     expect(peer.requests.at(-1)!.json).toEqual({ purge_everything: true });
@@ -69,35 +85,67 @@ describe("cdnPurge: cloudflare", () => {
 
   it("reports Cloudflare's errors, retrying only 429/5xx", async () => {
     const { ctx } = context();
-    peer.respondWith(() => ({ status: 400, body: { success: false, errors: [{ code: 1012, message: "Request must contain one of ..." }] } }));
-    const bad = await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", hosts: ["a.example.com"], token }, ctx);
+    peer.respondWith(() => ({
+      status: 400,
+      body: { success: false, errors: [{ code: 1012, message: "Request must contain one of ..." }] },
+    }));
+    const bad = await failureOf(
+      cdnPurgeStep,
+      { provider: "cloudflare", zoneId: "z", hosts: ["a.example.com"], token },
+      ctx,
+    );
     expect(bad.retryable).toBe(false);
     expect(bad.message).toContain("1012 Request must contain one of");
-    peer.respondWith(() => ({ status: 429, headers: { "retry-after": "2" }, body: { success: false, errors: [{ code: 971, message: "throttled" }] } }));
-    expect(await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", everything: true, token }, ctx)).toMatchObject({
+    peer.respondWith(() => ({
+      status: 429,
+      headers: { "retry-after": "2" },
+      body: { success: false, errors: [{ code: 971, message: "throttled" }] },
+    }));
+    expect(
+      await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", everything: true, token }, ctx),
+    ).toMatchObject({
       retryable: true,
       retryAfterMs: 2000,
     });
-    peer.respondWith(() => ({ status: 200, body: { success: false, errors: [{ code: 10000, message: "Authentication error" }] } }));
-    expect((await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", everything: true, token }, ctx)).retryable).toBe(false);
+    peer.respondWith(() => ({
+      status: 200,
+      body: { success: false, errors: [{ code: 10000, message: "Authentication error" }] },
+    }));
+    expect(
+      (await failureOf(cdnPurgeStep, { provider: "cloudflare", zoneId: "z", everything: true, token }, ctx)).retryable,
+    ).toBe(false);
   });
 
   it("checks for exactly one target", () => {
     const two = cdnPurgeStep.check!({ provider: "cloudflare", zoneId: "z", files: ["a"], tags: ["b"], token });
-    expect(two).toEqual([{ path: ["tags"], message: "give only one of files, prefixes, tags, hosts, everything, not files and tags" }]);
+    expect(two).toEqual([
+      { path: ["tags"], message: "give only one of files, prefixes, tags, hosts, everything, not files and tags" },
+    ]);
     expect(cdnPurgeStep.check!({ provider: "cloudflare", zoneId: "z", token })[0]?.message).toContain("give one of");
-    expect(cdnPurgeStep.check!({ provider: "cloudflare", zoneId: "z", prefixes: ["a.example.com/x"], token })).toEqual([]);
+    expect(cdnPurgeStep.check!({ provider: "cloudflare", zoneId: "z", prefixes: ["a.example.com/x"], token })).toEqual(
+      [],
+    );
   });
 });
 
 describe("cdnPurge: fastly", () => {
   const token = { env: "FASTLY_TOKEN" };
-  const fastly = () => makeContext({ scope, secrets: { "env:FASTLY_TOKEN": FASTLY_TOKEN }, endpoints: { fastly: `${peer.url}/fastly` } });
+  const fastly = () =>
+    makeContext({ scope, secrets: { "env:FASTLY_TOKEN": FASTLY_TOKEN }, endpoints: { fastly: `${peer.url}/fastly` } });
 
   it("purges one surrogate key (soft) and returns its id", async () => {
     peer.respondWith(() => ({ status: 200, body: { status: "ok", id: "108-1391560174-974124" } }));
     const { ctx } = fastly();
-    const outcome = await cdnPurgeStep.execute({ provider: "fastly", serviceId: "SU1Z0isxPaozGVKXdv0eY", keys: ["site-{{ object.metadata.labels.site }}"], soft: true, token }, ctx);
+    const outcome = await cdnPurgeStep.execute(
+      {
+        provider: "fastly",
+        serviceId: "SU1Z0isxPaozGVKXdv0eY",
+        keys: ["site-{{ object.metadata.labels.site }}"],
+        soft: true,
+        token,
+      },
+      ctx,
+    );
     const req = peer.requests.at(-1)!;
     expect(req.method).toBe("POST");
     expect(req.path).toBe("/fastly/service/SU1Z0isxPaozGVKXdv0eY/purge/site-shop");
@@ -109,10 +157,17 @@ describe("cdnPurge: fastly", () => {
   it("batches several keys in the Surrogate-Key header", async () => {
     peer.respondWith((req) => ({
       status: 200,
-      body: Object.fromEntries(String(req.headers["surrogate-key"]).split(" ").map((k, i) => [k, `id-${i}`])),
+      body: Object.fromEntries(
+        String(req.headers["surrogate-key"])
+          .split(" ")
+          .map((k, i) => [k, `id-${i}`]),
+      ),
     }));
     const { ctx } = fastly();
-    const outcome = await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", keys: ["a", "b", "c"], token }, ctx);
+    const outcome = await cdnPurgeStep.execute(
+      { provider: "fastly", serviceId: "svc", keys: ["a", "b", "c"], token },
+      ctx,
+    );
     const req = peer.requests.at(-1)!;
     expect(req.path).toBe("/fastly/service/svc/purge");
     expect(req.headers["surrogate-key"]).toBe("a b c");
@@ -123,28 +178,47 @@ describe("cdnPurge: fastly", () => {
   it("purges everything and single URLs", async () => {
     peer.respondWith(() => ({ status: 200, body: { status: "ok" } }));
     const { ctx } = fastly();
-    expect((await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", all: true, token }, ctx)).output).toEqual({ provider: "fastly" });
+    expect(
+      (await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", all: true, token }, ctx)).output,
+    ).toEqual({ provider: "fastly" });
     expect(peer.requests.at(-1)!.path).toBe("/fastly/service/svc/purge_all");
     peer.respondWith(() => ({ status: 200, body: { status: "ok", id: "url-id" } }));
-    const outcome = await cdnPurgeStep.execute({ provider: "fastly", serviceId: "svc", url: "https://www.example.com/{{ object.metadata.name }}/index.html", token }, ctx);
+    const outcome = await cdnPurgeStep.execute(
+      {
+        provider: "fastly",
+        serviceId: "svc",
+        url: "https://www.example.com/{{ object.metadata.name }}/index.html",
+        token,
+      },
+      ctx,
+    );
     expect(peer.requests.at(-1)!.path).toBe("/fastly/purge/www.example.com/web/index.html");
     expect(outcome.output).toEqual({ provider: "fastly", id: "url-id" });
   });
 
   it("classifies Fastly's errors and keeps the token out of them", async () => {
     const { ctx } = fastly();
-    peer.respondWith((req) => ({ status: 401, body: { msg: "Provided credentials are missing or invalid", detail: String(req.headers["fastly-key"]) } }));
+    peer.respondWith((req) => ({
+      status: 401,
+      body: { msg: "Provided credentials are missing or invalid", detail: String(req.headers["fastly-key"]) },
+    }));
     const denied = await failureOf(cdnPurgeStep, { provider: "fastly", serviceId: "svc", all: true, token }, ctx);
     expect(denied.retryable).toBe(false);
     expect(denied.message).toContain("Provided credentials are missing or invalid");
     expect(denied.message).not.toContain(FASTLY_TOKEN);
     peer.respondWith(() => ({ status: 503, body: { msg: "unavailable" } }));
-    expect((await failureOf(cdnPurgeStep, { provider: "fastly", serviceId: "svc", all: true, token }, ctx)).retryable).toBe(true);
+    expect(
+      (await failureOf(cdnPurgeStep, { provider: "fastly", serviceId: "svc", all: true, token }, ctx)).retryable,
+    ).toBe(true);
   });
 
   it("checks targets and soft purge_all", () => {
-    expect(cdnPurgeStep.check!({ provider: "fastly", serviceId: "s", keys: ["a"], all: true, token })[0]?.message).toContain("give only one");
-    expect(cdnPurgeStep.check!({ provider: "fastly", serviceId: "s", all: true, soft: true, token })[0]?.path).toEqual(["soft"]);
+    expect(
+      cdnPurgeStep.check!({ provider: "fastly", serviceId: "s", keys: ["a"], all: true, token })[0]?.message,
+    ).toContain("give only one");
+    expect(cdnPurgeStep.check!({ provider: "fastly", serviceId: "s", all: true, soft: true, token })[0]?.path).toEqual([
+      "soft",
+    ]);
     expect(cdnPurgeStep.secrets!({ provider: "fastly", serviceId: "s", all: true, token })).toEqual([]);
   });
 });
@@ -182,7 +256,10 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
   /** Re-computes AWS Signature Version 4 for a received request (service cloudfront): [sent, computed]. */
   function sigV4(req: RecordedRequest, secret: string): [string, string] {
     const auth = String(req.headers.authorization);
-    const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/cloudfront\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(auth);
+    const match =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/cloudfront\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
+        auth,
+      );
     expect(match, auth).not.toBeNull();
     const [, keyId, date, region, signedHeaders, signature] = match!;
     expect(keyId).toBe(AWS_KEY_ID);
@@ -192,16 +269,15 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
     const names = signedHeaders!.split(";");
     expect(names).toEqual(expect.arrayContaining(["host", "x-amz-date"]));
     const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
-    const hmac = (key: Buffer | string, text: string): Buffer => createHmac("sha256", key).update(text, "utf8").digest();
+    const hmac = (key: Buffer | string, text: string): Buffer =>
+      createHmac("sha256", key).update(text, "utf8").digest();
     const [path, query = ""] = req.path.split("?");
-    const canonicalQuery = query
-      .split("&")
-      .filter(Boolean)
-      .sort()
-      .join("&");
+    const canonicalQuery = query.split("&").filter(Boolean).sort().join("&");
     const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n]).trim().replace(/\s+/g, " ")}\n`).join("");
     const payloadHash = (req.headers["x-amz-content-sha256"] as string | undefined) ?? sha256(req.bodyText);
-    const canonicalRequest = [req.method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join("\n");
+    const canonicalRequest = [req.method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join(
+      "\n",
+    );
     const scopeText = `${date}/${region}/cloudfront/aws4_request`;
     const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scopeText, sha256(canonicalRequest)].join("\n");
     const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date!), region!), "cloudfront"), "aws4_request");
@@ -214,7 +290,10 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
       const paths = [...req.bodyText.matchAll(/<Path>([^<]*)<\/Path>/g)].map((m) => m[1]!);
       return {
         status: 201,
-        headers: { "content-type": "text/xml", location: `${peer.url}/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation/I2J0I21PCUYOIK` },
+        headers: {
+          "content-type": "text/xml",
+          location: `${peer.url}/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation/I2J0I21PCUYOIK`,
+        },
         body: invalidationXml("I2J0I21PCUYOIK", reference, paths),
       };
     });
@@ -235,16 +314,32 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
 
   it("maps CloudFront errors: NoSuchDistribution is final, TooManyInvalidationsInProgress and 5xx are retried", async () => {
     const { ctx } = context();
-    peer.respondWith(() => ({ status: 404, headers: { "content-type": "text/xml" }, body: errorXml("NoSuchDistribution", "The specified distribution does not exist.") }));
+    peer.respondWith(() => ({
+      status: 404,
+      headers: { "content-type": "text/xml" },
+      body: errorXml("NoSuchDistribution", "The specified distribution does not exist."),
+    }));
     const missing = await failureOf(cdnPurgeStep, config, ctx);
     expect(missing.retryable).toBe(false);
     expect(missing.message).toContain("NoSuchDistribution");
-    peer.respondWith(() => ({ status: 400, headers: { "content-type": "text/xml" }, body: errorXml("TooManyInvalidationsInProgress", "Too many") }));
+    peer.respondWith(() => ({
+      status: 400,
+      headers: { "content-type": "text/xml" },
+      body: errorXml("TooManyInvalidationsInProgress", "Too many"),
+    }));
     expect((await failureOf(cdnPurgeStep, config, ctx)).retryable).toBe(true);
-    peer.respondWith(() => ({ status: 503, headers: { "content-type": "text/xml" }, body: errorXml("ServiceUnavailable", "later") }));
+    peer.respondWith(() => ({
+      status: 503,
+      headers: { "content-type": "text/xml" },
+      body: errorXml("ServiceUnavailable", "later"),
+    }));
     expect((await failureOf(cdnPurgeStep, config, ctx)).retryable).toBe(true);
-    expect(classifyAwsError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })).retryable).toBe(true);
-    expect(classifyAwsError({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 } }).retryable).toBe(false);
+    expect(classifyAwsError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })).retryable).toBe(
+      true,
+    );
+    expect(
+      classifyAwsError({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 } }).retryable,
+    ).toBe(false);
   });
 
   it("stops when ctx.signal aborts", async () => {
@@ -258,7 +353,12 @@ describe("cdnPurge: cloudfront (fake CloudFront REST-XML endpoint, real AWS SDK)
   });
 
   it("lists its secrets and checks paths", () => {
-    expect(cdnPurgeStep.secrets!({ ...config, sessionToken: { secretKeyRef: { name: "aws", key: "session" } } } as CdnPurgeConfig)).toEqual([
+    expect(
+      cdnPurgeStep.secrets!({
+        ...config,
+        sessionToken: { secretKeyRef: { name: "aws", key: "session" } },
+      } as CdnPurgeConfig),
+    ).toEqual([
       { name: "aws", key: "id" },
       { name: "aws", key: "secret" },
       { name: "aws", key: "session" },

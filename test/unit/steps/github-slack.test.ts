@@ -18,7 +18,8 @@ afterAll(async () => {
 });
 
 describe("githubWorkflow", () => {
-  const context = () => makeContext({ scope, secrets: { "github/token": GH_TOKEN }, endpoints: { github: `${peer.url}/api/v3/` } });
+  const context = () =>
+    makeContext({ scope, secrets: { "github/token": GH_TOKEN }, endpoints: { github: `${peer.url}/api/v3/` } });
   const workflow: GithubWorkflowConfig = {
     owner: "acme",
     repo: "site",
@@ -40,12 +41,21 @@ describe("githubWorkflow", () => {
     expect(req.headers.authorization).toBe(`Bearer ${GH_TOKEN}`);
     expect(req.headers["idempotency-key"]).toBe(ctx.idempotencyKey);
     expect(req.json).toEqual({ ref: "main", inputs: { image: "app:1.2.3", replicas: "2", dryRun: "false" } });
-    expect(outcome.output).toEqual({ dispatch: "workflow", owner: "acme", repo: "site", workflow: "deploy.yml", ref: "main" });
+    expect(outcome.output).toEqual({
+      dispatch: "workflow",
+      owner: "acme",
+      repo: "site",
+      workflow: "deploy.yml",
+      ref: "main",
+    });
     expect(logs()).not.toContain(GH_TOKEN);
   });
 
   it("accepts a numeric workflow id and reports run details when GitHub returns them", async () => {
-    peer.respondWith(() => ({ status: 200, body: { workflow_run_id: 99, run_url: "x", html_url: "https://github.com/acme/site/actions/runs/99" } }));
+    peer.respondWith(() => ({
+      status: 200,
+      body: { workflow_run_id: 99, run_url: "x", html_url: "https://github.com/acme/site/actions/runs/99" },
+    }));
     const { ctx } = context();
     const outcome = await githubWorkflowStep.execute({ ...workflow, workflow: 1234, inputs: undefined }, ctx);
     expect(peer.requests.at(-1)!.path).toBe("/api/v3/repos/acme/site/actions/workflows/1234/dispatches");
@@ -69,7 +79,10 @@ describe("githubWorkflow", () => {
     );
     const req = peer.requests.at(-1)!;
     expect(req.path).toBe("/api/v3/repos/acme/site/dispatches");
-    expect(req.json).toEqual({ event_type: "deployed-prod", client_payload: { object: { name: "web", namespace: "prod" }, replicas: 2 } });
+    expect(req.json).toEqual({
+      event_type: "deployed-prod",
+      client_payload: { object: { name: "web", namespace: "prod" }, replicas: 2 },
+    });
     expect(outcome.output).toEqual({ dispatch: "repository", owner: "acme", repo: "site", eventType: "deployed-prod" });
   });
 
@@ -81,19 +94,30 @@ describe("githubWorkflow", () => {
     expect(invalid.message).toContain("does not have 'workflow_dispatch' trigger");
 
     const reset = Math.floor(Date.now() / 1000) + 30;
-    peer.respondWith(() => ({ status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }, body: { message: "API rate limit exceeded" } }));
+    peer.respondWith(() => ({
+      status: 403,
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+      body: { message: "API rate limit exceeded" },
+    }));
     const limited = await failureOf(githubWorkflowStep, workflow, ctx);
     expect(limited.retryable).toBe(true);
     expect(limited.retryAfterMs).toBeGreaterThan(20_000);
     expect(limited.retryAfterMs).toBeLessThanOrEqual(30_000);
 
-    peer.respondWith(() => ({ status: 403, headers: { "retry-after": "60" }, body: { message: "secondary rate limit" } }));
+    peer.respondWith(() => ({
+      status: 403,
+      headers: { "retry-after": "60" },
+      body: { message: "secondary rate limit" },
+    }));
     expect(await failureOf(githubWorkflowStep, workflow, ctx)).toMatchObject({ retryable: true, retryAfterMs: 60_000 });
 
     peer.respondWith(() => ({ status: 403, body: { message: "Resource not accessible by integration" } }));
     expect((await failureOf(githubWorkflowStep, workflow, ctx)).retryable).toBe(false);
 
-    peer.respondWith((req) => ({ status: 401, body: { message: `Bad credentials: ${String(req.headers.authorization)}` } }));
+    peer.respondWith((req) => ({
+      status: 401,
+      body: { message: `Bad credentials: ${String(req.headers.authorization)}` },
+    }));
     const denied = await failureOf(githubWorkflowStep, workflow, ctx);
     expect(denied.retryable).toBe(false);
     expect(denied.message).not.toContain(GH_TOKEN);

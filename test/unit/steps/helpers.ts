@@ -9,7 +9,14 @@ import { pino } from "pino";
 import type { EvaluationOptions } from "../../../src/expr/cel.js";
 import { SecretScrubber, scrubbingLogger } from "../../../src/secrets/scrubber.js";
 import { stepSecretReader, stepTemplating } from "../../../src/steps/context.js";
-import { StepFailure, type Endpoints, type SecretSource, type StepContext, type StepOutcome, type StepType } from "../../../src/steps/types.js";
+import {
+  StepFailure,
+  type Endpoints,
+  type SecretSource,
+  type StepContext,
+  type StepOutcome,
+  type StepType,
+} from "../../../src/steps/types.js";
 
 export interface TestContextOptions {
   scope?: Record<string, unknown>;
@@ -43,7 +50,8 @@ export function makeContext(options: TestContextOptions = {}): TestContext {
   const runtime: StepContext["runtime"] = {
     ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
     readSecret: async (source: SecretSource): Promise<string> => {
-      const key = "secretKeyRef" in source ? `${source.secretKeyRef.name}/${source.secretKeyRef.key}` : `env:${source.env}`;
+      const key =
+        "secretKeyRef" in source ? `${source.secretKeyRef.name}/${source.secretKeyRef.key}` : `env:${source.env}`;
       const value = secrets[key];
       if (value === undefined) throw new Error(`no secret ${key}`);
       return value;

@@ -58,7 +58,11 @@ describe("shared HTTP classification", () => {
 
 describe("http step", () => {
   it("sends a templated JSON request with the idempotency key and secret headers", async () => {
-    peer.respondWith(() => ({ status: 201, headers: { "x-request-id": "req-9", "set-cookie": "session=abc" }, body: { accepted: true, id: 7 } }));
+    peer.respondWith(() => ({
+      status: 201,
+      headers: { "x-request-id": "req-9", "set-cookie": "session=abc" },
+      body: { accepted: true, id: 7 },
+    }));
     const { ctx, logs } = makeContext({ scope, secrets });
     const outcome = await httpStep.execute(
       config({
@@ -161,7 +165,10 @@ describe("http step", () => {
   });
 
   it("never lets a secret reach outputs, errors or logs, even when the peer echoes it", async () => {
-    peer.respondWith((req) => ({ status: 200, body: { youSent: req.headers.authorization, list: [req.headers["x-api-key"]] } }));
+    peer.respondWith((req) => ({
+      status: 200,
+      body: { youSent: req.headers.authorization, list: [req.headers["x-api-key"]] },
+    }));
     const { ctx, logs } = makeContext({ scope, secrets });
     const headers = {
       Authorization: { secretKeyRef: { name: "api", key: "token" }, prefix: "Bearer " },
@@ -183,7 +190,11 @@ describe("http step", () => {
   });
 
   it("follows redirects, except when a header carries a secret", async () => {
-    peer.respondWith((req) => (req.path.startsWith("/moved") ? { status: 200, body: { landed: req.path } } : { status: 307, headers: { location: "/moved" } }));
+    peer.respondWith((req) =>
+      req.path.startsWith("/moved")
+        ? { status: 200, body: { landed: req.path } }
+        : { status: 307, headers: { location: "/moved" } },
+    );
     const { ctx } = makeContext({ scope, secrets });
     const followed = await httpStep.execute({ url: `${peer.url}/start` }, ctx);
     expect(followed.output).toMatchObject({ status: 200, body: { landed: "/moved" } });
@@ -196,7 +207,11 @@ describe("http step", () => {
   });
 
   it("caps large bodies", async () => {
-    peer.respondWith(() => ({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ big: "x".repeat(400_000) }) }));
+    peer.respondWith(() => ({
+      status: 200,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ big: "x".repeat(400_000) }),
+    }));
     const { ctx } = makeContext({ scope });
     const outcome = await httpStep.execute(config(), ctx);
     const output = outcome.output as { body: string; bodyTruncated?: boolean };
@@ -227,7 +242,10 @@ describe("http step", () => {
       { path: ["body"], message: "a GET request cannot have a body" },
     ]);
     expect(httpStep.check!({ url: "https://user:pw@example.com" })[0]?.path).toEqual(["url"]);
-    expect(httpStep.check!({ url: "https://example.com", headers: { "Idempotency-Key": "x" } })[0]?.path).toEqual(["headers", "Idempotency-Key"]);
+    expect(httpStep.check!({ url: "https://example.com", headers: { "Idempotency-Key": "x" } })[0]?.path).toEqual([
+      "headers",
+      "Idempotency-Key",
+    ]);
     expect(httpStep.check!({ url: "https://example.com/{{ object.metadata.name }}" })).toEqual([]);
   });
 });

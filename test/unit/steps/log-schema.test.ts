@@ -11,7 +11,10 @@ import { makeContext } from "./helpers.js";
 describe("log", () => {
   it("logs the rendered message at the level", async () => {
     const { ctx, logLines } = makeContext({ scope: { object: { metadata: { name: "web" } } } });
-    const outcome = await logStep.execute({ message: "{{ object.metadata.name }} changed", level: "warn", fields: { who: "{{ object.metadata.name }}" } }, ctx);
+    const outcome = await logStep.execute(
+      { message: "{{ object.metadata.name }} changed", level: "warn", fields: { who: "{{ object.metadata.name }}" } },
+      ctx,
+    );
     expect(outcome.output).toEqual({ level: "warn", message: "web changed" });
     expect(logLines().at(-1)).toMatchObject({ level: 40, msg: "web changed", who: "web" });
     await logStep.execute({ message: "plain" }, ctx);
@@ -166,16 +169,26 @@ level: warn
 };
 
 const BROKEN: Record<string, string[]> = {
-  http: ["url: https://x.example.com\nmethod: FETCH", "url: https://x.example.com\nheaders: {A: {secretKeyRef: {name: s}}}", "url: https://x.example.com\nextra: 1"],
+  http: [
+    "url: https://x.example.com\nmethod: FETCH",
+    "url: https://x.example.com\nheaders: {A: {secretKeyRef: {name: s}}}",
+    "url: https://x.example.com\nextra: 1",
+  ],
   kubernetes: [
     "action: upsert\nmanifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}",
     "action: apply\nmanifest: {apiVersion: '{{ x }}', kind: ConfigMap, metadata: {name: a}}",
     "action: patch\nmanifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\npatch: {merge: {}, json: []}",
   ],
   waitFor: ["for: soon", "kind: Job\nfor: complete", "for: rollout\ntimeout: ten minutes"],
-  githubWorkflow: ["owner: a\nrepo: b\nworkflow: x.yml\nref: main\ntoken: ghp_inline", "dispatch: repository\nowner: a\nrepo: b\ntoken: {env: T}"],
+  githubWorkflow: [
+    "owner: a\nrepo: b\nworkflow: x.yml\nref: main\ntoken: ghp_inline",
+    "dispatch: repository\nowner: a\nrepo: b\ntoken: {env: T}",
+  ],
   slack: ["webhookUrl: https://hooks.slack.com/services/x\ntext: hi"],
-  cdnPurge: ["provider: akamai\ntoken: {env: T}", "provider: cloudfront\ndistributionId: E1\npaths: [/a]\naccessKeyId: {env: A}"],
+  cdnPurge: [
+    "provider: akamai\ntoken: {env: T}",
+    "provider: cloudfront\ndistributionId: E1\npaths: [/a]\naccessKeyId: {env: A}",
+  ],
   log: ["message: hi\nlevel: debug"],
 };
 
@@ -183,7 +196,15 @@ describe("schemas", () => {
   const ajv = new Ajv({ strict: false, allErrors: true });
 
   it("registers every step type once", () => {
-    expect(stepTypes.map((t) => t.type)).toEqual(["http", "kubernetes", "waitFor", "githubWorkflow", "slack", "cdnPurge", "log"]);
+    expect(stepTypes.map((t) => t.type)).toEqual([
+      "http",
+      "kubernetes",
+      "waitFor",
+      "githubWorkflow",
+      "slack",
+      "cdnPurge",
+      "log",
+    ]);
     expect(stepTypeByName("cdnPurge")).toBe(stepTypes[5]);
     expect(stepTypeByName("nope")).toBeUndefined();
   });

@@ -1,8 +1,20 @@
 // Pure parts of the Kubernetes steps: kind -> resource names, and the readiness predicates the
 // wait loop uses (rollout, completion, conditions, CEL expressions).
 import { describe, expect, it } from "vitest";
-import { isKnownClusterScoped, kindToResource, splitApiVersion, unsafeGuessKindToResource } from "../../../src/k8s/names.js";
-import { completionStatus, conditionStatus, daemonSetRollout, deploymentRollout, rolloutStatus, statefulSetRollout } from "../../../src/k8s/status.js";
+import {
+  isKnownClusterScoped,
+  kindToResource,
+  splitApiVersion,
+  unsafeGuessKindToResource,
+} from "../../../src/k8s/names.js";
+import {
+  completionStatus,
+  conditionStatus,
+  daemonSetRollout,
+  deploymentRollout,
+  rolloutStatus,
+  statefulSetRollout,
+} from "../../../src/k8s/status.js";
 import type { KubeObject } from "../../../src/k8s/types.js";
 import { checkWait, evaluateWait } from "../../../src/steps/common/wait.js";
 
@@ -38,7 +50,13 @@ describe("names", () => {
 });
 
 function deployment(spec: Record<string, unknown>, status: Record<string, unknown>, generation = 2): KubeObject {
-  return { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "prod", generation }, spec, status };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", namespace: "prod", generation },
+    spec,
+    status,
+  };
 }
 
 describe("rollout predicates", () => {
@@ -46,12 +64,24 @@ describe("rollout predicates", () => {
 
   it("Deployment: done when observed and every replica updated and available", () => {
     expect(deploymentRollout(deployment({ replicas: 3 }, done)).state).toBe("ready");
-    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, observedGeneration: 1 })).message).toContain("spec update");
-    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, updatedReplicas: 1 })).message).toBe("1 of 3 new replicas have been updated");
-    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, replicas: 4 })).message).toBe("1 old replicas are pending termination");
-    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, availableReplicas: 2 })).message).toBe("2 of 3 updated replicas are available");
+    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, observedGeneration: 1 })).message).toContain(
+      "spec update",
+    );
+    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, updatedReplicas: 1 })).message).toBe(
+      "1 of 3 new replicas have been updated",
+    );
+    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, replicas: 4 })).message).toBe(
+      "1 old replicas are pending termination",
+    );
+    expect(deploymentRollout(deployment({ replicas: 3 }, { ...done, availableReplicas: 2 })).message).toBe(
+      "2 of 3 updated replicas are available",
+    );
     // spec.replicas defaults to 1; scaled to zero has no status counts at all.
-    expect(deploymentRollout(deployment({}, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 })).state).toBe("ready");
+    expect(
+      deploymentRollout(
+        deployment({}, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 }),
+      ).state,
+    ).toBe("ready");
     expect(deploymentRollout(deployment({ replicas: 0 }, { observedGeneration: 2 })).state).toBe("ready");
   });
 
@@ -61,7 +91,14 @@ describe("rollout predicates", () => {
       {
         ...done,
         updatedReplicas: 1,
-        conditions: [{ type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: 'ReplicaSet "web-1" has timed out progressing.' }],
+        conditions: [
+          {
+            type: "Progressing",
+            status: "False",
+            reason: "ProgressDeadlineExceeded",
+            message: 'ReplicaSet "web-1" has timed out progressing.',
+          },
+        ],
       },
     );
     const result = deploymentRollout(stuck);
@@ -76,18 +113,46 @@ describe("rollout predicates", () => {
       spec,
       status: { observedGeneration: 1, ...status },
     });
-    expect(statefulSetRollout(sts({ readyReplicas: 2, currentRevision: "r2", updateRevision: "r2" })).state).toBe("ready");
-    expect(statefulSetRollout(sts({ readyReplicas: 2, currentRevision: "r1", updateRevision: "r2", updatedReplicas: 1 })).state).toBe("waiting");
-    expect(statefulSetRollout(sts({ readyReplicas: 1 })).message).toBe("1 of 2 pods are ready");
-    expect(statefulSetRollout(sts({ readyReplicas: 2 }, { replicas: 2, updateStrategy: { type: "OnDelete" } })).state).toBe("failed");
+    expect(statefulSetRollout(sts({ readyReplicas: 2, currentRevision: "r2", updateRevision: "r2" })).state).toBe(
+      "ready",
+    );
     expect(
-      statefulSetRollout(sts({ readyReplicas: 2, updatedReplicas: 1, currentRevision: "r1", updateRevision: "r2" }, { replicas: 2, updateStrategy: { rollingUpdate: { partition: 1 } } }))
+      statefulSetRollout(sts({ readyReplicas: 2, currentRevision: "r1", updateRevision: "r2", updatedReplicas: 1 }))
         .state,
+    ).toBe("waiting");
+    expect(statefulSetRollout(sts({ readyReplicas: 1 })).message).toBe("1 of 2 pods are ready");
+    expect(
+      statefulSetRollout(sts({ readyReplicas: 2 }, { replicas: 2, updateStrategy: { type: "OnDelete" } })).state,
+    ).toBe("failed");
+    expect(
+      statefulSetRollout(
+        sts(
+          { readyReplicas: 2, updatedReplicas: 1, currentRevision: "r1", updateRevision: "r2" },
+          { replicas: 2, updateStrategy: { rollingUpdate: { partition: 1 } } },
+        ),
+      ).state,
     ).toBe("ready");
-    const ds = (status: Record<string, unknown>): KubeObject => ({ kind: "DaemonSet", metadata: { name: "agent", generation: 3 }, spec: {}, status });
-    expect(daemonSetRollout(ds({ observedGeneration: 3, desiredNumberScheduled: 4, updatedNumberScheduled: 4, numberAvailable: 4 })).state).toBe("ready");
-    expect(daemonSetRollout(ds({ observedGeneration: 3, desiredNumberScheduled: 4, updatedNumberScheduled: 4, numberAvailable: 3 })).state).toBe("waiting");
-    expect(daemonSetRollout(ds({ observedGeneration: 2, desiredNumberScheduled: 4, updatedNumberScheduled: 4, numberAvailable: 4 })).state).toBe("waiting");
+    const ds = (status: Record<string, unknown>): KubeObject => ({
+      kind: "DaemonSet",
+      metadata: { name: "agent", generation: 3 },
+      spec: {},
+      status,
+    });
+    expect(
+      daemonSetRollout(
+        ds({ observedGeneration: 3, desiredNumberScheduled: 4, updatedNumberScheduled: 4, numberAvailable: 4 }),
+      ).state,
+    ).toBe("ready");
+    expect(
+      daemonSetRollout(
+        ds({ observedGeneration: 3, desiredNumberScheduled: 4, updatedNumberScheduled: 4, numberAvailable: 3 }),
+      ).state,
+    ).toBe("waiting");
+    expect(
+      daemonSetRollout(
+        ds({ observedGeneration: 2, desiredNumberScheduled: 4, updatedNumberScheduled: 4, numberAvailable: 4 }),
+      ).state,
+    ).toBe("waiting");
     expect(rolloutStatus({ kind: "Job", metadata: { name: "x" } }).state).toBe("failed");
   });
 });
@@ -104,9 +169,20 @@ describe("completion and conditions", () => {
     expect(completionStatus(job([], { active: 1 })).message).toBe("not complete yet (active 1)");
     // Kubernetes 1.31+ first sets SuccessCriteriaMet / FailureTarget: still waiting for the terminal condition.
     expect(completionStatus(job([{ type: "FailureTarget", status: "True" }])).state).toBe("waiting");
-    const failed = completionStatus(job([{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" }]));
+    const failed = completionStatus(
+      job([
+        {
+          type: "Failed",
+          status: "True",
+          reason: "BackoffLimitExceeded",
+          message: "Job has reached the specified backoff limit",
+        },
+      ]),
+    );
     expect(failed).toMatchObject({ state: "failed", reason: "BackoffLimitExceeded" });
-    expect(failed.message).toBe("Job prod/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit");
+    expect(failed.message).toBe(
+      "Job prod/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit",
+    );
   });
 
   it("any condition with a status", () => {
@@ -125,11 +201,15 @@ describe("completion and conditions", () => {
     expect(evaluateWait(phase, { kind: "Pod", status: { phase: "Running" } }).state).toBe("waiting");
     // A field that is not set yet is "keep waiting", not an error.
     expect(evaluateWait(phase, { kind: "Pod" }).state).toBe("waiting");
-    expect(evaluateWait({ condition: { type: "Ready" } }, job([{ type: "Ready", status: "True" }])).state).toBe("ready");
+    expect(evaluateWait({ condition: { type: "Ready" } }, job([{ type: "Ready", status: "True" }])).state).toBe(
+      "ready",
+    );
   });
 
   it("checkWait reports bad expressions and rollout on kinds without one", () => {
-    expect(checkWait("rollout", "Job", ["for"])).toEqual([{ path: ["for"], message: "rollout is defined for Deployment, StatefulSet, DaemonSet, not Job" }]);
+    expect(checkWait("rollout", "Job", ["for"])).toEqual([
+      { path: ["for"], message: "rollout is defined for Deployment, StatefulSet, DaemonSet, not Job" },
+    ]);
     expect(checkWait("rollout", "Deployment", ["for"])).toEqual([]);
     expect(checkWait({ expression: "object.status.(" }, undefined, ["for"])[0]?.path).toEqual(["for", "expression"]);
     expect(checkWait({ expression: "event.x == 1" }, undefined, ["for"])[0]?.message).toContain("reads only `object`");
