@@ -1,7 +1,7 @@
 // The hook set of the endpoint benchmark: one hook with one log step, shared by the server
 // process (endpoint-servers.ts) and the load generator (run.ts), which posts to its watch.
 import { stringify } from "yaml";
-import { parseHookSet } from "../src/spec/load.js";
+import { parseHookSet } from "../src/hookset/load.js";
 
 export const benchHookSet = parseHookSet(
   stringify({

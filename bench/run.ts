@@ -4,7 +4,7 @@ import autocannon from "autocannon";
 import { stringify } from "yaml";
 import { randomUUID } from "node:crypto";
 import { generate, render } from "../src/generate/index.js";
-import { parseHookSet } from "../src/spec/load.js";
+import { parseHookSet } from "../src/hookset/load.js";
 import { resourceEventRequest, watchPathOf } from "../src/testing/index.js";
 import { benchHookSet } from "./endpoint-hookset.js";
 import { decide } from "../src/trigger/index.js";

@@ -1,6 +1,6 @@
 // Library entry: load a hooks.yaml, generate manifests, decide triggers, run the runner in-process.
-export { loadHookSetFile, parseHookSet, SpecError, formatProblem, type SpecProblem } from "./spec/load.js";
-export type { HookSet, Hook, Trigger, StepSpec } from "./spec/types.js";
+export { loadHookSetFile, parseHookSet, SpecError, formatProblem, type SpecProblem } from "./hookset/load.js";
+export type { HookSet, Hook, Trigger, StepSpec } from "./hookset/types.js";
 export { generate, render, serialize, type GeneratedFile } from "./generate/index.js";
 export { decide, sensorFilterScript, type Decision, type ResourceEvent } from "./trigger/index.js";
 export { simulate, type Simulation } from "./simulate.js";

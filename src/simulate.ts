@@ -13,8 +13,8 @@ import {
   urlComponentAt,
   type TemplatePart,
 } from "./expr/template.js";
-import { kindToResource, splitApiVersion } from "./k8s/names.js";
-import type { HookSet } from "./spec/types.js";
+import { kindToResource, splitApiVersion } from "./k8s/kinds.js";
+import type { HookSet } from "./hookset/types.js";
 import type { KubeObject, ResourceEvent } from "./trigger/event.js";
 import { evaluate } from "./trigger/index.js";
 

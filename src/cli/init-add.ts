@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import { Document, isMap, isSeq, parse as parseYaml, parseDocument, type YAMLSeq } from "yaml";
-import { parseHookSet, SpecError } from "../spec/load.js";
+import { parseHookSet, SpecError } from "../hookset/load.js";
 import { CliError, out, reportProblems, UsageError } from "./io.js";
 import { STARTER_HOOKS_YAML } from "./starter.js";
 

@@ -5,8 +5,8 @@ import { readFileSync } from "node:fs";
 import { Option } from "commander";
 import { parse as parseYaml, stringify } from "yaml";
 import type { KubeObject } from "../trigger/event.js";
-import { loadHookSetFile, parseHookSet, SpecError } from "../spec/load.js";
-import type { HookSet } from "../spec/types.js";
+import { loadHookSetFile, parseHookSet, SpecError } from "../hookset/load.js";
+import type { HookSet } from "../hookset/types.js";
 
 /** Exit codes, documented in the README's "Command line" section. */
 export const EXIT = {

@@ -2,7 +2,7 @@
 // completion. Built by a function so tests (completion) can walk it without running the CLI.
 import { Command, Option } from "commander";
 import { planWatches } from "../generate/eventsource.js";
-import { hookSetSchema } from "../spec/schema.js";
+import { hookSetSchema } from "../hookset/schema.js";
 import { simulate } from "../simulate.js";
 import { registerCompletion } from "./completion.js";
 import { registerExplain } from "./explain.js";

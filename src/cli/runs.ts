@@ -1,8 +1,8 @@
 // `send` (exactly what the generated Sensor sends, then optionally follow the runs) and `runs`
 // (list, show, retry HookRuns through a runner's HTTP API).
 import type { Command, Option } from "commander";
-import { kindToResource, splitApiVersion } from "../k8s/names.js";
-import type { HookSet } from "../spec/types.js";
+import { kindToResource, splitApiVersion } from "../k8s/kinds.js";
+import type { HookSet } from "../hookset/types.js";
 import type { KubeObject } from "../trigger/event.js";
 import { CliError, formatOption, printAs, UsageError } from "./io.js";
 import { readToken } from "./token.js";

@@ -3,8 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { parseDuration } from "../spec/duration.js";
-import type { HookSet } from "../spec/types.js";
+import { parseDuration } from "../hookset/duration.js";
+import type { HookSet } from "../hookset/types.js";
 import { readToken } from "./token.js";
 
 interface ServeOptions {

@@ -3,7 +3,7 @@
 // pieces: evaluate() from src/trigger (the reason in the words simulate prints) and RunIndex for
 // the memory (the newest run's fingerprint) and the first-served time, as the Acceptor does.
 import { eventFor, type SimulationInput } from "../simulate.js";
-import type { Hook, HookSet } from "../spec/types.js";
+import type { Hook, HookSet } from "../hookset/types.js";
 import {
   HOOKRUN_GROUP,
   HOOKRUN_PLURAL,

@@ -1,7 +1,7 @@
 // One EventSource per hook set, with one `resource` watch per distinct selector: hooks that
 // watch the same (group, version, resource, namespace, labels) share a watch, so the number of
 // watches grows with the selectors, never with the hooks.
-import type { HookSet, WatchSelector } from "../spec/types.js";
+import type { HookSet, WatchSelector } from "../hookset/types.js";
 import { eventTypesOf, watchesOf, type EventType } from "../trigger/index.js";
 import type { EventSource, ResourceEventSourceEntry } from "./argo-types.js";
 import { eventSourceName, eventSourceServiceAccount, hookSetLabels } from "./names.js";

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import type { HookSet } from "../spec/types.js";
+import type { HookSet } from "../hookset/types.js";
 import { buildEventSource, planWatches } from "./eventsource.js";
 import { hookRunCrd } from "./hookrun-crd.js";
 import { eventSourceServiceAccount, hookSetLabels, MANAGED_BY, sensorName } from "./names.js";

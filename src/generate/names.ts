@@ -1,5 +1,5 @@
 // Names of generated objects, in one place so the generator, the runner and the tests agree.
-import type { HookSet } from "../spec/types.js";
+import type { HookSet } from "../hookset/types.js";
 
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "resource-hooks" } as const;
 

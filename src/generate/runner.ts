@@ -2,7 +2,7 @@
 // a placeholder token Secret, written only on request (generate's createTokenSecret; the runner
 // refuses to start with the placeholder).
 import type { V1ConfigMap, V1Deployment, V1Secret, V1Service, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import type { HookSet } from "../spec/types.js";
+import type { HookSet } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
 import { triggerKind } from "../trigger/index.js";
@@ -10,7 +10,7 @@ import { HOOKRUN_GROUP, HOOKRUN_PLURAL } from "./hookrun-crd.js";
 import { hookSetLabels, runnerConfigMapName, runnerName, runnerService, shortHash } from "./names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
 
-import { RUNNER_PORT } from "../spec/build.js";
+import { RUNNER_PORT } from "../hookset/build.js";
 export { RUNNER_PORT };
 export const PLACEHOLDER_TOKEN = "Bearer replace-me-with-a-random-token";
 export const SECRETS_DIR = "/etc/resource-hooks/secrets";

@@ -3,7 +3,7 @@
 // CloudEvent to the runner's /hooksets/<hook set>/watches/<watch>. The runner evaluates every
 // hook of the watch and answers once it has persisted the runs, so the trigger's timeout is
 // short and independent of how long hooks run.
-import type { HookSet } from "../spec/types.js";
+import type { HookSet } from "../hookset/types.js";
 import { watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
 import type { Watch } from "./eventsource.js";

@@ -15,7 +15,7 @@
 // src/steps/common/kube.ts loads this module with import() the first time a step talks to the API
 // server: validate, generate and simulate never load client-node.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { isKnownClusterScoped, kindToResource, splitApiVersion } from "./names.js";
+import { isKnownClusterScoped, kindToResource, splitApiVersion } from "./kinds.js";
 import { RestClient, type Query } from "./rest.js";
 import { KubeApiError, type KubeObject, type PatchType, type ResourceInfo, type WatchEvent } from "./types.js";
 

@@ -3,7 +3,7 @@
 // error here (the store could not be written) makes the HTTP layer answer 503, so the Sensor
 // retries exactly then; a redelivered event finds the runs it already created by name.
 import type { Logger } from "pino";
-import type { Hook, HookSet } from "../spec/types.js";
+import type { Hook, HookSet } from "../hookset/types.js";
 import { evaluate, type Evaluation, type ResourceEvent } from "../trigger/index.js";
 import {
   describeSubject,

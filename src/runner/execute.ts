@@ -6,8 +6,8 @@
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Logger } from "pino";
 import { evaluateCondition } from "../expr/cel.js";
-import { backoffMs } from "../spec/budget.js";
-import type { Hook, StepSpec } from "../spec/types.js";
+import { backoffMs } from "../hookset/budget.js";
+import type { Hook, StepSpec } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
 import { shortHash } from "../secrets/hash.js";

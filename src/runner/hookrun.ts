@@ -26,8 +26,8 @@ export const LABEL_MARKER = "resource-hooks.io/marker";
 
 export type RunPhase = HookRunPhase;
 export const TERMINAL_PHASES: ReadonlySet<RunPhase> = new Set(["Succeeded", "Failed", "Skipped", "Superseded"]);
-export type { Concurrency } from "../spec/types.js";
-import type { Concurrency } from "../spec/types.js";
+export type { Concurrency } from "../hookset/types.js";
+import type { Concurrency } from "../hookset/types.js";
 
 export type StepPhase = "Succeeded" | "Failed" | "Skipped" | "Running";
 

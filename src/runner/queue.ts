@@ -7,7 +7,7 @@
 // backoff and jitter until the hook's deadline, across restarts and replicas.
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
-import type { Hook, HookSet } from "../spec/types.js";
+import type { Hook, HookSet } from "../hookset/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { beforeSteps } from "../trigger/index.js";
 import { executeSteps, type ExecutorDeps, type Outcome } from "./execute.js";

@@ -1,6 +1,6 @@
 // The HTTP layer: authenticates, admits, reads and parses; the run lives elsewhere. The Sensor's
 // trigger of each watch posts a CloudEvent to POST /hooksets/<hookset>/watches/<watch>, served by
-// trigger-endpoint.ts on node:http directly; everything else (health, metrics, /runs) is an
+// sensor-endpoint.ts on node:http directly; everything else (health, metrics, /runs) is an
 // express app. The event is evaluated for every hook of that watch and one HookRun per firing hook
 // is persisted (accept.ts) before the answer, so the answer comes in milliseconds whatever the
 // steps do, and the queue (queue.ts) executes the runs.
@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import type { HookSet } from "../spec/types.js";
+import type { HookSet } from "../hookset/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { watchesOf } from "../trigger/index.js";
 import { Acceptor } from "./accept.js";
@@ -19,7 +19,7 @@ import { NotFoundError, RunQueue, StateError, type RetentionPolicy } from "./que
 import { RunIndex } from "./run-index.js";
 import { compareRuns } from "./run-order.js";
 import { ConflictError, type RunStore } from "./store/types.js";
-import { answerError, bearerError, RequestError, tokenDigest as digest, TriggerEndpoint } from "./trigger-endpoint.js";
+import { answerError, bearerError, RequestError, tokenDigest as digest, SensorEndpoint } from "./sensor-endpoint.js";
 
 export interface RunnerOptions {
   hookSet: HookSet;
@@ -157,7 +157,7 @@ export function createRunner(options: RunnerOptions): Runner {
     answerError(err, req, res, logger, maxBody),
   );
 
-  const endpoint = new TriggerEndpoint({
+  const endpoint = new SensorEndpoint({
     hookSet,
     watches,
     acceptor,

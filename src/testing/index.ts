@@ -1,7 +1,7 @@
 // Build the exact request the generated Sensor sends to the runner, for `resource-hooks send` and
 // for users' own test suites (`import { resourceEventRequest } from "resource-hooks/testing"`).
 import { randomUUID } from "node:crypto";
-import type { HookSet } from "../spec/types.js";
+import type { HookSet } from "../hookset/types.js";
 import type { KubeObject, ResourceEventData } from "../trigger/event.js";
 import { watchesOf } from "../trigger/index.js";
 

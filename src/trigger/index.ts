@@ -1,7 +1,7 @@
 // Trigger semantics for every trigger kind behind one interface (kind.ts) and a registry: the
 // runner calls evaluate() and beforeSteps(), simulate calls evaluate()/decide(), the generator
 // reads watchesOf(), eventTypesOf() and watchFilterScript().
-import type { Trigger } from "../spec/types.js";
+import type { Trigger } from "../hookset/types.js";
 import type { Decision, ResourceEvent } from "./event.js";
 import type { BeforeStepsContext, EvaluateContext, Evaluation, EventType } from "./kind.js";
 import { watchFilterScript } from "./lua.js";

@@ -5,7 +5,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { CompiledExpression } from "../expr/cel.js";
-import type { HookDocument, Trigger } from "../spec/types.js";
+import type { HookDocument, Trigger } from "../hookset/types.js";
 import type { PermissionNeed } from "../steps/types.js";
 import type { Decision, ResourceEvent } from "./event.js";
 

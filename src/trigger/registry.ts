@@ -1,6 +1,6 @@
 // Every trigger kind, by name. Adding a kind: a folder beside resource/ and argocd/ exporting a
 // TriggerKind, and one line here (plus its spec document type and schema, see README Layout).
-import type { Trigger } from "../spec/types.js";
+import type { Trigger } from "../hookset/types.js";
 import { argocdKind } from "./argocd/index.js";
 import type { TriggerKind } from "./kind.js";
 import { resourceKind } from "./resource/index.js";

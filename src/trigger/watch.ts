@@ -1,7 +1,7 @@
 // Watches: hooks that watch the same (group, version, resource, namespace, labels) share one
 // EventSource entry, one Sensor dependency and one runner endpoint, named by watchEventName().
 import { createHash } from "node:crypto";
-import type { Hook, HookSet, WatchSelector } from "../spec/types.js";
+import type { Hook, HookSet, WatchSelector } from "../hookset/types.js";
 
 export function watchKey(watch: WatchSelector): string {
   const labels = Object.entries(watch.labels)

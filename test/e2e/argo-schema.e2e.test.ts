@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Sensor } from "../../src/generate/argo-types.js";
 import { generate } from "../../src/generate/index.js";
-import { loadHookSetFile } from "../../src/spec/load.js";
+import { loadHookSetFile } from "../../src/hookset/load.js";
 import { argoValidators } from "../helpers/argo-schema.js";
 import { hookSetFrom } from "../helpers/spec.js";
 

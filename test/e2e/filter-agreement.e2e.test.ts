@@ -6,8 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { evaluate, watchesOf, watchFilter } from "../../src/trigger/index.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
-import type { Hook, HookSet } from "../../src/spec/types.js";
-import { loadHookSetFile } from "../../src/spec/load.js";
+import type { Hook, HookSet } from "../../src/hookset/types.js";
+import { loadHookSetFile } from "../../src/hookset/load.js";
 import { filtercheckBinary, runArgoFilters } from "../engine/filtercheck.js";
 import { application, appUpdate, resourceResult } from "../helpers/applications.js";
 import { CONFIGMAPS, configMap, deployment, DEPLOYMENTS, event, updateEvent } from "../helpers/objects.js";

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 
 import { generate, render, writeOutput, type GeneratedFile } from "../../src/generate/index.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
-import { parseHookSet } from "../../src/spec/load.js";
-import type { HookSet } from "../../src/spec/types.js";
+import { parseHookSet } from "../../src/hookset/load.js";
+import type { HookSet } from "../../src/hookset/types.js";
 import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
 import { pollUntil, sleep } from "./stack.js";
 

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, render, writeOutput } from "../../src/generate/index.js";
 import { stepIdempotencyKey } from "../../src/runner/execute.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
-import { loadHookSetFile } from "../../src/spec/load.js";
+import { loadHookSetFile } from "../../src/hookset/load.js";
 import { deterministicName } from "../../src/steps/kubernetes/index.js";
 import { resourceEventRequest, sendEvent, watchPathOf, type AcceptAnswer } from "../../src/testing/index.js";
 import { startFrontDoor, type FrontDoor } from "./front-door.js";

@@ -7,7 +7,7 @@ import { compareRuns } from "../../src/runner/run-order.js";
 import { createRuntime } from "../../src/runner/runtime.js";
 import { createRunner, listen, type RunnerOptions, type RunningRunner } from "../../src/runner/server.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
-import type { HookSet } from "../../src/spec/types.js";
+import type { HookSet } from "../../src/hookset/types.js";
 import { sendEvent, watchPathOf, type HookRequest } from "../../src/testing/index.js";
 
 export const TOKEN = "test-token-0123456789abcdef";

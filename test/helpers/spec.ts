@@ -1,7 +1,7 @@
 // Builds a loaded HookSet from just the hooks part of a hooks.yaml, for tests.
 import { stringify } from "yaml";
-import { parseHookSet } from "../../src/spec/load.js";
-import type { Hook, HookSet } from "../../src/spec/types.js";
+import { parseHookSet } from "../../src/hookset/load.js";
+import type { Hook, HookSet } from "../../src/hookset/types.js";
 
 export function hookSetFrom(
   hooks: unknown[],

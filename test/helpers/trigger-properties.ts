@@ -3,7 +3,7 @@
 // wrapped DELETEs, other resources), and the properties every evaluation must have. The unit
 // suite runs a few thousand seeded cases; scripts/fuzz.ts runs the same properties at ≥100,000.
 import fc from "fast-check";
-import type { Hook } from "../../src/spec/types.js";
+import type { Hook } from "../../src/hookset/types.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
 import {
   evaluate,

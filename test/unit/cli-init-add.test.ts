@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { appendHook } from "../../src/cli/init-add.js";
 import { STARTER_HOOKS_YAML } from "../../src/cli/starter.js";
-import { parseHookSet } from "../../src/spec/load.js";
+import { parseHookSet } from "../../src/hookset/load.js";
 
 const root = join(import.meta.dirname, "../..");
 const CLI = ["--import", "tsx", join(root, "src/cli/main.ts")];

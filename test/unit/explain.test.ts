@@ -20,7 +20,7 @@ import type { HookRun } from "../../src/runner/hookrun.js";
 import { RunIndex } from "../../src/runner/run-index.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
 import { eventFor } from "../../src/simulate.js";
-import { parseHookSet } from "../../src/spec/load.js";
+import { parseHookSet } from "../../src/hookset/load.js";
 import type { KubeObject } from "../../src/trigger/index.js";
 import { deployment } from "../helpers/objects.js";
 

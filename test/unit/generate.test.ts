@@ -7,8 +7,8 @@ import { parse, stringify } from "yaml";
 import { diffOutput, generate, render, writeOutput } from "../../src/generate/index.js";
 import type { EventSource, Sensor } from "../../src/generate/argo-types.js";
 import { hookRunCrd } from "../../src/generate/hookrun-crd.js";
-import { loadHookSetFile, parseHookSet } from "../../src/spec/load.js";
-import { hookSetSchema } from "../../src/spec/schema.js";
+import { loadHookSetFile, parseHookSet } from "../../src/hookset/load.js";
+import { hookSetSchema } from "../../src/hookset/schema.js";
 import { hookSetFrom } from "../helpers/spec.js";
 
 const root = join(import.meta.dirname, "../..");

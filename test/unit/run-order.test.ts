@@ -9,7 +9,7 @@ import { RunIndex } from "../../src/runner/run-index.js";
 import { AcceptClock, compareResourceVersions, compareRunKeys } from "../../src/runner/run-order.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
 import { eventFor } from "../../src/simulate.js";
-import { parseHookSet } from "../../src/spec/load.js";
+import { parseHookSet } from "../../src/hookset/load.js";
 import type { KubeObject } from "../../src/trigger/index.js";
 import { deployment } from "../helpers/objects.js";
 

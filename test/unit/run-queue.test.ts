@@ -14,7 +14,7 @@ import { createRunner, listen, type RunningRunner } from "../../src/runner/serve
 import { KubernetesRunStore } from "../../src/runner/store/kubernetes.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
 import type { RunChange, RunStore } from "../../src/runner/store/types.js";
-import type { HookSet } from "../../src/spec/types.js";
+import type { HookSet } from "../../src/hookset/types.js";
 import { resourceEventRequest, sendEvent, watchPathOf } from "../../src/testing/index.js";
 import { deployment } from "../helpers/objects.js";
 import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";

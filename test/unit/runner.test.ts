@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeContext, type HookRun } from "../../src/runner/hookrun.js";
-import type { Hook, HookSet } from "../../src/spec/types.js";
+import type { Hook, HookSet } from "../../src/hookset/types.js";
 import { resourceEventRequest, sendEvent, watchPathOf, type HookRequest } from "../../src/testing/index.js";
 import type { KubeObject } from "../../src/trigger/event.js";
 import { deployment } from "../helpers/objects.js";

@@ -5,8 +5,8 @@ import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { renderUrl, renderValue } from "../../src/expr/template.js";
 import { EARLIER_STEP_OUTPUT, eventFor, simulate } from "../../src/simulate.js";
-import { parseHookSet, SpecError } from "../../src/spec/load.js";
-import type { HookSet } from "../../src/spec/types.js";
+import { parseHookSet, SpecError } from "../../src/hookset/load.js";
+import type { HookSet } from "../../src/hookset/types.js";
 import { decide } from "../../src/trigger/index.js";
 import { configMap, deployment } from "../helpers/objects.js";
 

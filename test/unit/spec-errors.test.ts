@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadHookSetFile, parseHookSet, SpecError } from "../../src/spec/load.js";
+import { loadHookSetFile, parseHookSet, SpecError } from "../../src/hookset/load.js";
 import { stepTypes } from "../../src/steps/registry.js";
 
 const dir = join(import.meta.dirname, "../fixtures/invalid");

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { decide, evaluate, sensorFilterScript, type EvaluateContext } from "../../src/trigger/index.js";
 import type { ResourceEvent } from "../../src/trigger/event.js";
-import type { Hook } from "../../src/spec/types.js";
+import type { Hook } from "../../src/hookset/types.js";
 import { runLuaFilter } from "../helpers/lua-filter.js";
 import { CONFIGMAPS, configMap, deployment, DEPLOYMENTS, event, updateEvent } from "../helpers/objects.js";
 import { hookWith } from "../helpers/spec.js";

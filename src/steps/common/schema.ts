@@ -1,5 +1,5 @@
 // JSON Schema pieces shared by the step types' schemas.
-import { DURATION_PATTERN } from "../../spec/duration.js";
+import { DURATION_PATTERN } from "../../hookset/duration.js";
 import type { JsonSchema } from "../types.js";
 
 /** A templated string ({{ CEL }} placeholders allowed). */

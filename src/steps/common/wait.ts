@@ -6,7 +6,7 @@ import { compileExpression, evaluateCondition, ExpressionError, type CompiledExp
 import type { KubeClient } from "../../k8s/client.js";
 import { KubeApiError, type KubeObject, type ResourceInfo } from "../../k8s/types.js";
 import { completionStatus, conditionStatus, ROLLOUT_KINDS, rolloutStatus, type Readiness } from "../../k8s/status.js";
-import { formatDuration, parseDuration } from "../../spec/duration.js";
+import { formatDuration, parseDuration } from "../../hookset/duration.js";
 import { StepFailure, type JsonSchema, type StepContext, type StepProblem } from "../types.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { abortFailure } from "./abort.js";

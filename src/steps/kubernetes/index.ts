@@ -9,7 +9,7 @@
 //   delete  404 counts as success; propagationPolicy Background by default
 import { shortHash } from "../../secrets/hash.js";
 import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/types.js";
-import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
+import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/kinds.js";
 import {
   FIELD_MANAGER,
   IDEMPOTENCY_ANNOTATION,

@@ -3,7 +3,7 @@
 // apiVersion and kind names another object (then `name` is required), in the trigger's namespace
 // unless `namespace` says otherwise.
 import type { KubeObject } from "../../k8s/types.js";
-import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/names.js";
+import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/kinds.js";
 import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
 import { containsTemplate, renderText } from "../common/render.js";
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";

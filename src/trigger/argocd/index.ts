@@ -9,7 +9,7 @@
 // the replayed ADD. While an operation runs, the fingerprint holds the named resources its
 // result so far said were written (see ATTEMPT below).
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
-import type { ArgoCDResourceMatch, ArgoCDTrigger, HookDocument } from "../../spec/types.js";
+import type { ArgoCDResourceMatch, ArgoCDTrigger, HookDocument } from "../../hookset/types.js";
 import {
   describeValue,
   isMap,

@@ -14,8 +14,8 @@ import {
   PathSyntaxError,
   type FieldPath,
   type PathSegment,
-} from "../../spec/paths.js";
-import type { HookDocument, ResourceTrigger } from "../../spec/types.js";
+} from "../../hookset/paths.js";
+import type { HookDocument, ResourceTrigger } from "../../hookset/types.js";
 import {
   describeValue,
   isMap,

@@ -4,7 +4,7 @@ import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { logStep } from "../../../src/steps/log/index.js";
-import { hookSetSchema } from "../../../src/spec/schema.js";
+import { hookSetSchema } from "../../../src/hookset/schema.js";
 import { stepTypeByName, stepTypes } from "../../../src/steps/registry.js";
 import { makeContext } from "./helpers.js";
 

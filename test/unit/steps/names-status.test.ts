@@ -6,7 +6,7 @@ import {
   kindToResource,
   splitApiVersion,
   unsafeGuessKindToResource,
-} from "../../../src/k8s/names.js";
+} from "../../../src/k8s/kinds.js";
 import {
   completionStatus,
   conditionStatus,

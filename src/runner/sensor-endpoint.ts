@@ -15,7 +15,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { Ajv } from "ajv";
 import type { Logger } from "pino";
 import getRawBody from "raw-body";
-import type { Hook, HookSet } from "../spec/types.js";
+import type { Hook, HookSet } from "../hookset/types.js";
 import type { ResourceEvent, WatchPlan } from "../trigger/index.js";
 import type { ResourceEventData } from "../trigger/event.js";
 import type { Acceptor } from "./accept.js";
@@ -160,7 +160,7 @@ function answer(
   res.end(text);
 }
 
-export interface TriggerEndpointOptions {
+export interface SensorEndpointOptions {
   hookSet: HookSet;
   watches: ReadonlyMap<string, WatchPlan>;
   acceptor: Acceptor;
@@ -177,13 +177,13 @@ export interface TriggerEndpointOptions {
 /** Matches express's `/hooksets/:hookset/watches/:watch` (case-insensitive, optional trailing slash). */
 const TRIGGER_PATH = /^\/hooksets\/([^/]+)\/watches\/([^/]+)\/?$/i;
 
-export class TriggerEndpoint {
+export class SensorEndpoint {
   private pendingRequests = 0;
   private inflightBytes = 0;
   /** One body of the largest size must always fit. */
   private readonly maxInflightBytes: number;
 
-  constructor(private readonly options: TriggerEndpointOptions) {
+  constructor(private readonly options: SensorEndpointOptions) {
     this.maxInflightBytes = Math.max(options.maxInflightBodyBytes, options.maxBodyBytes);
   }
 
