@@ -42,12 +42,10 @@ const acceptOnlyServer = await listen(acceptOnly, 0, "127.0.0.1");
 
 const bare = express();
 bare.post("/hooksets/bench/watches/:watch", express.json({ limit: "4mb" }), (req, res) => {
-  res
-    .status(202)
-    .json({
-      eventId: req.headers["ce-id"],
-      runs: [{ name: "x", phase: "Pending", fields: Object.keys(req.body as object).length }],
-    });
+  res.status(202).json({
+    eventId: req.headers["ce-id"],
+    runs: [{ name: "x", phase: "Pending", fields: Object.keys(req.body as object).length }],
+  });
 });
 const server = bare.listen(0, "127.0.0.1");
 await new Promise((resolve) => server.once("listening", resolve));

@@ -22,7 +22,7 @@ import {
 } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import type { RunnerMetrics } from "./metrics.js";
-import { compareRuns } from "./run-order.js";
+import { compareAccepted } from "./run-order.js";
 import type { RunIndex } from "./run-index.js";
 import { ConflictError, type RunStore } from "./store/types.js";
 
@@ -209,7 +209,7 @@ export class RunQueue {
       // A run without its context cannot be executed (a marker or a baseline between its creation and its status write).
       if (run && !isMarker(run) && run.spec.context) candidates.push(run);
     }
-    candidates.sort(compareRuns);
+    candidates.sort(compareAccepted);
     for (const run of candidates) {
       if (this.running.size >= maxConcurrentRuns || this.stopped) return;
       if (run.status.claim && this.heldElsewhere(run.status.claim, now)) {
@@ -525,7 +525,7 @@ export class RunQueue {
     }
     let removed = 0;
     for (const runs of finishedByHook.values()) {
-      runs.sort((a, b) => compareRuns(b, a));
+      runs.sort((a, b) => compareAccepted(b, a));
       for (const [position, run] of runs.entries()) {
         const finished = Date.parse(run.status.completionTime ?? run.spec.acceptedAt);
         const expired = now - finished > this.retention.ttlMs || position >= this.retention.keepPerHook;

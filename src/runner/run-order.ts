@@ -1,6 +1,7 @@
 // Which of two runs is newer. The hook's memory is the fingerprint of the newest run of each
 // (hook, object), so this order must follow the object's history and must never tie between two
-// different states: the run index, `explain`, the queue and retention all use this one rule.
+// different states: the run index (which retention asks), `explain` and the queue's per-object
+// order all use this one rule.
 import type { HookRun } from "./hookrun.js";
 
 /**
@@ -30,7 +31,7 @@ export function runOrderKey(run: HookRun): RunOrderKey {
 }
 
 /**
- * Older first. The rule:
+ * Two runs of one (hook, object), older first. The rule:
  *  1. the object's resourceVersion, when both runs carry one: the state written later is newer,
  *     whatever order the events arrived in or how close together they were accepted;
  *  2. else the accept time, which one runner makes strictly increasing (see Acceptor), so two
@@ -45,8 +46,21 @@ export function compareRunKeys(a: RunOrderKey, b: RunOrderKey): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/** Two runs of one (hook, object), older first: see compareRunKeys. */
 export function compareRuns(a: HookRun, b: HookRun): number {
   return compareRunKeys(runOrderKey(a), runOrderKey(b));
+}
+
+/**
+ * Runs of any objects in accept order (the queue's order of work, retention's "newest N of a
+ * hook", listings). resourceVersions of different objects say nothing about which change came
+ * first for the user, so they are not read here.
+ */
+export function compareAccepted(a: HookRun, b: HookRun): number {
+  return compareRunKeys(
+    { name: a.metadata.name, acceptedAt: a.spec.acceptedAt },
+    { name: b.metadata.name, acceptedAt: b.spec.acceptedAt },
+  );
 }
 
 /**

@@ -17,7 +17,7 @@ import type { KubeEventRecorder } from "./kube-events.js";
 import { RunnerMetrics } from "./metrics.js";
 import { NotFoundError, RunQueue, StateError, type RetentionPolicy } from "./queue.js";
 import { RunIndex } from "./run-index.js";
-import { compareRuns } from "./run-order.js";
+import { compareAccepted } from "./run-order.js";
 import { ConflictError, type RunStore } from "./store/types.js";
 import { answerError, bearerError, RequestError, tokenDigest as digest, SensorEndpoint } from "./sensor-endpoint.js";
 
@@ -129,7 +129,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const hook = typeof req.query.hook === "string" ? req.query.hook : undefined;
     const runs = [...store.list()]
       .filter((r) => !isMarker(r) && (!hook || r.spec.hook === hook))
-      .sort((a, b) => compareRuns(b, a))
+      .sort((a, b) => compareAccepted(b, a))
       .slice(0, 500)
       .map(publicRun);
     res.json({ runs });

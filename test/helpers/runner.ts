@@ -3,7 +3,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { HookRun } from "../../src/runner/hookrun.js";
-import { compareRuns } from "../../src/runner/run-order.js";
+import { compareAccepted } from "../../src/runner/run-order.js";
 import { createRuntime } from "../../src/runner/runtime.js";
 import { createRunner, listen, type RunnerOptions, type RunningRunner } from "../../src/runner/server.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
@@ -68,6 +68,6 @@ export async function startRunner(
     runsOf: (hook) =>
       [...store.list()]
         .filter((r) => r.spec.hook === hook && !r.metadata.labels["resource-hooks.io/marker"])
-        .sort(compareRuns),
+        .sort(compareAccepted),
   };
 }
