@@ -4,15 +4,8 @@
 // the memory (the newest run's fingerprint) and the first-served time, as the Acceptor does.
 import { eventFor, type SimulationInput } from "../simulate.js";
 import type { Hook, HookSet } from "../hookset/types.js";
-import {
-  HOOKRUN_GROUP,
-  HOOKRUN_PLURAL,
-  HOOKRUN_VERSION,
-  LABEL_HOOK,
-  LABEL_HOOKSET,
-  isMarker,
-  type HookRun,
-} from "../runner/hookrun.js";
+import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOK, LABEL_HOOKSET } from "../model/constants.js";
+import { isMarker, type HookRun } from "../runner/hookrun.js";
 import { RunIndex } from "../runner/run-index.js";
 import { compareRuns } from "../runner/run-order.js";
 import { MemoryRunStore } from "../runner/store/memory.js";

@@ -4,7 +4,7 @@
 import type { HookSet, WatchSelector } from "../hookset/types.js";
 import { eventTypesOf, watchesOf, type EventType } from "../trigger/index.js";
 import type { EventSource, ResourceEventSourceEntry } from "./argo-types.js";
-import { eventSourceName, eventSourceServiceAccount, hookSetLabels } from "./names.js";
+import { eventSourceName, eventSourceServiceAccount, hookSetLabels } from "../model/names.js";
 
 export interface Watch {
   eventName: string;

@@ -12,13 +12,7 @@ export interface CustomResourceDefinition {
   spec: Record<string, unknown>;
 }
 
-export const HOOKRUN_GROUP = "resource-hooks.io";
-export const HOOKRUN_VERSION = "v1alpha1";
-export const HOOKRUN_KIND = "HookRun";
-export const HOOKRUN_PLURAL = "hookruns";
-
-export const HOOKRUN_PHASES = ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] as const;
-export type HookRunPhase = (typeof HOOKRUN_PHASES)[number];
+import { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PHASES, HOOKRUN_PLURAL, HOOKRUN_VERSION } from "../model/constants.js";
 
 const str = (description?: string): V1JSONSchemaProps => ({ type: "string", ...(description ? { description } : {}) });
 const int = (description?: string): V1JSONSchemaProps => ({ type: "integer", ...(description ? { description } : {}) });

@@ -6,12 +6,11 @@ import type { HookSet } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
 import { triggerKind } from "../trigger/index.js";
-import { HOOKRUN_GROUP, HOOKRUN_PLURAL } from "./hookrun-crd.js";
-import { hookSetLabels, runnerConfigMapName, runnerName, runnerService, shortHash } from "./names.js";
+import { ANNOTATION_CONFIG_HASH, HOOKRUN_GROUP, HOOKRUN_PLURAL, RUNNER_PORT } from "../model/constants.js";
+import { shortHash } from "../model/hash.js";
+import { hookSetLabels, runnerConfigMapName, runnerName, runnerService } from "../model/names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
 
-import { RUNNER_PORT } from "../hookset/build.js";
-export { RUNNER_PORT };
 export const PLACEHOLDER_TOKEN = "Bearer replace-me-with-a-random-token";
 export const SECRETS_DIR = "/etc/resource-hooks/secrets";
 const CONFIG_DIR = "/etc/resource-hooks/config";
@@ -100,7 +99,7 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
       replicas: hookSet.runner.replicas,
       selector: { matchLabels: selector },
       template: {
-        metadata: { labels, annotations: { "resource-hooks.io/config-hash": configHash } },
+        metadata: { labels, annotations: { [ANNOTATION_CONFIG_HASH]: configHash } },
         spec: {
           serviceAccountName: runner,
           automountServiceAccountToken: true,

@@ -7,7 +7,7 @@ import type { HookSet } from "../hookset/types.js";
 import { watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
 import type { Watch } from "./eventsource.js";
-import { eventSourceName, hookSetLabels, sensorName } from "./names.js";
+import { eventSourceName, hookSetLabels, sensorName } from "../model/names.js";
 
 /** Seconds the Sensor waits for the runner to accept an event: persisting runs takes milliseconds. */
 export const TRIGGER_TIMEOUT_SECONDS = 10;

@@ -15,7 +15,16 @@ import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/ind
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
 import { checkChangedPaths, checkInlineHeaders, checkInnerTimeouts, checkResourceVersion } from "./checks.js";
 import { parseDuration } from "./duration.js";
-import { VERSION } from "../version.js";
+import {
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_KEEP_PER_HOOK,
+  DEFAULT_NAMESPACE,
+  DEFAULT_RETENTION_TTL_MS,
+  DEFAULT_RUNNER_IMAGE,
+  DEFAULT_TOKEN_SECRET,
+  MAX_DEADLINE_MS,
+  RUNNER_PORT,
+} from "../model/constants.js";
 import type { Reporter, Segment } from "./problems.js";
 import { kindKeys } from "./schema.js";
 import type {
@@ -29,9 +38,6 @@ import type {
   Trigger,
 } from "./types.js";
 
-export const DEFAULT_NAMESPACE = "argo-events";
-/** The image a release of this version publishes (.github/workflows/release.yml). */
-export const DEFAULT_RUNNER_IMAGE = `ghcr.io/resource-hooks/resource-hooks:${VERSION}`;
 export { DEFAULT_ARGOCD_NAMESPACE } from "../trigger/argocd/index.js";
 /** How long an Argo CD hook with healthy: true waits for health when the hook sets no timeout. */
 export const DEFAULT_HEALTH_WAIT_MS = 10 * 60_000;
@@ -42,16 +48,9 @@ export const TRIGGER_VARIABLES = {
   argocd: triggerVariables("argocd"),
 } as const;
 
-export const DEFAULT_DEADLINE_MS = 60 * 60_000;
-export const MAX_DEADLINE_MS = 7 * 24 * 60 * 60_000;
-export const DEFAULT_RETENTION_TTL_MS = 7 * 24 * 60 * 60_000;
-export const DEFAULT_KEEP_PER_HOOK = 100;
 /** CEL cost limit per evaluation when the HookSet sets none: the expression engine's own default. */
 export { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
 import { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
-
-/** The port the runner listens on in its pod and its Service's default port. */
-export const RUNNER_PORT = 8080;
 
 /** A condition (`when`, `if`): its value must be true or false, so a shape that gives anything else is refused. */
 function compileAt(
@@ -128,7 +127,7 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
   const serviceName = `${doc.metadata.name}-runner`;
   const runner: RunnerSettings = {
     url: (runnerDoc.url ?? `http://${serviceName}.${namespace}.svc:${RUNNER_PORT}`).replace(/\/+$/, ""),
-    tokenSecret: runnerDoc.tokenSecret ?? { name: "resource-hooks-token", key: "token" },
+    tokenSecret: runnerDoc.tokenSecret ?? { ...DEFAULT_TOKEN_SECRET },
     image: runnerDoc.image ?? DEFAULT_RUNNER_IMAGE,
     replicas: runnerDoc.replicas ?? 1,
     store: runnerDoc.store ?? "kubernetes",

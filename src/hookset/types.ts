@@ -3,7 +3,8 @@
 import type { CompiledExpression } from "../expr/cel.js";
 import type { FieldPath } from "./paths.js";
 
-export const API_VERSION = "resource-hooks.io/v1alpha1";
+import { API_VERSION } from "../model/constants.js";
+export { API_VERSION };
 export const KIND = "HookSet";
 
 export type ResourceEventKind = "add" | "update" | "delete";

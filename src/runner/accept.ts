@@ -6,18 +6,19 @@ import type { Logger } from "pino";
 import type { Hook, HookSet } from "../hookset/types.js";
 import { evaluate, type Evaluation, type ResourceEvent } from "../trigger/index.js";
 import {
-  describeSubject,
-  encodeContext,
   HOOKRUN_API_VERSION,
   HOOKRUN_KIND,
-  isTerminal,
   LABEL_HOOK,
   LABEL_HOOKSET,
-  LABEL_MANAGED_BY,
   LABEL_MARKER,
   LABEL_OBJECT_UID,
-  markerName,
-  runName,
+  MANAGED_BY,
+} from "../model/constants.js";
+import { markerName, runName } from "../model/names.js";
+import {
+  describeSubject,
+  encodeContext,
+  isTerminal,
   type HookRun,
   type HookRunStatus,
   type RunPhase,
@@ -217,7 +218,7 @@ export class Acceptor {
         name: runName(hookSet.name, hook.name, evaluation.identity),
         namespace,
         labels: {
-          [LABEL_MANAGED_BY]: "resource-hooks",
+          ...MANAGED_BY,
           [LABEL_HOOKSET]: hookSet.name,
           [LABEL_HOOK]: hook.name,
           ...(subject && /^[A-Za-z0-9._-]{1,63}$/.test(subject.uid) ? { [LABEL_OBJECT_UID]: subject.uid } : {}),
@@ -250,7 +251,7 @@ export class Acceptor {
         name: markerName(hook.name),
         namespace,
         labels: {
-          [LABEL_MANAGED_BY]: "resource-hooks",
+          ...MANAGED_BY,
           [LABEL_HOOKSET]: hookSet.name,
           [LABEL_HOOK]: hook.name,
           [LABEL_MARKER]: "first-served",

@@ -10,7 +10,7 @@ import { backoffMs } from "../hookset/budget.js";
 import type { Hook, StepSpec } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
-import { shortHash } from "../secrets/hash.js";
+import { shortHash } from "../model/hash.js";
 import { stepSecretReader, stepTemplating } from "../steps/context.js";
 import { StepFailure, type StepRuntime } from "../steps/types.js";
 import type { StepStatus } from "./hookrun.js";

@@ -5,24 +5,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { ObjectRef } from "../trigger/index.js";
 
-import { shortHash } from "../secrets/hash.js";
-import {
-  HOOKRUN_GROUP,
-  HOOKRUN_KIND,
-  HOOKRUN_PLURAL,
-  HOOKRUN_VERSION,
-  type HookRunPhase,
-} from "../generate/hookrun-crd.js";
-
-export { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PLURAL, HOOKRUN_VERSION };
-export const HOOKRUN_API_VERSION = `${HOOKRUN_GROUP}/${HOOKRUN_VERSION}` as const;
-
-export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
-export const LABEL_HOOKSET = "resource-hooks.io/hookset";
-export const LABEL_HOOK = "resource-hooks.io/hook";
-export const LABEL_OBJECT_UID = "resource-hooks.io/object-uid";
-/** Marks the one HookRun per hook that records when the runner first served it (not a run). */
-export const LABEL_MARKER = "resource-hooks.io/marker";
+import { LABEL_MARKER, type HookRunPhase } from "../model/constants.js";
 
 export type RunPhase = HookRunPhase;
 export const TERMINAL_PHASES: ReadonlySet<RunPhase> = new Set(["Succeeded", "Failed", "Skipped", "Superseded"]);
@@ -102,17 +85,6 @@ export interface HookRun {
   };
   spec: HookRunSpec;
   status: HookRunStatus;
-}
-
-/** The run's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
-export function runName(hookSet: string, hook: string, identity: string): string {
-  const digest = shortHash(`${hookSet}/${hook}/${identity}`, 16);
-  // Object names are DNS subdomains (253); hook names are DNS labels (63).
-  return `${hook}-${digest}`;
-}
-
-export function markerName(hook: string): string {
-  return `${hook}-first-served`;
 }
 
 export function isTerminal(run: HookRun): boolean {

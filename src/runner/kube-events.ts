@@ -4,7 +4,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { RestClient } from "../k8s/rest.js";
-import { HOOKRUN_API_VERSION, HOOKRUN_KIND, type HookRun } from "./hookrun.js";
+import { HOOKRUN_API_VERSION, HOOKRUN_KIND, LABEL_HOOK, MANAGED_BY } from "../model/constants.js";
+import type { HookRun } from "./hookrun.js";
 
 export class KubeEventRecorder {
   private readonly rest: RestClient;
@@ -72,7 +73,7 @@ export class KubeEventRecorder {
           metadata: {
             generateName: `${target.name}.`,
             namespace: target.namespace,
-            labels: { "app.kubernetes.io/managed-by": "resource-hooks", "resource-hooks.io/hook": run.spec.hook },
+            labels: { ...MANAGED_BY, [LABEL_HOOK]: run.spec.hook },
           },
           involvedObject: target,
           reason: phase === "Succeeded" ? "HookSucceeded" : "HookFailed",

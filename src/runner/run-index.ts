@@ -3,7 +3,8 @@
 //  - memory: per (hook, object uid), the fingerprint of the newest run (what the hook last handled);
 //  - active: the runs not yet finished, by (hook, object uid), in accept order;
 //  - firstServed: per hook, when the runner first served it (the marker run).
-import { isMarker, isTerminal, LABEL_HOOK, type HookRun } from "./hookrun.js";
+import { LABEL_HOOK } from "../model/constants.js";
+import { isMarker, isTerminal, type HookRun } from "./hookrun.js";
 import { compareRunKeys, type RunOrderKey } from "./run-order.js";
 import type { RunChange, RunStore } from "./store/types.js";
 

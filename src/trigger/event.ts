@@ -3,7 +3,7 @@
 // Everything here is total over malformed input: the event data comes from watched objects,
 // which their owners (not the hook's author) control.
 import type { KubeObject } from "../k8s/types.js";
-import { shortHash } from "./watch.js";
+import { shortHash } from "../model/hash.js";
 
 export type { KubeObject } from "../k8s/types.js";
 

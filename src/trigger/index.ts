@@ -22,7 +22,7 @@ export type {
   TriggerKind,
 } from "./kind.js";
 export { triggerKind, triggerKinds } from "./registry.js";
-export { shortHash, watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js";
+export { watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js";
 export { SEEN } from "./resource/index.js";
 
 /** Evaluates one hook's trigger for one event. Never throws. */

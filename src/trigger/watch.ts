@@ -1,6 +1,6 @@
 // Watches: hooks that watch the same (group, version, resource, namespace, labels) share one
 // EventSource entry, one Sensor dependency and one runner endpoint, named by watchEventName().
-import { createHash } from "node:crypto";
+import { shortHash } from "../model/hash.js";
 import type { Hook, HookSet, WatchSelector } from "../hookset/types.js";
 
 export function watchKey(watch: WatchSelector): string {
@@ -11,16 +11,12 @@ export function watchKey(watch: WatchSelector): string {
   return [watch.group, watch.version, watch.resource, watch.namespace, labels].join("|");
 }
 
-export function shortHash(text: string, length = 8): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, length);
-}
-
 /** A readable, stable event name for a watch: `<resource>-<namespace|all>[-<group hash>][-<labels hash>]`. */
 export function watchEventName(watch: WatchSelector): string {
   const base = `${watch.resource.replace(/\./g, "-")}-${watch.namespace || "all"}`;
   const groupPart =
-    watch.group && !["apps", "batch", "networking.k8s.io"].includes(watch.group) ? `-${shortHash(watch.group)}` : "";
-  const labelPart = Object.keys(watch.labels).length > 0 ? `-${shortHash(watchKey(watch))}` : "";
+    watch.group && !["apps", "batch", "networking.k8s.io"].includes(watch.group) ? `-${shortHash(watch.group, 8)}` : "";
+  const labelPart = Object.keys(watch.labels).length > 0 ? `-${shortHash(watchKey(watch), 8)}` : "";
   return `${base}${groupPart}${labelPart}`;
 }
 

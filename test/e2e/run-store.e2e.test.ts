@@ -18,9 +18,9 @@ import {
   LABEL_HOOK,
   LABEL_HOOKSET,
   LABEL_MANAGED_BY,
-  runName,
-  type HookRun,
-} from "../../src/runner/hookrun.js";
+} from "../../src/model/constants.js";
+import { runName } from "../../src/model/names.js";
+import type { HookRun } from "../../src/runner/hookrun.js";
 import { KubernetesRunStore } from "../../src/runner/store/kubernetes.js";
 import { ConflictError, type RunChange } from "../../src/runner/store/types.js";
 import { useStack } from "./harness.js";

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DEFAULT_RUNNER_IMAGE } from "../../src/hookset/build.js";
+import { DEFAULT_RUNNER_IMAGE } from "../../src/model/constants.js";
 
 const read = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), "utf8");
 const pkg = JSON.parse(read("package.json")) as { version: string };

@@ -6,7 +6,15 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { RestClient } from "../../k8s/rest.js";
 import { KubeApiError } from "../../k8s/types.js";
-import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOKSET, type HookRun } from "../hookrun.js";
+import {
+  HOOKRUN_API_VERSION,
+  HOOKRUN_GROUP,
+  HOOKRUN_KIND,
+  HOOKRUN_PLURAL,
+  HOOKRUN_VERSION,
+  LABEL_HOOKSET,
+} from "../../model/constants.js";
+import type { HookRun } from "../hookrun.js";
 import { compareResourceVersions } from "../run-order.js";
 import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from "./types.js";
 
@@ -182,10 +190,7 @@ export class KubernetesRunStore implements RunStore {
     const seen = new Set<string>();
     for (const item of list.items) {
       seen.add(item.metadata.name);
-      this.remember(
-        withStatusDefaults({ ...item, apiVersion: "resource-hooks.io/v1alpha1", kind: "HookRun" }),
-        "modified",
-      );
+      this.remember(withStatusDefaults({ ...item, apiVersion: HOOKRUN_API_VERSION, kind: HOOKRUN_KIND }), "modified");
     }
     for (const [name, run] of this.cache) {
       if (!seen.has(name)) {

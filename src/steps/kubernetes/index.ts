@@ -7,7 +7,7 @@
 //           (AlreadyExists with our key counts as success) and the object is created once
 //   patch   merge patch (RFC 7386), JSON patch (RFC 6902) or strategic merge patch, named explicitly
 //   delete  404 counts as success; propagationPolicy Background by default
-import { shortHash } from "../../secrets/hash.js";
+import { shortHash } from "../../model/hash.js";
 import { KubeApiError, type KubeObject, type ObjectMeta, type PatchType } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/kinds.js";
 import {

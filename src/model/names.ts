@@ -1,10 +1,11 @@
-// Names of generated objects, in one place so the generator, the runner and the tests agree.
+// Names of the objects resource-hooks generates and writes, in one place so the generator, the
+// runner and the tests agree. Names derived from content are a prefix of shortHash (hash.ts).
 import type { HookSet } from "../hookset/types.js";
-
-export const MANAGED_BY = { "app.kubernetes.io/managed-by": "resource-hooks" } as const;
+import { LABEL_HOOKSET, MANAGED_BY } from "./constants.js";
+import { shortHash } from "./hash.js";
 
 export function hookSetLabels(hookSet: HookSet): Record<string, string> {
-  return { ...MANAGED_BY, "resource-hooks.io/hookset": hookSet.name };
+  return { ...MANAGED_BY, [LABEL_HOOKSET]: hookSet.name };
 }
 
 export const eventSourceName = (hookSet: HookSet): string => hookSet.name;
@@ -25,4 +26,14 @@ export function runnerService(hookSet: HookSet): { name: string; port: number } 
   return { name: runnerName(hookSet), port };
 }
 
-export { shortHash, watchEventName, watchKey } from "../trigger/watch.js";
+/** A HookRun's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
+export function runName(hookSet: string, hook: string, identity: string): string {
+  const digest = shortHash(`${hookSet}/${hook}/${identity}`, 16);
+  // Object names are DNS subdomains (253); hook names are DNS labels (63).
+  return `${hook}-${digest}`;
+}
+
+/** The HookRun that records when the runner first served a hook. */
+export function markerName(hook: string): string {
+  return `${hook}-first-served`;
+}
