@@ -38,7 +38,7 @@ import {
   type DeployedHookSet,
   type RunnerHandle,
 } from "./hooks-env.js";
-import { startHttpSink, type ArgoProcess, type HttpSink } from "./stack.js";
+import { startHttpSink, type HttpSink } from "./stack.js";
 
 const NS = "argo-events";
 const TOKEN = randomBytes(24).toString("hex");
@@ -59,8 +59,6 @@ let git: GitServer;
 let argocd: ArgoCd;
 let deployed: DeployedHookSet;
 let runner: RunnerHandle;
-let eventSource: ArgoProcess;
-let sensor: ArgoProcess;
 const repos = {} as Record<keyof typeof APPS, GitRepo>;
 const sinks = {} as Record<
   "deployed" | "any" | "ssa" | "retry" | "manual" | "waves" | "degraded" | "degradedOk" | "multi",
@@ -243,7 +241,8 @@ beforeAll(async () => {
     kubeconfig: await runnerKubeconfig(s, deployed),
     podName: "e2e-argocd-real-runner-7c4d9-abcde",
   });
-  ({ eventSource, sensor } = await startArgo(s, deployed, { sensorAccount: SENSOR_ACCOUNT }));
+  // The stack stops the EventSource and Sensor it started.
+  await startArgo(s, deployed, { sensorAccount: SENSOR_ACCOUNT });
   // (the event source's first ADDs are published before the Sensor subscribes: the hooks start
   // without a baseline, which UPDATEs do not need)
 }, 600_000);

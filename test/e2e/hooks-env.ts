@@ -11,7 +11,7 @@ import type { HookRun } from "../../src/runner/hookrun.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import type { HookSet } from "../../src/hookset/types.js";
 import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
-import { pollUntil, sleep } from "./stack.js";
+import { pollUntil } from "./stack.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 

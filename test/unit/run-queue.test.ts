@@ -220,7 +220,7 @@ describe("queue: replicas sharing the runs", () => {
   });
 
   it("a run its accepting replica cannot take (at capacity) is claimed by the other after the hand-off", async () => {
-    let gates: Array<() => void> = [];
+    const gates: Array<() => void> = [];
     const sink = await peer({
       responder: async () => {
         await new Promise<void>((resolve) => gates.push(resolve));
