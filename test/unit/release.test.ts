@@ -20,7 +20,7 @@ describe("release workflow", () => {
   const wf = parse(read(".github/workflows/release.yml")) as {
     on: { push: { tags: string[] } };
     permissions: Record<string, string>;
-    jobs: { image: { steps: Step[] } };
+    jobs: { image: { steps: Step[] }; npm: { needs: string; steps: Step[] } };
   };
   const steps = wf.jobs.image.steps;
 
@@ -50,5 +50,22 @@ describe("release workflow", () => {
     const build = steps.find((s) => s.uses?.startsWith("docker/build-push-action"))!;
     expect(build.with?.context).toBe(".");
     expect(read("Dockerfile")).toMatch(/ENTRYPOINT \["node", "\/app\/dist\/cli\/main.js"\]/);
+  });
+
+  it("publishes the CLI to the npm registry with provenance, after the image and the package check", () => {
+    expect(wf.permissions["id-token"]).toBe("write");
+    expect(wf.jobs.npm.needs).toBe("image");
+    const npmSteps = wf.jobs.npm.steps;
+    const check = npmSteps.findIndex((s) => s.run?.includes("scripts/test-package.sh"));
+    const publish = npmSteps.findIndex((s) => s.run?.includes("npm publish --provenance"));
+    expect(check).toBeGreaterThanOrEqual(0);
+    expect(publish).toBeGreaterThan(check);
+  });
+
+  it("packs the CLI and only what it needs, with a command users can run", () => {
+    const manifest = JSON.parse(read("package.json")) as { bin: Record<string, string>; files: string[] };
+    expect(manifest.bin).toEqual({ "resource-hooks": "dist/cli/main.js" });
+    expect(manifest.files).toEqual(["dist/**/*.js", "dist/**/*.d.ts", "schema/hooks.schema.json"]);
+    expect(read("src/cli/main.ts").startsWith("#!/usr/bin/env node\n")).toBe(true);
   });
 });
