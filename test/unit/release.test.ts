@@ -65,7 +65,7 @@ describe("release workflow", () => {
   it("packs the CLI and only what it needs, with a command users can run", () => {
     const manifest = JSON.parse(read("package.json")) as { bin: Record<string, string>; files: string[] };
     expect(manifest.bin).toEqual({ "resource-hooks": "dist/cli/main.js" });
-    expect(manifest.files).toEqual(["dist/**/*.js", "dist/**/*.d.ts", "schema/hooks.schema.json"]);
+    expect(manifest.files).toEqual(["dist/**/*.js", "dist/**/*.d.ts", "schema/hooks.schema.json", "docs/*.md"]);
     expect(read("src/cli/main.ts").startsWith("#!/usr/bin/env node\n")).toBe(true);
   });
 });

@@ -1,0 +1,242 @@
+// Cluster scale on the real engine: N ConfigMaps exist before a HookSet starts (as in any real
+// cluster), with three hooks over two watches of them — two on a label selector (changed data.v,
+// changed data.w), one on the whole namespace (changed data.v). Measures what the first start
+// costs (time to settle, objects and bytes stored, etcd growth), how long a real change made
+// during the start waits, the rate of a burst of changes, and the runner's resident memory.
+// Used by test/e2e/scale.e2e.test.ts; the figures go into README's Performance section.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+import {
+  applyHookSet,
+  eventSourceAccount,
+  freePort,
+  generateHookSet,
+  metricValue,
+  runnerKubeconfig,
+  sleep,
+  startRunner,
+  until,
+  type DeployedHookSet,
+  type RunnerHandle,
+} from "../hooks-env.js";
+import { startHttpSink, type ArgoProcess, type HttpSink, type Stack } from "../stack.js";
+
+export interface ScaleFigures {
+  objects: number;
+  /** EventSource started → every replayed ADD answered and nothing more stored for 2 s. */
+  settleSeconds: number;
+  /** resource-hooks objects in the runner's namespace after the start (HookRuns and the hooks' memory). */
+  storedObjects: number;
+  storedBytes: number;
+  /** kube-apiserver's apiserver_storage_size_bytes: growth from before the HookSet to settled. */
+  etcdGrowthBytes: number;
+  /** A change of one object made 1 s after the EventSource started → its effect at the sink. */
+  changeDuringStartMs: number;
+  /** `burst` objects changed at once (each fires two hooks): effects per second from the first write. */
+  burstEffectsPerSecond: number;
+  burstLastEffectAfterWritesMs: number;
+  runnerRssMiB: number;
+}
+
+const NS = "scale";
+const LABEL = "tier";
+const PAGE = 64;
+
+function hooksYaml(port: number, sinkUrl: string): string {
+  const step = (hook: string) => `
+      steps:
+        - name: call
+          http: {url: "${sinkUrl}/${hook}/{{ object.metadata.name }}/{{ object.data.v }}/{{ object.data.w }}"}`;
+  return `apiVersion: resource-hooks.io/v1alpha1
+kind: HookSet
+metadata:
+  name: scale
+  namespace: ${NS}
+spec:
+  runner:
+    url: http://127.0.0.1:${port}
+  hooks:
+    - name: labelled-v
+      on:
+        resource: {version: v1, resource: configmaps, namespace: ${NS}, labels: {${LABEL}: web}}
+        changed: ["data.v"]${step("labelled-v")}
+    - name: labelled-w
+      on:
+        resource: {version: v1, resource: configmaps, namespace: ${NS}, labels: {${LABEL}: web}}
+        changed: ["data.w"]${step("labelled-w")}
+    - name: namespace-v
+      on:
+        resource: {version: v1, resource: configmaps, namespace: ${NS}}
+        changed: ["data.v"]${step("namespace-v")}
+`;
+}
+
+async function createObjects(stack: Stack, n: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < n) {
+        const i = next++;
+        await stack.admin.call("POST", `/api/v1/namespaces/${NS}/configmaps`, {
+          body: {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: `cm-${i}`, labels: { [LABEL]: "web" } },
+            data: { v: "0", w: "0" },
+          },
+        });
+      }
+    }),
+  );
+}
+
+/** Objects resource-hooks stored in the namespace, and their JSON size, read page by page. */
+async function stored(stack: Stack): Promise<{ objects: number; bytes: number }> {
+  let objects = 0;
+  let bytes = 0;
+  const { body } = await stack.apiGet("/apis/resource-hooks.io/v1alpha1");
+  const resources = (JSON.parse(body) as { resources: Array<{ name: string }> }).resources
+    .map((r) => r.name)
+    .filter((name) => !name.includes("/"));
+  for (const resource of resources) {
+    let token = "";
+    do {
+      const query = `limit=${PAGE * 8}${token ? `&continue=${encodeURIComponent(token)}` : ""}`;
+      const page = await stack.apiGet(`/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/${resource}?${query}`);
+      const list = JSON.parse(page.body) as { items: unknown[]; metadata: { continue?: string } };
+      objects += list.items.length;
+      for (const item of list.items) bytes += JSON.stringify(item).length;
+      token = list.metadata.continue ?? "";
+    } while (token);
+  }
+  return { objects, bytes };
+}
+
+async function etcdSize(stack: Stack): Promise<number> {
+  return metricValue((await stack.apiGet("/metrics")).body, "apiserver_storage_size_bytes");
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
+  return kib / 1024;
+}
+
+async function patch(stack: Stack, i: number, data: Record<string, string>): Promise<void> {
+  await stack.admin.call("PATCH", `/api/v1/namespaces/${NS}/configmaps/cm-${i}`, {
+    body: { data },
+    contentType: "application/merge-patch+json",
+  });
+}
+
+export interface ScaleEnv {
+  deployed: DeployedHookSet;
+  runner: RunnerHandle;
+  sink: HttpSink;
+  eventSource: ArgoProcess;
+  sensor: ArgoProcess;
+  figures: ScaleFigures;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the whole scenario on a fresh stack: objects first, then the HookSet, then the
+ * measurements. Effects are checked exactly once: each changed object's effect arrives once per
+ * hook that watches the changed field.
+ */
+export async function runScale(stack: Stack, n: number, burst = 500): Promise<ScaleEnv> {
+  const token = randomBytes(24).toString("hex");
+  const sensorAccount = { namespace: NS, name: "e2e-sensor" };
+  const sink = await startHttpSink();
+  const port = await freePort();
+  const deployed = generateHookSet(stack, "scale", hooksYaml(port, sink.url));
+  await stack.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }]);
+  await stack.apply([{ apiVersion: "v1", kind: "ServiceAccount", metadata: sensorAccount }]);
+  await createObjects(stack, n);
+  const etcdBefore = await etcdSize(stack);
+  await applyHookSet(stack, deployed, token);
+  const runner = await startRunner(stack, {
+    hooksFile: deployed.hooksFile,
+    port,
+    token,
+    namespace: NS,
+    kubeconfig: await runnerKubeconfig(stack, deployed),
+    podName: "scale-runner-0",
+  });
+  const sensor = await stack.startSensor(deployed.sensor, { serviceAccount: sensorAccount });
+  const eventSource = await stack.startEventSource(deployed.eventSource, {
+    serviceAccount: eventSourceAccount(deployed),
+  });
+  const started = performance.now();
+
+  // A real change during the start: object cm-0's data.v, 1 s in.
+  await sleep(Math.max(0, 1_000 - (performance.now() - started)));
+  const changedAt = performance.now();
+  await patch(stack, 0, { v: "during-start" });
+  const [during] = await sink.waitFor(1, 600_000);
+  const changeDuringStartMs = during!.receivedAtPerf - changedAt;
+
+  // Settled: the event source sent every ADD (two watches), the Sensor answered each, and the
+  // stored objects stopped growing.
+  const watches = 2;
+  let last = -1;
+  let lastChange = performance.now();
+  await until(
+    "the start to settle",
+    async () => {
+      const sent = metricValue(await eventSource.metrics(), "argo_events_events_sent_total");
+      const sensorText = await sensor.metrics();
+      const answered =
+        metricValue(sensorText, "argo_events_action_triggered_total") +
+        metricValue(sensorText, "argo_events_action_failed_total");
+      const count = (await stored(stack)).objects;
+      if (count !== last) [last, lastChange] = [count, performance.now()];
+      return sent >= n * watches && answered >= sent && performance.now() - lastChange > 2_000 ? true : undefined;
+    },
+    1_800_000,
+    500,
+  );
+  const settleSeconds = (performance.now() - started - 2_000) / 1000;
+  const { objects: storedObjects, bytes: storedBytes } = await stored(stack);
+  const etcdGrowthBytes = (await etcdSize(stack)) - etcdBefore;
+
+  // The burst: `burst` objects' data.v at once; each fires labelled-v and namespace-v.
+  await sink.waitQuiet(2_000, 60_000);
+  const before = sink.requests.length;
+  const tag = randomBytes(3).toString("hex");
+  const burstStart = performance.now();
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next <= burst) await patch(stack, next++, { v: `b${tag}` });
+    }),
+  );
+  const writesDone = performance.now();
+  await sink.waitFor(before + 2 * burst, 600_000);
+  const effects = sink.requests.slice(before, before + 2 * burst);
+  const lastEffect = Math.max(...effects.map((r) => r.receivedAtPerf));
+  const figures: ScaleFigures = {
+    objects: n,
+    settleSeconds,
+    storedObjects,
+    storedBytes,
+    etcdGrowthBytes,
+    changeDuringStartMs,
+    burstEffectsPerSecond: (2 * burst) / ((lastEffect - burstStart) / 1000),
+    burstLastEffectAfterWritesMs: lastEffect - writesDone,
+    runnerRssMiB: rssMiB(runner.process.pid),
+  };
+  return {
+    deployed,
+    runner,
+    sink,
+    eventSource,
+    sensor,
+    figures,
+    close: async () => {
+      await runner.stop();
+      await sink.close();
+    },
+  };
+}
