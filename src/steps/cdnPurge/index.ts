@@ -16,6 +16,7 @@ function given(config: Record<string, unknown>, targets: readonly string[]): str
 
 export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
   type: "cdnPurge",
+  urlFields: { url: "url", files: "urlList", prefixes: "urlList", paths: "urlList" },
   endpoints: {
     [CLOUDFLARE_ENDPOINT]: { default: "https://api.cloudflare.com", description: "Cloudflare API base URL." },
     [FASTLY_ENDPOINT]: { default: "https://api.fastly.com", description: "Fastly API base URL." },

@@ -40,6 +40,7 @@ export function statusMatches(status: number, expect: readonly (number | string)
 
 export const httpStep: StepType<HttpConfig> = {
   type: "http",
+  urlFields: { url: "url" },
   schema: {
     type: "object",
     additionalProperties: false,
