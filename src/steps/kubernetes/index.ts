@@ -20,14 +20,8 @@ import {
 } from "../common/kube.js";
 import { containsTemplate, renderValueAt } from "../common/render.js";
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
-import {
-  checkWait,
-  WAIT_VERBS,
-  waitConditionSchema,
-  waitForObject,
-  waitTimeoutSchema,
-  type WaitOptions,
-} from "../common/wait.js";
+import { WAIT_VERBS, waitForObject, type WaitOptions } from "../common/wait-object.js";
+import { checkWait, waitConditionSchema, waitTimeoutSchema } from "../common/wait.js";
 import { StepFailure, type JsonSchema, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
 
 export type KubernetesAction = "apply" | "create" | "patch" | "delete";

@@ -7,14 +7,8 @@ import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s
 import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
 import { containsTemplate, renderText } from "../common/render.js";
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
-import {
-  checkWait,
-  WAIT_VERBS,
-  waitConditionSchema,
-  waitForObject,
-  waitTimeoutSchema,
-  type WaitCondition,
-} from "../common/wait.js";
+import { WAIT_VERBS, waitForObject } from "../common/wait-object.js";
+import { checkWait, waitConditionSchema, waitTimeoutSchema, type WaitCondition } from "../common/wait.js";
 import { StepFailure, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
 
 export interface WaitForConfig {
