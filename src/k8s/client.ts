@@ -129,14 +129,13 @@ export class KubeClient {
     namespace: string | undefined,
     name: string,
     object: KubeObject,
-    options: { fieldManager: string; force: boolean },
-    signal?: AbortSignal,
+    options: { fieldManager: string; force: boolean; signal?: AbortSignal },
   ): Promise<KubeObject> {
     const query = { fieldManager: options.fieldManager, force: options.force };
     return await this.rest().request<KubeObject>(
       "PATCH",
       this.objectPath(info, namespace, name),
-      withSignal({ query, body: object, contentType: PATCH_CONTENT_TYPE.apply }, signal),
+      withSignal({ query, body: object, contentType: PATCH_CONTENT_TYPE.apply }, options.signal),
     );
   }
 
@@ -144,15 +143,14 @@ export class KubeClient {
     info: ResourceInfo,
     namespace: string | undefined,
     name: string,
-    type: PatchType,
-    patch: unknown,
-    fieldManager: string,
-    signal?: AbortSignal,
+    patch: { type: PatchType; body: unknown },
+    options: { fieldManager: string; signal?: AbortSignal },
   ): Promise<KubeObject> {
+    const { fieldManager, signal } = options;
     return await this.rest().request<KubeObject>(
       "PATCH",
       this.objectPath(info, namespace, name),
-      withSignal({ query: { fieldManager }, body: patch, contentType: PATCH_CONTENT_TYPE[type] }, signal),
+      withSignal({ query: { fieldManager }, body: patch.body, contentType: PATCH_CONTENT_TYPE[patch.type] }, signal),
     );
   }
 
