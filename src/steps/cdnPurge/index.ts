@@ -76,7 +76,8 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
           provider: { type: "string", const: "cloudfront", description: "Amazon CloudFront invalidation." },
           distributionId: templated("Distribution id."),
           paths: stringList(
-            "Paths to invalidate, each starting with / (e.g. /index.html, /assets/*); placeholder values percent-encoded.",
+            "Paths to invalidate, each starting with / (e.g. /index.html, /assets/*); placeholder " +
+              "values percent-encoded.",
           ),
           accessKeyId: secretSourceSchema("AWS access key id."),
           secretAccessKey: secretSourceSchema("AWS secret access key."),

@@ -15,13 +15,16 @@ export type WaitCondition =
 
 export const waitConditionSchema: JsonSchema = {
   description:
-    "What to wait for: complete (Job-style Complete condition; Failed fails the step), rollout (Deployment, StatefulSet or DaemonSet fully rolled out), deleted (the object is gone), {condition: {type, status}} or {expression: CEL over object}.",
+    "What to wait for: complete (Job-style Complete condition; Failed fails the step), rollout " +
+    "(Deployment, StatefulSet or DaemonSet fully rolled out), deleted (the object is gone), " +
+    "{condition: {type, status}} or {expression: CEL over object}.",
   oneOf: [
     {
       type: "string",
       enum: ["complete", "rollout", "deleted"],
       description:
-        "complete: condition Complete=True (Failed=True fails the step). rollout: every replica updated and available. deleted: the object no longer exists.",
+        "complete: condition Complete=True (Failed=True fails the step). rollout: every replica " +
+        "updated and available. deleted: the object no longer exists.",
     },
     {
       type: "object",
@@ -54,7 +57,8 @@ export const waitConditionSchema: JsonSchema = {
           type: "string",
           minLength: 1,
           description:
-            "CEL condition over `object` (the current object), e.g. object.status.phase == 'Succeeded'. Evaluation errors (a field not set yet) mean: keep waiting.",
+            "CEL condition over `object` (the current object), e.g. object.status.phase == " +
+            "'Succeeded'. Evaluation errors (a field not set yet) mean: keep waiting.",
         },
       },
     },

@@ -10,7 +10,8 @@ const metadataSchema: JsonSchema = {
   properties: {
     name: templated("Object name (required for apply, patch and delete)."),
     generateName: templated(
-      "create only: name prefix; the name becomes the prefix plus a hash of the event's idempotency key, so redeliveries create the object once.",
+      "create only: name prefix; the name becomes the prefix plus a hash of the event's " +
+        "idempotency key, so redeliveries create the object once.",
     ),
     namespace: templated("Namespace (namespaced kinds). A template means the runner needs access in every namespace."),
     labels: { type: "object", additionalProperties: { type: "string" }, description: "Labels (values templated)." },
@@ -51,19 +52,23 @@ export const kubernetesSchema: JsonSchema = {
       type: "string",
       enum: ["apply", "create", "patch", "delete"],
       description:
-        "apply: server-side apply (field manager resource-hooks, force). create: create once per event (generateName gets a deterministic suffix). patch: apply `patch` to an existing object. delete: delete (already gone is success).",
+        "apply: server-side apply (field manager resource-hooks, force). create: create once per " +
+        "event (generateName gets a deterministic suffix). patch: apply `patch` to an existing " +
+        "object. delete: delete (already gone is success).",
     },
     manifest: {
       type: "object",
       additionalProperties: true,
       required: ["apiVersion", "kind", "metadata"],
       description:
-        "The object (apply, create), or apiVersion, kind and metadata naming it (patch, delete). String values are templated except apiVersion and kind.",
+        "The object (apply, create), or apiVersion, kind and metadata naming it (patch, delete). " +
+        "String values are templated except apiVersion and kind.",
       properties: { apiVersion: apiVersionSchema, kind: kindSchema, metadata: metadataSchema },
     },
     patch: {
       description:
-        "action: patch only. Exactly one of merge (RFC 7386 JSON merge patch), json (RFC 6902 JSON patch) or strategic (Kubernetes strategic merge patch, built-in kinds only).",
+        "action: patch only. Exactly one of merge (RFC 7386 JSON merge patch), json (RFC 6902 JSON " +
+        "patch) or strategic (Kubernetes strategic merge patch, built-in kinds only).",
       oneOf: [
         {
           type: "object",
