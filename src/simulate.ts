@@ -15,6 +15,8 @@ import {
 } from "./expr/template.js";
 import { kindToResource, splitApiVersion } from "./k8s/kinds.js";
 import type { HookSet } from "./hookset/types.js";
+import { stepTypeByName } from "./steps/registry.js";
+import type { UrlField } from "./steps/types.js";
 import type { KubeObject, ResourceEvent } from "./trigger/event.js";
 import { evaluate } from "./trigger/index.js";
 
@@ -63,68 +65,49 @@ export function eventFor(input: SimulationInput, id = "simulated"): ResourceEven
   };
 }
 
-/**
- * Fields the runner renders as URLs (ctx.renderUrl: each placeholder's value percent-encoded for
- * the part of the URL it lands in), by step type: a string at `url`, and each item of a list of
- * URLs. simulate renders them the same way, so what it prints is what the runner would send.
- */
-const URL_FIELDS: Readonly<Record<string, { single: readonly string[]; lists: readonly string[] }>> = {
-  http: { single: ["url"], lists: [] },
-  cdnPurge: { single: ["url"], lists: ["files", "prefixes", "paths"] },
-};
-
-function isUrlField(type: string, path: readonly (string | number)[]): boolean {
-  const fields = URL_FIELDS[type];
-  if (!fields) return false;
-  if (path.length === 1) return fields.single.includes(String(path[0]));
-  return path.length === 2 && typeof path[1] === "number" && fields.lists.includes(String(path[0]));
-}
-
 /** What simulate says about a placeholder that reads an earlier step's output. */
 export const EARLIER_STEP_OUTPUT = "output of an earlier step, known only when it runs";
 
-interface RenderNotes {
+interface Rendering {
+  /** The step type's URL fields: rendered as ctx.renderUrl renders them. */
+  urlFields: Readonly<Record<string, UrlField>>;
+  scope: Record<string, unknown>;
+  options: EvaluationOptions;
+  /** Placeholders left as written because they read outputs of earlier steps. */
   laterKnown: Set<string>;
+}
+
+function isUrlField(fields: Rendering["urlFields"], path: readonly (string | number)[]): boolean {
+  const name = String(path[0]);
+  const shape = Object.hasOwn(fields, name) ? fields[name] : undefined;
+  if (path.length === 1) return shape === "url";
+  return path.length === 2 && typeof path[1] === "number" && shape === "urlList";
 }
 
 /**
  * Renders a step's config as the runner would, except placeholders reading `steps.…`: the steps
  * have not run, so those stay as written (a string that is only such a placeholder stays whole).
  */
-function renderConfig(
-  value: unknown,
-  type: string,
-  scope: Record<string, unknown>,
-  options: EvaluationOptions,
-  notes: RenderNotes,
-  path: (string | number)[] = [],
-): unknown {
-  if (typeof value === "string") return renderField(value, isUrlField(type, path), scope, options, notes);
-  if (Array.isArray(value))
-    return value.map((item, i) => renderConfig(item, type, scope, options, notes, [...path, i]));
+function renderConfig(value: unknown, rendering: Rendering, path: (string | number)[] = []): unknown {
+  if (typeof value === "string") return renderField(value, isUrlField(rendering.urlFields, path), rendering);
+  if (Array.isArray(value)) return value.map((item, i) => renderConfig(item, rendering, [...path, i]));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(value))
-      setOwn(out, key, renderConfig(child, type, scope, options, notes, [...path, key]));
+    for (const [key, child] of Object.entries(value)) setOwn(out, key, renderConfig(child, rendering, [...path, key]));
     return out;
   }
   return value;
 }
 
-function renderField(
-  source: string,
-  url: boolean,
-  scope: Record<string, unknown>,
-  options: EvaluationOptions,
-  notes: RenderNotes,
-): unknown {
+function renderField(source: string, url: boolean, rendering: Rendering): unknown {
   if (!source.includes("{{")) return source;
+  const { scope, options } = rendering;
   const template = parseTemplate(source);
   const later = template.parts.filter(
     (part): part is Extract<TemplatePart, { expr: unknown }> => "expr" in part && part.expr.stepReferences.size > 0,
   );
   if (later.length === 0) return url ? renderUrl(source, scope, options) : renderString(source, scope, options);
-  for (const part of later) notes.laterKnown.add(`{{ ${part.expr.source} }}`);
+  for (const part of later) rendering.laterKnown.add(`{{ ${part.expr.source} }}`);
   // Render the others one by one and keep the step placeholders as written. For a URL, each value
   // is encoded for the component it lands in, judged on the URL without the step placeholders.
   let out = "";
@@ -138,18 +121,18 @@ function renderField(
       shadow += "x";
     } else {
       const text = asText(part.expr.evaluate(scope, options));
-      const encoded = !url
-        ? text
-        : part.raw
-          ? encodeReserved(text)
-          : urlComponentAt(shadow) === "path"
-            ? encodePathSegment(text)
-            : encodeUriComponentStrict(text);
+      const encoded = url ? encodeForUrl(text, part.raw === true, shadow) : text;
       out += encoded;
       shadow += encoded;
     }
   }
   return out;
+}
+
+/** A value for the URL so far (`before`): as it is when raw ({{+ }}), else encoded for its component. */
+function encodeForUrl(text: string, raw: boolean, before: string): string {
+  if (raw) return encodeReserved(text);
+  return urlComponentAt(before) === "path" ? encodePathSegment(text) : encodeUriComponentStrict(text);
 }
 
 /** A placeholder's value inside text, as the template engine interpolates it. */
@@ -183,10 +166,12 @@ export function simulate(hookSet: HookSet, input: SimulationInput): Simulation[]
         }
       }
       let config: unknown;
-      const rendered: RenderNotes = { laterKnown: new Set() };
+      const urlFields = stepTypeByName(step.type)?.urlFields ?? {};
+      const rendering: Rendering = { urlFields, scope: stepScope, options, laterKnown: new Set() };
       try {
-        config = renderConfig(step.config, step.type, stepScope, options, rendered);
-        if (rendered.laterKnown.size > 0) notes.push(`${[...rendered.laterKnown].join(", ")}: ${EARLIER_STEP_OUTPUT}`);
+        config = renderConfig(step.config, rendering);
+        if (rendering.laterKnown.size > 0)
+          notes.push(`${[...rendering.laterKnown].join(", ")}: ${EARLIER_STEP_OUTPUT}`);
       } catch (err) {
         if (!(err instanceof ExpressionError)) throw err;
         config = step.config;

@@ -1,8 +1,8 @@
 // Object operations for the kubernetes and waitFor steps: discovery (cached, with client-go's
 // plural guess when discovery is forbidden), get, create, server-side apply, merge / JSON /
-// strategic merge patches, delete and a watch of one object, all over the one REST transport
-// (src/k8s/rest.ts) that the HookRun store, the Event recorder and the Argo CD health wait use
-// too: one set of credentials handling, one error type (KubeApiError), every call abortable
+// strategic merge patches, delete and an informer on one object (src/k8s/informer.ts), all over
+// the one REST transport (src/k8s/rest.ts) that the HookRun store, the Event recorder and the
+// Argo CD health wait use too: one set of credentials handling, one error type (KubeApiError), every call abortable
 // through the step's AbortSignal.
 //
 // @kubernetes/client-node is used for KubeConfig loading and auth only. Its KubernetesObjectApi
@@ -16,8 +16,9 @@
 // server: validate, generate and simulate never load client-node.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "./kinds.js";
-import { RestClient, type Query } from "./rest.js";
-import { KubeApiError, type KubeObject, type PatchType, type ResourceInfo, type WatchEvent } from "./types.js";
+import { Informer, type InformerHandlers, type InformerOptions } from "./informer.js";
+import { RestClient } from "./rest.js";
+import { KubeApiError, type KubeObject, type PatchType, type ResourceInfo } from "./types.js";
 
 const PATCH_CONTENT_TYPE: Record<PatchType | "apply", string> = {
   merge: "application/merge-patch+json",
@@ -128,14 +129,13 @@ export class KubeClient {
     namespace: string | undefined,
     name: string,
     object: KubeObject,
-    options: { fieldManager: string; force: boolean },
-    signal?: AbortSignal,
+    options: { fieldManager: string; force: boolean; signal?: AbortSignal },
   ): Promise<KubeObject> {
     const query = { fieldManager: options.fieldManager, force: options.force };
     return await this.rest().request<KubeObject>(
       "PATCH",
       this.objectPath(info, namespace, name),
-      withSignal({ query, body: object, contentType: PATCH_CONTENT_TYPE.apply }, signal),
+      withSignal({ query, body: object, contentType: PATCH_CONTENT_TYPE.apply }, options.signal),
     );
   }
 
@@ -143,15 +143,14 @@ export class KubeClient {
     info: ResourceInfo,
     namespace: string | undefined,
     name: string,
-    type: PatchType,
-    patch: unknown,
-    fieldManager: string,
-    signal?: AbortSignal,
+    patch: { type: PatchType; body: unknown },
+    options: { fieldManager: string; signal?: AbortSignal },
   ): Promise<KubeObject> {
+    const { fieldManager, signal } = options;
     return await this.rest().request<KubeObject>(
       "PATCH",
       this.objectPath(info, namespace, name),
-      withSignal({ query: { fieldManager }, body: patch, contentType: PATCH_CONTENT_TYPE[type] }, signal),
+      withSignal({ query: { fieldManager }, body: patch.body, contentType: PATCH_CONTENT_TYPE[patch.type] }, signal),
     );
   }
 
@@ -171,64 +170,17 @@ export class KubeClient {
   }
 
   /**
-   * Watches one object by name (a fieldSelector on metadata.name, so RBAC needs only `watch`).
-   * Without resourceVersion the server first sends the current object as ADDED. Ends when the
-   * server closes the watch (timeoutSeconds); throws the signal's reason when it aborts, and a
-   * KubeApiError when the watch fails (403 when watching is forbidden).
+   * An informer on one object by name (src/k8s/informer.ts): RBAC needs `get` and `watch` on its
+   * resource, not `list`.
    */
-  async *watchObject(
+  objectInformer(
     info: ResourceInfo,
     namespace: string | undefined,
     name: string,
-    options: { resourceVersion?: string | undefined; timeoutSeconds: number },
-    signal?: AbortSignal,
-  ): AsyncGenerator<WatchEvent> {
-    const events: WatchEvent[] = [];
-    let ended = false;
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    const query: Query = {
-      fieldSelector: `metadata.name=${name}`,
-      allowWatchBookmarks: true,
-      timeoutSeconds: Math.max(1, Math.floor(options.timeoutSeconds)),
-      resourceVersion: options.resourceVersion,
-    };
-    const handle = await this.rest().watch(
-      this.collectionPath(info, namespace),
-      query,
-      (type, object) => {
-        events.push({ type: type as WatchEvent["type"], object: object as KubeObject });
-        wake?.();
-      },
-      withSignal({}, signal),
-    );
-    handle.done.then(
-      () => {
-        ended = true;
-        wake?.();
-      },
-      (err: unknown) => {
-        ended = true;
-        failure = err;
-        wake?.();
-      },
-    );
-    const onAbort = (): void => wake?.();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for (;;) {
-        if (signal?.aborted) throw signal.reason;
-        const event = events.shift();
-        if (event) yield event;
-        else if (ended) break;
-        else await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-      if (failure !== undefined) throw failure;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      handle.abort();
-    }
+    options: Omit<InformerOptions, "path" | "name" | "labelSelector">,
+    handlers: InformerHandlers,
+  ): Informer {
+    return new Informer(this.rest(), { ...options, path: this.collectionPath(info, namespace), name }, handlers);
   }
 
   /** One transport per client, made on first use (a kubeconfig without a cluster fails the call, not the runner). */

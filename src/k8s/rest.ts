@@ -152,7 +152,8 @@ export class RestClient {
       for (const value of Array.isArray(part) ? part : [part]) {
         hash.update("\0");
         if (value === undefined) continue;
-        hash.update(Buffer.isBuffer(value) ? value : typeof value === "object" ? JSON.stringify(value) : String(value));
+        if (Buffer.isBuffer(value)) hash.update(value);
+        else hash.update(typeof value === "object" ? JSON.stringify(value) : String(value));
       }
     }
     const key = hash.digest("hex");
@@ -166,7 +167,10 @@ export class RestClient {
     return shared;
   }
 
-  /** One request, any answer: the status, headers and body as text (only no answer at all throws, as a NetworkError). */
+  /**
+   * One request, any answer: the status, headers and body as text (only no answer at all throws,
+   * as a NetworkError).
+   */
   async exchange(
     method: string,
     path: string,

@@ -57,10 +57,11 @@ export function deploymentRollout(object: KubeObject): Readiness {
   }
   const progressing = findCondition(object, "Progressing");
   if (progressing?.reason === "ProgressDeadlineExceeded") {
+    const detail = progressing.message ? `: ${progressing.message}` : "";
     return {
       state: "failed",
       reason: "ProgressDeadlineExceeded",
-      message: `${describe(object)} exceeded its progress deadline${progressing.message ? `: ${progressing.message}` : ""}`,
+      message: `${describe(object)} exceeded its progress deadline${detail}`,
     };
   }
   const want = typeof spec.replicas === "number" ? spec.replicas : 1;

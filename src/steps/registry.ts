@@ -1,22 +1,16 @@
 // Every step type, in the order the schema and the docs list them. Adding a type: one folder under
-// src/steps/<type>/ and one line here.
-import { cdnPurgeStep } from "./cdnPurge/index.js";
-import { githubWorkflowStep } from "./githubWorkflow/index.js";
-import { httpStep } from "./http/index.js";
-import { kubernetesStep } from "./kubernetes/index.js";
-import { logStep } from "./log/index.js";
-import { slackStep } from "./slack/index.js";
+// src/steps/<type>/ exporting a StepType, and one line here. Each line loads its own module, so
+// that line is the whole registration: no import to add beside it.
 import type { StepType } from "./types.js";
-import { waitForStep } from "./waitFor/index.js";
 
 export const stepTypes: readonly StepType[] = [
-  httpStep,
-  kubernetesStep,
-  waitForStep,
-  githubWorkflowStep,
-  slackStep,
-  cdnPurgeStep,
-  logStep,
+  (await import("./http/index.js")).httpStep,
+  (await import("./kubernetes/index.js")).kubernetesStep,
+  (await import("./waitFor/index.js")).waitForStep,
+  (await import("./githubWorkflow/index.js")).githubWorkflowStep,
+  (await import("./slack/index.js")).slackStep,
+  (await import("./cdnPurge/index.js")).cdnPurgeStep,
+  (await import("./log/index.js")).logStep,
 ];
 
 const byName = new Map(stepTypes.map((t) => [t.type, t]));

@@ -36,7 +36,10 @@ export interface PermissionNeed {
  */
 export type Endpoints = Readonly<Record<string, string | undefined>>;
 
-/** An external service a step type calls, configurable so tests (and GitHub Enterprise, proxies) can point elsewhere. */
+/**
+ * An external service a step type calls, configurable so tests (and GitHub Enterprise, proxies)
+ * can point elsewhere.
+ */
 export interface EndpointDeclaration {
   /** Base URL when the runner is not told otherwise; none: the client library's own default. */
   default?: string;
@@ -47,7 +50,10 @@ export interface EndpointDeclaration {
 export interface StepRuntime {
   /** Undefined when the runner has no Kubernetes access (kubernetes/waitFor steps then fail). */
   kubeConfig?: KubeConfig;
-  /** Reads a secret's value. Steps do not call this: they call ctx.secret, which also registers the value for scrubbing. */
+  /**
+   * Reads a secret's value. Steps do not call this: they call ctx.secret, which also registers the
+   * value for scrubbing.
+   */
   readSecret(source: SecretSource): Promise<string>;
   endpoints: Endpoints;
   /** AWS region for signing (CloudFront). */
@@ -61,11 +67,17 @@ export interface StepContext {
   eventId: string;
   /** 1 for the first attempt. */
   attempt: number;
-  /** Stable across retries and redeliveries of the same event: use it for Idempotency-Key headers and deterministic names. */
+  /**
+   * Stable across retries and redeliveries of the same event: use it for Idempotency-Key headers
+   * and deterministic names.
+   */
   idempotencyKey: string;
   /** Aborted when the step's timeout elapses or the runner shuts down. */
   signal: AbortSignal;
-  /** Template scope: object, oldObject, event, steps (outputs of earlier steps), and for Argo CD hooks application, operation, resources. */
+  /**
+   * Template scope: object, oldObject, event, steps (outputs of earlier steps), and for Argo CD
+   * hooks application, operation, resources.
+   */
   scope: Readonly<Record<string, unknown>>;
   /** Renders `{{ CEL }}` placeholders in any JSON-like value against `scope`. */
   render<T>(value: T): T;
@@ -101,11 +113,24 @@ export class StepFailure extends Error {
   }
 }
 
+/**
+ * The shape of a config field the step renders with ctx.renderUrl: `url`, one URL template;
+ * `urlList`, a list of them, each item rendered on its own (one template that gives the whole list
+ * is used as it gives it: its expression made the URLs).
+ */
+export type UrlField = "url" | "urlList";
+
 export interface StepType<Config = unknown> {
   /** The key that selects this type in a step, e.g. `http`. */
   readonly type: string;
   /** JSON Schema of the config object; part of schema/hooks.schema.json. */
   readonly schema: JsonSchema;
+  /**
+   * Top-level config fields that become URLs, by name. `simulate` renders them as the runner does
+   * (each placeholder's value percent-encoded for the part of the URL it lands in), so what it
+   * prints is what the step would send.
+   */
+  readonly urlFields?: Readonly<Record<string, UrlField>>;
   /** Checks beyond the schema (run by `validate`); templates are already known to parse. */
   check?(config: Config): StepProblem[];
   /**

@@ -1,11 +1,12 @@
-// HookRuns as custom resources in the runner's namespace, shared by every replica. A list+watch
-// keeps a local cache (like a client-go informer) so the accept path and the queue read without a
-// round trip; every write goes to the API server, and status updates carry the resourceVersion
-// they were computed from, so two replicas can never both claim a run.
+// HookRuns as custom resources in the runner's namespace, shared by every replica. An informer
+// (list+watch, src/k8s/informer.ts) keeps a local cache so the accept path and the queue read
+// without a round trip; every write goes to the API server, and status updates carry the
+// resourceVersion they were computed from, so two replicas can never both claim a run.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { Informer } from "../../k8s/informer.js";
 import { RestClient } from "../../k8s/rest.js";
-import { KubeApiError } from "../../k8s/types.js";
+import { KubeApiError, type KubeObject } from "../../k8s/types.js";
 import {
   HOOKRUN_API_VERSION,
   HOOKRUN_GROUP,
@@ -20,7 +21,8 @@ import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from
 
 /** A watch the server has not ended by itself is restarted after this long (as client-go does). */
 const WATCH_TIMEOUT_SECONDS = 300;
-const REWATCH_DELAY_MS = 1_000;
+/** After a failed watch: wait this long, then list again. */
+const RELIST_DELAY_MS = 1_000;
 /** How long a run created here counts as this replica's own (createdHere); far past any hand-off. */
 const CREATED_HERE_MS = 60_000;
 
@@ -29,10 +31,7 @@ export class KubernetesRunStore implements RunStore {
   private readonly cache = new Map<string, HookRun>();
   private readonly listeners: Array<(run: HookRun, change: RunChange) => void> = [];
   private readonly collection: string;
-  private readonly labelSelector: string;
-  private stopped = false;
-  private currentWatch: { abort(): void } | undefined;
-  private resourceVersion = "";
+  private readonly informer: Informer;
   /** Runs this process created, with when: insertion order is age order. */
   private readonly createdAt = new Map<string, number>();
 
@@ -43,8 +42,23 @@ export class KubernetesRunStore implements RunStore {
     private readonly logger: Logger,
   ) {
     this.rest = new RestClient(kubeConfig);
-    this.collection = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(namespace)}/${HOOKRUN_PLURAL}`;
-    this.labelSelector = `${LABEL_HOOKSET}=${hookSet}`;
+    const group = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}`;
+    this.collection = `${group}/namespaces/${encodeURIComponent(namespace)}/${HOOKRUN_PLURAL}`;
+    this.informer = new Informer(
+      this.rest,
+      {
+        path: this.collection,
+        labelSelector: `${LABEL_HOOKSET}=${hookSet}`,
+        watchSeconds: () => WATCH_TIMEOUT_SECONDS,
+        backoff: { initialMs: RELIST_DELAY_MS, maxMs: RELIST_DELAY_MS },
+        onRetry: (err, failed) =>
+          this.logger.warn(
+            { err: (err as Error).message },
+            failed === "watch" ? "hookrun watch failed; listing again" : "hookrun list failed",
+          ),
+      },
+      { onList: (items) => this.applyList(items), onEvent: (type, object) => this.applyEvent(type, object) },
+    );
   }
 
   /**
@@ -55,7 +69,7 @@ export class KubernetesRunStore implements RunStore {
     const until = Date.now() + startTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.relist();
+        await this.informer.list();
         break;
       } catch (err) {
         const status = err instanceof KubeApiError ? err.status : -1;
@@ -69,12 +83,11 @@ export class KubernetesRunStore implements RunStore {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-    void this.watchLoop();
+    void this.informer.run();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.currentWatch?.abort();
+    this.informer.stop();
   }
 
   async create(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
@@ -181,14 +194,10 @@ export class KubernetesRunStore implements RunStore {
     this.listeners.push(listener);
   }
 
-  private async relist(): Promise<void> {
-    const list = await this.rest.request<{ items: HookRun[]; metadata: { resourceVersion: string } }>(
-      "GET",
-      this.collection,
-      { query: { labelSelector: this.labelSelector } },
-    );
+  /** A list's runs replace the cache: each is remembered, a cached run the list lacks is deleted. */
+  private applyList(items: KubeObject[]): void {
     const seen = new Set<string>();
-    for (const item of list.items) {
+    for (const item of items as unknown as HookRun[]) {
       seen.add(item.metadata.name);
       this.remember(withStatusDefaults({ ...item, apiVersion: HOOKRUN_API_VERSION, kind: HOOKRUN_KIND }), "modified");
     }
@@ -198,50 +207,19 @@ export class KubernetesRunStore implements RunStore {
         this.emit(run, "deleted");
       }
     }
-    this.resourceVersion = list.metadata.resourceVersion;
   }
 
-  private async watchLoop(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        let gone = false;
-        const handle = await this.rest.watch(
-          this.collection,
-          {
-            labelSelector: this.labelSelector,
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds: WATCH_TIMEOUT_SECONDS,
-          },
-          (type, object) => {
-            const rv = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-            if (type === "ERROR") {
-              if ((object as { code?: number }).code === 410) gone = true;
-              return;
-            }
-            if (rv) this.resourceVersion = rv;
-            if (type === "BOOKMARK") return;
-            const run = withStatusDefaults(object as unknown as HookRun);
-            if (type === "DELETED") {
-              if (this.cache.delete(run.metadata.name)) this.emit(run, "deleted");
-            } else {
-              this.remember(run, type === "ADDED" ? "added" : "modified");
-            }
-          },
-        );
-        this.currentWatch = handle;
-        await handle.done;
-        if (gone && !this.stopped) await this.relist();
-      } catch (err) {
-        if (this.stopped) return;
-        this.logger.warn({ err: (err as Error).message }, "hookrun watch failed; listing again");
-        await new Promise((r) => setTimeout(r, REWATCH_DELAY_MS).unref());
-        try {
-          await this.relist();
-        } catch (relistErr) {
-          this.logger.warn({ err: (relistErr as Error).message }, "hookrun list failed");
-        }
-      }
+  /**
+   * A watch event. The server ends a watch after an ERROR (a 410 Gone the informer answers by
+   * listing again); the next watch starts from the last resourceVersion.
+   */
+  private applyEvent(type: string, object: KubeObject): void {
+    if (type === "ERROR") return;
+    const run = withStatusDefaults(object as unknown as HookRun);
+    if (type === "DELETED") {
+      if (this.cache.delete(run.metadata.name)) this.emit(run, "deleted");
+    } else {
+      this.remember(run, type === "ADDED" ? "added" : "modified");
     }
   }
 
@@ -252,7 +230,8 @@ export class KubernetesRunStore implements RunStore {
     if (cached && (compareResourceVersions(run.metadata.resourceVersion, cached.metadata.resourceVersion) ?? 0) < 0)
       return;
     this.cache.set(run.metadata.name, run);
-    this.emit(run, cached ? (change === "added" ? "modified" : change) : "added");
+    if (!cached) this.emit(run, "added");
+    else this.emit(run, change === "added" ? "modified" : change);
   }
 
   private emit(run: HookRun, change: RunChange): void {

@@ -16,6 +16,7 @@ function given(config: Record<string, unknown>, targets: readonly string[]): str
 
 export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
   type: "cdnPurge",
+  urlFields: { url: "url", files: "urlList", prefixes: "urlList", paths: "urlList" },
   endpoints: {
     [CLOUDFLARE_ENDPOINT]: { default: "https://api.cloudflare.com", description: "Cloudflare API base URL." },
     [FASTLY_ENDPOINT]: { default: "https://api.fastly.com", description: "Fastly API base URL." },
@@ -75,7 +76,8 @@ export const cdnPurgeStep: StepType<CdnPurgeConfig> = {
           provider: { type: "string", const: "cloudfront", description: "Amazon CloudFront invalidation." },
           distributionId: templated("Distribution id."),
           paths: stringList(
-            "Paths to invalidate, each starting with / (e.g. /index.html, /assets/*); placeholder values percent-encoded.",
+            "Paths to invalidate, each starting with / (e.g. /index.html, /assets/*); placeholder " +
+              "values percent-encoded.",
           ),
           accessKeyId: secretSourceSchema("AWS access key id."),
           secretAccessKey: secretSourceSchema("AWS secret access key."),

@@ -173,7 +173,8 @@ export function statusFailure(
 ): StepFailure {
   const how = override ?? classifyStatus(response.status, response.headers);
   const said = excerpt(detail ?? response.text);
-  const message = `${label} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${said ? `: ${said}` : ""}`;
+  const statusText = response.statusText ? ` ${response.statusText}` : "";
+  const message = `${label} answered ${response.status}${statusText}${said ? `: ${said}` : ""}`;
   return new StepFailure(message, {
     retryable: how.retryable,
     ...(how.retryAfterMs !== undefined ? { retryAfterMs: how.retryAfterMs } : {}),

@@ -71,7 +71,8 @@ function stringInputs(inputs: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(inputs)) {
     if (value === undefined || value === null) continue;
-    out[key] = typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+    if (typeof value === "string") out[key] = value;
+    else out[key] = typeof value === "object" ? JSON.stringify(value) : String(value);
   }
   return out;
 }
@@ -89,7 +90,8 @@ export const githubWorkflowStep: StepType<GithubWorkflowConfig> = {
   schema: {
     type: "object",
     description:
-      "Start a GitHub Actions workflow: workflow_dispatch (dispatch: workflow, the default) or repository_dispatch (dispatch: repository).",
+      "Start a GitHub Actions workflow: workflow_dispatch (dispatch: workflow, the default) or " +
+      "repository_dispatch (dispatch: repository).",
     oneOf: [
       {
         type: "object",

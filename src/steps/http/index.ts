@@ -40,6 +40,7 @@ export function statusMatches(status: number, expect: readonly (number | string)
 
 export const httpStep: StepType<HttpConfig> = {
   type: "http",
+  urlFields: { url: "url" },
   schema: {
     type: "object",
     additionalProperties: false,
@@ -53,13 +54,16 @@ export const httpStep: StepType<HttpConfig> = {
         description: "HTTP method (default POST).",
       },
       url: templated(
-        "URL (http or https). Placeholder values are percent-encoded for the part of the URL they land in; {{+ expr }} inserts a value as it is (a base URL, a path).",
+        "URL (http or https). Placeholder values are percent-encoded for the part of the URL they " +
+          "land in; {{+ expr }} inserts a value as it is (a base URL, a path).",
         { pattern: "^(https?://|\\{\\{)" },
       ),
       headers: {
         type: "object",
         description:
-          'Request headers: a templated string, or a secret ({secretKeyRef} or {env}, optional prefix such as "Bearer "). With a secret header, redirects are not followed (a 3xx is the response).',
+          "Request headers: a templated string, or a secret ({secretKeyRef} or {env}, " +
+          'optional prefix such as "Bearer "). ' +
+          "With a secret header, redirects are not followed (a 3xx is the response).",
         propertyNames: { pattern: HEADER_NAME_PATTERN },
         additionalProperties: {
           anyOf: [
@@ -72,13 +76,15 @@ export const httpStep: StepType<HttpConfig> = {
       },
       body: {
         description:
-          "JSON body (any JSON value; strings templated). Sent with Content-Type: application/json unless a header says otherwise.",
+          "JSON body (any JSON value; strings templated). Sent with Content-Type: application/json " +
+          "unless a header says otherwise.",
       },
       expectStatus: {
         type: "array",
         minItems: 1,
         description:
-          'Statuses that mean success: codes (204), classes ("2xx") or ranges ("200-299"). Default ["2xx"]. Other statuses fail: 5xx, 408 and 429 retryably.',
+          'Statuses that mean success: codes (204), classes ("2xx") or ranges ("200-299"). Default ["2xx"]. ' +
+          "Other statuses fail: 5xx, 408 and 429 retryably.",
         items: {
           anyOf: [
             { type: "integer", minimum: 100, maximum: 599 },
@@ -90,36 +96,7 @@ export const httpStep: StepType<HttpConfig> = {
   },
 
   check(config) {
-    const problems: StepProblem[] = [];
-    const method = config?.method ?? "POST";
-    if ((method === "GET" || method === "HEAD") && config?.body !== undefined) {
-      problems.push({ path: ["body"], message: `a ${method} request cannot have a body` });
-    }
-    for (const name of Object.keys(config?.headers ?? {})) {
-      if (RESERVED_HEADERS.has(name.toLowerCase()))
-        problems.push({ path: ["headers", name], message: `${name} is set by the runner` });
-    }
-    for (const [i, e] of (config?.expectStatus ?? []).entries()) {
-      const range = typeof e === "string" ? /^(\d{3})-(\d{3})$/.exec(e) : null;
-      if (range && Number(range[1]) > Number(range[2]))
-        problems.push({ path: ["expectStatus", i], message: `empty range ${String(e)}` });
-    }
-    if (typeof config?.url === "string" && config.url.includes("{{")) {
-      for (const message of urlTemplateProblems(config.url)) problems.push({ path: ["url"], message });
-    }
-    if (typeof config?.url === "string" && !config.url.includes("{{")) {
-      try {
-        const url = new URL(config.url);
-        if (url.username || url.password)
-          problems.push({
-            path: ["url"],
-            message: "credentials in the URL would be inlined: use a header from a secret",
-          });
-      } catch {
-        problems.push({ path: ["url"], message: "not a valid URL" });
-      }
-    }
-    return problems;
+    return [...bodyProblems(config), ...headerProblems(config), ...statusProblems(config), ...urlProblems(config)];
   },
 
   secrets(config) {
@@ -174,3 +151,41 @@ export const httpStep: StepType<HttpConfig> = {
     return { output };
   },
 };
+
+function bodyProblems(config: HttpConfig | undefined): StepProblem[] {
+  const method = config?.method ?? "POST";
+  if ((method === "GET" || method === "HEAD") && config?.body !== undefined)
+    return [{ path: ["body"], message: `a ${method} request cannot have a body` }];
+  return [];
+}
+
+function headerProblems(config: HttpConfig | undefined): StepProblem[] {
+  return Object.keys(config?.headers ?? {})
+    .filter((name) => RESERVED_HEADERS.has(name.toLowerCase()))
+    .map((name) => ({ path: ["headers", name], message: `${name} is set by the runner` }));
+}
+
+function statusProblems(config: HttpConfig | undefined): StepProblem[] {
+  const problems: StepProblem[] = [];
+  for (const [i, e] of (config?.expectStatus ?? []).entries()) {
+    const range = typeof e === "string" ? /^(\d{3})-(\d{3})$/.exec(e) : null;
+    if (range && Number(range[1]) > Number(range[2]))
+      problems.push({ path: ["expectStatus", i], message: `empty range ${String(e)}` });
+  }
+  return problems;
+}
+
+/** A URL template's own problems; a literal URL must parse and carry no credentials. */
+function urlProblems(config: HttpConfig | undefined): StepProblem[] {
+  if (typeof config?.url !== "string") return [];
+  if (config.url.includes("{{")) return urlTemplateProblems(config.url).map((message) => ({ path: ["url"], message }));
+  let url: URL;
+  try {
+    url = new URL(config.url);
+  } catch {
+    return [{ path: ["url"], message: "not a valid URL" }];
+  }
+  if (url.username || url.password)
+    return [{ path: ["url"], message: "credentials in the URL would be inlined: use a header from a secret" }];
+  return [];
+}

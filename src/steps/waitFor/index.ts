@@ -2,20 +2,15 @@
 // or is deleted. The object defaults to the one that triggered the hook (scope.object); giving
 // apiVersion and kind names another object (then `name` is required), in the trigger's namespace
 // unless `namespace` says otherwise.
-import type { KubeObject } from "../../k8s/types.js";
+import type { KubeClient } from "../../k8s/client.js";
+import type { KubeObject, ResourceInfo } from "../../k8s/types.js";
 import { isKnownClusterScoped, kindToResource, splitApiVersion } from "../../k8s/kinds.js";
 import { describeTarget, kubeFailure, kubeFromContext, objectOutput } from "../common/kube.js";
 import { containsTemplate, renderText } from "../common/render.js";
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
-import {
-  checkWait,
-  WAIT_VERBS,
-  waitConditionSchema,
-  waitForObject,
-  waitTimeoutSchema,
-  type WaitCondition,
-} from "../common/wait.js";
-import { StepFailure, type PermissionNeed, type StepProblem, type StepType } from "../types.js";
+import { WAIT_VERBS, waitForObject, type WaitTarget } from "../common/wait-object.js";
+import { checkWait, waitConditionSchema, waitTimeoutSchema, type WaitCondition } from "../common/wait.js";
+import { StepFailure, type PermissionNeed, type StepContext, type StepProblem, type StepType } from "../types.js";
 
 export interface WaitForConfig {
   apiVersion?: string;
@@ -33,7 +28,8 @@ export const waitForStep: StepType<WaitForConfig> = {
     additionalProperties: false,
     required: ["for"],
     description:
-      "Wait for a Kubernetes object (by default the one that triggered the hook) to roll out, complete, reach a condition or be deleted.",
+      "Wait for a Kubernetes object (by default the one that triggered the hook) to roll out, " +
+      "complete, reach a condition or be deleted.",
     properties: {
       apiVersion: {
         ...apiVersionSchema,
@@ -90,38 +86,38 @@ export const waitForStep: StepType<WaitForConfig> = {
 
   async execute(config, ctx) {
     const kube = await kubeFromContext(ctx);
-    const trigger = (ctx.scope.object ?? undefined) as KubeObject | undefined;
-    const ownIdentity = config.kind !== undefined;
-    const apiVersion = ownIdentity ? config.apiVersion : trigger?.apiVersion;
-    const kind = ownIdentity ? config.kind : trigger?.kind;
-    if (!apiVersion || !kind) {
-      throw new StepFailure("no apiVersion/kind given and the triggering object has none", { retryable: false });
-    }
-    const name =
-      config.name !== undefined
-        ? renderText(ctx, config.name, "name")
-        : ownIdentity
-          ? ""
-          : (trigger?.metadata?.name ?? "");
-    if (!name) throw new StepFailure("no name given and the triggering object has none", { retryable: false });
-    let info;
-    try {
-      info = await kube.resolve(apiVersion, kind, ctx.signal);
-    } catch (err) {
-      throw kubeFailure(err, `looking up ${kind} in ${apiVersion}`, ctx.signal);
-    }
-    const namespace = info.namespaced
-      ? (config.namespace !== undefined
-          ? renderText(ctx, config.namespace, "namespace")
-          : trigger?.metadata?.namespace) || kube.defaultNamespace()
-      : undefined;
-    const object = await waitForObject(
-      ctx,
-      kube,
-      { info, namespace, name },
-      { for: config.for, ...(config.timeout ? { timeout: config.timeout } : {}) },
-    );
+    const target = await resolveTarget(kube, config, ctx);
+    const object = await waitForObject(ctx, kube, target, {
+      for: config.for,
+      ...(config.timeout ? { timeout: config.timeout } : {}),
+    });
+    const { info, namespace, name } = target;
     ctx.logger.info({ object: describeTarget(info, namespace, name) }, "wait finished");
     return { output: objectOutput(info, namespace, name, object) };
   },
 };
+
+/** The object given by apiVersion, kind and name, else the one that triggered the hook. */
+async function resolveTarget(kube: KubeClient, config: WaitForConfig, ctx: StepContext): Promise<WaitTarget> {
+  const trigger = (ctx.scope.object ?? undefined) as KubeObject | undefined;
+  const ownIdentity = config.kind !== undefined;
+  const apiVersion = ownIdentity ? config.apiVersion : trigger?.apiVersion;
+  const kind = ownIdentity ? config.kind : trigger?.kind;
+  if (!apiVersion || !kind) {
+    throw new StepFailure("no apiVersion/kind given and the triggering object has none", { retryable: false });
+  }
+  // Another kind is never the triggering object: its name must be given.
+  const triggerName = ownIdentity ? "" : (trigger?.metadata?.name ?? "");
+  const name = config.name !== undefined ? renderText(ctx, config.name, "name") : triggerName;
+  if (!name) throw new StepFailure("no name given and the triggering object has none", { retryable: false });
+  let info: ResourceInfo;
+  try {
+    info = await kube.resolve(apiVersion, kind, ctx.signal);
+  } catch (err) {
+    throw kubeFailure(err, `looking up ${kind} in ${apiVersion}`, ctx.signal);
+  }
+  if (!info.namespaced) return { info, namespace: undefined, name };
+  const namespace =
+    config.namespace !== undefined ? renderText(ctx, config.namespace, "namespace") : trigger?.metadata?.namespace;
+  return { info, namespace: namespace || kube.defaultNamespace(), name };
+}
