@@ -16,7 +16,9 @@ import {
 import { RunIndex } from "../runner/run-index.js";
 import { compareRuns } from "../runner/run-order.js";
 import { MemoryRunStore } from "../runner/store/memory.js";
-import { evaluate, type KubeObject, type SkipReasonCode } from "../trigger/index.js";
+import { evaluate, triggerKind, type KubeObject, type SelectorPart, type SkipReasonCode } from "../trigger/index.js";
+
+export type { SelectorPart } from "../trigger/index.js";
 
 /** What explain needs from the API server: RestClient's request (src/k8s/rest.ts). */
 export interface ApiReader {
@@ -39,13 +41,6 @@ export interface ExplainOptions {
   pair?: { oldObject: KubeObject; object: KubeObject };
   /** How many recent runs to list (default 10). */
   recent?: number;
-}
-
-export interface SelectorPart {
-  part: string;
-  wants: string;
-  actual: string;
-  matches: boolean;
 }
 
 export interface RunSummary {
@@ -114,7 +109,6 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
   const trigger = hook.trigger;
   const parts: SelectorPart[] = [];
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
-  const name = typeof metadata.name === "string" ? metadata.name : "";
   const labels =
     metadata.labels && typeof metadata.labels === "object" ? (metadata.labels as Record<string, unknown>) : {};
   if (trigger.watch.namespace)
@@ -124,17 +118,7 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
       actual: namespace || "(none)",
       matches: namespace === trigger.watch.namespace,
     });
-  const wantedName = trigger.kind === "resource" ? trigger.name : trigger.application;
-  if (wantedName !== undefined)
-    parts.push({ part: "name", wants: wantedName, actual: name, matches: name === wantedName });
-  if (trigger.kind === "resource" && trigger.namePrefix !== undefined) {
-    parts.push({
-      part: "namePrefix",
-      wants: trigger.namePrefix,
-      actual: name,
-      matches: name.startsWith(trigger.namePrefix),
-    });
-  }
+  parts.push(...triggerKind(trigger).selectorParts(trigger, metadata));
   for (const [key, value] of Object.entries(trigger.watch.labels)) {
     const actual = labels[key];
     parts.push({
@@ -148,13 +132,11 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
 }
 
 function describeWatch(hook: Hook): string {
-  const w = hook.trigger.watch;
+  const trigger = hook.trigger;
+  const w = trigger.watch;
   const gvr = `${w.group ? `${w.group}/` : ""}${w.version}/${w.resource}`;
-  const extra =
-    hook.trigger.kind === "resource"
-      ? `, events ${hook.trigger.events.join(", ")}${hook.trigger.changed ? `, changed ${hook.trigger.changed.map((p) => p.source).join(", ")}` : ""}`
-      : ", Argo CD sync results";
-  return `${gvr} in ${w.namespace || "all namespaces"}${extra}${hook.trigger.when ? `, when ${hook.trigger.when.source}` : ""}`;
+  const when = trigger.when ? `, when ${trigger.when.source}` : "";
+  return `${gvr} in ${w.namespace || "all namespaces"}, ${triggerKind(trigger).describe(trigger)}${when}`;
 }
 
 function summarize(run: HookRun): RunSummary {

@@ -10,16 +10,13 @@ import { reportSchemaErrors } from "./schema-errors.js";
 import type { HookSet, HookSetDocument } from "./types.js";
 
 export {
-  DEFAULT_ARGOCD_NAMESPACE,
   DEFAULT_CEL_COST_LIMIT,
   DEFAULT_DEADLINE_MS,
-  DEFAULT_HEALTH_WAIT_MS,
   DEFAULT_KEEP_PER_HOOK,
   DEFAULT_NAMESPACE,
   DEFAULT_RETENTION_TTL_MS,
   DEFAULT_RUNNER_IMAGE,
   MAX_DEADLINE_MS,
-  TRIGGER_VARIABLES,
 } from "./build.js";
 export { formatInstancePath, formatProblem, SpecError, type SpecProblem } from "./problems.js";
 

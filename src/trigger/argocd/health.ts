@@ -12,7 +12,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { Logger } from "pino";
 import { RestClient } from "../../k8s/rest.js";
-import type { ArgoCDOperation } from "./index.js";
+import type { ArgoCDOperation } from "./operation.js";
 
 const POLL_MS = 2_000;
 
