@@ -1,6 +1,7 @@
 // Every trigger kind, in the order hooks.yaml's schema and messages list them. A kind is a folder
-// whose index.ts default-exports its TriggerKind (kind.ts), and one line here: nothing else in the
-// program names a kind, and the Trigger type is the union of what the kinds here build.
+// whose index.ts default-exports its TriggerKind (kind.ts) and exports the type of the trigger it
+// builds, and one line here: nothing else in the program names a kind, and the Trigger type is
+// the union of what the kinds here build.
 import type { TriggerKind } from "./kind.js";
 
 // One kind a line, each its folder's default export (a dynamic import keeps the entry one line).
