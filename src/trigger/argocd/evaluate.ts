@@ -11,6 +11,8 @@
 //   "a:<startedAt>|<json keys>"     while the operation started at <startedAt> ran, its result
 //                                   said it wrote these resources (a wave, a failed attempt);
 //                                   the final result alone may not say so any more.
+// Identity: `<uid>/<startedAt>/<key>` for a finished operation, `<uid>/<startedAt>/running-<hash>`
+// for what a running one wrote, else the event id.
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import {
   describeValue,
@@ -97,9 +99,15 @@ function selectionMismatch(trigger: ArgoCDTrigger, metadata: Record<string, unkn
   return undefined;
 }
 
+/** What the event carries, read once. */
+interface Read {
+  data: Partial<ResourceEvent["data"]>;
+  app: IApplication | undefined;
+  old: IApplication | undefined;
+}
+
 /** The selection: the skip for an event the hook does not act on, or the Application it does. */
-function selection(trigger: ArgoCDTrigger, event: ResourceEvent, outcome: Outcome): Evaluation | Selected {
-  const data = eventData(event);
+function selection(trigger: ArgoCDTrigger, { data, app, old }: Read, outcome: Outcome): Evaluation | Selected {
   if (data.group !== "argoproj.io" || data.resource !== "applications")
     return skips(
       outcome,
@@ -109,7 +117,6 @@ function selection(trigger: ArgoCDTrigger, event: ResourceEvent, outcome: Outcom
   const type = data.type;
   if (type !== "ADD" && type !== "UPDATE" && type !== "DELETE")
     return skips(outcome, "event_type", `event type ${describeValue(type)} is not ADD, UPDATE or DELETE`);
-  const app = objectOf(data.body) as IApplication | undefined;
   if (!app) return skips(outcome, "no_object", "the event carries no Application");
   const metadata = metadataOf(app as never);
   const mismatch = selectionMismatch(trigger, metadata);
@@ -117,7 +124,6 @@ function selection(trigger: ArgoCDTrigger, event: ResourceEvent, outcome: Outcom
   const name = (metadata.name as string | undefined) ?? "";
   if (type === "DELETE")
     return skips(outcome, "deleted", `Application ${name} was deleted: forgetting its operations`, "forget");
-  const old = objectOf(data.oldBody) as IApplication | undefined;
   if (type === "UPDATE" && !old) return skips(outcome, "no_object", "the UPDATE event carries no old Application");
   return { type, app, old, metadata, name };
 }
@@ -284,7 +290,7 @@ export function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx
     },
   };
   try {
-    const selected = selection(trigger, event, outcome);
+    const selected = selection(trigger, { data, app, old }, outcome);
     if (!("app" in selected)) return selected;
     const state = checkedState(selected.app, "");
     if (!state) return skips(outcome, "not_finished", "no sync operation");
