@@ -9,7 +9,9 @@ import { isMarker, type HookRun } from "../runner/hookrun.js";
 import { RunIndex } from "../runner/run-index.js";
 import { compareRuns } from "../runner/run-order.js";
 import { MemoryRunStore } from "../runner/store/memory.js";
-import { evaluate, type KubeObject, type SkipReasonCode } from "../trigger/index.js";
+import { evaluate, triggerKind, type KubeObject, type SelectorPart, type SkipReasonCode } from "../trigger/index.js";
+
+export type { SelectorPart } from "../trigger/index.js";
 
 /** What explain needs from the API server: RestClient's request (src/k8s/rest.ts). */
 export interface ApiReader {
@@ -32,13 +34,6 @@ export interface ExplainOptions {
   pair?: { oldObject: KubeObject; object: KubeObject };
   /** How many recent runs to list (default 10). */
   recent?: number;
-}
-
-export interface SelectorPart {
-  part: string;
-  wants: string;
-  actual: string;
-  matches: boolean;
 }
 
 export interface RunSummary {
@@ -90,7 +85,8 @@ function apiPath(
   name: string,
 ): string {
   const base = watch.group ? `/apis/${watch.group}/${watch.version}` : `/api/${watch.version}`;
-  return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ""}/${watch.resource}/${encodeURIComponent(name)}`;
+  const inNamespace = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${inNamespace}/${watch.resource}/${encodeURIComponent(name)}`;
 }
 
 function errorText(err: unknown): string {
@@ -107,7 +103,6 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
   const trigger = hook.trigger;
   const parts: SelectorPart[] = [];
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
-  const name = typeof metadata.name === "string" ? metadata.name : "";
   const labels =
     metadata.labels && typeof metadata.labels === "object" ? (metadata.labels as Record<string, unknown>) : {};
   if (trigger.watch.namespace)
@@ -117,17 +112,7 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
       actual: namespace || "(none)",
       matches: namespace === trigger.watch.namespace,
     });
-  const wantedName = trigger.kind === "resource" ? trigger.name : trigger.application;
-  if (wantedName !== undefined)
-    parts.push({ part: "name", wants: wantedName, actual: name, matches: name === wantedName });
-  if (trigger.kind === "resource" && trigger.namePrefix !== undefined) {
-    parts.push({
-      part: "namePrefix",
-      wants: trigger.namePrefix,
-      actual: name,
-      matches: name.startsWith(trigger.namePrefix),
-    });
-  }
+  parts.push(...triggerKind(trigger).selectorParts(trigger, metadata));
   for (const [key, value] of Object.entries(trigger.watch.labels)) {
     const actual = labels[key];
     parts.push({
@@ -141,13 +126,11 @@ function selectorParts(hook: Hook, metadata: Record<string, unknown>): SelectorP
 }
 
 function describeWatch(hook: Hook): string {
-  const w = hook.trigger.watch;
+  const trigger = hook.trigger;
+  const w = trigger.watch;
   const gvr = `${w.group ? `${w.group}/` : ""}${w.version}/${w.resource}`;
-  const extra =
-    hook.trigger.kind === "resource"
-      ? `, events ${hook.trigger.events.join(", ")}${hook.trigger.changed ? `, changed ${hook.trigger.changed.map((p) => p.source).join(", ")}` : ""}`
-      : ", Argo CD sync results";
-  return `${gvr} in ${w.namespace || "all namespaces"}${extra}${hook.trigger.when ? `, when ${hook.trigger.when.source}` : ""}`;
+  const when = trigger.when ? `, when ${trigger.when.source}` : "";
+  return `${gvr} in ${w.namespace || "all namespaces"}, ${triggerKind(trigger).describe(trigger)}${when}`;
 }
 
 function summarize(run: HookRun): RunSummary {
@@ -164,8 +147,9 @@ function summarize(run: HookRun): RunSummary {
   };
 }
 
-export async function explain(options: ExplainOptions): Promise<Explanation> {
-  const { hookSet, api } = options;
+/** The hook and the object `--object` names; ExplainError when either is not what it should be. */
+function target(options: ExplainOptions): { hook: Hook; namespace: string | undefined; name: string } {
+  const { hookSet } = options;
   const hook = hookSet.hooks.find((h) => h.name === options.hook);
   if (!hook)
     throw new ExplainError(
@@ -178,70 +162,130 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
     throw new ExplainError(
       `--object ${JSON.stringify(options.object)}: expected <namespace>/<name> (or <name> for a cluster-scoped object)`,
     );
-  const runnerNamespace = options.runnerNamespace ?? hookSet.namespace;
-  const path = apiPath(hook.trigger.watch, namespace, name);
+  return { hook, namespace, name };
+}
 
-  const explanation: Explanation = {
-    hook: hook.name,
-    watches: describeWatch(hook),
-    path,
-    object: null,
-    selector: [],
-    runnerNamespace,
-    lastHandled: null,
-    runs: [],
-    decision: null,
-  };
-
-  let live: KubeObject | undefined;
+/** Reads the live object into the explanation (or why it could not be read); undefined when it could not. */
+async function readObject(
+  options: ExplainOptions,
+  hook: Hook,
+  name: string,
+  explanation: Explanation,
+): Promise<KubeObject | undefined> {
+  const path = explanation.path;
+  let live: KubeObject | null;
   try {
-    live = await api.request<KubeObject>("GET", path);
+    live = await options.api.request<KubeObject | null>("GET", path);
   } catch (err) {
     explanation.objectError =
       statusOf(err) === 404
         ? `not found: no ${hook.trigger.watch.resource} ${options.object} (GET ${path})`
         : errorText(err);
+    return undefined;
   }
-  const metadata = (live?.metadata ?? {}) as Record<string, unknown>;
-  if (live) {
-    explanation.object = {
-      apiVersion: String(live.apiVersion ?? ""),
-      kind: String(live.kind ?? ""),
-      ...(typeof metadata.namespace === "string" ? { namespace: metadata.namespace } : {}),
-      name: String(metadata.name ?? name),
-      ...(typeof metadata.uid === "string" ? { uid: metadata.uid } : {}),
-      ...(typeof metadata.resourceVersion === "string" ? { resourceVersion: metadata.resourceVersion } : {}),
-    };
-    explanation.selector = selectorParts(hook, metadata);
+  // An answer without a body is no object either.
+  if (!live) return undefined;
+  const metadata = (live.metadata ?? {}) as Record<string, unknown>;
+  explanation.object = {
+    apiVersion: String(live.apiVersion ?? ""),
+    kind: String(live.kind ?? ""),
+    ...(typeof metadata.namespace === "string" ? { namespace: metadata.namespace } : {}),
+    name: String(metadata.name ?? name),
+    ...(typeof metadata.uid === "string" ? { uid: metadata.uid } : {}),
+    ...(typeof metadata.resourceVersion === "string" ? { resourceVersion: metadata.resourceVersion } : {}),
+  };
+  explanation.selector = selectorParts(hook, metadata);
+  return live;
+}
+
+/**
+ * The hook's HookRuns in a store the runner's RunIndex reads (markers and the object's runs), and
+ * the object's runs; why they could not be read goes into the explanation.
+ */
+async function readRuns(
+  options: ExplainOptions,
+  hook: Hook,
+  uid: unknown,
+  explanation: Explanation,
+): Promise<{ store: MemoryRunStore; objectRuns: HookRun[] }> {
+  const store = new MemoryRunStore();
+  const ofObject = (run: HookRun) => typeof uid === "string" && run.spec?.object?.uid === uid;
+  const namespace = explanation.runnerNamespace;
+  try {
+    const list = await options.api.request<{ items?: HookRun[] }>(
+      "GET",
+      `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(namespace)}/${HOOKRUN_PLURAL}`,
+      {
+        query: { labelSelector: `${LABEL_HOOKSET}=${options.hookSet.name},${LABEL_HOOK}=${hook.name}` },
+      },
+    );
+    const items = Array.isArray(list.items) ? list.items : [];
+    // Only what the index reads: a marker, or a run of this object.
+    for (const run of items) if (isMarker(run) || ofObject(run)) await store.create(run);
+    return { store, objectRuns: items.filter((run) => !isMarker(run) && ofObject(run)) };
+  } catch (err) {
+    explanation.runsError =
+      statusOf(err) === 404
+        ? `no HookRuns in namespace ${namespace} (is the runner deployed there? --runner-namespace)`
+        : errorText(err);
+    return { store, objectRuns: [] };
   }
+}
+
+/** The decision, as the runner's Acceptor makes it: evaluate() with the memory and first-served time. */
+function addDecision(
+  options: ExplainOptions,
+  hook: Hook,
+  live: KubeObject | undefined,
+  handled: { memory?: { fingerprint: string }; firstServed?: string },
+  explanation: Explanation,
+): void {
+  let input: SimulationInput | undefined;
+  let basis: string;
+  if (options.pair) {
+    input = { type: "UPDATE", object: options.pair.object, oldObject: options.pair.oldObject };
+    basis = "the given old/new pair (an UPDATE), against what the hook last handled";
+  } else {
+    input = live ? { type: "ADD", object: live } : undefined;
+    basis = "the live object against the last handled state (as the runner judges it when the event source replays it)";
+  }
+  if (!input) return;
+  const evaluation = evaluate(hook.trigger, eventFor(input, "explain"), {
+    ...(handled.memory ? { memory: { fingerprint: handled.memory.fingerprint } } : {}),
+    ...(handled.firstServed ? { hookFirstServedAt: handled.firstServed } : {}),
+  });
+  const { decision } = evaluation;
+  explanation.decision = {
+    basis,
+    fires: decision.fires,
+    reason: decision.reason,
+    ...(decision.fires ? {} : { code: decision.code }),
+  };
+  if (evaluation.fingerprint) explanation.fingerprint = evaluation.fingerprint;
+}
+
+export async function explain(options: ExplainOptions): Promise<Explanation> {
+  const { hook, namespace, name } = target(options);
+  const explanation: Explanation = {
+    hook: hook.name,
+    watches: describeWatch(hook),
+    path: apiPath(hook.trigger.watch, namespace, name),
+    object: null,
+    selector: [],
+    runnerNamespace: options.runnerNamespace ?? options.hookSet.namespace,
+    lastHandled: null,
+    runs: [],
+    decision: null,
+  };
+  const live = await readObject(options, hook, name, explanation);
 
   // The hook's HookRuns: the same index the runner builds, so memory and first-served match its view.
-  const store = new MemoryRunStore();
+  const metadata = (live?.metadata ?? {}) as Record<string, unknown>;
   const uid =
     typeof metadata.uid === "string"
       ? metadata.uid
       : (options.pair?.object.metadata as { uid?: unknown } | undefined)?.uid;
-  let objectRuns: HookRun[] = [];
-  try {
-    const list = await api.request<{ items?: HookRun[] }>(
-      "GET",
-      `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(runnerNamespace)}/${HOOKRUN_PLURAL}`,
-      {
-        query: { labelSelector: `${LABEL_HOOKSET}=${hookSet.name},${LABEL_HOOK}=${hook.name}` },
-      },
-    );
-    const items = Array.isArray(list.items) ? list.items : [];
-    for (const run of items) {
-      // Only what the index reads: a marker, or a run of this object.
-      if (isMarker(run) || (typeof uid === "string" && run.spec?.object?.uid === uid)) await store.create(run);
-    }
-    objectRuns = items.filter((run) => !isMarker(run) && typeof uid === "string" && run.spec?.object?.uid === uid);
-  } catch (err) {
-    explanation.runsError =
-      statusOf(err) === 404
-        ? `no HookRuns in namespace ${runnerNamespace} (is the runner deployed there? --runner-namespace)`
-        : errorText(err);
-  }
+  const { store, objectRuns } = await readRuns(options, hook, uid, explanation);
   const index = new RunIndex(store);
   const firstServed = index.firstServed(hook.name);
   if (firstServed) explanation.firstServedAt = firstServed;
@@ -259,76 +303,60 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
     .sort((a, b) => compareRuns(b, a))
     .slice(0, options.recent ?? 10)
     .map(summarize);
-
-  // The decision, as the runner's Acceptor makes it: evaluate() with the memory and first-served time.
-  let input: SimulationInput | undefined;
-  let basis: string;
-  if (options.pair) {
-    input = { type: "UPDATE", object: options.pair.object, oldObject: options.pair.oldObject };
-    basis = "the given old/new pair (an UPDATE), against what the hook last handled";
-  } else {
-    input = live ? { type: "ADD", object: live } : undefined;
-    basis = "the live object against the last handled state (as the runner judges it when the event source replays it)";
-  }
-  if (input) {
-    const evaluation = evaluate(hook.trigger, eventFor(input, "explain"), {
-      ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}),
-      ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
-    });
-    const { decision } = evaluation;
-    explanation.decision = {
-      basis,
-      fires: decision.fires,
-      reason: decision.reason,
-      ...(decision.fires ? {} : { code: decision.code }),
-    };
-    if (evaluation.fingerprint) explanation.fingerprint = evaluation.fingerprint;
-  }
+  const handled = { ...(memory ? { memory } : {}), ...(firstServed ? { firstServed } : {}) };
+  addDecision(options, hook, live, handled, explanation);
   return explanation;
+}
+
+function objectLines(e: Explanation): string[] {
+  if (!e.object) return [`object: ${e.objectError ?? "not read"}`];
+  const o = e.object;
+  const lines = [
+    `object ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} ` +
+      `(uid ${o.uid ?? "?"}, resourceVersion ${o.resourceVersion ?? "?"})`,
+  ];
+  if (e.selector.length === 0) lines.push("selector: every object of the watched resource");
+  else {
+    lines.push("selector:");
+    for (const p of e.selector)
+      lines.push(`  ${p.matches ? "matches " : "MISMATCH"}  ${p.part}: wants ${p.wants}, object has ${p.actual}`);
+  }
+  return lines;
+}
+
+function memoryLines(e: Explanation): string[] {
+  if (e.runsError) return [`HookRuns: ${e.runsError}`];
+  const last = e.lastHandled;
+  return [
+    `first served: ${e.firstServedAt ?? "no marker (the runner has not served this hook yet)"}`,
+    last
+      ? `last handled: fingerprint ${last.fingerprint} (run ${last.run}, ${last.phase}, accepted ${last.acceptedAt})`
+      : "last handled: nothing (no HookRun of this hook for this object)",
+  ];
+}
+
+function runLines(e: Explanation): string[] {
+  if (e.runs.length === 0) return [];
+  const lines = [`recent HookRuns in ${e.runnerNamespace} (newest first):`];
+  for (const r of e.runs) {
+    const why = [r.reason, r.message].filter(Boolean).join(": ");
+    lines.push(`  ${r.name}  ${r.phase}  ${r.acceptedAt}${why ? `  ${why}` : ""}`);
+    for (const s of r.failedSteps) lines.push(`    step ${s.name} failed: ${s.error}`);
+  }
+  return lines;
 }
 
 /** The explanation as people read it. */
 export function formatExplanation(e: Explanation): string {
-  const lines: string[] = [];
-  lines.push(`hook ${e.hook}: ${e.watches}`);
-  if (e.object) {
-    const o = e.object;
-    lines.push(
-      `object ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} (uid ${o.uid ?? "?"}, resourceVersion ${o.resourceVersion ?? "?"})`,
-    );
-  } else {
-    lines.push(`object: ${e.objectError ?? "not read"}`);
-  }
-  if (e.object) {
-    if (e.selector.length === 0) lines.push("selector: every object of the watched resource");
-    else {
-      lines.push("selector:");
-      for (const p of e.selector)
-        lines.push(`  ${p.matches ? "matches " : "MISMATCH"}  ${p.part}: wants ${p.wants}, object has ${p.actual}`);
-    }
-  }
-  if (e.runsError) lines.push(`HookRuns: ${e.runsError}`);
-  else {
-    lines.push(`first served: ${e.firstServedAt ?? "no marker (the runner has not served this hook yet)"}`);
-    lines.push(
-      e.lastHandled
-        ? `last handled: fingerprint ${e.lastHandled.fingerprint} (run ${e.lastHandled.run}, ${e.lastHandled.phase}, accepted ${e.lastHandled.acceptedAt})`
-        : "last handled: nothing (no HookRun of this hook for this object)",
-    );
-  }
+  const lines = [`hook ${e.hook}: ${e.watches}`, ...objectLines(e), ...memoryLines(e)];
   if (e.fingerprint) lines.push(`fingerprint now: ${e.fingerprint}`);
-  if (e.runs.length > 0) {
-    lines.push(`recent HookRuns in ${e.runnerNamespace} (newest first):`);
-    for (const r of e.runs) {
-      const why = [r.reason, r.message].filter(Boolean).join(": ");
-      lines.push(`  ${r.name}  ${r.phase}  ${r.acceptedAt}${why ? `  ${why}` : ""}`);
-      for (const s of r.failedSteps) lines.push(`    step ${s.name} failed: ${s.error}`);
-    }
-  }
-  if (e.decision)
+  lines.push(...runLines(e));
+  if (e.decision) {
+    const code = e.decision.code ? ` [${e.decision.code}]` : "";
     lines.push(
       `decision for ${e.decision.basis}:`,
-      `  ${e.decision.fires ? "FIRES" : "skips"}  ${e.decision.reason}${e.decision.code ? ` [${e.decision.code}]` : ""}`,
+      `  ${e.decision.fires ? "FIRES" : "skips"}  ${e.decision.reason}${code}`,
     );
+  }
   return `${lines.join("\n")}\n`;
 }

@@ -11,9 +11,9 @@ import {
 } from "../expr/cel.js";
 import { parseTemplate, templateStrings } from "../expr/template.js";
 import { stepTypeByName, stepTypes } from "../steps/registry.js";
-import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/index.js";
+import { beforeStepsBudgetMs, triggerKinds, triggerVariables, type TriggerKind } from "../trigger/index.js";
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
-import { checkChangedPaths, checkInlineHeaders, checkInnerTimeouts, checkResourceVersion } from "./checks.js";
+import { checkInlineHeaders, checkInnerTimeouts } from "./checks.js";
 import { parseDuration } from "./duration.js";
 import {
   DEFAULT_DEADLINE_MS,
@@ -37,16 +37,6 @@ import type {
   StepSpec,
   Trigger,
 } from "./types.js";
-
-export { DEFAULT_ARGOCD_NAMESPACE } from "../trigger/argocd/index.js";
-/** How long an Argo CD hook with healthy: true waits for health when the hook sets no timeout. */
-export const DEFAULT_HEALTH_WAIT_MS = 10 * 60_000;
-
-/** Variables a trigger condition may read, by trigger kind (owned by the kinds in src/trigger). */
-export const TRIGGER_VARIABLES = {
-  resource: triggerVariables("resource"),
-  argocd: triggerVariables("argocd"),
-} as const;
 
 /** CEL cost limit per evaluation when the HookSet sets none: the expression engine's own default. */
 export { DEFAULT_CEL_COST_LIMIT } from "../expr/cel.js";
@@ -166,13 +156,11 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
     }
     const celCostLimit = doc.spec.limits?.celCost ?? DEFAULT_CEL_COST_LIMIT;
     const trigger = buildTrigger(hookDoc, at, reporter, celCostLimit);
-    checkResourceVersion(hookDoc.on, [...at, "on"], reporter);
-    checkChangedPaths(hookDoc.on, [...at, "on"], reporter);
     const deadlineMs = hookDoc.deadline !== undefined ? parseDuration(hookDoc.deadline) : DEFAULT_DEADLINE_MS;
     if (deadlineMs > MAX_DEADLINE_MS)
       reporter.at([...at, "deadline"], `expected at most 168h (7 days), got ${hookDoc.deadline}`);
     if (deadlineMs <= 0) reporter.at([...at, "deadline"], `expected a positive duration, got ${hookDoc.deadline}`);
-    const steps = buildSteps(hookDoc.steps, at, trigger?.kind ?? "resource", reporter);
+    const steps = buildSteps(hookDoc.steps, at, triggerVariables(trigger), reporter);
     if (trigger) {
       hooks.push({
         name: hookDoc.name,
@@ -182,8 +170,7 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
         timeoutMs:
           hookDoc.timeout !== undefined
             ? parseDuration(hookDoc.timeout)
-            : steps.reduce((sum, step) => sum + stepBudgetMs(step), 0) +
-              (trigger.kind === "argocd" && trigger.healthy ? DEFAULT_HEALTH_WAIT_MS : 0),
+            : steps.reduce((sum, step) => sum + stepBudgetMs(step), 0) + beforeStepsBudgetMs(trigger),
         concurrency: hookDoc.concurrency ?? "queue",
         deadlineMs,
       });
@@ -220,6 +207,9 @@ function buildTrigger(
   const kinds = Object.values(triggerKinds) as TriggerKind[];
   const keys = kindKeys();
   const given = kinds.filter((_, i) => on[keys[i]!] !== undefined);
+  const report = (path: Segment[], message: string, key?: string) => reporter.at(path, message, key);
+  // Each kind given checks its own fields, also when the hook gives two.
+  for (const kind of given) kind.check?.(hookDoc.on, { at, report });
   if (given.length > 1) {
     reporter.at(at, `give one of ${given.map((k) => Object.keys(k.schema)[0]).join(" or ")}, not both`);
     return undefined;
@@ -239,7 +229,7 @@ function buildTrigger(
   }
   return kind.build(hookDoc.on, {
     at,
-    report: (path, message, key) => reporter.at(path, message, key),
+    report,
     when: () => {
       if (on.when === undefined) return undefined;
       const compiled = compileAt(reporter, [...at, "when"], on.when as string, kind.variables, true);
@@ -253,7 +243,7 @@ const STEP_FIELDS = new Set(["name", "if", "timeout", "retries"]);
 function buildSteps(
   stepDocs: StepDocument[],
   hookAt: Segment[],
-  triggerKind: Trigger["kind"],
+  scopeVariables: readonly string[],
   reporter: Reporter,
 ): StepSpec[] {
   const steps: StepSpec[] = [];
@@ -276,7 +266,7 @@ function buildSteps(
     const type = typeKeys[0]!;
     const stepType = stepTypeByName(type);
     const config = stepDoc[type];
-    const variables = [...TRIGGER_VARIABLES[triggerKind], "steps"];
+    const variables = [...scopeVariables, "steps"];
     // Templates and conditions may only read outputs of steps that ran before this one.
     const checkReferences = (path: Segment[], expr: CompiledExpression): void => {
       for (const ref of expr.stepReferences) {

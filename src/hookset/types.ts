@@ -1,14 +1,11 @@
 // The hooks.yaml document as written (HookSet*) and as the rest of the program uses it after
 // loading (Hook, Trigger, StepSpec): defaults applied, expressions compiled, paths parsed.
 import type { CompiledExpression } from "../expr/cel.js";
-import type { FieldPath } from "./paths.js";
+import type { Trigger } from "../trigger/registry.js";
 
 import { API_VERSION } from "../model/constants.js";
 export { API_VERSION };
 export const KIND = "HookSet";
-
-export type ResourceEventKind = "add" | "update" | "delete";
-export type SyncPhase = "Succeeded" | "Failed" | "Error";
 
 export interface SecretKeySelector {
   name: string;
@@ -48,43 +45,12 @@ export interface HookDocument {
   timeout?: string;
   concurrency?: Concurrency;
   deadline?: string;
-  on: {
-    resource?: ResourceSelectorDocument;
-    events?: ResourceEventKind[];
-    changed?: string[];
-    argocd?: ArgoCDTriggerDocument;
-    when?: string;
-  };
+  on: TriggerDocument;
   steps: StepDocument[];
 }
 
-export interface ResourceSelectorDocument {
-  group?: string;
-  version: string;
-  resource: string;
-  namespace?: string;
-  name?: string;
-  namePrefix?: string;
-  labels?: Record<string, string>;
-}
-
-export interface ArgoCDResourceMatch {
-  group?: string;
-  kind: string;
-  namespace?: string;
-  name?: string;
-  namePrefix?: string;
-}
-
-export interface ArgoCDTriggerDocument {
-  application?: string;
-  labels?: Record<string, string>;
-  namespace?: string;
-  resources: ArgoCDResourceMatch[];
-  changedOnly?: boolean;
-  phases?: SyncPhase[];
-  healthy?: boolean;
-}
+/** A hook's `on`: `when`, and the fields of one trigger kind (its schema owns them, src/trigger/<kind>). */
+export type TriggerDocument = { when?: string; [field: string]: unknown };
 
 export interface StepDocument {
   name: string;
@@ -94,7 +60,7 @@ export interface StepDocument {
   [type: string]: unknown;
 }
 
-/** The watch a resource hook needs; hooks with equal keys share one EventSource entry. */
+/** The watch a hook needs; hooks with equal keys share one EventSource entry. */
 export interface WatchSelector {
   group: string;
   version: string;
@@ -104,28 +70,8 @@ export interface WatchSelector {
   labels: Record<string, string>;
 }
 
-export interface ResourceTrigger {
-  kind: "resource";
-  watch: WatchSelector;
-  name?: string;
-  namePrefix?: string;
-  events: ResourceEventKind[];
-  changed?: FieldPath[];
-  when?: CompiledExpression;
-}
-
-export interface ArgoCDTrigger {
-  kind: "argocd";
-  watch: WatchSelector;
-  application?: string;
-  resources: ArgoCDResourceMatch[];
-  changedOnly: boolean;
-  phases: SyncPhase[];
-  healthy: boolean;
-  when?: CompiledExpression;
-}
-
-export type Trigger = ResourceTrigger | ArgoCDTrigger;
+/** The union of every registered kind's trigger (src/trigger/registry.ts). */
+export type { Trigger };
 
 export interface StepSpec {
   name: string;
@@ -141,7 +87,10 @@ export interface Hook {
   description?: string;
   trigger: Trigger;
   steps: StepSpec[];
-  /** Upper bound of one run: given, or every step's attempts, timeouts and backoff (plus the health wait). */
+  /**
+   * Upper bound of one run: given, or every step's attempts, timeouts and backoff, plus the
+   * trigger's beforeSteps budget.
+   */
   timeoutMs: number;
   /** queue (default): one run per object at a time, in order; replace: a newer change supersedes; parallel. */
   concurrency: Concurrency;

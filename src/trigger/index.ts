@@ -1,10 +1,10 @@
 // Trigger semantics for every trigger kind behind one interface (kind.ts) and a registry: the
-// runner calls evaluate() and beforeSteps(), simulate calls evaluate()/decide(), the generator
-// reads watchesOf(), eventTypesOf() and watchFilterScript().
+// hookset loader builds triggers, the runner calls evaluate() and beforeSteps(), simulate and
+// explain call evaluate(), the generator reads watchesOf(), eventTypesOf() and watchFilter().
 import type { Trigger } from "../hookset/types.js";
 import type { Decision, ResourceEvent } from "./event.js";
 import type { BeforeStepsContext, EvaluateContext, Evaluation, EventType } from "./kind.js";
-import { watchFilterScript } from "./lua.js";
+import { watchFilterScript, type LuaFilterEntry } from "./lua.js";
 import { triggerKind, triggerKinds } from "./registry.js";
 import type { WatchPlan } from "./watch.js";
 
@@ -16,14 +16,14 @@ export type {
   Evaluation,
   EventType,
   HookMemory,
-  LuaFilterEntry,
   ObjectRef,
   Remember,
+  SelectorPart,
   TriggerKind,
 } from "./kind.js";
+export type { LuaFilterEntry } from "./lua.js";
 export { triggerKind, triggerKinds } from "./registry.js";
 export { watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js";
-export { SEEN } from "./resource/index.js";
 
 /** Evaluates one hook's trigger for one event. Never throws. */
 export function evaluate(trigger: Trigger, event: ResourceEvent, ctx: EvaluateContext = {}): Evaluation {
@@ -35,7 +35,7 @@ export function decide(trigger: Trigger, event: ResourceEvent, ctx: EvaluateCont
   return evaluate(trigger, event, ctx).decision;
 }
 
-/** Runs the kind's work before the steps (argocd `healthy: true`); a no-op for kinds without. */
+/** Runs the kind's work before the steps; a no-op for kinds without. */
 export async function beforeSteps(
   trigger: Trigger,
   scope: Record<string, unknown>,
@@ -45,14 +45,19 @@ export async function beforeSteps(
   if (kind.beforeSteps) await kind.beforeSteps(trigger, scope, ctx);
 }
 
-/** Whether the trigger has work before its steps (for budgets and docs). */
-export function hasBeforeSteps(trigger: Trigger): boolean {
-  return trigger.kind === "argocd" && trigger.healthy;
+/** How long the kind's work before the steps may take, for the run's budget (0: none). */
+export function beforeStepsBudgetMs(trigger: Trigger): number {
+  return triggerKind(trigger).beforeStepsBudgetMs?.(trigger) ?? 0;
 }
 
-/** Variables `when`, `if` and templates may read for this kind. */
-export function triggerVariables(kind: Trigger["kind"]): readonly string[] {
-  return triggerKinds[kind].variables;
+/**
+ * Variables `when`, `if` and templates may read in a hook with this trigger; without one (the
+ * hook names no kind, or two), those every kind offers.
+ */
+export function triggerVariables(trigger: Trigger | undefined): readonly string[] {
+  if (trigger) return triggerKind(trigger).variables;
+  const [first, ...others] = Object.values(triggerKinds).map((k) => k.variables);
+  return (first ?? []).filter((v) => others.every((vars) => vars.includes(v)));
 }
 
 /** The event types a watch must deliver: the union over its hooks. */
@@ -62,12 +67,17 @@ export function eventTypesOf(watch: WatchPlan): EventType[] {
   return (["ADD", "UPDATE", "DELETE"] as const).filter((t) => types.has(t));
 }
 
+function filterEntry(trigger: Trigger): LuaFilterEntry {
+  const kind = triggerKind(trigger);
+  return { filter: kind.luaFilter, data: kind.filterRow(trigger) };
+}
+
 /** The Sensor dependency's Lua filter for a watch: a table of its hooks and one function per kind. */
 export function watchFilter(watch: WatchPlan): string {
-  return watchFilterScript(watch.hooks.map((hook) => triggerKind(hook.trigger).filterEntry(hook.trigger)));
+  return watchFilterScript(watch.hooks.map((hook) => filterEntry(hook.trigger)));
 }
 
 /** The filter for a single trigger, as if its hook were alone on its watch (tests, simulate). */
 export function sensorFilterScript(trigger: Trigger): string {
-  return watchFilterScript([triggerKind(trigger).filterEntry(trigger)]);
+  return watchFilterScript([filterEntry(trigger)]);
 }

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
-import type { ArgoCDTrigger } from "../../src/hookset/types.js";
+import type { ArgoCDTrigger } from "../../src/trigger/argocd/index.js";
 import type { Evaluation } from "../../src/trigger/kind.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
 import { evaluate, sensorFilterScript } from "../../src/trigger/index.js";

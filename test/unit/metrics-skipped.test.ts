@@ -2,7 +2,7 @@
 // HTTP. The label is the reason's code, never its text.
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ArgoCDTrigger } from "../../src/hookset/types.js";
+import type { ArgoCDTrigger } from "../../src/trigger/argocd/index.js";
 import { resourceEventRequest } from "../../src/testing/index.js";
 import { eventFor } from "../../src/simulate.js";
 import { evaluate, SKIP_REASON_CODES, type Decision } from "../../src/trigger/index.js";

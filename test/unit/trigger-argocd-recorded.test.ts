@@ -4,7 +4,7 @@
 // (test/helpers/argocd-fixtures.ts), as the runner would see it.
 import { describe, expect, it } from "vitest";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
-import type { ArgoCDTrigger } from "../../src/hookset/types.js";
+import type { ArgoCDTrigger } from "../../src/trigger/argocd/index.js";
 import {
   operationOf,
   resourceChange,

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { resourceChange, type ArgoCDOperation, type MatchedResource } from "../../src/trigger/argocd/index.js";
 import { evaluate, sensorFilterScript, type EvaluateContext } from "../../src/trigger/index.js";
 import type { KubeObject, ResourceEvent } from "../../src/trigger/event.js";
-import type { ArgoCDTrigger } from "../../src/hookset/types.js";
+import type { ArgoCDTrigger } from "../../src/trigger/argocd/index.js";
 import { simulate } from "../../src/simulate.js";
 import { application, appUpdate, resourceResult, REVISION } from "../helpers/applications.js";
 import { runLuaFilter } from "../helpers/lua-filter.js";

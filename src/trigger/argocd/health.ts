@@ -12,7 +12,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { Logger } from "pino";
 import { RestClient } from "../../k8s/rest.js";
-import type { ArgoCDOperation } from "./index.js";
+import type { ArgoCDOperation } from "./operation.js";
 
 const POLL_MS = 2_000;
 
@@ -39,6 +39,30 @@ export function healthyAfterOperation(app: IApplication, operation: ArgoCDOperat
   return true;
 }
 
+/** Waits one poll interval (never past the deadline), then reads the Application; `aborted` says why it stopped. */
+async function pollOnce(
+  rest: RestClient,
+  path: string,
+  deadline: number,
+  signal: AbortSignal,
+  aborted: () => Error,
+): Promise<IApplication> {
+  try {
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), undefined, { signal });
+  } catch {
+    throw aborted();
+  }
+  try {
+    return await rest.request<IApplication>("GET", path, {
+      signal,
+      timeoutMs: Math.max(1_000, Math.min(30_000, deadline - Date.now())),
+    });
+  } catch (err) {
+    if (signal.aborted) throw aborted();
+    throw err;
+  }
+}
+
 export async function waitForApplicationHealthy(
   kubeConfig: KubeConfig | undefined,
   app: IApplication,
@@ -51,7 +75,9 @@ export async function waitForApplicationHealthy(
   const rest = new RestClient(kubeConfig);
   const name = app.metadata?.name ?? "";
   const namespace = app.metadata?.namespace ?? "";
-  const path = `/apis/argoproj.io/v1alpha1/namespaces/${encodeURIComponent(namespace)}/applications/${encodeURIComponent(name)}`;
+  const path =
+    `/apis/argoproj.io/v1alpha1/namespaces/${encodeURIComponent(namespace)}` +
+    `/applications/${encodeURIComponent(name)}`;
   const deadline = Date.now() + opts.timeoutMs;
   let last = app.status?.health?.status ?? "unknown";
   const aborted = () =>
@@ -60,21 +86,7 @@ export async function waitForApplicationHealthy(
     );
   while (Date.now() < deadline) {
     if (opts.signal.aborted) throw aborted();
-    try {
-      await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), undefined, { signal: opts.signal });
-    } catch {
-      throw aborted();
-    }
-    let current: IApplication;
-    try {
-      current = await rest.request<IApplication>("GET", path, {
-        signal: opts.signal,
-        timeoutMs: Math.max(1_000, Math.min(30_000, deadline - Date.now())),
-      });
-    } catch (err) {
-      if (opts.signal.aborted) throw aborted();
-      throw err;
-    }
+    const current = await pollOnce(rest, path, deadline, opts.signal, aborted);
     last = `${current.status?.health?.status ?? "unknown"}, reconciled at ${current.status?.reconciledAt ?? "?"}`;
     if (healthyAfterOperation(current, operation)) {
       opts.logger.info({ application: name }, "Application is Healthy");
@@ -82,6 +94,7 @@ export async function waitForApplicationHealthy(
     }
   }
   throw new Error(
-    `Application ${namespace}/${name} was not Healthy after the operation that finished at ${operation.finishedAt ?? "?"} within ${opts.timeoutMs}ms (last health: ${last})`,
+    `Application ${namespace}/${name} was not Healthy after the operation that finished at ` +
+      `${operation.finishedAt ?? "?"} within ${opts.timeoutMs}ms (last health: ${last})`,
   );
 }

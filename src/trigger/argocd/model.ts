@@ -119,9 +119,18 @@ export interface Evidence {
   startedAt: string;
   revision?: string;
   revisions?: string[];
-  /** Resource keys an earlier write of this operation's result said were written (a wave, a failed attempt: the hook's memory). */
+  /**
+   * Resource keys an earlier write of this operation's result said were written (a wave, a
+   * failed attempt: the hook's memory).
+   */
   earlierAttempts: ReadonlySet<string>;
 }
+
+/** Why an entry counts as unchanged when kubectl's word is no verdict (server-side apply, a health message). */
+const UNCHANGED_EVIDENCE: Partial<Record<ResourceChange, string>> = {
+  applied: "server-side applied, and no comparison found it OutOfSync",
+  other: "no verdict in the message, and no comparison found it OutOfSync",
+};
 
 /** Whether the operation really changed one syncResult entry, and why. */
 export function changeVerdict(result: SyncResourceResult, ev: Evidence): ChangeVerdict {
@@ -157,24 +166,19 @@ export function changeVerdict(result: SyncResourceResult, ev: Evidence): ChangeV
     return {
       change,
       changed: true,
-      evidence: `an earlier write of this operation's result said so (a wave before, or a failed attempt; the final result says ${change})`,
+      evidence:
+        "an earlier write of this operation's result said so " +
+        `(a wave before, or a failed attempt; the final result says ${change})`,
     };
   if (outOfSync)
     return {
       change,
       changed: true,
-      evidence: `Argo CD's comparison at the synced revision found it OutOfSync (${change === "other" ? "message replaced by health" : change})`,
+      evidence:
+        "Argo CD's comparison at the synced revision found it OutOfSync " +
+        `(${change === "other" ? "message replaced by health" : change})`,
     };
-  return {
-    change,
-    changed: false,
-    evidence:
-      change === "applied"
-        ? "server-side applied, and no comparison found it OutOfSync"
-        : change === "other"
-          ? "no verdict in the message, and no comparison found it OutOfSync"
-          : `kubectl: ${change}`,
-  };
+  return { change, changed: false, evidence: UNCHANGED_EVIDENCE[change] ?? `kubectl: ${change}` };
 }
 
 /** The operation as requested: a dry run, and whether auto-sync started it to undo drift (self-heal). */
