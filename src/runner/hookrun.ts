@@ -162,3 +162,8 @@ export function setCondition(
   };
   status.conditions = [...status.conditions.filter((c) => c.type !== condition.type), next];
 }
+
+/** The status with this step's record in place of an earlier one of the same step. */
+export function withStep(status: HookRunStatus, step: StepStatus): HookRunStatus {
+  return { ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] };
+}

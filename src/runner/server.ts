@@ -15,7 +15,8 @@ import { Acceptor } from "./accept.js";
 import { isMarker, type HookRun } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import { RunnerMetrics } from "./metrics.js";
-import { NotFoundError, RunQueue, StateError, type RetentionPolicy } from "./queue.js";
+import { RunQueue } from "./queue.js";
+import type { RetentionPolicy } from "./retention.js";
 import { RunIndex } from "./run-index.js";
 import { compareAccepted } from "./run-order.js";
 import { ConflictError, type RunStore } from "./store/types.js";
@@ -140,15 +141,20 @@ export function createRunner(options: RunnerOptions): Runner {
       return next(new RequestError(404, `no run named ${JSON.stringify(String(req.params.name))}`));
     res.json(publicRun(run));
   });
+  /** Runs a Failed run again (queue.retry), after the checks a client is answered 404 or 409 for. */
+  const retry = async (name: string): Promise<HookRun> => {
+    const run = await store.fetch(name);
+    if (!run) throw new RequestError(404, `no hookrun ${name}`);
+    if (run.status.phase !== "Failed")
+      throw new RequestError(409, `hookrun ${name} is ${run.status.phase}; only a Failed run can be retried`);
+    try {
+      return await queue.retry(run);
+    } catch (err) {
+      throw err instanceof ConflictError ? new RequestError(409, err.message) : err;
+    }
+  };
   app.post("/runs/:name/retry", authenticate, (req, res, next) => {
-    queue.retry(String(req.params.name)).then(
-      (run) => res.json(publicRun(run)),
-      (err: unknown) => {
-        if (err instanceof NotFoundError) return next(new RequestError(404, err.message));
-        if (err instanceof StateError || err instanceof ConflictError) return next(new RequestError(409, err.message));
-        next(err);
-      },
-    );
+    retry(String(req.params.name)).then((run) => res.json(publicRun(run)), next);
   });
 
   app.use((_req, _res, next) => next(new RequestError(404, "not found")));
