@@ -5,7 +5,7 @@
 // and is counted as what it is.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { answerJson } from "./http-answer.js";
+import { answerJson, type DrainLimits } from "./http-answer.js";
 import type { RunnerMetrics } from "./metrics.js";
 
 /** The reason label of resource_hooks_requests_rejected_total. */
@@ -205,6 +205,8 @@ export interface AnswerErrorDeps {
   logger: Logger;
   /** Counts the refusal under the error's reason, if it has one. */
   metrics: Pick<RunnerMetrics, "rejected">;
+  /** How much of a body left unread is read (and dropped) so that its sender gets the answer. */
+  drain: DrainLimits;
 }
 
 /** Turns any error of a request into its answer: a status, a reason, a count and a log line. Never throws. */
@@ -225,5 +227,11 @@ export function answerError(err: unknown, req: IncomingMessage, res: ServerRespo
     "request rejected",
   );
   if (res.headersSent || res.destroyed) return;
-  answerJson(req, res, error.status, { error: error.message }, { retryAfterSeconds: error.retryAfterSeconds });
+  answerJson(
+    req,
+    res,
+    error.status,
+    { error: error.message },
+    { retryAfterSeconds: error.retryAfterSeconds, drain: deps.drain },
+  );
 }

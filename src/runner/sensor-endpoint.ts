@@ -19,7 +19,7 @@ import type { Acceptor } from "./accept.js";
 import { bearerError } from "./auth.js";
 import { parseEvent } from "./cloudevent.js";
 import { ContextTooLargeError } from "./hookrun.js";
-import { answerJson } from "./http-answer.js";
+import { answerJson, drainLimits, type DrainLimits } from "./http-answer.js";
 import { answerError, bodyReadError, httpError } from "./http-errors.js";
 import type { RunnerMetrics } from "./metrics.js";
 
@@ -45,9 +45,11 @@ export class SensorEndpoint {
   private inflightBytes = 0;
   /** One body of the largest size must always fit. */
   private readonly maxInflightBytes: number;
+  private readonly drain: DrainLimits;
 
   constructor(private readonly options: SensorEndpointOptions) {
     this.maxInflightBytes = Math.max(options.maxInflightBodyBytes, options.maxBodyBytes);
+    this.drain = drainLimits(options.maxBodyBytes);
   }
 
   /** Requests being read or accepted now. */
@@ -66,7 +68,9 @@ export class SensorEndpoint {
 
   handle(req: IncomingMessage, res: ServerResponse, segments: [string, string]): void {
     const { logger, metrics } = this.options;
-    this.serve(req, res, segments).catch((err: unknown) => answerError(err, req, res, { logger, metrics }));
+    this.serve(req, res, segments).catch((err: unknown) =>
+      answerError(err, req, res, { logger, metrics, drain: this.drain }),
+    );
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, segments: [string, string]): Promise<void> {
@@ -76,11 +80,13 @@ export class SensorEndpoint {
       const event = parseEvent(req.headers, (await this.read(req)).toString("utf8"));
       const result = await this.accept(hooks, event);
       const fired = result.runs.some((r) => r.phase !== "Skipped");
-      answerJson(req, res, fired ? 202 : 200, {
-        ...result,
-        skipped: result.skipped.slice(0, 50),
-        skippedCount: result.skipped.length,
-      });
+      answerJson(
+        req,
+        res,
+        fired ? 202 : 200,
+        { ...result, skipped: result.skipped.slice(0, 50), skippedCount: result.skipped.length },
+        { drain: this.drain },
+      );
     } finally {
       this.pendingRequests--;
       this.inflightBytes -= reserved;

@@ -12,6 +12,7 @@ import { watchesOf } from "../trigger/index.js";
 import { Acceptor } from "./accept.js";
 import { bearerError, tokenDigest as digest } from "./auth.js";
 import { isMarker, type HookRun } from "./hookrun.js";
+import { drainLimits } from "./http-answer.js";
 import { answerError, httpError } from "./http-errors.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import { RunnerMetrics } from "./metrics.js";
@@ -155,7 +156,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
   app.use((_req, _res, next) => next(httpError("route_not_found")));
   // Every error ends as one JSON answer with a reason.
-  const errors = { logger, metrics };
+  const errors = { logger, metrics, drain: drainLimits(maxBody) };
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, errors));
 
   const endpoint = new SensorEndpoint({
