@@ -42,9 +42,8 @@ export class MemoryRunStore implements RunStore {
     const existing = this.runs.get(run.metadata.name);
     if (!existing) throw new ConflictError(`hookrun ${run.metadata.name} no longer exists`);
     if (existing.metadata.resourceVersion !== run.metadata.resourceVersion) {
-      throw new ConflictError(
-        `hookrun ${run.metadata.name} was changed (resourceVersion ${existing.metadata.resourceVersion ?? "?"}, not ${run.metadata.resourceVersion ?? "?"})`,
-      );
+      const [current, given] = [existing.metadata.resourceVersion ?? "?", run.metadata.resourceVersion ?? "?"];
+      throw new ConflictError(`hookrun ${run.metadata.name} was changed (resourceVersion ${current}, not ${given})`);
     }
     const stored: HookRun = {
       ...existing,
