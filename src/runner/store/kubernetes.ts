@@ -43,7 +43,8 @@ export class KubernetesRunStore implements RunStore {
     private readonly logger: Logger,
   ) {
     this.rest = new RestClient(kubeConfig);
-    this.collection = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${encodeURIComponent(namespace)}/${HOOKRUN_PLURAL}`;
+    const version = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}`;
+    this.collection = `${version}/namespaces/${encodeURIComponent(namespace)}/${HOOKRUN_PLURAL}`;
     this.labelSelector = `${LABEL_HOOKSET}=${hookSet}`;
   }
 
@@ -252,7 +253,9 @@ export class KubernetesRunStore implements RunStore {
     if (cached && (compareResourceVersions(run.metadata.resourceVersion, cached.metadata.resourceVersion) ?? 0) < 0)
       return;
     this.cache.set(run.metadata.name, run);
-    this.emit(run, cached ? (change === "added" ? "modified" : change) : "added");
+    // A run already cached was modified, whatever the caller saw; one not cached yet was added.
+    const seen: RunChange = change === "added" ? "modified" : change;
+    this.emit(run, cached ? seen : "added");
   }
 
   private emit(run: HookRun, change: RunChange): void {
