@@ -24,9 +24,10 @@ import { ExpressionError } from "./errors.js";
 
 /**
  * Cost units one evaluation may spend by default. A unit is one element visited in a map or list,
- * one field read, one function call, or ten characters a string function reads or writes. A unit
- * takes 100-300 ns in @bufbuild/cel on one core, so the default stops a runaway expression within
- * about 0.1 s; an ordinary comprehension over 4,000 annotations costs about 10,000.
+ * one field read, one function call, or ten characters a string function reads or writes. The
+ * default stops a runaway expression within a fraction of a second of CPU (README, "Expressions are
+ * bounded"), far above what ordinary expressions spend: a comprehension over 4,000 annotations
+ * costs about 10,000.
  */
 export const DEFAULT_CEL_COST_LIMIT = 500_000;
 

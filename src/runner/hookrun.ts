@@ -107,8 +107,8 @@ export class ContextTooLargeError extends Error {
 
 /**
  * Contexts up to this size are stored as plain JSON. Compressing costs the accept path a zlib
- * stream per run (about 60 % of an accept's CPU for a typical 1–3 KiB pair of objects), and
- * small contexts gain little room from it.
+ * stream per run, more than the rest of an accept for a typical small pair of objects, and small
+ * contexts gain little room from it.
  */
 export const COMPRESS_FROM_BYTES = 16 * 1024;
 

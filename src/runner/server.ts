@@ -58,9 +58,9 @@ export const DEFAULT_MAX_CONCURRENT_RUNS = 32;
 export const DEFAULT_MAX_PENDING_REQUESTS = 64;
 export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * 1024 * 1024;
 export interface Runner {
-  /** Every route but the trigger endpoint. */
+  /** Every route but the sensor endpoint. */
   app: express.Express;
-  /** The request listener: the trigger endpoint, else the express app. */
+  /** The request listener: the sensor endpoint, else the express app. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   metrics: RunnerMetrics;
   queue: RunQueue;

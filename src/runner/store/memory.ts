@@ -81,7 +81,7 @@ function copy<T>(value: T): T {
 
 /**
  * A copy of a run as created: metadata's maps, spec (flat fields plus the flat object reference
- * and context) and status. structuredClone of the whole run was a fifth of an accept's CPU,
+ * and context) and status. structuredClone of the whole run was a large part of an accept's CPU,
  * most of it spent walking the context string's container objects generically.
  */
 function copyRun(run: HookRun): HookRun {
