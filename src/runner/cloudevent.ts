@@ -148,7 +148,7 @@ function openBracketsExceed(text: string, limit: number): boolean {
 }
 
 /** JSON.parse after a linear scan that refuses nesting deeper than MAX_JSON_DEPTH. */
-export function parseJson(text: string, what: string): unknown {
+function parseJson(text: string, what: string): unknown {
   // Nesting deeper than the limit needs more brackets than the limit: most bodies skip the scan.
   if (!openBracketsExceed(text, MAX_JSON_DEPTH)) return parseChecked(text, what);
   let depth = 0;

@@ -17,7 +17,7 @@ export interface DrainLimits {
 }
 
 /** How long the rest of a refused body is read for: a few megabytes on a slow link. */
-export const DRAIN_MS = 5_000;
+const DRAIN_MS = 5_000;
 
 /** The drain of an endpoint whose bodies may be maxBodyBytes: a sender of up to twice that gets its answer. */
 export function drainLimits(maxBodyBytes: number): DrainLimits {
