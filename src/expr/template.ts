@@ -6,17 +6,14 @@
 //
 // URL fields are rendered with renderUrl: each placeholder's value is percent-encoded as RFC 6570's
 // simple expansion `{var}` does (everything but unreserved characters; in a path segment ":"
-// stays too), so a value cannot change the host, path, query or fragment it lands in. `{{+ expr }}` inserts the value unencoded, as
-// RFC 6570's reserved expansion `{+var}` does (only characters never allowed in a URL are
-// encoded): for a base URL or a path that comes whole from an expression.
-import {
-  compileExpression,
-  ExpressionError,
-  setOwn,
-  withCostLimit,
-  type CompiledExpression,
-  type EvaluationOptions,
-} from "./cel.js";
+// stays too), so a value cannot change the host, path, query or fragment it lands in.
+// `{{+ expr }}` inserts the value unencoded, as RFC 6570's reserved expansion `{+var}` does (only
+// characters never allowed in a URL are encoded): for a base URL or a path that comes whole from
+// an expression.
+import { compileExpression, type CompiledExpression } from "./cel.js";
+import { withCostLimit, type EvaluationOptions } from "./cost.js";
+import { ExpressionError } from "./errors.js";
+import { setOwn } from "./values.js";
 
 export type TemplatePart =
   | { text: string }
@@ -165,7 +162,8 @@ export function renderUrl(
       const segment = pathSegmentAround(out, start, end);
       if (isDotSegment(segment)) {
         throw new ExpressionError(
-          `{{ ${expr} }} makes the URL path segment ${JSON.stringify(segment)}, which a URL parser reads as a step up or a no-op`,
+          `{{ ${expr} }} makes the URL path segment ${JSON.stringify(segment)}, ` +
+            "which a URL parser reads as a step up or a no-op",
         );
       }
     }
@@ -256,7 +254,8 @@ export function urlTemplateProblems(source: string): string[] {
   const first = parsed.parts[0];
   if (first && "expr" in first && !first.raw) {
     return [
-      `the URL begins with {{ ${first.expr.source} }}, whose value is percent-encoded: write {{+ ${first.expr.source} }} to insert a base URL as it is`,
+      `the URL begins with {{ ${first.expr.source} }}, whose value is percent-encoded: ` +
+        `write {{+ ${first.expr.source} }} to insert a base URL as it is`,
     ];
   }
   return [];

@@ -12,7 +12,7 @@ import { stepTypeByName } from "../steps/registry.js";
 import { SecretScrubber, scrubbingLogger } from "../secrets/scrubber.js";
 import { shortHash } from "../model/hash.js";
 import { stepSecretReader, stepTemplating } from "../steps/context.js";
-import { StepFailure, type StepRuntime } from "../steps/types.js";
+import { StepFailure, type StepRuntime, type StepType } from "../steps/types.js";
 import type { StepStatus } from "./hookrun.js";
 
 export interface RunObserver {
@@ -116,6 +116,25 @@ interface StepResult {
   aborted?: boolean;
 }
 
+type Finish = (
+  phase: StepStatus["phase"],
+  attempts: number,
+  extra?: { error?: string; output?: unknown },
+) => StepStatus;
+
+/** One step of one execution, and what its attempts share. */
+interface StepRun {
+  deps: ExecutorDeps;
+  input: ExecutionInput;
+  step: StepSpec;
+  stepType: StepType;
+  scope: Record<string, unknown>;
+  scrubber: SecretScrubber;
+  logger: Logger;
+  /** The step's status, errors and output scrubbed of the secrets it read. */
+  finish: Finish;
+}
+
 async function runStep(
   deps: ExecutorDeps,
   input: ExecutionInput,
@@ -126,11 +145,7 @@ async function runStep(
   const startedAt = new Date();
   const logger = scrubbingLogger(input.logger, scrubber, { step: step.name });
   const stepType = stepTypeByName(step.type);
-  const finish = (
-    phase: StepStatus["phase"],
-    attempts: number,
-    extra: { error?: string; output?: unknown } = {},
-  ): StepStatus => ({
+  const finish: Finish = (phase, attempts, extra = {}) => ({
     name: step.name,
     phase,
     attempts,
@@ -141,84 +156,103 @@ async function runStep(
     ...(extra.output !== undefined ? { output: scrubber.value(extra.output) } : {}),
   });
   if (!stepType) return { status: finish("Failed", 0, { error: `unknown step type ${step.type}` }), retryable: false };
-  if (step.if) {
-    let run: boolean;
-    try {
-      run = evaluateCondition(step.if, scope, {
-        deadline: Date.now() + step.timeoutMs,
-        ...(deps.costLimit ? { costLimit: deps.costLimit } : {}),
-      });
-    } catch (err) {
+  const run: StepRun = { deps, input, step, stepType, scope, scrubber, logger, finish };
+  return skippedByIf(run) ?? (await attemptUntilDone(run));
+}
+
+/** The step's result when its `if` is false or cannot be evaluated; undefined when the step runs. */
+function skippedByIf({ deps, step, scope, logger, finish }: StepRun): StepResult | undefined {
+  if (!step.if) return undefined;
+  let run: boolean;
+  try {
+    run = evaluateCondition(step.if, scope, {
+      deadline: Date.now() + step.timeoutMs,
+      ...(deps.costLimit ? { costLimit: deps.costLimit } : {}),
+    });
+  } catch (err) {
+    return {
+      status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }),
+      retryable: false,
+    };
+  }
+  if (run) return undefined;
+  logger.info({ condition: step.if.source }, "step skipped: if is false");
+  return { status: finish("Skipped", 0), retryable: false };
+}
+
+/** Attempts the step until it succeeds, fails for good, runs out of quick retries or is aborted. */
+async function attemptUntilDone(run: StepRun): Promise<StepResult> {
+  const { deps, input, step, scrubber, logger, finish } = run;
+  const sleep = deps.sleep ?? ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal }));
+  for (let attempt = 1; ; attempt++) {
+    const tried = await attemptOnce(run, attempt);
+    if ("output" in tried) return { status: finish("Succeeded", attempt, { output: tried.output }), retryable: false };
+    if (input.signal.aborted)
+      return { status: finish("Failed", attempt, { error: reasonOf(input.signal) }), retryable: true, aborted: true };
+    const failure = tried.error instanceof StepFailure ? tried.error : undefined;
+    const message = scrubber.text(tried.error instanceof Error ? tried.error.message : String(tried.error));
+    const retryable = failure ? failure.retryable : tried.timedOut;
+    if (!retryable || attempt > step.retries) {
+      logger.warn({ attempt, error: message, retryable }, "step failed");
       return {
-        status: finish("Failed", 0, { error: `if could not be evaluated: ${(err as Error).message}` }),
-        retryable: false,
+        status: finish("Failed", attempt, { error: message }),
+        retryable,
+        ...(failure?.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
       };
     }
-    if (!run) {
-      logger.info({ condition: step.if.source }, "step skipped: if is false");
-      return { status: finish("Skipped", 0), retryable: false };
+    const delay = Math.max(backoffMs(attempt), failure?.retryAfterMs ?? 0);
+    logger.info({ attempt, error: message, retryInMs: delay }, "step attempt failed; retrying");
+    deps.observer?.retried?.(input.hook.name, step);
+    try {
+      await sleep(delay, input.signal);
+    } catch {
+      return { status: finish("Failed", attempt, { error: message }), retryable: true, aborted: true };
     }
   }
-  const sleep = deps.sleep ?? ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal }));
-  let attempt = 0;
-  for (;;) {
-    attempt++;
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(input.signal.reason);
-    input.signal.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${step.timeoutMs}ms`)), step.timeoutMs);
-    try {
-      const outcome = await Promise.race([
-        stepType.execute(step.config, {
-          hook: input.hook.name,
-          step: step.name,
-          runId: input.runName,
-          eventId: input.eventId,
-          attempt,
-          idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
-          signal: controller.signal,
-          scope,
-          ...stepTemplating(scope, {
-            deadline: Date.now() + step.timeoutMs,
-            ...(deps.costLimit ? { costLimit: deps.costLimit } : {}),
-          }),
-          secret: stepSecretReader(deps.runtime, scrubber),
-          logger,
-          runtime: deps.runtime,
+}
+
+/**
+ * One attempt, ended by the run's signal or the step's timeout: the step's output, or what it
+ * failed with and whether its timeout (or the run's abort) ended it.
+ */
+async function attemptOnce(
+  { deps, input, step, stepType, scope, scrubber, logger }: StepRun,
+  attempt: number,
+): Promise<{ output: unknown } | { error: unknown; timedOut: boolean }> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(input.signal.reason);
+  input.signal.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new Error(`timed out after ${step.timeoutMs}ms`)), step.timeoutMs);
+  try {
+    const outcome = await Promise.race([
+      stepType.execute(step.config, {
+        hook: input.hook.name,
+        step: step.name,
+        runId: input.runName,
+        eventId: input.eventId,
+        attempt,
+        idempotencyKey: stepIdempotencyKey(input.hook.name, input.identity, step.name),
+        signal: controller.signal,
+        scope,
+        ...stepTemplating(scope, {
+          deadline: Date.now() + step.timeoutMs,
+          ...(deps.costLimit ? { costLimit: deps.costLimit } : {}),
         }),
-        // A step that ignores its signal still ends at its timeout.
-        new Promise<never>((_, reject) =>
-          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
-        ),
-      ]);
-      return { status: finish("Succeeded", attempt, { output: outcome.output ?? null }), retryable: false };
-    } catch (err) {
-      if (input.signal.aborted)
-        return { status: finish("Failed", attempt, { error: reasonOf(input.signal) }), retryable: true, aborted: true };
-      const failure = err instanceof StepFailure ? err : undefined;
-      const message = scrubber.text(err instanceof Error ? err.message : String(err));
-      const timedOut = controller.signal.aborted;
-      const retryable = failure ? failure.retryable : timedOut;
-      if (!retryable || attempt > step.retries) {
-        logger.warn({ attempt, error: message, retryable }, "step failed");
-        return {
-          status: finish("Failed", attempt, { error: message }),
-          retryable,
-          ...(failure?.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
-        };
-      }
-      const delay = Math.max(backoffMs(attempt), failure?.retryAfterMs ?? 0);
-      logger.info({ attempt, error: message, retryInMs: delay }, "step attempt failed; retrying");
-      deps.observer?.retried?.(input.hook.name, step);
-      try {
-        await sleep(delay, input.signal);
-      } catch {
-        return { status: finish("Failed", attempt, { error: message }), retryable: true, aborted: true };
-      }
-    } finally {
-      clearTimeout(timer);
-      input.signal.removeEventListener("abort", onAbort);
-    }
+        secret: stepSecretReader(deps.runtime, scrubber),
+        logger,
+        runtime: deps.runtime,
+      }),
+      // A step that ignores its signal still ends at its timeout.
+      new Promise<never>((_, reject) =>
+        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }),
+      ),
+    ]);
+    return { output: outcome.output ?? null };
+  } catch (error) {
+    return { error, timedOut: controller.signal.aborted };
+  } finally {
+    clearTimeout(timer);
+    input.signal.removeEventListener("abort", onAbort);
   }
 }
 

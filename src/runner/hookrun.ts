@@ -107,8 +107,8 @@ export class ContextTooLargeError extends Error {
 
 /**
  * Contexts up to this size are stored as plain JSON. Compressing costs the accept path a zlib
- * stream per run (about 60 % of an accept's CPU for a typical 1–3 KiB pair of objects), and
- * small contexts gain little room from it.
+ * stream per run, more than the rest of an accept for a typical small pair of objects, and small
+ * contexts gain little room from it.
  */
 export const COMPRESS_FROM_BYTES = 16 * 1024;
 
@@ -161,4 +161,9 @@ export function setCondition(
       existing && existing.status === condition.status ? existing.lastTransitionTime : now.toISOString(),
   };
   status.conditions = [...status.conditions.filter((c) => c.type !== condition.type), next];
+}
+
+/** The status with this step's record in place of an earlier one of the same step. */
+export function withStep(status: HookRunStatus, step: StepStatus): HookRunStatus {
+  return { ...status, steps: [...status.steps.filter((s) => s.name !== step.name), step] };
 }

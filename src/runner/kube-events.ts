@@ -4,7 +4,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { RestClient } from "../k8s/rest.js";
-import { HOOKRUN_API_VERSION, HOOKRUN_KIND, LABEL_HOOK, MANAGED_BY } from "../model/constants.js";
+import { API_GROUP, HOOKRUN_API_VERSION, HOOKRUN_KIND, LABEL_HOOK, MANAGED_BY, MANAGER } from "../model/constants.js";
 import type { HookRun } from "./hookrun.js";
 
 export class KubeEventRecorder {
@@ -23,11 +23,7 @@ export class KubeEventRecorder {
   async record(run: HookRun): Promise<void> {
     const phase = run.status.phase;
     if (phase !== "Succeeded" && phase !== "Failed") return;
-    const failed = run.status.steps.find((s) => s.phase === "Failed");
-    const message =
-      phase === "Succeeded"
-        ? `hook ${run.spec.hook} succeeded (${run.status.steps.filter((s) => s.phase === "Succeeded").length} steps, run ${run.metadata.name})`
-        : `hook ${run.spec.hook} failed${failed ? ` at step ${failed.name}: ${failed.error ?? ""}` : `: ${run.status.message ?? ""}`} (run ${run.metadata.name})`;
+    const message = phase === "Succeeded" ? succeededMessage(run) : failedMessage(run);
     const targets: Array<{ apiVersion: string; kind: string; name: string; namespace: string; uid?: string }> = [
       {
         apiVersion: HOOKRUN_API_VERSION,
@@ -79,8 +75,8 @@ export class KubeEventRecorder {
           reason: phase === "Succeeded" ? "HookSucceeded" : "HookFailed",
           message: message.slice(0, 1024),
           type: phase === "Succeeded" ? "Normal" : "Warning",
-          source: { component: "resource-hooks" },
-          reportingComponent: "resource-hooks.io/runner",
+          source: { component: MANAGER },
+          reportingComponent: `${API_GROUP}/runner`,
           reportingInstance: this.instance,
           firstTimestamp: now,
           lastTimestamp: now,
@@ -96,4 +92,15 @@ export class KubeEventRecorder {
       this.pending--;
     }
   }
+}
+
+function succeededMessage(run: HookRun): string {
+  const steps = run.status.steps.filter((s) => s.phase === "Succeeded").length;
+  return `hook ${run.spec.hook} succeeded (${steps} steps, run ${run.metadata.name})`;
+}
+
+function failedMessage(run: HookRun): string {
+  const failed = run.status.steps.find((s) => s.phase === "Failed");
+  const where = failed ? ` at step ${failed.name}: ${failed.error ?? ""}` : `: ${run.status.message ?? ""}`;
+  return `hook ${run.spec.hook} failed${where} (run ${run.metadata.name})`;
 }

@@ -28,13 +28,14 @@ export class RunnerMetrics {
     labelNames: ["hook", "step"],
     registers: [this.registry],
   });
+  /** Requests refused, by the reason the catalog gives their error's code (http-errors.ts). */
   readonly rejected = new Counter({
     name: "resource_hooks_requests_rejected_total",
     help: "Requests answered without a run, by reason.",
     labelNames: ["reason"],
     registers: [this.registry],
   });
-  /** Evaluated events a hook did not fire for: the reason's code (skipReasonCode), never its text. */
+  /** Evaluated events a hook did not fire for: the decision's code (SKIP_REASON_CODES), never its text. */
   readonly skipped = new Counter({
     name: "resource_hooks_decisions_skipped_total",
     help: `Events a hook evaluated and did not fire for, by hook and reason code (${SKIP_REASON_CODES.join(", ")}).`,

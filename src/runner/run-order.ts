@@ -12,7 +12,13 @@ import type { HookRun } from "./hookrun.js";
 export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
   if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
   if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareStrings(a, b);
+}
+
+/** -1, 0 or 1 as `a` sorts before, with or after `b` (UTF-16 code units, as `<` does). */
+function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
 }
 
 /** What the order reads of a run. */
@@ -42,8 +48,8 @@ export function runOrderKey(run: HookRun): RunOrderKey {
 export function compareRunKeys(a: RunOrderKey, b: RunOrderKey): number {
   const byVersion = compareResourceVersions(a.resourceVersion, b.resourceVersion);
   if (byVersion) return byVersion;
-  if (a.acceptedAt !== b.acceptedAt) return a.acceptedAt < b.acceptedAt ? -1 : 1;
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  if (a.acceptedAt !== b.acceptedAt) return compareStrings(a.acceptedAt, b.acceptedAt);
+  return compareStrings(a.name, b.name);
 }
 
 /** Two runs of one (hook, object), older first: see compareRunKeys. */

@@ -92,7 +92,10 @@ export function loadKubeConfig(path?: string): KubeConfig | undefined {
 export interface RuntimeOptions {
   secretsDir: string;
   kubeConfig?: KubeConfig;
-  /** Endpoint overrides by name (see resolveEndpoints). `awsRegion` here is still read, as before awsRegion had its own option. */
+  /**
+   * Endpoint overrides by name (see resolveEndpoints). `awsRegion` here is still read, as before
+   * awsRegion had its own option.
+   */
   endpoints?: Readonly<Record<string, string | undefined>>;
   awsRegion?: string;
 }

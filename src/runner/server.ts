@@ -1,9 +1,7 @@
-// The HTTP layer: authenticates, admits, reads and parses; the run lives elsewhere. The Sensor's
-// trigger of each watch posts a CloudEvent to POST /hooksets/<hookset>/watches/<watch>, served by
-// sensor-endpoint.ts on node:http directly; everything else (health, metrics, /runs) is an
-// express app. The event is evaluated for every hook of that watch and one HookRun per firing hook
-// is persisted (accept.ts) before the answer, so the answer comes in milliseconds whatever the
-// steps do, and the queue (queue.ts) executes the runs.
+// The runner's HTTP server and its parts. The Sensors' events go to the sensor endpoint
+// (sensor-endpoint.ts), served on node:http directly; everything else (health, metrics, the /runs
+// API) is an express app. Both answer errors through the catalog of http-errors.ts. createRunner
+// wires the store, the run index, the Acceptor and the queue; listen serves them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -12,14 +10,18 @@ import type { HookSet } from "../hookset/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { watchesOf } from "../trigger/index.js";
 import { Acceptor } from "./accept.js";
+import { bearerError, tokenDigest as digest } from "./auth.js";
 import { isMarker, type HookRun } from "./hookrun.js";
+import { drainLimits } from "./http-answer.js";
+import { answerError, httpError } from "./http-errors.js";
 import type { KubeEventRecorder } from "./kube-events.js";
 import { RunnerMetrics } from "./metrics.js";
-import { NotFoundError, RunQueue, StateError, type RetentionPolicy } from "./queue.js";
+import { RunQueue } from "./queue.js";
+import type { RetentionPolicy } from "./retention.js";
 import { RunIndex } from "./run-index.js";
 import { compareAccepted } from "./run-order.js";
 import { ConflictError, type RunStore } from "./store/types.js";
-import { answerError, bearerError, RequestError, tokenDigest as digest, SensorEndpoint } from "./sensor-endpoint.js";
+import { SensorEndpoint } from "./sensor-endpoint.js";
 
 export interface RunnerOptions {
   hookSet: HookSet;
@@ -56,9 +58,9 @@ export const DEFAULT_MAX_CONCURRENT_RUNS = 32;
 export const DEFAULT_MAX_PENDING_REQUESTS = 64;
 export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * 1024 * 1024;
 export interface Runner {
-  /** Every route but the trigger endpoint. */
+  /** Every route but the sensor endpoint. */
   app: express.Express;
-  /** The request listener: the trigger endpoint, else the express app. */
+  /** The request listener: the sensor endpoint, else the express app. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   metrics: RunnerMetrics;
   queue: RunQueue;
@@ -105,10 +107,7 @@ export function createRunner(options: RunnerOptions): Runner {
   app.set("query parser", "simple");
 
   const authenticate = (req: Request, _res: Response, next: NextFunction) => {
-    if (!tokenDigest) return next();
-    const refused = bearerError(req.headers.authorization, tokenDigest);
-    if (refused) metrics.rejected.inc({ reason: "unauthorized" });
-    next(refused);
+    next(tokenDigest && bearerError(req.headers.authorization, tokenDigest));
   };
 
   app.get("/healthz", (_req, res) => {
@@ -136,26 +135,29 @@ export function createRunner(options: RunnerOptions): Runner {
   });
   app.get("/runs/:name", authenticate, (req, res, next) => {
     const run = store.get(String(req.params.name));
-    if (!run || isMarker(run))
-      return next(new RequestError(404, `no run named ${JSON.stringify(String(req.params.name))}`));
+    if (!run || isMarker(run)) return next(httpError("run_not_found", String(req.params.name)));
     res.json(publicRun(run));
   });
+  /** Runs a Failed run again (queue.retry), after the checks a client is answered 404 or 409 for. */
+  const retry = async (name: string): Promise<HookRun> => {
+    const run = await store.fetch(name);
+    if (!run) throw httpError("retry_run_not_found", name);
+    if (run.status.phase !== "Failed") throw httpError("not_retryable", name, run.status.phase);
+    try {
+      return await queue.retry(run);
+    } catch (err) {
+      throw err instanceof ConflictError ? httpError("run_conflict", err.message) : err;
+    }
+  };
+
   app.post("/runs/:name/retry", authenticate, (req, res, next) => {
-    queue.retry(String(req.params.name)).then(
-      (run) => res.json(publicRun(run)),
-      (err: unknown) => {
-        if (err instanceof NotFoundError) return next(new RequestError(404, err.message));
-        if (err instanceof StateError || err instanceof ConflictError) return next(new RequestError(409, err.message));
-        next(err);
-      },
-    );
+    retry(String(req.params.name)).then((run) => res.json(publicRun(run)), next);
   });
 
-  app.use((_req, _res, next) => next(new RequestError(404, "not found")));
+  app.use((_req, _res, next) => next(httpError("route_not_found")));
   // Every error ends as one JSON answer with a reason.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) =>
-    answerError(err, req, res, logger, maxBody),
-  );
+  const errors = { logger, metrics, drain: drainLimits(maxBody) };
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, errors));
 
   const endpoint = new SensorEndpoint({
     hookSet,

@@ -62,9 +62,8 @@ export function watchPathOf(hookSet: HookSet, hook: string): string {
     if (hooks.some((h) => h.name === hook))
       return `/hooksets/${encodeURIComponent(hookSet.name)}/watches/${encodeURIComponent(watch)}`;
   }
-  throw new Error(
-    `no hook named ${JSON.stringify(hook)} in hook set ${hookSet.name}; hooks: ${hookSet.hooks.map((h) => h.name).join(", ")}`,
-  );
+  const hooks = hookSet.hooks.map((h) => h.name).join(", ");
+  throw new Error(`no hook named ${JSON.stringify(hook)} in hook set ${hookSet.name}; hooks: ${hooks}`);
 }
 
 export interface AcceptAnswer {

@@ -230,8 +230,9 @@ export class KubernetesRunStore implements RunStore {
     if (cached && (compareResourceVersions(run.metadata.resourceVersion, cached.metadata.resourceVersion) ?? 0) < 0)
       return;
     this.cache.set(run.metadata.name, run);
-    if (!cached) this.emit(run, "added");
-    else this.emit(run, change === "added" ? "modified" : change);
+    // A run already cached was modified, whatever the caller saw; one not cached yet was added.
+    const seen: RunChange = change === "added" ? "modified" : change;
+    this.emit(run, cached ? seen : "added");
   }
 
   private emit(run: HookRun, change: RunChange): void {

@@ -42,9 +42,8 @@ export class MemoryRunStore implements RunStore {
     const existing = this.runs.get(run.metadata.name);
     if (!existing) throw new ConflictError(`hookrun ${run.metadata.name} no longer exists`);
     if (existing.metadata.resourceVersion !== run.metadata.resourceVersion) {
-      throw new ConflictError(
-        `hookrun ${run.metadata.name} was changed (resourceVersion ${existing.metadata.resourceVersion ?? "?"}, not ${run.metadata.resourceVersion ?? "?"})`,
-      );
+      const [current, given] = [existing.metadata.resourceVersion ?? "?", run.metadata.resourceVersion ?? "?"];
+      throw new ConflictError(`hookrun ${run.metadata.name} was changed (resourceVersion ${current}, not ${given})`);
     }
     const stored: HookRun = {
       ...existing,
@@ -82,7 +81,7 @@ function copy<T>(value: T): T {
 
 /**
  * A copy of a run as created: metadata's maps, spec (flat fields plus the flat object reference
- * and context) and status. structuredClone of the whole run was a fifth of an accept's CPU,
+ * and context) and status. structuredClone of the whole run was a large part of an accept's CPU,
  * most of it spent walking the context string's container objects generically.
  */
 function copyRun(run: HookRun): HookRun {

@@ -3,6 +3,7 @@
 // a local cache that the accept path and the queue read without a round trip; writes go to the
 // backing store, and conditional status updates (resourceVersion) make claims safe between
 // replicas.
+import { API_GROUP } from "../../model/constants.js";
 import type { HookRun } from "../hookrun.js";
 
 export type RunChange = "added" | "modified" | "deleted";
@@ -41,7 +42,7 @@ export interface RunStore {
  * Set on a HookRun created already finished (a baseline: Skipped), so that between its creation
  * and its status write no replica takes it for a Pending run.
  */
-export const ACCEPTED_AS_ANNOTATION = "resource-hooks.io/accepted-as";
+export const ACCEPTED_AS_ANNOTATION = `${API_GROUP}/accepted-as`;
 
 /**
  * A status as stored. A HookRun created through the status subresource has none until its first

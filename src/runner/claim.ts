@@ -1,0 +1,123 @@
+// Claims: how exactly one replica executes a run. A replica claims a run with a
+// resourceVersion-conditional status write that names it (the holder) and an expiry; while it
+// executes the run it renews the claim, and every status write goes through the claim, so it
+// carries the latest resourceVersion. A replica that dies stops renewing, and another takes the
+// run once the claim has expired.
+import type { Logger } from "pino";
+import type { HookRun, HookRunStatus } from "./hookrun.js";
+import { ConflictError, type RunStore } from "./store/types.js";
+
+/** How long a claim lasts without renewal: a dead replica's runs resume within this. */
+export const CLAIM_MS = 15_000;
+
+/** Why an execution was aborted: another replica asked the run to stop (concurrency: replace). */
+export class CancelledError extends Error {
+  override name = "CancelledError";
+}
+
+/** Why an execution was aborted: another replica took the run over after the claim expired. */
+export class ClaimLostError extends Error {
+  override name = "ClaimLostError";
+}
+
+export type ClaimRecord = NonNullable<HookRunStatus["claim"]>;
+
+/** The claim a status carries when `holder` claims (or renews) it now. */
+export function claimBy(holder: string, claimMs: number): ClaimRecord {
+  return { holder, expiresAt: new Date(Date.now() + claimMs).toISOString() };
+}
+
+/**
+ * Whether another live process holds the claim. Holders are "<pod>/<process>": a claim of this
+ * pod by an earlier process (a restarted container) is dead, whatever its expiry says.
+ */
+export function heldElsewhere(claim: ClaimRecord, holder: string, now: number): boolean {
+  if (claim.holder === holder) return false;
+  const pod = (name: string) => (name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : undefined);
+  if (pod(claim.holder) !== undefined && pod(claim.holder) === pod(holder)) return false;
+  return Date.parse(claim.expiresAt) > now;
+}
+
+export interface ClaimOptions {
+  store: RunStore;
+  holder: string;
+  claimMs: number;
+  logger: Logger;
+  /** Aborts the execution: the claim was lost, or the run was cancelled. */
+  abort(reason: Error): void;
+}
+
+/**
+ * A run this replica holds: status writes go through it (so they carry the latest
+ * resourceVersion), and it renews the claim until stopped. When the claim is lost (another
+ * replica took the run after it expired) or the run is cancelled, the execution is aborted.
+ */
+export class Claim {
+  current: HookRun;
+  private readonly timer: NodeJS.Timeout;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    run: HookRun,
+    private readonly options: ClaimOptions,
+  ) {
+    this.current = run;
+    this.timer = setInterval(() => void this.renew(), Math.max(100, options.claimMs / 3));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Applies `change` to the latest status with a renewed claim; serialised, conflict-safe. */
+  update(change: (status: HookRunStatus) => HookRunStatus): Promise<void> {
+    const next = this.chain.then(() => this.write(change));
+    // The chain only orders the writes: a failed write is its caller's to handle (it gets `next`),
+    // and the writes after it still run.
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * A failed renewal is not the end of the execution: a lost claim has aborted it already, and
+   * after any other failure (the API server did not answer) the next renewal, a third of the
+   * claim's time later, tries again before the claim expires.
+   */
+  private async renew(): Promise<void> {
+    try {
+      await this.update((status) => status);
+    } catch (err) {
+      const lost = err instanceof ClaimLostError;
+      this.options.logger[lost ? "debug" : "warn"](
+        { err: (err as Error).message, run: this.current.metadata.name },
+        lost ? "the claim was lost; the execution is aborted" : "could not renew the claim; trying again",
+      );
+    }
+  }
+
+  private async write(change: (status: HookRunStatus) => HookRunStatus): Promise<void> {
+    const { store, holder, claimMs, abort } = this.options;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const status = change(this.current.status);
+      try {
+        this.current = await store.updateStatus({
+          ...this.current,
+          status: { ...status, claim: claimBy(holder, claimMs) },
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        const fresh = await store.fetch(this.current.metadata.name);
+        if (!fresh || fresh.status.claim?.holder !== holder) {
+          const lost = new ClaimLostError(`the claim on ${this.current.metadata.name} was lost`);
+          abort(lost);
+          throw lost;
+        }
+        this.current = fresh;
+        if (fresh.status.cancelRequested) abort(new CancelledError(fresh.status.cancelRequested));
+      }
+    }
+    throw new Error(`could not update hookrun ${this.current.metadata.name}: conflicting writers`);
+  }
+}
