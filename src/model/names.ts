@@ -22,8 +22,8 @@ export const runnerName = (hookSet: HookSet): string => `${hookSet.name}-runner`
  */
 export function runnerService(hookSet: HookSet): { name: string; port: number } {
   const url = new URL(hookSet.runner.url);
-  const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  return { name: runnerName(hookSet), port };
+  const defaultPort = url.protocol === "https:" ? 443 : 80;
+  return { name: runnerName(hookSet), port: url.port ? Number(url.port) : defaultPort };
 }
 
 /** A HookRun's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
