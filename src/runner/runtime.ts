@@ -74,13 +74,22 @@ export function fileSecretReader(secretsDir: string): (source: SecretSource) => 
 
 /**
  * The given kubeconfig, else $KUBECONFIG or ~/.kube/config, else the pod's in-cluster account;
- * undefined when there is none (client-node would fall back to an http://localhost cluster).
+ * undefined when there is none (client-node would fall back to an http://localhost cluster). A
+ * kubeconfig the user named and that cannot be used is an error, never a silent "no cluster".
  */
 export function loadKubeConfig(path?: string): KubeConfig | undefined {
   const kc = new KubeConfig();
+  if (path) {
+    try {
+      kc.loadFromFile(path);
+    } catch (err) {
+      throw new Error(`--kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!kc.getCurrentCluster()) throw new Error(`--kubeconfig ${path}: its current context names no cluster`);
+    return kc;
+  }
   try {
-    if (path) kc.loadFromFile(path);
-    else if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
+    if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
     else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else return undefined;
   } catch {
