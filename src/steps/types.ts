@@ -1,9 +1,8 @@
 // The contract between the runner and each step type. A step type is one folder under
 // src/steps/<type>/ exporting a StepType, plus one line in src/steps/registry.ts.
+import type { JsonSchema } from "../model/json-schema.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-
-export type JsonSchema = { [keyword: string]: unknown };
 
 /** A reference to a key of a Kubernetes Secret; the runner's Deployment mounts it as a file. */
 export interface SecretKeyRef {

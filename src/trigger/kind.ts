@@ -5,6 +5,7 @@
 // interface and the registry (registry.ts), so a kind is one folder and one registry line.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { JsonSchema } from "../model/json-schema.js";
 import type { CompiledExpression } from "../expr/cel.js";
 import type { TriggerDocument, WatchSelector } from "../hookset/types.js";
 import type { PermissionNeed } from "../steps/types.js";
@@ -107,8 +108,6 @@ export interface TriggerBuildContext extends TriggerCheckContext {
   /** Compiles `when` (reported at on.when on error); undefined when absent or invalid. */
   when(): CompiledExpression | undefined;
 }
-
-export type JsonSchema = { [keyword: string]: unknown };
 
 /**
  * T: the trigger the kind builds; D: the hook's `on` as the kind's schema lets it be written

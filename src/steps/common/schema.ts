@@ -1,6 +1,6 @@
 // JSON Schema pieces shared by the step types' schemas.
 import { DURATION_PATTERN } from "../../hookset/duration.js";
-import type { JsonSchema } from "../types.js";
+import type { JsonSchema } from "../../model/json-schema.js";
 
 /** A templated string ({{ CEL }} placeholders allowed). */
 export function templated(description: string, extra: JsonSchema = {}): JsonSchema {

@@ -1,7 +1,8 @@
 // SecretSource helpers: the schema every step uses for its secret fields and the list of Secret
 // keys for the runner's Deployment. Steps read values with ctx.secret (src/steps/context.ts), and
 // the executor scrubs them out of everything that leaves a run (src/secrets/scrubber.ts).
-import type { JsonSchema, SecretKeyRef, SecretSource } from "../types.js";
+import type { JsonSchema } from "../../model/json-schema.js";
+import type { SecretKeyRef, SecretSource } from "../types.js";
 
 export function isSecretSource(value: unknown): value is SecretSource {
   if (!value || typeof value !== "object" || Array.isArray(value)) return false;

@@ -3,7 +3,8 @@
 import { compileExpression, evaluateCondition, ExpressionError, type CompiledExpression } from "../../expr/cel.js";
 import type { KubeObject } from "../../k8s/types.js";
 import { completionStatus, conditionStatus, ROLLOUT_KINDS, rolloutStatus, type Readiness } from "../../k8s/status.js";
-import type { JsonSchema, StepProblem } from "../types.js";
+import type { JsonSchema } from "../../model/json-schema.js";
+import type { StepProblem } from "../types.js";
 import { durationSchema } from "./schema.js";
 
 export type WaitCondition =

@@ -1,7 +1,7 @@
 // The kubernetes step's configuration schema: part of schema/hooks.schema.json.
 import { apiVersionSchema, kindSchema, templated } from "../common/schema.js";
 import { waitConditionSchema, waitTimeoutSchema } from "../common/wait.js";
-import type { JsonSchema } from "../types.js";
+import type { JsonSchema } from "../../model/json-schema.js";
 
 const metadataSchema: JsonSchema = {
   type: "object",

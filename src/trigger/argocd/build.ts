@@ -1,5 +1,6 @@
 // The argocd kind in hooks.yaml: its schema under `on`, and the trigger built from it.
-import type { JsonSchema, TriggerBuildContext } from "../kind.js";
+import type { JsonSchema } from "../../model/json-schema.js";
+import type { TriggerBuildContext } from "../kind.js";
 import type { ArgoCDDocument, ArgoCDTrigger } from "./types.js";
 
 /** Where Application objects live when the hook does not say. */

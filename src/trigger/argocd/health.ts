@@ -12,15 +12,10 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import type { Logger } from "pino";
 import { RestClient } from "../../k8s/rest.js";
+import { sameRevisions } from "./model.js";
 import type { ArgoCDOperation } from "./operation.js";
 
 const POLL_MS = 2_000;
-
-function sameRevisions(app: IApplication, operation: ArgoCDOperation): boolean {
-  const sync = app.status?.sync;
-  if (operation.revisions?.length) return JSON.stringify(sync?.revisions ?? []) === JSON.stringify(operation.revisions);
-  return !!operation.revision && sync?.revision === operation.revision;
-}
 
 /**
  * True when the Application's health was assessed after the operation finished
@@ -35,7 +30,7 @@ export function healthyAfterOperation(app: IApplication, operation: ArgoCDOperat
   const reconciledAt = status.reconciledAt;
   if (typeof finishedAt !== "string" || typeof reconciledAt !== "string") return false;
   if (Date.parse(reconciledAt) < Date.parse(finishedAt)) return false;
-  if (sameRevisions(app, operation) && status.sync?.status !== "Synced") return false;
+  if (sameRevisions(app, operation.revision, operation.revisions) && status.sync?.status !== "Synced") return false;
   return true;
 }
 

@@ -84,7 +84,8 @@ export function resourceKey(r: { group?: string; kind?: string; namespace?: stri
   return `${r.group ?? ""}/${r.kind ?? ""}/${r.namespace ?? ""}/${r.name ?? ""}`;
 }
 
-function sameRevisions(
+/** Whether Argo CD's comparison is at the revision(s) the operation synced. */
+export function sameRevisions(
   app: IApplication,
   opRevision: string | undefined,
   opRevisions: readonly string[] | undefined,

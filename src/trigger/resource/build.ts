@@ -1,6 +1,7 @@
 // The resource kind in hooks.yaml: its schema under `on`, and the trigger built from it.
 import { parseFieldPath, PathSyntaxError, type FieldPath } from "../../hookset/paths.js";
-import type { JsonSchema, TriggerBuildContext } from "../kind.js";
+import type { JsonSchema } from "../../model/json-schema.js";
+import type { TriggerBuildContext } from "../kind.js";
 import type { ResourceDocument, ResourceTrigger } from "./types.js";
 
 const stringMap: JsonSchema = { type: "object", additionalProperties: { type: "string" } };
