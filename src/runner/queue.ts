@@ -529,7 +529,7 @@ export class RunQueue {
       for (const [position, run] of runs.entries()) {
         const finished = Date.parse(run.status.completionTime ?? run.spec.acceptedAt);
         const expired = now - finished > this.retention.ttlMs || position >= this.retention.keepPerHook;
-        if (!expired || index.isNewestOfObject(run)) continue;
+        if (!expired || index.retainedAsMemory(run)) continue;
         await store.delete(run.metadata.name).then(
           () => removed++,
           (err: unknown) =>
