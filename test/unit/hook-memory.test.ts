@@ -322,6 +322,29 @@ describe("the accept path", () => {
   });
 });
 
+describe("a real change that fires nothing", () => {
+  it("stays a Skipped HookRun, written before the answer (`when` false): only first sights are baselines", async () => {
+    const gated = hookSetFrom(
+      [{ name: "gated", on: { resource: inWeb, changed: ["data.image"], when: "object.data.image == 'v9'" }, steps }],
+      { metadata: { namespace: "argo-events" } },
+    );
+    const runs = new MemoryRunStore();
+    const shards = new CountingShards();
+    const process = await startProcess(gated, runs, shards);
+    await process.acceptor.accept(gated.hooks, add(cm(1, "v1", 10)));
+    expect(runsOf(runs)).toEqual([]);
+    const result = await process.acceptor.accept(gated.hooks, update(cm(1, "v1", 10), cm(1, "v2", 11)));
+    expect(result.runs).toEqual([expect.objectContaining({ hook: "gated", phase: "Skipped", created: true })]);
+    expect(runsOf(runs).map((r) => [r.status.phase, r.status.message])).toEqual([
+      ["Skipped", "when is false: object.data.image == 'v9'"],
+    ]);
+    // Its replay (an ADD: no oldObject, `when` might read otherwise) finds that run, decided once.
+    const replayed = await process.acceptor.accept(gated.hooks, add(cm(1, "v2", 11)));
+    expect(replayed.runs).toEqual([expect.objectContaining({ phase: "Skipped", created: false })]);
+    expect(runsOf(runs)).toHaveLength(1);
+  });
+});
+
 describe("what a crash can lose", () => {
   it("(a) baselines accepted but not written: the next replay records them again and fires nothing", async () => {
     const shards = new CountingShards();
