@@ -74,7 +74,7 @@ export interface HookSetMemoryOptions {
    * How long a shard's first unwritten change waits for others to share its write. Every write
    * rewrites the whole shard in etcd, so a replay costs about (replay duration / delay) times the
    * memory's size in etcd writes; a second keeps that near one copy of the memory per second of
-   * replay, and a crash loses at most that second of baselines.
+   * replay, and a crash loses at most that second of baselines and forgets.
    */
   flushDelayMs?: number;
   /** A shard with this many unwritten changes is written at once. */
@@ -219,7 +219,9 @@ export class HookSetMemory {
   /** The object is gone: its entries of this hook go, unless newer than the deletion. */
   forget(hook: string, uid: string, state: ObjectState): void {
     for (const shard of this.byIndex.get(shardOf(uid)) ?? []) {
-      if (!shard.current(uid, hook)) continue;
+      const current = shard.current(uid, hook);
+      // Nothing to forget, or a state newer than the deletion (a late DELETE event): kept.
+      if (!current || compareStates(current, state) > 0) continue;
       shard.setPending(uid, hook, { forget: state });
       this.schedule(shard);
     }
