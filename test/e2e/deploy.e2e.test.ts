@@ -148,6 +148,7 @@ describe("deploying with the README's commands", () => {
     expect(listed.items.map(identity).sort()).toEqual(built.map(identity).sort());
     expect(listed.items.length).toBeGreaterThanOrEqual(15);
     await waitForCrd(stack(), "hookruns.resource-hooks.io");
+    await waitForCrd(stack(), "hookmemories.resource-hooks.io");
 
     // The runner, as the kubelet would start the applied Deployment's pod.
     const deployment = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
