@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import { pino } from "pino";
 import { createRuntime } from "../src/runner/runtime.js";
+import { LocalShardStore } from "../src/runner/memory/store.js";
 import { createRunner, listen } from "../src/runner/server.js";
 import { MemoryRunStore } from "../src/runner/store/memory.js";
 import { benchHookSet } from "./endpoint-hookset.js";
@@ -17,6 +18,7 @@ const created = createRunner({
   token,
   runtime: createRuntime({ secretsDir: "/nonexistent" }),
   store: new MemoryRunStore(),
+  memoryShards: new LocalShardStore(),
   namespace: "bench",
   holder: "bench",
   logger,
@@ -31,6 +33,7 @@ const acceptOnly = createRunner({
   token,
   runtime: createRuntime({ secretsDir: "/nonexistent" }),
   store: new MemoryRunStore(),
+  memoryShards: new LocalShardStore(),
   namespace: "bench",
   holder: "bench",
   logger,

@@ -8,5 +8,7 @@ export { createRunner, listen, type Runner, type RunnerOptions, type RunningRunn
 export { MemoryRunStore } from "./runner/store/memory.js";
 export { KubernetesRunStore } from "./runner/store/kubernetes.js";
 export type { RunStore } from "./runner/store/types.js";
+export { LocalShardStore, type ShardStore } from "./runner/memory/store.js";
+export { KubernetesShardStore } from "./runner/memory/kubernetes.js";
 export type { HookRun, HookRunStatus, RunPhase } from "./runner/hookrun.js";
 export { createRuntime } from "./runner/runtime.js";

@@ -5,6 +5,8 @@ import { hostname } from "node:os";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { parseDuration } from "../hookset/duration.js";
 import type { HookSet } from "../hookset/types.js";
+import type { ShardStore } from "../runner/memory/store.js";
+import type { RunStore } from "../runner/store/types.js";
 import { readToken } from "./token.js";
 
 interface ServeOptions {
@@ -111,12 +113,16 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
     { createRunner, listen, DEFAULT_MAX_BODY_BYTES },
     { KubernetesRunStore },
     { MemoryRunStore },
+    { KubernetesShardStore },
+    { LocalShardStore },
   ] = await Promise.all([
     import("../runner/kube-events.js"),
     import("../runner/runtime.js"),
     import("../runner/server.js"),
     import("../runner/store/kubernetes.js"),
     import("../runner/store/memory.js"),
+    import("../runner/memory/kubernetes.js"),
+    import("../runner/memory/store.js"),
   ]);
   const { pino } = await import("pino");
   const logger = pino({
@@ -155,10 +161,14 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
     );
     process.exit(2);
   }
-  const store =
+  // The hooks' memory lives where the runs do: a restart must never find one without the other.
+  const [store, memoryShards]: [RunStore, ShardStore] =
     storeKind === "kubernetes" && kubeConfig
-      ? new KubernetesRunStore(kubeConfig, namespace, hookSet.name, logger)
-      : new MemoryRunStore();
+      ? [
+          new KubernetesRunStore(kubeConfig, namespace, hookSet.name, logger),
+          new KubernetesShardStore(kubeConfig, namespace, logger),
+        ]
+      : [new MemoryRunStore(), new LocalShardStore()];
   const runtime = createRuntime({
     secretsDir: opts.secretsDir,
     ...(kubeConfig ? { kubeConfig } : {}),
@@ -169,6 +179,7 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
     ...(token.value ? { token: token.value } : { insecureNoAuth: true }),
     runtime,
     store,
+    memoryShards,
     namespace,
     holder,
     logger,
@@ -183,7 +194,8 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
   } catch (err) {
     logger.fatal(
       { err: (err as Error).message },
-      "could not load the HookRuns (is the HookRun CRD applied, and may the runner list hookruns?)",
+      "could not load the HookRuns or the hooks' memory (are the HookRun and HookMemory CRDs applied, " +
+        "and may the runner list hookruns and hookmemories?)",
     );
     process.exit(2);
   }

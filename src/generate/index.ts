@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import type { HookSet } from "../hookset/types.js";
 import { buildEventSource, planWatches } from "./eventsource.js";
+import { hookMemoryCrd } from "./hookmemory-crd.js";
 import { hookRunCrd } from "./hookrun-crd.js";
 import { MANAGED_BY } from "../model/constants.js";
 import { eventSourceServiceAccount, hookSetLabels, sensorName } from "../model/names.js";
@@ -60,6 +61,7 @@ export function generate(hookSet: HookSet, options: GenerateOptions = {}): Gener
     { path: `sensors/${sensorName(hookSet)}.yaml`, objects: [buildSensor(hookSet, watches)] },
     // Shared by every HookSet in the cluster: no hookset label, so pruning one HookSet never removes it.
     { path: "manifests/hookrun-crd.yaml", objects: [hookRunCrd(MANAGED_BY)] },
+    { path: "manifests/hookmemory-crd.yaml", objects: [hookMemoryCrd(MANAGED_BY)] },
     {
       path: "manifests/eventsource-rbac.yaml",
       objects: rbacFor(

@@ -6,7 +6,13 @@ import type { HookSet } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
 import { triggerKind } from "../trigger/index.js";
-import { ANNOTATION_CONFIG_HASH, HOOKRUN_GROUP, HOOKRUN_PLURAL, RUNNER_PORT } from "../model/constants.js";
+import {
+  ANNOTATION_CONFIG_HASH,
+  HOOKMEMORY_PLURAL,
+  HOOKRUN_GROUP,
+  HOOKRUN_PLURAL,
+  RUNNER_PORT,
+} from "../model/constants.js";
 import { shortHash } from "../model/hash.js";
 import { hookSetLabels, runnerConfigMapName, runnerName, runnerService } from "../model/names.js";
 import { rbacFor, type RbacObject } from "./rbac.js";
@@ -39,6 +45,13 @@ export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
         verbs: ["get", "list", "watch", "create", "delete", "patch", "update"],
       },
       { group: HOOKRUN_GROUP, resource: `${HOOKRUN_PLURAL}/status`, namespace, verbs: ["get", "patch", "update"] },
+      // The hooks' memory: listed at start, written as resourceVersion-conditional merge patches.
+      {
+        group: HOOKRUN_GROUP,
+        resource: HOOKMEMORY_PLURAL,
+        namespace,
+        verbs: ["get", "list", "watch", "create", "patch"],
+      },
       // An Event on the HookRun when a run ends.
       { group: "", resource: "events", namespace, verbs: ["create", "patch"] },
     );

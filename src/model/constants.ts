@@ -15,11 +15,17 @@ export const HOOKRUN_PLURAL = "hookruns";
 export const HOOKRUN_API_VERSION = API_VERSION;
 export const HOOKRUN_PHASES = ["Pending", "Running", "Succeeded", "Failed", "Skipped", "Superseded"] as const;
 export type HookRunPhase = (typeof HOOKRUN_PHASES)[number];
+/** What each hook last handled per object, in a few objects per watch (src/runner/memory). */
+export const HOOKMEMORY_KIND = "HookMemory";
+export const HOOKMEMORY_PLURAL = "hookmemories";
+export const HOOKMEMORY_API_VERSION = API_VERSION;
 
 /** The value of app.kubernetes.io/managed-by on everything resource-hooks writes. */
 export const MANAGER = "resource-hooks";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_HOOKSET = `${API_GROUP}/hookset`;
+/** With LABEL_HOOKSET, names the HookSet: two HookSets of one name in two namespaces stay apart. */
+export const LABEL_HOOKSET_NAMESPACE = `${API_GROUP}/hookset-namespace`;
 export const LABEL_HOOK = `${API_GROUP}/hook`;
 export const LABEL_OBJECT_UID = `${API_GROUP}/object-uid`;
 /** Marks the one HookRun per hook that records when the runner first served it (not a run). */

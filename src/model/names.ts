@@ -37,3 +37,14 @@ export function runName(hookSet: string, hook: string, identity: string): string
 export function markerName(hook: string): string {
   return `${hook}-first-served`;
 }
+
+/**
+ * A HookMemory shard: one per (HookSet, watch, shard). The readable part is cut so the name stays
+ * a valid object name; the hash of the HookSet's namespace and name and of the watch keeps two
+ * HookSets (or two long watch names cut alike) from ever sharing a shard.
+ */
+export function memoryShardName(hookSet: { namespace: string; name: string }, watch: string, shard: number): string {
+  const readable = `${hookSet.name.slice(0, 100)}-${watch.slice(0, 100)}`.replace(/[^a-z0-9.-]/g, "-");
+  const digest = shortHash(`${hookSet.namespace}/${hookSet.name}/${watch}`, 10);
+  return `${readable}-${digest}-${String(shard).padStart(2, "0")}`;
+}

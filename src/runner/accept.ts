@@ -2,9 +2,13 @@
 // before the answer. Nothing here waits for a step: the queue (queue.ts) executes the runs. An
 // error here (the store could not be written) makes the HTTP layer answer 503, so the Sensor
 // retries exactly then; a redelivered event finds the runs it already created by name.
+//
+// A baseline (an object seen for the first time, nothing fired) is not a run: it goes into the
+// hooks' memory (memory/memory.ts), batched, and the event is answered without waiting for any
+// write. What a crash can lose of it, and why that is safe, is said there.
 import type { Logger } from "pino";
 import type { Hook, HookSet } from "../hookset/types.js";
-import { evaluate, type Evaluation, type ResourceEvent } from "../trigger/index.js";
+import { evaluate, type Evaluation, type ObjectRef, type ResourceEvent } from "../trigger/index.js";
 import {
   HOOKRUN_API_VERSION,
   HOOKRUN_KIND,
@@ -23,8 +27,9 @@ import {
   type HookRunStatus,
   type RunPhase,
 } from "./hookrun.js";
+import type { HookSetMemory } from "./memory/memory.js";
 import type { RunnerMetrics } from "./metrics.js";
-import type { RunIndex } from "./run-index.js";
+import type { Recalled, RunIndex } from "./run-index.js";
 import { AcceptClock } from "./run-order.js";
 import { ACCEPTED_AS_ANNOTATION, ConflictError, type RunStore } from "./store/types.js";
 
@@ -48,6 +53,8 @@ export interface AcceptorOptions {
   hookSet: HookSet;
   store: RunStore;
   index: RunIndex;
+  /** The hooks' memory: baselines go there, and every run's fingerprint once the run exists. */
+  memory: HookSetMemory;
   namespace: string;
   logger: Logger;
   now?: () => Date;
@@ -75,18 +82,19 @@ export class Acceptor {
   }
 
   async accept(hooks: readonly Hook[], event: ResourceEvent): Promise<AcceptResult> {
+    const { index, store } = this.options;
     const result: AcceptResult = { eventId: event.context.id, runs: [], skipped: [] };
     const writes: Promise<void>[] = [];
+    const uid = (event.data.body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
     for (const hook of hooks) {
-      const uid = (event.data.body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
-      const memory = typeof uid === "string" ? this.options.index.memory(hook.name, uid) : undefined;
-      const firstServed = this.options.index.firstServed(hook.name);
+      const recalled = typeof uid === "string" ? this.recall(hook, uid) : undefined;
+      const firstServed = index.firstServed(hook.name);
       const evaluation = evaluate(hook.trigger, event, {
-        ...(memory ? { memory: { fingerprint: memory.fingerprint } } : {}),
+        ...(recalled ? { memory: { fingerprint: recalled.fingerprint } } : {}),
         ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
       });
       // A redelivered event (or the same object state under another event id) finds its run.
-      const existing = this.options.store.get(runName(this.options.hookSet.name, hook.name, evaluation.identity));
+      const existing = store.get(runName(this.options.hookSet.name, hook.name, evaluation.identity));
       if (existing) {
         result.runs.push({
           name: existing.metadata.name,
@@ -96,26 +104,69 @@ export class Acceptor {
         });
         continue;
       }
-      if (evaluation.remember === "forget" && evaluation.subject)
-        writes.push(this.forget(hook, evaluation.subject.uid));
-      if (!evaluation.decision.fires)
-        this.options.metrics?.skipped.inc({ hook: hook.name, reason: evaluation.decision.code });
+      if (evaluation.remember === "forget" && evaluation.subject) writes.push(this.forget(hook, evaluation.subject));
       if (evaluation.decision.fires) {
         writes.push(this.persist(hook, event, evaluation, "Pending", result));
-      } else if (
-        evaluation.remember === "set" &&
-        evaluation.fingerprint &&
-        evaluation.fingerprint !== memory?.fingerprint
-      ) {
-        // Evaluated but not fired (a baseline, or `when` false): remembered, so a replayed ADD of
-        // the same state fires nothing, and visible to `kubectl get hookruns` with its reason.
-        writes.push(this.persist(hook, event, evaluation, "Skipped", result));
       } else {
-        result.skipped.push({ hook: hook.name, reason: evaluation.decision.reason });
+        this.options.metrics?.skipped.inc({ hook: hook.name, reason: evaluation.decision.code });
+        const kept = this.keepUnfired(hook, event, evaluation, recalled, result);
+        if (kept) writes.push(kept);
       }
     }
     await Promise.all(writes);
     return result;
+  }
+
+  /** What the hook last handled of the object: the newer of its memory entry and newest run. */
+  private recall(hook: Hook, uid: string): Recalled | undefined {
+    const recalled = this.options.index.recall(hook.name, uid);
+    // Held by a run alone (its entry lost in a crash, or a baseline HookRun of an earlier
+    // version): into the entry as well, so that retention may delete the run in time.
+    if (recalled?.run) {
+      const { run: _run, ...entry } = recalled;
+      this.options.memory.remember(hook.name, uid, entry);
+    }
+    return recalled;
+  }
+
+  /**
+   * An evaluation that fired nothing. A new state to remember is either a baseline (a first sight:
+   * into the memory's batch, no write before the answer) or, after a real change (`when` false,
+   * an Argo CD phase …), a Skipped HookRun, visible with its reason. Either way a replay of that
+   * state fires nothing.
+   */
+  private keepUnfired(
+    hook: Hook,
+    event: ResourceEvent,
+    evaluation: Evaluation,
+    recalled: Recalled | undefined,
+    result: AcceptResult,
+  ): Promise<void> | undefined {
+    const newState =
+      evaluation.remember === "set" &&
+      evaluation.fingerprint !== undefined &&
+      evaluation.fingerprint !== recalled?.fingerprint;
+    const baseline = !evaluation.decision.fires && evaluation.decision.code === "baseline";
+    if (!newState || (baseline && this.rememberBaseline(hook, evaluation))) {
+      result.skipped.push({ hook: hook.name, reason: evaluation.decision.reason });
+      return undefined;
+    }
+    return this.persist(hook, event, evaluation, "Skipped", result);
+  }
+
+  /**
+   * A first sight (nothing handled yet, nothing fired) into the memory's batch: no write before
+   * the answer. False when the memory cannot keep it (a fingerprint too long for a shard).
+   */
+  private rememberBaseline(hook: Hook, evaluation: Evaluation): boolean {
+    const subject = evaluation.subject;
+    // Without an object there is nothing to remember it of.
+    if (!subject) return true;
+    return this.options.memory.remember(hook.name, subject.uid, {
+      fingerprint: evaluation.fingerprint!,
+      resourceVersion: subject.resourceVersion,
+      acceptedAt: this.clock.next().toISOString(),
+    });
   }
 
   private async persist(
@@ -140,6 +191,14 @@ export class Acceptor {
       delete run.spec.context;
     }
     const { run: stored, created } = await store.create(run);
+    // Only once the run exists: an entry of a change whose run was never stored would make the
+    // Sensor's retry of the event find it handled.
+    if (evaluation.remember === "set" && evaluation.fingerprint && evaluation.subject)
+      this.options.memory.remember(hook.name, evaluation.subject.uid, {
+        fingerprint: evaluation.fingerprint,
+        resourceVersion: stored.spec.object?.resourceVersion,
+        acceptedAt: stored.spec.acceptedAt,
+      });
     result.runs.push({
       name: stored.metadata.name,
       hook: hook.name,
@@ -194,9 +253,11 @@ export class Acceptor {
     }
   }
 
-  /** The object is gone: its finished runs are no longer anyone's memory. */
-  private async forget(hook: Hook, uid: string): Promise<void> {
-    const { store, index, logger } = this.options;
+  /** The object is gone: its memory entry and finished runs are no longer anyone's memory. */
+  private async forget(hook: Hook, subject: ObjectRef): Promise<void> {
+    const { store, index, memory, logger } = this.options;
+    const { uid, resourceVersion } = subject;
+    memory.forget(hook.name, uid, { resourceVersion, acceptedAt: this.clock.next().toISOString() });
     for (const name of index.runsOfObject(hook.name, uid)) {
       const run = store.get(name);
       if (!run || !isTerminal(run)) continue;

@@ -28,7 +28,7 @@ export async function applyRetention(
     for (const [position, run] of runs.entries()) {
       const finished = Date.parse(run.status.completionTime ?? run.spec.acceptedAt);
       const expired = now - finished > policy.ttlMs || position >= policy.keepPerHook;
-      if (!expired || index.isNewestOfObject(run)) continue;
+      if (!expired || index.retainedAsMemory(run)) continue;
       // One run that cannot be deleted now does not stop the others; the next pass tries it again.
       await store.delete(run.metadata.name).then(
         () => removed++,

@@ -1,12 +1,24 @@
 // Views over the cached HookRuns that the accept path and the queue need on every event, kept up
 // to date from the store's change feed instead of scanning every run each time:
-//  - memory: per (hook, object uid), the fingerprint of the newest run (what the hook last handled);
+//  - recall: per (hook, object uid), what the hook last handled: the newer of its memory entry
+//    (HookSetMemory) and the newest run;
 //  - active: the runs not yet finished, by (hook, object uid), in accept order;
 //  - firstServed: per hook, when the runner first served it (the marker run).
 import { LABEL_HOOK } from "../model/constants.js";
 import { isMarker, isTerminal, type HookRun } from "./hookrun.js";
+import type { ObjectState } from "./memory/memory.js";
+import { compareStates, type MemoryEntry } from "./memory/shard.js";
 import { compareRunKeys, type RunOrderKey } from "./run-order.js";
 import type { RunChange, RunStore } from "./store/types.js";
+
+/** What the index reads of the hooks' memory (HookSetMemory). */
+export interface MemoryEntries {
+  recall(hook: string, uid: string): MemoryEntry | undefined;
+  covers(hook: string, uid: string, state: ObjectState): boolean;
+}
+
+/** What a hook consults: an entry, or the run that is newer than any entry (`run` names it). */
+export type Recalled = MemoryEntry & { run?: string };
 
 interface Entry extends RunOrderKey {
   fingerprint?: string;
@@ -24,7 +36,10 @@ export class RunIndex {
   private readonly active = new Set<string>();
   private readonly markers = new Map<string, string>();
 
-  constructor(store: RunStore) {
+  constructor(
+    store: RunStore,
+    private readonly entries?: MemoryEntries,
+  ) {
     for (const run of store.list()) this.apply(run, "added");
     store.subscribe((run, change) => this.apply(run, change));
   }
@@ -60,16 +75,45 @@ export class RunIndex {
     else this.active.add(name);
   }
 
-  /** What the hook last handled for this object: the newest run's fingerprint. */
+  /** The newest run's fingerprint for this object (its memory entry aside: see recall). */
   memory(hook: string, uid: string): { fingerprint: string; run: string } | undefined {
     const newest = this.newest(objectKey(hook, uid, ""));
     return newest?.fingerprint ? { fingerprint: newest.fingerprint, run: newest.name } : undefined;
   }
 
-  /** The newest run of each (hook, object): never removed by retention, it is the hook's memory. */
-  isNewestOfObject(run: HookRun): boolean {
+  /**
+   * What the hook last handled for this object: the newer, by the run-order rule, of its memory
+   * entry and its newest run, so a fired run counts before its entry is written (and after a
+   * crash that lost it). A newest run without a fingerprint (a delete) means nothing remembered.
+   */
+  recall(hook: string, uid: string): Recalled | undefined {
+    const entry = this.entries?.recall(hook, uid);
+    const newest = this.newest(objectKey(hook, uid, ""));
+    if (!newest || (entry && compareStates(newest, entry) <= 0)) return entry;
+    if (!newest.fingerprint) return undefined;
+    return {
+      fingerprint: newest.fingerprint,
+      resourceVersion: newest.resourceVersion,
+      acceptedAt: newest.acceptedAt,
+      run: newest.name,
+    };
+  }
+
+  /**
+   * Whether retention must keep the run as the hook's memory of its object: it is the newest run
+   * of its (hook, object) and no written memory entry is as new.
+   */
+  retainedAsMemory(run: HookRun): boolean {
     const key = this.keyOf.get(run.metadata.name);
-    return key !== undefined && this.newest(key)?.name === run.metadata.name;
+    if (key === undefined || this.newest(key)?.name !== run.metadata.name) return false;
+    const uid = run.spec.object?.uid;
+    return !(
+      uid &&
+      this.entries?.covers(run.spec.hook, uid, {
+        resourceVersion: run.spec.object?.resourceVersion,
+        acceptedAt: run.spec.acceptedAt,
+      })
+    );
   }
 
   /** Runs of the same (hook, object) accepted before `run` and not finished. */

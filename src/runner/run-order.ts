@@ -1,7 +1,7 @@
-// Which of two runs is newer. The hook's memory is the fingerprint of the newest run of each
-// (hook, object), so this order must follow the object's history and must never tie between two
-// different states: the run index (which retention asks), `explain` and the queue's per-object
-// order all use this one rule.
+// Which of two runs is newer. The hook's memory is the fingerprint of the newest of its memory
+// entry and its runs of each (hook, object), so this order must follow the object's history and
+// must never tie between two different states: the run index (which retention asks), the memory's
+// merge (memory/), `explain` and the queue's per-object order all use this one rule.
 import type { HookRun } from "./hookrun.js";
 
 /**

@@ -15,6 +15,8 @@ import { isMarker, type HookRun } from "./hookrun.js";
 import { drainLimits } from "./http-answer.js";
 import { answerError, httpError } from "./http-errors.js";
 import type { KubeEventRecorder } from "./kube-events.js";
+import { HookSetMemory } from "./memory/memory.js";
+import type { ShardStore } from "./memory/store.js";
 import { RunnerMetrics } from "./metrics.js";
 import { RunQueue } from "./queue.js";
 import type { RetentionPolicy } from "./retention.js";
@@ -30,6 +32,8 @@ export interface RunnerOptions {
   insecureNoAuth?: boolean;
   runtime: StepRuntime;
   store: RunStore;
+  /** Where the hooks' memory lives: in this process with a memory run store, else beside the HookRuns. */
+  memoryShards: ShardStore;
   /** Namespace the runs are recorded in. */
   namespace: string;
   /** This replica's identity in claims. */
@@ -81,8 +85,9 @@ export function createRunner(options: RunnerOptions): Runner {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
   const tokenDigest = options.token ? digest(options.token) : undefined;
-  const index = new RunIndex(store);
-  const acceptor = new Acceptor({ hookSet, store, index, namespace: options.namespace, logger, metrics });
+  const memory = new HookSetMemory({ hookSet, shards: options.memoryShards, namespace: options.namespace, logger });
+  const index = new RunIndex(store, memory);
+  const acceptor = new Acceptor({ hookSet, store, index, memory, namespace: options.namespace, logger, metrics });
   const queue = new RunQueue({
     hookSet,
     store,
@@ -187,6 +192,7 @@ export function createRunner(options: RunnerOptions): Runner {
     },
     async start() {
       await store.start();
+      await memory.start();
       await acceptor.recordFirstServed();
       queue.start();
     },
@@ -195,7 +201,13 @@ export function createRunner(options: RunnerOptions): Runner {
       const until = Date.now() + graceMs;
       // Requests already admitted finish accepting (milliseconds) before the queue stops.
       while (endpoint.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      // Nothing is accepted any more: the memory's last batches are written while runs finish.
+      const flushed = memory.flush();
       await queue.drain(Math.max(0, until - Date.now()));
+      await Promise.race([flushed, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref())]);
+      memory.stop();
+      if (memory.unwritten > 0)
+        logger.warn({ unwritten: memory.unwritten }, "memory entries not written; the next replay records them again");
       store.stop();
     },
   };

@@ -148,6 +148,7 @@ describe("deploying with the README's commands", () => {
     expect(listed.items.map(identity).sort()).toEqual(built.map(identity).sort());
     expect(listed.items.length).toBeGreaterThanOrEqual(15);
     await waitForCrd(stack(), "hookruns.resource-hooks.io");
+    await waitForCrd(stack(), "hookmemories.resource-hooks.io");
 
     // The runner, as the kubelet would start the applied Deployment's pod.
     const deployment = await stack().admin.get<KubeObject>(`/apis/apps/v1/namespaces/${NS}/deployments/demo-runner`);
@@ -176,13 +177,13 @@ describe("deploying with the README's commands", () => {
     await stack().startSensor(sensor);
     await stack().startEventSource(eventSource, { serviceAccount: { namespace: NS, name: esAccount } });
     await until(
-      "the baseline runs",
+      "the baselines in the hooks' memory",
       async () => {
-        const runs = await stack().admin.get<{ items: Array<{ spec: { hook: string }; status?: { phase?: string } }> }>(
-          `/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookruns`,
+        const shards = await stack().admin.get<{ items: Array<{ entries?: Record<string, Record<string, string>> }> }>(
+          `/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookmemories`,
         );
-        const baselines = new Set(runs.items.filter((r) => r.status?.phase === "Skipped").map((r) => r.spec.hook));
-        return baselines.has("notify") && baselines.has("reload-job") ? true : undefined;
+        const hooks = new Set(shards.items.flatMap((s) => Object.values(s.entries ?? {}).flatMap(Object.keys)));
+        return hooks.has("notify") && hooks.has("reload-job") ? true : undefined;
       },
       60_000,
       200,

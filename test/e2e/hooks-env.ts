@@ -116,6 +116,7 @@ export async function applyHookSet(stack: Stack, deployed: DeployedHookSet, toke
   const secret = hookSet.runner.tokenSecret;
   await stack.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: hookSet.namespace } }, ...deployed.crds]);
   await waitForCrd(stack, "hookruns.resource-hooks.io");
+  await waitForCrd(stack, "hookmemories.resource-hooks.io");
   const manifests = deployed.manifests.filter((o) => !(o.kind === "Secret" && o.metadata?.name === secret.name));
   await stack.apply([
     ...manifests,

@@ -101,6 +101,17 @@ async function hookRuns(hook?: string): Promise<HookRun[]> {
   return list.items.filter((r) => !r.metadata.labels?.["resource-hooks.io/marker"] && (!hook || r.spec.hook === hook));
 }
 
+/** (object, hook) entries in the hooks' memory. */
+async function memoryEntries(): Promise<number> {
+  const list = await stack().admin.get<{ items: Array<{ entries?: Record<string, Record<string, string>> }> }>(
+    `/apis/resource-hooks.io/v1alpha1/namespaces/${NS}/hookmemories`,
+  );
+  return list.items.reduce(
+    (n, shard) => n + Object.values(shard.entries ?? {}).reduce((m, hooks) => m + Object.keys(hooks).length, 0),
+    0,
+  );
+}
+
 async function sensorMetric(name: string, trigger?: string): Promise<number> {
   return metricValue(await sensor.metrics(), name, trigger ? { trigger_name: trigger } : {});
 }
@@ -284,10 +295,11 @@ beforeAll(async () => {
   // and the event source publishes an ADD per object as soon as it starts.
   sensor = await s.startSensor(deployed.sensor, { serviceAccount: SENSOR_ACCOUNT });
   eventSource = await s.startEventSource(deployed.eventSource, { serviceAccount: eventSourceAccount(deployed) });
-  // The event source replays an ADD per object at start: every hook records its baseline.
+  // The event source replays an ADD per object at start: every hook records its baseline, in the
+  // hooks' memory (HookMemory shards), not as a HookRun.
   await until(
     "baselines of the 47 watched objects",
-    async () => ((await hookRuns()).filter((r) => r.status?.phase === "Skipped").length >= 47 ? true : undefined),
+    async () => ((await memoryEntries()) >= 47 ? true : undefined),
     120_000,
     500,
   ).catch((err: unknown) => {

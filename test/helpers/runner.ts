@@ -5,6 +5,7 @@ import { pino } from "pino";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { compareAccepted } from "../../src/runner/run-order.js";
 import { createRuntime } from "../../src/runner/runtime.js";
+import { LocalShardStore } from "../../src/runner/memory/store.js";
 import { createRunner, listen, type RunnerOptions, type RunningRunner } from "../../src/runner/server.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
 import type { HookSet } from "../../src/hookset/types.js";
@@ -41,6 +42,7 @@ export async function startRunner(
     token: TOKEN,
     runtime: createRuntime({ secretsDir: "/nonexistent" }),
     store,
+    memoryShards: new LocalShardStore(),
     namespace: "argo-events",
     holder: "test-replica",
     logger: pino({ level: "info" }, stream),

@@ -76,7 +76,7 @@ describe("generate", { timeout: 180_000 }, () => {
     const dir = join(tmp, "deploy");
     expect(cli(["generate", "-f", "examples/hooks.yaml", "--output-dir", dir])).toMatchObject({
       code: 0,
-      stdout: `${dir}: 9 files, 9 written, 0 removed\n`,
+      stdout: `${dir}: 10 files, 10 written, 0 removed\n`,
     });
     const fromRoot = relative(root, dir);
     for (const [f, cwd] of [
@@ -87,7 +87,7 @@ describe("generate", { timeout: 180_000 }, () => {
     ] as const) {
       const r = cli(["generate", "-f", f, "--output-dir", cwd === root ? fromRoot : dir, "--check"], { cwd });
       expect(r, `-f ${f} in ${cwd}`).toMatchObject({ code: 0, stderr: "" });
-      expect(r.stdout).toMatch(/: up to date \(9 files\)\n$/);
+      expect(r.stdout).toMatch(/: up to date \(10 files\)\n$/);
     }
   });
 

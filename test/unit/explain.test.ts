@@ -17,6 +17,8 @@ import { explain, formatExplanation, type Explanation } from "../../src/explain/
 import { RestClient } from "../../src/k8s/rest.js";
 import { Acceptor } from "../../src/runner/accept.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
+import { HookSetMemory } from "../../src/runner/memory/memory.js";
+import { LocalShardStore } from "../../src/runner/memory/store.js";
 import { RunIndex } from "../../src/runner/run-index.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
 import { eventFor } from "../../src/simulate.js";
@@ -125,12 +127,19 @@ describe("explain", () => {
     // to 1.5.0 whose run failed. All in one instant of a frozen clock: the later state must win
     // by the object's history, not by the runs' names.
     const store = new MemoryRunStore();
-    const index = new RunIndex(store);
+    const memory = new HookSetMemory({
+      hookSet,
+      shards: new LocalShardStore(),
+      namespace: "argo-events",
+      logger: pino({ level: "silent" }),
+    });
+    const index = new RunIndex(store, memory);
     const frozen = new Date("2026-12-01T10:00:00.000Z");
     const acceptor = new Acceptor({
       hookSet,
       store,
       index,
+      memory,
       namespace: "argo-events",
       logger: pino({ level: "silent" }),
       now: () => frozen,
@@ -184,11 +193,11 @@ describe("explain", () => {
       fires: true,
       reason: `frontend changed while the event source was away (fingerprint ${handledFingerprint} → ${e.fingerprint})`,
     });
-    expect(e.runs.map((r) => r.phase)).toEqual(["Failed", "Skipped"]);
+    // The baseline is the hook's memory, not a run.
+    expect(e.runs.map((r) => r.phase)).toEqual(["Failed"]);
     expect(e.runs[0]!.failedSteps).toEqual([
       { name: "tell", error: "POST https://cdn.example.com/purge: 503 Service Unavailable" },
     ]);
-    expect(e.runs[1]!.message).toMatch(/baseline recorded/);
     // It read with the kubeconfig's credentials, HookRuns by the hook's labels.
     expect(api.seen.every((s) => s.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(api.seen.some((s) => s.query.includes(encodeURIComponent("resource-hooks.io/hook=purge")))).toBe(true);

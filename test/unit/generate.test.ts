@@ -382,7 +382,7 @@ describe("spec fields for the run model", () => {
     expect(hookSet.celCostLimit).toBe(5000);
   });
 
-  it("grants the runner exactly its HookRun verbs in its own namespace, and no Leases", () => {
+  it("grants the runner exactly its HookRun and HookMemory verbs in its own namespace, and no Leases", () => {
     const rbac = generate(example).find((f) => f.path === "manifests/runner-rbac.yaml")!.objects as Array<{
       kind: string;
       metadata: { namespace?: string };
@@ -392,6 +392,11 @@ describe("spec fields for the run model", () => {
       .filter((o) => o.kind === "Role" && o.metadata.namespace === "argo-events")
       .flatMap((r) => r.rules ?? []);
     expect(rules.filter((r) => r.apiGroups[0] === "resource-hooks.io")).toEqual([
+      {
+        apiGroups: ["resource-hooks.io"],
+        resources: ["hookmemories"],
+        verbs: ["get", "list", "watch", "create", "patch"],
+      },
       {
         apiGroups: ["resource-hooks.io"],
         resources: ["hookruns"],
@@ -412,9 +417,9 @@ describe("spec fields for the run model", () => {
         { runner: { store: "memory" } },
       ),
     );
-    expect(JSON.stringify(memory.find((f) => f.path === "manifests/runner-rbac.yaml")!.objects)).not.toContain(
-      "hookruns",
-    );
+    const memoryRbac = JSON.stringify(memory.find((f) => f.path === "manifests/runner-rbac.yaml")!.objects);
+    expect(memoryRbac).not.toContain("hookruns");
+    expect(memoryRbac).not.toContain("hookmemories");
   });
 });
 
@@ -471,7 +476,10 @@ describe("deploying with kustomize (issue 11)", () => {
       );
     const a = names("alpha");
     const shared = [...names("beta")].filter((n) => a.has(n));
-    expect(shared).toEqual(["CustomResourceDefinition//hookruns.resource-hooks.io"]);
+    expect(shared).toEqual([
+      "CustomResourceDefinition//hookruns.resource-hooks.io",
+      "CustomResourceDefinition//hookmemories.resource-hooks.io",
+    ]);
     expect(a).toContain("Service/argo-events/alpha-runner");
     const sensor = generate(hookSetFrom(hooks, { metadata: { name: "alpha" } }))
       .flatMap((f) => f.objects)

@@ -1,10 +1,12 @@
-// Which run of one (hook, object) is the newest decides what the hook remembers. Two accepts in
-// the same millisecond must not leave the decision to the runs' names (hashes): a frozen clock
-// makes that tie happen every time.
+// Which state of one (hook, object) is the newest decides what the hook remembers: its memory
+// entry (a baseline) or its newest run (a fired change). Two accepts in the same millisecond must
+// not leave the decision to chance: a frozen clock makes that tie happen every time.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { Acceptor } from "../../src/runner/accept.js";
+import { HookSetMemory } from "../../src/runner/memory/memory.js";
+import { LocalShardStore } from "../../src/runner/memory/store.js";
 import { RunIndex } from "../../src/runner/run-index.js";
 import { AcceptClock, compareResourceVersions, compareRunKeys } from "../../src/runner/run-order.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
@@ -54,11 +56,19 @@ function app(i: number, tag: string, resourceVersion?: string): KubeObject {
 
 async function acceptBaselineThenChange(withResourceVersions: boolean) {
   const store = new MemoryRunStore();
-  const index = new RunIndex(store);
+  const memory = new HookSetMemory({
+    hookSet,
+    shards: new LocalShardStore(),
+    namespace: "argo-events",
+    logger: pino({ level: "silent" }),
+    flushDelayMs: 60_000,
+  });
+  const index = new RunIndex(store, memory);
   const acceptor = new Acceptor({
     hookSet,
     store,
     index,
+    memory,
     namespace: "argo-events",
     logger: pino({ level: "silent" }),
     now: () => FROZEN,
@@ -76,28 +86,34 @@ async function acceptBaselineThenChange(withResourceVersions: boolean) {
     expect(run, `object ${i}: the image change fires`).toBeDefined();
     fired.push({ uid: `uid-${i}`, fingerprint: store.get(run!.name)!.spec.fingerprint! });
   }
-  return { store, index, fired };
+  return { store, index, memory, fired };
 }
 
-describe("the newest run of an object", () => {
-  it("is the later state of the object (resourceVersion), though both runs were accepted in the same instant", async () => {
+describe("the newest state of an object", () => {
+  it("is the later state of the object (resourceVersion), though baseline and run were accepted in the same instant", async () => {
     const { index, fired } = await acceptBaselineThenChange(true);
-    for (const { uid, fingerprint } of fired) expect(index.memory("purge", uid)?.fingerprint).toBe(fingerprint);
+    for (const { uid, fingerprint } of fired) expect(index.recall("purge", uid)?.fingerprint).toBe(fingerprint);
   });
 
   it("is the later accept when the objects carry no resourceVersion: one runner never hands out one accept time twice", async () => {
     const { store, index, fired } = await acceptBaselineThenChange(false);
-    for (const { uid, fingerprint } of fired) expect(index.memory("purge", uid)?.fingerprint).toBe(fingerprint);
+    for (const { uid, fingerprint } of fired) expect(index.recall("purge", uid)?.fingerprint).toBe(fingerprint);
     const times = [...store.list()].filter((r) => r.spec.object).map((r) => r.spec.acceptedAt);
     expect(new Set(times).size).toBe(times.length);
   });
 
-  it("retention keeps that run, not the baseline, as the object's memory", async () => {
-    const { store, index, fired } = await acceptBaselineThenChange(true);
-    for (const { uid, fingerprint } of fired) {
+  it("retention keeps the fired run as the object's memory until a written entry is as new, and the baseline is no run", async () => {
+    const { store, index, memory, fired } = await acceptBaselineThenChange(true);
+    for (const { uid } of fired) {
       const runs = index.runsOfObject("purge", uid).map((name) => store.get(name)!);
-      const newest = runs.filter((r) => index.isNewestOfObject(r));
-      expect(newest.map((r) => r.spec.fingerprint)).toEqual([fingerprint]);
+      expect(runs.map((r) => r.status.phase)).toEqual(["Pending"]);
+      expect(index.retainedAsMemory(runs[0]!)).toBe(true);
+    }
+    await memory.flush();
+    for (const { uid, fingerprint } of fired) {
+      const [run] = index.runsOfObject("purge", uid).map((name) => store.get(name)!);
+      expect(index.retainedAsMemory(run!)).toBe(false);
+      expect(index.recall("purge", uid)).toMatchObject({ fingerprint });
     }
   });
 });

@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { createRuntime } from "../../src/runner/runtime.js";
+import { LocalShardStore } from "../../src/runner/memory/store.js";
 import { createRunner, listen, type RunningRunner } from "../../src/runner/server.js";
 import { KubernetesRunStore } from "../../src/runner/store/kubernetes.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
@@ -131,12 +132,15 @@ async function twoReplicas(hookSet: HookSet, a: { maxConcurrentRuns?: number } =
   const shared = new MemoryRunStore();
   const storeA = new ReplicaStore(shared);
   const storeB = new ReplicaStore(shared);
+  // The replicas share the hooks' memory as they share the runs.
+  const memoryShards = new LocalShardStore();
   const start = async (store: ReplicaStore, holder: string, maxConcurrentRuns = 32) => {
     const runner = createRunner({
       hookSet,
       token: TOKEN,
       runtime: createRuntime({ secretsDir: "/nonexistent" }),
       store,
+      memoryShards,
       namespace: "hooks",
       holder,
       logger: pino({ level: "silent" }),

@@ -443,12 +443,19 @@ describe("runner: catch-up after event-source downtime", () => {
       },
     ]);
     const h = await startRunner(hookSet);
-    const baseline = (await h.send("img", add("i:1", "50"))).body as Accepted;
-    expect(baseline.runs).toEqual([expect.objectContaining({ phase: "Skipped", created: true })]);
-    // The same state again: the baseline is found, nothing new.
-    expect(((await h.send("img", add("i:1", "50"))).body as Accepted).runs).toEqual([
-      expect.objectContaining({ phase: "Skipped", created: false }),
-    ]);
+    // A baseline is the hook's memory, not a run: answered 200, nothing created.
+    const baseline = await h.send("img", add("i:1", "50"));
+    expect(baseline.status).toBe(200);
+    expect(baseline.body).toMatchObject({
+      runs: [],
+      skipped: [{ hook: "img", reason: expect.stringMatching(/baseline recorded/) }],
+    });
+    expect(h.runsOf("img")).toEqual([]);
+    // The same state again: the memory has it, nothing new.
+    expect((await h.send("img", add("i:1", "50"))).body).toMatchObject({
+      runs: [],
+      skipped: [{ hook: "img", reason: expect.stringMatching(/already handled/) }],
+    });
     expect((await h.send("img", add("i:1", "57"))).body).toMatchObject({ runs: [] }); // status-only changes since
     const missed = (await h.send("img", add("i:2", "60"))).body as Accepted;
     expect(missed.runs).toEqual([expect.objectContaining({ phase: "Pending", created: true })]);

@@ -4,7 +4,6 @@
 // and by `npm run bench` (figures only), so both measure the same thing.
 import { randomBytes } from "node:crypto";
 
-import type { HookRun } from "../../../src/runner/hookrun.js";
 import { resourceEventRequest, sendEvent, watchPathOf } from "../../../src/testing/index.js";
 import {
   applyHookSet,
@@ -120,18 +119,22 @@ export async function deployManyHooks(stack: Stack, hooks: number): Promise<Many
   };
 }
 
-/** Waits until every hook recorded its baseline (the event source's initial ADDs). */
+/**
+ * Waits until every hook recorded its baseline (the event source's initial ADDs), in the hooks'
+ * memory (HookMemory shards): a baseline is not a HookRun.
+ */
 export async function waitForBaselines(env: ManyHooks, timeoutMs = 120_000): Promise<void> {
   await until(
     `${env.hooks} baselines`,
     async () => {
-      const list = await env.stack.admin.get<{ items: HookRun[] }>(
-        `/apis/resource-hooks.io/v1alpha1/namespaces/${MANY_NS}/hookruns`,
+      const list = await env.stack.admin.get<{ items: Array<{ entries?: Record<string, Record<string, string>> }> }>(
+        `/apis/resource-hooks.io/v1alpha1/namespaces/${MANY_NS}/hookmemories`,
       );
-      return list.items.filter((r) => r.status?.phase === "Skipped" && !r.metadata.labels?.["resource-hooks.io/marker"])
-        .length >= env.hooks
-        ? true
-        : undefined;
+      const entries = list.items.reduce(
+        (n, shard) => n + Object.values(shard.entries ?? {}).reduce((m, hooks) => m + Object.keys(hooks).length, 0),
+        0,
+      );
+      return entries >= env.hooks ? true : undefined;
     },
     timeoutMs,
     500,

@@ -1,0 +1,100 @@
+// HookMemory shards as custom resources in the runner's namespace (--store kubernetes), through
+// the one transport to the API server (RestClient). A write is a JSON merge patch of the changed
+// entries carrying the resourceVersion it was computed from: the API server refuses it with 409
+// when the shard changed since, as an update would, while the request carries only the entries
+// that changed instead of the whole shard.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { RestClient } from "../../k8s/rest.js";
+import { KubeApiError } from "../../k8s/types.js";
+import {
+  HOOKMEMORY_API_VERSION,
+  HOOKMEMORY_KIND,
+  HOOKMEMORY_PLURAL,
+  API_GROUP,
+  API_VERSION_NAME,
+  LABEL_HOOKSET,
+  LABEL_HOOKSET_NAMESPACE,
+} from "../../model/constants.js";
+import { ConflictError } from "../store/types.js";
+import type { HookMemoryObject, HookSetRef } from "./shard.js";
+import type { EntriesPatch, ShardStore } from "./store.js";
+
+export class KubernetesShardStore implements ShardStore {
+  private readonly rest: RestClient;
+  private readonly collection: string;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    namespace: string,
+    private readonly logger: Logger,
+    /** How long the first list retries what an API server says while it starts or is busy. */
+    private readonly startTimeoutMs = 120_000,
+  ) {
+    this.rest = new RestClient(kubeConfig);
+    const group = `/apis/${API_GROUP}/${API_VERSION_NAME}`;
+    this.collection = `${group}/namespaces/${encodeURIComponent(namespace)}/${HOOKMEMORY_PLURAL}`;
+  }
+
+  /** Retries 429, 5xx and no answer until startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once. */
+  async list(hookSet: HookSetRef): Promise<HookMemoryObject[]> {
+    const until = Date.now() + this.startTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const list = await this.rest.request<{ items: HookMemoryObject[] }>("GET", this.collection, {
+          query: { labelSelector: `${LABEL_HOOKSET_NAMESPACE}=${hookSet.namespace},${LABEL_HOOKSET}=${hookSet.name}` },
+        });
+        return list.items.map((item) => ({ ...item, apiVersion: HOOKMEMORY_API_VERSION, kind: HOOKMEMORY_KIND }));
+      } catch (err) {
+        const status = err instanceof KubeApiError ? err.status : -1;
+        const transient = status === 0 || status === 429 || status >= 500;
+        if (!transient || Date.now() > until) throw err;
+        const delay = Math.min(
+          Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000),
+          5_000,
+        );
+        this.logger.warn(
+          { err: (err as Error).message, retryInMs: delay },
+          "listing the HookMemory shards failed; retrying",
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async read(name: string): Promise<HookMemoryObject | undefined> {
+    try {
+      return await this.rest.request<HookMemoryObject>("GET", this.path(name));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async create(shard: HookMemoryObject): Promise<HookMemoryObject> {
+    try {
+      return await this.rest.request<HookMemoryObject>("POST", this.collection, { body: shard });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 409) throw new ConflictError(err.message);
+      throw err;
+    }
+  }
+
+  async patch(name: string, resourceVersion: string, entries: EntriesPatch): Promise<HookMemoryObject> {
+    try {
+      return await this.rest.request<HookMemoryObject>("PATCH", this.path(name), {
+        // A resourceVersion in a patch is a precondition: 409 Conflict when the shard changed since.
+        body: { metadata: { resourceVersion }, entries },
+        contentType: "application/merge-patch+json",
+      });
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.status === 409 || err.status === 404))
+        throw new ConflictError(err.message);
+      throw err;
+    }
+  }
+
+  private path(name: string): string {
+    return `${this.collection}/${encodeURIComponent(name)}`;
+  }
+}

@@ -1,0 +1,383 @@
+// The hooks' memory of one HookSet: per (hook, object uid) the fingerprint the hook last handled
+// and the object state it was for, kept in HookMemory shards (a fixed number per watch, shard.ts)
+// instead of one HookRun per (hook, object). Replaying N objects used to cost N HookRuns, each a
+// synchronous API write before the Sensor got its answer; it now costs a few shard writes in the
+// background.
+//
+// Group commit. What the accept path remembers or forgets goes into its shard's batch and is
+// visible to lookups at once. A shard's batch is written when it is due: flushDelayMs after its
+// first change, or at once when it holds maxBatch changes; one write per shard at a time, changes
+// arriving meanwhile go with the next. A write is a merge patch of the changed entries,
+// conditional on the resourceVersion it was computed from. When another replica wrote the shard
+// since (409), the shard is read again and the batch merged into it: per (uid, hook) the entry of
+// the newer object state wins (the run-order rule: resourceVersion, then accept time), a forget
+// removes only entries not newer than the deletion. A failed write keeps its batch and is tried
+// again, backing off.
+//
+// What a crash can lose: never a run, and never a fired change. A fired change is a HookRun
+// created before the Sensor's answer, and the memory a hook consults is the newer of its entry and
+// the newest HookRun of the object (RunIndex.recall), so a fired run counts before, and without,
+// its entry being written; retention keeps that run until a written entry is as new (covers).
+// What is lost is at most the last unwritten batch of each shard: baselines (first sights that
+// fired nothing), the entries of fired runs (their runs still hold them), and forgets. The next
+// replay of the event source records the baselines again and fires nothing for them (nothing was
+// handled, so nothing is missed); a lost forget leaves the entry of an object that is gone, which
+// no event reads again (uids are never reused).
+//
+// Freshness between replicas: the shards are listed once at start and a shard is read again when
+// a write of it conflicts. observe() is where a shared informer of HookMemory objects plugs in so
+// that one replica sees another's entries without writing; until then a replica learns another's
+// baselines only through a conflict, and another's fired changes through the HookRuns.
+import type { Logger } from "pino";
+import type { HookSet } from "../../hookset/types.js";
+import {
+  HOOKMEMORY_API_VERSION,
+  HOOKMEMORY_KIND,
+  LABEL_HOOKSET,
+  LABEL_HOOKSET_NAMESPACE,
+  MANAGED_BY,
+} from "../../model/constants.js";
+import { memoryShardName } from "../../model/names.js";
+import { watchesOf } from "../../trigger/index.js";
+import { compareResourceVersions } from "../run-order.js";
+import { ConflictError } from "../store/types.js";
+import {
+  compareStates,
+  decodeEntry,
+  encodeEntry,
+  fitsEntry,
+  shardOf,
+  type HookMemoryObject,
+  type HookSetRef,
+  type MemoryEntry,
+} from "./shard.js";
+import { ofHookSet, type EntriesPatch, type ShardStore } from "./store.js";
+
+/** An object state: what orders entries and forgets. */
+export type ObjectState = Pick<MemoryEntry, "resourceVersion" | "acceptedAt">;
+
+type Change = { entry: MemoryEntry } | { forget: ObjectState };
+
+export const DEFAULT_FLUSH_DELAY_MS = 1_000;
+export const DEFAULT_MAX_BATCH = 500;
+/** Conflicting writes of one shard before the batch waits for its next turn. */
+const CONFLICT_ATTEMPTS = 5;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface HookSetMemoryOptions {
+  hookSet: HookSet;
+  shards: ShardStore;
+  /** Where the shards live: the runner's namespace, beside the HookRuns. */
+  namespace: string;
+  logger: Logger;
+  /**
+   * How long a shard's first unwritten change waits for others to share its write. Every write
+   * rewrites the whole shard in etcd, so a replay costs about (replay duration / delay) times the
+   * memory's size in etcd writes; a second keeps that near one copy of the memory per second of
+   * replay, and a crash loses at most that second of baselines and forgets.
+   */
+  flushDelayMs?: number;
+  /** A shard with this many unwritten changes is written at once. */
+  maxBatch?: number;
+  /** Injected for tests. */
+  random?: () => number;
+}
+
+class Shard {
+  /** undefined until the shard is stored (read, listed or created). */
+  resourceVersion: string | undefined;
+  /** uid -> hook -> entry as stored. */
+  stored = new Map<string, Map<string, string>>();
+  /** uid -> hook -> the change not yet written. */
+  readonly pending = new Map<string, Map<string, Change>>();
+  pendingCount = 0;
+  timer: NodeJS.Timeout | undefined;
+  writing: Promise<void> | undefined;
+  failures = 0;
+
+  constructor(
+    readonly name: string,
+    readonly watch: string,
+    readonly index: number,
+  ) {}
+
+  storedEntry(uid: string, hook: string): MemoryEntry | undefined {
+    const text = this.stored.get(uid)?.get(hook);
+    return text === undefined ? undefined : decodeEntry(text);
+  }
+
+  /** The entry lookups see: the stored one with the pending change applied. */
+  current(uid: string, hook: string): MemoryEntry | undefined {
+    return resolve(this.storedEntry(uid, hook), this.pending.get(uid)?.get(hook));
+  }
+
+  setPending(uid: string, hook: string, change: Change): void {
+    let hooks = this.pending.get(uid);
+    if (!hooks) this.pending.set(uid, (hooks = new Map()));
+    if (!hooks.has(hook)) this.pendingCount++;
+    hooks.set(hook, change);
+  }
+
+  /** Drops the change once written, unless a newer one replaced it meanwhile. */
+  written(uid: string, hook: string, change: Change): void {
+    const hooks = this.pending.get(uid);
+    if (hooks?.get(hook) !== change) return;
+    hooks.delete(hook);
+    this.pendingCount--;
+    if (hooks.size === 0) this.pending.delete(uid);
+  }
+}
+
+/** The entry after a change: a newer state replaces an older one; a forget removes what is not newer. */
+function resolve(stored: MemoryEntry | undefined, change: Change | undefined): MemoryEntry | undefined {
+  if (!change) return stored;
+  if ("entry" in change) return !stored || compareStates(change.entry, stored) >= 0 ? change.entry : stored;
+  return stored && compareStates(stored, change.forget) > 0 ? stored : undefined;
+}
+
+export class HookSetMemory {
+  private readonly ref: HookSetRef;
+  private readonly flushDelayMs: number;
+  private readonly maxBatch: number;
+  private readonly random: () => number;
+  /** Each hook's watch: where its entries are written. */
+  private readonly watchOf = new Map<string, string>();
+  private readonly shards = new Map<string, Shard>();
+  /**
+   * Shards by index, of every watch this HookSet has stored shards of: a hook that moved to
+   * another watch still finds what it remembered under the old one (the newer entry wins).
+   */
+  private readonly byIndex = new Map<number, Shard[]>();
+  private stopped = false;
+
+  constructor(private readonly options: HookSetMemoryOptions) {
+    const { hookSet } = options;
+    this.ref = { namespace: hookSet.namespace, name: hookSet.name };
+    this.flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.random = options.random ?? Math.random;
+    for (const [watch, plan] of watchesOf(hookSet)) for (const hook of plan.hooks) this.watchOf.set(hook.name, watch);
+  }
+
+  /** Reads every shard of the HookSet once. */
+  async start(): Promise<void> {
+    for (const shard of await this.options.shards.list(this.ref)) this.observe(shard);
+  }
+
+  /**
+   * The seam for a shared informer of HookMemory objects: every one it lists or sees change goes
+   * here, so this replica sees what another wrote. Also how listed and re-read shards come in.
+   */
+  observe(object: HookMemoryObject): void {
+    if (!ofHookSet(object, this.ref)) return;
+    const shard = this.shard(object.spec.watch, object.spec.shard, object.metadata.name);
+    // A copy older than the one held (a watch event trailing our own write) changes nothing.
+    if ((compareResourceVersions(object.metadata.resourceVersion, shard.resourceVersion) ?? 0) < 0) return;
+    shard.resourceVersion = object.metadata.resourceVersion;
+    shard.stored = new Map(
+      Object.entries(object.entries ?? {}).map(([uid, hooks]) => [uid, new Map(Object.entries(hooks))]),
+    );
+  }
+
+  /** What the hook last handled of the object, written or not: the newest entry. */
+  recall(hook: string, uid: string): MemoryEntry | undefined {
+    let best: MemoryEntry | undefined;
+    for (const shard of this.byIndex.get(shardOf(uid)) ?? []) {
+      const entry = shard.current(uid, hook);
+      if (entry && (!best || compareStates(entry, best) > 0)) best = entry;
+    }
+    return best;
+  }
+
+  /**
+   * Whether a written entry is at least as new as this state: retention may then delete the run of
+   * that state, the memory no longer needs it.
+   */
+  covers(hook: string, uid: string, state: ObjectState): boolean {
+    return (this.byIndex.get(shardOf(uid)) ?? []).some((shard) => {
+      const entry = shard.storedEntry(uid, hook);
+      return entry !== undefined && compareStates(entry, state) >= 0;
+    });
+  }
+
+  /**
+   * Remembers the entry (batched, visible to recall at once). False when the fingerprint is too
+   * long for a shard or the hook is not this HookSet's: the caller keeps it in a HookRun.
+   */
+  remember(hook: string, uid: string, entry: MemoryEntry): boolean {
+    const watch = this.watchOf.get(hook);
+    if (watch === undefined || !fitsEntry(entry.fingerprint)) return false;
+    const shard = this.shard(watch, shardOf(uid));
+    const current = shard.current(uid, hook);
+    const order = current ? compareStates(current, entry) : -1;
+    if (order > 0 || (order === 0 && current!.fingerprint === entry.fingerprint)) return true;
+    shard.setPending(uid, hook, { entry });
+    this.schedule(shard);
+    return true;
+  }
+
+  /** The object is gone: its entries of this hook go, unless newer than the deletion. */
+  forget(hook: string, uid: string, state: ObjectState): void {
+    for (const shard of this.byIndex.get(shardOf(uid)) ?? []) {
+      const current = shard.current(uid, hook);
+      // Nothing to forget, or a state newer than the deletion (a late DELETE event): kept.
+      if (!current || compareStates(current, state) > 0) continue;
+      shard.setPending(uid, hook, { forget: state });
+      this.schedule(shard);
+    }
+  }
+
+  /** Changes not yet written, over all shards. */
+  get unwritten(): number {
+    let count = 0;
+    for (const shard of this.shards.values()) count += shard.pendingCount;
+    return count;
+  }
+
+  /** Writes every shard's batch now (one attempt each, in parallel); failures are logged. */
+  async flush(): Promise<void> {
+    await Promise.all(
+      [...this.shards.values()].map(async (shard) => {
+        while (shard.writing) await shard.writing;
+        if (shard.pendingCount > 0) await this.startWrite(shard);
+      }),
+    );
+  }
+
+  /** Stops writing. Unwritten changes are dropped, as in a crash: see the contract above. */
+  stop(): void {
+    this.stopped = true;
+    for (const shard of this.shards.values()) {
+      clearTimeout(shard.timer);
+      shard.timer = undefined;
+    }
+  }
+
+  private shard(watch: string, index: number, name = memoryShardName(this.ref, watch, index)): Shard {
+    let shard = this.shards.get(name);
+    if (!shard) {
+      shard = new Shard(name, watch, index);
+      this.shards.set(name, shard);
+      let siblings = this.byIndex.get(index);
+      if (!siblings) this.byIndex.set(index, (siblings = []));
+      siblings.push(shard);
+    }
+    return shard;
+  }
+
+  private schedule(shard: Shard): void {
+    if (this.stopped || shard.writing || shard.pendingCount === 0) return;
+    // After a failure the batch waits its backoff, however large it grew.
+    if (shard.failures === 0 && shard.pendingCount >= this.maxBatch) {
+      void this.startWrite(shard);
+      return;
+    }
+    if (shard.timer) return;
+    const delay =
+      shard.failures === 0
+        ? this.flushDelayMs
+        : Math.min(this.flushDelayMs * 2 ** shard.failures, MAX_BACKOFF_MS) * (0.8 + 0.4 * this.random());
+    shard.timer = setTimeout(() => void this.startWrite(shard), delay);
+    shard.timer.unref();
+  }
+
+  private startWrite(shard: Shard): Promise<void> {
+    clearTimeout(shard.timer);
+    shard.timer = undefined;
+    const writing = this.write(shard)
+      .then(
+        () => {
+          shard.failures = 0;
+        },
+        (err: unknown) => {
+          shard.failures++;
+          this.options.logger.warn(
+            { err: (err as Error).message, shard: shard.name, unwritten: shard.pendingCount },
+            "could not write the hooks' memory; retrying (a crash before then loses only baselines, " +
+              "which the next replay records again)",
+          );
+        },
+      )
+      .finally(() => {
+        shard.writing = undefined;
+        this.schedule(shard);
+      });
+    shard.writing = writing;
+    return writing;
+  }
+
+  /** One write of the shard's batch, merged into the stored shard again after each conflict. */
+  private async write(shard: Shard): Promise<void> {
+    const batch: Array<[string, string, Change]> = [];
+    for (const [uid, hooks] of shard.pending) for (const [hook, change] of hooks) batch.push([uid, hook, change]);
+    const { shards } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      const patch = this.patchOf(shard, batch);
+      try {
+        let stored: HookMemoryObject | undefined;
+        if (shard.resourceVersion === undefined) {
+          if (Object.keys(patch).length > 0) stored = await shards.create(this.newObject(shard, patch));
+        } else if (Object.keys(patch).length > 0) {
+          stored = await shards.patch(shard.name, shard.resourceVersion, patch);
+        }
+        if (stored) this.observe(stored);
+        for (const [uid, hook, change] of batch) shard.written(uid, hook, change);
+        return;
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err;
+        const fresh = await shards.read(shard.name);
+        if (fresh) this.observe(fresh);
+        else {
+          shard.resourceVersion = undefined;
+          shard.stored = new Map();
+        }
+        await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + this.random())));
+      }
+    }
+  }
+
+  /** The batch as a merge patch of the stored shard: only entries it changes. */
+  private patchOf(shard: Shard, batch: ReadonlyArray<[string, string, Change]>): EntriesPatch {
+    const patch: EntriesPatch = {};
+    const remaining = new Map<string, number>();
+    for (const [uid, hook, change] of batch) {
+      const before = shard.stored.get(uid)?.get(hook);
+      const stored = before === undefined ? undefined : decodeEntry(before);
+      const next = resolve(stored, change);
+      // An entry kept as stored keeps its stored text (one written by another version unchanged).
+      if (next === stored) continue;
+      const after = next && encodeEntry(next);
+      if (after === before) continue;
+      const hooks = shard.stored.get(uid);
+      let left = remaining.get(uid) ?? hooks?.size ?? 0;
+      if (before === undefined) left++;
+      if (after === undefined) left--;
+      remaining.set(uid, left);
+      const entry = patch[uid] ?? {};
+      entry[hook] = after ?? null;
+      patch[uid] = entry;
+    }
+    // A uid whose every entry goes is removed whole, not left as an empty map.
+    for (const [uid, left] of remaining) if (left === 0 && shard.stored.has(uid)) patch[uid] = null;
+    return patch;
+  }
+
+  private newObject(shard: Shard, patch: EntriesPatch): HookMemoryObject {
+    const entries: Record<string, Record<string, string>> = {};
+    for (const [uid, hooks] of Object.entries(patch)) {
+      const set = Object.entries(hooks ?? {}).filter((e): e is [string, string] => e[1] !== null);
+      if (set.length > 0) entries[uid] = Object.fromEntries(set);
+    }
+    return {
+      apiVersion: HOOKMEMORY_API_VERSION,
+      kind: HOOKMEMORY_KIND,
+      metadata: {
+        name: shard.name,
+        namespace: this.options.namespace,
+        labels: { ...MANAGED_BY, [LABEL_HOOKSET_NAMESPACE]: this.ref.namespace, [LABEL_HOOKSET]: this.ref.name },
+      },
+      spec: { hookSet: this.ref, watch: shard.watch, shard: shard.index },
+      entries,
+    };
+  }
+}
