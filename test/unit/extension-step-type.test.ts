@@ -86,6 +86,7 @@ import { formatProblem, parseHookSet, SpecError } from "./src/hookset/load.js";
 import { createRuntime } from "./src/runner/runtime.js";
 import { createRunner, listen } from "./src/runner/server.js";
 import { MemoryRunStore } from "./src/runner/store/memory.js";
+import { LocalShardStore } from "./src/runner/memory/store.js";
 import { simulate } from "./src/simulate.js";
 import { resourceEventRequest, sendEvent, watchPathOf } from "./src/testing/index.js";
 
@@ -123,6 +124,7 @@ const runner = createRunner({
   token: TOKEN,
   runtime: createRuntime({ secretsDir: "secrets" }),
   store,
+  memoryShards: new LocalShardStore(),
   namespace: "argo-events",
   holder: "extension-test",
   logger: pino({ level: "silent" }),
