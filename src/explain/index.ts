@@ -4,12 +4,28 @@
 // the memory (the newest run's fingerprint) and the first-served time, as the Acceptor does.
 import { eventFor, type SimulationInput } from "../simulate.js";
 import type { Hook, HookSet } from "../hookset/types.js";
-import { HOOKRUN_GROUP, HOOKRUN_PLURAL, HOOKRUN_VERSION, LABEL_HOOK, LABEL_HOOKSET } from "../model/constants.js";
+import {
+  HOOKMEMORY_PLURAL,
+  HOOKRUN_GROUP,
+  HOOKRUN_PLURAL,
+  HOOKRUN_VERSION,
+  LABEL_HOOK,
+  LABEL_HOOKSET,
+} from "../model/constants.js";
+import { memoryShardName } from "../model/names.js";
+import { decodeEntry, shardOf, type HookMemoryObject, type MemoryEntry } from "../runner/memory/shard.js";
 import { isMarker, type HookRun } from "../runner/hookrun.js";
-import { RunIndex } from "../runner/run-index.js";
+import { RunIndex, type Recalled } from "../runner/run-index.js";
 import { compareRuns } from "../runner/run-order.js";
 import { MemoryRunStore } from "../runner/store/memory.js";
-import { evaluate, triggerKind, type KubeObject, type SelectorPart, type SkipReasonCode } from "../trigger/index.js";
+import {
+  evaluate,
+  triggerKind,
+  watchEventName,
+  type KubeObject,
+  type SelectorPart,
+  type SkipReasonCode,
+} from "../trigger/index.js";
 
 export type { SelectorPart } from "../trigger/index.js";
 
@@ -66,6 +82,8 @@ export interface Explanation {
   runnerNamespace: string;
   /** Why the HookRuns could not be read. */
   runsError?: string;
+  /** Why the hook's memory (its HookMemory shard) could not be read. */
+  memoryError?: string;
   firstServedAt?: string;
   /** What the hook last handled for this object (the newest run's fingerprint). */
   lastHandled: { fingerprint: string; run: string; phase: string; acceptedAt: string } | null;
@@ -232,6 +250,63 @@ async function readRuns(
   }
 }
 
+/**
+ * The hook's memory entry for the object: the one HookMemory shard the runner keeps it in. None
+ * (404, or no entry) is no error: the object may be remembered by a run only, or not at all.
+ */
+async function readMemoryEntry(
+  options: ExplainOptions,
+  hook: Hook,
+  uid: string,
+  explanation: Explanation,
+): Promise<{ entry?: MemoryEntry; shard: string }> {
+  const hookSet = { namespace: options.hookSet.namespace, name: options.hookSet.name };
+  const shard = memoryShardName(hookSet, watchEventName(hook.trigger.watch), shardOf(uid));
+  const namespace = encodeURIComponent(explanation.runnerNamespace);
+  const path = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${namespace}/${HOOKMEMORY_PLURAL}/${shard}`;
+  try {
+    const object = await options.api.request<HookMemoryObject>("GET", path);
+    const text = object.entries?.[uid]?.[hook.name];
+    const entry = typeof text === "string" ? decodeEntry(text) : undefined;
+    return { ...(entry ? { entry } : {}), shard };
+  } catch (err) {
+    if (statusOf(err) !== 404) explanation.memoryError = errorText(err);
+    return { shard };
+  }
+}
+
+/**
+ * What the runner recalls for the object — the newer of its memory entry and its newest run
+ * (RunIndex.recall) — and when it first served the hook, from the same index the runner builds.
+ */
+async function recallHandled(
+  options: ExplainOptions,
+  hook: Hook,
+  uid: unknown,
+  explanation: Explanation,
+): Promise<{ objectRuns: HookRun[]; memory?: Recalled; firstServed?: string }> {
+  const { store, objectRuns } = await readRuns(options, hook, uid, explanation);
+  const stored = typeof uid === "string" ? await readMemoryEntry(options, hook, uid, explanation) : undefined;
+  const entries = {
+    recall: (h: string, u: string) => (h === hook.name && u === uid ? stored?.entry : undefined),
+    covers: () => false,
+  };
+  const index = new RunIndex(store, entries);
+  const firstServed = index.firstServed(hook.name);
+  if (firstServed) explanation.firstServedAt = firstServed;
+  const memory = typeof uid === "string" ? index.recall(hook.name, uid) : undefined;
+  if (memory) {
+    const run = objectRuns.find((r) => r.metadata.name === memory.run);
+    explanation.lastHandled = {
+      fingerprint: memory.fingerprint,
+      run: memory.run ?? `hookmemory/${stored?.shard ?? ""}`,
+      phase: run?.status.phase ?? "",
+      acceptedAt: run?.spec.acceptedAt ?? memory.acceptedAt,
+    };
+  }
+  return { objectRuns, ...(memory ? { memory } : {}), ...(firstServed ? { firstServed } : {}) };
+}
+
 /** The decision, as the runner's Acceptor makes it: evaluate() with the memory and first-served time. */
 function addDecision(
   options: ExplainOptions,
@@ -285,20 +360,7 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
     typeof metadata.uid === "string"
       ? metadata.uid
       : (options.pair?.object.metadata as { uid?: unknown } | undefined)?.uid;
-  const { store, objectRuns } = await readRuns(options, hook, uid, explanation);
-  const index = new RunIndex(store);
-  const firstServed = index.firstServed(hook.name);
-  if (firstServed) explanation.firstServedAt = firstServed;
-  const memory = typeof uid === "string" ? index.memory(hook.name, uid) : undefined;
-  if (memory) {
-    const run = objectRuns.find((r) => r.metadata.name === memory.run);
-    explanation.lastHandled = {
-      fingerprint: memory.fingerprint,
-      run: memory.run,
-      phase: run?.status.phase ?? "",
-      acceptedAt: run?.spec.acceptedAt ?? "",
-    };
-  }
+  const { objectRuns, memory, firstServed } = await recallHandled(options, hook, uid, explanation);
   explanation.runs = objectRuns
     .sort((a, b) => compareRuns(b, a))
     .slice(0, options.recent ?? 10)
@@ -308,55 +370,4 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
   return explanation;
 }
 
-function objectLines(e: Explanation): string[] {
-  if (!e.object) return [`object: ${e.objectError ?? "not read"}`];
-  const o = e.object;
-  const lines = [
-    `object ${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} ` +
-      `(uid ${o.uid ?? "?"}, resourceVersion ${o.resourceVersion ?? "?"})`,
-  ];
-  if (e.selector.length === 0) lines.push("selector: every object of the watched resource");
-  else {
-    lines.push("selector:");
-    for (const p of e.selector)
-      lines.push(`  ${p.matches ? "matches " : "MISMATCH"}  ${p.part}: wants ${p.wants}, object has ${p.actual}`);
-  }
-  return lines;
-}
-
-function memoryLines(e: Explanation): string[] {
-  if (e.runsError) return [`HookRuns: ${e.runsError}`];
-  const last = e.lastHandled;
-  return [
-    `first served: ${e.firstServedAt ?? "no marker (the runner has not served this hook yet)"}`,
-    last
-      ? `last handled: fingerprint ${last.fingerprint} (run ${last.run}, ${last.phase}, accepted ${last.acceptedAt})`
-      : "last handled: nothing (no HookRun of this hook for this object)",
-  ];
-}
-
-function runLines(e: Explanation): string[] {
-  if (e.runs.length === 0) return [];
-  const lines = [`recent HookRuns in ${e.runnerNamespace} (newest first):`];
-  for (const r of e.runs) {
-    const why = [r.reason, r.message].filter(Boolean).join(": ");
-    lines.push(`  ${r.name}  ${r.phase}  ${r.acceptedAt}${why ? `  ${why}` : ""}`);
-    for (const s of r.failedSteps) lines.push(`    step ${s.name} failed: ${s.error}`);
-  }
-  return lines;
-}
-
-/** The explanation as people read it. */
-export function formatExplanation(e: Explanation): string {
-  const lines = [`hook ${e.hook}: ${e.watches}`, ...objectLines(e), ...memoryLines(e)];
-  if (e.fingerprint) lines.push(`fingerprint now: ${e.fingerprint}`);
-  lines.push(...runLines(e));
-  if (e.decision) {
-    const code = e.decision.code ? ` [${e.decision.code}]` : "";
-    lines.push(
-      `decision for ${e.decision.basis}:`,
-      `  ${e.decision.fires ? "FIRES" : "skips"}  ${e.decision.reason}${code}`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
-}
+export { formatExplanation } from "./format.js";

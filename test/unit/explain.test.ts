@@ -239,6 +239,55 @@ describe("explain", () => {
     expect(e.decision).toMatchObject({ fires: true, reason: "spec.template.spec.containers[0].image changed" });
   });
 
+  it("an object remembered only by its baseline: the memory entry is what the hook last handled", async () => {
+    // A runner that has only seen the event source's first ADD of frontend: a baseline, which is
+    // an entry in a HookMemory shard, not a HookRun.
+    const shards = new LocalShardStore();
+    const store = new MemoryRunStore();
+    const memory = new HookSetMemory({ hookSet, shards, namespace: "argo-events", logger: pino({ level: "silent" }) });
+    const index = new RunIndex(store, memory);
+    const logger = pino({ level: "silent" });
+    const acceptor = new Acceptor({ hookSet, store, index, memory, namespace: "argo-events", logger });
+    await acceptor.recordFirstServed();
+    await acceptor.accept(hookSet.hooks, eventFor({ type: "ADD", object: frontend("1.4.0", "3") }, "b1"));
+    await memory.flush();
+    const saved = { runs: api.runs, objects: new Map(api.objects) };
+    try {
+      api.runs = [...store.list()].map((r) => JSON.parse(JSON.stringify(r)) as HookRun);
+      const shardPaths: string[] = [];
+      for (const shard of await shards.list({ namespace: "argo-events", name: "web" })) {
+        const path = `/apis/resource-hooks.io/v1alpha1/namespaces/argo-events/hookmemories/${shard.metadata.name}`;
+        api.objects.set(path, shard);
+        shardPaths.push(path);
+      }
+      expect(shardPaths.length).toBeGreaterThan(0);
+      api.objects.set(PATH, frontend("1.4.0", "3"));
+      const e = await explain({ hookSet, hook: "purge", object: "web/frontend", api: rest });
+      expect(e.runs).toEqual([]);
+      expect(e.lastHandled).toMatchObject({ run: expect.stringMatching(/^hookmemory\//), phase: "" });
+      expect(e.decision).toMatchObject({ fires: false, code: "already_handled" });
+      expect(formatExplanation(e)).toContain(
+        `last handled: fingerprint ${e.lastHandled!.fingerprint} (memory hookmemory/`,
+      );
+      // It read exactly the shard the runner keeps this object's entry in.
+      expect(
+        api.seen
+          .filter((x) => x.path.includes("/hookmemories/"))
+          .map((x) => x.path)
+          .at(-1),
+      ).toSatisfy((p: string) => shardPaths.includes(p));
+      // A changed live object fires against that entry, as the runner's replay would.
+      api.objects.set(PATH, frontend("1.6.0", "9"));
+      const changed = await explain({ hookSet, hook: "purge", object: "web/frontend", api: rest });
+      expect(changed.decision).toMatchObject({ fires: true });
+    } finally {
+      api.runs = saved.runs;
+      api.objects.clear();
+      for (const [k, v] of saved.objects) api.objects.set(k, v);
+      memory.stop();
+    }
+  });
+
   it("an object that does not exist: says so, and still lists what it can", async () => {
     const e: Explanation = await explain({ hookSet, hook: "purge", object: "web/nothing", api: rest });
     expect(e.object).toBeNull();
