@@ -51,6 +51,11 @@ export class Informer {
     private readonly handlers: InformerHandlers,
   ) {}
 
+  /** run() watches from this resourceVersion: what a list the caller made itself saw. */
+  startFrom(resourceVersion: string | undefined): void {
+    this.resourceVersion = resourceVersion;
+  }
+
   /** Lists once and hands the result to onList; run() watches from what it saw. */
   async list(): Promise<void> {
     await this.relist(this.options.signal);

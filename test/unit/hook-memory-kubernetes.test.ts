@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KubernetesShardStore } from "../../src/runner/memory/kubernetes.js";
 import { HookSetMemory } from "../../src/runner/memory/memory.js";
 import { decodeEntry, type HookMemoryObject } from "../../src/runner/memory/shard.js";
@@ -30,7 +30,15 @@ function mergePatch(target: Json | undefined, patch: Json): Json {
 
 class FakeApiServer {
   readonly objects = new Map<string, HookMemoryObject>();
-  readonly requests: Array<{ method: string; path: string; contentType?: string; body?: Record<string, unknown> }> = [];
+  readonly requests: Array<{
+    method: string;
+    path: string;
+    watch?: boolean;
+    contentType?: string;
+    body?: Record<string, unknown>;
+  }> = [];
+  /** Open watches of the collection: every create and patch is streamed to them, as kube-apiserver does. */
+  private readonly watchers = new Set<ServerResponse>();
   /** Answers for the next list requests (status codes) before the real one. */
   listFailures: number[] = [];
   private version = 100;
@@ -48,14 +56,20 @@ class FakeApiServer {
     return new Promise((resolve) => this.server!.close(() => resolve()));
   }
 
+  private notify(type: string, object: HookMemoryObject): void {
+    for (const res of this.watchers) res.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let text = "";
     for await (const chunk of req) text += String(chunk);
     const url = new URL(req.url ?? "/", "http://x");
     const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    const watch = url.searchParams.get("watch") === "true";
     this.requests.push({
       method: req.method ?? "",
       path: url.pathname,
+      ...(watch ? { watch } : {}),
       ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}),
       ...(body ? { body } : {}),
     });
@@ -65,6 +79,12 @@ class FakeApiServer {
     };
     const status = (code: number, reason: string, message: string) =>
       send(code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message });
+    if (url.pathname === COLLECTION && req.method === "GET" && watch) {
+      res.writeHead(200, { "content-type": "application/json" });
+      this.watchers.add(res);
+      res.on("close", () => this.watchers.delete(res));
+      return;
+    }
     if (url.pathname === COLLECTION && req.method === "GET") {
       const failure = this.listFailures.shift();
       if (failure) return status(failure, "ServiceUnavailable", "the server is starting");
@@ -83,6 +103,7 @@ class FakeApiServer {
         return status(409, "AlreadyExists", `hookmemories "${object.metadata.name}" already exists`);
       const stored = { ...object, metadata: { ...object.metadata, resourceVersion: String(++this.version) } };
       this.objects.set(object.metadata.name, stored);
+      this.notify("ADDED", stored);
       return send(201, stored);
     }
     const name = decodeURIComponent(url.pathname.slice(COLLECTION.length + 1));
@@ -98,6 +119,7 @@ class FakeApiServer {
       const patched = mergePatch(current as unknown as Json, body as Json) as unknown as HookMemoryObject;
       patched.metadata.resourceVersion = String(++this.version);
       this.objects.set(name, patched);
+      this.notify("MODIFIED", patched);
       return send(200, patched);
     }
     status(405, "MethodNotAllowed", req.method ?? "");
@@ -140,14 +162,18 @@ describe("KubernetesShardStore", () => {
     api.objects.clear();
     api.requests.length = 0;
   });
-  const replica = () =>
-    new HookSetMemory({
-      hookSet,
-      shards: new KubernetesShardStore(kubeConfigFor(api.url), "hooks", silent, 5_000),
-      namespace: "hooks",
-      logger: silent,
-      flushDelayMs: 60_000,
-    });
+  const replicas: HookSetMemory[] = [];
+  afterEach(() => {
+    for (const r of replicas.splice(0)) r.stop();
+  });
+  /** A replica; `watching: false` learns what others wrote only from its own write conflicts. */
+  const replica = (watching = true) => {
+    const shards = new KubernetesShardStore(kubeConfigFor(api.url), "hooks", silent, 5_000);
+    if (!watching) Object.assign(shards, { watch: undefined });
+    const memory = new HookSetMemory({ hookSet, shards, namespace: "hooks", logger: silent, flushDelayMs: 60_000 });
+    replicas.push(memory);
+    return memory;
+  };
 
   it("two replicas writing one shard: the second's create is refused, it reads, merges and patches only its entries", async () => {
     const a = replica();
@@ -159,7 +185,8 @@ describe("KubernetesShardStore", () => {
     b.remember("image", u1!, entry("p:stale", "15"));
     await a.flush();
     await b.flush();
-    expect(api.requests.map((r) => `${r.method} ${r.path === COLLECTION ? "collection" : "shard"}`)).toEqual([
+    const writesAndReads = api.requests.filter((r) => !r.watch);
+    expect(writesAndReads.map((r) => `${r.method} ${r.path === COLLECTION ? "collection" : "shard"}`)).toEqual([
       "GET collection",
       "GET collection",
       "POST collection",
@@ -167,7 +194,7 @@ describe("KubernetesShardStore", () => {
       "GET shard",
       "PATCH shard",
     ]);
-    const patch = api.requests.at(-1)!;
+    const patch = writesAndReads.at(-1)!;
     expect(patch.contentType).toBe("application/merge-patch+json");
     // Only what changes, under the resourceVersion it was computed from; B's stale u1 is dropped.
     expect(patch.body).toEqual({
@@ -189,7 +216,7 @@ describe("KubernetesShardStore", () => {
 
   it("a patch under a stale resourceVersion is 409: read again, merged, patched again", async () => {
     const a = replica();
-    const b = replica();
+    const b = replica(false);
     a.remember("image", u1!, entry("p:a1", "20"));
     await a.flush();
     await b.start();
@@ -201,6 +228,24 @@ describe("KubernetesShardStore", () => {
     const [stored] = [...api.objects.values()];
     expect(Object.keys(stored!.entries!).sort()).toEqual([u1!, u2!, u3!].sort());
     expect(b.unwritten).toBe(0);
+  });
+
+  it("a replica sees what another wrote through its watch, with no write or conflict of its own", async () => {
+    const a = replica();
+    const b = replica();
+    await a.start();
+    await b.start();
+    a.remember("image", u1!, entry("p:a1", "20"));
+    await a.flush();
+    for (let i = 0; i < 200 && b.recall("image", u1!)?.fingerprint !== "p:a1"; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(b.recall("image", u1!)?.fingerprint).toBe("p:a1");
+    // b read nothing but its list and its watch.
+    expect(api.requests.filter((r) => r.method !== "GET" || !r.watch).map((r) => r.method)).toEqual([
+      "GET",
+      "GET",
+      "POST",
+    ]);
   });
 
   it("a shard deleted behind the runner's back is created again", async () => {
@@ -220,7 +265,7 @@ describe("KubernetesShardStore", () => {
     api.listFailures = [503, 503];
     const a = replica();
     await a.start();
-    expect(api.requests.filter((r) => r.method === "GET")).toHaveLength(3);
+    expect(api.requests.filter((r) => r.method === "GET" && !r.watch)).toHaveLength(3);
     api.listFailures = [404];
     await expect(replica().start()).rejects.toMatchObject({ status: 404 });
   });

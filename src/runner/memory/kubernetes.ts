@@ -5,6 +5,7 @@
 // that changed instead of the whole shard.
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { Informer } from "../../k8s/informer.js";
 import { RestClient } from "../../k8s/rest.js";
 import { KubeApiError } from "../../k8s/types.js";
 import {
@@ -19,6 +20,17 @@ import {
 import { ConflictError } from "../store/types.js";
 import type { HookMemoryObject, HookSetRef } from "./shard.js";
 import type { EntriesPatch, ShardStore } from "./store.js";
+
+/** Seconds a watch of the shards lasts before the informer starts the next (as client-go's reflector). */
+const WATCH_SECONDS = 300;
+
+function selectorOf(hookSet: HookSetRef): string {
+  return `${LABEL_HOOKSET_NAMESPACE}=${hookSet.namespace},${LABEL_HOOKSET}=${hookSet.name}`;
+}
+
+function asShard(object: unknown): HookMemoryObject {
+  return { ...(object as HookMemoryObject), apiVersion: HOOKMEMORY_API_VERSION, kind: HOOKMEMORY_KIND };
+}
 
 export class KubernetesShardStore implements ShardStore {
   private readonly rest: RestClient;
@@ -36,15 +48,56 @@ export class KubernetesShardStore implements ShardStore {
     this.collection = `${group}/namespaces/${encodeURIComponent(namespace)}/${HOOKMEMORY_PLURAL}`;
   }
 
-  /** Retries 429, 5xx and no answer until startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once. */
+  /**
+   * The shards of the HookSet, then what the shared informer sees change from there, so this
+   * replica's memory holds what another replica wrote without waiting for a write conflict.
+   */
+  async watch(hookSet: HookSetRef, onShard: (shard: HookMemoryObject) => void): Promise<{ stop(): void }> {
+    const { items, resourceVersion } = await this.listOnce(hookSet);
+    for (const item of items) onShard(item);
+    const informer = new Informer(
+      this.rest,
+      {
+        path: this.collection,
+        labelSelector: selectorOf(hookSet),
+        watchSeconds: () => WATCH_SECONDS,
+        backoff: { initialMs: 1_000, maxMs: 30_000 },
+        onRetry: (err, failed) =>
+          this.logger.warn({ err: (err as Error).message, failed }, "watching the HookMemory shards failed; retrying"),
+      },
+      {
+        onList: (objects) => {
+          for (const object of objects) onShard(asShard(object));
+        },
+        // A deleted shard is written again, whole, with the next batch: nothing to forget here.
+        onEvent: (type, object) => {
+          if (type === "ADDED" || type === "MODIFIED") onShard(asShard(object));
+        },
+      },
+    );
+    informer.startFrom(resourceVersion);
+    void informer.run().catch((err: unknown) => {
+      this.logger.error({ err: (err as Error).message }, "the HookMemory watch stopped");
+    });
+    return { stop: () => informer.stop() };
+  }
+
   async list(hookSet: HookSetRef): Promise<HookMemoryObject[]> {
+    return (await this.listOnce(hookSet)).items;
+  }
+
+  /** Retries 429, 5xx and no answer until startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once. */
+  private async listOnce(hookSet: HookSetRef): Promise<{ items: HookMemoryObject[]; resourceVersion?: string }> {
     const until = Date.now() + this.startTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const list = await this.rest.request<{ items: HookMemoryObject[] }>("GET", this.collection, {
-          query: { labelSelector: `${LABEL_HOOKSET_NAMESPACE}=${hookSet.namespace},${LABEL_HOOKSET}=${hookSet.name}` },
-        });
-        return list.items.map((item) => ({ ...item, apiVersion: HOOKMEMORY_API_VERSION, kind: HOOKMEMORY_KIND }));
+        const list = await this.rest.request<{ items: HookMemoryObject[]; metadata?: { resourceVersion?: string } }>(
+          "GET",
+          this.collection,
+          { query: { labelSelector: selectorOf(hookSet) } },
+        );
+        const items = list.items.map(asShard);
+        return { items, ...(list.metadata?.resourceVersion ? { resourceVersion: list.metadata.resourceVersion } : {}) };
       } catch (err) {
         const status = err instanceof KubeApiError ? err.status : -1;
         const transient = status === 0 || status === 429 || status >= 500;

@@ -149,6 +149,7 @@ export class HookSetMemory {
    */
   private readonly byIndex = new Map<number, Shard[]>();
   private stopped = false;
+  private watcher: { stop(): void } | undefined;
 
   constructor(private readonly options: HookSetMemoryOptions) {
     const { hookSet } = options;
@@ -159,9 +160,11 @@ export class HookSetMemory {
     for (const [watch, plan] of watchesOf(hookSet)) for (const hook of plan.hooks) this.watchOf.set(hook.name, watch);
   }
 
-  /** Reads every shard of the HookSet once. */
+  /** Reads every shard of the HookSet, then follows what other replicas write (a shared store's watch). */
   async start(): Promise<void> {
-    for (const shard of await this.options.shards.list(this.ref)) this.observe(shard);
+    const { shards } = this.options;
+    if (shards.watch) this.watcher = await shards.watch(this.ref, (shard) => this.observe(shard));
+    else for (const shard of await shards.list(this.ref)) this.observe(shard);
   }
 
   /**
@@ -247,6 +250,7 @@ export class HookSetMemory {
   /** Stops writing. Unwritten changes are dropped, as in a crash: see the contract above. */
   stop(): void {
     this.stopped = true;
+    this.watcher?.stop();
     for (const shard of this.shards.values()) {
       clearTimeout(shard.timer);
       shard.timer = undefined;

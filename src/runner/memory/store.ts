@@ -25,6 +25,12 @@ export interface ShardStore {
    * the shard as stored; ConflictError when it changed or no longer exists.
    */
   patch(name: string, resourceVersion: string, entries: EntriesPatch): Promise<HookMemoryObject>;
+  /**
+   * Stores shared by replicas (one process's store has no other writer): lists the HookSet's
+   * shards as list() does, hands each to onShard, then keeps handing over every shard another
+   * replica writes, until stop().
+   */
+  watch?(hookSet: HookSetRef, onShard: (shard: HookMemoryObject) => void): Promise<{ stop(): void }>;
 }
 
 /** Whether the shard belongs to the HookSet: by namespace and name, never by name alone. */
