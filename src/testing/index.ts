@@ -1,6 +1,10 @@
 // Build the exact request the generated Sensor sends to the runner, for `resource-hooks send` and
 // for users' own test suites (`import { resourceEventRequest } from "resource-hooks/testing"`).
+// The CloudEvent is made by the CloudEvents SDK, in binary mode (as the Sensor sends it) or in
+// structured mode, so what users' tests send is what a CloudEvents client makes; the runner's hot
+// path keeps its own one-schema check and does not load the SDK.
 import { randomUUID } from "node:crypto";
+import { CloudEvent, HTTP } from "cloudevents";
 import type { HookSet } from "../hookset/types.js";
 import type { KubeObject, ResourceEventData } from "../trigger/event.js";
 import { watchesOf } from "../trigger/index.js";
@@ -23,6 +27,8 @@ export interface ResourceEventInput {
   /** The event name inside the EventSource (ce-subject). */
   subject?: string;
   time?: Date | string;
+  /** binary (default, as the generated Sensor sends it): attributes in ce- headers; structured: one JSON document. */
+  mode?: "binary" | "structured";
 }
 
 export interface HookRequest {
@@ -43,17 +49,21 @@ export function resourceEventRequest(input: ResourceEventInput, token?: string):
     resource: input.resource,
   };
   const time = input.time instanceof Date ? input.time.toISOString() : (input.time ?? new Date().toISOString());
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    "ce-specversion": "1.0",
-    "ce-id": input.id ?? randomUUID(),
-    "ce-source": input.source ?? "resource-hooks-send",
-    "ce-type": "resource",
-    "ce-subject": input.subject ?? `${input.resource}`,
-    "ce-time": time,
-  };
+  const event = new CloudEvent({
+    specversion: "1.0",
+    id: input.id ?? randomUUID(),
+    source: input.source ?? "resource-hooks-send",
+    type: "resource",
+    subject: input.subject ?? `${input.resource}`,
+    time,
+    datacontenttype: "application/json",
+    data,
+  });
+  const message = input.mode === "structured" ? HTTP.structured(event) : HTTP.binary(event);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) headers[name.toLowerCase()] = String(value);
   if (token !== undefined) headers.authorization = /^bearer /i.test(token) ? token : `Bearer ${token}`;
-  return { headers, body: JSON.stringify(data), data };
+  return { headers, body: String(message.body), data };
 }
 
 /** The path the generated Sensor posts a hook's events to: its hook set and the watch the hook uses. */
