@@ -15,6 +15,7 @@ import { triggerKinds, triggerVariables, type TriggerKind } from "../trigger/ind
 import { DEFAULT_RETRIES, DEFAULT_STEP_TIMEOUT_MS, stepBudgetMs } from "./budget.js";
 import { checkChangedPaths, checkInlineHeaders, checkInnerTimeouts, checkResourceVersion } from "./checks.js";
 import { parseDuration } from "./duration.js";
+import { checkResourceSelector } from "./selector-checks.js";
 import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_KEEP_PER_HOOK,
@@ -120,9 +121,9 @@ function withDefaultCostLimit(expr: CompiledExpression, costLimit: number): Comp
   };
 }
 
-export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
+/** spec.runner with its defaults, and the checks of its URL and store. */
+function buildRunnerSettings(doc: HookSetDocument, namespace: string, reporter: Reporter): RunnerSettings {
   const runnerDoc = doc.spec.runner ?? {};
-  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
   // The generated Service is always <name>-runner: two HookSets in one namespace never share one.
   const serviceName = `${doc.metadata.name}-runner`;
   const runner: RunnerSettings = {
@@ -140,7 +141,8 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
   if (urlService?.namespace !== undefined && urlService.namespace !== namespace) {
     reporter.at(
       ["spec", "runner", "url"],
-      `the URL names namespace "${urlService.namespace}", but the runner is generated in "${namespace}" (metadata.namespace)`,
+      `the URL names namespace "${urlService.namespace}", ` +
+        `but the runner is generated in "${namespace}" (metadata.namespace)`,
     );
   } else if (urlService && urlService.name !== serviceName) {
     reporter.at(
@@ -154,6 +156,12 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
       "the memory store cannot be shared by several replicas: use store: kubernetes or replicas: 1",
     );
   }
+  return runner;
+}
+
+export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
+  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const runner = buildRunnerSettings(doc, namespace, reporter);
   const hooks: Hook[] = [];
   const firstHookAt = new Map<string, number>();
   doc.spec.hooks.forEach((hookDoc, index) => {
@@ -167,6 +175,7 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
     const celCostLimit = doc.spec.limits?.celCost ?? DEFAULT_CEL_COST_LIMIT;
     const trigger = buildTrigger(hookDoc, at, reporter, celCostLimit);
     checkResourceVersion(hookDoc.on, [...at, "on"], reporter);
+    checkResourceSelector(hookDoc.on, [...at, "on"], reporter);
     checkChangedPaths(hookDoc.on, [...at, "on"], reporter);
     const deadlineMs = hookDoc.deadline !== undefined ? parseDuration(hookDoc.deadline) : DEFAULT_DEADLINE_MS;
     if (deadlineMs > MAX_DEADLINE_MS)
@@ -200,8 +209,10 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
   };
 }
 
-/** The namespace in a cluster-local Service URL such as http://svc.ns.svc:8080. */
-/** The Service a cluster-internal URL names (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc[.cluster.local]`); undefined for other hosts. */
+/**
+ * The Service a cluster-internal URL names (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc[.cluster.local]`);
+ * undefined for other hosts.
+ */
 function clusterService(url: string): { name: string; namespace?: string } | undefined {
   const labels = new URL(url).hostname.split(".");
   if (labels.length === 1) return labels[0] === "localhost" ? undefined : { name: labels[0]! };
@@ -300,7 +311,8 @@ function buildSteps(
           if (unknown)
             reporter.at(
               where,
-              `unknown variable "${unknown}" in template ${JSON.stringify(source)} (available: ${variables.join(", ")})`,
+              `unknown variable "${unknown}" in template ${JSON.stringify(source)} ` +
+                `(available: ${variables.join(", ")})`,
             );
           else checkReferences(where, part.expr);
         }
