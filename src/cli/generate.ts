@@ -6,8 +6,9 @@ import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { createTwoFilesPatch } from "diff";
 import { stringify } from "yaml";
-import { diffOutput, generate, render, writeOutput, type GeneratedFile } from "../generate/index.js";
+import { generate, render, type GeneratedFile } from "../generate/index.js";
 import { CliError, err, EXIT, formatOption, loadHooks, out, painter, UsageError } from "./io.js";
+import { diffOutput, writeOutput } from "./output-dir.js";
 
 /**
  * The name of hooks.yaml written into each generated file's header. Relative to the output
@@ -80,7 +81,12 @@ export function registerGenerate(program: Command): void {
         check(opts, opts.outputDir, rendered);
         return;
       }
-      const diff = writeOutput(opts.outputDir, rendered);
+      let diff;
+      try {
+        diff = writeOutput(opts.outputDir, rendered);
+      } catch (e) {
+        throw new CliError(`--output-dir ${opts.outputDir}: ${(e as Error).message}`);
+      }
       out(`${opts.outputDir}: ${rendered.size} files, ${diff.changed.length} written, ${diff.stale.length} removed`);
     });
 }

@@ -18,8 +18,8 @@ export const MAX_YAML_ALIASES = 100;
 export function hookSetTooLarge(bytes: number | undefined): string {
   return (
     `hooks.yaml is ${bytes ?? `more than ${MAX_HOOKSET_BYTES}`} bytes; the runner reads it from a ConfigMap, ` +
-    `and a ConfigMap holds at most 1 MiB (${MAX_INPUT_BYTES} bytes, less its metadata: ` +
-    `${MAX_HOOKSET_BYTES} bytes of hooks.yaml): split the hooks into several HookSets`
+    `and a ConfigMap holds at most 1 MiB (${MAX_INPUT_BYTES} bytes, less its metadata): ` +
+    "split the hooks into several HookSets"
   );
 }
 
