@@ -53,7 +53,14 @@ function shellTable(nodes: Node[], fn: string): string {
         .filter((o) => o.choices.length > 0)
         .map((o) => `${o.flags.join("|")}) rh_choices=${quote(words(o.choices))};;`)
         .join(" ");
-      return `    ${quote(words(n.path))})\n      rh_subs=${quote(words([...n.subcommands.map((s) => s.path.at(-1)!), ...n.argChoices]))}\n      rh_opts=${quote(words(opts))}\n      rh_valued=${quote(words(valued))}\n      case "$2" in ${choiceCases} esac;;`;
+      const subs = [...n.subcommands.map((s) => s.path.at(-1)!), ...n.argChoices];
+      return [
+        `    ${quote(words(n.path))})`,
+        `      rh_subs=${quote(words(subs))}`,
+        `      rh_opts=${quote(words(opts))}`,
+        `      rh_valued=${quote(words(valued))}`,
+        `      case "$2" in ${choiceCases} esac;;`,
+      ].join("\n");
     })
     .join("\n");
   return `${fn}() {
@@ -138,11 +145,9 @@ export function fishScript(program: Command): string {
     const atNode = n.path.length === 0 ? "__fish_use_subcommand" : seen.join("; and ");
     const childNames = n.subcommands.map((s) => s.path.at(-1)!);
     const noChild = childNames.length > 0 ? `; and not __fish_seen_subcommand_from ${words(childNames)}` : "";
-    for (const s of n.subcommands) {
-      lines.push(
-        `complete -c ${name} -n ${fishQuote(`${atNode}${n.path.length === 0 ? "" : noChild}`)} -a ${s.path.at(-1)!} -d ${fishQuote(s.description)}`,
-      );
-    }
+    const subCondition = fishQuote(`${atNode}${n.path.length === 0 ? "" : noChild}`);
+    for (const s of n.subcommands)
+      lines.push(`complete -c ${name} -n ${subCondition} -a ${s.path.at(-1)!} -d ${fishQuote(s.description)}`);
     if (n.argChoices.length > 0)
       lines.push(`complete -c ${name} -n ${fishQuote(atNode)} -a ${fishQuote(words(n.argChoices))}`);
     // The program's own flags (--version) only before a command; a command's flags only at it.
@@ -150,10 +155,10 @@ export function fishScript(program: Command): string {
     for (const o of n.options) {
       const short = o.flags.find((f) => /^-[^-]$/.test(f));
       const long = o.flags.find((f) => f.startsWith("--"));
-      const value = o.choices.length > 0 ? ` -x -a ${fishQuote(words(o.choices))}` : o.takesValue ? " -r -F" : "";
-      lines.push(
-        `complete -c ${name}${condition}${short ? ` -s ${short.slice(1)}` : ""}${long ? ` -l ${long.slice(2)}` : ""}${value} -d ${fishQuote(o.description)}`,
-      );
+      let value = o.takesValue ? " -r -F" : "";
+      if (o.choices.length > 0) value = ` -x -a ${fishQuote(words(o.choices))}`;
+      const flags = `${short ? ` -s ${short.slice(1)}` : ""}${long ? ` -l ${long.slice(2)}` : ""}`;
+      lines.push(`complete -c ${name}${condition}${flags}${value} -d ${fishQuote(o.description)}`);
     }
   }
   return `${lines.join("\n")}\n`;

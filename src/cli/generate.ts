@@ -6,8 +6,11 @@ import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { Command } from "commander";
 import { createTwoFilesPatch } from "diff";
 import { stringify } from "yaml";
-import { diffOutput, generate, render, writeOutput, type GeneratedFile } from "../generate/index.js";
-import { CliError, err, EXIT, formatOption, loadHooks, out, painter, UsageError } from "./io.js";
+import { generate, render, type GeneratedFile } from "../generate/index.js";
+import { CliError, Failure, UsageError } from "./exit.js";
+import { loadHooks, out, painter, STDIN_NAME } from "./io.js";
+import { fileOption, formatOption } from "./options.js";
+import { diffOutput, writeOutput } from "./output-dir.js";
 
 /**
  * The name of hooks.yaml written into each generated file's header. Relative to the output
@@ -24,7 +27,11 @@ export function sourceLabel(file: string, outputDir: string | undefined): string
 
 /** Objects in the order `kubectl apply -f -` needs: CRD, RBAC and runner first, then EventSource and Sensor. */
 function streamObjects(files: GeneratedFile[]): Array<{ path: string; object: object }> {
-  const rank = (path: string) => (path.startsWith("manifests/") ? 0 : path.startsWith("eventsources/") ? 1 : 2);
+  const order = ["manifests/", "eventsources/"];
+  const rank = (path: string) => {
+    const at = order.findIndex((prefix) => path.startsWith(prefix));
+    return at === -1 ? order.length : at;
+  };
   return files
     .filter((f) => !/(^|\/)kustomization\.yaml$/.test(f.path)) // kustomize's own file, not a cluster object
     .map((f, i) => ({ f, i }))
@@ -44,12 +51,14 @@ export function registerGenerate(program: Command): void {
   program
     .command("generate")
     .description(
-      "print every manifest of a hooks.yaml as one YAML stream (or a kind: List with -o json), or write them to --output-dir",
+      "print every manifest of a hooks.yaml as one YAML stream (or a kind: List with -o json), " +
+        "or write them to --output-dir",
     )
-    .requiredOption("-f, --file <path>", "hooks.yaml (- reads stdin)")
+    .addOption(fileOption("hooks.yaml", true))
     .option(
       "--output-dir <dir>",
-      "write kustomization.yaml, eventsources/, sensors/ and manifests/ here (removes generated files no longer produced)",
+      "write kustomization.yaml, eventsources/, sensors/ and manifests/ here " +
+        "(removes generated files no longer produced)",
     )
     .addOption(formatOption(["yaml", "json"], "yaml"))
     .option(
@@ -58,7 +67,8 @@ export function registerGenerate(program: Command): void {
     )
     .option(
       "--create-token-secret",
-      "also generate manifests/token-secret.yaml with a placeholder (the runner refuses to start with it); by default the Secret is a prerequisite you create",
+      "also generate manifests/token-secret.yaml with a placeholder (the runner refuses to start with it); " +
+        "by default the Secret is a prerequisite you create",
     )
     .action((opts: GenerateOptions) => {
       if (opts.check && !opts.outputDir) throw new UsageError("--check compares a directory: give --output-dir <dir>");
@@ -69,7 +79,7 @@ export function registerGenerate(program: Command): void {
       try {
         files = generate(hookSet, { createTokenSecret: Boolean(opts.createTokenSecret) });
       } catch (e) {
-        throw new CliError(`${opts.file === "-" ? "<stdin>" : opts.file}: ${(e as Error).message}`);
+        throw new CliError(`${opts.file === "-" ? STDIN_NAME : opts.file}: ${(e as Error).message}`);
       }
       if (!opts.outputDir) {
         printStream(files, opts.output, sourceLabel(opts.file, undefined));
@@ -80,7 +90,12 @@ export function registerGenerate(program: Command): void {
         check(opts, opts.outputDir, rendered);
         return;
       }
-      const diff = writeOutput(opts.outputDir, rendered);
+      let diff;
+      try {
+        diff = writeOutput(opts.outputDir, rendered);
+      } catch (e) {
+        throw new CliError(`--output-dir ${opts.outputDir}: ${(e as Error).message}`);
+      }
       out(`${opts.outputDir}: ${rendered.size} files, ${diff.changed.length} written, ${diff.stale.length} removed`);
     });
 }
@@ -123,10 +138,10 @@ function check(opts: GenerateOptions, dir: string, rendered: Map<string, string>
   }
   for (const path of diff.stale) out(paint("bold", `extra: ${path} (generated earlier, no longer produced)`));
   const count = diff.changed.length + diff.stale.length;
-  err(
-    `${dir}: ${count} file(s) differ from what would be generated; run: resource-hooks generate -f ${opts.file} --output-dir ${dir}`,
+  throw new Failure(
+    `${dir}: ${count} file(s) differ from what would be generated; ` +
+      `run: resource-hooks generate -f ${opts.file} --output-dir ${dir}`,
   );
-  process.exitCode = EXIT.FAILED;
 }
 
 function colourPatch(patch: string, paint: ReturnType<typeof painter>): string {

@@ -1,31 +1,42 @@
 // `resource-hooks init` (a commented starter hooks.yaml) and `resource-hooks add` (one more hook,
-// the way users add a Sensor per resource). `add` changes nothing but the end of the hooks
-// list: the new hook is rendered by the yaml library and spliced in as text after the last hook,
-// because re-printing the whole document (Document.toString) re-folds block scalars and
-// re-spaces flow collections the user wrote. The result is validated before it is written.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// the way users add a Sensor per resource). `add` edits the file as text (append-hook.ts), reads
+// the edit back, validates the result, and only then replaces the file in one rename.
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { Document, isMap, isSeq, parse as parseYaml, parseDocument, type YAMLSeq } from "yaml";
+import { hookSetTooLarge, InputTooLarge, MAX_HOOKSET_BYTES, readBounded } from "../hookset/input.js";
 import { parseHookSet, SpecError } from "../hookset/load.js";
-import { CliError, out, reportProblems, UsageError } from "./io.js";
+import { hookNames, withHook } from "./append-hook.js";
+import { CliError, Failure, UsageError } from "./exit.js";
+import { makeDirs, writeFileAtomic } from "./files.js";
+import { out, problemsText, readObject } from "./io.js";
+import { collect, duration, fileOption } from "./options.js";
 import { STARTER_HOOKS_YAML } from "./starter.js";
 
 export function registerInit(program: Command): void {
   program
     .command("init")
     .description("write a commented starter hooks.yaml (one hook that logs), ready to validate and generate")
-    .option("-f, --file <path>", "where to write it", "hooks.yaml")
+    .addOption(fileOption("where to write it", false))
     .option("--force", "overwrite an existing file")
     .action((opts: { file: string; force?: boolean }) => {
       if (existsSync(opts.file) && !opts.force)
         throw new CliError(`${opts.file} exists; add hooks with resource-hooks add, or overwrite it with --force`);
-      writeFileSync(opts.file, STARTER_HOOKS_YAML);
+      try {
+        makeDirs(dirname(opts.file));
+        writeFileAtomic(opts.file, STARTER_HOOKS_YAML);
+      } catch (e) {
+        throw new CliError(`cannot write ${opts.file}: ${(e as Error).message}`);
+      }
       out(`${opts.file}: written; next: resource-hooks add … -f ${opts.file}, resource-hooks validate -f ${opts.file}`);
     });
 }
 
-/** Every step flag pushes here in command-line order, so the steps run in the order written. */
-type StepSpec =
+/**
+ * What one step flag (--http, --log, --kubernetes, --wait-rollout) asked for. Every step flag
+ * pushes one, so the steps run in the order written.
+ */
+type StepFlag =
   | { type: "http"; method: string; url: string }
   | { type: "log"; message: string }
   | { type: "kubernetes"; action: string; file: string }
@@ -33,6 +44,7 @@ type StepSpec =
 
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const KUBERNETES_ACTIONS = ["apply", "create", "delete"];
+const EVENTS = ["add", "update", "delete"];
 
 function parseResource(value: string): { group?: string; version: string; resource: string } {
   const parts = value.split("/");
@@ -42,8 +54,23 @@ function parseResource(value: string): { group?: string; version: string; resour
   if (parts.length === 3 && parts[0] && version(parts[1]) && parts[2])
     return { group: parts[0], version: parts[1]!, resource: parts[2] };
   throw new InvalidArgumentError(
-    "expected <group>/<version>/<resource> (apps/v1/deployments) or <version>/<resource> for the core group (v1/configmaps)",
+    "expected <group>/<version>/<resource> (apps/v1/deployments) " +
+      "or <version>/<resource> for the core group (v1/configmaps)",
   );
+}
+
+function parseHttp(value: string): StepFlag {
+  const m = /^([A-Za-z]+)=(.+)$/.exec(value);
+  if (m && !HTTP_METHODS.includes(m[1]!.toUpperCase()))
+    throw new InvalidArgumentError(`unknown method ${m[1]}; one of ${HTTP_METHODS.join(", ")}`);
+  return { type: "http", method: m ? m[1]!.toUpperCase() : "POST", url: m ? m[2]! : value };
+}
+
+function parseKubernetes(value: string): StepFlag {
+  const m = /^([a-z]+)=(.+)$/.exec(value);
+  if (!m || !KUBERNETES_ACTIONS.includes(m[1]!))
+    throw new InvalidArgumentError(`expected <action>=<file> with action ${KUBERNETES_ACTIONS.join(", ")}`);
+  return { type: "kubernetes", action: m[1]!, file: m[2]! };
 }
 
 interface AddOptions {
@@ -57,15 +84,16 @@ interface AddOptions {
 }
 
 export function registerAdd(program: Command): void {
-  const steps: StepSpec[] = [];
-  const step = (make: (value: string) => StepSpec) => (value: string) => {
+  const steps: StepFlag[] = [];
+  const step = (make: (value: string) => StepFlag) => (value: string) => {
     steps.push(make(value));
     return value;
   };
   program
     .command("add")
     .description(
-      "append a hook to a hooks.yaml, keeping its comments and layout; refuses (changing nothing) if the result does not validate",
+      "append a hook to a hooks.yaml, keeping its comments and layout; " +
+        "refuses (changing nothing) if the result does not validate",
     )
     .requiredOption(
       "--resource <group/version/resource>",
@@ -77,14 +105,14 @@ export function registerAdd(program: Command): void {
     .option(
       "--changed <path>",
       "fire only when this field changed, e.g. 'spec.template.spec.containers[0].image' (repeatable)",
-      (v: string, prev: string[]) => [...prev, v],
+      collect,
       [],
     )
     .option(
       "--event <type>",
-      "add, update or delete (repeatable; default all three)",
+      "add, update or delete (repeatable; default update, as in hooks.yaml)",
       (v: string, prev: string[]) => {
-        if (!["add", "update", "delete"].includes(v)) throw new InvalidArgumentError("expected add, update or delete");
+        if (!EVENTS.includes(v)) throw new InvalidArgumentError("expected add, update or delete");
         return [...prev, v];
       },
       [],
@@ -92,13 +120,9 @@ export function registerAdd(program: Command): void {
     .option("--hook <name>", "the hook's name (default <name or all>-<resource>)")
     .option(
       "--http <[METHOD=]url>",
-      "step: an HTTP call, e.g. POST=https://example.com/deployed/{{ object.metadata.name }} (method defaults to POST)",
-      step((v) => {
-        const m = /^([A-Za-z]+)=(.+)$/.exec(v);
-        if (m && !HTTP_METHODS.includes(m[1]!.toUpperCase()))
-          throw new InvalidArgumentError(`unknown method ${m[1]}; one of ${HTTP_METHODS.join(", ")}`);
-        return { type: "http", method: m ? m[1]!.toUpperCase() : "POST", url: m ? m[2]! : v };
-      }),
+      "step: an HTTP call, e.g. POST=https://example.com/deployed/{{ object.metadata.name }} " +
+        "(method defaults to POST)",
+      step(parseHttp),
     )
     .option(
       "--log <message>",
@@ -107,93 +131,87 @@ export function registerAdd(program: Command): void {
     )
     .option(
       "--kubernetes <action=manifest.yaml>",
-      `step: ${KUBERNETES_ACTIONS.join(", ")} the object in a manifest file (its text is copied into the hook), e.g. create=job.yaml`,
-      step((v) => {
-        const m = /^([a-z]+)=(.+)$/.exec(v);
-        if (!m || !KUBERNETES_ACTIONS.includes(m[1]!))
-          throw new InvalidArgumentError(`expected <action>=<file> with action ${KUBERNETES_ACTIONS.join(", ")}`);
-        return { type: "kubernetes", action: m[1]!, file: m[2]! };
-      }),
+      `step: ${KUBERNETES_ACTIONS.join(", ")} the object in a manifest file (its text is copied into the hook), ` +
+        "e.g. create=job.yaml",
+      step(parseKubernetes),
     )
     .option(
       "--wait-rollout <timeout>",
       "step: wait until the changed Deployment/StatefulSet/DaemonSet rolled out (e.g. 10m)",
-      step((timeout) => ({ type: "waitFor", timeout })),
+      step((timeout) => ({ type: "waitFor", timeout: duration(timeout) })),
     )
-    .option("-f, --file <path>", "the hooks.yaml to change", "hooks.yaml")
-    .action((opts: AddOptions) => {
-      if (steps.length === 0)
-        throw new UsageError("give at least one step: --http, --log, --kubernetes or --wait-rollout");
-      let text: string;
-      try {
-        text = readFileSync(opts.file, "utf8");
-      } catch (e) {
-        throw new CliError(`cannot read ${opts.file}: ${(e as Error).message} (resource-hooks init writes a starter)`);
-      }
-      const updated = appendHook(text, buildHook(opts, steps, hookNames(text)));
-      try {
-        parseHookSet(updated, opts.file);
-      } catch (e) {
-        if (!(e instanceof SpecError)) throw e;
-        reportProblems(e.message);
-        throw new CliError(
-          `${opts.file}: not changed: the hook would make it invalid (positions above are in the file as it would be)`,
-        );
-      }
-      writeFileSync(opts.file, updated);
-      out(`${opts.file}: added hook ${lastHookName(updated)}`);
-    });
+    .addOption(fileOption("the hooks.yaml to change", false))
+    .action((opts: AddOptions) => add(opts, steps));
 }
 
-function hookNames(text: string): Set<string> {
-  const data = (() => {
-    try {
-      return parseYaml(text) as unknown;
-    } catch {
-      return undefined;
-    }
-  })();
-  const hooks = (data as { spec?: { hooks?: unknown } } | undefined)?.spec?.hooks;
-  return new Set(Array.isArray(hooks) ? hooks.map((h) => String((h as { name?: unknown })?.name)) : []);
+function readHooksText(file: string): string {
+  try {
+    return readBounded(file, MAX_HOOKSET_BYTES).toString("utf8");
+  } catch (e) {
+    if (e instanceof InputTooLarge) throw new CliError(`${file}: ${hookSetTooLarge(e.bytes)}`);
+    throw new CliError(`cannot read ${file}: ${(e as Error).message} (resource-hooks init writes a starter)`);
+  }
 }
 
-function lastHookName(text: string): string {
-  const hooks = (parseYaml(text) as { spec: { hooks: Array<{ name: string }> } }).spec.hooks;
-  return hooks.at(-1)!.name;
+function add(opts: AddOptions, steps: StepFlag[]): void {
+  if (steps.length === 0) throw new UsageError("give at least one step: --http, --log, --kubernetes or --wait-rollout");
+  const text = readHooksText(opts.file);
+  const hook = buildHook(opts, steps, hookNames(text));
+  let updated: string;
+  try {
+    updated = withHook(text, hook);
+  } catch (e) {
+    throw new CliError(`${opts.file}: not changed: ${(e as Error).message}`);
+  }
+  try {
+    parseHookSet(updated, opts.file);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    throw new Failure(
+      `${problemsText(e)}\nresource-hooks: ${opts.file}: not changed: ` +
+        "the hook would make it invalid (positions above are in the file as it would be)",
+    );
+  }
+  writeFileAtomic(opts.file, updated);
+  out(`${opts.file}: added hook ${String(hook.name)}`);
 }
 
-function buildHook(opts: AddOptions, specs: StepSpec[], taken: Set<string>): Record<string, unknown> {
+function uniqueName(base: string, taken: Set<string>): string {
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
+  return name;
+}
+
+function buildStep(flag: StepFlag, name: (base: string) => string): Record<string, unknown> {
+  switch (flag.type) {
+    case "http":
+      return { name: name("call"), http: { method: flag.method, url: flag.url } };
+    case "log":
+      return { name: name("log"), log: { message: flag.message } };
+    case "waitFor":
+      // The step's own timeout must cover the wait.
+      return { name: name("rollout"), waitFor: { for: "rollout", timeout: flag.timeout }, timeout: flag.timeout };
+    case "kubernetes":
+      return {
+        name: name(flag.action),
+        kubernetes: { action: flag.action, manifest: readObject(flag.file, "--kubernetes") },
+      };
+  }
+}
+
+function buildHook(opts: AddOptions, flags: StepFlag[], taken: Set<string>): Record<string, unknown> {
   const dns = (s: string) =>
     s
       .toLowerCase()
       .replace(/[^a-z0-9-]+/g, "-")
       .replace(/^-+|-+$/g, "");
-  let name = opts.hook;
-  if (!name) {
-    const base = dns(`${opts.name ?? "all"}-${opts.resource.resource}`);
-    name = base;
-    for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
-  }
+  const name = opts.hook ?? uniqueName(dns(`${opts.name ?? "all"}-${opts.resource.resource}`), taken);
   const stepNames = new Set<string>();
   const stepName = (base: string) => {
-    let n = base;
-    for (let i = 2; stepNames.has(n); i++) n = `${base}-${i}`;
+    const n = uniqueName(base, stepNames);
     stepNames.add(n);
     return n;
   };
-  const steps = specs.map((s) => {
-    switch (s.type) {
-      case "http":
-        return { name: stepName("call"), http: { method: s.method, url: s.url } };
-      case "log":
-        return { name: stepName("log"), log: { message: s.message } };
-      case "waitFor":
-        // The step's own timeout must cover the wait.
-        return { name: stepName("rollout"), waitFor: { for: "rollout", timeout: s.timeout }, timeout: s.timeout };
-      case "kubernetes":
-        return { name: stepName(s.action), kubernetes: { action: s.action, manifest: readManifest(s.file) } };
-    }
-  });
   return {
     name,
     on: {
@@ -207,66 +225,6 @@ function buildHook(opts: AddOptions, specs: StepSpec[], taken: Set<string>): Rec
       ...(opts.event.length > 0 ? { events: opts.event } : {}),
       ...(opts.changed.length > 0 ? { changed: opts.changed } : {}),
     },
-    steps,
+    steps: flags.map((flag) => buildStep(flag, stepName)),
   };
-}
-
-function readManifest(file: string): unknown {
-  let value: unknown;
-  try {
-    value = parseYaml(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new CliError(`--kubernetes ${file}: ${(e as Error).message}`);
-  }
-  if (!value || typeof value !== "object" || Array.isArray(value))
-    throw new CliError(`--kubernetes ${file}: expected one Kubernetes object`);
-  return value;
-}
-
-/**
- * Returns `text` with `hook` as the last item of spec.hooks. A block list gets the hook's text
- * after its last item, indented like it; a missing or flow-style list (`hooks: []`) is set through
- * the Document API (the only case where the file is re-printed).
- */
-export function appendHook(text: string, hook: Record<string, unknown>): string {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0)
-    throw new CliError(`cannot add to a file that is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
-  if (!isMap(doc.contents)) throw new CliError("cannot add: the file is not a HookSet (no mapping at the top)");
-  const spec = doc.get("spec", true);
-  if (spec !== undefined && !isMap(spec)) throw new CliError("cannot add: spec is not a mapping");
-  const hooks = doc.getIn(["spec", "hooks"], true);
-  if (!isSeq(hooks) || hooks.flow || hooks.items.length === 0 || !hooks.range) {
-    if (hooks !== undefined && hooks !== null && !isSeq(hooks))
-      throw new CliError("cannot add: spec.hooks is not a list");
-    const seq = doc.createNode([hook]) as YAMLSeq;
-    doc.setIn(["spec", "hooks"], seq);
-    return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
-  }
-  const last = hooks.items.at(-1) as {
-    range?: [number, number, number] | null;
-    spaceBefore?: boolean;
-    commentBefore?: string | null;
-  };
-  const lineStart = (pos: number) => text.lastIndexOf("\n", pos - 1) + 1;
-  const indent = " ".repeat(hooks.range[0] - lineStart(hooks.range[0]));
-  // After the line on which the last hook's value ends (a block scalar's range already ends past its newline).
-  const valueEnd = last.range![1];
-  const nl = text[valueEnd - 1] === "\n" ? valueEnd - 1 : text.indexOf("\n", valueEnd);
-  const at = nl === -1 ? text.length : nl + 1;
-  const item = new Document([hook]).toString({ lineWidth: 0, flowCollectionPadding: false });
-  const separated =
-    Boolean(hooks.commentBefore) ||
-    hooks.items.some(
-      (h) =>
-        (h as { spaceBefore?: boolean; commentBefore?: string | null }).spaceBefore ||
-        (h as { commentBefore?: string | null }).commentBefore,
-    );
-  const block = `${separated ? "\n" : ""}${item
-    .trimEnd()
-    .split("\n")
-    .map((line) => (line === "" ? line : indent + line))
-    .join("\n")}\n`;
-  const before = text.slice(0, at);
-  return `${before}${before.endsWith("\n") || before === "" ? "" : "\n"}${block}${text.slice(at)}`;
 }

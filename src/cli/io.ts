@@ -1,45 +1,21 @@
-// What every command shares about the process: results to stdout, errors to stderr, one meaning
-// per exit code, the output format (-o), colour only where a person reads it, hooks.yaml from a
-// file or stdin (-f -).
-import { readFileSync } from "node:fs";
-import { Option } from "commander";
-import { parse as parseYaml, stringify } from "yaml";
+// What every command shares about the process: results to stdout, errors to stderr, the output
+// format (-o), colour only where a person reads it, and the files users hand the CLI: hooks.yaml
+// from a file or stdin (-f -), objects from YAML or JSON files, each read within the limits of
+// src/hookset/input.ts.
+import { LineCounter, stringify } from "yaml";
 import type { KubeObject } from "../trigger/event.js";
-import { loadHookSetFile, parseHookSet, SpecError } from "../hookset/load.js";
+import {
+  InputTooLarge,
+  isBlank,
+  MAX_INPUT_BYTES,
+  parseYamlDocuments,
+  readBounded,
+  toData,
+  YamlLimitError,
+} from "../hookset/input.js";
+import { loadHookSetFile, SpecError } from "../hookset/load.js";
 import type { HookSet } from "../hookset/types.js";
-
-/** Exit codes, documented in the README's "Command line" section. */
-export const EXIT = {
-  OK: 0,
-  /** Invalid input (hooks.yaml, an object file), a failed run, `generate --check` found differences, the runner answered an error or could not be reached. */
-  FAILED: 1,
-  /** The command line itself is wrong: unknown command or option, a missing or bad option value; also `serve` refusing to start on its configuration. */
-  USAGE: 2,
-} as const;
-
-/** A problem with how the command was called: exits 2 like commander's own usage errors. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** Bad input or a failed operation whose message says it all: exits 1, no stack trace. */
-export class CliError extends Error {
-  override name = "CliError";
-}
-
-/**
- * `head` closing the pipe is the reader saying "enough", not an error: end quietly instead of
- * letting the unhandled EPIPE print a stack trace. Node ignores SIGPIPE, so this is the only
- * signal the process gets.
- */
-export function exitQuietlyOnClosedPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EPIPE") process.exit(EXIT.OK);
-      throw err;
-    });
-  }
-}
+import { CliError, Failure } from "./exit.js";
 
 /** https://no-color.org: set and not empty disables colour; otherwise colour only on a terminal. */
 export function colourOn(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -63,11 +39,6 @@ export function err(text: string): void {
   process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
-/** `-o <format>`: the same flag and meaning in every command; `text` only where a table or summary exists. */
-export function formatOption(choices: string[], fallback: string): Option {
-  return new Option("-o, --output <format>", "output format").choices(choices).default(fallback);
-}
-
 /** Prints a structured result in the chosen format (yaml or json). */
 export function printAs(format: string, value: unknown): void {
   if (format === "yaml") {
@@ -77,49 +48,65 @@ export function printAs(format: string, value: unknown): void {
   out(JSON.stringify(value, null, 2));
 }
 
-/** What `-f` names: a file, or `-` for stdin (errors then name `<stdin>:line:col`). */
+/** What `-f` names for stdin (`-f -`); problems then name `<stdin>:line:col`. */
 export const STDIN_NAME = "<stdin>";
 
-function readStdin(): string {
-  try {
-    return readFileSync(0, "utf8");
-  } catch (e) {
-    throw new CliError(`cannot read hooks.yaml from stdin: ${(e as Error).message}`);
-  }
+/** hooks.yaml's problems as stderr shows them: one per line, the `file:line:column:` part bold red on a terminal. */
+export function problemsText(error: SpecError): string {
+  const paint = painter(process.stderr);
+  return error.message
+    .split("\n")
+    .map((line) => line.replace(/^(.+?:\d+:\d+:)/, (loc) => paint("bold", paint("red", loc))))
+    .join("\n");
 }
 
-/** Loads and validates a hooks.yaml; on problems prints them (file:line:column) and exits 1. */
+/** Loads and validates a hooks.yaml (`-` reads stdin); its problems fail the command (exit 1). */
 export function loadHooks(file: string): HookSet {
   try {
-    return file === "-" ? parseHookSet(readStdin(), STDIN_NAME) : loadHookSetFile(file);
+    return file === "-" ? loadHookSetFile(STDIN_NAME, 0) : loadHookSetFile(file);
   } catch (e) {
-    if (e instanceof SpecError) {
-      reportProblems(e.message);
-      process.exit(EXIT.FAILED);
-    }
+    if (e instanceof SpecError) throw new Failure(problemsText(e));
     throw e;
   }
 }
 
-/** Problems one per line, the `file:line:column:` part bold on a terminal. */
-export function reportProblems(message: string): void {
-  const paint = painter(process.stderr);
-  err(
-    message
-      .split("\n")
-      .map((line) => line.replace(/^(.+?:\d+:\d+:)/, (loc) => paint("bold", paint("red", loc))))
-      .join("\n"),
-  );
+/** The data of a YAML or JSON file holding one document (null for an empty one), within the input limits. */
+function readYamlFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readBounded(file).toString("utf8");
+  } catch (e) {
+    if (!(e instanceof InputTooLarge)) throw new CliError(`${what} ${file}: ${(e as Error).message}`);
+    throw new CliError(
+      `${what} ${file}: the file is ${e.bytes ?? `more than ${e.limit}`} bytes; ` +
+        `an object file may have at most 1 MiB (${MAX_INPUT_BYTES} bytes), what one Kubernetes object holds`,
+    );
+  }
+  const lines = new LineCounter();
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${what} ${file}:${line}:${col}`;
+  };
+  try {
+    const docs = parseYamlDocuments(text, { lineCounter: lines }).filter(
+      (d) => d.errors.length > 0 || !isBlank(d.contents),
+    );
+    if (docs.length > 1)
+      throw new CliError(`${at(docs[1]!.range[0])}: expected one object, found a second YAML document`);
+    const doc = docs[0];
+    if (!doc) return null;
+    const error = doc.errors[0];
+    if (error) throw new CliError(`${at(error.pos[0])}: ${error.message.split("\n")[0]}`);
+    return toData(doc);
+  } catch (e) {
+    if (e instanceof YamlLimitError) throw new CliError(`${at(e.offset)}: ${e.message}`);
+    throw e;
+  }
 }
 
-/** One Kubernetes object from a YAML or JSON file (--old/--new of simulate, send and explain). */
+/** One Kubernetes object from a YAML or JSON file (--old/--new of simulate, send and explain, add's --kubernetes). */
 export function readObject(file: string, what: string): KubeObject {
-  let value: unknown;
-  try {
-    value = parseYaml(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new CliError(`${what} ${file}: ${(e as Error).message}`);
-  }
+  const value = readYamlFile(file, what);
   if (!value || typeof value !== "object" || Array.isArray(value))
     throw new CliError(`${what} ${file}: expected one Kubernetes object`);
   return value as KubeObject;

@@ -1,24 +1,15 @@
 #!/usr/bin/env node
-// resource-hooks: the command tree is in program.ts. Results go to stdout, errors to stderr;
-// exit codes are io.ts's EXIT, documented in the README ("Command line").
-import { CommanderError } from "commander";
-import { err, EXIT, exitQuietlyOnClosedPipe, UsageError } from "./io.js";
+// resource-hooks: the command tree is in program.ts; how a command ends (exit codes, draining the
+// output before the process ends) is exit.ts.
+import { endQuietlyOnClosedPipe, exitCodeOf, finish } from "./exit.js";
 import { buildProgram } from "./program.js";
 
-exitQuietlyOnClosedPipe();
+endQuietlyOnClosedPipe();
 
-const program = buildProgram();
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof CommanderError) {
-    // commander printed the message (and help) already; --help and --version end with 0.
-    process.exit(e.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  if (e instanceof UsageError) {
-    err(`error: ${message}`);
-    process.exit(EXIT.USAGE);
-  }
-  err(`resource-hooks: ${message}`);
-  process.exit(EXIT.FAILED);
-});
+const outcome = await buildProgram()
+  .parseAsync(process.argv)
+  .then(
+    () => undefined,
+    (e: unknown) => e ?? new Error("unknown error"),
+  );
+await finish(exitCodeOf(outcome));

@@ -1,12 +1,20 @@
 // `resource-hooks serve`: the runner. Its modules (express, prom-client, @kubernetes/client-node,
-// …) load only here, so validate, generate and simulate start without them.
+// …) load only here, so validate, generate and simulate start without them. serve() returns when
+// the runner has stopped after SIGTERM or SIGINT; a configuration that keeps it from starting is
+// logged (fatal) and ends the command with exit 2.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
+import type { Logger } from "pino";
 import { parseDuration } from "../hookset/duration.js";
 import type { HookSet } from "../hookset/types.js";
 import type { ShardStore } from "../runner/memory/store.js";
 import type { RunStore } from "../runner/store/types.js";
+import type { StepRuntime } from "../steps/types.js";
+import { EXIT, Failure } from "./exit.js";
+import { loadHooks } from "./io.js";
+import { loadKubeAccess, type KubeAccess } from "./kubeconfig.js";
+import { collect, duration, fileOption, integer } from "./options.js";
 import { readToken } from "./token.js";
 
 interface ServeOptions {
@@ -33,21 +41,16 @@ interface ServeOptions {
   logLevel: string;
 }
 
-export const integer = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
-  return n;
-};
+const env = process.env;
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-export function registerServe(program: Command, load: (file: string) => HookSet): void {
+export function registerServe(program: Command): void {
   program
     .command("serve")
     .description(
-      "run the runner: accept the events the generated Sensor sends, persist one HookRun per firing hook, execute them",
+      "run the runner: accept the events the generated Sensor sends, persist one HookRun per firing hook, " +
+        "execute them",
     )
-    .requiredOption("-f, --file <path>", "hooks.yaml")
+    .addOption(fileOption("hooks.yaml", false))
     .option("--port <port>", "port", integer("--port"), 8080)
     .option("--host <host>", "address to bind", "0.0.0.0")
     .option("--token-file <path>", "file holding the bearer token (or `Bearer <token>`); else $RESOURCE_HOOKS_TOKEN")
@@ -60,7 +63,7 @@ export function registerServe(program: Command, load: (file: string) => HookSet)
       ]),
     )
     .option("--namespace <ns>", "namespace of the HookRuns (default $POD_NAMESPACE, else metadata.namespace)")
-    .option("--kubeconfig <path>", "kubeconfig (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
+    .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .option("--max-concurrent-runs <n>", "runs this replica executes at once", integer("--max-concurrent-runs"), 32)
     .option(
       "--max-pending-requests <n>",
@@ -72,6 +75,7 @@ export function registerServe(program: Command, load: (file: string) => HookSet)
     .option(
       "--shutdown-grace <duration>",
       "on SIGTERM, how long running runs may finish before they are released",
+      duration,
       "30s",
     )
     .option(
@@ -80,19 +84,23 @@ export function registerServe(program: Command, load: (file: string) => HookSet)
       collect,
       [],
     )
-    .option("--github-url <url>", "same as --endpoint github=<url>", process.env.RESOURCE_HOOKS_GITHUB_URL)
-    .option("--cloudflare-url <url>", "same as --endpoint cloudflare=<url>", process.env.RESOURCE_HOOKS_CLOUDFLARE_URL)
-    .option("--fastly-url <url>", "same as --endpoint fastly=<url>", process.env.RESOURCE_HOOKS_FASTLY_URL)
-    .option("--cloudfront-url <url>", "same as --endpoint cloudfront=<url>", process.env.RESOURCE_HOOKS_CLOUDFRONT_URL)
-    .option("--aws-region <region>", "AWS region for CloudFront", process.env.AWS_REGION)
+    .option("--github-url <url>", "same as --endpoint github=<url>", env.RESOURCE_HOOKS_GITHUB_URL)
+    .option("--cloudflare-url <url>", "same as --endpoint cloudflare=<url>", env.RESOURCE_HOOKS_CLOUDFLARE_URL)
+    .option("--fastly-url <url>", "same as --endpoint fastly=<url>", env.RESOURCE_HOOKS_FASTLY_URL)
+    .option("--cloudfront-url <url>", "same as --endpoint cloudfront=<url>", env.RESOURCE_HOOKS_CLOUDFRONT_URL)
+    .option("--aws-region <region>", "AWS region for CloudFront", env.AWS_REGION)
     .option("--no-kube-events", "do not record Kubernetes Events")
-    .option("--log-level <level>", "pino log level", process.env.LOG_LEVEL ?? "info")
-    .action(async (opts: ServeOptions) => {
-      await serve(opts, load);
-    });
+    .option("--log-level <level>", "pino log level", env.LOG_LEVEL ?? "info")
+    .action(serve);
 }
 
-function endpointOverrides(opts: ServeOptions): Record<string, string> {
+/** The refusal to start: logged where the runner's logs go, then exit 2. */
+function refuse(logger: Logger, message: string, fields: object = {}): Failure {
+  logger.fatal(fields, message);
+  return new Failure("", EXIT.USAGE);
+}
+
+function endpointOverrides(opts: ServeOptions, logger: Logger): Record<string, string> {
   const out: Record<string, string> = {};
   if (opts.githubUrl) out.github = opts.githubUrl;
   if (opts.cloudflareUrl) out.cloudflare = opts.cloudflareUrl;
@@ -100,33 +108,16 @@ function endpointOverrides(opts: ServeOptions): Record<string, string> {
   if (opts.cloudfrontUrl) out.cloudfront = opts.cloudfrontUrl;
   for (const pair of opts.endpoint) {
     const at = pair.indexOf("=");
-    if (at <= 0) throw new InvalidArgumentError(`--endpoint ${pair}: expected <name>=<url>`);
+    if (at <= 0) throw refuse(logger, `--endpoint ${pair}: expected <name>=<url>`);
     out[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return out;
 }
 
-async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promise<void> {
-  const [
-    { KubeEventRecorder },
-    { createRuntime, loadKubeConfig },
-    { createRunner, listen, DEFAULT_MAX_BODY_BYTES },
-    { KubernetesRunStore },
-    { MemoryRunStore },
-    { KubernetesShardStore },
-    { LocalShardStore },
-  ] = await Promise.all([
-    import("../runner/kube-events.js"),
-    import("../runner/runtime.js"),
-    import("../runner/server.js"),
-    import("../runner/store/kubernetes.js"),
-    import("../runner/store/memory.js"),
-    import("../runner/memory/kubernetes.js"),
-    import("../runner/memory/store.js"),
-  ]);
+async function makeLogger(level: string): Promise<Logger> {
   const { pino } = await import("pino");
   const logger = pino({
-    level: opts.logLevel,
+    level,
     base: { app: "resource-hooks" },
     redact: ["token", "authorization", "*.authorization"],
   });
@@ -137,53 +128,99 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
       "unhandled rejection (a bug): logged, the runner goes on",
     ),
   );
-  const hookSet = load(opts.file);
-  const token = readToken(opts.tokenFile, process.env.RESOURCE_HOOKS_TOKEN);
-  if (token.error) {
-    logger.fatal(token.error);
-    process.exit(2);
+  return logger;
+}
+
+function requireToken(opts: ServeOptions, logger: Logger): { token: string } | { insecureNoAuth: true } {
+  const token = readToken(opts.tokenFile, env.RESOURCE_HOOKS_TOKEN);
+  if (token.error) throw refuse(logger, token.error);
+  if (token.value) return { token: token.value };
+  if (!opts.insecureNoAuth)
+    throw refuse(
+      logger,
+      "no token: give --token-file or RESOURCE_HOOKS_TOKEN, or --insecure-no-auth for local experiments",
+    );
+  logger.warn("INSECURE: --insecure-no-auth is set; anyone who reaches this port can run hooks");
+  return { insecureNoAuth: true };
+}
+
+async function kubeAccess(opts: ServeOptions, logger: Logger): Promise<KubeAccess | undefined> {
+  try {
+    return await loadKubeAccess({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
+  } catch (e) {
+    throw refuse(logger, (e as Error).message);
   }
-  if (!token.value && !opts.insecureNoAuth) {
-    logger.fatal("no token: give --token-file or RESOURCE_HOOKS_TOKEN, or --insecure-no-auth for local experiments");
-    process.exit(2);
+}
+
+/** The runs and the hooks' memory live in one place: a restart must never find one without the other. */
+async function openStore(
+  kind: "memory" | "kubernetes",
+  access: KubeAccess | undefined,
+  where: { namespace: string; hookSet: HookSet },
+  logger: Logger,
+): Promise<[RunStore, ShardStore]> {
+  if (kind === "memory") {
+    const [{ MemoryRunStore }, { LocalShardStore }] = await Promise.all([
+      import("../runner/store/memory.js"),
+      import("../runner/memory/store.js"),
+    ]);
+    return [new MemoryRunStore(), new LocalShardStore()];
   }
-  if (!token.value) logger.warn("INSECURE: --insecure-no-auth is set; anyone who reaches this port can run hooks");
-  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  if (!access)
+    throw refuse(
+      logger,
+      "store kubernetes needs Kubernetes access (in-cluster, --kubeconfig or $KUBECONFIG); " +
+        "use --store memory to run without",
+    );
+  const [{ KubernetesRunStore }, { KubernetesShardStore }] = await Promise.all([
+    import("../runner/store/kubernetes.js"),
+    import("../runner/memory/kubernetes.js"),
+  ]);
+  return [
+    new KubernetesRunStore(access.config, where.namespace, where.hookSet.name, logger),
+    new KubernetesShardStore(access.config, where.namespace, logger),
+  ];
+}
+
+/** What steps get from this process: secrets, Kubernetes access, the endpoints (an unknown one refuses to start). */
+async function stepRuntime(opts: ServeOptions, access: KubeAccess | undefined, logger: Logger): Promise<StepRuntime> {
+  const { createRuntime } = await import("../runner/runtime.js");
+  const endpoints = { ...endpointOverrides(opts, logger), ...(opts.awsRegion ? { awsRegion: opts.awsRegion } : {}) };
+  try {
+    return createRuntime({ secretsDir: opts.secretsDir, ...(access ? { kubeConfig: access.config } : {}), endpoints });
+  } catch (e) {
+    throw refuse(logger, (e as Error).message);
+  }
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  const logger = await makeLogger(opts.logLevel);
+  const hookSet = loadHooks(opts.file);
+  const auth = requireToken(opts, logger);
+  const access = await kubeAccess(opts, logger);
   const storeKind = opts.store ?? hookSet.runner.store;
-  const namespace = opts.namespace ?? process.env.POD_NAMESPACE ?? hookSet.namespace;
-  const instance = process.env.POD_NAME ?? hostname();
+  const namespace = opts.namespace ?? env.POD_NAMESPACE ?? hookSet.namespace;
+  const [store, memoryShards] = await openStore(storeKind, access, { namespace, hookSet }, logger);
+  const [{ KubeEventRecorder }, { createRunner, listen, DEFAULT_MAX_BODY_BYTES }] = await Promise.all([
+    import("../runner/kube-events.js"),
+    import("../runner/server.js"),
+  ]);
+  const instance = env.POD_NAME ?? hostname();
   // Unique per process; the part before "/" is the pod, so a container restarted in the same pod
   // knows its predecessor's claims are dead and resumes them at once (queue.ts).
   const holder = `${instance}/${randomBytes(4).toString("hex")}`;
-  if (storeKind === "kubernetes" && !kubeConfig) {
-    logger.fatal(
-      "store kubernetes needs Kubernetes access (in-cluster, --kubeconfig or $KUBECONFIG); use --store memory to run without",
-    );
-    process.exit(2);
-  }
-  // The hooks' memory lives where the runs do: a restart must never find one without the other.
-  const [store, memoryShards]: [RunStore, ShardStore] =
-    storeKind === "kubernetes" && kubeConfig
-      ? [
-          new KubernetesRunStore(kubeConfig, namespace, hookSet.name, logger),
-          new KubernetesShardStore(kubeConfig, namespace, logger),
-        ]
-      : [new MemoryRunStore(), new LocalShardStore()];
-  const runtime = createRuntime({
-    secretsDir: opts.secretsDir,
-    ...(kubeConfig ? { kubeConfig } : {}),
-    endpoints: { ...endpointOverrides(opts), ...(opts.awsRegion ? { awsRegion: opts.awsRegion } : {}) },
-  });
+  const runtime = await stepRuntime(opts, access, logger);
+  const kubeEvents = access && opts.kubeEvents ? new KubeEventRecorder(access.config, instance, logger) : undefined;
   const runner = createRunner({
     hookSet,
-    ...(token.value ? { token: token.value } : { insecureNoAuth: true }),
+    ...auth,
     runtime,
     store,
     memoryShards,
     namespace,
     holder,
     logger,
-    ...(kubeConfig && opts.kubeEvents ? { kubeEvents: new KubeEventRecorder(kubeConfig, instance, logger) } : {}),
+    ...(kubeEvents ? { kubeEvents } : {}),
     maxConcurrentRuns: opts.maxConcurrentRuns,
     maxPendingRequests: opts.maxPendingRequests,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -192,46 +229,49 @@ async function serve(opts: ServeOptions, load: (file: string) => HookSet): Promi
   try {
     await runner.start();
   } catch (err) {
-    logger.fatal(
-      { err: (err as Error).message },
+    throw refuse(
+      logger,
       "could not load the HookRuns or the hooks' memory (are the HookRun and HookMemory CRDs applied, " +
         "and may the runner list hookruns and hookmemories?)",
+      {
+        err: (err as Error).message,
+      },
     );
-    process.exit(2);
   }
   const running = await listen(runner, opts.port, opts.host);
-  logger.info(
-    {
-      url: running.url,
-      hooks: hookSet.hooks.length,
-      store: storeKind,
-      namespace,
-      holder,
-      kubernetes: Boolean(kubeConfig),
-    },
-    "runner listening",
-  );
-  const grace = parseDuration(opts.shutdownGrace);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(
-      { signal, running: runner.queue.inFlight, graceMs: grace },
-      "shutting down: answering 503, letting running runs finish",
-    );
-    running.stop(grace).then(
-      () => {
-        logger.info("stopped");
-        logger.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  const fields = { url: running.url, hooks: hookSet.hooks.length, store: storeKind, namespace, holder };
+  logger.info({ ...fields, kubernetes: Boolean(access) }, "runner listening");
+  await untilStopped(running, parseDuration(opts.shutdownGrace), logger);
+}
+
+/** Runs until SIGTERM or SIGINT, then answers 503 while running runs finish within `graceMs`, and stops. */
+function untilStopped(
+  running: { stop(graceMs: number): Promise<void>; runner: { queue: { inFlight: number } } },
+  graceMs: number,
+  logger: Logger,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(
+        { signal, running: running.runner.queue.inFlight, graceMs },
+        "shutting down: answering 503, letting running runs finish",
+      );
+      running.stop(graceMs).then(
+        () => {
+          logger.info("stopped");
+          logger.flush();
+          resolve();
+        },
+        (err: unknown) => {
+          logger.error({ err }, "shutdown failed");
+          reject(new Failure(""));
+        },
+      );
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
 }

@@ -1,7 +1,8 @@
 // The hooks.yaml `resource-hooks init` writes: one hook that only logs, so the file validates,
 // generates and runs as it is, and comments that point at the rest.
-export const STARTER_HOOKS_YAML = `# A HookSet: hooks, each a trigger (a resource and the fields whose change matters) and the steps
-# to run after it changed. Reference: the README's "hooks.yaml reference".
+export const STARTER_HOOKS_YAML = `\
+# A HookSet: hooks, each a trigger (a resource and the fields whose change matters) and the steps
+# to run after it changed. Reference: docs/hooks-reference.md of resource-hooks.
 #   resource-hooks validate -f hooks.yaml                      # errors name file:line:column
 #   resource-hooks add --resource apps/v1/deployments --namespace web --name frontend \\
 #     --changed 'spec.template.spec.containers[0].image' --http POST=https://example.com/deployed

@@ -25,7 +25,7 @@ import { ExpressionError } from "./errors.js";
 /**
  * Cost units one evaluation may spend by default. A unit is one element visited in a map or list,
  * one field read, one function call, or ten characters a string function reads or writes. The
- * default stops a runaway expression within a fraction of a second of CPU (README, "Expressions are
+ * default stops a runaway expression within a fraction of a second of CPU (docs/hooks-reference.md, "Expressions are
  * bounded"), far above what ordinary expressions spend: a comprehension over 4,000 annotations
  * costs about 10,000.
  */

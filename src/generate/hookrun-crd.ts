@@ -27,7 +27,8 @@ const specSchema: V1JSONSchemaProps = {
     hook: str("The hook's name."),
     eventId: str("The CloudEvent id the Sensor sent."),
     identity: str(
-      "Identity of the change (object uid@resourceVersion, or the Argo CD operation); run name and step idempotency keys derive from it.",
+      "Identity of the change (object uid@resourceVersion, or the Argo CD operation); " +
+        "run name and step idempotency keys derive from it.",
     ),
     acceptedAt: time("When the runner accepted the event (RFC3339, milliseconds)."),
     subject: str('The triggering object for display, e.g. "Deployment web/frontend".'),
@@ -37,7 +38,8 @@ const specSchema: V1JSONSchemaProps = {
       properties: { apiVersion: str(), kind: str(), namespace: str(), name: str(), uid: str(), resourceVersion: str() },
     },
     fingerprint: str(
-      "What the hook handled of the object's state; the newest HookRun of an object carries the hook's memory for catch-up.",
+      "What the hook handled of the object's state; " +
+        "the newest HookRun of an object carries the hook's memory for catch-up.",
     ),
     concurrency: {
       type: "string",

@@ -110,9 +110,9 @@ function withDefaultCostLimit(expr: CompiledExpression, costLimit: number): Comp
   };
 }
 
-export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
+/** spec.runner with its defaults, and the checks of its URL and store. */
+function buildRunnerSettings(doc: HookSetDocument, namespace: string, reporter: Reporter): RunnerSettings {
   const runnerDoc = doc.spec.runner ?? {};
-  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
   // The generated Service is always <name>-runner: two HookSets in one namespace never share one.
   const serviceName = `${doc.metadata.name}-runner`;
   const runner: RunnerSettings = {
@@ -130,7 +130,8 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
   if (urlService?.namespace !== undefined && urlService.namespace !== namespace) {
     reporter.at(
       ["spec", "runner", "url"],
-      `the URL names namespace "${urlService.namespace}", but the runner is generated in "${namespace}" (metadata.namespace)`,
+      `the URL names namespace "${urlService.namespace}", ` +
+        `but the runner is generated in "${namespace}" (metadata.namespace)`,
     );
   } else if (urlService && urlService.name !== serviceName) {
     reporter.at(
@@ -144,6 +145,12 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
       "the memory store cannot be shared by several replicas: use store: kubernetes or replicas: 1",
     );
   }
+  return runner;
+}
+
+export function buildHookSet(doc: HookSetDocument, source: string, reporter: Reporter): HookSet {
+  const namespace = doc.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const runner = buildRunnerSettings(doc, namespace, reporter);
   const hooks: Hook[] = [];
   const firstHookAt = new Map<string, number>();
   doc.spec.hooks.forEach((hookDoc, index) => {
@@ -187,8 +194,10 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
   };
 }
 
-/** The namespace in a cluster-local Service URL such as http://svc.ns.svc:8080. */
-/** The Service a cluster-internal URL names (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc[.cluster.local]`); undefined for other hosts. */
+/**
+ * The Service a cluster-internal URL names (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc[.cluster.local]`);
+ * undefined for other hosts.
+ */
 function clusterService(url: string): { name: string; namespace?: string } | undefined {
   const labels = new URL(url).hostname.split(".");
   if (labels.length === 1) return labels[0] === "localhost" ? undefined : { name: labels[0]! };
@@ -290,7 +299,8 @@ function buildSteps(
           if (unknown)
             reporter.at(
               where,
-              `unknown variable "${unknown}" in template ${JSON.stringify(source)} (available: ${variables.join(", ")})`,
+              `unknown variable "${unknown}" in template ${JSON.stringify(source)} ` +
+                `(available: ${variables.join(", ")})`,
             );
           else checkReferences(where, part.expr);
         }

@@ -6,8 +6,11 @@ import { formatDuration, parseDuration } from "./duration.js";
 import type { Reporter, Segment } from "./problems.js";
 
 /** Header names whose values are credentials (the name says so). */
-const SECRET_HEADER =
-  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|key|auth|passw|credential|session|signature/i;
+const SECRET_HEADER = new RegExp(
+  "^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$" +
+    "|token|secret|key|auth|passw|credential|session|signature",
+  "i",
+);
 
 /**
  * A credential written inline in a header goes into Git, the runner's ConfigMap and every
@@ -20,7 +23,9 @@ export function checkInlineHeaders(config: unknown, configAt: Segment[], reporte
       if (typeof value !== "string" || value.includes("{{") || !SECRET_HEADER.test(name)) continue;
       reporter.at(
         [...configAt, ...path, name],
-        `the ${name} header is written inline, and a credential in hooks.yaml ends up in Git and in the runner's ConfigMap: give {secretKeyRef: {name, key}} or {env: NAME} (with prefix: "Bearer " if the value needs one)`,
+        `the ${name} header is written inline, and a credential in hooks.yaml ends up in Git and in the ` +
+          `runner's ConfigMap: give {secretKeyRef: {name, key}} or {env: NAME} ` +
+          `(with prefix: "Bearer " if the value needs one)`,
       );
     }
   }
@@ -69,7 +74,8 @@ export function checkInnerTimeouts(
       : `the step's default timeout of ${formatDuration(stepTimeoutMs)}`;
     reporter.at(
       [...configAt, ...path],
-      `waits up to ${text}, longer than ${step}, which stops the step first: set the step's timeout: to at least ${text}, or wait less`,
+      `waits up to ${text}, longer than ${step}, which stops the step first: ` +
+        `set the step's timeout: to at least ${text}, or wait less`,
     );
   }
 }

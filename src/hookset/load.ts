@@ -1,24 +1,34 @@
 // Loads hooks.yaml: YAML with source positions, the JSON Schema, then the checks a schema cannot
 // express (build.ts). Every problem names file:line:column, the path and what was expected.
-import { readFileSync } from "node:fs";
 import { Ajv, type ValidateFunction } from "ajv";
-import { isScalar, LineCounter, parseAllDocuments, type Document } from "yaml";
+import { LineCounter, type Document } from "yaml";
 import { buildHookSet } from "./build.js";
-import { Reporter, SpecError, sortProblems } from "./problems.js";
+import {
+  hookSetTooLarge,
+  InputTooLarge,
+  isBlank,
+  MAX_HOOKSET_BYTES,
+  parseYamlDocuments,
+  readBounded,
+  toData,
+  YamlLimitError,
+} from "./input.js";
+import { Reporter, SpecError, sortProblems, type SpecProblem } from "./problems.js";
 import { hookSetSchema } from "./schema.js";
 import { reportSchemaErrors } from "./schema-errors.js";
 import type { HookSet, HookSetDocument } from "./types.js";
 
 export { formatInstancePath, formatProblem, SpecError, type SpecProblem } from "./problems.js";
 
-export function loadHookSetFile(file: string): HookSet {
+/** Loads hooks.yaml from a file, or from an open descriptor (0: stdin) named `file` in problems. */
+export function loadHookSetFile(file: string, fd?: number): HookSet {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = readBounded(fd ?? file, MAX_HOOKSET_BYTES);
   } catch (err) {
-    throw new SpecError([
-      { file, line: 1, column: 1, path: "", message: `cannot read file: ${(err as Error).message}` },
-    ]);
+    const message =
+      err instanceof InputTooLarge ? hookSetTooLarge(err.bytes) : `cannot read file: ${(err as Error).message}`;
+    throw new SpecError([{ file, line: 1, column: 1, path: "", message }]);
   }
   return parseHookSet(decodeText(bytes, file), file);
 }
@@ -43,12 +53,19 @@ export function decodeText(bytes: Uint8Array, file: string): string {
   return text;
 }
 
+/** The length of the UTF-8 sequence a lead byte starts; 0 for a byte that cannot start one. */
+function sequenceLength(b: number): number {
+  if (b < 0x80) return 1;
+  if (b >= 0xc2 && b <= 0xdf) return 2;
+  if (b >= 0xe0 && b <= 0xef) return 3;
+  if (b >= 0xf0 && b <= 0xf4) return 4;
+  return 0;
+}
+
 function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
-    const b = bytes[i]!;
-    const length =
-      b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    const length = sequenceLength(bytes[i]!);
     if (length === 0 || i + length > bytes.length) return i;
     try {
       new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(i, i + length));
@@ -86,72 +103,67 @@ function schemaValidator(): ValidateFunction {
   return validator;
 }
 
-/** No content at all: nothing, or the empty scalar after a bare "---". */
-function isBlank(contents: unknown): boolean {
-  return (
-    contents === null || contents === undefined || (isScalar(contents) && contents.value === null && !contents.source)
-  );
+function problemAt(file: string, lines: LineCounter, offset: number, message: string): SpecProblem {
+  const { line, col } = lines.linePos(offset);
+  return { file, line, column: col, path: "", message };
 }
 
-export function parseHookSet(text: string, file: string): HookSet {
-  const binary = BINARY_CHARACTER.exec(text);
-  if (binary) {
-    const { line, column } = lineColumn(text, binary.index);
-    throw new SpecError([
-      {
-        file,
-        line,
-        column,
-        path: "",
-        message: `${NOT_TEXT} (a control character, U+${binary[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}, is not allowed in YAML)`,
-      },
-    ]);
+/** The one YAML document of hooks.yaml, or the problems that keep it from being one. */
+function theDocument(text: string, file: string, lines: LineCounter): Document.Parsed {
+  let all: Document.Parsed[];
+  try {
+    all = parseYamlDocuments(text, { lineCounter: lines });
+  } catch (err) {
+    if (!(err instanceof YamlLimitError)) throw err;
+    throw new SpecError([problemAt(file, lines, err.offset, err.message)]);
   }
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   // Documents that hold nothing (a leading or trailing "---", comments) are harmless.
-  const all: Document[] = Array.isArray(docs) ? docs : [];
   const used = all.filter((d) => d.errors.length > 0 || !isBlank(d.contents));
   const doc = used[0];
   if (!doc)
     throw new SpecError([
-      {
+      problemAt(
         file,
-        line: 1,
-        column: 1,
-        path: "",
-        message: "the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)",
-      },
+        lines,
+        0,
+        "the file is empty: expected a HookSet (apiVersion: resource-hooks.io/v1alpha1, kind: HookSet)",
+      ),
     ]);
   if (used.length > 1) {
-    const second = used[1]!;
-    const { line, col } = lines.linePos(second.range?.[0] ?? 0);
-    const others = ` (the file has ${used.length})`;
-    throw new SpecError([
-      {
-        file,
-        line,
-        column: col,
-        path: "",
-        message: `a second YAML document starts here${others}: hooks.yaml holds exactly one HookSet; put each HookSet in a file of its own, or remove the "---" line`,
-      },
-    ]);
+    const message =
+      `a second YAML document starts here (the file has ${used.length}): hooks.yaml holds exactly one HookSet; ` +
+      'put each HookSet in a file of its own, or remove the "---" line';
+    throw new SpecError([problemAt(file, lines, used[1]!.range?.[0] ?? 0, message)]);
   }
+  return doc;
+}
+
+export function parseHookSet(text: string, file: string): HookSet {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_HOOKSET_BYTES)
+    throw new SpecError([{ file, line: 1, column: 1, path: "", message: hookSetTooLarge(bytes) }]);
+  const binary = BINARY_CHARACTER.exec(text);
+  if (binary) {
+    const { line, column } = lineColumn(text, binary.index);
+    const code = binary[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase();
+    const message = `${NOT_TEXT} (a control character, U+${code}, is not allowed in YAML)`;
+    throw new SpecError([{ file, line, column, path: "", message }]);
+  }
+  const lines = new LineCounter();
+  const doc = theDocument(text, file, lines);
   const reporter = new Reporter(file, doc, lines);
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      const { line, col } = lines.linePos(err.pos[0]);
-      reporter.problems.push({
-        file,
-        line,
-        column: col,
-        path: "",
-        message: `invalid YAML: ${err.message.split("\n")[0]}`,
-      });
-    }
+    for (const err of doc.errors) reporter.atOffset(err.pos[0], `invalid YAML: ${err.message.split("\n")[0]}`);
     throw new SpecError(reporter.problems);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = toData(doc);
+  } catch (err) {
+    if (!(err instanceof YamlLimitError)) throw err;
+    reporter.atOffset(err.offset, err.message);
+    throw new SpecError(reporter.problems);
+  }
   const validate = schemaValidator();
   if (!validate(data)) {
     reportSchemaErrors(validate.errors ?? [], data, reporter);

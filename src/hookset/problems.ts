@@ -12,15 +12,43 @@ export interface SpecProblem {
   message: string;
 }
 
+/** Problems listed in a message; past that, a count (a broken file can have thousands). */
+export const MAX_PROBLEMS = 50;
+/** Quoted values in messages are cut to this many characters: a value can be a megabyte long. */
+export const MAX_QUOTED_CHARS = 80;
+
 export function formatProblem(p: SpecProblem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
+}
+
+/** One problem a line, at most MAX_PROBLEMS of them, then "and N more problem(s)". */
+export function formatProblems(problems: readonly SpecProblem[]): string {
+  const lines = problems.slice(0, MAX_PROBLEMS).map(formatProblem);
+  const more = problems.length - MAX_PROBLEMS;
+  if (more > 0) lines.push(`and ${more} more problem${more === 1 ? "" : "s"}`);
+  return lines.join("\n");
 }
 
 export class SpecError extends Error {
   override name = "SpecError";
   constructor(readonly problems: SpecProblem[]) {
-    super(problems.map(formatProblem).join("\n"));
+    super(formatProblems(problems));
   }
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** A quoted string cut to MAX_QUOTED_CHARS, still closed by its quote (an escape is not cut in half). */
+function cutQuoted(quoted: string): string {
+  if (quoted.length <= MAX_QUOTED_CHARS) return quoted;
+  return `${quoted.slice(0, MAX_QUOTED_CHARS - 2).replace(/\\[^"]{0,4}$/, "")}…"`;
+}
+
+/** Every double-quoted value in a message, cut: messages from step and trigger checks quote values too. */
+function shortenQuoted(message: string): string {
+  return message.replace(/"(?:[^"\\\n]|\\.)*"/g, cutQuoted);
 }
 
 /** Where problems are reported: positions come from the YAML document. */
@@ -34,9 +62,17 @@ export class Reporter {
 
   /** Reports at the value at `path` (or, with `key`, at that key of the map at `path`). */
   at(path: Segment[], message: string, key?: string): void {
-    const offset = this.offset(path, key);
+    this.push(this.offset(path, key), formatInstancePath(path), message);
+  }
+
+  /** Reports at an offset in the text (a YAML syntax error, a limit), with no path. */
+  atOffset(offset: number, message: string): void {
+    this.push(offset, "", message);
+  }
+
+  private push(offset: number, path: string, message: string): void {
     const { line, col } = this.lines.linePos(offset);
-    this.problems.push({ file: this.file, line, column: col, path: formatInstancePath(path), message });
+    this.problems.push({ file: this.file, line, column: col, path, message: shortenQuoted(message) });
   }
 
   private offset(path: Segment[], key?: string): number {
@@ -60,7 +96,7 @@ export function formatInstancePath(path: readonly Segment[]): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
-    else out += out ? `.${segment}` : segment;
+    else out += out ? `.${cut(segment, MAX_QUOTED_CHARS)}` : cut(segment, MAX_QUOTED_CHARS);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 import type { ErrorObject } from "ajv";
 import { closest } from "fastest-levenshtein";
 import { stepTypes } from "../steps/registry.js";
+import { DURATION_PATTERN } from "./duration.js";
 import type { Reporter, Segment } from "./problems.js";
 
 function pointerToPath(pointer: string, data: unknown): Segment[] {
@@ -68,82 +69,70 @@ function closestAlternatives(errors: ErrorObject[]): ErrorObject[] {
   return kept;
 }
 
+type Params = Record<string, unknown>;
+type Describe = (error: ErrorObject, path: Segment[]) => { message: string; key?: string };
+
+const got = (error: ErrorObject) => `got ${describeValue(error.data)}`;
+
+/** Patterns the schema shares, in words: a duration's regular expression says nothing to a reader. */
+const PATTERN_WORDS: Record<string, string> = { [DURATION_PATTERN]: 'a duration such as "30s", "5m" or "1h30m"' };
+
+function unknownField(error: ErrorObject, path: Segment[]): { message: string; key: string } {
+  const field = String((error.params as Params).additionalProperty);
+  if (path.length >= 4 && path[path.length - 2] === "steps" && path[0] === "spec") {
+    const types = stepTypes.map((t) => t.type).join(", ");
+    return { message: `unknown step type ${JSON.stringify(field)} (expected one of ${types})`, key: field };
+  }
+  const known = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
+  const guess = known.length ? closest(field, known) : undefined;
+  return { message: `unknown field ${JSON.stringify(field)}${guess ? ` (did you mean "${guess}"?)` : ""}`, key: field };
+}
+
+function wrongType(error: ErrorObject): { message: string } {
+  // An inline value where a secret reference belongs: say so, and do not echo the secret.
+  if ((error.parentSchema as { properties?: Record<string, unknown> }).properties?.secretKeyRef)
+    return {
+      message:
+        "expected a secret reference, {secretKeyRef: {name, key}} or {env: NAME}: " +
+        "secrets are never written in hooks.yaml",
+    };
+  const expected = String((error.params as Params).type)
+    .split(",")
+    .map((t) => TYPE_NAMES[t] ?? t)
+    .join(" or ");
+  return { message: `expected ${expected}, ${got(error)}` };
+}
+
+function wrongPattern(error: ErrorObject): { message: string } {
+  const pattern = String((error.params as Params).pattern);
+  const custom = (error.parentSchema as { patternErrorMessage?: string }).patternErrorMessage;
+  return { message: `expected ${custom ?? PATTERN_WORDS[pattern] ?? `a string matching ${pattern}`}, ${got(error)}` };
+}
+
+const limit = (error: ErrorObject) => String((error.params as Params).limit);
+
+const DESCRIBE: Record<string, Describe> = {
+  additionalProperties: unknownField,
+  required: (e) => ({ message: `missing required field "${String((e.params as Params).missingProperty)}"` }),
+  type: wrongType,
+  enum: (e) => {
+    const allowed = ((e.params as Params).allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ");
+    return { message: `expected one of ${allowed}, ${got(e)}` };
+  },
+  const: (e) => ({ message: `expected ${JSON.stringify((e.params as Params).allowedValue)}, ${got(e)}` }),
+  pattern: wrongPattern,
+  minimum: (e) => ({ message: `expected at least ${limit(e)}, ${got(e)}` }),
+  maximum: (e) => ({ message: `expected at most ${limit(e)}, ${got(e)}` }),
+  minItems: (e) => ({ message: `expected at least ${limit(e)} item(s)` }),
+  uniqueItems: () => ({ message: "expected no duplicate items" }),
+  minLength: () => ({ message: "expected a non-empty string" }),
+};
+
 export function reportSchemaErrors(errors: ErrorObject[], data: unknown, reporter: Reporter): void {
   for (const error of closestAlternatives(errors)) {
     const path = pointerToPath(error.instancePath, data);
-    switch (error.keyword) {
-      case "additionalProperties": {
-        const field = String((error.params as { additionalProperty: string }).additionalProperty);
-        const known = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
-        if (path.length >= 4 && path[path.length - 2] === "steps" && path[0] === "spec") {
-          reporter.at(
-            path,
-            `unknown step type "${field}" (expected one of ${stepTypes.map((t) => t.type).join(", ")})`,
-            field,
-          );
-        } else {
-          const guess = known.length ? closest(field, known) : undefined;
-          reporter.at(path, `unknown field "${field}"${guess ? ` (did you mean "${guess}"?)` : ""}`, field);
-        }
-        break;
-      }
-      case "required":
-        reporter.at(path, `missing required field "${(error.params as { missingProperty: string }).missingProperty}"`);
-        break;
-      case "type": {
-        // An inline value where a secret reference belongs: say so, and do not echo the secret.
-        if ((error.parentSchema as { properties?: Record<string, unknown> }).properties?.secretKeyRef) {
-          reporter.at(
-            path,
-            "expected a secret reference, {secretKeyRef: {name, key}} or {env: NAME}: secrets are never written in hooks.yaml",
-          );
-          break;
-        }
-        const expected = String((error.params as { type: string }).type)
-          .split(",")
-          .map((t) => TYPE_NAMES[t] ?? t)
-          .join(" or ");
-        reporter.at(path, `expected ${expected}, got ${describeValue(error.data)}`);
-        break;
-      }
-      case "enum":
-        reporter.at(
-          path,
-          `expected one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}, got ${describeValue(error.data)}`,
-        );
-        break;
-      case "const":
-        reporter.at(
-          path,
-          `expected ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}, got ${describeValue(error.data)}`,
-        );
-        break;
-      case "pattern": {
-        const custom = (error.parentSchema as { patternErrorMessage?: string }).patternErrorMessage;
-        reporter.at(
-          path,
-          `expected ${custom ?? `a string matching ${(error.params as { pattern: string }).pattern}`}, got ${describeValue(error.data)}`,
-        );
-        break;
-      }
-      case "minimum":
-      case "maximum":
-        reporter.at(
-          path,
-          `expected ${error.keyword === "minimum" ? "at least" : "at most"} ${(error.params as { limit: number }).limit}, got ${describeValue(error.data)}`,
-        );
-        break;
-      case "minItems":
-        reporter.at(path, `expected at least ${(error.params as { limit: number }).limit} item(s)`);
-        break;
-      case "uniqueItems":
-        reporter.at(path, "expected no duplicate items");
-        break;
-      case "minLength":
-        reporter.at(path, "expected a non-empty string");
-        break;
-      default:
-        reporter.at(path, String(error.message));
-    }
+    const describe = DESCRIBE[error.keyword];
+    const { message, key } = describe ? describe(error, path) : { message: String(error.message), key: undefined };
+    reporter.at(path, message, key);
   }
 }

@@ -108,7 +108,8 @@ export function hookSetSchema(): Schema {
               store: {
                 enum: ["memory", "kubernetes"],
                 description:
-                  "Where runs live: kubernetes HookRun objects (default; durable, shared by replicas) or memory (one replica, local use).",
+                  "Where runs live: kubernetes HookRun objects (default; durable, shared by replicas) " +
+                  "or memory (one replica, local use).",
               },
               retention: {
                 type: "object",
@@ -134,7 +135,8 @@ export function hookSetSchema(): Schema {
               celCost: {
                 type: "integer",
                 minimum: 1,
-                description: `CEL cost limit per evaluation of a when, if or template (default ${DEFAULT_CEL_COST_LIMIT}).`,
+                description:
+                  "CEL cost limit per evaluation of a when, if or template " + `(default ${DEFAULT_CEL_COST_LIMIT}).`,
               },
             },
           },
@@ -150,15 +152,18 @@ export function hookSetSchema(): Schema {
                 name: nameSchema("Hook name; names its HookRuns."),
                 description: { type: "string" },
                 timeout: duration(
-                  "Upper bound of one run, waiting for Argo CD health included (default: the steps' worst case, plus 10m with healthy: true).",
+                  "Upper bound of one run, waiting for Argo CD health included " +
+                    "(default: the steps' worst case, plus 10m with healthy: true).",
                 ),
                 concurrency: {
                   enum: ["queue", "replace", "parallel"],
                   description:
-                    "Runs of this hook for the same object: queue (default; one at a time, in order), replace (a newer change supersedes a pending or running run), parallel (no ordering).",
+                    "Runs of this hook for the same object: queue (default; one at a time, in order), " +
+                    "replace (a newer change supersedes a pending or running run), parallel (no ordering).",
                 },
                 deadline: duration(
-                  "How long the runner keeps retrying a run after accepting it before it ends Failed (default 1h, at most 168h).",
+                  "How long the runner keeps retrying a run after accepting it before it ends Failed " +
+                    "(default 1h, at most 168h).",
                 ),
                 on: {
                   type: "object",

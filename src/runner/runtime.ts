@@ -1,10 +1,9 @@
 // What steps get from the runner process: secrets read from the files the Deployment mounts
 // (or from environment variables), Kubernetes access, and the external endpoints.
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
+
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { stepTypes } from "../steps/registry.js";
 import type { EndpointDeclaration, Endpoints, SecretSource, StepRuntime } from "../steps/types.js";
 
@@ -70,32 +69,6 @@ export function fileSecretReader(secretsDir: string): (source: SecretSource) => 
       throw new Error(`secret ${name}/${key} is not mounted under ${secretsDir}`);
     }
   };
-}
-
-/**
- * The given kubeconfig, else $KUBECONFIG or ~/.kube/config, else the pod's in-cluster account;
- * undefined when there is none (client-node would fall back to an http://localhost cluster). A
- * kubeconfig the user named and that cannot be used is an error, never a silent "no cluster".
- */
-export function loadKubeConfig(path?: string): KubeConfig | undefined {
-  const kc = new KubeConfig();
-  if (path) {
-    try {
-      kc.loadFromFile(path);
-    } catch (err) {
-      throw new Error(`--kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    if (!kc.getCurrentCluster()) throw new Error(`--kubeconfig ${path}: its current context names no cluster`);
-    return kc;
-  }
-  try {
-    if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else return undefined;
-  } catch {
-    return undefined;
-  }
-  return kc.getCurrentCluster() ? kc : undefined;
 }
 
 export interface RuntimeOptions {

@@ -8,7 +8,7 @@
 //
 // It is served on node:http directly, beside the express app that serves every other route:
 // express's routing, body parser and response helpers cost more per request on this path than
-// deciding and persisting the runs (README, Performance). The request is read with raw-body, the
+// deciding and persisting the runs (docs/performance.md). The request is read with raw-body, the
 // library body-parser itself uses.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";

@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { generate, render, writeOutput, type GeneratedFile } from "../../src/generate/index.js";
+import { generate, render, type GeneratedFile } from "../../src/generate/index.js";
+import { writeOutput } from "../../src/cli/output-dir.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import type { HookSet } from "../../src/hookset/types.js";

@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { generate, render, writeOutput } from "../../src/generate/index.js";
+import { generate, render } from "../../src/generate/index.js";
+import { writeOutput } from "../../src/cli/output-dir.js";
 import { stepIdempotencyKey } from "../../src/runner/execute.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { loadHookSetFile } from "../../src/hookset/load.js";

@@ -191,7 +191,7 @@ describe("exit codes, streams and colour", { timeout: 180_000 }, () => {
   it("usage errors exit 2 with the message on stderr; --help and --version exit 0", () => {
     for (const args of [
       ["frobnicate"],
-      ["validate"],
+      ["runs", "list"],
       ["validate", "-f", "examples/hooks.yaml", "--bogus"],
       ["validate", "-f", "examples/hooks.yaml", "-o", "xml"],
       ["completion", "tcsh"],

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { appendHook } from "../../src/cli/init-add.js";
+import { appendHook } from "../../src/cli/append-hook.js";
 import { STARTER_HOOKS_YAML } from "../../src/cli/starter.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 

@@ -1,6 +1,6 @@
 // What one finished Argo CD sync operation did to the resources a hook names, decided from what
 // the application controller really writes (fixtures recorded from Argo CD v3.6.1 in
-// test/fixtures/argocd, see README "Argo CD sync-result triggers"):
+// test/fixtures/argocd, see docs/argocd.md):
 //
 //  - kubectl's verdict in syncResult.resources[].message is the fast path: "created",
 //    "configured" (also "configured. Warning: … last-applied-configuration …" for adopted

@@ -1,12 +1,15 @@
 // Checks of a resource trigger that its schema accepts but that can never do what the author
-// meant: a group written into version:, a changed path that can never match a field.
+// meant: a group written into version:, a selector no object can match (selector-checks.ts), a
+// changed path that can never match a field.
 import { formatPath, parseFieldPath, PathSyntaxError, type PathSegment } from "../../hookset/paths.js";
 import type { TriggerCheckContext } from "../kind.js";
+import { checkResourceSelector } from "./selector-checks.js";
 import type { ResourceDocument } from "./types.js";
 
 /** Runs whenever a hook gives `resource`. */
 export function checkResource(on: ResourceDocument, ctx: TriggerCheckContext): void {
   checkVersion(on, ctx);
+  checkResourceSelector(on, ctx);
   checkChangedPaths(on, ctx);
 }
 
