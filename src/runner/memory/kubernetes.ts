@@ -7,6 +7,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Informer } from "../../k8s/informer.js";
 import { RestClient } from "../../k8s/rest.js";
+import { retryWhileStarting } from "../../k8s/start-retry.js";
 import { KubeApiError } from "../../k8s/types.js";
 import {
   HOOKMEMORY_API_VERSION,
@@ -88,31 +89,17 @@ export class KubernetesShardStore implements ShardStore {
 
   /** Retries 429, 5xx and no answer until startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once. */
   private async listOnce(hookSet: HookSetRef): Promise<{ items: HookMemoryObject[]; resourceVersion?: string }> {
-    const until = Date.now() + this.startTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const list = await this.rest.request<{ items: HookMemoryObject[]; metadata?: { resourceVersion?: string } }>(
+    const list = await retryWhileStarting(
+      () =>
+        this.rest.request<{ items: HookMemoryObject[]; metadata?: { resourceVersion?: string } }>(
           "GET",
           this.collection,
           { query: { labelSelector: selectorOf(hookSet) } },
-        );
-        const items = list.items.map(asShard);
-        return { items, ...(list.metadata?.resourceVersion ? { resourceVersion: list.metadata.resourceVersion } : {}) };
-      } catch (err) {
-        const status = err instanceof KubeApiError ? err.status : -1;
-        const transient = status === 0 || status === 429 || status >= 500;
-        if (!transient || Date.now() > until) throw err;
-        const delay = Math.min(
-          Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000),
-          5_000,
-        );
-        this.logger.warn(
-          { err: (err as Error).message, retryInMs: delay },
-          "listing the HookMemory shards failed; retrying",
-        );
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+        ),
+      { timeoutMs: this.startTimeoutMs, logger: this.logger, what: "listing the HookMemory shards" },
+    );
+    const resourceVersion = list.metadata?.resourceVersion;
+    return { items: list.items.map(asShard), ...(resourceVersion ? { resourceVersion } : {}) };
   }
 
   async read(name: string): Promise<HookMemoryObject | undefined> {

@@ -6,6 +6,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Informer } from "../../k8s/informer.js";
 import { RestClient } from "../../k8s/rest.js";
+import { retryWhileStarting } from "../../k8s/start-retry.js";
 import { KubeApiError, type KubeObject } from "../../k8s/types.js";
 import {
   HOOKRUN_API_VERSION,
@@ -66,23 +67,11 @@ export class KubernetesRunStore implements RunStore {
    * answer) for up to startTimeoutMs; a 403 or 404 (no RBAC, no CRD) fails at once.
    */
   async start(startTimeoutMs = 120_000): Promise<void> {
-    const until = Date.now() + startTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.informer.list();
-        break;
-      } catch (err) {
-        const status = err instanceof KubeApiError ? err.status : -1;
-        const transient = status === 0 || status === 429 || status >= 500;
-        if (!transient || Date.now() > until) throw err;
-        const delay = Math.min(
-          Math.max(500 * 2 ** (attempt - 1), ((err as KubeApiError).retryAfterSeconds ?? 0) * 1000),
-          5_000,
-        );
-        this.logger.warn({ err: (err as Error).message, retryInMs: delay }, "listing the HookRuns failed; retrying");
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await retryWhileStarting(() => this.informer.list(), {
+      timeoutMs: startTimeoutMs,
+      logger: this.logger,
+      what: "listing the HookRuns",
+    });
     void this.informer.run();
   }
 
