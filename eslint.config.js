@@ -38,7 +38,7 @@ export default tseslint.config(
   {
     files: ["src/**/*.ts"],
     rules: {
-      "max-len": ["error", { code: 120, ignoreUrls: true }],
+      "max-len": ["error", { code: 120 }],
       "max-lines": ["error", { max: 400 }],
     },
   },

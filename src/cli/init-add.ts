@@ -28,7 +28,8 @@ export function registerInit(program: Command): void {
       } catch (e) {
         throw new CliError(`cannot write ${opts.file}: ${(e as Error).message}`);
       }
-      out(`${opts.file}: written; next: resource-hooks add … -f ${opts.file}, resource-hooks validate -f ${opts.file}`);
+      const next = `resource-hooks add … -f ${opts.file}, resource-hooks validate -f ${opts.file}`;
+      out(`${opts.file}: written; next: ${next}`);
     });
 }
 

@@ -136,7 +136,8 @@ function buildRunnerSettings(doc: HookSetDocument, namespace: string, reporter: 
   } else if (urlService && urlService.name !== serviceName) {
     reporter.at(
       ["spec", "runner", "url"],
-      `the URL names Service "${urlService.name}", but the runner's generated Service is "${serviceName}": leave url out (http://${serviceName}.${namespace}.svc:${RUNNER_PORT}) or name that Service`,
+      `the URL names Service "${urlService.name}", but the runner's generated Service is "${serviceName}": ` +
+        `leave url out (http://${serviceName}.${namespace}.svc:${RUNNER_PORT}) or name that Service`,
     );
   }
   if (runner.replicas > 1 && runner.store === "memory") {

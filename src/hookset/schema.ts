@@ -96,7 +96,8 @@ export function hookSetSchema(): Schema {
                 type: "string",
                 pattern: "^https?://",
                 description:
-                  "Base URL at which Sensors reach the runner (default http://<metadata.name>-runner.<namespace>.svc:8080, the generated Service).",
+                  "Base URL at which Sensors reach the runner " +
+                  "(default http://<metadata.name>-runner.<namespace>.svc:8080, the generated Service).",
                 patternErrorMessage: "an http:// or https:// URL",
               },
               tokenSecret: {
