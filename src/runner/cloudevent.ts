@@ -62,22 +62,49 @@ function firstError(errors: typeof dataValidator.errors): string {
   return first ? `${first.instancePath || "(root)"} ${first.message ?? "is invalid"}` : "invalid";
 }
 
+/** Why the attributes are not a CloudEvent 1.0's: `where` names the attribute as the request spelt it. */
+function attributeError(attributes: unknown, where: (attribute: string) => string): string {
+  const first = attributesValidator.errors?.[0];
+  if (!first) return "invalid";
+  const attribute = first.instancePath.slice(1);
+  const at = attribute ? where(attribute) : "the attributes";
+  if (first.keyword === "const") {
+    const given = (attributes as Record<string, unknown>)[attribute];
+    return `${at} must be ${JSON.stringify(first.params.allowedValue)}, got ${JSON.stringify(given)}`;
+  }
+  return `${at} ${first.message ?? "is invalid"}`;
+}
+
 const REQUIRED_BINARY_HEADERS = ["ce-specversion", "ce-id", "ce-source", "ce-type"];
 
-/** The request's CloudEvent, binary or structured mode; HttpError (400) when it is not one. */
-export function parseEvent(headers: IncomingHttpHeaders, body: string): ResourceEvent {
+/**
+ * The request's CloudEvent, binary or structured mode; HttpError (400) when it is not one.
+ * `distinct` (the request's headersDistinct) shows a ce-* header given twice, which Node's
+ * `headers` would join into one value ("a, b").
+ */
+export function parseEvent(
+  headers: IncomingHttpHeaders,
+  body: string,
+  distinct: NodeJS.Dict<string[]> = {},
+): ResourceEvent {
   const contentType = String(headers["content-type"] ?? "").toLowerCase();
   if (contentType.startsWith("application/cloudevents-batch")) throw httpError("batch_not_accepted");
   if (contentType.startsWith("application/cloudevents")) return parseStructured(body);
   const missing = REQUIRED_BINARY_HEADERS.filter((h) => !headers[h]);
   if (missing.length > 0) throw httpError("not_a_cloudevent", missing);
   if (!/^application\/(.+\+)?json\b/.test(contentType)) throw httpError("wrong_content_type", contentType);
+  const repeated = Object.entries(distinct).find(([name, values]) => name.startsWith("ce-") && values!.length > 1);
+  if (repeated)
+    throw httpError(
+      "invalid_cloudevent",
+      `header ${repeated[0]} is given ${repeated[1]!.length} times: a CloudEvent attribute has one value`,
+    );
   const attributes = binaryAttributes(headers);
-  if (!attributesValidator(attributes)) {
-    const first = attributesValidator.errors?.[0];
-    const where = first?.instancePath ? `header ce-${first.instancePath.slice(1)}` : "headers";
-    throw httpError("invalid_cloudevent", `${where} ${first?.message ?? "are invalid"}`);
-  }
+  if (!attributesValidator(attributes))
+    throw httpError(
+      "invalid_cloudevent",
+      attributeError(attributes, (a) => `header ce-${a}`),
+    );
   const ce = attributes as { id: string; source: string; subject?: string; type: string; time?: string };
   return toResourceEvent(
     { id: ce.id, source: ce.source, subject: ce.subject, type: ce.type, time: ce.time },
@@ -96,7 +123,11 @@ function binaryAttributes(headers: IncomingHttpHeaders): Record<string, unknown>
 
 function parseStructured(body: string): ResourceEvent {
   const envelope = parseJson(body, "the CloudEvent");
-  if (!attributesValidator(envelope)) throw httpError("invalid_cloudevent", firstError(attributesValidator.errors));
+  if (!attributesValidator(envelope))
+    throw httpError(
+      "invalid_cloudevent",
+      attributeError(envelope, (a) => `/${a}`),
+    );
   const ce = envelope as unknown as Record<string, unknown>;
   let data: unknown = ce.data;
   if (typeof ce.data_base64 === "string")

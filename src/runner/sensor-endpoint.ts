@@ -77,7 +77,7 @@ export class SensorEndpoint {
     const hooks = this.route(req, segments);
     const reserved = this.admit(req);
     try {
-      const event = parseEvent(req.headers, (await this.read(req)).toString("utf8"));
+      const event = parseEvent(req.headers, (await this.read(req)).toString("utf8"), req.headersDistinct);
       const result = await this.accept(hooks, event);
       const fired = result.runs.some((r) => r.phase !== "Skipped");
       answerJson(

@@ -2,6 +2,7 @@
 // (the `cloudevents` package) in binary and structured mode are accepted, and SDK-made events
 // the runner must refuse (another specversion, no source, an unparsable time) get 400 with the
 // reason. resource-hooks/testing builds its requests with the same SDK.
+import { request as httpRequest } from "node:http";
 import { CloudEvent, HTTP } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceEventRequest, sendEvent, watchPathOf, type HookRequest } from "../../src/testing/index.js";
@@ -87,7 +88,7 @@ describe("CloudEvents made by the SDK", () => {
     const noSource = new CloudEvent({ ...base, source: "" }, false);
     for (const mode of ["binary", "structured"] as const) {
       for (const [event, reason] of [
-        [v03, /specversion/],
+        [v03, /specversion must be \\"1\.0\\", got \\"0\.3\\"/],
         [noSource, /source/],
       ] as const) {
         const r = await sendEvent(h.runner.url, path, request(event, mode));
@@ -95,6 +96,24 @@ describe("CloudEvents made by the SDK", () => {
         expect(JSON.stringify(r.body)).toMatch(reason);
       }
     }
+  });
+
+  it("refuses a ce-* header given twice instead of joining the values into one attribute", async () => {
+    const valid = request(new CloudEvent({ ...attributes(), time: new Date().toISOString(), data: data() }), "binary");
+    const url = new URL(`${h.runner.url}${path}`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path, method: "POST" }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += String(c)));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      for (const [name, value] of Object.entries(valid.headers)) req.setHeader(name, value);
+      req.setHeader("ce-id", ["big1", "big2"]);
+      req.end(valid.body);
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain("header ce-id is given 2 times");
   });
 
   it("an unparsable time: the SDK will not send one, and the runner refuses one sent by hand", async () => {
