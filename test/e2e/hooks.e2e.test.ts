@@ -659,7 +659,8 @@ describe("scenarios", () => {
     const fourth = await sendEvent(runner.url, path, request(run.spec.eventId));
     expect(fourth.status).toBe(200);
     expect((fourth.body as AcceptAnswer).runs).toEqual([]);
-    expect((fourth.body as AcceptAnswer).skipped).toEqual([
+    // (the other hooks of the watch select other ConfigMaps and say so)
+    expect((fourth.body as AcceptAnswer).skipped.filter((x) => x.hook === "reload-config-job")).toEqual([
       { hook: "reload-config-job", reason: expect.stringMatching(/already handled/) },
     ]);
 
