@@ -8,7 +8,7 @@ trap 'rm -rf "$dir"' EXIT
 start=$(date +%s)
 tarball="$dir/$(npm pack --silent --pack-destination "$dir" | tail -n 1)"
 files=$(tar -tzf "$tarball" | sed 's#^package/##' | sort)
-unexpected=$(printf '%s\n' "$files" | grep -vE '^(dist/.*\.(js|d\.ts)|schema/hooks\.schema\.json|docs/[a-z-]+\.md|package\.json|README\.md|LICENSE)$' || true)
+unexpected=$(printf '%s\n' "$files" | grep -vE '^(dist/.*\.(js|d\.ts)|schema/hooks\.schema\.json|docs/[A-Za-z-]+\.md|package\.json|README\.md|LICENSE)$' || true)
 if [ -n "$unexpected" ]; then
   echo "package check: the tarball holds files users do not need:" >&2
   printf '  %s\n' $unexpected >&2
