@@ -13,35 +13,25 @@ const token = "bench-token-0123456789abcdef";
 const hookSet = benchHookSet;
 // Logs go where a container's would (a file descriptor), not to a terminal: /dev/null here.
 const logger = pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: false }));
-const created = createRunner({
-  hookSet,
-  token,
-  runtime: createRuntime({ secretsDir: "/nonexistent" }),
-  store: new MemoryRunStore(),
-  memoryShards: new LocalShardStore(),
-  namespace: "bench",
-  holder: "bench",
-  logger,
-  maxConcurrentRuns: 32,
-  maxPendingRequests: 1000,
-});
-await created.start();
-const runner = await listen(created, 0, "127.0.0.1");
-// The accept path alone: the same runner whose queue executes nothing (runs stay Pending).
-const acceptOnly = createRunner({
-  hookSet,
-  token,
-  runtime: createRuntime({ secretsDir: "/nonexistent" }),
-  store: new MemoryRunStore(),
-  memoryShards: new LocalShardStore(),
-  namespace: "bench",
-  holder: "bench",
-  logger,
-  maxConcurrentRuns: 0,
-  maxPendingRequests: 1000,
-});
-await acceptOnly.start();
-const acceptOnlyServer = await listen(acceptOnly, 0, "127.0.0.1");
+/** A runner on the bench HookSet; maxConcurrentRuns 0 is the accept path alone (runs stay Pending). */
+async function startBenchRunner(maxConcurrentRuns: number) {
+  const created = createRunner({
+    hookSet,
+    token,
+    runtime: createRuntime({ secretsDir: "/nonexistent" }),
+    store: new MemoryRunStore(),
+    memoryShards: new LocalShardStore(),
+    namespace: "bench",
+    holder: "bench",
+    logger,
+    maxConcurrentRuns,
+    maxPendingRequests: 1000,
+  });
+  await created.start();
+  return listen(created, 0, "127.0.0.1");
+}
+const runner = await startBenchRunner(32);
+const acceptOnlyServer = await startBenchRunner(0);
 
 const bare = express();
 bare.post("/hooksets/bench/watches/:watch", express.json({ limit: "4mb" }), (req, res) => {
