@@ -3,7 +3,6 @@
 // not leave the decision to chance: a frozen clock makes that tie happen every time.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { Acceptor } from "../../src/runner/accept.js";
 import { HookSetMemory } from "../../src/runner/memory/memory.js";
 import { LocalShardStore } from "../../src/runner/memory/store.js";
@@ -11,30 +10,22 @@ import { RunIndex } from "../../src/runner/run-index.js";
 import { AcceptClock, compareResourceVersions, compareRunKeys } from "../../src/runner/run-order.js";
 import { MemoryRunStore } from "../../src/runner/store/memory.js";
 import { eventFor } from "../../src/simulate.js";
-import { parseHookSet } from "../../src/hookset/load.js";
 import type { KubeObject } from "../../src/trigger/index.js";
 import { deployment } from "../helpers/objects.js";
+import { hookSetFrom } from "../helpers/spec.js";
 
-const hookSet = parseHookSet(
-  stringify({
-    apiVersion: "resource-hooks.io/v1alpha1",
-    kind: "HookSet",
-    metadata: { name: "web", namespace: "argo-events" },
-    spec: {
-      runner: { url: "http://web-runner.argo-events.svc:8080" },
-      hooks: [
-        {
-          name: "purge",
-          on: {
-            resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
-            changed: ["spec.template.spec.containers[0].image"],
-          },
-          steps: [{ name: "say", log: { message: "hi" } }],
-        },
-      ],
+const hookSet = hookSetFrom(
+  [
+    {
+      name: "purge",
+      on: {
+        resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
+        changed: ["spec.template.spec.containers[0].image"],
+      },
+      steps: [{ name: "say", log: { message: "hi" } }],
     },
-  }),
-  "hooks.yaml",
+  ],
+  { metadata: { namespace: "argo-events" } },
 );
 
 const FROZEN = new Date("2026-12-01T10:00:00.000Z");
