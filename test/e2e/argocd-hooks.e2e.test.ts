@@ -267,9 +267,12 @@ async function recording<T>(app: string, fn: (rec: ApplicationRecorder) => Promi
 describe("Argo CD hooks on Argo CD's real application controller", () => {
   it("1. a commit changing frontend's image: the healthy: true hook runs once, after the rollout made the Application Healthy", async () => {
     await recording(APPS.shop, async (rec) => {
+      // minReadySeconds keeps the rollout Progressing for at least 2 x 3 s after the sync applied it (each new
+      // pod in turn): without it kwok rolls out in well under a second, and on a loaded machine Argo CD's first
+      // assessment after the operation may already find the rollout done, which would leave nothing to wait for
       const { rev, at } = await commitAndRefresh(
         "shop",
-        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") },
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1", { minReadySeconds: 3 }) },
         "frontend 1.1",
       );
       const [req] = await sinks.deployed.waitFor(1, 120_000);
@@ -278,7 +281,8 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       figure("scenario 1: commit -> operation finished (ms)", finished.at - at);
       figure("scenario 1: commit -> Healthy after the operation (ms)", healthy.at - at);
       figure("scenario 1: commit -> healthy: true hook's request (ms)", req!.receivedAt - at);
-      // the rollout went through Progressing: the finished operation was first written with the stale Healthy
+      // Argo CD assessed the finished operation as Progressing before Healthy: a hook that fired on the finished
+      // operation alone would have come before `healthy`
       expect(
         rec.writes.some((w) => succeededAt(rev)(w.object) && w.object.status?.health?.status === "Progressing"),
       ).toBe(true);

@@ -2,7 +2,10 @@
 // frontend Deployment whose image commits change, a settings ConfigMap (optionally in a sync wave
 // or with sync options), a StatefulSet and a PostSync Job for multi-step syncs, and a Widget whose
 // CRD is missing for a sync that fails first.
-export function frontendYaml(image: string, extra: { wave?: number; syncOptions?: string } = {}): string {
+export function frontendYaml(
+  image: string,
+  extra: { wave?: number; syncOptions?: string; minReadySeconds?: number } = {},
+): string {
   const ann: string[] = [];
   if (extra.wave !== undefined) ann.push(`    argocd.argoproj.io/sync-wave: "${extra.wave}"`);
   if (extra.syncOptions) ann.push(`    argocd.argoproj.io/sync-options: ${extra.syncOptions}`);
@@ -12,7 +15,7 @@ metadata:
   name: frontend
 ${ann.length ? `  annotations:\n${ann.join("\n")}\n` : ""}spec:
   replicas: 2
-  selector:
+${extra.minReadySeconds !== undefined ? `  minReadySeconds: ${extra.minReadySeconds}\n` : ""}  selector:
     matchLabels:
       app: frontend
   strategy:
