@@ -534,9 +534,10 @@ describe("Argo CD hooks on Argo CD's real application controller", () => {
       Date.parse(a.status.reconciledAt ?? "") >= Date.parse(op(a)?.finishedAt ?? "");
     await recording(APPS.multi, async (rec) => {
       const configRev = await multiConfig.head();
+      // minReadySeconds: Progressing is seen after the operation, as in scenario 1
       const { rev, at } = await commitAndRefresh(
         "multi",
-        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1") },
+        { "app/frontend.yaml": frontendYaml("registry.invalid/frontend:1.1", { minReadySeconds: 3 }) },
         "frontend 1.1",
       );
       const [req] = await sinks.multi.waitFor(1, 120_000);
