@@ -1,12 +1,14 @@
-// One Sensor per hook set: per watch one dependency (filtered by the data-driven Lua filter of
-// the watch's hooks, compiled in src/trigger) and one HTTP trigger that posts a binary-mode
-// CloudEvent to the runner's /hooksets/<hook set>/watches/<watch>. The runner evaluates every
-// hook of the watch and answers once it has persisted the runs, so the trigger's timeout is
-// short and independent of how long hooks run.
+// One Sensor per hook set: per stream of a watch (its own entry and its changes stream: see
+// eventsource.ts) one dependency, filtered by the data-driven Lua filter of the watch's hooks
+// (compiled in src/trigger), and one HTTP trigger that posts a binary-mode CloudEvent to the
+// runner's /hooksets/<hook set>/watches/<watch>. Argo Events runs each trigger's events in order on
+// a goroutine of its own, so a watch's streams move independently. The runner evaluates every hook
+// of the watch and answers once it has persisted the runs, so the trigger's timeout is short and
+// independent of how long hooks run.
 import type { HookSet } from "../hookset/types.js";
 import { watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
-import type { Watch } from "./eventsource.js";
+import { streamsOf, type Stream, type Watch } from "./eventsource.js";
 import { eventSourceName, hookSetLabels, sensorName } from "../model/names.js";
 
 /** Seconds the Sensor waits for the runner to accept an event: persisting runs takes milliseconds. */
@@ -32,15 +34,15 @@ export function watchUrl(hookSet: HookSet, watchName: string): string {
   return `${hookSet.runner.url}/hooksets/${hookSet.name}/watches/${watchName}`;
 }
 
-function trigger(hookSet: HookSet, watch: Watch): SensorTrigger {
-  const dependency = watch.eventName;
+function trigger(hookSet: HookSet, watch: Watch, stream: Stream): SensorTrigger {
+  const dependency = stream.eventName;
   const dynamicHeaders: TriggerParameter[] = CONTEXT_HEADERS.map(([dest, contextKey]) => ({
     src: { dependencyName: dependency, contextKey },
     dest,
   }));
   return {
     template: {
-      name: watch.eventName,
+      name: stream.eventName,
       // Without conditions a trigger waits for ALL dependencies of the Sensor (argo-events
       // v1.9.11 pkg/sensors/listener.go getDependencyExpression joins them with &&).
       conditions: dependency,
@@ -71,13 +73,16 @@ export function buildSensor(hookSet: HookSet, watches: Map<string, Watch>): Sens
     metadata: { name: sensorName(hookSet), namespace: hookSet.namespace, labels: hookSetLabels(hookSet) },
     spec: {
       ...(hookSet.eventBusName !== "default" ? { eventBusName: hookSet.eventBusName } : {}),
-      dependencies: list.map((watch) => ({
-        name: watch.eventName,
-        eventSourceName: eventSourceName(hookSet),
-        eventName: watch.eventName,
-        filters: { script: watchFilter({ selector: watch.selector, hooks: watch.hooks }) },
-      })),
-      triggers: list.map((watch) => trigger(hookSet, watch)),
+      dependencies: list.flatMap((watch) => {
+        const script = watchFilter({ selector: watch.selector, hooks: watch.hooks });
+        return streamsOf(watch).map((stream) => ({
+          name: stream.eventName,
+          eventSourceName: eventSourceName(hookSet),
+          eventName: stream.eventName,
+          filters: { script },
+        }));
+      }),
+      triggers: list.flatMap((watch) => streamsOf(watch).map((stream) => trigger(hookSet, watch, stream))),
     },
   };
 }

@@ -26,6 +26,13 @@ export function runnerService(hookSet: HookSet): { name: string; port: number } 
   return { name: runnerName(hookSet), port: url.port ? Number(url.port) : defaultPort };
 }
 
+/**
+ * The EventSource entry (and Sensor dependency and trigger) that carries a watch's UPDATEs and
+ * DELETEs a second time, past its replays (generate/eventsource.ts); the watch's own entry keeps
+ * its name. `_` never occurs in a watch's name (resource, namespace and hashes): no collision.
+ */
+export const changesStreamName = (watchEventName: string): string => `${watchEventName}_changes`;
+
 /** A HookRun's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
 export function runName(hookSet: string, hook: string, identity: string): string {
   const digest = shortHash(`${hookSet}/${hook}/${identity}`, 16);

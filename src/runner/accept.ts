@@ -90,7 +90,9 @@ export class Acceptor {
       const recalled = typeof uid === "string" ? this.recall(hook, uid) : undefined;
       const firstServed = index.firstServed(hook.name);
       const evaluation = evaluate(hook.trigger, event, {
-        ...(recalled ? { memory: { fingerprint: recalled.fingerprint } } : {}),
+        ...(recalled
+          ? { memory: { fingerprint: recalled.fingerprint, resourceVersion: recalled.resourceVersion } }
+          : {}),
         ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
       });
       // A redelivered event (or the same object state under another event id) finds its run.

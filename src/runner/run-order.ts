@@ -2,18 +2,8 @@
 // entry and its runs of each (hook, object), so this order must follow the object's history and
 // must never tie between two different states: the run index (which retention asks), the memory's
 // merge (memory/), `explain` and the queue's per-object order all use this one rule.
+import { compareResourceVersions } from "../model/resource-version.js";
 import type { HookRun } from "./hookrun.js";
-
-/**
- * Orders two resourceVersions when both are kube-apiserver's (etcd revisions: decimal integers
- * that grow with every write). They are opaque to clients in general, so anything else is not
- * comparable: undefined.
- */
-export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
-  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
-  if (a.length !== b.length) return a.length - b.length;
-  return compareStrings(a, b);
-}
 
 /** -1, 0 or 1 as `a` sorts before, with or after `b` (UTF-16 code units, as `<` does). */
 function compareStrings(a: string, b: string): number {

@@ -2,6 +2,7 @@
 // hookset loader builds triggers, the runner calls evaluate() and beforeSteps(), simulate and
 // explain call evaluate(), the generator reads watchesOf(), eventTypesOf() and watchFilter().
 import type { Trigger } from "../hookset/types.js";
+import { compareResourceVersions } from "../model/resource-version.js";
 import type { Decision, ResourceEvent } from "./event.js";
 import type { BeforeStepsContext, EvaluateContext, Evaluation, EventType } from "./kind.js";
 import { watchFilterScript, type LuaFilterEntry } from "./lua.js";
@@ -27,7 +28,26 @@ export { watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js"
 
 /** Evaluates one hook's trigger for one event. Never throws. */
 export function evaluate(trigger: Trigger, event: ResourceEvent, ctx: EvaluateContext = {}): Evaluation {
-  return triggerKind(trigger).evaluate(trigger, event, ctx);
+  const evaluation = triggerKind(trigger).evaluate(trigger, event, ctx);
+  return olderThanHandled(evaluation, ctx) ?? evaluation;
+}
+
+/**
+ * An object state older than the one the hook already handled changes nothing, whatever the kind
+ * would decide. A watch's UPDATEs also come on a stream of their own that no replay holds back
+ * (generate/eventsource.ts), so the replay's ADD of an object may arrive after a newer UPDATE was
+ * handled; acting on it would run the hook again for a state already replaced. A deletion is never
+ * older: the memory's forget itself keeps entries newer than the deletion.
+ */
+function olderThanHandled(evaluation: Evaluation, ctx: EvaluateContext): Evaluation | undefined {
+  const handled = ctx.memory?.resourceVersion;
+  const state = evaluation.subject?.resourceVersion;
+  if (evaluation.remember === "forget" || !((compareResourceVersions(state, handled) ?? 0) < 0)) return undefined;
+  const { decision: _decision, fingerprint: _fingerprint, ...rest } = evaluation;
+  const reason =
+    `${evaluation.subject?.name ?? "the object"} at resourceVersion ${String(state)} is older than the state ` +
+    `the hook already handled (resourceVersion ${String(handled)}): delivered after a newer change`;
+  return { ...rest, remember: "keep", decision: { fires: false, reason, code: "already_handled" } };
 }
 
 /** evaluate(...).decision, for simulate and tests. */

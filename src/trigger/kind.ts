@@ -31,6 +31,8 @@ export interface ObjectRef {
 /** What a hook last handled for one object. */
 export interface HookMemory {
   fingerprint: string;
+  /** The resourceVersion of the object state that fingerprint is of, when known. */
+  resourceVersion?: string | undefined;
 }
 
 export interface EvaluateContext {

@@ -259,7 +259,7 @@ async function runnerRequests(): Promise<number> {
   return door.requests.length;
 }
 
-/** Attempts of the Sensor's triggers (one per watch; here the one Application watch). */
+/** Attempts of the Sensor's triggers (here the one Application watch and its changes stream). */
 async function sensorAttempts(): Promise<number> {
   const text = await sensor.metrics();
   return metricValue(text, "argo_events_action_triggered_total") + metricValue(text, "argo_events_action_failed_total");
@@ -350,10 +350,12 @@ describe("Argo CD sync-result hooks on the real engine", () => {
     const es = deployed.eventSource.spec as {
       resource: Record<string, { group: string; resource: string; namespace: string }>;
     };
+    // the watch and its changes stream: an informer each
     expect(Object.values(es.resource)).toEqual([
       expect.objectContaining({ group: "argoproj.io", resource: "applications", namespace: ARGOCD }),
+      expect.objectContaining({ group: "argoproj.io", resource: "applications", eventTypes: ["UPDATE", "DELETE"] }),
     ]);
-    expect((await stack().watchCount("applications", "argoproj.io")) - watchBaseline).toBe(1);
+    expect((await stack().watchCount("applications", "argoproj.io")) - watchBaseline).toBe(2);
     figure("Application CRD declares a status subresource", String(statusSubresource));
   });
 
@@ -379,9 +381,10 @@ describe("Argo CD sync-result hooks on the real engine", () => {
       `${(await appEventsSent()) - before.sent} / ${(await sensorAttempts()) - before.sensors} / ${reached}`,
     );
     // The Sensor passes the one finished operation that names frontend (whether it really
-    // changed needs the runner's evidence: comparison and memory); the runner skips it.
-    expect((await sensorAttempts()) - before.sensors).toBe(1);
-    expect(reached).toBe(1);
+    // changed needs the runner's evidence: comparison and memory), on the watch's stream and its
+    // changes stream; the runner skips it.
+    expect((await sensorAttempts()) - before.sensors).toBe(2);
+    expect(reached).toBe(2);
     const skipped = await waitForRun(
       runner,
       "frontend-synced",

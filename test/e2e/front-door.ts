@@ -10,8 +10,11 @@ export interface FrontDoor {
   readonly url: string;
   /** Every request, in arrival order (live array). */
   readonly requests: RecordedRequest[];
-  /** Requests to one path, e.g. /hooksets/e2e/watches/configmaps-web. */
-  count(path: string): number;
+  /**
+   * Requests to one path, e.g. /hooksets/e2e/watches/configmaps-web; with `subject`, only those of
+   * that EventSource entry (a watch's own, or its `_changes` stream: the CloudEvent's subject).
+   */
+  count(path: string, subject?: string): number;
   close(): Promise<void>;
 }
 
@@ -56,7 +59,9 @@ export async function startFrontDoor(target: string): Promise<FrontDoor> {
   return {
     url: sink.url,
     requests: sink.requests,
-    count: (path) => sink.requests.filter((r) => r.path === path).length,
+    count: (path, subject) =>
+      sink.requests.filter((r) => r.path === path && (subject === undefined || r.headers["ce-subject"] === subject))
+        .length,
     close: () => sink.close(),
   };
 }

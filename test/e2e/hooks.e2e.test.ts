@@ -347,22 +347,26 @@ describe("generated objects", () => {
     figure("files linted with argo-events lint --strict", files.length);
   });
 
-  it("hooks on the same resource share one watch: one EventSource event, one Sensor trigger, one runner route", async () => {
+  it("hooks on the same resource share one watch: one EventSource event and its changes stream, one runner route", async () => {
     const es = deployed.eventSource.spec as { resource: Record<string, { resource: string }> };
     // 5 hooks, 2 selectors (frontend's Deployment twice; three ConfigMaps of namespace web)
     expect(deployed.hookSet.hooks).toHaveLength(5);
-    expect(Object.keys(es.resource).sort()).toEqual([CONFIGMAPS, DEPLOYMENTS]);
+    const streams = [CONFIGMAPS, `${CONFIGMAPS}_changes`, DEPLOYMENTS, `${DEPLOYMENTS}_changes`];
+    expect(Object.keys(es.resource).sort()).toEqual(streams);
     const spec = deployed.sensor.spec as {
       dependencies: Array<{ name: string }>;
       triggers: Array<{ template: { name: string; http: { url: string } } }>;
     };
-    expect(spec.dependencies.map((d) => d.name).sort()).toEqual([CONFIGMAPS, DEPLOYMENTS]);
+    expect(spec.dependencies.map((d) => d.name).sort()).toEqual(streams);
     expect(spec.triggers.map((t) => [t.template.name, t.template.http.url]).sort()).toEqual([
       [CONFIGMAPS, `${door.url}${route(CONFIGMAPS)}`],
+      [`${CONFIGMAPS}_changes`, `${door.url}${route(CONFIGMAPS)}`],
       [DEPLOYMENTS, `${door.url}${route(DEPLOYMENTS)}`],
+      [`${DEPLOYMENTS}_changes`, `${door.url}${route(DEPLOYMENTS)}`],
     ]);
-    expect((await stack().watchCount("deployments", "apps")) - watchBaseline.deployments).toBe(1);
-    expect((await stack().watchCount("configmaps")) - watchBaseline.configmaps).toBe(1);
+    // an informer per stream
+    expect((await stack().watchCount("deployments", "apps")) - watchBaseline.deployments).toBe(2);
+    expect((await stack().watchCount("configmaps")) - watchBaseline.configmaps).toBe(2);
     expect(eventSource.isRunning()).toBe(true);
     expect(sensor.isRunning()).toBe(true);
   });
@@ -381,7 +385,7 @@ describe("scenarios", () => {
 
   it("1: an image change purges the CDN exactly once, and only after the rollout finished", async () => {
     const specBefore = sinks.spec.requests.length;
-    const requestsBefore = door.count(route(DEPLOYMENTS));
+    const requestsBefore = door.count(route(DEPLOYMENTS), DEPLOYMENTS);
     const t0 = performance.now();
     await stack().apply([frontend("registry.example/frontend:1.5.0")]);
     const dep = await getJson(DEPLOYMENT_PATH);
@@ -404,8 +408,8 @@ describe("scenarios", () => {
       30_000,
     );
     figure("scenario 1: image write -> purge run Running (ms)", performance.now() - t0);
-    // one event, one request for both hooks
-    expect(door.count(route(DEPLOYMENTS)) - requestsBefore).toBe(1);
+    // one event, one request for both hooks (on the watch's own stream; its changes stream carries it too)
+    expect(door.count(route(DEPLOYMENTS), DEPLOYMENTS) - requestsBefore).toBe(1);
     expect(waiting.status.steps).toEqual([]);
 
     // the controller observes the new generation; the rollout is under way, not done
@@ -526,7 +530,7 @@ describe("scenarios", () => {
     const before = {
       sent: await eventsSent(eventSource, DEPLOYMENTS),
       trigger: await triggerAttempts(DEPLOYMENTS),
-      door: door.count(route(DEPLOYMENTS)),
+      door: door.count(route(DEPLOYMENTS), DEPLOYMENTS),
       runs: (await runner.runs()).length,
       cdn: sinks.cdn.requests.length,
       spec: sinks.spec.requests.length,
@@ -571,7 +575,7 @@ describe("scenarios", () => {
     );
     const sent = (await eventsSent(eventSource, DEPLOYMENTS)) - before.sent;
     const after = await triggerAttempts(DEPLOYMENTS);
-    const reached = door.count(route(DEPLOYMENTS)) - before.door;
+    const reached = door.count(route(DEPLOYMENTS), DEPLOYMENTS) - before.door;
     figure("scenario 2: updates written (20 status-only, 5 label-only) + 1 spec change", 26);
     figure("scenario 2: events the event source published", sent);
     figure(
@@ -671,7 +675,7 @@ describe("scenarios", () => {
 
   it("5: a runner killed (SIGKILL) mid-step is restarted and resumes its run at once; the Job exists once, the Sensor sent once", async () => {
     const triggerBefore = await triggerAttempts(CONFIGMAPS);
-    const doorBefore = door.count(route(CONFIGMAPS));
+    const doorBefore = door.count(route(CONFIGMAPS), CONFIGMAPS);
     const t0 = performance.now();
     await stack().apply([configMap("release", { version: "2" })]);
     const cm = await getJson(`/api/v1/namespaces/${WEB}/configmaps/release`);
@@ -752,7 +756,7 @@ describe("scenarios", () => {
     const triggerAfter = await triggerAttempts(CONFIGMAPS);
     expect(triggerAfter.triggered - triggerBefore.triggered).toBe(1);
     expect(triggerAfter.failed - triggerBefore.failed).toBe(0);
-    expect(door.count(route(CONFIGMAPS)) - doorBefore).toBe(1);
+    expect(door.count(route(CONFIGMAPS), CONFIGMAPS) - doorBefore).toBe(1);
   });
 
   it("6: a Sensor whose token does not match gets 401 and nothing runs", async () => {

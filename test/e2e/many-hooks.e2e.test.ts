@@ -26,15 +26,16 @@ afterAll(async () => {
 });
 
 describe("200 hooks over 3 selectors", () => {
-  it("run as 1 EventSource + 1 Sensor with 3 triggers, and every hook fires for its own object only", async () => {
+  it("run as 1 EventSource + 1 Sensor with 3 watches (6 triggers), and every hook fires for its own object only", async () => {
     const { deployed, sink } = env;
     const sensorFiles = deployed.files.filter((f) => f.path.startsWith("sensors/"));
     const triggers = (deployed.sensor.spec as { triggers: unknown[] }).triggers;
     const watches = Object.keys((deployed.eventSource.spec as { resource: Record<string, unknown> }).resource);
     figure("scenario 8: Sensor size (KiB)", JSON.stringify(deployed.sensor).length / 1024);
     expect(sensorFiles).toHaveLength(1);
-    expect(triggers).toHaveLength(3);
-    expect(watches).toHaveLength(3);
+    // 3 watches, each with its changes stream
+    expect(triggers).toHaveLength(6);
+    expect(watches).toHaveLength(6);
     await waitForBaselines(env);
     const t0 = performance.now();
     for (let i = 0; i < HOOKS; i++) await env.write(i, "1");

@@ -312,10 +312,10 @@ afterAll(async () => {
 });
 
 describe("the run model on the real engine", () => {
-  it("generates one EventSource and one Sensor with one trigger per watch", () => {
+  it("generates one EventSource and one Sensor with one trigger per watch and per changes stream", () => {
     const triggers = (deployed.sensor.spec as { triggers: unknown[] }).triggers;
     expect(deployed.files.filter((f) => f.path.startsWith("sensors/"))).toHaveLength(1);
-    expect(triggers).toHaveLength(5);
+    expect(triggers).toHaveLength(10); // 5 watches
   });
 
   it("1: a slow run of one object does not delay another object of the same hook", async () => {

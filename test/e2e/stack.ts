@@ -118,7 +118,7 @@ export interface ArgoProcess extends ManagedProcess {
   metrics(): Promise<string>;
   /**
    * EventSource: "Eventing server started." was logged and, for resource event
-   * sources, kube-apiserver counts one more WATCH on each watched resource.
+   * sources, kube-apiserver counts one more WATCH per entry on each watched resource.
    * Sensor: "Sensor started." was logged and the JetStream durable consumer of
    * every trigger/dependency exists, so events published from now on reach it.
    */

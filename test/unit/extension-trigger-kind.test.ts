@@ -229,7 +229,9 @@ describe("a new trigger kind is one folder and one registry line", () => {
     expect(report.eventSource).toMatchObject({
       spec: { resource: { "configmaps-web": { group: "", version: "v1", resource: "configmaps", namespace: "web" } } },
     });
-    expect(report.scripts).toHaveLength(1);
+    // one watch and its changes stream, both with the watch's filter
+    expect(report.scripts).toHaveLength(2);
+    expect(report.scripts[1]).toBe(report.scripts[0]);
     const script = report.scripts[0]!;
     expect(script).toContain("local function always(h, t, obj, old)");
     expect(script).toContain("local fns = {always=always, resource=resource}");

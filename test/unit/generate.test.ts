@@ -98,10 +98,39 @@ describe("generated Argo Events objects", () => {
       },
     ]);
     const es = generate(hookSet)[0]!.objects[0] as EventSource;
-    expect(Object.values(es.spec.resource).map((w) => [w.resource, w.eventTypes])).toEqual([
-      ["configmaps", ["ADD", "DELETE"]],
-      ["secrets", ["DELETE"]],
-      ["services", ["ADD", "UPDATE", "DELETE"]],
+    expect(Object.entries(es.spec.resource).map(([name, w]) => [name, w.resource, w.eventTypes])).toEqual([
+      ["configmaps-web", "configmaps", ["ADD", "DELETE"]],
+      ["configmaps-web_changes", "configmaps", ["DELETE"]],
+      ["secrets-web", "secrets", ["DELETE"]],
+      ["services-web", "services", ["ADD", "UPDATE", "DELETE"]],
+      ["services-web_changes", "services", ["UPDATE", "DELETE"]],
+    ]);
+  });
+
+  it("carries a replaying watch's UPDATEs and DELETEs a second time, past its replays, to the same runner endpoint", () => {
+    // A replay of every object's ADD must not hold back a real change: the changes stream is a
+    // trigger of its own, and Argo Events runs each trigger's events on a goroutine of its own.
+    const hookSet = hookSetFrom([
+      {
+        name: "u",
+        on: { resource: { version: "v1", resource: "services", namespace: "web" }, changed: ["spec.ports"] },
+        steps: [{ name: "s", log: { message: "x" } }],
+      },
+    ]);
+    const [esFile, sensorFile] = generate(hookSet);
+    const es = esFile!.objects[0] as EventSource;
+    const sensor = sensorFile!.objects[0] as Sensor;
+    expect(Object.keys(es.spec.resource)).toEqual(["services-web", "services-web_changes"]);
+    expect(sensor.spec.dependencies.map((d) => [d.name, d.eventName])).toEqual([
+      ["services-web", "services-web"],
+      ["services-web_changes", "services-web_changes"],
+    ]);
+    // the same filter on both
+    expect(new Set(sensor.spec.dependencies.map((d) => d.filters?.script)).size).toBe(1);
+    const url = `${hookSet.runner.url}/hooksets/${hookSet.name}/watches/services-web`;
+    expect(sensor.spec.triggers.map((t) => [t.template.name, t.template.conditions, t.template.http?.url])).toEqual([
+      ["services-web", "services-web", url],
+      ["services-web_changes", "services-web_changes", url],
     ]);
   });
 
@@ -122,7 +151,7 @@ describe("generated Argo Events objects", () => {
 });
 
 describe("watch sharing", () => {
-  it("1,000 hooks over 3 distinct selectors: 1 EventSource, 1 Sensor with 3 triggers, far below etcd's 1.5 MiB", () => {
+  it("1,000 hooks over 3 distinct selectors: 1 EventSource, 1 Sensor with 6 triggers, far below etcd's 1.5 MiB", () => {
     const selectors = [
       { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
       { version: "v1", resource: "configmaps", namespace: "web" },
@@ -145,8 +174,9 @@ describe("watch sharing", () => {
     const sensors = objects.filter((o) => (o as Sensor).kind === "Sensor") as Sensor[];
     expect(eventSources).toHaveLength(1);
     expect(sensors).toHaveLength(1);
-    expect(Object.keys(eventSources[0]!.spec.resource)).toHaveLength(3);
-    expect(sensors[0]!.spec.triggers).toHaveLength(3);
+    // 3 watches, each with its changes stream
+    expect(Object.keys(eventSources[0]!.spec.resource)).toHaveLength(6);
+    expect(sensors[0]!.spec.triggers).toHaveLength(6);
     expect(new Set(sensors[0]!.spec.dependencies.map((d) => d.eventName))).toEqual(
       new Set(Object.keys(eventSources[0]!.spec.resource)),
     );

@@ -154,7 +154,7 @@ describe("runner: accept", () => {
   it("skips a change the trigger does not fire on, with the reason, and persists nothing", async () => {
     const request = resourceEventRequest(
       {
-        object: frontend({ replicas: 9, generation: 4, resourceVersion: "3001" }),
+        object: frontend({ replicas: 9, generation: 4, resourceVersion: "9301" }),
         oldObject: frontend(),
         group: "apps",
         version: "v1",
@@ -465,6 +465,40 @@ describe("runner: catch-up after event-source downtime", () => {
     await h.runner.stop(1000);
     await peer.close();
   });
+
+  it("an ADD the replay took before a newer UPDATE, arriving after it on its own stream, fires nothing", async () => {
+    const peer = await startRecordingServer();
+    const hookSet = hookSetFrom([
+      {
+        name: "img",
+        on,
+        steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }],
+      },
+    ]);
+    const h = await startRunner(hookSet);
+    expect((await h.send("img", add("i:1", "50"))).status).toBe(200); // the baseline, before the runner's start
+    const update = resourceEventRequest(
+      {
+        type: "UPDATE",
+        oldObject: frontend({ image: "i:1", generation: 5, resourceVersion: "50" }),
+        object: frontend({ image: "i:3", generation: 6, resourceVersion: "70" }),
+        group: "apps",
+        version: "v1",
+        resource: "deployments",
+      },
+      TOKEN,
+    );
+    const fired = (await h.send("img", update)).body as Accepted;
+    await h.settled(fired.runs[0]!.name);
+    // the event source restarted at 60 (i:2) and its ADD comes on the ADD stream, after the UPDATE of 70
+    expect((await h.send("img", add("i:2", "60"))).body).toMatchObject({
+      runs: [],
+      skipped: [{ hook: "img", reason: expect.stringMatching(/resourceVersion 60 is older than the state/) }],
+    });
+    expect(peer.requests.map((r) => r.path)).toEqual(["/i:3"]);
+    await h.runner.stop(1000);
+    await peer.close();
+  });
 });
 
 describe("runner: hostile and slow input", () => {
@@ -534,15 +568,15 @@ describe("runner: hostile and slow input", () => {
       const request = imageChange(undefined, rv);
       return h.send("purge", { ...request, headers: { ...request.headers, ...headers } });
     };
-    expect(await binary({ "ce-specversion": "2.0" }, "3001")).toEqual({
+    expect(await binary({ "ce-specversion": "2.0" }, "9301")).toEqual({
       status: 400,
       body: { error: 'invalid CloudEvent: header ce-specversion must be "1.0", got "2.0"' },
     });
-    expect(await binary({ "ce-time": "yesterday" }, "3002")).toEqual({
+    expect(await binary({ "ce-time": "yesterday" }, "9302")).toEqual({
       status: 400,
       body: { error: 'invalid CloudEvent: time "yesterday" is not an RFC 3339 timestamp' },
     });
-    const accepted = await binary({ "ce-time": "2026-11-25T12:00:00.123456789+02:00", "ce-myext": "x" }, "3003");
+    const accepted = await binary({ "ce-time": "2026-11-25T12:00:00.123456789+02:00", "ce-myext": "x" }, "9303");
     expect(accepted.status).toBe(202);
     const name = (accepted.body as { runs: Array<{ name: string }> }).runs[0]!.name;
     const stored = h.runner.runner.store.get(name)!;
@@ -555,15 +589,15 @@ describe("runner: hostile and slow input", () => {
       const request = imageChange(undefined, rv);
       return sendEvent(h.runner.url, p, { ...request, headers: { ...request.headers, ...headers } });
     };
-    expect((await post(`${path}/`, "3101")).status).toBe(202);
+    expect((await post(`${path}/`, "9401")).status).toBe(202);
     expect(
-      (await post(`${path.replace("/hooksets/", "/HookSets/").replace("/watches/", "/WATCHES/")}?x=1`, "3102")).status,
+      (await post(`${path.replace("/hooksets/", "/HookSets/").replace("/watches/", "/WATCHES/")}?x=1`, "9402")).status,
     ).toBe(202);
-    expect(await post(path.replace(/[^/]+$/, "%E0%A4%A"), "3103")).toEqual({
+    expect(await post(path.replace(/[^/]+$/, "%E0%A4%A"), "9403")).toEqual({
       status: 400,
       body: { error: 'the path segment "%E0%A4%A" is not valid percent-encoding' },
     });
-    expect(await post(path, "3104", { "content-encoding": "gzip" })).toEqual({
+    expect(await post(path, "9404", { "content-encoding": "gzip" })).toEqual({
       status: 415,
       body: { error: 'Content-Encoding "gzip" is not accepted: send the body uncompressed' },
     });

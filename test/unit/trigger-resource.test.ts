@@ -361,6 +361,64 @@ describe("resource triggers: memory and catch-up", () => {
     expect(decide(adds.trigger, fresh, { hookFirstServedAt: served }).fires).toBe(true);
   });
 
+  it("an ADD or UPDATE older than the state already handled fires nothing (the two streams of a watch)", () => {
+    // The ADD stream replays while the UPDATE stream goes on: 1200 was handled from an UPDATE, then
+    // the ADD the replay took at 1100 arrives. Its fingerprint differs from the memory, which alone
+    // would look like a change missed while the event source was away.
+    const handled = evaluate(
+      imageHook.trigger,
+      event("ADD", deployment({ image: "registry.example/frontend:1.6.0", resourceVersion: "1200" }), DEPLOYMENTS),
+      {},
+    ).fingerprint!;
+    const memory = { fingerprint: handled, resourceVersion: "1200" };
+    const lateAdd = event("ADD", deployment({ resourceVersion: "1100" }), DEPLOYMENTS);
+    const late = evaluate(imageHook.trigger, lateAdd, { memory });
+    expect(late).toMatchObject({ decision: { fires: false, code: "already_handled" }, remember: "keep" });
+    expect(late.decision.reason).toMatch(
+      /resourceVersion 1100 is older than the state the hook already handled \(resourceVersion 1200\)/,
+    );
+    expect(late.fingerprint).toBeUndefined();
+    const lateUpdate = updateEvent(
+      deployment({ resourceVersion: "1000" }),
+      deployment({ image: "registry.example/frontend:1.5.0", resourceVersion: "1150" }),
+      DEPLOYMENTS,
+    );
+    expect(decide(imageHook.trigger, lateUpdate, { memory })).toMatchObject({ fires: false, code: "already_handled" });
+    // Newer than the memory, or a memory without a resourceVersion: decided as before.
+    expect(
+      decide(imageHook.trigger, lateAdd, { memory: { fingerprint: handled, resourceVersion: "1099" } }).fires,
+    ).toBe(true);
+    expect(decide(imageHook.trigger, lateAdd, { memory: { fingerprint: handled } }).fires).toBe(true);
+    // A DELETE is never too old: it forgets.
+    expect(
+      evaluate(imageHook.trigger, event("DELETE", deployment({ resourceVersion: "1" }), DEPLOYMENTS), { memory }),
+    ).toMatchObject({ remember: "forget" });
+  });
+
+  it("an UPDATE of an object created since the hook was served, before its ADD was handled, fires once for both", () => {
+    const both = hookWith({
+      resource: { version: "v1", resource: "configmaps", namespace: "web" },
+      events: ["add", "update"],
+    });
+    const served = "2026-11-01T09:00:00Z";
+    const created = configMap({ a: "1" }, { resourceVersion: "2001" });
+    const update = updateEvent(created, configMap({ a: "2" }, { resourceVersion: "2002" }), CONFIGMAPS);
+    const first = evaluate(both.trigger, update, { hookFirstServedAt: served });
+    expect(first).toMatchObject({ decision: { fires: true }, remember: "set" });
+    expect(first.decision.reason).toMatch(/app-config was created and then changed before its ADD was handled: data/);
+    // its ADD, from the slower stream, is older than what was handled
+    const memory = { fingerprint: first.fingerprint!, resourceVersion: "2002" };
+    expect(
+      decide(both.trigger, event("ADD", created, CONFIGMAPS), { memory, hookFirstServedAt: served }),
+    ).toMatchObject({
+      fires: false,
+      code: "already_handled",
+    });
+    // Created before the hook was served (its ADD is a replay's baseline): an ordinary update.
+    const ordinary = evaluate(both.trigger, update, { hookFirstServedAt: "2026-11-02T00:00:00Z" });
+    expect(ordinary.decision).toMatchObject({ fires: true, reason: "data changed" });
+  });
+
   it("a DELETE forgets what every hook remembered about the object", () => {
     const ev = event("DELETE", frontend, DEPLOYMENTS);
     expect(evaluate(imageHook.trigger, ev, { memory: { fingerprint: "p:x" } })).toMatchObject({

@@ -39,7 +39,7 @@ import {
 } from "../../model/constants.js";
 import { memoryShardName } from "../../model/names.js";
 import { watchesOf } from "../../trigger/index.js";
-import { compareResourceVersions } from "../run-order.js";
+import { compareResourceVersions } from "../../model/resource-version.js";
 import { ConflictError } from "../store/types.js";
 import {
   compareStates,

@@ -17,7 +17,7 @@ import {
   LABEL_HOOKSET,
 } from "../../model/constants.js";
 import type { HookRun } from "../hookrun.js";
-import { compareResourceVersions } from "../run-order.js";
+import { compareResourceVersions } from "../../model/resource-version.js";
 import { ConflictError, withStatusDefaults, type RunChange, type RunStore } from "./types.js";
 
 /** A watch the server has not ended by itself is restarted after this long (as client-go does). */

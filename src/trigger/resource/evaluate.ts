@@ -179,6 +179,13 @@ function replayed(c: Change, memory: string): Evaluation {
   return withWhen(c.trigger, fires(c.outcome, reason, "set", c.fingerprint), "set");
 }
 
+/** Whether the object was created at or after the hook was first served (known only to the runner). */
+function createdSinceServed(c: Change): boolean {
+  const firstServed = c.ctx.hookFirstServedAt;
+  const created = Date.parse(optionalString(c.metadata.creationTimestamp, "metadata.creationTimestamp") ?? "");
+  return firstServed !== undefined && Number.isFinite(created) && created >= Date.parse(firstServed);
+}
+
 /** An ADD the hook has not seen, for a hook on add: a creation, unless before the hook was first served. */
 function created(c: Change): Evaluation {
   const firstServed = c.ctx.hookFirstServedAt;
@@ -225,6 +232,12 @@ function updated(c: Change): Evaluation {
       )
     : specChange(c.oldObject, c.object);
   if (!change.changed) return skips(c.outcome, "unchanged", change.reason);
+  if (!c.ctx.memory && wants(c.trigger, "ADD") && createdSinceServed(c)) {
+    // The UPDATE came on the watch's changes stream, past its ADD still queued behind a replay:
+    // this run stands for the creation and the change, and that ADD, older, fires nothing.
+    const reason = `${c.name} was created and then changed before its ADD was handled: ${change.reason}`;
+    return withWhen(c.trigger, fires(c.outcome, reason, "set", c.fingerprint), "set");
+  }
   if (c.ctx.memory?.fingerprint === c.fingerprint) {
     return skips(
       c.outcome,

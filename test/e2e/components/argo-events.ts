@@ -122,9 +122,9 @@ export function argoPods(c: ArgoPodsContext): StartPod {
         await proc.waitForLog("Eventing server started.", left());
         for (const [i, w] of watches.entries()) {
           const before = baseline[i] ?? 0;
-          await pollUntil(`a WATCH on ${w.resource} from ${podName}`, left(), async () => {
+          await pollUntil(`${w.informers} WATCH(es) on ${w.resource} from ${podName}`, left(), async () => {
             running();
-            return (await c.admin.watchCount(w.resource, w.group)) > before ? true : undefined;
+            return (await c.admin.watchCount(w.resource, w.group)) >= before + w.informers ? true : undefined;
           });
         }
       } else {
@@ -234,11 +234,18 @@ function loopbackPorts(value: unknown): number[] {
 }
 
 /** (group, resource) of each entry of a resource EventSource's spec.resource. */
-function resourceWatches(spec: unknown): Array<{ group: string; resource: string }> {
+/** The resources an EventSource watches, each with its number of entries (an informer, a WATCH each). */
+function resourceWatches(spec: unknown): Array<{ group: string; resource: string; informers: number }> {
   const res = (spec as { resource?: Record<string, { group?: string; resource?: string }> }).resource ?? {};
-  return Object.values(res)
-    .filter((r) => typeof r.resource === "string")
-    .map((r) => ({ group: r.group ?? "", resource: r.resource ?? "" }));
+  const byResource = new Map<string, { group: string; resource: string; informers: number }>();
+  for (const r of Object.values(res)) {
+    if (typeof r.resource !== "string") continue;
+    const key = `${r.group ?? ""}/${r.resource}`;
+    const seen = byResource.get(key);
+    if (seen) seen.informers++;
+    else byResource.set(key, { group: r.group ?? "", resource: r.resource, informers: 1 });
+  }
+  return [...byResource.values()];
 }
 
 /** FNV-1a 32-bit, decimal: argo-events' sharedutil.Hasher. */
