@@ -28,6 +28,18 @@ export class RunnerMetrics {
     labelNames: ["hook", "step"],
     registers: [this.registry],
   });
+  /**
+   * From a Sensor's request arriving to its answer: how long each of its trigger's events holds the
+   * trigger (Argo Events posts one trigger's events one at a time). "persisted": runs were created
+   * before the answer; "none": nothing to persist (skips, baselines, a redelivery).
+   */
+  readonly acceptDuration = new Histogram({
+    name: "resource_hooks_accept_duration_seconds",
+    help: "Time from a Sensor's request to its answer, by whether runs were persisted first (persisted) or not (none).",
+    labelNames: ["outcome"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
   /** Requests refused, by the reason the catalog gives their error's code (http-errors.ts). */
   readonly rejected = new Counter({
     name: "resource_hooks_requests_rejected_total",

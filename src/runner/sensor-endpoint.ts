@@ -76,10 +76,15 @@ export class SensorEndpoint {
   private async serve(req: IncomingMessage, res: ServerResponse, segments: [string, string]): Promise<void> {
     const hooks = this.route(req, segments);
     const reserved = this.admit(req);
+    const started = process.hrtime.bigint();
     try {
       const event = parseEvent(req.headers, (await this.read(req)).toString("utf8"), req.headersDistinct);
       const result = await this.accept(hooks, event);
       const fired = result.runs.some((r) => r.phase !== "Skipped");
+      this.options.metrics.acceptDuration.observe(
+        { outcome: result.runs.some((r) => r.created) ? "persisted" : "none" },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
       answerJson(
         req,
         res,

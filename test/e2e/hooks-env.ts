@@ -255,6 +255,8 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     name: `runner-${options.podName}-${runnerCount}`,
     command: process.execPath,
     args: [
+      // E2E_RUNNER_CPU_PROF=<dir>: a V8 CPU profile of each runner, written when it exits
+      ...(process.env.E2E_RUNNER_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.E2E_RUNNER_CPU_PROF] : []),
       "--import",
       "tsx",
       path.join(REPO_ROOT, "src/cli/main.ts"),

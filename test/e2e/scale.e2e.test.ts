@@ -31,6 +31,22 @@ for (const n of SIZES) {
         figure(`scale ${n}: change during the start -> effect (ms)`, f.changeDuringStartMs);
         figure(`scale ${n}: burst of ${BURST} changes -> effects/s`, f.burstEffectsPerSecond);
         figure(`scale ${n}: burst's last effect after the last write (ms)`, f.burstLastEffectAfterWritesMs);
+        figure(`scale ${n}: burst's last run accepted after the last write (ms)`, f.burstLastAcceptAfterWritesMs);
+        figure(
+          `scale ${n}: burst: runner request -> answer, mean ms (requests) persisting runs / not`,
+          `${f.burstAccept.persistedMs.toFixed(1)} (${f.burstAccept.persisted}) / ` +
+            `${f.burstAccept.noneMs.toFixed(1)} (${f.burstAccept.none})`,
+        );
+        figure(
+          `scale ${n}: burst: Sensor trigger action, mean ms (actions)`,
+          `${f.burstSensorActionMs.toFixed(1)} (${f.burstSensorActions})`,
+        );
+        figure(
+          `scale ${n}: burst: API writes per effect, by resource`,
+          Object.entries(f.burstWritesPerEffect)
+            .map(([resource, perEffect]) => `${resource} ${perEffect.toFixed(2)}`)
+            .join(", "),
+        );
         figure(`scale ${n}: runner RSS (MiB)`, f.runnerRssMiB);
 
         await env.sink.waitQuiet(3_000, 120_000);

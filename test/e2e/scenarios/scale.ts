@@ -36,6 +36,15 @@ export interface ScaleFigures {
   /** `burst` objects changed at once (each fires two hooks): effects per second from the first write. */
   burstEffectsPerSecond: number;
   burstLastEffectAfterWritesMs: number;
+  /** API writes during the burst, per effect, by resource (HookRuns, the hooks' memory, Events, the test's own patches …). */
+  burstWritesPerEffect: Record<string, number>;
+  /** During the burst: the runner's mean time from a request to its answer, by outcome, and the requests. */
+  burstAccept: { persistedMs: number; persisted: number; noneMs: number; none: number };
+  /** During the burst: the Sensor's mean time per trigger action (its post, answer included), and the actions. */
+  burstSensorActionMs: number;
+  burstSensorActions: number;
+  /** The burst's runs: the last one accepted (HookRun created) after the last write, where the rest is execution. */
+  burstLastAcceptAfterWritesMs: number;
   runnerRssMiB: number;
 }
 
@@ -130,6 +139,42 @@ async function patch(stack: Stack, i: number, data: Record<string, string>): Pro
   });
 }
 
+/** kube-apiserver's apiserver_request_total of writes (POST, PUT, PATCH, DELETE), by resource. */
+async function apiWrites(stack: Stack): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const line of (await stack.apiGet("/metrics")).body.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? "";
+    if (!["POST", "PUT", "PATCH", "DELETE"].includes(verb)) continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
+    const sub = /subresource="([^"]*)"/.exec(line)?.[1];
+    const key = sub ? `${resource}/${sub}` : resource;
+    out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return out;
+}
+
+/** The runner's resource_hooks_accept_duration_seconds, sum (s) and count by outcome. */
+async function acceptTimes(
+  runner: RunnerHandle,
+): Promise<Record<"persisted" | "none", { sum: number; count: number }>> {
+  const text = await runner.metrics();
+  const of = (outcome: string) => ({
+    sum: metricValue(text, "resource_hooks_accept_duration_seconds_sum", { outcome }),
+    count: metricValue(text, "resource_hooks_accept_duration_seconds_count", { outcome }),
+  });
+  return { persisted: of("persisted"), none: of("none") };
+}
+
+/** Argo Events' argo_events_action_duration_milliseconds of the Sensor: sum (ms) and count over its triggers. */
+async function sensorActions(sensor: ArgoProcess): Promise<{ sum: number; count: number }> {
+  const text = await sensor.metrics();
+  return {
+    sum: metricValue(text, "argo_events_action_duration_milliseconds_sum"),
+    count: metricValue(text, "argo_events_action_duration_milliseconds_count"),
+  };
+}
+
 export interface ScaleEnv {
   deployed: DeployedHookSet;
   runner: RunnerHandle;
@@ -205,6 +250,9 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   await sink.waitQuiet(2_000, 60_000);
   const before = sink.requests.length;
   const tag = randomBytes(3).toString("hex");
+  const writesBefore = await apiWrites(stack);
+  const acceptBefore = await acceptTimes(runner);
+  const actionsBefore = await sensorActions(sensor);
   const burstStart = performance.now();
   let next = 1;
   await Promise.all(
@@ -213,9 +261,19 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
     }),
   );
   const writesDone = performance.now();
+  const writesDoneAt = Date.now();
   await sink.waitFor(before + 2 * burst, 600_000);
   const effects = sink.requests.slice(before, before + 2 * burst);
   const lastEffect = Math.max(...effects.map((r) => r.receivedAtPerf));
+  const writesAfter = await apiWrites(stack);
+  const acceptAfter = await acceptTimes(runner);
+  const actionsAfter = await sensorActions(sensor);
+  const mean = (sum: number, count: number) => (count > 0 ? (sum / count) * 1000 : Number.NaN);
+  const persisted = acceptAfter.persisted.count - acceptBefore.persisted.count;
+  const none = acceptAfter.none.count - acceptBefore.none.count;
+  const actions = actionsAfter.count - actionsBefore.count;
+  // the burst's runs are the newest
+  const lastAccept = Math.max(...(await runner.runs()).map((r) => Date.parse(r.spec.acceptedAt)));
   const figures: ScaleFigures = {
     objects: n,
     settleSeconds,
@@ -225,6 +283,20 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
     changeDuringStartMs,
     burstEffectsPerSecond: (2 * burst) / ((lastEffect - burstStart) / 1000),
     burstLastEffectAfterWritesMs: lastEffect - writesDone,
+    burstLastAcceptAfterWritesMs: lastAccept - writesDoneAt,
+    burstWritesPerEffect: Object.fromEntries(
+      Object.entries(writesAfter)
+        .map(([resource, count]) => [resource, (count - (writesBefore[resource] ?? 0)) / (2 * burst)] as const)
+        .filter(([, perEffect]) => perEffect >= 0.01),
+    ),
+    burstAccept: {
+      persistedMs: mean(acceptAfter.persisted.sum - acceptBefore.persisted.sum, persisted),
+      persisted,
+      noneMs: mean(acceptAfter.none.sum - acceptBefore.none.sum, none),
+      none,
+    },
+    burstSensorActionMs: actions > 0 ? (actionsAfter.sum - actionsBefore.sum) / actions : Number.NaN,
+    burstSensorActions: actions,
     runnerRssMiB: rssMiB(runner.process.pid),
   };
   return {
