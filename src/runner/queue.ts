@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { Hook, HookSet } from "../hookset/types.js";
 import { DEFAULT_DEADLINE_MS } from "../model/constants.js";
 import type { StepRuntime } from "../steps/types.js";
-import { CancelledError, CLAIM_MS, claimBy, heldElsewhere } from "./claim.js";
+import { acceptorClaim, CancelledError, CLAIM_MS, claimBy, heldElsewhere, startsOnAcceptorClaim } from "./claim.js";
 import type { ExecutorDeps } from "./execute.js";
 import { isMarker, isTerminal, type HookRun, type HookRunStatus } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
@@ -127,6 +127,15 @@ export class RunQueue {
     return this.running.size;
   }
 
+  /**
+   * Whether a run accepted now would be started at once (the acceptor's claim, claim.ts): every
+   * unfinished run, running or waiting, fits in the free capacity. Else other replicas may take it
+   * after the hand-off, as any run.
+   */
+  get hasRoom(): boolean {
+    return !this.stopped && this.options.index.activeCount < this.options.maxConcurrentRuns;
+  }
+
   /** Looks for due runs soon; coalesces calls. */
   kick(): void {
     if (this.stopped) return;
@@ -188,23 +197,33 @@ export class RunQueue {
     return await applyRetention(this.options, this.retention, now);
   }
 
+  /**
+   * Claims what is due, up to the free capacity, all at once: a claim is an API write, and claiming
+   * one run after another held a burst of a thousand runs to one write's latency each. Runs of one
+   * object cannot be claimed together: the later one waits for the earlier (nextFor).
+   */
   private async tick(): Promise<void> {
     const { maxConcurrentRuns } = this.options;
     // At capacity nothing can start: a finishing run kicks again.
     if (this.stopped || this.running.size >= maxConcurrentRuns) return;
     const now = Date.now();
+    const claims: Array<Promise<void>> = [];
     for (const run of this.candidates()) {
-      if (this.running.size >= maxConcurrentRuns || this.stopped) return;
+      if (this.running.size + claims.length >= maxConcurrentRuns || this.stopped) break;
       const next = this.nextFor(run, now);
       if (next.kind === "wait") {
         if (next.until !== undefined) this.wakeBy(next.until);
       } else if (next.kind === "end") {
         await this.end(run, next.end);
       } else {
-        const claimed = await this.claim(run);
-        if (claimed) this.execute(next.hook, claimed);
+        claims.push(
+          this.claim(run).then((claimed) => {
+            if (claimed) this.execute(next.hook, claimed);
+          }),
+        );
       }
     }
+    await Promise.all(claims);
   }
 
   /** Unfinished runs not running here, in accept order. */
@@ -223,7 +242,8 @@ export class RunQueue {
 
   /** What to do with the run now; the checks run in this order. */
   private nextFor(run: HookRun, now: number): Next {
-    const { claim, nextRetryAt, cancelRequested, message } = run.status;
+    const { nextRetryAt, cancelRequested, message } = run.status;
+    const claim = run.status.claim ?? acceptorClaim(run, this.claimMs);
     if (claim && heldElsewhere(claim, this.options.holder, now))
       return { kind: "wait", until: Date.parse(claim.expiresAt) };
     if (nextRetryAt && Date.parse(nextRetryAt) > now) return { kind: "wait", until: Date.parse(nextRetryAt) };
@@ -263,19 +283,25 @@ export class RunQueue {
     }
   }
 
-  /** Claims the run for this replica; undefined when another replica got there first. */
+  /**
+   * Claims the run for this replica; undefined when another replica got there first. A run this
+   * replica accepted a moment ago is claimed already (acceptorClaim): its Running status is written
+   * with the first status write of the execution.
+   */
   private async claim(run: HookRun): Promise<HookRun | undefined> {
+    const claimed: HookRun = {
+      ...run,
+      status: {
+        ...run.status,
+        phase: "Running",
+        attempts: run.status.attempts + 1,
+        startTime: run.status.startTime ?? new Date().toISOString(),
+        claim: claimBy(this.options.holder, this.claimMs),
+      },
+    };
+    if (startsOnAcceptorClaim(run, this.options.holder, this.claimMs, Date.now())) return claimed;
     try {
-      return await this.options.store.updateStatus({
-        ...run,
-        status: {
-          ...run.status,
-          phase: "Running",
-          attempts: run.status.attempts + 1,
-          startTime: run.status.startTime ?? new Date().toISOString(),
-          claim: claimBy(this.options.holder, this.claimMs),
-        },
-      });
+      return await this.options.store.updateStatus(claimed);
     } catch (err) {
       if (err instanceof ConflictError) return undefined;
       throw err;
