@@ -448,7 +448,7 @@ describe("scenarios", () => {
     expect(await firedRuns("purge-cdn-on-image-change")).toHaveLength(1);
   });
 
-  it("the runner records HookSucceeded on the Deployment and on the HookRun, and keeps the completed steps in the HookRun", async () => {
+  it("the runner records HookSucceeded on the Deployment, and keeps the completed steps in the HookRun", async () => {
     type Ev = KubeObject & {
       reason?: string;
       message?: string;
@@ -480,20 +480,8 @@ describe("scenarios", () => {
       true,
     );
 
-    const onRun = await until(
-      "a HookSucceeded Event on the HookRun",
-      async () => {
-        const items = await eventsOf(NS, purgeRun.metadata.name);
-        return items.length > 0 ? items : undefined;
-      },
-      15_000,
-    );
-    expect(onRun[0]!.involvedObject).toMatchObject({
-      apiVersion: "resource-hooks.io/v1alpha1",
-      kind: "HookRun",
-      name: purgeRun.metadata.name,
-      uid: purgeRun.metadata.uid,
-    });
+    // a success is said on the object; the HookRun's own status says it already
+    expect(await eventsOf(NS, purgeRun.metadata.name)).toEqual([]);
 
     // what the API server holds: the run, its steps and their outputs, no claim any more
     const stored = await hookRun(purgeRun.metadata.name);

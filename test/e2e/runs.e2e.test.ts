@@ -466,8 +466,9 @@ describe("the run model on the real engine", () => {
     const own = await stack().admin.get<{ items: Array<{ reason: string; involvedObject: { name: string } }> }>(
       `/api/v1/namespaces/${NS}/events`,
     );
+    // a success is said on the object only: the HookRun's own status says it
     expect(own.items.some((e) => e.reason === "HookSucceeded" && e.involvedObject.name === fast.metadata.name)).toBe(
-      true,
+      false,
     );
   });
 });
