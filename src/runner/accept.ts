@@ -30,6 +30,7 @@ import {
 import type { HookSetMemory } from "./memory/memory.js";
 import type { RunnerMetrics } from "./metrics.js";
 import type { Recalled, RunIndex } from "./run-index.js";
+import { ACCEPTED_BY_ANNOTATION, acceptorClaim, CLAIM_MS } from "./claim.js";
 import { AcceptClock } from "./run-order.js";
 import { ACCEPTED_AS_ANNOTATION, ConflictError, type RunStore } from "./store/types.js";
 
@@ -60,6 +61,10 @@ export interface AcceptorOptions {
   now?: () => Date;
   /** Counts the events each hook evaluated and did not fire for, by reason code. */
   metrics?: Pick<RunnerMetrics, "skipped">;
+  /** This replica's claim holder when it would start a new run at once (room in its queue); see acceptorClaim. */
+  startsHere?: () => string | undefined;
+  /** How long claims last (claim.ts). */
+  claimMs?: number;
 }
 
 export class Acceptor {
@@ -232,7 +237,9 @@ export class Acceptor {
         if (!earlier || isTerminal(earlier)) break;
         const message = `superseded by ${run.metadata.name}`;
         let status: HookRunStatus;
-        if (earlier.status.phase === "Running") {
+        // Running, or started by its acceptor with its Running status not written yet
+        const acceptor = acceptorClaim(earlier, this.options.claimMs ?? CLAIM_MS);
+        if (earlier.status.phase === "Running" || (acceptor && Date.parse(acceptor.expiresAt) > this.now().getTime())) {
           status = { ...earlier.status, cancelRequested: message };
         } else {
           const { claim: _claim, ...rest } = earlier.status;
@@ -274,12 +281,14 @@ export class Acceptor {
   private newRun(hook: Hook, event: ResourceEvent, evaluation: Evaluation, now: Date): HookRun {
     const { hookSet, namespace } = this.options;
     const subject = evaluation.subject;
+    const startsHere = this.options.startsHere?.();
     return {
       apiVersion: HOOKRUN_API_VERSION,
       kind: HOOKRUN_KIND,
       metadata: {
         name: runName(hookSet.name, hook.name, evaluation.identity),
         namespace,
+        ...(startsHere ? { annotations: { [ACCEPTED_BY_ANNOTATION]: startsHere } } : {}),
         labels: {
           ...MANAGED_BY,
           [LABEL_HOOKSET]: hookSet.name,

@@ -135,6 +135,11 @@ export class RunIndex {
     return [...(this.byObject.get(objectKey(hook, uid, ""))?.keys() ?? [])];
   }
 
+  /** How many runs are not finished. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
   activeNames(): Iterable<string> {
     return this.active;
   }

@@ -87,7 +87,18 @@ export function createRunner(options: RunnerOptions): Runner {
   const tokenDigest = options.token ? digest(options.token) : undefined;
   const memory = new HookSetMemory({ hookSet, shards: options.memoryShards, namespace: options.namespace, logger });
   const index = new RunIndex(store, memory);
-  const acceptor = new Acceptor({ hookSet, store, index, memory, namespace: options.namespace, logger, metrics });
+  const acceptor = new Acceptor({
+    hookSet,
+    store,
+    index,
+    memory,
+    namespace: options.namespace,
+    logger,
+    metrics,
+    // the queue below: only called once events arrive
+    startsHere: () => (queue.hasRoom ? options.holder : undefined),
+    ...(options.claimMs ? { claimMs: options.claimMs } : {}),
+  });
   const queue = new RunQueue({
     hookSet,
     store,

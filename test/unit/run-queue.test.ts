@@ -9,6 +9,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HookRun } from "../../src/runner/hookrun.js";
+import { acceptorClaim, heldElsewhere, startsOnAcceptorClaim } from "../../src/runner/claim.js";
 import { createRuntime } from "../../src/runner/runtime.js";
 import { LocalShardStore } from "../../src/runner/memory/store.js";
 import { createRunner, listen, type RunningRunner } from "../../src/runner/server.js";
@@ -212,15 +213,15 @@ describe("queue: replicas sharing the runs", () => {
       names.push(await send(r, r.a, "call", `o${i}`, `registry.example/app:${i}`, String(100 + i)));
     for (const name of names) expect((await settled(r.shared, name)).status.phase).toBe("Succeeded");
     expect(sink.requests).toHaveLength(10);
-    // Every claim was A's, and B wrote nothing: no claim write of B failed on a run A had.
+    // Every run was A's, on its acceptor's claim (no claim write), and B wrote nothing: no claim
+    // write of B failed on a run A had.
     expect(r.storeB.runWrites()).toEqual([]);
     expect(
       r.storeA
         .runWrites()
-        .filter((w) => w.phase === "Running")
-        .map((w) => w.run)
+        .map((w) => `${w.run} ${w.phase}`)
         .sort(),
-    ).toEqual([...names].sort());
+    ).toEqual(names.map((n) => `${n} Succeeded`).sort());
   });
 
   it("a run its accepting replica cannot take (at capacity) is claimed by the other after the hand-off", async () => {
@@ -248,12 +249,15 @@ describe("queue: replicas sharing the runs", () => {
         .filter((w) => w.phase === "Running" && w.ok)
         .map((w) => w.run),
     ).toEqual([second]);
+    // A started the first on its acceptor's claim (no Running write); the second, accepted while
+    // A was full, carried no such claim
     expect(
       r.storeA
         .runWrites()
         .filter((w) => w.phase === "Running")
         .map((w) => w.run),
-    ).toEqual([first]);
+    ).toEqual([]);
+    expect(r.shared.get(second)?.metadata.annotations?.["resource-hooks.io/accepted-by"]).toBeUndefined();
     for (const g of gates.splice(0)) g();
     expect((await settled(r.shared, first)).status.phase).toBe("Succeeded");
     expect((await settled(r.shared, second)).status.phase).toBe("Succeeded");
@@ -277,7 +281,7 @@ describe("queue: replicas sharing the runs", () => {
 });
 
 describe("queue: status writes per run", () => {
-  it("a one-step run writes its claim and its end, with the step's status in the end", async () => {
+  it("a one-step run its acceptor starts at once writes only its end, with the claim's attempt and the step's status", async () => {
     const sink = await peer();
     const r = await twoReplicas(
       hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/x` } }] }]),
@@ -285,8 +289,10 @@ describe("queue: status writes per run", () => {
     const name = await send(r, r.a, "call", "one", "registry.example/app:1", "401");
     const run = await settled(r.shared, name);
     expect(run.status.steps).toEqual([expect.objectContaining({ name: "post", phase: "Succeeded", attempts: 1 })]);
+    // the acceptor's claim (the accepted-by annotation of the create) stood for the claim write
+    expect(run.metadata.annotations?.["resource-hooks.io/accepted-by"]).toMatch(/^pod-a\//);
+    expect(run.status).toMatchObject({ attempts: 1, startTime: expect.any(String) });
     expect(r.storeA.runWrites().map((w) => `${w.phase} [${w.steps.join(",")}]`)).toEqual([
-      "Running []",
       "Succeeded [post:Succeeded]",
     ]);
   });
@@ -317,7 +323,6 @@ describe("queue: status writes per run", () => {
     await settled(r.shared, name);
     expect(firstSavedBeforeSecond).toBe(true);
     expect(r.storeA.runWrites().map((w) => `${w.phase} [${w.steps.join(",")}]`)).toEqual([
-      "Running []",
       "Running [first:Succeeded]",
       "Succeeded [first:Succeeded,second:Succeeded]",
     ]);
@@ -407,5 +412,35 @@ describe("Kubernetes store transport", () => {
     // The list and five creates over one connection (the watch has its own).
     expect(connections).toBe(1);
     expect(store.createdHere("made-elsewhere")).toBe(false);
+  });
+});
+
+describe("the acceptor's claim", () => {
+  const run = (annotations: Record<string, string>, status: Partial<HookRun["status"]> = {}): HookRun =>
+    ({
+      metadata: { name: "r", namespace: "hooks", annotations },
+      spec: { acceptedAt: "2026-12-05T00:00:00.000Z" },
+      status: { phase: "Pending", attempts: 0, steps: [], conditions: [], ...status },
+    }) as unknown as HookRun;
+  const accepted = Date.parse("2026-12-05T00:00:00.000Z");
+  const byA = { "resource-hooks.io/accepted-by": "pod-a/1" };
+
+  it("holds a new run for the claim's time from its accept, for the replica that accepted it", () => {
+    expect(acceptorClaim(run(byA), 15_000)).toEqual({ holder: "pod-a/1", expiresAt: "2026-12-05T00:00:15.000Z" });
+    // another replica waits for it; a restarted process of the same pod does not (heldElsewhere)
+    const claim = acceptorClaim(run(byA), 15_000)!;
+    expect(heldElsewhere(claim, "pod-b/7", accepted + 14_000)).toBe(true);
+    expect(heldElsewhere(claim, "pod-b/7", accepted + 15_001)).toBe(false);
+    expect(heldElsewhere(claim, "pod-a/2", accepted + 1_000)).toBe(false);
+    // without the annotation, once claimed by a write, or once attempted: no acceptor's claim
+    expect(acceptorClaim(run({}), 15_000)).toBeUndefined();
+    expect(acceptorClaim(run(byA, { claim: { holder: "pod-b/7", expiresAt: "x" } }), 15_000)).toBeUndefined();
+    expect(acceptorClaim(run(byA, { attempts: 1 }), 15_000)).toBeUndefined();
+  });
+
+  it("lets the acceptor start without a claim write only early, so its first renewal comes long before the end", () => {
+    expect(startsOnAcceptorClaim(run(byA), "pod-a/1", 15_000, accepted + 2_500)).toBe(true);
+    expect(startsOnAcceptorClaim(run(byA), "pod-a/1", 15_000, accepted + 2_501)).toBe(false);
+    expect(startsOnAcceptorClaim(run(byA), "pod-b/7", 15_000, accepted)).toBe(false);
   });
 });
