@@ -9,6 +9,7 @@ import { memoryShardName } from "../../src/model/names.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { HookSetMemory } from "../../src/runner/memory/memory.js";
 import {
+  batchDelayMs,
   decodeEntry,
   encodeEntry,
   fitsEntry,
@@ -201,6 +202,14 @@ describe("group commit", () => {
     expect(process.memory.unwritten).toBe(0);
     expect(shards.writes).toBeGreaterThan(0);
     expect(shards.writes).toBeLessThanOrEqual(2 * HOOKS);
+  });
+
+  it("waits longer before writing a large shard: one flush delay per 32 KiB of it", () => {
+    // etcd keeps every write of a shard whole until it compacts: a 140 KiB shard written once a
+    // second for a long replay grew it by hundreds of MiB
+    expect(batchDelayMs(1_000, 0)).toBe(1_000);
+    expect(batchDelayMs(1_000, 32 * 1024)).toBe(1_000);
+    expect(batchDelayMs(1_000, 140 * 1024)).toBe(4_375);
   });
 
   it("keeps a batch whose write failed and writes it once the store answers again", async () => {

@@ -6,13 +6,13 @@
 //
 // Group commit. What the accept path remembers or forgets goes into its shard's batch and is
 // visible to lookups at once. A shard's batch is written when it is due: flushDelayMs after its
-// first change, or at once when it holds maxBatch changes; one write per shard at a time, changes
-// arriving meanwhile go with the next. A write is a merge patch of the changed entries,
-// conditional on the resourceVersion it was computed from. When another replica wrote the shard
-// since (409), the shard is read again and the batch merged into it: per (uid, hook) the entry of
-// the newer object state wins (the run-order rule: resourceVersion, then accept time), a forget
-// removes only entries not newer than the deletion. A failed write keeps its batch and is tried
-// again, backing off.
+// first change, longer for a large shard (batchDelayMs), or at once when it holds maxBatch
+// changes; one write per shard at a time, changes arriving meanwhile go with the next. A write is
+// a merge patch of the changed entries, conditional on the resourceVersion it was computed from.
+// When another replica wrote the shard since (409), the shard is read again and the batch merged
+// into it: per (uid, hook) the entry of the newer object state wins (the run-order rule:
+// resourceVersion, then accept time), a forget removes only entries not newer than the deletion.
+// A failed write keeps its batch and is tried again, backing off.
 //
 // What a crash can lose: never a run, and never a fired change. A fired change is a HookRun
 // created before the Sensor's answer, and the memory a hook consults is the newer of its entry and
@@ -42,6 +42,7 @@ import { watchesOf } from "../../trigger/index.js";
 import { compareResourceVersions } from "../../model/resource-version.js";
 import { ConflictError } from "../store/types.js";
 import {
+  batchDelayMs,
   compareStates,
   decodeEntry,
   encodeEntry,
@@ -91,6 +92,8 @@ class Shard {
   /** uid -> hook -> the change not yet written. */
   readonly pending = new Map<string, Map<string, Change>>();
   pendingCount = 0;
+  /** About the size of the stored entries in bytes, as of the last copy read or written. */
+  bytes = 0;
   timer: NodeJS.Timeout | undefined;
   writing: Promise<void> | undefined;
   failures = 0;
@@ -177,9 +180,15 @@ export class HookSetMemory {
     // A copy older than the one held (a watch event trailing our own write) changes nothing.
     if ((compareResourceVersions(object.metadata.resourceVersion, shard.resourceVersion) ?? 0) < 0) return;
     shard.resourceVersion = object.metadata.resourceVersion;
+    let bytes = 0;
     shard.stored = new Map(
-      Object.entries(object.entries ?? {}).map(([uid, hooks]) => [uid, new Map(Object.entries(hooks))]),
+      Object.entries(object.entries ?? {}).map(([uid, hooks]) => {
+        const byHook = new Map(Object.entries(hooks));
+        for (const [hook, entry] of byHook) bytes += uid.length + hook.length + entry.length + 8;
+        return [uid, byHook];
+      }),
     );
+    shard.bytes = bytes;
   }
 
   /** What the hook last handled of the object, written or not: the newest entry. */
@@ -279,7 +288,7 @@ export class HookSetMemory {
     if (shard.timer) return;
     const delay =
       shard.failures === 0
-        ? this.flushDelayMs
+        ? batchDelayMs(this.flushDelayMs, shard.bytes)
         : Math.min(this.flushDelayMs * 2 ** shard.failures, MAX_BACKOFF_MS) * (0.8 + 0.4 * this.random());
     shard.timer = setTimeout(() => void this.startWrite(shard), delay);
     shard.timer.unref();
