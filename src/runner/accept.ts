@@ -70,6 +70,12 @@ export interface AcceptorOptions {
 export class Acceptor {
   private readonly now: () => Date;
   private readonly clock: AcceptClock;
+  /**
+   * Creates in flight by run name. A watch's UPDATE comes on two streams at once (its own and its
+   * changes stream): the second copy waits for the first's create instead of writing again and
+   * getting 409 (nearly half of a burst's UPDATEs did).
+   */
+  private readonly creating = new Map<string, Promise<{ run: HookRun; created: boolean }>>();
 
   constructor(private readonly options: AcceptorOptions) {
     this.now = options.now ?? (() => new Date());
@@ -183,7 +189,7 @@ export class Acceptor {
     phase: "Pending" | "Skipped",
     result: AcceptResult,
   ): Promise<void> {
-    const { store, logger } = this.options;
+    const { logger } = this.options;
     const now = this.clock.next();
     const run = this.newRun(hook, event, evaluation, now);
     if (phase === "Skipped") {
@@ -197,7 +203,7 @@ export class Acceptor {
       run.metadata.annotations = { [ACCEPTED_AS_ANNOTATION]: "Skipped" };
       delete run.spec.context;
     }
-    const { run: stored, created } = await store.create(run);
+    const { run: stored, created } = await this.createOnce(run);
     // Only once the run exists: an entry of a change whose run was never stored would make the
     // Sensor's retry of the event find it handled.
     if (evaluation.remember === "set" && evaluation.fingerprint && evaluation.subject)
@@ -226,6 +232,16 @@ export class Acceptor {
       );
       if (hook.concurrency === "replace") await this.supersedeEarlier(stored);
     }
+  }
+
+  /** The run created once, however many events for it arrive while the create is in flight. */
+  private async createOnce(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
+    const name = run.metadata.name;
+    const inFlight = this.creating.get(name);
+    if (inFlight) return { run: (await inFlight).run, created: false };
+    const create = this.options.store.create(run).finally(() => this.creating.delete(name));
+    this.creating.set(name, create);
+    return await create;
   }
 
   /** `concurrency: replace`: earlier pending runs of the object end Superseded, a running one is asked to stop. */

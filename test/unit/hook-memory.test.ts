@@ -204,6 +204,32 @@ describe("group commit", () => {
     expect(shards.writes).toBeLessThanOrEqual(2 * HOOKS);
   });
 
+  it("an UPDATE arriving on both of a watch's streams at once creates its run once, without a second write", async () => {
+    // The API server's create takes a while; the second copy must not write again (and get 409).
+    class SlowRuns extends MemoryRunStore {
+      creates = 0;
+      override async create(run: HookRun): Promise<{ run: HookRun; created: boolean }> {
+        this.creates++;
+        await new Promise((r) => setTimeout(r, 20));
+        return await super.create(run);
+      }
+    }
+    const runs = new SlowRuns();
+    const process = await startProcess(hookSet, runs, new CountingShards());
+    await replay(process, [cm(1, "v1", 10)]);
+    const before = runs.creates;
+    const change = update(cm(1, "v1", 10), cm(1, "v2", 12));
+    const copy = { ...change, context: { ...change.context, id: "the-changes-stream-copy" } };
+    const [first, second] = await Promise.all([
+      process.acceptor.accept(hookSet.hooks, change),
+      process.acceptor.accept(hookSet.hooks, copy),
+    ]);
+    const fired = (r: typeof first) => r.runs.filter((x) => x.phase === "Pending");
+    expect(fired(first).map((r) => r.created)).toEqual([true, true, true]);
+    expect(fired(second).map((r) => [r.name, r.created])).toEqual(fired(first).map((r) => [r.name, false]));
+    expect(runs.creates - before).toBe(3); // image, config and team fired: one create each
+  });
+
   it("waits longer before writing a large shard: one flush delay per 32 KiB of it", () => {
     // etcd keeps every write of a shard whole until it compacts: a 140 KiB shard written once a
     // second for a long replay grew it by hundreds of MiB
