@@ -72,7 +72,15 @@ export interface ClaimOptions {
   logger: Logger;
   /** Aborts the execution: the claim was lost, or the run was cancelled. */
   abort(reason: Error): void;
+  /**
+   * A run started on its acceptor's claim still reads Pending in the API: its Running status and
+   * claim are written this long after the start if it is still going (a quick run never pays it).
+   */
+  unwrittenForMs?: number;
 }
+
+/** How long a run started on its acceptor's claim may run before its Running status is written. */
+export const UNWRITTEN_RUNNING_MS = 1_000;
 
 /**
  * A run this replica holds: status writes go through it (so they carry the latest
@@ -82,6 +90,7 @@ export interface ClaimOptions {
 export class Claim {
   current: HookRun;
   private readonly timer: NodeJS.Timeout;
+  private readonly firstWrite: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -91,10 +100,15 @@ export class Claim {
     this.current = run;
     this.timer = setInterval(() => void this.renew(), Math.max(100, options.claimMs / 3));
     this.timer.unref();
+    if (options.unwrittenForMs !== undefined) {
+      this.firstWrite = setTimeout(() => void this.renew(), options.unwrittenForMs);
+      this.firstWrite.unref();
+    }
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.firstWrite);
   }
 
   /** Applies `change` to the latest status with a renewed claim; serialised, conflict-safe. */

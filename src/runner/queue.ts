@@ -218,7 +218,7 @@ export class RunQueue {
       } else {
         claims.push(
           this.claim(run).then((claimed) => {
-            if (claimed) this.execute(next.hook, claimed);
+            if (claimed) this.execute(next.hook, claimed.run, claimed.unwritten);
           }),
         );
       }
@@ -288,7 +288,7 @@ export class RunQueue {
    * replica accepted a moment ago is claimed already (acceptorClaim): its Running status is written
    * with the first status write of the execution.
    */
-  private async claim(run: HookRun): Promise<HookRun | undefined> {
+  private async claim(run: HookRun): Promise<{ run: HookRun; unwritten: boolean } | undefined> {
     const claimed: HookRun = {
       ...run,
       status: {
@@ -299,9 +299,10 @@ export class RunQueue {
         claim: claimBy(this.options.holder, this.claimMs),
       },
     };
-    if (startsOnAcceptorClaim(run, this.options.holder, this.claimMs, Date.now())) return claimed;
+    if (startsOnAcceptorClaim(run, this.options.holder, this.claimMs, Date.now()))
+      return { run: claimed, unwritten: true };
     try {
-      return await this.options.store.updateStatus(claimed);
+      return { run: await this.options.store.updateStatus(claimed), unwritten: false };
     } catch (err) {
       if (err instanceof ConflictError) return undefined;
       throw err;
@@ -335,13 +336,13 @@ export class RunQueue {
     this.wakeTimer.unref();
   }
 
-  private execute(hook: Hook, claimed: HookRun): void {
+  private execute(hook: Hook, claimed: HookRun, unwritten: boolean): void {
     const { metrics } = this.options;
     const name = claimed.metadata.name;
     const controller = new AbortController();
     const onDrain = () => controller.abort(this.drainController.signal.reason);
     this.drainController.signal.addEventListener("abort", onDrain, { once: true });
-    const done = executeClaimed(this.execution, hook, claimed, controller).finally(() => {
+    const done = executeClaimed(this.execution, hook, claimed, controller, unwritten).finally(() => {
       this.drainController.signal.removeEventListener("abort", onDrain);
       this.running.delete(name);
       metrics?.inFlight.set(this.running.size);

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Hook, HookSet } from "../hookset/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { beforeSteps } from "../trigger/index.js";
-import { Claim } from "./claim.js";
+import { Claim, UNWRITTEN_RUNNING_MS } from "./claim.js";
 import { executeSteps, type ExecutorDeps, type Outcome } from "./execute.js";
 import { decodeContext, isTerminal, withStep, type HookRun, type HookRunStatus, type StepStatus } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
@@ -33,6 +33,7 @@ export async function executeClaimed(
   hook: Hook,
   claimed: HookRun,
   controller: AbortController,
+  unwritten = false,
 ): Promise<void> {
   const runLogger = context.logger.child({
     hook: hook.name,
@@ -45,6 +46,7 @@ export async function executeClaimed(
     claimMs: context.claimMs,
     logger: runLogger,
     abort: (reason) => controller.abort(reason),
+    ...(unwritten ? { unwrittenForMs: UNWRITTEN_RUNNING_MS } : {}),
   });
   const started = Date.now();
   const held = new HeldStep(hook);

@@ -297,6 +297,25 @@ describe("queue: status writes per run", () => {
     ]);
   });
 
+  it("a run started on its acceptor's claim that lasts over a second writes its Running status a second in", async () => {
+    const sink = await peer({
+      responder: async () => {
+        await new Promise((r) => setTimeout(r, 1_500));
+        return { status: 200, body: {} };
+      },
+    });
+    const r = await twoReplicas(
+      hookSetFrom([{ name: "call", on, steps: [{ name: "post", http: { url: `${sink.url}/x` } }] }]),
+    );
+    const name = await send(r, r.a, "call", "slow", "registry.example/app:1", "451");
+    await sink.waitFor(1);
+    await settled(r.shared, name);
+    expect(r.storeA.runWrites().map((w) => `${w.phase} [${w.steps.join(",")}]`)).toEqual([
+      "Running []",
+      "Succeeded [post:Succeeded]",
+    ]);
+  });
+
   it("a step before another is persisted before the next one starts; the last comes with the end", async () => {
     const sink = await peer();
     const r = await twoReplicas(
