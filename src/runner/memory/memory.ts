@@ -59,7 +59,7 @@ export type ObjectState = Pick<MemoryEntry, "resourceVersion" | "acceptedAt">;
 
 type Change = { entry: MemoryEntry } | { forget: ObjectState };
 
-export const DEFAULT_FLUSH_DELAY_MS = 1_000;
+export const DEFAULT_FLUSH_DELAY_MS = 5_000;
 export const DEFAULT_MAX_BATCH = 500;
 /** Conflicting writes of one shard before the batch waits for its next turn. */
 const CONFLICT_ATTEMPTS = 5;
@@ -72,10 +72,13 @@ export interface HookSetMemoryOptions {
   namespace: string;
   logger: Logger;
   /**
-   * How long a shard's first unwritten change waits for others to share its write. Every write
-   * rewrites the whole shard in etcd, so a replay costs about (replay duration / delay) times the
-   * memory's size in etcd writes; a second keeps that near one copy of the memory per second of
-   * replay, and a crash loses at most that second of baselines and forgets.
+   * How long a shard's first unwritten change waits for others to share its write (longer for a
+   * large shard: batchDelayMs). Every write rewrites the whole shard in etcd, so a replay costs
+   * about (replay duration / delay) times the memory's size in etcd writes. Nothing written here is
+   * urgent: a fired change is held by its HookRun until its entry is written, and a crash loses
+   * only baselines (which the next replay records again, firing nothing) and forgets (an entry of
+   * a gone object). Five seconds keep a burst's entries from costing a shard write per second
+   * each, which at 20,000 objects was a third of the API server's work in a burst.
    */
   flushDelayMs?: number;
   /** A shard with this many unwritten changes is written at once. */

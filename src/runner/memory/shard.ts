@@ -108,7 +108,7 @@ export const BYTES_PER_FLUSH_DELAY = 32 * 1024;
 /**
  * How long a shard's first unwritten change waits for others to share its write: one flushDelayMs
  * per BYTES_PER_FLUSH_DELAY of the shard. etcd keeps every write of an object whole until it
- * compacts, so a shard of 140 KiB written once a second during a long replay grew it by hundreds of
+ * compacts, so a shard of 140 KiB written every second during a long replay grew it by hundreds of
  * MiB; a large shard is written less often, and a crash loses at most that delay's baselines.
  */
 export function batchDelayMs(flushDelayMs: number, shardBytes: number): number {
