@@ -55,6 +55,20 @@ export class RunnerMetrics {
     registers: [this.registry],
   });
 
+  private unwrittenMemory: () => number = () => 0;
+  /** What a crash would lose: baselines and forgets, which the next replay records again. */
+  readonly memoryUnwritten: Gauge = new Gauge({
+    name: "resource_hooks_memory_unwritten_changes",
+    help: "Changes to the hooks' memory not written yet (baselines and forgets; the next replay records them again).",
+    registers: [this.registry],
+    collect: (): void => this.memoryUnwritten.set(this.unwrittenMemory()),
+  });
+
+  /** Where memoryUnwritten is read when scraped. */
+  observeMemory(unwritten: () => number): void {
+    this.unwrittenMemory = unwritten;
+  }
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -87,6 +87,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const tokenDigest = options.token ? digest(options.token) : undefined;
   const memory = new HookSetMemory({ hookSet, shards: options.memoryShards, namespace: options.namespace, logger });
   const index = new RunIndex(store, memory);
+  metrics.observeMemory(() => memory.unwritten);
   const acceptor = new Acceptor({
     hookSet,
     store,

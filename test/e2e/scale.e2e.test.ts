@@ -25,6 +25,7 @@ for (const n of SIZES) {
         env = await runScale(stack(), n, BURST);
         const f = env.figures;
         figure(`scale ${n}: start settles (s)`, f.settleSeconds.toFixed(1));
+        figure(`scale ${n}: the hooks' memory written (s)`, f.memoryWrittenSeconds.toFixed(1));
         figure(`scale ${n}: objects stored by resource-hooks`, f.storedObjects);
         figure(`scale ${n}: bytes stored by resource-hooks (KiB)`, f.storedBytes / 1024);
         figure(`scale ${n}: etcd growth (MiB)`, (f.etcdGrowthBytes / 2 ** 20).toFixed(1));

@@ -451,6 +451,9 @@ describe("runner: catch-up after event-source downtime", () => {
       skipped: [{ hook: "img", reason: expect.stringMatching(/baseline recorded/) }],
     });
     expect(h.runsOf("img")).toEqual([]);
+    // ... in the memory's batch, unwritten for now: what a crash would lose, in /metrics
+    const scrape = async () => (await fetch(`${h.runner.url}/metrics`)).text();
+    expect(await scrape()).toMatch(/^resource_hooks_memory_unwritten_changes 1$/m);
     // The same state again: the memory has it, nothing new.
     expect((await h.send("img", add("i:1", "50"))).body).toMatchObject({
       runs: [],

@@ -24,8 +24,10 @@ import { startHttpSink, type ArgoProcess, type HttpSink, type Stack } from "../s
 
 export interface ScaleFigures {
   objects: number;
-  /** EventSource started → every replayed ADD answered and nothing more stored for 2 s. */
+  /** EventSource started → every replayed ADD answered and no HookRun more for 2 s. */
   settleSeconds: number;
+  /** EventSource started → the hooks' memory written (nothing unwritten, nothing more stored for 2 s). */
+  memoryWrittenSeconds: number;
   /** resource-hooks objects in the runner's namespace after the start (HookRuns and the hooks' memory). */
   storedObjects: number;
   storedBytes: number;
@@ -175,6 +177,26 @@ async function sensorActions(sensor: ArgoProcess): Promise<{ sum: number; count:
   };
 }
 
+/**
+ * Seconds from `started` until `probe` answered the same value for 2 s (undefined: not ready),
+ * polled every 500 ms, the quiet 2 s not counted.
+ */
+async function quietFor(started: number, probe: () => Promise<number | undefined>): Promise<number> {
+  let last: number | undefined;
+  let since = performance.now();
+  await until(
+    "the scenario to go quiet",
+    async () => {
+      const value = await probe();
+      if (value === undefined || value !== last) [last, since] = [value, performance.now()];
+      return value !== undefined && performance.now() - since > 2_000 ? true : undefined;
+    },
+    1_800_000,
+    500,
+  );
+  return (since - started) / 1000;
+}
+
 export interface ScaleEnv {
   deployed: DeployedHookSet;
   runner: RunnerHandle;
@@ -222,27 +244,22 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   const [during] = await sink.waitFor(1, 600_000);
   const changeDuringStartMs = during!.receivedAtPerf - changedAt;
 
-  // Settled: the event source sent every ADD (two watches), the Sensor answered each, and the
-  // stored objects stopped growing.
+  // Settled: the event source sent every ADD (two watches), the Sensor answered each, and no
+  // HookRun is created any more. Then the hooks' memory written: the runner holds no unwritten
+  // change and the stored objects stopped changing (its batches wait a few seconds).
   const watches = 2;
-  let last = -1;
-  let lastChange = performance.now();
-  await until(
-    "the start to settle",
-    async () => {
-      const sent = metricValue(await eventSource.metrics(), "argo_events_events_sent_total");
-      const sensorText = await sensor.metrics();
-      const answered =
-        metricValue(sensorText, "argo_events_action_triggered_total") +
-        metricValue(sensorText, "argo_events_action_failed_total");
-      const count = (await stored(stack)).objects;
-      if (count !== last) [last, lastChange] = [count, performance.now()];
-      return sent >= n * watches && answered >= sent && performance.now() - lastChange > 2_000 ? true : undefined;
-    },
-    1_800_000,
-    500,
-  );
-  const settleSeconds = (performance.now() - started - 2_000) / 1000;
+  const settleSeconds = await quietFor(started, async () => {
+    const sent = metricValue(await eventSource.metrics(), "argo_events_events_sent_total");
+    const sensorText = await sensor.metrics();
+    const answered =
+      metricValue(sensorText, "argo_events_action_triggered_total") +
+      metricValue(sensorText, "argo_events_action_failed_total");
+    return sent >= n * watches && answered >= sent ? (await runner.runs()).length : undefined;
+  });
+  const memoryWrittenSeconds = await quietFor(started, async () => {
+    const unwritten = await runner.metric("resource_hooks_memory_unwritten_changes");
+    return unwritten === 0 ? (await stored(stack)).bytes : undefined;
+  });
   const { objects: storedObjects, bytes: storedBytes } = await stored(stack);
   const etcdGrowthBytes = (await etcdSize(stack)) - etcdBefore;
 
@@ -277,6 +294,7 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   const figures: ScaleFigures = {
     objects: n,
     settleSeconds,
+    memoryWrittenSeconds,
     storedObjects,
     storedBytes,
     etcdGrowthBytes,
