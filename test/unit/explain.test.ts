@@ -9,7 +9,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -25,6 +24,7 @@ import { eventFor } from "../../src/simulate.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import type { KubeObject } from "../../src/trigger/index.js";
 import { deployment } from "../helpers/objects.js";
+import { kubeConfigFor } from "../helpers/kube-config.js";
 
 const TOKEN = "kube-token-for-explain";
 const HOOKS = {
@@ -102,17 +102,6 @@ class FakeApiServer {
   }
 }
 
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "local", server, skipTLSVerify: true }],
-    users: [{ name: "me", token: TOKEN }],
-    contexts: [{ name: "local", cluster: "local", user: "me" }],
-    currentContext: "local",
-  });
-  return kc;
-}
-
 const PATH = "/apis/apps/v1/namespaces/web/deployments/frontend";
 
 describe("explain", () => {
@@ -122,7 +111,7 @@ describe("explain", () => {
 
   beforeAll(async () => {
     await api.start();
-    rest = new RestClient(kubeConfigFor(api.url));
+    rest = new RestClient(kubeConfigFor(api.url, TOKEN));
     // The runner's own accept path makes the HookRuns: first served, a baseline, then a change
     // to 1.5.0 whose run failed. All in one instant of a frozen clock: the later state must win
     // by the object's history, not by the runs' names.

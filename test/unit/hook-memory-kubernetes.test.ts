@@ -4,13 +4,13 @@
 // (two stores, two HookSetMemory) writing one shard end with both their entries.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KubernetesShardStore } from "../../src/runner/memory/kubernetes.js";
 import { HookSetMemory } from "../../src/runner/memory/memory.js";
 import { decodeEntry, type HookMemoryObject } from "../../src/runner/memory/shard.js";
 import { hookSetFrom } from "../helpers/spec.js";
 import { silent, uidsInShard } from "../helpers/memory.js";
+import { kubeConfigFor } from "../helpers/kube-config.js";
 
 const COLLECTION = "/apis/resource-hooks.io/v1alpha1/namespaces/hooks/hookmemories";
 
@@ -124,17 +124,6 @@ class FakeApiServer {
     }
     status(405, "MethodNotAllowed", req.method ?? "");
   }
-}
-
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "local", server, skipTLSVerify: true }],
-    users: [{ name: "me", token: "t" }],
-    contexts: [{ name: "local", cluster: "local", user: "me" }],
-    currentContext: "local",
-  });
-  return kc;
 }
 
 const hookSet = hookSetFrom(

@@ -1,23 +1,12 @@
 // The runner's Kubernetes Events, against a local HTTP server standing in for kube-apiserver's
 // events endpoint (the e2e suite checks them on the real one): where a success and a failure are
 // said, and that a burst of successes is held to the rate limit while failures never are.
-import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { KubeEventRecorder } from "../../src/runner/kube-events.js";
 import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
-
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "local", server, skipTLSVerify: true }],
-    users: [{ name: "me", token: "t" }],
-    contexts: [{ name: "local", cluster: "local", user: "me" }],
-    currentContext: "local",
-  });
-  return kc;
-}
+import { kubeConfigFor } from "../helpers/kube-config.js";
 
 function run(name: string, phase: "Succeeded" | "Failed"): HookRun {
   return {

@@ -433,16 +433,19 @@ describe("runner: catch-up after event-source downtime", () => {
       TOKEN,
     );
 
-  it("a replayed ADD records a baseline, fires for a state changed while down, and nothing for an unchanged one", async () => {
-    const peer = await startRecordingServer();
-    const hookSet = hookSetFrom([
+  /** One hook on the image, whose step calls `<url>/<image>`. */
+  const imageHookSet = (url: string) =>
+    hookSetFrom([
       {
         name: "img",
         on,
-        steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }],
+        steps: [{ name: "call", http: { url: `${url}/{{ object.spec.template.spec.containers[0].image }}` } }],
       },
     ]);
-    const h = await startRunner(hookSet);
+
+  it("a replayed ADD records a baseline, fires for a state changed while down, and nothing for an unchanged one", async () => {
+    const peer = await startRecordingServer();
+    const h = await startRunner(imageHookSet(peer.url));
     // A baseline is the hook's memory, not a run: answered 200, nothing created.
     const baseline = await h.send("img", add("i:1", "50"));
     expect(baseline.status).toBe(200);
@@ -471,14 +474,7 @@ describe("runner: catch-up after event-source downtime", () => {
 
   it("an ADD the replay took before a newer UPDATE, arriving after it on its own stream, fires nothing", async () => {
     const peer = await startRecordingServer();
-    const hookSet = hookSetFrom([
-      {
-        name: "img",
-        on,
-        steps: [{ name: "call", http: { url: `${peer.url}/{{ object.spec.template.spec.containers[0].image }}` } }],
-      },
-    ]);
-    const h = await startRunner(hookSet);
+    const h = await startRunner(imageHookSet(peer.url));
     expect((await h.send("img", add("i:1", "50"))).status).toBe(200); // the baseline, before the runner's start
     const update = resourceEventRequest(
       {
