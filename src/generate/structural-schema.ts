@@ -11,6 +11,7 @@
 //   additionalProperties or nullable inside them, and every field they name is also declared
 //   outside them (the "skeleton");
 // - no $ref, and additionalProperties never together with properties.
+// JSON Schema's dependencies ("a needs b") become x-kubernetes-validations CEL rules.
 // Value validations keep the checks the API server can make at admission (types, enums,
 // patterns, required, bounds), so an obviously wrong HookSet is refused with its field path.
 // A node whose values may be of two kinds (a string or an object) has no type the API server
@@ -169,9 +170,11 @@ function objectSkeleton(s: Schema, out: Schema, path: string): void {
   }
   const dependencies = s.dependencies as Record<string, string[]> | undefined;
   if (dependencies) {
-    // {a: [b]}, "a needs b", as value validations: either a is absent or b is present.
-    out.allOf = Object.entries(dependencies).map(([name, needs]) => ({
-      anyOf: [{ not: { required: [name] } }, { required: needs }],
+    // {a: [b]}, "a needs b": a CEL rule, so the API server names the missing field. has() costs
+    // the same for any object size, so the rule stays within the CRD's cost budget.
+    out["x-kubernetes-validations"] = Object.entries(dependencies).map(([name, needs]) => ({
+      rule: `!has(self.${name}) || (${needs.map((n) => `has(self.${n})`).join(" && ")})`,
+      message: `${name} needs ${needs.join(" and ")}`,
     }));
   }
 }

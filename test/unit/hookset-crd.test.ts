@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { hookSetCrd } from "../../src/generate/hookset-crd.js";
 import { StructuralSchemaError, toStructural } from "../../src/generate/structural-schema.js";
+import { compileExpression, evaluateCondition } from "../../src/expr/cel.js";
 import { hookSetSchema } from "../../src/hookset/schema.js";
 import { structuralViolations } from "../helpers/structural-schema.js";
 
@@ -235,12 +236,21 @@ describe("HookSet CRD", () => {
     expect(
       refusedAt(withSteps({ name: "s", cdnPurge: { provider: "fastly", serviceId: "s", all: true, token: both } })),
     ).toContain("spec.hooks[0].steps[0].cdnPurge.token");
-    // A field of the other dispatch kind, and waitFor's apiVersion without its kind (dependencies).
+    // A field of the other dispatch kind.
     const gh = { owner: "o", repo: "r", workflow: "w.yml", ref: "main", token: secret, clientPayload: {} };
     expect(refusedAt(withSteps({ name: "s", githubWorkflow: gh }))).toContain("spec.hooks[0].steps[0].githubWorkflow");
-    expect(refusedAt(withSteps({ name: "s", waitFor: { for: "rollout", apiVersion: "v1" } }))).toContain(
-      "spec.hooks[0].steps[0].waitFor",
-    );
+  });
+
+  it("keeps waitFor's apiVersion and kind together with a CEL rule the API server evaluates", () => {
+    const waitFor = props(props(props(crdSpec).hooks!.items as Schema).steps!.items as Schema).waitFor!;
+    const rules = waitFor["x-kubernetes-validations"] as Array<{ rule: string; message: string }>;
+    expect(rules.map((r) => r.message)).toEqual(["apiVersion needs kind", "kind needs apiVersion"]);
+    // The runner's CEL engine (the same language and has() semantics as the API server's).
+    const passes = (self: Schema) => rules.every((r) => evaluateCondition(compileExpression(r.rule), { self }));
+    expect(passes({ for: "rollout" })).toBe(true);
+    expect(passes({ for: "rollout", apiVersion: "v1", kind: "Pod" })).toBe(true);
+    expect(passes({ for: "rollout", apiVersion: "v1" })).toBe(false);
+    expect(passes({ for: "rollout", kind: "Pod" })).toBe(false);
   });
 
   it("fails loudly on a JSON Schema keyword it cannot express, instead of dropping a check", () => {
