@@ -1,18 +1,10 @@
 // The HookRun custom resource: the durable record of one run of one hook for one change, the
 // runner's work queue and the user's view (`kubectl get hookruns`). A pure function, so the
 // generator, the tests and the runner's e2e stack install exactly the same definition.
-// The manifest is plain JSON as kubectl reads it; @kubernetes/client-node's model renames
-// fields (`_enum`, no x-kubernetes-* keys), so the schema is typed loosely here.
-type V1JSONSchemaProps = { [keyword: string]: unknown };
+import { HOOKRUN_KIND, HOOKRUN_PHASES, HOOKRUN_PLURAL } from "../model/constants.js";
+import { AGE_COLUMN, customResourceDefinition, type CustomResourceDefinition, type V1JSONSchemaProps } from "./crd.js";
 
-export interface CustomResourceDefinition {
-  apiVersion: "apiextensions.k8s.io/v1";
-  kind: "CustomResourceDefinition";
-  metadata: { name: string; labels?: Record<string, string> };
-  spec: Record<string, unknown>;
-}
-
-import { HOOKRUN_GROUP, HOOKRUN_KIND, HOOKRUN_PHASES, HOOKRUN_PLURAL, HOOKRUN_VERSION } from "../model/constants.js";
+export type { CustomResourceDefinition } from "./crd.js";
 
 const str = (description?: string): V1JSONSchemaProps => ({ type: "string", ...(description ? { description } : {}) });
 const int = (description?: string): V1JSONSchemaProps => ({ type: "integer", ...(description ? { description } : {}) });
@@ -122,48 +114,31 @@ const statusSchema: V1JSONSchemaProps = {
 };
 
 export function hookRunCrd(labels: Record<string, string> = {}): CustomResourceDefinition {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `${HOOKRUN_PLURAL}.${HOOKRUN_GROUP}`, ...(Object.keys(labels).length ? { labels } : {}) },
-    spec: {
-      group: HOOKRUN_GROUP,
-      scope: "Namespaced",
-      names: {
-        kind: HOOKRUN_KIND,
-        listKind: `${HOOKRUN_KIND}List`,
-        plural: HOOKRUN_PLURAL,
-        singular: "hookrun",
-        categories: ["resource-hooks"],
-      },
-      versions: [
-        {
-          name: HOOKRUN_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: "Hook", type: "string", jsonPath: ".spec.hook" },
-            { name: "Object", type: "string", jsonPath: ".spec.subject" },
-            { name: "Phase", type: "string", jsonPath: ".status.phase" },
-            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              description: "One run of a resource-hooks hook for one change of one object.",
-              required: ["spec"],
-              properties: {
-                apiVersion: { type: "string" },
-                kind: { type: "string" },
-                metadata: { type: "object" },
-                spec: specSchema,
-                status: statusSchema,
-              },
-            },
-          },
-        },
+  return customResourceDefinition(
+    {
+      kind: HOOKRUN_KIND,
+      plural: HOOKRUN_PLURAL,
+      singular: "hookrun",
+      statusSubresource: true,
+      printerColumns: [
+        { name: "Hook", type: "string", jsonPath: ".spec.hook" },
+        { name: "Object", type: "string", jsonPath: ".spec.subject" },
+        { name: "Phase", type: "string", jsonPath: ".status.phase" },
+        AGE_COLUMN,
       ],
+      openAPIV3Schema: {
+        type: "object",
+        description: "One run of a resource-hooks hook for one change of one object.",
+        required: ["spec"],
+        properties: {
+          apiVersion: { type: "string" },
+          kind: { type: "string" },
+          metadata: { type: "object" },
+          spec: specSchema,
+          status: statusSchema,
+        },
+      },
     },
-  };
+    labels,
+  );
 }

@@ -8,6 +8,9 @@ export const API_VERSION_NAME = "v1alpha1";
 /** The apiVersion of a HookSet and of a HookRun. */
 export const API_VERSION = `${API_GROUP}/${API_VERSION_NAME}` as const;
 
+/** HookSets as custom resources (the kind is hooks.yaml's, src/hookset/types.ts). */
+export const HOOKSET_PLURAL = "hooksets";
+
 export const HOOKRUN_GROUP = API_GROUP;
 export const HOOKRUN_VERSION = API_VERSION_NAME;
 export const HOOKRUN_KIND = "HookRun";
