@@ -55,6 +55,17 @@ export function startsOnAcceptorClaim(run: HookRun, holder: string, claimMs: num
 }
 
 /**
+ * A fresh copy of a run this replica executes, read after a conflicting write: when it was started
+ * on its acceptor's claim, the API server has not seen its Running status, attempt and start time
+ * yet, and they must not be lost with the stale copy.
+ */
+export function withExecution(fresh: HookRun, local: HookRun): HookRun {
+  if (fresh.status.attempts >= local.status.attempts) return fresh;
+  const { phase, attempts, startTime } = local.status;
+  return { ...fresh, status: { ...fresh.status, phase, attempts, ...(startTime ? { startTime } : {}) } };
+}
+
+/**
  * Whether another live process holds the claim. Holders are "<pod>/<process>": a claim of this
  * pod by an earlier process (a restarted container) is dead, whatever its expiry says.
  */
@@ -150,12 +161,13 @@ export class Claim {
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         const fresh = await store.fetch(this.current.metadata.name);
-        if (!fresh || fresh.status.claim?.holder !== holder) {
+        const holderNow = fresh && (fresh.status.claim?.holder ?? acceptorClaim(fresh, claimMs)?.holder);
+        if (!fresh || holderNow !== holder) {
           const lost = new ClaimLostError(`the claim on ${this.current.metadata.name} was lost`);
           abort(lost);
           throw lost;
         }
-        this.current = fresh;
+        this.current = withExecution(fresh, this.current);
         if (fresh.status.cancelRequested) abort(new CancelledError(fresh.status.cancelRequested));
       }
     }

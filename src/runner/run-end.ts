@@ -2,7 +2,7 @@
 // retryable failure, with capped exponential backoff and jitter until the hook's deadline);
 // Failed; Superseded; or released (shutdown) for another replica to resume at once.
 import type { Outcome } from "./execute.js";
-import { heldElsewhere, CancelledError, ClaimLostError } from "./claim.js";
+import { heldElsewhere, CancelledError, ClaimLostError, withExecution } from "./claim.js";
 import { isTerminal, setCondition, type HookRun, type HookRunStatus } from "./hookrun.js";
 import { ConflictError, type RunStore } from "./store/types.js";
 
@@ -135,7 +135,7 @@ export class RunEnder {
         const fresh = await store.fetch(run.metadata.name);
         if (!fresh || isTerminal(fresh)) return undefined;
         if (fresh.status.claim && heldElsewhere(fresh.status.claim, holder, Date.now())) return undefined;
-        current = fresh;
+        current = withExecution(fresh, run);
       }
     }
     throw new Error(`could not update hookrun ${run.metadata.name}: conflicting writers`);

@@ -316,6 +316,39 @@ describe("queue: status writes per run", () => {
     ]);
   });
 
+  it("a run superseded while it runs on its acceptor's claim ends Superseded, its attempt and start time kept", async () => {
+    const sink = await peer({
+      responder: async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return { status: 200, body: {} };
+      },
+    });
+    const r = await twoReplicas(
+      hookSetFrom([
+        {
+          name: "call",
+          on,
+          concurrency: "replace",
+          steps: [
+            {
+              name: "post",
+              retries: 0,
+              http: { url: `${sink.url}/{{ object.spec.template.spec.containers[0].image }}` },
+            },
+          ],
+        },
+      ]),
+    );
+    const first = await send(r, r.a, "call", "obj", "registry.example/app:1", "601");
+    await sink.waitFor(1);
+    // still Pending in the API (no status write yet) while its step runs: the newer change must cancel it
+    expect(r.shared.get(first)?.status.phase).toBe("Pending");
+    const second = await send(r, r.a, "call", "obj", "registry.example/app:2", "602");
+    const ended = await settled(r.shared, first);
+    expect(ended.status).toMatchObject({ phase: "Superseded", attempts: 1, startTime: expect.any(String) });
+    expect((await settled(r.shared, second)).status.phase).toBe("Succeeded");
+  });
+
   it("a step before another is persisted before the next one starts; the last comes with the end", async () => {
     const sink = await peer();
     const r = await twoReplicas(
