@@ -2,7 +2,7 @@
 // commit (N baselines -> about N / batch writes, none before the answer), two replicas merging
 // their writes of one shard, what a crash can lose, and which of memory entry and newest run a
 // hook consults. Three hooks over two watches, as in issue #18's measurement.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { HookSet } from "../../src/hookset/types.js";
 import { LABEL_HOOKSET, LABEL_HOOKSET_NAMESPACE } from "../../src/model/constants.js";
 import { memoryShardName } from "../../src/model/names.js";
@@ -228,6 +228,37 @@ describe("group commit", () => {
     expect(fired(first).map((r) => r.created)).toEqual([true, true, true]);
     expect(fired(second).map((r) => [r.name, r.created])).toEqual(fired(first).map((r) => [r.name, false]));
     expect(runs.creates - before).toBe(3); // image, config and team fired: one create each
+  });
+
+  it("holds the batch of a large shard as stored longer than a small one's", async () => {
+    // 1,400 objects in one shard of each watch: several times 32 KiB once written
+    const uids = uidsInShard(0, 1_401);
+    const object = (i: number) => {
+      const o = cm(i, "v1", 10 + i);
+      (o.metadata as Record<string, unknown>).uid = uids[i];
+      return o;
+    };
+    const shards = new CountingShards();
+    const first = await startProcess(hookSet, new MemoryRunStore(), shards, { maxBatch: 100_000 });
+    await replay(
+      first,
+      Array.from({ length: 1_400 }, (_, i) => object(i)),
+    );
+    await first.memory.flush();
+    // a later process reads the shards as stored, and records one more baseline in each
+    const second = await startProcess(hookSet, new MemoryRunStore(), shards, { flushDelayMs: 20 });
+    const before = shards.writes;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await replay(second, [object(1_400)]);
+      await vi.advanceTimersByTimeAsync(30); // a small shard's batch would be written 20 ms in
+      expect(shards.writes).toBe(before);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(second.memory.unwritten).toBe(0);
+      expect(shards.writes).toBeGreaterThan(before);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("waits longer before writing a large shard: one flush delay per 32 KiB of it", () => {
