@@ -179,32 +179,35 @@ function replayed(c: Change, memory: string): Evaluation {
   return withWhen(c.trigger, fires(c.outcome, reason, "set", c.fingerprint), "set");
 }
 
-/** Whether the object was created at or after the hook was first served (known only to the runner). */
-function createdSinceServed(c: Change): boolean {
+/**
+ * The object's creation against when the hook was first served (known only to the runner):
+ * undefined without that time; "malformed" without a usable creationTimestamp.
+ */
+function creationVsServed(c: Change): "since" | "before" | "malformed" | undefined {
   const firstServed = c.ctx.hookFirstServedAt;
-  const created = Date.parse(optionalString(c.metadata.creationTimestamp, "metadata.creationTimestamp") ?? "");
-  return firstServed !== undefined && Number.isFinite(created) && created >= Date.parse(firstServed);
+  if (firstServed === undefined) return undefined;
+  const createdAt = Date.parse(optionalString(c.metadata.creationTimestamp, "metadata.creationTimestamp") ?? "");
+  if (!Number.isFinite(createdAt)) return "malformed";
+  const served = Date.parse(firstServed);
+  return Number.isFinite(served) && createdAt < served ? "before" : "since";
 }
 
 /** An ADD the hook has not seen, for a hook on add: a creation, unless before the hook was first served. */
 function created(c: Change): Evaluation {
-  const firstServed = c.ctx.hookFirstServedAt;
-  if (firstServed !== undefined) {
-    const createdText = optionalString(c.metadata.creationTimestamp, "metadata.creationTimestamp");
-    const createdAt = Date.parse(createdText ?? "");
-    if (!Number.isFinite(createdAt))
-      return skips(
-        c.outcome,
-        "malformed",
-        `metadata.creationTimestamp is ${describeValue(createdText)}, expected an RFC3339 time`,
-      );
-    const served = Date.parse(firstServed);
-    if (Number.isFinite(served) && createdAt < served) {
-      const reason =
-        `${c.name} was created at ${createdText}, before the hook was first served at ${firstServed}: ` +
-        "baseline recorded";
-      return skips(c.outcome, "baseline", reason, "set", c.fingerprint);
-    }
+  const creation = creationVsServed(c);
+  // read only when the runner gave a first-served time, as creationVsServed did
+  const createdText = () => optionalString(c.metadata.creationTimestamp, "metadata.creationTimestamp");
+  if (creation === "malformed")
+    return skips(
+      c.outcome,
+      "malformed",
+      `metadata.creationTimestamp is ${describeValue(createdText())}, expected an RFC3339 time`,
+    );
+  if (creation === "before") {
+    const reason =
+      `${c.name} was created at ${createdText()}, before the hook was first served at ` +
+      `${String(c.ctx.hookFirstServedAt)}: baseline recorded`;
+    return skips(c.outcome, "baseline", reason, "set", c.fingerprint);
   }
   return withWhen(c.trigger, fires(c.outcome, `${c.name} was created`, "set", c.fingerprint), "set");
 }
@@ -232,7 +235,7 @@ function updated(c: Change): Evaluation {
       )
     : specChange(c.oldObject, c.object);
   if (!change.changed) return skips(c.outcome, "unchanged", change.reason);
-  if (!c.ctx.memory && wants(c.trigger, "ADD") && createdSinceServed(c)) {
+  if (!c.ctx.memory && wants(c.trigger, "ADD") && creationVsServed(c) === "since") {
     // The UPDATE came on the watch's changes stream, past its ADD still queued behind a replay:
     // this run stands for the creation and the change, and that ADD, older, fires nothing.
     const reason = `${c.name} was created and then changed before its ADD was handled: ${change.reason}`;
