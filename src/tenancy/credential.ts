@@ -4,6 +4,7 @@
 // and a token taken from one HookSet's Secret starts no other HookSet's hooks (another name or
 // uid gives another token). A HookSet deleted and created again gets a new uid, so a new token.
 import { createHmac } from "node:crypto";
+import { shortHash } from "../model/hash.js";
 
 /** The installation's key: this many random bytes (HMAC-SHA256 keys gain nothing past 64). */
 export const CREDENTIAL_KEY_BYTES = 32;
@@ -19,7 +20,12 @@ export interface HookSetIdentity {
 }
 
 /** The Secret, in the HookSet's namespace and owned by it, that the HookSet's Sensor reads its token from. */
-export const tokenSecretName = (hookSetName: string): string => `${hookSetName.slice(0, 240)}-hookset-token`;
+export function tokenSecretName(hookSetName: string): string {
+  // Object names end at 253 characters; a long name is cut and keeps a hash of the whole.
+  const readable =
+    hookSetName.length <= 230 ? hookSetName : `${hookSetName.slice(0, 218)}-${shortHash(hookSetName, 11)}`;
+  return `${readable}-hookset-token`;
+}
 
 /** The HookSet's bearer token: base64url of HMAC-SHA256(key, namespace/name/uid). */
 export function hookSetToken(key: Uint8Array, hookSet: HookSetIdentity): string {
