@@ -55,3 +55,11 @@ export function memoryShardName(hookSet: { namespace: string; name: string }, wa
   const digest = shortHash(`${hookSet.namespace}/${hookSet.name}/${watch}`, 10);
   return `${readable}-${digest}-${String(shard).padStart(2, "0")}`;
 }
+
+/**
+ * The path of a watch's route on the runner: the HookSet's namespace and name, then the watch.
+ * The one runner of an installation serves every HookSet by it; two HookSets of one name in two
+ * namespaces never share a route.
+ */
+export const watchPath = (hookSet: { namespace: string; name: string }, watch: string): string =>
+  `/namespaces/${hookSet.namespace}/hooksets/${hookSet.name}/watches/${watch}`;
