@@ -18,6 +18,7 @@
 #        components: kube-apiserver etcd nats-server argo-events crds
 #                    host-tools kube-controller-manager kube-scheduler kwok argocd
 #                    kubectl kustomize   (the README's deploy commands, run by deploy.e2e)
+#                    helm                (lints and renders the chart, charts/resource-hooks)
 # Env:   RESOURCE_HOOKS_E2E_CACHE  cache root (default ~/.cache/resource-hooks-e2e)
 #        E2E_BUILD_JOBS            go build -p (default: number of CPUs)
 set -euo pipefail
@@ -29,7 +30,7 @@ source "$HERE/versions.env"
 CACHE="${RESOURCE_HOOKS_E2E_CACHE:-$HOME/.cache/resource-hooks-e2e}"
 LOGS="$CACHE/logs"
 SRC="$CACHE/src"
-ALL_COMPONENTS=(etcd nats-server kube-apiserver argo-events crds host-tools kube-controller-manager kube-scheduler kwok argocd kubectl kustomize)
+ALL_COMPONENTS=(etcd nats-server kube-apiserver argo-events crds host-tools kube-controller-manager kube-scheduler kwok argocd kubectl kustomize helm)
 
 log() { printf '[e2e-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -177,6 +178,13 @@ build_kubectl() {
 build_kustomize() {
   build_main_of_module "$1/kustomize" sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" \
     sigs.k8s.io/kustomize/kustomize/v5 "$common_ldflags -X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
+}
+
+# helm: the v4 CLI, like `go install helm.sh/helm/v4/cmd/helm@$HELM_VERSION`; the version is
+# stamped as helm's own Makefile does, so `helm version` names it.
+build_helm() {
+  build_main_of_module "$1/helm" helm.sh/helm/v4 "$HELM_VERSION" helm.sh/helm/v4/cmd/helm \
+    "$common_ldflags -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 }
 
 # kwok: no replace directives, so like `go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION`.
@@ -350,6 +358,7 @@ component_version() {
     kwok) echo "$KWOK_VERSION" ;;
     kubectl) echo "$K8S_VERSION" ;;
     kustomize) echo "$KUSTOMIZE_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
     argocd) echo "$ARGO_CD_V3_VERSION" ;;
     *) die "unknown component '$1' (known: ${ALL_COMPONENTS[*]})" ;;
   esac

@@ -20,7 +20,7 @@ describe("release workflow", () => {
   const wf = parse(read(".github/workflows/release.yml")) as {
     on: { push: { tags: string[] } };
     permissions: Record<string, string>;
-    jobs: { image: { steps: Step[] }; npm: { needs: string; steps: Step[] } };
+    jobs: { image: { steps: Step[] }; npm: { needs: string; steps: Step[] }; chart: { needs: string; steps: Step[] } };
   };
   const steps = wf.jobs.image.steps;
 
@@ -60,6 +60,17 @@ describe("release workflow", () => {
     const publish = npmSteps.findIndex((s) => s.run?.includes("npm publish --provenance"));
     expect(check).toBeGreaterThanOrEqual(0);
     expect(publish).toBeGreaterThan(check);
+  });
+
+  it("publishes the chart as an OCI artifact after the image, its version the tag's and package.json's", () => {
+    expect(wf.jobs.chart.needs).toBe("image");
+    const chartSteps = wf.jobs.chart.steps;
+    const versions = chartSteps.findIndex((s) => s.run?.includes("appVersion"));
+    const push = chartSteps.findIndex((s) => s.run?.includes('helm push "resource-hooks-${GITHUB_REF_NAME#v}.tgz"'));
+    expect(versions).toBeGreaterThanOrEqual(0);
+    expect(push).toBeGreaterThan(versions);
+    const chart = parse(read("charts/resource-hooks/Chart.yaml")) as { version: string; appVersion: string };
+    expect(chart).toMatchObject({ version: pkg.version, appVersion: pkg.version });
   });
 
   it("packs the CLI and only what it needs, with a command users can run", () => {

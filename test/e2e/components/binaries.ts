@@ -17,6 +17,7 @@ export interface StackVersions {
   /** The real Argo CD (argocd binary, its CRDs next to it). */
   argoCd: string;
   kustomize: string;
+  helm: string;
 }
 
 export interface StackBinaries {
@@ -27,6 +28,8 @@ export interface StackBinaries {
   /** For the README's deploy commands (deploy.e2e). */
   kubectl: string;
   kustomize: string;
+  /** Lints and renders the chart (install.e2e). */
+  helm: string;
 }
 
 function readVersionsEnv(): Record<string, string> {
@@ -57,6 +60,7 @@ export function stackVersions(): StackVersions {
     argoEvents: get("ARGO_EVENTS_VERSION"),
     argoCd: get("ARGO_CD_V3_VERSION"),
     kustomize: get("KUSTOMIZE_VERSION"),
+    helm: get("HELM_VERSION"),
   };
 }
 
@@ -69,6 +73,7 @@ export function stackBinaries(cache = cacheDir(), v = stackVersions()): StackBin
     argoEvents: path.join(cache, `argo-events-${v.argoEvents}`, "argo-events"),
     kubectl: path.join(cache, `kubectl-${v.kubernetes}`, "kubectl"),
     kustomize: path.join(cache, `kustomize-${v.kustomize}`, "kustomize"),
+    helm: path.join(cache, `helm-${v.helm}`, "helm"),
   };
 }
 

@@ -1,0 +1,204 @@
+// The installation: what `kubectl apply -k config/` and the Helm chart (charts/resource-hooks)
+// create once per cluster, so that teams then only `kubectl apply` HookSets. A pure function of a
+// few settings, like generate(): scripts/install-manifests.ts writes config/ and the chart's CRDs
+// from it, and a test keeps the chart's templates rendering the same objects.
+//
+// One Deployment (2 replicas) is both the controller (one replica leads, by a Lease) and the
+// runner of every HookSet (every replica serves runs). Its ClusterRole holds only what that needs;
+// what a HookSet does in a team's namespace it does as the team's own ServiceAccount
+// (impersonation), so nothing here grants access to the teams' resources or Secrets.
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Deployment,
+  V1Namespace,
+  V1PodDisruptionBudget,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1Service,
+  V1ServiceAccount,
+} from "@kubernetes/client-node";
+import { hookMemoryCrd } from "../generate/hookmemory-crd.js";
+import { hookRunCrd } from "../generate/hookrun-crd.js";
+import { hookSetCrd } from "../generate/hookset-crd.js";
+import type { CustomResourceDefinition } from "../generate/crd.js";
+import {
+  API_GROUP,
+  DEFAULT_RUNNER_IMAGE,
+  HOOKMEMORY_PLURAL,
+  HOOKRUN_PLURAL,
+  HOOKSET_PLURAL,
+  MANAGED_BY,
+  RUNNER_PORT,
+} from "../model/constants.js";
+import { CREDENTIAL_KEY_SECRET } from "../tenancy/credential.js";
+
+export const INSTALL_NAME = "resource-hooks";
+export const DEFAULT_INSTALL_NAMESPACE = "resource-hooks-system";
+
+export interface InstallSettings {
+  namespace: string;
+  image: string;
+  replicas: number;
+}
+
+export const DEFAULT_INSTALL: InstallSettings = {
+  namespace: DEFAULT_INSTALL_NAMESPACE,
+  image: DEFAULT_RUNNER_IMAGE,
+  replicas: 2,
+};
+
+export type InstallObject =
+  | CustomResourceDefinition
+  | V1Namespace
+  | V1ServiceAccount
+  | V1ClusterRole
+  | V1ClusterRoleBinding
+  | V1Role
+  | V1RoleBinding
+  | V1Deployment
+  | V1Service
+  | V1PodDisruptionBudget;
+
+const rule = (apiGroup: string, resources: string[], verbs: string[], resourceNames?: string[]): V1PolicyRule => ({
+  apiGroups: [apiGroup],
+  resources,
+  verbs,
+  ...(resourceNames ? { resourceNames } : {}),
+});
+
+/** Cluster-wide: the HookSets and what the controller writes for them in their namespaces. */
+export function installClusterRules(): V1PolicyRule[] {
+  return [
+    rule(API_GROUP, [HOOKSET_PLURAL], ["get", "list", "watch"]),
+    rule(API_GROUP, [`${HOOKSET_PLURAL}/status`], ["get", "patch", "update"]),
+    // Runs and the hooks' memory live in each HookSet's namespace.
+    rule(API_GROUP, [HOOKRUN_PLURAL], ["get", "list", "watch", "create", "update", "patch", "delete"]),
+    rule(API_GROUP, [`${HOOKRUN_PLURAL}/status`], ["get", "patch", "update"]),
+    rule(API_GROUP, [HOOKMEMORY_PLURAL], ["get", "list", "watch", "create", "patch"]),
+    // Each HookSet's EventSource and Sensor, applied server-side; obsolete ones are deleted.
+    rule("argoproj.io", ["eventsources", "sensors"], ["get", "list", "watch", "create", "patch", "delete"]),
+    rule("argoproj.io", ["eventbus"], ["get", "list", "watch"]),
+    // Each HookSet's token Secret: a function of the HookSet's uid, so created once and never
+    // changed; no get, list, watch, patch or update of any tenant's Secret.
+    rule("", ["secrets"], ["create"]),
+    // A HookSet's steps and its secretKeyRefs run as its own ServiceAccount.
+    rule("", ["serviceaccounts"], ["impersonate"]),
+    // Checked before a HookSet's EventSource is applied: may its ServiceAccount watch what it names?
+    rule("authorization.k8s.io", ["subjectaccessreviews"], ["create"]),
+    rule("", ["events"], ["create", "patch"]),
+  ];
+}
+
+/** In the installation's namespace: the leader's Lease and the key of the HookSets' credentials. */
+export function installNamespaceRules(): V1PolicyRule[] {
+  return [
+    rule("coordination.k8s.io", ["leases"], ["get", "create", "update"]),
+    // The key is created by the cluster-wide create above; reading is limited to it.
+    rule("", ["secrets"], ["get"], [CREDENTIAL_KEY_SECRET.name]),
+  ];
+}
+
+export function installManifests(settings: InstallSettings = DEFAULT_INSTALL): InstallObject[] {
+  const { namespace } = settings;
+  const name = INSTALL_NAME;
+  const selector = { "app.kubernetes.io/name": name, "app.kubernetes.io/component": "controller" };
+  const labels = { ...MANAGED_BY, ...selector };
+  const meta = { name, namespace, labels };
+  const subjects = [{ kind: "ServiceAccount", name, namespace }];
+  const deployment: V1Deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta,
+    spec: {
+      replicas: settings.replicas,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: name,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          terminationGracePeriodSeconds: 60,
+          containers: [
+            {
+              name: "controller",
+              image: settings.image,
+              imagePullPolicy: "IfNotPresent",
+              // $(POD_NAMESPACE) is expanded by the kubelet: the URL follows the namespace an
+              // overlay or `helm install -n` puts the Service in.
+              args: [
+                "controller",
+                "--runner-url",
+                `http://${name}.$(POD_NAMESPACE).svc:${RUNNER_PORT}`,
+                "--port",
+                String(RUNNER_PORT),
+              ],
+              env: [
+                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+              ],
+              ports: [{ name: "http", containerPort: RUNNER_PORT }],
+              readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
+              resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "768Mi" } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            },
+          ],
+          volumes: [{ name: "tmp", emptyDir: {} }],
+        },
+      },
+    },
+  };
+  return [
+    hookSetCrd(MANAGED_BY),
+    hookRunCrd(MANAGED_BY),
+    hookMemoryCrd(MANAGED_BY),
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { ...MANAGED_BY } } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name, labels },
+      rules: installClusterRules(),
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+      subjects,
+    },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta, rules: installNamespaceRules() },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: meta,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects,
+    },
+    deployment,
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: meta,
+      spec: { selector, ports: [{ name: "http", port: RUNNER_PORT, targetPort: "http" }] },
+    },
+    {
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: meta,
+      spec: { minAvailable: 1, selector: { matchLabels: selector } },
+    },
+  ];
+}
