@@ -48,6 +48,13 @@ for (const n of SIZES) {
             .map(([resource, perEffect]) => `${resource} ${perEffect.toFixed(2)}`)
             .join(", "),
         );
+        figure(
+          `scale ${n}: burst: CPU ms per effect, by process`,
+          Object.entries(f.burstCpuMsPerEffect)
+            .sort(([, a], [, b]) => b - a)
+            .map(([name, ms]) => `${name} ${ms.toFixed(2)}`)
+            .join(", "),
+        );
         figure(`scale ${n}: runner RSS (MiB)`, f.runnerRssMiB);
 
         await env.sink.waitQuiet(3_000, 120_000);

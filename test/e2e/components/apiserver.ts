@@ -79,7 +79,8 @@ export async function startApiServer(o: {
       // "kubernetes" Service's endpoints here
       "--endpoint-reconciler-type=none",
       "--allow-privileged=false",
-      "--profiling=false",
+      // E2E_APISERVER_PROFILE=<dir>: the scale scenario takes a CPU profile of the burst
+      `--profiling=${process.env.E2E_APISERVER_PROFILE ? "true" : "false"}`,
       "--v=1",
       ...(o.extraArgs ?? []),
     ],

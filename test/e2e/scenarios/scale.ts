@@ -21,6 +21,7 @@ import {
   type RunnerHandle,
 } from "../hooks-env.js";
 import { startHttpSink, type ArgoProcess, type HttpSink, type Stack } from "../stack.js";
+import { apiserverProfile, cpuProbe } from "./cpu-probe.js";
 
 export interface ScaleFigures {
   objects: number;
@@ -45,6 +46,8 @@ export interface ScaleFigures {
   /** During the burst: the Sensor's mean time per trigger action (its post, answer included), and the actions. */
   burstSensorActionMs: number;
   burstSensorActions: number;
+  /** CPU seconds during the burst (first write to last effect) by process, per effect in ms. */
+  burstCpuMsPerEffect: Record<string, number>;
   /** The burst's runs: the last one accepted (HookRun created) after the last write, where the rest is execution. */
   burstLastAcceptAfterWritesMs: number;
   runnerRssMiB: number;
@@ -270,6 +273,13 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   const writesBefore = await apiWrites(stack);
   const acceptBefore = await acceptTimes(runner);
   const actionsBefore = await sensorActions(sensor);
+  const cpu = cpuProbe();
+  const profile = apiserverProfile(
+    stack.adminKubeconfig,
+    stack.caFile,
+    `burst-${n}`,
+    Number(process.env.E2E_APISERVER_PROFILE_SECONDS ?? 10),
+  );
   const burstStart = performance.now();
   let next = 1;
   await Promise.all(
@@ -282,6 +292,7 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   await sink.waitFor(before + 2 * burst, 600_000);
   const effects = sink.requests.slice(before, before + 2 * burst);
   const lastEffect = Math.max(...effects.map((r) => r.receivedAtPerf));
+  const burstCpu = cpu();
   const writesAfter = await apiWrites(stack);
   const acceptAfter = await acceptTimes(runner);
   const actionsAfter = await sensorActions(sensor);
@@ -315,8 +326,14 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
     },
     burstSensorActionMs: actions > 0 ? (actionsAfter.sum - actionsBefore.sum) / actions : Number.NaN,
     burstSensorActions: actions,
+    burstCpuMsPerEffect: Object.fromEntries(
+      Object.entries(burstCpu)
+        .filter(([, seconds]) => seconds > 0)
+        .map(([label, seconds]) => [label, (seconds * 1000) / (2 * burst)]),
+    ),
     runnerRssMiB: rssMiB(runner.process.pid),
   };
+  await profile;
   return {
     deployed,
     runner,
