@@ -38,6 +38,18 @@ export const HTTP_ERRORS = {
     reason: "unknown_route",
     message: (served, asked) => `this runner serves hook set ${JSON.stringify(served)}, not ${JSON.stringify(asked)}`,
   }),
+  unknown_namespace: entry<[served: string, asked: string]>({
+    status: 404,
+    reason: "unknown_route",
+    message: (served, asked) =>
+      `this runner serves hook set ${JSON.stringify(served)}, not one of namespace ${JSON.stringify(asked)}`,
+  }),
+  /** A runner serving HookSet resources: no HookSet of that namespace and name is served. */
+  hookset_not_served: entry<[hookSet: string, why: string]>({
+    status: 404,
+    reason: "unknown_route",
+    message: (hookSet, why) => `hook set ${JSON.stringify(hookSet)} is not served: ${why}`,
+  }),
   unknown_watch: entry<[watch: string, watches: readonly string[]]>({
     status: 404,
     reason: "unknown_route",
