@@ -196,10 +196,13 @@ export function finishApp(app: express.Express, errors: Parameters<typeof answer
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, errors));
 }
 
-export interface RunningRunner {
+/** What listen serves: the request listener, and the drain on stop. */
+export type Servable = Pick<Runner, "handle" | "drain">;
+
+export interface RunningRunner<R extends Servable = Runner> {
   url: string;
   server: Server;
-  runner: Runner;
+  runner: R;
   /** Answers 503 while runs drain within graceMs, then closes the server. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -208,12 +211,12 @@ export interface RunningRunner {
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export function listen(
-  runner: Runner,
+export function listen<R extends Servable = Runner>(
+  runner: R,
   port: number,
   host = "0.0.0.0",
   timeouts: { headersMs?: number; requestMs?: number } = {},
-): Promise<RunningRunner> {
+): Promise<RunningRunner<R>> {
   return new Promise((resolve, reject) => {
     const requestMs = timeouts.requestMs ?? REQUEST_TIMEOUT_MS;
     // Node checks the request and headers timeouts every connectionsCheckingInterval (30s by
