@@ -77,6 +77,7 @@ export async function startClusterRunner(access: KubeAccess, options: ClusterSer
   const running = await listen(runner, options.port, options.host);
   return {
     running,
+    registry: runner.registry,
     hookSets: runner.registry.size,
     inFlight: () => runner.slots.inUse,
     async stop(graceMs: number) {
