@@ -115,7 +115,13 @@ export class Tenant {
       markerName: (hook) => hookSetMarkerName(identity, hook),
       hookOf: (run) => tenant.hookOf(run),
     });
-    await tenant.runtime.start();
+    try {
+      await tenant.runtime.start();
+    } catch (err) {
+      // Whatever started (the store's watch) stops: the registry starts a new tenant later.
+      await tenant.runtime.drain(Date.now()).catch(() => undefined);
+      throw err;
+    }
     return tenant;
   }
 
