@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABEL_HOOKSET_GENERATION, LABEL_HOOKSET_NAMESPACE, LABEL_MARKER } from "../../src/model/constants.js";
 import { watchPath } from "../../src/model/names.js";
-import type { HookRun } from "../../src/runner/hookrun.js";
+import { encodeContext, type HookRun } from "../../src/runner/hookrun.js";
 import { LocalShardStore } from "../../src/runner/memory/store.js";
 import { createRuntime } from "../../src/runner/runtime.js";
 import { listen, type RunningRunner } from "../../src/runner/server.js";
@@ -98,7 +98,7 @@ describe("a runner serving HookSet resources", () => {
       logger: pino({ level: "warn" }, sink),
       maxConcurrentRuns: 1,
       openStores: ({ namespace }) => {
-        const store = new MemoryRunStore();
+        const store = stores.get(namespace) ?? new MemoryRunStore();
         stores.set(namespace, store);
         return { store, memoryShards: new LocalShardStore() };
       },
@@ -198,6 +198,43 @@ describe("a runner serving HookSet resources", () => {
       return Promise.resolve(tenant.keptGenerations.length === 1 ? true : undefined);
     });
     peer.respondWith({ status: 200 });
+  });
+
+  it("runs a run of a generation it does not know (accepted before a restart) with the current definition", async () => {
+    // What a restarted runner finds: an unfinished run of generation 3; the API server has generation 4 only.
+    const store = new MemoryRunStore();
+    stores.set("team-r", store);
+    const now = Date.now();
+    await store.create({
+      apiVersion: "resource-hooks.io/v1alpha1",
+      kind: "HookRun",
+      metadata: {
+        name: "notify-before-restart",
+        namespace: "team-r",
+        labels: {
+          "resource-hooks.io/hookset": "hooks",
+          [LABEL_HOOKSET_NAMESPACE]: "team-r",
+          [LABEL_HOOKSET_GENERATION]: "3",
+          "resource-hooks.io/hook": "notify",
+        },
+      },
+      spec: {
+        hookSet: "hooks",
+        hook: "notify",
+        eventId: "e-before",
+        identity: "before",
+        acceptedAt: new Date(now - 1000).toISOString(),
+        subject: "ConfigMap app/settings",
+        concurrency: "queue",
+        deadline: new Date(now + 60_000).toISOString(),
+        context: encodeContext({ object: {} }),
+      },
+      status: { phase: "Pending", attempts: 0, steps: [], conditions: [] },
+    });
+    peer.requests.length = 0;
+    await tenants.registry.apply(resource("team-r", "hooks", { steps: call("/current"), generation: 4 }));
+    await peer.waitFor(1, 10_000);
+    expect(peer.requests.map((r) => r.path)).toEqual(["/current"]);
   });
 
   it("stops taking a deleted HookSet's events", async () => {
