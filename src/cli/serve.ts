@@ -39,6 +39,8 @@ interface ServeOptions {
   awsRegion?: string;
   kubeEvents: boolean;
   logLevel: string;
+  hooksetsFromCluster?: boolean;
+  namespaces: string[];
 }
 
 const env = process.env;
@@ -90,6 +92,17 @@ export function registerServe(program: Command): void {
     .option("--cloudfront-url <url>", "same as --endpoint cloudfront=<url>", env.RESOURCE_HOOKS_CLOUDFRONT_URL)
     .option("--aws-region <region>", "AWS region for CloudFront", env.AWS_REGION)
     .option("--no-kube-events", "do not record Kubernetes Events")
+    .option(
+      "--hooksets-from-cluster",
+      "serve every HookSet resource of the cluster instead of -f: each in its namespace, with its own token " +
+        "and as its spec.serviceAccountName (docs/runner.md)",
+    )
+    .option(
+      "--namespaces <ns,...>",
+      "with --hooksets-from-cluster: only the HookSets of these namespaces (default: all)",
+      (value: string, previous: string[]) => [...previous, ...value.split(",").filter(Boolean)],
+      [],
+    )
     .option("--log-level <level>", "pino log level", env.LOG_LEVEL ?? "info")
     .action(serve);
 }
@@ -193,8 +206,10 @@ async function stepRuntime(opts: ServeOptions, access: KubeAccess | undefined, l
   }
 }
 
-async function serve(opts: ServeOptions): Promise<void> {
+async function serve(opts: ServeOptions, command: Command): Promise<void> {
   const logger = await makeLogger(opts.logLevel);
+  if (opts.hooksetsFromCluster) return await serveFromCluster(opts, command, logger);
+  if (opts.namespaces.length > 0) throw refuse(logger, "--namespaces needs --hooksets-from-cluster");
   const hookSet = loadHooks(opts.file);
   const auth = requireToken(opts, logger);
   const access = await kubeAccess(opts, logger);
@@ -242,6 +257,69 @@ async function serve(opts: ServeOptions): Promise<void> {
   const fields = { url: running.url, hooks: hookSet.hooks.length, store: storeKind, namespace, holder };
   logger.info({ ...fields, kubernetes: Boolean(access) }, "runner listening");
   await untilStopped(running, parseDuration(opts.shutdownGrace), logger);
+}
+
+/** `serve --hooksets-from-cluster`: every HookSet resource, one runner (serve-cluster.ts). */
+async function serveFromCluster(opts: ServeOptions, command: Command, logger: Logger): Promise<void> {
+  // Options of one hooks.yaml have no meaning here: refused rather than silently ignored.
+  for (const name of ["file", "tokenFile", "insecureNoAuth", "store"] as const)
+    if (command.getOptionValueSource(name) === "cli")
+      throw refuse(
+        logger,
+        `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} has no use with --hooksets-from-cluster`,
+      );
+  const access = await kubeAccess(opts, logger);
+  if (!access)
+    throw refuse(logger, "--hooksets-from-cluster needs Kubernetes access (in-cluster, --kubeconfig or $KUBECONFIG)");
+  const namespace = opts.namespace ?? env.POD_NAMESPACE;
+  if (!namespace)
+    throw refuse(logger, "--hooksets-from-cluster needs the runner's namespace: --namespace or $POD_NAMESPACE");
+  const endpoints = { ...endpointOverrides(opts, logger), ...(opts.awsRegion ? { awsRegion: opts.awsRegion } : {}) };
+  const instance = env.POD_NAME ?? hostname();
+  const { startClusterRunner } = await import("./serve-cluster.js");
+  let started: Awaited<ReturnType<typeof startClusterRunner>>;
+  try {
+    started = await startClusterRunner(
+      access,
+      {
+        port: opts.port,
+        host: opts.host,
+        namespace,
+        namespaces: opts.namespaces,
+        maxConcurrentRuns: opts.maxConcurrentRuns,
+        maxPendingRequests: opts.maxPendingRequests,
+        ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+        kubeEvents: opts.kubeEvents,
+        holder: `${instance}/${randomBytes(4).toString("hex")}`,
+        instance,
+        endpoints,
+      },
+      logger,
+    );
+  } catch (err) {
+    throw refuse(
+      logger,
+      "could not start serving HookSet resources (is the HookSet CRD applied, and may the runner list hooksets " +
+        "and read or create its credential key Secret?)",
+      { err: (err as Error).message },
+    );
+  }
+  const { running } = started;
+  logger.info({ url: running.url, hookSets: started.hookSets, namespace }, "runner listening for every HookSet");
+  await untilStopped(
+    {
+      stop: (graceMs) => started.stop(graceMs),
+      runner: {
+        queue: {
+          get inFlight() {
+            return started.inFlight();
+          },
+        },
+      },
+    },
+    parseDuration(opts.shutdownGrace),
+    logger,
+  );
 }
 
 /** Runs until SIGTERM or SIGINT, then answers 503 while running runs finish within `graceMs`, and stops. */

@@ -29,6 +29,11 @@ export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_HOOKSET = `${API_GROUP}/hookset`;
 /** With LABEL_HOOKSET, names the HookSet: two HookSets of one name in two namespaces stay apart. */
 export const LABEL_HOOKSET_NAMESPACE = `${API_GROUP}/hookset-namespace`;
+/**
+ * On a HookRun of a HookSet resource: the HookSet's metadata.generation the run was accepted
+ * under, whose hook definition it executes (a later edit applies to later events only).
+ */
+export const LABEL_HOOKSET_GENERATION = `${API_GROUP}/hookset-generation`;
 export const LABEL_HOOK = `${API_GROUP}/hook`;
 export const LABEL_OBJECT_UID = `${API_GROUP}/object-uid`;
 /** Marks the one HookRun per hook that records when the runner first served it (not a run). */

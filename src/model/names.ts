@@ -46,6 +46,15 @@ export function markerName(hook: string): string {
 }
 
 /**
+ * The first-served marker of a HookSet resource's hook. HookSet resources share their namespace
+ * with each other: the name carries a hash of the HookSet's namespace and name, so two HookSets
+ * with a hook of one name never share a marker.
+ */
+export function hookSetMarkerName(hookSet: { namespace: string; name: string }, hook: string): string {
+  return `${hook}-first-served-${shortHash(`${hookSet.namespace}/${hookSet.name}`, 10)}`;
+}
+
+/**
  * A HookMemory shard: one per (HookSet, watch, shard). The readable part is cut so the name stays
  * a valid object name; the hash of the HookSet's namespace and name and of the watch keeps two
  * HookSets (or two long watch names cut alike) from ever sharing a shard.

@@ -65,6 +65,10 @@ export interface AcceptorOptions {
   startsHere?: () => string | undefined;
   /** How long claims last (claim.ts). */
   claimMs?: number;
+  /** Labels of every run and marker besides the HookSet's and hook's (a HookSet resource's namespace, generation). */
+  runLabels?: () => Record<string, string>;
+  /** The marker's name; by default markerName(hook), unique in a namespace with one HookSet's runs. */
+  markerName?: (hook: string) => string;
 }
 
 export class Acceptor {
@@ -83,8 +87,8 @@ export class Acceptor {
   }
 
   /** Records when this hook set's hooks were first served (once; later starts find the markers). */
-  async recordFirstServed(): Promise<void> {
-    const { hookSet, store, index } = this.options;
+  async recordFirstServed(hookSet: HookSet = this.options.hookSet): Promise<void> {
+    const { store, index } = this.options;
     await Promise.all(
       hookSet.hooks
         .filter((hook) => index.firstServed(hook.name) === undefined)
@@ -307,6 +311,7 @@ export class Acceptor {
         ...(startsHere ? { annotations: { [ACCEPTED_BY_ANNOTATION]: startsHere } } : {}),
         labels: {
           ...MANAGED_BY,
+          ...this.options.runLabels?.(),
           [LABEL_HOOKSET]: hookSet.name,
           [LABEL_HOOK]: hook.name,
           ...(subject && /^[A-Za-z0-9._-]{1,63}$/.test(subject.uid) ? { [LABEL_OBJECT_UID]: subject.uid } : {}),
@@ -336,10 +341,11 @@ export class Acceptor {
       apiVersion: HOOKRUN_API_VERSION,
       kind: HOOKRUN_KIND,
       metadata: {
-        name: markerName(hook.name),
+        name: (this.options.markerName ?? markerName)(hook.name),
         namespace,
         labels: {
           ...MANAGED_BY,
+          ...this.options.runLabels?.(),
           [LABEL_HOOKSET]: hookSet.name,
           [LABEL_HOOK]: hook.name,
           [LABEL_MARKER]: "first-served",

@@ -38,6 +38,25 @@ export const HTTP_ERRORS = {
     reason: "unknown_route",
     message: (served, asked) => `this runner serves hook set ${JSON.stringify(served)}, not ${JSON.stringify(asked)}`,
   }),
+  unknown_namespace: entry<[served: string, asked: string]>({
+    status: 404,
+    reason: "unknown_route",
+    message: (served, asked) =>
+      `this runner serves hook set ${JSON.stringify(served)}, not one of namespace ${JSON.stringify(asked)}`,
+  }),
+  /** A runner serving HookSet resources: no HookSet of that namespace and name is served. */
+  hookset_not_served: entry<[hookSet: string, why: string]>({
+    status: 404,
+    reason: "unknown_route",
+    message: (hookSet, why) => `hook set ${JSON.stringify(hookSet)} is not served: ${why}`,
+  }),
+  /** A HookSet resource whose runs and memory are still being loaded: the Sensor retries. */
+  hookset_starting: entry<[hookSet: string]>({
+    status: 503,
+    reason: "draining",
+    retryAfterSeconds: 2,
+    message: (hookSet) => `hook set ${JSON.stringify(hookSet)} is starting`,
+  }),
   unknown_watch: entry<[watch: string, watches: readonly string[]]>({
     status: 404,
     reason: "unknown_route",
@@ -137,6 +156,11 @@ export const HTTP_ERRORS = {
   /** The run changed while it was being retried: ConflictError's message. */
   run_conflict: entry<[problem: string]>({ status: 409, message: (problem) => problem }),
   route_not_found: entry({ status: 404, message: () => "not found" }),
+  /** A runner serving HookSet resources has no /runs of its own: each HookSet's are under its route. */
+  runs_of_a_hookset: entry({
+    status: 404,
+    message: () => "this runner serves HookSet resources: ask /namespaces/<ns>/hooksets/<name>/runs with its token",
+  }),
 
   /** An error of a library (express) that carries its own 4xx or 5xx status: its status and message. */
   unclassified: entry<[problem: string]>({ status: 400, message: (problem) => problem }),

@@ -20,6 +20,7 @@ import { executeClaimed, type ExecutionContext } from "./run-execution.js";
 import type { RunIndex } from "./run-index.js";
 import { compareAccepted } from "./run-order.js";
 import { applyRetention, DEFAULT_RETENTION, type RetentionPolicy } from "./retention.js";
+import type { RunSlots } from "./run-slots.js";
 import { ConflictError, type RunStore } from "./store/types.js";
 
 const TICK_MS = 1_000;
@@ -41,6 +42,13 @@ export interface QueueOptions {
   /** This replica's identity in claims (pod name + a random suffix). */
   holder: string;
   maxConcurrentRuns: number;
+  /** Slots shared with other HookSets' queues of this process (run-slots.ts); none: only maxConcurrentRuns. */
+  slots?: RunSlots;
+  /**
+   * The hook a run executes: by default the HookSet's hook of its name. A HookSet resource's run
+   * executes the definition of the generation it was accepted under (tenants/).
+   */
+  hookOf?: (run: HookRun) => Hook | undefined;
   claimMs?: number;
   retention?: RetentionPolicy;
   logger: Logger;
@@ -80,6 +88,7 @@ export class RunQueue {
   private again = false;
   private stopped = false;
   private readonly drainController = new AbortController();
+  private readonly wake = (): void => this.kick();
 
   constructor(private readonly options: QueueOptions) {
     this.hooks = new Map(options.hookSet.hooks.map((h) => [h.name, h]));
@@ -133,7 +142,8 @@ export class RunQueue {
    * after the hand-off, as any run.
    */
   get hasRoom(): boolean {
-    return !this.stopped && this.options.index.activeCount < this.options.maxConcurrentRuns;
+    const { index, maxConcurrentRuns, slots } = this.options;
+    return !this.stopped && index.activeCount < maxConcurrentRuns && (!slots || slots.free > 0);
   }
 
   /** Looks for due runs soon; coalesces calls. */
@@ -160,6 +170,7 @@ export class RunQueue {
   /** Stops claiming; lets running runs finish within graceMs, then aborts them (they resume elsewhere). */
   async drain(graceMs: number): Promise<void> {
     this.stopped = true;
+    this.options.slots?.forget(this.wake);
     clearInterval(this.timer);
     clearInterval(this.retentionTimer);
     clearTimeout(this.wakeTimer);
@@ -174,7 +185,7 @@ export class RunQueue {
    * ConflictError when the run changed since it was read.
    */
   async retry(run: HookRun): Promise<HookRun> {
-    const deadlineMs = this.hooks.get(run.spec.hook)?.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    const deadlineMs = this.hookOf(run)?.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const status: HookRunStatus = {
       ...run.status,
       phase: "Pending",
@@ -216,10 +227,20 @@ export class RunQueue {
       } else if (next.kind === "end") {
         await this.end(run, next.end);
       } else {
+        const { slots } = this.options;
+        // No slot free in the process: a run ending anywhere wakes this queue.
+        if (slots && !slots.take(this.wake)) break;
         claims.push(
-          this.claim(run).then((claimed) => {
-            if (claimed) this.execute(next.hook, claimed.run, claimed.unwritten);
-          }),
+          this.claim(run).then(
+            (claimed) => {
+              if (claimed) this.execute(next.hook, claimed.run, claimed.unwritten);
+              else slots?.give();
+            },
+            (err: unknown) => {
+              slots?.give();
+              throw err;
+            },
+          ),
         );
       }
     }
@@ -260,7 +281,7 @@ export class RunQueue {
       };
       return { kind: "end", end };
     }
-    const hook = this.hooks.get(run.spec.hook);
+    const hook = this.hookOf(run);
     // A run of a hook this runner does not serve (removed from hooks.yaml): left for retention.
     if (!hook) return { kind: "wait" };
     const handOffUntil = this.handOffUntil(run, now);
@@ -320,6 +341,10 @@ export class RunQueue {
     return seen + this.handoffMs;
   }
 
+  private hookOf(run: HookRun): Hook | undefined {
+    return this.options.hookOf ? this.options.hookOf(run) : this.hooks.get(run.spec.hook);
+  }
+
   /** Looks again at `at` (a retry or a claim expiry), sooner than the periodic tick. */
   private wakeBy(at: number): void {
     if (at >= this.wakeAt && this.wakeTimer) return;
@@ -345,6 +370,7 @@ export class RunQueue {
     const done = executeClaimed(this.execution, hook, claimed, controller, unwritten).finally(() => {
       this.drainController.signal.removeEventListener("abort", onDrain);
       this.running.delete(name);
+      this.options.slots?.give();
       metrics?.inFlight.set(this.running.size);
       this.kick();
     });

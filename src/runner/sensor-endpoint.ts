@@ -1,7 +1,10 @@
-// The sensor endpoint: POST /hooksets/<hookset>/watches/<watch>, where each watch's Sensor
-// trigger posts one CloudEvent per change. It authenticates, admits, reads and parses
-// (cloudevent.ts); the Acceptor (accept.ts) decides and persists, and the queue executes. Order of
-// checks: token (401), route (404), shutdown (503), admission before the body is read (429, 413),
+// The sensor endpoint: POST /namespaces/<ns>/hooksets/<hookset>/watches/<watch> (or, from Sensors
+// of earlier versions, /hooksets/<hookset>/watches/<watch>: route.ts), where each watch's Sensor
+// trigger posts one CloudEvent per change. Which HookSet serves a route, and with which token, is
+// the resolver's: one HookSet (serve -f, server.ts) or every HookSet resource (tenants/). It
+// authenticates, admits, reads and parses (cloudevent.ts); the Acceptor (accept.ts) decides and
+// persists, and the queue executes. Order of checks: the resolver's route and token (404, 401;
+// serve -f checks the token first), shutdown (503), admission before the body is read (429, 413),
 // CloudEvent and data (400, 415), accept (200 or 202; 503 only when the runs could not be
 // persisted, so the Sensor retries exactly then). Every refusal is an HttpError of the catalog
 // (http-errors.ts), answered and counted there.
@@ -13,22 +16,31 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import getRawBody from "raw-body";
-import type { Hook, HookSet } from "../hookset/types.js";
-import type { WatchPlan } from "../trigger/index.js";
+import type { Hook } from "../hookset/types.js";
 import type { Acceptor } from "./accept.js";
-import { bearerError } from "./auth.js";
 import { parseEvent } from "./cloudevent.js";
 import { ContextTooLargeError } from "./hookrun.js";
 import { answerJson, drainLimits, type DrainLimits } from "./http-answer.js";
 import { answerError, bodyReadError, httpError } from "./http-errors.js";
 import type { RunnerMetrics } from "./metrics.js";
+import { matchTrigger } from "./route.js";
+
+/** Who takes a route's events: the watch's hooks, the HookSet's Acceptor, the metrics to count in. */
+export interface RouteTarget {
+  hooks: readonly Hook[];
+  acceptor: Acceptor;
+  metrics: RunnerMetrics;
+  logger: Logger;
+}
+
+/**
+ * The target of a request's route (its raw segments, route.ts) once its Authorization header
+ * carries the token of that route; else throws the HttpError to answer (401, 404, 400).
+ */
+export type RouteResolver = (segments: readonly string[], authorization: string | undefined) => RouteTarget;
 
 export interface SensorEndpointOptions {
-  hookSet: HookSet;
-  watches: ReadonlyMap<string, WatchPlan>;
-  acceptor: Acceptor;
-  /** Undefined only with --insecure-no-auth. */
-  tokenDigest: Buffer | undefined;
+  resolve: RouteResolver;
   logger: Logger;
   metrics: RunnerMetrics;
   maxBodyBytes: number;
@@ -36,9 +48,6 @@ export interface SensorEndpointOptions {
   maxInflightBodyBytes: number;
   draining: () => boolean;
 }
-
-/** Matches express's `/hooksets/:hookset/watches/:watch` (case-insensitive, optional trailing slash). */
-const TRIGGER_PATH = /^\/hooksets\/([^/]+)\/watches\/([^/]+)\/?$/i;
 
 export class SensorEndpoint {
   private pendingRequests = 0;
@@ -57,31 +66,39 @@ export class SensorEndpoint {
     return this.pendingRequests;
   }
 
-  /** The route's two path segments when this request is for the endpoint; else undefined (express serves it). */
-  match(req: IncomingMessage): [string, string] | undefined {
-    if (req.method !== "POST") return undefined;
-    const url = req.url ?? "";
-    const query = url.indexOf("?");
-    const found = TRIGGER_PATH.exec(query < 0 ? url : url.slice(0, query));
-    return found ? [found[1]!, found[2]!] : undefined;
+  /** The route's path segments when this request is for the endpoint; else undefined (express serves it). */
+  match(req: IncomingMessage): string[] | undefined {
+    return matchTrigger(req);
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, segments: [string, string]): void {
-    const { logger, metrics } = this.options;
-    this.serve(req, res, segments).catch((err: unknown) =>
-      answerError(err, req, res, { logger, metrics, drain: this.drain }),
+  handle(req: IncomingMessage, res: ServerResponse, segments: readonly string[]): void {
+    let target: RouteTarget | undefined;
+    this.serve(req, res, segments, (found) => (target = found)).catch((err: unknown) =>
+      // Counted in the metrics of the HookSet the route resolved to, else in the runner's.
+      answerError(err, req, res, {
+        logger: target?.logger ?? this.options.logger,
+        metrics: target?.metrics ?? this.options.metrics,
+        drain: this.drain,
+      }),
     );
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, segments: [string, string]): Promise<void> {
-    const hooks = this.route(req, segments);
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    segments: readonly string[],
+    resolved: (target: RouteTarget) => void,
+  ): Promise<void> {
+    const target = this.options.resolve(segments, req.headers.authorization);
+    resolved(target);
+    if (this.options.draining()) throw httpError("draining");
     const reserved = this.admit(req);
     const started = process.hrtime.bigint();
     try {
       const event = parseEvent(req.headers, (await this.read(req)).toString("utf8"), req.headersDistinct);
-      const result = await this.accept(hooks, event);
+      const result = await this.accept(target, event);
       const fired = result.runs.some((r) => r.phase !== "Skipped");
-      this.options.metrics.acceptDuration.observe(
+      target.metrics.acceptDuration.observe(
         { outcome: result.runs.some((r) => r.created) ? "persisted" : "none" },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
@@ -96,20 +113,6 @@ export class SensorEndpoint {
       this.pendingRequests--;
       this.inflightBytes -= reserved;
     }
-  }
-
-  /** The hooks of the watch the request is for, once it is authenticated and the runner takes events. */
-  private route(req: IncomingMessage, [rawHookSet, rawWatch]: [string, string]): readonly Hook[] {
-    const { hookSet, watches, tokenDigest: expected } = this.options;
-    const refused = expected && bearerError(req.headers.authorization, expected);
-    if (refused) throw refused;
-    const name = decodeSegment(rawHookSet);
-    if (name !== hookSet.name) throw httpError("unknown_hookset", hookSet.name, name);
-    const watchName = decodeSegment(rawWatch);
-    const watch = watches.get(watchName);
-    if (!watch) throw httpError("unknown_watch", watchName, [...watches.keys()]);
-    if (this.options.draining()) throw httpError("draining");
-    return watch.hooks;
   }
 
   /**
@@ -146,24 +149,16 @@ export class SensorEndpoint {
     }
   }
 
-  private async accept(hooks: readonly Hook[], event: Parameters<Acceptor["accept"]>[1]) {
+  private async accept({ acceptor, hooks, logger }: RouteTarget, event: Parameters<Acceptor["accept"]>[1]) {
     try {
-      return await this.options.acceptor.accept(hooks, event);
+      return await acceptor.accept(hooks, event);
     } catch (err) {
       if (err instanceof ContextTooLargeError) throw httpError("context_too_large", err.message);
-      this.options.logger.error(
+      logger.error(
         { err: (err as Error).message, eventId: event.context.id },
         "could not persist the runs of an event",
       );
       throw httpError("store_unavailable", (err as Error).message);
     }
-  }
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw httpError("bad_path_segment", segment);
   }
 }

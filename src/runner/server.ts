@@ -6,23 +6,22 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { HookSet } from "../hookset/types.js";
 import type { StepRuntime } from "../steps/types.js";
 import { watchesOf } from "../trigger/index.js";
-import { Acceptor } from "./accept.js";
 import { bearerError, tokenDigest as digest } from "./auth.js";
-import { isMarker, type HookRun } from "./hookrun.js";
+import { createHookSetRuntime } from "./hookset-runtime.js";
 import { drainLimits } from "./http-answer.js";
 import { answerError, httpError } from "./http-errors.js";
 import type { KubeEventRecorder } from "./kube-events.js";
-import { HookSetMemory } from "./memory/memory.js";
 import type { ShardStore } from "./memory/store.js";
 import { RunnerMetrics } from "./metrics.js";
-import { RunQueue } from "./queue.js";
+import type { RunQueue } from "./queue.js";
 import type { RetentionPolicy } from "./retention.js";
-import { RunIndex } from "./run-index.js";
-import { compareAccepted } from "./run-order.js";
-import { ConflictError, type RunStore } from "./store/types.js";
+import { decodeTrigger } from "./route.js";
+import { runsApi } from "./runs-api.js";
+import type { RunStore } from "./store/types.js";
 import { SensorEndpoint } from "./sensor-endpoint.js";
 
 export interface RunnerOptions {
@@ -85,102 +84,49 @@ export function createRunner(options: RunnerOptions): Runner {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxPending = options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS;
   const tokenDigest = options.token ? digest(options.token) : undefined;
-  const memory = new HookSetMemory({ hookSet, shards: options.memoryShards, namespace: options.namespace, logger });
-  const index = new RunIndex(store, memory);
-  metrics.observeMemory(() => memory.unwritten);
-  const acceptor = new Acceptor({
+  const served = createHookSetRuntime({
     hookSet,
-    store,
-    index,
-    memory,
-    namespace: options.namespace,
-    logger,
-    metrics,
-    // the queue below: only called once events arrive
-    startsHere: () => (queue.hasRoom ? options.holder : undefined),
-    ...(options.claimMs ? { claimMs: options.claimMs } : {}),
-  });
-  const queue = new RunQueue({
-    hookSet,
-    store,
-    index,
     runtime: options.runtime,
-    ...(options.sleep ? { executor: { sleep: options.sleep } } : {}),
+    store,
+    memoryShards: options.memoryShards,
+    namespace: options.namespace,
     holder: options.holder,
-    maxConcurrentRuns: options.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS,
-    ...(options.claimMs ? { claimMs: options.claimMs } : {}),
-    ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}),
-    ...(options.retention ? { retention: options.retention } : {}),
     logger,
     metrics,
     ...(options.kubeEvents ? { kubeEvents: options.kubeEvents } : {}),
+    maxConcurrentRuns: options.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS,
+    ...(options.retention ? { retention: options.retention } : {}),
+    ...(options.claimMs ? { claimMs: options.claimMs } : {}),
+    ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   });
+  const { queue } = served;
   let draining = false;
 
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  // express's query parser would turn ?a[b]=1 into objects; the runner reads plain strings only.
-  app.set("query parser", "simple");
-
+  const app = baseApp(metrics, () => (draining ? undefined : { hooks: hookSet.hooks.length, watches: watches.size }));
   const authenticate = (req: Request, _res: Response, next: NextFunction) => {
     next(tokenDigest && bearerError(req.headers.authorization, tokenDigest));
   };
+  app.use(
+    "/runs",
+    runsApi(authenticate, () => served),
+  );
+  finishApp(app, { logger, metrics, drain: drainLimits(maxBody) });
 
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
-  app.get("/readyz", (_req, res) => {
-    if (draining) res.status(503).setHeader("Retry-After", "5").json({ status: "draining" });
-    else res.json({ status: "ready", hooks: hookSet.hooks.length, watches: watches.size });
-  });
-  app.get("/metrics", async (_req, res, next) => {
-    try {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.get("/runs", authenticate, (req, res) => {
-    const hook = typeof req.query.hook === "string" ? req.query.hook : undefined;
-    const runs = [...store.list()]
-      .filter((r) => !isMarker(r) && (!hook || r.spec.hook === hook))
-      .sort((a, b) => compareAccepted(b, a))
-      .slice(0, 500)
-      .map(publicRun);
-    res.json({ runs });
-  });
-  app.get("/runs/:name", authenticate, (req, res, next) => {
-    const run = store.get(String(req.params.name));
-    if (!run || isMarker(run)) return next(httpError("run_not_found", String(req.params.name)));
-    res.json(publicRun(run));
-  });
-  /** Runs a Failed run again (queue.retry), after the checks a client is answered 404 or 409 for. */
-  const retry = async (name: string): Promise<HookRun> => {
-    const run = await store.fetch(name);
-    if (!run) throw httpError("retry_run_not_found", name);
-    if (run.status.phase !== "Failed") throw httpError("not_retryable", name, run.status.phase);
-    try {
-      return await queue.retry(run);
-    } catch (err) {
-      throw err instanceof ConflictError ? httpError("run_conflict", err.message) : err;
-    }
-  };
-
-  app.post("/runs/:name/retry", authenticate, (req, res, next) => {
-    retry(String(req.params.name)).then((run) => res.json(publicRun(run)), next);
-  });
-
-  app.use((_req, _res, next) => next(httpError("route_not_found")));
-  // Every error ends as one JSON answer with a reason.
-  const errors = { logger, metrics, drain: drainLimits(maxBody) };
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, errors));
-
+  const target = { acceptor: served.acceptor, metrics, logger };
   const endpoint = new SensorEndpoint({
-    hookSet,
-    watches,
-    acceptor,
-    tokenDigest,
+    resolve: (segments, authorization) => {
+      const refused = tokenDigest && bearerError(authorization, tokenDigest);
+      if (refused) throw refused;
+      const route = decodeTrigger(segments);
+      if (route.hookSet !== hookSet.name) throw httpError("unknown_hookset", hookSet.name, route.hookSet);
+      // The route with a namespace (Sensors of this version) must name the HookSet's.
+      if (route.namespace !== undefined && route.namespace !== hookSet.namespace)
+        throw httpError("unknown_namespace", `${hookSet.namespace}/${hookSet.name}`, route.namespace);
+      const watch = watches.get(route.watch);
+      if (!watch) throw httpError("unknown_watch", route.watch, [...watches.keys()]);
+      return { ...target, hooks: watch.hooks };
+    },
     logger,
     metrics,
     maxBodyBytes: maxBody,
@@ -202,39 +148,61 @@ export function createRunner(options: RunnerOptions): Runner {
     get draining() {
       return draining;
     },
-    async start() {
-      await store.start();
-      await memory.start();
-      await acceptor.recordFirstServed();
-      queue.start();
-    },
+    start: () => served.start(),
     async drain(graceMs: number) {
       draining = true;
       const until = Date.now() + graceMs;
       // Requests already admitted finish accepting (milliseconds) before the queue stops.
       while (endpoint.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      // Nothing is accepted any more: the memory's last batches are written while runs finish.
-      const flushed = memory.flush();
-      await queue.drain(Math.max(0, until - Date.now()));
-      await Promise.race([flushed, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref())]);
-      memory.stop();
-      if (memory.unwritten > 0)
-        logger.warn({ unwritten: memory.unwritten }, "memory entries not written; the next replay records them again");
-      store.stop();
+      await served.drain(until);
     },
   };
 }
 
-/** What /runs shows: the run without its encoded context (the objects). */
-function publicRun(run: HookRun): Omit<HookRun, "spec"> & { spec: Omit<HookRun["spec"], "context"> } {
-  const { context: _context, ...spec } = run.spec;
-  return { ...run, spec };
+/**
+ * The express routes every runner has: health, readiness (`ready()` is undefined while draining,
+ * else what /readyz shows) and metrics.
+ */
+export function baseApp(
+  metrics: { registry: Pick<Registry, "contentType" | "metrics"> },
+  ready: () => object | undefined,
+): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  // express's query parser would turn ?a[b]=1 into objects; the runner reads plain strings only.
+  app.set("query parser", "simple");
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", (_req, res) => {
+    const shown = ready();
+    if (!shown) res.status(503).setHeader("Retry-After", "5").json({ status: "draining" });
+    else res.json({ status: "ready", ...shown });
+  });
+  app.get("/metrics", async (_req, res, next) => {
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+  return app;
 }
 
-export interface RunningRunner {
+/** The end of every runner's express app: 404 for any other route, every error one JSON answer with a reason. */
+export function finishApp(app: express.Express, errors: Parameters<typeof answerError>[3]): void {
+  app.use((_req, _res, next) => next(httpError("route_not_found")));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req, res, errors));
+}
+
+/** What listen serves: the request listener, and the drain on stop. */
+export type Servable = Pick<Runner, "handle" | "drain">;
+
+export interface RunningRunner<R extends Servable = Runner> {
   url: string;
   server: Server;
-  runner: Runner;
+  runner: R;
   /** Answers 503 while runs drain within graceMs, then closes the server. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -243,12 +211,12 @@ export interface RunningRunner {
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export function listen(
-  runner: Runner,
+export function listen<R extends Servable = Runner>(
+  runner: R,
   port: number,
   host = "0.0.0.0",
   timeouts: { headersMs?: number; requestMs?: number } = {},
-): Promise<RunningRunner> {
+): Promise<RunningRunner<R>> {
   return new Promise((resolve, reject) => {
     const requestMs = timeouts.requestMs ?? REQUEST_TIMEOUT_MS;
     // Node checks the request and headers timeouts every connectionsCheckingInterval (30s by

@@ -41,11 +41,10 @@ import { memoryShardName } from "../../model/names.js";
 import { watchesOf } from "../../trigger/index.js";
 import { compareResourceVersions } from "../../model/resource-version.js";
 import { ConflictError } from "../store/types.js";
+import { patchOf, Shard, type Change, type ObjectState } from "./batch.js";
 import {
   batchDelayMs,
   compareStates,
-  decodeEntry,
-  encodeEntry,
   fitsEntry,
   shardOf,
   type HookMemoryObject,
@@ -54,10 +53,7 @@ import {
 } from "./shard.js";
 import { ofHookSet, type EntriesPatch, type ShardStore } from "./store.js";
 
-/** An object state: what orders entries and forgets. */
-export type ObjectState = Pick<MemoryEntry, "resourceVersion" | "acceptedAt">;
-
-type Change = { entry: MemoryEntry } | { forget: ObjectState };
+export type { ObjectState };
 
 export const DEFAULT_FLUSH_DELAY_MS = 5_000;
 export const DEFAULT_MAX_BATCH = 500;
@@ -87,60 +83,6 @@ export interface HookSetMemoryOptions {
   random?: () => number;
 }
 
-class Shard {
-  /** undefined until the shard is stored (read, listed or created). */
-  resourceVersion: string | undefined;
-  /** uid -> hook -> entry as stored. */
-  stored = new Map<string, Map<string, string>>();
-  /** uid -> hook -> the change not yet written. */
-  readonly pending = new Map<string, Map<string, Change>>();
-  pendingCount = 0;
-  /** About the size of the stored entries in bytes, as of the last copy read or written. */
-  bytes = 0;
-  timer: NodeJS.Timeout | undefined;
-  writing: Promise<void> | undefined;
-  failures = 0;
-
-  constructor(
-    readonly name: string,
-    readonly watch: string,
-    readonly index: number,
-  ) {}
-
-  storedEntry(uid: string, hook: string): MemoryEntry | undefined {
-    const text = this.stored.get(uid)?.get(hook);
-    return text === undefined ? undefined : decodeEntry(text);
-  }
-
-  /** The entry lookups see: the stored one with the pending change applied. */
-  current(uid: string, hook: string): MemoryEntry | undefined {
-    return resolve(this.storedEntry(uid, hook), this.pending.get(uid)?.get(hook));
-  }
-
-  setPending(uid: string, hook: string, change: Change): void {
-    let hooks = this.pending.get(uid);
-    if (!hooks) this.pending.set(uid, (hooks = new Map()));
-    if (!hooks.has(hook)) this.pendingCount++;
-    hooks.set(hook, change);
-  }
-
-  /** Drops the change once written, unless a newer one replaced it meanwhile. */
-  written(uid: string, hook: string, change: Change): void {
-    const hooks = this.pending.get(uid);
-    if (hooks?.get(hook) !== change) return;
-    hooks.delete(hook);
-    this.pendingCount--;
-    if (hooks.size === 0) this.pending.delete(uid);
-  }
-}
-
-/** The entry after a change: a newer state replaces an older one; a forget removes what is not newer. */
-function resolve(stored: MemoryEntry | undefined, change: Change | undefined): MemoryEntry | undefined {
-  if (!change) return stored;
-  if ("entry" in change) return !stored || compareStates(change.entry, stored) >= 0 ? change.entry : stored;
-  return stored && compareStates(stored, change.forget) > 0 ? stored : undefined;
-}
-
 export class HookSetMemory {
   private readonly ref: HookSetRef;
   private readonly flushDelayMs: number;
@@ -163,6 +105,15 @@ export class HookSetMemory {
     this.flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.random = options.random ?? Math.random;
+    this.serve(hookSet);
+  }
+
+  /**
+   * The hooks' watches from now on (an edited HookSet resource): entries go to each hook's watch;
+   * what a hook remembered under the watch it had before is still found (byIndex).
+   */
+  serve(hookSet: HookSet): void {
+    this.watchOf.clear();
     for (const [watch, plan] of watchesOf(hookSet)) for (const hook of plan.hooks) this.watchOf.set(hook.name, watch);
   }
 
@@ -328,7 +279,7 @@ export class HookSetMemory {
     for (const [uid, hooks] of shard.pending) for (const [hook, change] of hooks) batch.push([uid, hook, change]);
     const { shards } = this.options;
     for (let attempt = 1; ; attempt++) {
-      const patch = this.patchOf(shard, batch);
+      const patch = patchOf(shard, batch);
       try {
         let stored: HookMemoryObject | undefined;
         if (shard.resourceVersion === undefined) {
@@ -350,32 +301,6 @@ export class HookSetMemory {
         await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + this.random())));
       }
     }
-  }
-
-  /** The batch as a merge patch of the stored shard: only entries it changes. */
-  private patchOf(shard: Shard, batch: ReadonlyArray<[string, string, Change]>): EntriesPatch {
-    const patch: EntriesPatch = {};
-    const remaining = new Map<string, number>();
-    for (const [uid, hook, change] of batch) {
-      const before = shard.stored.get(uid)?.get(hook);
-      const stored = before === undefined ? undefined : decodeEntry(before);
-      const next = resolve(stored, change);
-      // An entry kept as stored keeps its stored text (one written by another version unchanged).
-      if (next === stored) continue;
-      const after = next && encodeEntry(next);
-      if (after === before) continue;
-      const hooks = shard.stored.get(uid);
-      let left = remaining.get(uid) ?? hooks?.size ?? 0;
-      if (before === undefined) left++;
-      if (after === undefined) left--;
-      remaining.set(uid, left);
-      const entry = patch[uid] ?? {};
-      entry[hook] = after ?? null;
-      patch[uid] = entry;
-    }
-    // A uid whose every entry goes is removed whole, not left as an empty map.
-    for (const [uid, left] of remaining) if (left === 0 && shard.stored.has(uid)) patch[uid] = null;
-    return patch;
   }
 
   private newObject(shard: Shard, patch: EntriesPatch): HookMemoryObject {

@@ -15,6 +15,7 @@ import {
   HOOKRUN_PLURAL,
   HOOKRUN_VERSION,
   LABEL_HOOKSET,
+  LABEL_HOOKSET_NAMESPACE,
 } from "../../model/constants.js";
 import type { HookRun } from "../hookrun.js";
 import { compareResourceVersions } from "../../model/resource-version.js";
@@ -39,7 +40,8 @@ export class KubernetesRunStore implements RunStore {
   constructor(
     kubeConfig: KubeConfig,
     private readonly namespace: string,
-    hookSet: string,
+    /** The HookSet's name (serve -f), or a HookSet resource's namespace and name (its runs carry both labels). */
+    hookSet: string | { namespace: string; name: string },
     private readonly logger: Logger,
   ) {
     this.rest = new RestClient(kubeConfig);
@@ -49,7 +51,10 @@ export class KubernetesRunStore implements RunStore {
       this.rest,
       {
         path: this.collection,
-        labelSelector: `${LABEL_HOOKSET}=${hookSet}`,
+        labelSelector:
+          typeof hookSet === "string"
+            ? `${LABEL_HOOKSET}=${hookSet}`
+            : `${LABEL_HOOKSET_NAMESPACE}=${hookSet.namespace},${LABEL_HOOKSET}=${hookSet.name}`,
         watchSeconds: () => WATCH_TIMEOUT_SECONDS,
         backoff: { initialMs: RELIST_DELAY_MS, maxMs: RELIST_DELAY_MS },
         onRetry: (err, failed) =>

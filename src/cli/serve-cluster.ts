@@ -1,0 +1,88 @@
+// `resource-hooks serve --hooksets-from-cluster`: the one runner of an installation, serving every
+// HookSet resource (all namespaces, or --namespaces) instead of one hooks.yaml. Each HookSet's
+// runs and memory live in its namespace; its Sensor's token is verified with the installation's
+// key (a Secret in --namespace, created by the first replica); its steps act as its
+// ServiceAccount through impersonation (src/tenancy). Loaded only for this mode.
+import type { Logger } from "pino";
+import type { KubeAccess } from "./kubeconfig.js";
+
+export interface ClusterServeOptions {
+  port: number;
+  host: string;
+  /** Where the runner is installed: the credential key's Secret lives there. */
+  namespace: string;
+  /** Only the HookSets of these namespaces; all when empty. */
+  namespaces: string[];
+  maxConcurrentRuns: number;
+  maxPendingRequests: number;
+  maxBodyBytes?: number;
+  kubeEvents: boolean;
+  holder: string;
+  instance: string;
+  endpoints: Record<string, string>;
+}
+
+/** The listening runner, once the key is loaded and the HookSets of the first list are served. */
+export async function startClusterRunner(access: KubeAccess, options: ClusterServeOptions, logger: Logger) {
+  const [
+    { loadOrCreateCredentialKey },
+    { impersonating },
+    { apiSecretReader },
+    { createTenantRunner },
+    { watchHookSets },
+    { listen },
+    { KubernetesRunStore },
+    { KubernetesShardStore },
+    { KubeEventRecorder },
+    { createRuntime },
+  ] = await Promise.all([
+    import("../tenancy/key.js"),
+    import("../tenancy/impersonation.js"),
+    import("../tenancy/secrets.js"),
+    import("../runner/tenants/server.js"),
+    import("../runner/tenants/watch.js"),
+    import("../runner/server.js"),
+    import("../runner/store/kubernetes.js"),
+    import("../runner/memory/kubernetes.js"),
+    import("../runner/kube-events.js"),
+    import("../runner/runtime.js"),
+  ]);
+  const { config } = access;
+  const key = await loadOrCreateCredentialKey(config, options.namespace);
+  // The endpoints and region every HookSet's steps share (an unknown endpoint name throws here).
+  const shared = createRuntime({ secretsDir: "/nonexistent", endpoints: options.endpoints });
+  const runner = createTenantRunner({
+    key,
+    holder: options.holder,
+    logger,
+    maxConcurrentRuns: options.maxConcurrentRuns,
+    maxPendingRequests: options.maxPendingRequests,
+    ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.kubeEvents ? { kubeEvents: new KubeEventRecorder(config, options.instance, logger) } : {}),
+    openStores: (hookSet) => ({
+      store: new KubernetesRunStore(config, hookSet.namespace, hookSet, logger),
+      memoryShards: new KubernetesShardStore(config, hookSet.namespace, logger),
+    }),
+    stepRuntime: async (hookSet, serviceAccount) => {
+      const kubeConfig = await impersonating(config, hookSet.namespace, serviceAccount);
+      return {
+        kubeConfig,
+        readSecret: apiSecretReader(kubeConfig, hookSet.namespace, serviceAccount),
+        endpoints: shared.endpoints,
+        awsRegion: shared.awsRegion,
+      };
+    },
+  });
+  const watch = await watchHookSets(config, runner.registry, { namespaces: options.namespaces, logger });
+  const running = await listen(runner, options.port, options.host);
+  return {
+    running,
+    registry: runner.registry,
+    hookSets: runner.registry.size,
+    inFlight: () => runner.slots.inUse,
+    async stop(graceMs: number) {
+      watch.stop();
+      await running.stop(graceMs);
+    },
+  };
+}
