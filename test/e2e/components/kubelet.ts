@@ -10,6 +10,7 @@
 //    files, as the kubelet projects them) and every argument or environment value that starts
 //    with a mount path is pointed at that directory; emptyDir at /tmp is the process's own
 //    private /tmp;
+//  - $(VAR) in the arguments: expanded from the container's environment, as the kubelet does;
 //  - the ServiceAccount token: a kubeconfig with a TokenRequest token of the pod's
 //    serviceAccountName (what the kubelet projects into the pod), given as KUBECONFIG;
 //  - the network: the process runs in its own network namespace (components/netns.ts), listening
@@ -106,7 +107,12 @@ export async function runDeploymentPod(
     env.KUBECONFIG = await stack.kubeconfigForServiceAccount(namespace, pod.serviceAccountName);
 
   if (container.command) throw new Error("the container sets command; only the image's ENTRYPOINT is emulated here");
-  const args = (container.args ?? []).map(remap);
+  // The kubelet expands $(VAR) in args from the container's environment; $$ escapes it.
+  const expand = (value: string): string =>
+    value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string | undefined) =>
+      name === undefined ? "$" : (env[name] ?? whole),
+    );
+  const args = (container.args ?? []).map((a) => remap(expand(a)));
   const apiPort = Number(new URL(stack.apiServerUrl).port);
   const ports = (container.ports ?? []).map((p) => p.containerPort);
   const proc = await startIsolated(stack, {
