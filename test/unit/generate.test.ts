@@ -62,7 +62,9 @@ describe("generated Argo Events objects", () => {
       (t) => t.template.name === "deployments-web",
     )!;
     const http = trigger.template.http;
-    expect(http.url).toBe("http://web-runner.argo-events.svc:8080/namespaces/argo-events/hooksets/web/watches/deployments-web");
+    expect(http.url).toBe(
+      "http://web-runner.argo-events.svc:8080/namespaces/argo-events/hooksets/web/watches/deployments-web",
+    );
     expect(http.payload).toEqual([
       { src: { dependencyName: "deployments-web", dataKey: "@this", useRawData: true }, dest: "" },
     ]);
@@ -515,7 +517,9 @@ describe("deploying with kustomize (issue 11)", () => {
     const sensor = generate(hookSetFrom(hooks, { metadata: { name: "alpha" } }))
       .flatMap((f) => f.objects)
       .find((o) => (o as { kind: string }).kind === "Sensor");
-    expect(JSON.stringify(sensor)).toContain('"url":"http://alpha-runner.argo-events.svc:8080/namespaces/argo-events/hooksets/alpha/watches/');
+    expect(JSON.stringify(sensor)).toContain(
+      '"url":"http://alpha-runner.argo-events.svc:8080/namespaces/argo-events/hooksets/alpha/watches/',
+    );
   });
 
   it("refuses a hooks.yaml that does not fit a ConfigMap, naming the limit and the size", () => {
