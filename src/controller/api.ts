@@ -24,7 +24,10 @@ export const PATHS = {
       : "/apis/argoproj.io/v1alpha1/eventsources",
   sensors: (namespace?: string): string =>
     namespace ? `/apis/argoproj.io/v1alpha1/namespaces/${ns(namespace)}/sensors` : "/apis/argoproj.io/v1alpha1/sensors",
-  eventBuses: (namespace: string): string => `/apis/argoproj.io/v1alpha1/namespaces/${ns(namespace)}/eventbus`,
+  eventBuses: (namespace?: string): string =>
+    namespace
+      ? `/apis/argoproj.io/v1alpha1/namespaces/${ns(namespace)}/eventbus`
+      : "/apis/argoproj.io/v1alpha1/eventbus",
 };
 
 /** The collection an object the controller writes belongs to. */

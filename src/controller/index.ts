@@ -1,6 +1,6 @@
 // The HookSet controller: list+watch HookSets (all namespaces, or the ones given) with the
 // project's informer, and the EventSources and Sensors it owns (their status says whether Argo
-// Events accepted them); every event queues the owning HookSet's key, and the work queue runs
+// Events accepted them) and EventBuses; every event queues the owning HookSet's key, and the work queue runs
 // reconcile (reconcile.ts) per key, one at a time per key, retrying failures with backoff. A
 // periodic resync queues every known HookSet again, so nothing depends on one event arriving.
 import type { Logger } from "pino";
@@ -111,6 +111,21 @@ export async function runController(options: ControllerOptions): Promise<void> {
         ),
       );
     }
+    // A HookSet waits for its namespace's EventBus (Ready=False, EventBusMissing): look again when one comes or goes.
+    informers.push(
+      new Informer(
+        rest,
+        { path: PATHS.eventBuses(namespace), watchSeconds, backoff: BACKOFF, signal, onRetry: onRetry("eventbus") },
+        {
+          onList: () => {},
+          onEvent: (type, o) => {
+            if (type === "ERROR" || type === "MODIFIED") return;
+            const prefix = `${o.metadata?.namespace ?? ""}/`;
+            for (const key of known) if (key.startsWith(prefix)) queue.add(key);
+          },
+        },
+      ),
+    );
   }
   const resync = setInterval(() => {
     for (const key of known) queue.add(key);

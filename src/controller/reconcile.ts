@@ -28,8 +28,8 @@ export interface ReconcileContext {
   now?: () => Date;
 }
 
-/** How soon a HookSet that waits for something the controller does not watch (an EventBus) is looked at again. */
-export const RECHECK_MS = 30_000;
+/** How soon a Forbidden HookSet asks again whether its ServiceAccount may watch what it watches. */
+export const FORBIDDEN_RECHECK_MS = 60_000;
 
 const accepted = (hooks: number, watches: number): ConditionUpdate => ({
   type: "Accepted",
@@ -66,7 +66,8 @@ export async function reconcile(ctx: ReconcileContext, namespace: string, name: 
       accepted(counts.hooks, counts.watches),
       { type: "Ready", status: "False", reason: "Forbidden", message: forbiddenMessage(namespace, desired, denied) },
     ]);
-    return {};
+    // RBAC is not watched: a grant made after this is seen at the next look.
+    return { requeueAfterMs: FORBIDDEN_RECHECK_MS };
   }
   let applied: { eventSource: KubeObject; sensor: KubeObject };
   try {
@@ -92,7 +93,7 @@ export async function reconcile(ctx: ReconcileContext, namespace: string, name: 
   const bus = await ctx.api.eventBusExists(namespace, busName);
   const readyCondition = readiness(namespace, desired, applied, bus);
   await writeStatus(ctx, object, counts, [accepted(counts.hooks, counts.watches), readyCondition]);
-  return bus ? {} : { requeueAfterMs: RECHECK_MS };
+  return {};
 }
 
 function readiness(

@@ -28,7 +28,8 @@ export function controllerRules(): ControllerRules {
         resources: ["eventsources", "sensors"],
         verbs: ["get", "list", "watch", "create", "patch", "delete"],
       },
-      { apiGroups: ["argoproj.io"], resources: ["eventbus"], verbs: ["get"] },
+      // Does the HookSet's namespace have its EventBus? Watched, so a new one readies its HookSets.
+      { apiGroups: ["argoproj.io"], resources: ["eventbus"], verbs: ["get", "list", "watch"] },
       // Only the HookSets' token Secrets, by server-side apply: never get or list.
       { apiGroups: [""], resources: ["secrets"], verbs: ["create", "patch"] },
       // May the HookSet's ServiceAccount watch what it watches?

@@ -148,8 +148,8 @@ export function hookSetSchema(): Schema {
             pattern: DNS_SUBDOMAIN,
             maxLength: 253,
             description:
-              "ServiceAccount, in the HookSet's namespace, that its EventSource runs as (it must be allowed to get, list " +
-              "and watch every watched resource). generate: when unset, a <metadata.name>-eventsource " +
+              "ServiceAccount, in the HookSet's namespace, that its EventSource runs as (it must be allowed " +
+              "to get, list and watch every watched resource). generate: when unset, a <metadata.name>-eventsource " +
               'ServiceAccount with exactly those rights is generated. HookSet resources: default "default".',
             patternErrorMessage: "a ServiceAccount name: lowercase DNS subdomain (a-z, 0-9, '-' and '.')",
           },

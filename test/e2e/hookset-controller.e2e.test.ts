@@ -26,6 +26,8 @@ import { pollUntil, type KubeObject, type ManagedProcess } from "./stack.js";
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const INSTALL = "resource-hooks";
 const TENANT = "team-a";
+const SCALE = "scale";
+const SCALE_HOOKSETS = Number(process.env.E2E_CONTROLLER_HOOKSETS ?? 100);
 // Two DNS labels (<service>.<namespace>): `generate` accepts it for the static comparison below.
 const RUNNER_URL = "http://runner.resource-hooks:8080";
 const stack = useStack();
@@ -96,6 +98,19 @@ async function waitCondition(ns: string, name: string, type: string, status: str
   });
 }
 
+const eventBus = (namespace: string) => ({
+  apiVersion: "argoproj.io/v1alpha1",
+  kind: "EventBus",
+  metadata: { name: "default", namespace },
+  spec: { jetstream: { version: "latest" } },
+});
+
+/** Resident memory of a process, in MiB. */
+function rssMiB(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb) / 1024;
+}
+
 function startController(name: string): ManagedProcess {
   const proc = stack().spawn({
     name: `proc/${name}`,
@@ -132,6 +147,7 @@ beforeAll(async () => {
     { apiVersion: "v1", kind: "Namespace", metadata: { name: TENANT } },
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-b" } },
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-c" } },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: SCALE } },
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa.name, namespace: INSTALL } },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -160,12 +176,7 @@ beforeAll(async () => {
       subjects: [sa],
     },
     // The tenant: an EventBus, and a ServiceAccount that may watch its own ConfigMaps only.
-    ...["team-a", "team-b"].map((ns) => ({
-      apiVersion: "argoproj.io/v1alpha1",
-      kind: "EventBus",
-      metadata: { name: "default", namespace: ns },
-      spec: { jetstream: { version: "latest" } },
-    })),
+    ...["team-a", "team-b", SCALE].map(eventBus),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "hooks", namespace: TENANT } },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -344,6 +355,11 @@ describe("resource-hooks controller", () => {
     // The namespace's default ServiceAccount, when the HookSet names none.
     const es = await stack().admin.get<{ spec: { template: unknown } }>(path_.eventSource("team-c", "no-bus"));
     expect(es.spec.template).toEqual({ serviceAccountName: "default" });
+    // The controller watches EventBuses: creating the one it asked for readies the HookSet.
+    const t = performance.now();
+    await stack().apply([eventBus("team-c")]);
+    await waitCondition("team-c", "no-bus", "Ready", "True");
+    figure("EventBus created -> HookSet READY True (ms)", performance.now() - t);
   });
 
   it("hands over to the other replica within the lease duration when the leader is SIGKILLed", async () => {
@@ -359,6 +375,57 @@ describe("resource-hooks controller", () => {
     const ms = performance.now() - t;
     figure("leader SIGKILL -> new HookSet READY True by the other replica (ms)", ms);
     expect(ms).toBeLessThan(15_000 + 2_000 + 10_000);
+  });
+
+  it(`reconciles ${SCALE_HOOKSETS} HookSets applied at once`, async () => {
+    await stack().apply([
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "watch-configmaps", namespace: SCALE },
+        rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }],
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "default-watch", namespace: SCALE },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "watch-configmaps" },
+        subjects: [{ kind: "ServiceAccount", name: "default", namespace: SCALE }],
+      },
+    ]);
+    const leader = controllers[1]!;
+    const rssBefore = rssMiB(leader.pid);
+    const docs = Array.from({ length: SCALE_HOOKSETS }, (_, i) => {
+      const on = (labels?: Record<string, string>) => ({
+        resource: { version: "v1", resource: "configmaps", namespace: SCALE, ...(labels ? { labels } : {}) },
+      });
+      const hooks = [
+        { ...configMapHook("h"), on: on() },
+        { ...configMapHook("g"), on: on({ n: String(i) }) },
+      ];
+      return hookSetYaml(`hs-${i}`, { hooks }, SCALE);
+    });
+    const t = performance.now();
+    const applied = kubectl(["apply"], docs.join("---\n"));
+    expect(applied, applied.stderr).toMatchObject({ status: 0 });
+    await pollUntil(
+      `${SCALE_HOOKSETS} HookSets READY True`,
+      120_000,
+      async () => {
+        const list = await stack().admin.get<{ items: HookSetObject[] }>(
+          `/apis/resource-hooks.io/v1alpha1/namespaces/${SCALE}/hooksets`,
+        );
+        const ready = list.items.filter((o) => condition(o, "Ready")?.status === "True").length;
+        return ready === SCALE_HOOKSETS ? true : undefined;
+      },
+      250,
+    );
+    const ms = performance.now() - t;
+    figure(`${SCALE_HOOKSETS} HookSets kubectl apply -> all READY True (ms)`, ms);
+    figure(
+      `controller RSS before / after ${SCALE_HOOKSETS} HookSets (MiB, node + tsx)`,
+      `${rssBefore.toFixed(0)} / ${rssMiB(leader.pid).toFixed(0)}`,
+    );
   });
 
   it("deletes the EventSource, Sensor and token Secret through the garbage collector when the HookSet is deleted", async () => {
