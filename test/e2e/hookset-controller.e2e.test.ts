@@ -309,6 +309,19 @@ describe("resource-hooks controller", () => {
     expect(await getOrUndefined(path_.sensor(TENANT, "bad-when"))).toBeUndefined();
   });
 
+  it("keeps the objects of the last accepted spec while an edit is not accepted", async () => {
+    const before = await stack().admin.get<KubeObject>(path_.sensor(TENANT, "web"));
+    const good = { serviceAccountName: "hooks", hooks: [configMapHook("two", { app: "web" })] };
+    const hook = { ...configMapHook("two", { app: "web" }), on: { ...configMapHook("two").on, when: "nope" } };
+    expect(kubectl(["apply"], hookSetYaml("web", { ...good, hooks: [hook] }))).toMatchObject({ status: 0 });
+    const refused = await waitCondition(TENANT, "web", "Accepted", "False");
+    expect(condition(refused, "Ready")).toMatchObject({ status: "False", reason: "InvalidSpec" });
+    const after = await stack().admin.get<KubeObject>(path_.sensor(TENANT, "web"));
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    expect(kubectl(["apply"], hookSetYaml("web", good))).toMatchObject({ status: 0 });
+    await waitCondition(TENANT, "web", "Ready", "True");
+  });
+
   it("says Forbidden, and applies nothing, when the ServiceAccount may not watch what the HookSet watches", async () => {
     const hook = {
       ...configMapHook("other-team"),
