@@ -15,6 +15,7 @@ import { buildSensor } from "../../src/generate/sensor.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import { HookSetResourceError, parseHookSetResource } from "../../src/hookset/resource.js";
 import { hookSetToken } from "../../src/tenancy/credential.js";
+import { cli } from "../helpers/cli.js";
 
 const hook = (extra: Record<string, unknown> = {}) => ({
   name: "h",
@@ -240,5 +241,20 @@ describe("the controller's RBAC", () => {
     for (const forbidden of ["bind", "escalate", "impersonate", "*"]) expect(verbs).not.toContain(forbidden);
     expect(cluster.some((r) => r.apiGroups?.includes("rbac.authorization.k8s.io"))).toBe(false);
     expect(installation.find((r) => r.resourceNames)?.verbs).toEqual(["get"]);
+  });
+});
+
+describe("resource-hooks controller (the command)", { timeout: 60_000 }, () => {
+  it("refuses to start without what it needs, with exit 2 and the option named", () => {
+    const env = { RESOURCE_HOOKS_RUNNER_URL: undefined, POD_NAMESPACE: undefined };
+    const noUrl = cli(["controller", "--namespace", "rh"], { env });
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stdout).toContain("--runner-url is required");
+    const badUrl = cli(["controller", "--runner-url", "runner:8080", "--namespace", "rh"], { env });
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stdout).toContain("--runner-url runner:8080: expected an http:// or https:// URL");
+    const noNamespace = cli(["controller", "--runner-url", "http://runner"], { env });
+    expect(noNamespace.code).toBe(2);
+    expect(noNamespace.stdout).toContain("--namespace (or $POD_NAMESPACE) is required");
   });
 });
