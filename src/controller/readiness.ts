@@ -1,6 +1,7 @@
 // Whether the Argo Events controller accepted an EventSource or Sensor, from the status it writes
-// (argo-events v1.9 pkg/apis/common Status: conditions such as SourcesProvided / DependenciesProvided,
-// TriggersProvided and Deployed, each True, False or Unknown). An object whose status nobody wrote
+// (argo-events v1.9.11 pkg/apis/events/v1alpha1 Status: conditions such as SourcesProvided,
+// DependenciesProvided, TriggersProvided and Deployed, each True, False or Unknown; like its
+// Status.IsReady, ready means every condition is True). An object whose status nobody wrote
 // yet (no Argo Events controller in the cluster, or not yet) is ready by existing: the HookSet
 // controller cannot tell "not yet" from "never", and the objects are what it was asked to write.
 import type { KubeObject } from "../k8s/types.js";
