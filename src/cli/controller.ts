@@ -44,6 +44,7 @@ export function registerController(program: Command): void {
       "--namespace <namespace>",
       "the installation's own namespace: its Lease and credential key (default: $POD_NAMESPACE)",
     )
+    .option("--leader-election", "elect one leader on a Lease in --namespace; every replica may run", true)
     .option("--no-leader-election", "reconcile without electing a leader (one replica only)")
     .option("--log-level <level>", "pino log level", env.LOG_LEVEL ?? "info")
     .action(controller);
