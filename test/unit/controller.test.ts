@@ -15,6 +15,7 @@ import { buildSensor } from "../../src/generate/sensor.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import { HookSetResourceError, parseHookSetResource } from "../../src/hookset/resource.js";
 import { hookSetToken } from "../../src/tenancy/credential.js";
+import { buildProgram } from "../../src/cli/program.js";
 import { cli } from "../helpers/cli.js";
 
 const hook = (extra: Record<string, unknown> = {}) => ({
@@ -245,6 +246,18 @@ describe("the controller's RBAC", () => {
 });
 
 describe("resource-hooks controller (the command)", { timeout: 60_000 }, () => {
+  it("elects a leader unless told not to", async () => {
+    const seen: unknown[] = [];
+    for (const args of [[], ["--leader-election"], ["--no-leader-election"]]) {
+      const program = buildProgram();
+      program.commands
+        .find((c) => c.name() === "controller")!
+        .action((o: { leaderElection: unknown }) => void seen.push(o.leaderElection));
+      await program.parseAsync(["node", "resource-hooks", "controller", ...args]);
+    }
+    expect(seen).toEqual([true, true, false]);
+  });
+
   it("refuses to start without what it needs, with exit 2 and the option named", () => {
     const env = { RESOURCE_HOOKS_RUNNER_URL: undefined, POD_NAMESPACE: undefined };
     const noUrl = cli(["controller", "--namespace", "rh"], { env });
