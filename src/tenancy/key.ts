@@ -26,7 +26,7 @@ function keyOf(secret: SecretObject, namespace: string): Uint8Array {
   return key;
 }
 
-async function read(rest: RestClient, namespace: string): Promise<SecretObject | undefined> {
+async function read(rest: Pick<RestClient, "request">, namespace: string): Promise<SecretObject | undefined> {
   try {
     return await rest.request<SecretObject>("GET", `${secretsPath(namespace)}/${CREDENTIAL_KEY_SECRET.name}`);
   } catch (err) {
@@ -36,7 +36,11 @@ async function read(rest: RestClient, namespace: string): Promise<SecretObject |
 }
 
 export async function loadOrCreateCredentialKey(kubeConfig: KubeConfig, namespace: string): Promise<Uint8Array> {
-  const rest = new RestClient(kubeConfig);
+  return await credentialKeyThrough(new RestClient(kubeConfig), namespace);
+}
+
+/** loadOrCreateCredentialKey over a given transport (tests give one that plays the API server). */
+export async function credentialKeyThrough(rest: Pick<RestClient, "request">, namespace: string): Promise<Uint8Array> {
   const existing = await read(rest, namespace);
   if (existing) return keyOf(existing, namespace);
   const secret = {
