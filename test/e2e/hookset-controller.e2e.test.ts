@@ -11,191 +11,63 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { controllerRules } from "../../src/generate/controller-rbac.js";
 import { hookSetCrd } from "../../src/generate/hookset-crd.js";
 import { CREDENTIAL_KEY_SECRET, hookSetToken } from "../../src/tenancy/credential.js";
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
 import { useStack } from "./harness.js";
+import {
+  condition,
+  configMapHook,
+  CONTROLLER_SA,
+  controllerEnv,
+  eventBus,
+  hookSetYaml,
+  INSTALL,
+  installation,
+  PATHS as path_,
+  REPO_ROOT,
+  rssMiB,
+  RUNNER_URL,
+  TENANT,
+  watchConfigMaps,
+  type HookSetObject,
+} from "./hookset-controller-env.js";
 import { figure } from "./hooks-env.js";
 import { pollUntil, type KubeObject, type ManagedProcess } from "./stack.js";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const INSTALL = "resource-hooks";
-const TENANT = "team-a";
 const SCALE = "scale";
 const SCALE_HOOKSETS = Number(process.env.E2E_CONTROLLER_HOOKSETS ?? 100);
-// Two DNS labels (<service>.<namespace>): `generate` accepts it for the static comparison below.
-const RUNNER_URL = "http://runner.resource-hooks:8080";
 const stack = useStack();
 const dir = mkdtempSync(path.join(tmpdir(), "rh-hookset-controller-"));
+const { kubectl, getOrUndefined, waitCondition, startController } = controllerEnv(stack, dir);
 let cc: ClusterControllers;
-let controllerKubeconfig: string;
 const controllers: ManagedProcess[] = [];
-
-interface HookSetObject extends KubeObject {
-  status?: { observedGeneration?: number; hooks?: number; watches?: number; conditions?: Condition[] };
-}
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-}
-
-function kubectl(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  const file = path.join(dir, "input.yaml");
-  if (input !== undefined) writeFileSync(file, input);
-  const r = spawnSync(stack().binaries.kubectl, input === undefined ? args : [...args, "-f", file], {
-    encoding: "utf8",
-    env: { KUBECONFIG: stack().adminKubeconfig, PATH: "/usr/bin:/bin", HOME: dir },
-    timeout: 60_000,
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-const configMapHook = (name: string, labels?: Record<string, string>) => ({
-  name,
-  on: { resource: { version: "v1", resource: "configmaps", namespace: TENANT, ...(labels ? { labels } : {}) } },
-  steps: [{ name: "say", log: { message: "changed" } }],
-});
-
-/** A HookSet as a user writes it for kubectl: YAML, with "on" quoted. */
-function hookSetYaml(name: string, spec: Record<string, unknown>, namespace = TENANT): string {
-  const text = stringify({
-    apiVersion: "resource-hooks.io/v1alpha1",
-    kind: "HookSet",
-    metadata: { name, namespace },
-    spec,
-  });
-  return text.replace(/^(\s*(?:- )?)on:/gm, '$1"on":');
-}
-
-const path_ = {
-  hookSet: (ns: string, name: string) => `/apis/resource-hooks.io/v1alpha1/namespaces/${ns}/hooksets/${name}`,
-  eventSource: (ns: string, name: string) => `/apis/argoproj.io/v1alpha1/namespaces/${ns}/eventsources/${name}`,
-  sensor: (ns: string, name: string) => `/apis/argoproj.io/v1alpha1/namespaces/${ns}/sensors/${name}`,
-  secret: (ns: string, name: string) => `/api/v1/namespaces/${ns}/secrets/${name}`,
-};
-
-async function getOrUndefined<T = KubeObject>(p: string): Promise<T | undefined> {
-  const r = await stack().admin.request("GET", p);
-  return r.status === 200 ? (r.json as T) : undefined;
-}
-
-const condition = (o: HookSetObject | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
-
-/** The HookSet once its status says `type` has `status` for its current generation. */
-async function waitCondition(ns: string, name: string, type: string, status: string, timeoutMs = 30_000) {
-  return await pollUntil(`${ns}/${name} ${type}=${status}`, timeoutMs, async () => {
-    const o = await getOrUndefined<HookSetObject>(path_.hookSet(ns, name));
-    const c = condition(o, type);
-    return o && c?.status === status && o.status?.observedGeneration === o.metadata?.generation ? o : undefined;
-  });
-}
-
-const eventBus = (namespace: string) => ({
-  apiVersion: "argoproj.io/v1alpha1",
-  kind: "EventBus",
-  metadata: { name: "default", namespace },
-  spec: { jetstream: { version: "latest" } },
-});
-
-/** Resident memory of a process, in MiB. */
-function rssMiB(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return Number(kb) / 1024;
-}
-
-function startController(name: string): ManagedProcess {
-  const proc = stack().spawn({
-    name: `proc/${name}`,
-    command: process.execPath,
-    args: [
-      "--import",
-      "tsx",
-      path.join(REPO_ROOT, "src/cli/main.ts"),
-      "controller",
-      "--runner-url",
-      RUNNER_URL,
-      "--kubeconfig",
-      controllerKubeconfig,
-      "--namespace",
-      INSTALL,
-      "--log-level",
-      "debug",
-    ],
-    env: { PATH: process.env.PATH, POD_NAME: name, HOME: dir },
-    cwd: REPO_ROOT,
-  });
-  controllers.push(proc);
-  return proc;
-}
 
 beforeAll(async () => {
   cc = await startClusterControllers(stack());
   const crd = kubectl(["apply"], JSON.stringify(hookSetCrd()));
   expect(crd, crd.stderr).toMatchObject({ status: 0 });
-  const rules = controllerRules();
-  const sa = { kind: "ServiceAccount", name: "resource-hooks-controller", namespace: INSTALL };
   await stack().apply([
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: INSTALL } },
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: TENANT } },
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-b" } },
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-c" } },
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: SCALE } },
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa.name, namespace: INSTALL } },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: "resource-hooks-controller" },
-      rules: rules.cluster,
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "resource-hooks-controller" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "resource-hooks-controller" },
-      subjects: [sa],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: "resource-hooks-controller", namespace: INSTALL },
-      rules: rules.installation,
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "resource-hooks-controller", namespace: INSTALL },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "resource-hooks-controller" },
-      subjects: [sa],
-    },
-    // The tenant: an EventBus, and a ServiceAccount that may watch its own ConfigMaps only.
-    ...["team-a", "team-b", SCALE].map(eventBus),
+    ...[INSTALL, TENANT, "team-b", "team-c", SCALE].map((name) => ({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name },
+    })),
+    ...installation(),
+    // The tenants: an EventBus, and a ServiceAccount that may watch its own ConfigMaps only.
+    ...[TENANT, "team-b", SCALE].map(eventBus),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "hooks", namespace: TENANT } },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: "watch-configmaps", namespace: TENANT },
-      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "hooks-watch-configmaps", namespace: TENANT },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "watch-configmaps" },
-      subjects: [{ kind: "ServiceAccount", name: "hooks", namespace: TENANT }],
-    },
+    ...watchConfigMaps(TENANT, "hooks"),
+    ...watchConfigMaps("team-c", "default"),
+    ...watchConfigMaps(SCALE, "default"),
   ]);
-  controllerKubeconfig = await stack().kubeconfigForServiceAccount(INSTALL, sa.name);
-  startController("controller-a");
+  const kubeconfig = await stack().kubeconfigForServiceAccount(INSTALL, CONTROLLER_SA.name);
+  controllers.push(startController("controller-a", kubeconfig));
   await controllers[0]!.waitForLog(/leading: reconciling HookSets/, 60_000);
-  startController("controller-b");
+  controllers.push(startController("controller-b", kubeconfig));
   await controllers[1]!.waitForLog(/waiting to lead/, 60_000);
 });
 
@@ -206,7 +78,7 @@ afterAll(async () => {
 });
 
 describe("resource-hooks controller", () => {
-  it("turns a HookSet applied with kubectl into an EventSource, a Sensor and a token Secret it owns: READY True", async () => {
+  it("makes a HookSet applied with kubectl an EventSource, Sensor and token Secret it owns: READY True", async () => {
     const t = performance.now();
     const applied = kubectl(
       ["apply"],
@@ -322,11 +194,8 @@ describe("resource-hooks controller", () => {
     await waitCondition(TENANT, "web", "Ready", "True");
   });
 
-  it("says Forbidden, and applies nothing, when the ServiceAccount may not watch what the HookSet watches", async () => {
-    const hook = {
-      ...configMapHook("other-team"),
-      on: { resource: { version: "v1", resource: "configmaps", namespace: "team-b" } },
-    };
+  it("says Forbidden, applying nothing, when the ServiceAccount may not watch what the HookSet watches", async () => {
+    const hook = configMapHook("other-team", undefined, "team-b");
     expect(kubectl(["apply"], hookSetYaml("peek", { serviceAccountName: "hooks", hooks: [hook] }))).toMatchObject({
       status: 0,
     });
@@ -340,25 +209,7 @@ describe("resource-hooks controller", () => {
   });
 
   it("says what to create when the namespace has no EventBus", async () => {
-    await stack().apply([
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "Role",
-        metadata: { name: "watch-configmaps", namespace: "team-c" },
-        rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }],
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
-        metadata: { name: "default-watch", namespace: "team-c" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "watch-configmaps" },
-        subjects: [{ kind: "ServiceAccount", name: "default", namespace: "team-c" }],
-      },
-    ]);
-    const hook = {
-      ...configMapHook("h"),
-      on: { resource: { version: "v1", resource: "configmaps", namespace: "team-c" } },
-    };
+    const hook = configMapHook("h", undefined, "team-c");
     expect(kubectl(["apply"], hookSetYaml("no-bus", { hooks: [hook] }, "team-c"))).toMatchObject({ status: 0 });
     const o = await waitCondition("team-c", "no-bus", "Ready", "False");
     const ready = condition(o, "Ready")!;
@@ -391,31 +242,10 @@ describe("resource-hooks controller", () => {
   });
 
   it(`reconciles ${SCALE_HOOKSETS} HookSets applied at once`, async () => {
-    await stack().apply([
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "Role",
-        metadata: { name: "watch-configmaps", namespace: SCALE },
-        rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }],
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
-        metadata: { name: "default-watch", namespace: SCALE },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "watch-configmaps" },
-        subjects: [{ kind: "ServiceAccount", name: "default", namespace: SCALE }],
-      },
-    ]);
     const leader = controllers[1]!;
     const rssBefore = rssMiB(leader.pid);
     const docs = Array.from({ length: SCALE_HOOKSETS }, (_, i) => {
-      const on = (labels?: Record<string, string>) => ({
-        resource: { version: "v1", resource: "configmaps", namespace: SCALE, ...(labels ? { labels } : {}) },
-      });
-      const hooks = [
-        { ...configMapHook("h"), on: on() },
-        { ...configMapHook("g"), on: on({ n: String(i) }) },
-      ];
+      const hooks = [configMapHook("h", undefined, SCALE), configMapHook("g", { n: String(i) }, SCALE)];
       return hookSetYaml(`hs-${i}`, { hooks }, SCALE);
     });
     const t = performance.now();
@@ -441,7 +271,7 @@ describe("resource-hooks controller", () => {
     );
   });
 
-  it("deletes the EventSource, Sensor and token Secret through the garbage collector when the HookSet is deleted", async () => {
+  it("has the garbage collector delete the EventSource, Sensor and token Secret with the HookSet", async () => {
     const t = performance.now();
     expect(kubectl(["delete", "hookset", "web", "-n", TENANT, "--wait=false"])).toMatchObject({ status: 0 });
     await pollUntil("the garbage collector", 60_000, async () => {
