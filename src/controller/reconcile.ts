@@ -184,8 +184,9 @@ async function writeStatus(
   const next = { observedGeneration: generation, ...counts, conditions };
   const unchanged =
     current.observedGeneration === generation &&
-    current.hooks === counts.hooks &&
-    current.watches === counts.watches &&
+    // Counts left out (a spec not accepted) keep what the status says.
+    (counts.hooks === undefined || current.hooks === counts.hooks) &&
+    (counts.watches === undefined || current.watches === counts.watches) &&
     canonical(current.conditions) === canonical(conditions);
   if (unchanged) return;
   await ctx.api.patchHookSetStatus(object.metadata?.namespace ?? "", object.metadata?.name ?? "", next);
