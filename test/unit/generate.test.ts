@@ -529,3 +529,45 @@ describe("deploying with kustomize (issue 11)", () => {
     );
   });
 });
+
+describe("spec.serviceAccountName", () => {
+  const hooks = [
+    {
+      name: "h",
+      on: { resource: { version: "v1", resource: "configmaps", namespace: "web" } },
+      steps: [{ name: "s", log: { message: "x" } }],
+    },
+  ];
+  const withAccount = (name?: string) =>
+    parseHookSet(
+      stringify({
+        apiVersion: "resource-hooks.io/v1alpha1",
+        kind: "HookSet",
+        metadata: { name: "web" },
+        spec: { ...(name ? { serviceAccountName: name } : {}), hooks },
+      }),
+      "hooks.yaml",
+    );
+
+  it("runs the EventSource as the named ServiceAccount and grants it nothing", () => {
+    const files = generate(withAccount("team-hooks"));
+    const eventSource = files.find((f) => f.path.startsWith("eventsources/"))!.objects[0] as EventSource;
+    expect(eventSource.spec.template).toEqual({ serviceAccountName: "team-hooks" });
+    expect(files.map((f) => f.path)).not.toContain("manifests/eventsource-rbac.yaml");
+    const kustomization = files.find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as {
+      resources: string[];
+    };
+    expect(kustomization.resources).not.toContain("eventsource-rbac.yaml");
+  });
+
+  it("without it, generates <name>-eventsource with exactly the watch rights", () => {
+    const files = generate(withAccount());
+    const eventSource = files.find((f) => f.path.startsWith("eventsources/"))!.objects[0] as EventSource;
+    expect(eventSource.spec.template).toEqual({ serviceAccountName: "web-eventsource" });
+    expect(files.map((f) => f.path)).toContain("manifests/eventsource-rbac.yaml");
+  });
+
+  it("must be a ServiceAccount name", () => {
+    expect(() => withAccount("Team_Hooks")).toThrow(/spec\.serviceAccountName: .*lowercase DNS subdomain/);
+  });
+});
