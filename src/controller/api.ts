@@ -68,6 +68,19 @@ export class ControllerApi {
     });
   }
 
+  /**
+   * Creates the object unless one of its name exists (409: nothing to do). For the token Secret:
+   * its value is a function of the HookSet's uid and never changes, so the controller needs only
+   * `create` on Secrets, never patch or update of a Secret it did not make.
+   */
+  async createUnlessExists(object: KubeObject): Promise<void> {
+    try {
+      await this.rest.request("POST", collectionOf(object), { body: object });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 409)) throw err;
+    }
+  }
+
   async list(collection: string, labelSelector: string): Promise<KubeObject[]> {
     const list = await this.rest.request<{ items?: KubeObject[] }>("GET", collection, { query: { labelSelector } });
     return list.items ?? [];

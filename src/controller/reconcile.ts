@@ -5,8 +5,8 @@
 //      the last good state when a new revision does not build;
 //   2. SubjectAccessReview: the HookSet's ServiceAccount may get, list and watch what it watches,
 //      else Ready=False (Forbidden) and nothing applied: the controller never grants a tenant more;
-//   3. server-side apply of the token Secret, EventSource and Sensor (owned by the HookSet), then
-//      delete its EventSources and Sensors that the spec no longer names;
+//   3. create the token Secret once, server-side apply the EventSource and Sensor (all owned by the
+//      HookSet), then delete its EventSources and Sensors that the spec no longer names;
 //   4. Ready from the objects' Argo Events status and the namespace's EventBus.
 // Deletion needs nothing: the garbage collector deletes what the HookSet owns.
 import type { Logger } from "pino";
@@ -71,7 +71,7 @@ export async function reconcile(ctx: ReconcileContext, namespace: string, name: 
   }
   let applied: { eventSource: KubeObject; sensor: KubeObject };
   try {
-    await ctx.api.apply(desired.secret);
+    await ctx.api.createUnlessExists(desired.secret);
     applied = { eventSource: await ctx.api.apply(desired.eventSource), sensor: await ctx.api.apply(desired.sensor) };
     await prune(ctx.api, namespace, name, uid, desired);
   } catch (err) {

@@ -30,8 +30,9 @@ export function controllerRules(): ControllerRules {
       },
       // Does the HookSet's namespace have its EventBus? Watched, so a new one readies its HookSets.
       { apiGroups: ["argoproj.io"], resources: ["eventbus"], verbs: ["get", "list", "watch"] },
-      // Only the HookSets' token Secrets, by server-side apply: never get or list.
-      { apiGroups: [""], resources: ["secrets"], verbs: ["create", "patch"] },
+      // Only the HookSets' token Secrets, created once (the token is a function of the HookSet's
+      // uid): never get, list, patch or update a tenant's Secret.
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
       // May the HookSet's ServiceAccount watch what it watches?
       { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
     ],

@@ -19,6 +19,9 @@ function fakeApi(hookSet: KubeObject, options: { denied?: string[]; bus?: boolea
       calls.push("status");
       hookSet.status = { ...(hookSet.status as object), ...status };
     },
+    async createUnlessExists(object: KubeObject) {
+      calls.push(`create ${object.kind}`);
+    },
     async apply(object: KubeObject) {
       calls.push(`apply ${object.kind}`);
       applied.push(object);
@@ -62,11 +65,11 @@ const conditions = (o: KubeObject) =>
   );
 
 describe("one reconcile", () => {
-  it("applies the token Secret, EventSource and Sensor, then says Accepted and Ready", async () => {
+  it("creates the token Secret, applies the EventSource and Sensor, then says Accepted and Ready", async () => {
     const object = hookSet(watchConfigMaps);
     const fake = fakeApi(object);
     expect(await reconcile(context(fake.api), "team-a", "web")).toEqual({});
-    expect(fake.calls).toEqual(["apply Secret", "apply EventSource", "apply Sensor", "status"]);
+    expect(fake.calls).toEqual(["create Secret", "apply EventSource", "apply Sensor", "status"]);
     expect(object.status).toMatchObject({ observedGeneration: 4, hooks: 1, watches: 1 });
     expect(conditions(object)).toEqual({ Accepted: "True Valid", Ready: "True Applied" });
   });
@@ -77,7 +80,7 @@ describe("one reconcile", () => {
     await reconcile(context(fake.api), "team-a", "web");
     fake.calls.length = 0;
     await reconcile(context(fake.api), "team-a", "web");
-    expect(fake.calls).toEqual(["apply Secret", "apply EventSource", "apply Sensor"]);
+    expect(fake.calls).toEqual(["create Secret", "apply EventSource", "apply Sensor"]);
   });
 
   it("applies nothing for a spec that is not accepted, and says where it is wrong", async () => {
@@ -102,7 +105,7 @@ describe("one reconcile", () => {
     const object = hookSet(watchConfigMaps);
     const fake = fakeApi(object, { bus: false });
     await reconcile(context(fake.api), "team-a", "web");
-    expect(fake.calls).toEqual(["apply Secret", "apply EventSource", "apply Sensor", "status"]);
+    expect(fake.calls).toEqual(["create Secret", "apply EventSource", "apply Sensor", "status"]);
     expect(conditions(object)).toEqual({ Accepted: "True Valid", Ready: "False EventBusMissing" });
   });
 

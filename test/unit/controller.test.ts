@@ -237,7 +237,7 @@ describe("the controller's RBAC", () => {
   it("never reads tenant Secrets and never grants anything", () => {
     const { cluster, installation } = controllerRules();
     const secrets = cluster.filter((r) => r.resources?.includes("secrets"));
-    expect(secrets.flatMap((r) => r.verbs)).toEqual(["create", "patch"]);
+    expect(secrets.flatMap((r) => r.verbs)).toEqual(["create"]);
     const verbs = cluster.flatMap((r) => r.verbs);
     for (const forbidden of ["bind", "escalate", "impersonate", "*"]) expect(verbs).not.toContain(forbidden);
     expect(cluster.some((r) => r.apiGroups?.includes("rbac.authorization.k8s.io"))).toBe(false);
