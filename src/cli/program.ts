@@ -5,6 +5,7 @@ import { planWatches } from "../generate/eventsource.js";
 import { hookSetSchema } from "../hookset/schema.js";
 import { simulate, type Simulation } from "../simulate.js";
 import { registerCompletion } from "./completion.js";
+import { registerController } from "./controller.js";
 import { UsageError } from "./exit.js";
 import { registerExplain } from "./explain.js";
 import { registerGenerate } from "./generate.js";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .addOption(formatOption(["json", "yaml"], "json"))
     .action((opts: { output: string }) => printAs(opts.output, hookSetSchema()));
   registerServe(program);
+  registerController(program);
   registerSend(program);
   registerRuns(program);
   registerSimulate(program);

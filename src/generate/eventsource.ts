@@ -73,7 +73,7 @@ export function buildEventSource(hookSet: HookSet, watches: Map<string, Watch>):
     metadata: { name: eventSourceName(hookSet), namespace: hookSet.namespace, labels: hookSetLabels(hookSet) },
     spec: {
       ...(hookSet.eventBusName !== "default" ? { eventBusName: hookSet.eventBusName } : {}),
-      template: { serviceAccountName: eventSourceServiceAccount(hookSet) },
+      template: { serviceAccountName: hookSet.serviceAccountName ?? eventSourceServiceAccount(hookSet) },
       resource,
     },
   };

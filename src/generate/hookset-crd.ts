@@ -64,10 +64,43 @@ const statusSchema: V1JSONSchemaProps = {
   },
 };
 
+/**
+ * kubectl, Argo CD and Helm read YAML 1.1 (sigs.k8s.io/yaml), where a bare `on:` key is the
+ * boolean true: the hook arrives with a key "true" and no `on`. The CRD declares that key so the
+ * API server runs the rule below and says what to write, instead of strict field validation's
+ * `unknown field "spec.hooks[0].true"`. CEL escapes a property named like a reserved word as
+ * __true__.
+ */
+export const BARE_ON_MESSAGE =
+  'write the key "on" quoted ("on":): kubectl, Argo CD and Helm read YAML 1.1, where a bare on: is the boolean true';
+
+const bareOnKey: V1JSONSchemaProps = {
+  type: "object",
+  "x-kubernetes-preserve-unknown-fields": true,
+  description: `Not a field: what a bare on: becomes in YAML 1.1. ${BARE_ON_MESSAGE}.`,
+};
+
 /** The `spec` of hooks.yaml's schema, as the structural schema of the HookSet CRD's spec. */
 export function hookSetSpecSchema(): V1JSONSchemaProps {
   const spec = (hookSetSchema().properties as Record<string, V1JSONSchemaProps>).spec!;
-  return toStructural(spec, "spec");
+  const structural = toStructural(spec, "spec");
+  const specProperties = structural.properties as Record<string, V1JSONSchemaProps>;
+  const hook = specProperties.hooks!.items as V1JSONSchemaProps;
+  hook.properties = { ...(hook.properties as object), true: bareOnKey };
+  // The API server checks CEL rules only when the object passed every other check: `on` stays
+  // required, but by a rule, so a missing `on` does not hide why it is missing.
+  hook.required = (hook.required as string[]).filter((field) => field !== "on");
+  hook["x-kubernetes-validations"] = [
+    ...((hook["x-kubernetes-validations"] as object[] | undefined) ?? []),
+    { rule: "!has(self.__true__)", message: BARE_ON_MESSAGE, fieldPath: ".true" },
+    {
+      rule: "has(self.on) || has(self.__true__)",
+      message: "Required value",
+      fieldPath: ".on",
+      reason: "FieldValueRequired",
+    },
+  ];
+  return structural;
 }
 
 export function hookSetCrd(labels: Record<string, string> = {}): CustomResourceDefinition {

@@ -54,15 +54,17 @@ export function generate(hookSet: HookSet, options: GenerateOptions = {}): Gener
     // Shared by every HookSet in the cluster: no hookset label, so pruning one HookSet never removes it.
     { path: "manifests/hookrun-crd.yaml", objects: [hookRunCrd(MANAGED_BY)] },
     { path: "manifests/hookmemory-crd.yaml", objects: [hookMemoryCrd(MANAGED_BY)] },
-    {
+  ];
+  // A HookSet that names its ServiceAccount brings its rights with it: nothing is granted for it.
+  if (hookSet.serviceAccountName === undefined)
+    files.push({
       path: "manifests/eventsource-rbac.yaml",
       objects: rbacFor(
         { name: eventSourceServiceAccount(hookSet), namespace: hookSet.namespace },
         eventSourceNeeds,
         labels,
       ),
-    },
-  ];
+    });
   const runner = buildRunnerManifests(hookSet);
   const byKind = (kinds: string[]) => runner.filter((o) => kinds.includes(String(o.kind)));
   files.push(

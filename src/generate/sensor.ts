@@ -1,15 +1,15 @@
 // One Sensor per hook set: per stream of a watch (its own entry and its changes stream: see
 // eventsource.ts) one dependency, filtered by the data-driven Lua filter of the watch's hooks
 // (compiled in src/trigger), and one HTTP trigger that posts a binary-mode CloudEvent to the
-// runner's /hooksets/<hook set>/watches/<watch>. Argo Events runs each trigger's events in order on
-// a goroutine of its own, so a watch's streams move independently. The runner evaluates every hook
-// of the watch and answers once it has persisted the runs, so the trigger's timeout is short and
-// independent of how long hooks run.
+// runner's /namespaces/<namespace>/hooksets/<hook set>/watches/<watch> (watchPath). Argo Events
+// runs each trigger's events in order on a goroutine of its own, so a watch's streams move
+// independently. The runner evaluates every hook of the watch and answers once it has persisted
+// the runs, so the trigger's timeout is short and independent of how long hooks run.
 import type { HookSet } from "../hookset/types.js";
 import { watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
 import { streamsOf, type Stream, type Watch } from "./eventsource.js";
-import { eventSourceName, hookSetLabels, sensorName } from "../model/names.js";
+import { eventSourceName, hookSetLabels, sensorName, watchPath } from "../model/names.js";
 
 /** Seconds the Sensor waits for the runner to accept an event: persisting runs takes milliseconds. */
 export const TRIGGER_TIMEOUT_SECONDS = 10;
@@ -29,9 +29,12 @@ const CONTEXT_HEADERS: Array<[header: string, contextKey: string]> = [
   ["ce-time", "time"],
 ];
 
-/** The runner endpoint of one watch of a hook set. */
+/**
+ * The runner endpoint of one watch of a hook set: the route carries the HookSet's namespace, so
+ * one runner can serve every HookSet of a cluster and two of one name never share a route.
+ */
 export function watchUrl(hookSet: HookSet, watchName: string): string {
-  return `${hookSet.runner.url}/hooksets/${hookSet.name}/watches/${watchName}`;
+  return `${hookSet.runner.url}${watchPath(hookSet, watchName)}`;
 }
 
 function trigger(hookSet: HookSet, watch: Watch, stream: Stream): SensorTrigger {

@@ -189,6 +189,7 @@ export function buildHookSet(doc: HookSetDocument, source: string, reporter: Rep
     namespace,
     runner,
     eventBusName: doc.spec.eventBusName ?? "default",
+    ...(doc.spec.serviceAccountName !== undefined ? { serviceAccountName: doc.spec.serviceAccountName } : {}),
     hooks,
     celCostLimit: doc.spec.limits?.celCost ?? DEFAULT_CEL_COST_LIMIT,
     source,

@@ -10,6 +10,7 @@ import { API_VERSION, KIND } from "./types.js";
 type Schema = { [keyword: string]: unknown };
 
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 const nameSchema = (description: string): Schema => ({
   type: "string",
   pattern: DNS_LABEL,
@@ -142,6 +143,16 @@ export function hookSetSchema(): Schema {
             },
           },
           eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },
+          serviceAccountName: {
+            type: "string",
+            pattern: DNS_SUBDOMAIN,
+            maxLength: 253,
+            description:
+              "ServiceAccount, in the HookSet's namespace, that its EventSource runs as (it must be allowed " +
+              "to get, list and watch every watched resource). generate: when unset, a <metadata.name>-eventsource " +
+              'ServiceAccount with exactly those rights is generated. HookSet resources: default "default".',
+            patternErrorMessage: "a ServiceAccount name: lowercase DNS subdomain (a-z, 0-9, '-' and '.')",
+          },
           hooks: {
             type: "array",
             minItems: 1,

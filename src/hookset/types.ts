@@ -34,6 +34,7 @@ export interface HookSetDocument {
   spec: {
     runner?: Partial<Omit<RunnerSettings, "retention">> & { retention?: { ttl?: string; keepPerHook?: number } };
     eventBusName?: string;
+    serviceAccountName?: string;
     limits?: { celCost?: number };
     hooks: HookDocument[];
   };
@@ -103,6 +104,8 @@ export interface HookSet {
   namespace: string;
   runner: RunnerSettings;
   eventBusName: string;
+  /** The tenant's ServiceAccount the EventSource runs as; unset: generate makes <name>-eventsource. */
+  serviceAccountName?: string;
   hooks: Hook[];
   /** CEL cost limit per evaluation of a `when`, `if` or template. */
   celCostLimit: number;

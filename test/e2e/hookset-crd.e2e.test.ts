@@ -10,7 +10,7 @@ import path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { hookSetCrd } from "../../src/generate/hookset-crd.js";
+import { BARE_ON_MESSAGE, hookSetCrd } from "../../src/generate/hookset-crd.js";
 import { useStack } from "./harness.js";
 import { figure } from "./hooks-env.js";
 
@@ -88,14 +88,15 @@ describe("the HookSet CRD on kube-apiserver", () => {
   });
 
   it("as YAML, needs `on` quoted: kubectl reads YAML 1.1, where a bare on: key is the boolean true", () => {
-    // kubectl (sigs.k8s.io/yaml) turns the key into "true"; strict field validation then refuses
-    // the HookSet, naming the field, instead of storing a hook without a trigger.
+    // kubectl (sigs.k8s.io/yaml) turns the key into "true"; the CRD declares that key and a CEL
+    // rule on it (self.__true__) refuses the HookSet, naming the field and saying what to write.
     const bare = kubectl(["apply", "--dry-run=server", "-n", NS], readFileSync("examples/hooks.yaml", "utf8"));
     // kubectl's message quotes the whole object first: print what it says about it.
-    const said = /strict decoding error: .*/.exec(bare.stderr)?.[0] ?? bare.stderr;
+    const said = /is invalid: .*/s.exec(bare.stderr)?.[0] ?? bare.stderr;
     console.log(`[e2e] kubectl apply of examples/hooks.yaml as it is (exit ${bare.status}):\n${said.trim()}`);
     expect(bare.status).not.toBe(0);
-    expect(bare.stderr).toMatch(/unknown field "spec\.hooks\[0\]\.true"/);
+    expect(bare.stderr).toContain(`spec.hooks[0].true: Invalid value: "object": ${BARE_ON_MESSAGE}`);
+    expect(bare.stderr).not.toMatch(/unknown field/);
     const quoted = readFileSync("examples/hooks.yaml", "utf8").replace(/^(\s+)on:/gm, '$1"on":');
     const applied = kubectl(["apply", "-n", NS], quoted);
     expect(applied, applied.stderr).toMatchObject({ status: 0 });

@@ -57,12 +57,14 @@ describe("generated Argo Events objects", () => {
     }
   });
 
-  it("posts a binary CloudEvent per watch to /hooksets/<hook set>/watches/<watch>, the event data as the whole body, the token from a Secret", () => {
+  it("posts a binary CloudEvent per watch to /namespaces/<ns>/hooksets/<hook set>/watches/<watch>, the event data as the whole body, the token from a Secret", () => {
     const trigger = (objectsOf("Sensor") as Sensor[])[0]!.spec.triggers.find(
       (t) => t.template.name === "deployments-web",
     )!;
     const http = trigger.template.http;
-    expect(http.url).toBe("http://web-runner.argo-events.svc:8080/hooksets/web/watches/deployments-web");
+    expect(http.url).toBe(
+      "http://web-runner.argo-events.svc:8080/namespaces/argo-events/hooksets/web/watches/deployments-web",
+    );
     expect(http.payload).toEqual([
       { src: { dependencyName: "deployments-web", dataKey: "@this", useRawData: true }, dest: "" },
     ]);
@@ -127,7 +129,7 @@ describe("generated Argo Events objects", () => {
     ]);
     // the same filter on both
     expect(new Set(sensor.spec.dependencies.map((d) => d.filters?.script)).size).toBe(1);
-    const url = `${hookSet.runner.url}/hooksets/${hookSet.name}/watches/services-web`;
+    const url = `${hookSet.runner.url}/namespaces/${hookSet.namespace}/hooksets/${hookSet.name}/watches/services-web`;
     expect(sensor.spec.triggers.map((t) => [t.template.name, t.template.conditions, t.template.http?.url])).toEqual([
       ["services-web", "services-web", url],
       ["services-web_changes", "services-web_changes", url],
@@ -515,7 +517,9 @@ describe("deploying with kustomize (issue 11)", () => {
     const sensor = generate(hookSetFrom(hooks, { metadata: { name: "alpha" } }))
       .flatMap((f) => f.objects)
       .find((o) => (o as { kind: string }).kind === "Sensor");
-    expect(JSON.stringify(sensor)).toContain('"url":"http://alpha-runner.argo-events.svc:8080/hooksets/alpha/watches/');
+    expect(JSON.stringify(sensor)).toContain(
+      '"url":"http://alpha-runner.argo-events.svc:8080/namespaces/argo-events/hooksets/alpha/watches/',
+    );
   });
 
   it("refuses a hooks.yaml that does not fit a ConfigMap, naming the limit and the size", () => {
@@ -523,5 +527,47 @@ describe("deploying with kustomize (issue 11)", () => {
     expect(() => generate(big)).toThrow(
       /hooks\.yaml is 1048576 bytes; .* at most 1 MiB \(1048576 bytes, less its metadata\)/,
     );
+  });
+});
+
+describe("spec.serviceAccountName", () => {
+  const hooks = [
+    {
+      name: "h",
+      on: { resource: { version: "v1", resource: "configmaps", namespace: "web" } },
+      steps: [{ name: "s", log: { message: "x" } }],
+    },
+  ];
+  const withAccount = (name?: string) =>
+    parseHookSet(
+      stringify({
+        apiVersion: "resource-hooks.io/v1alpha1",
+        kind: "HookSet",
+        metadata: { name: "web" },
+        spec: { ...(name ? { serviceAccountName: name } : {}), hooks },
+      }),
+      "hooks.yaml",
+    );
+
+  it("runs the EventSource as the named ServiceAccount and grants it nothing", () => {
+    const files = generate(withAccount("team-hooks"));
+    const eventSource = files.find((f) => f.path.startsWith("eventsources/"))!.objects[0] as EventSource;
+    expect(eventSource.spec.template).toEqual({ serviceAccountName: "team-hooks" });
+    expect(files.map((f) => f.path)).not.toContain("manifests/eventsource-rbac.yaml");
+    const kustomization = files.find((f) => f.path === "manifests/kustomization.yaml")!.objects[0] as {
+      resources: string[];
+    };
+    expect(kustomization.resources).not.toContain("eventsource-rbac.yaml");
+  });
+
+  it("without it, generates <name>-eventsource with exactly the watch rights", () => {
+    const files = generate(withAccount());
+    const eventSource = files.find((f) => f.path.startsWith("eventsources/"))!.objects[0] as EventSource;
+    expect(eventSource.spec.template).toEqual({ serviceAccountName: "web-eventsource" });
+    expect(files.map((f) => f.path)).toContain("manifests/eventsource-rbac.yaml");
+  });
+
+  it("must be a ServiceAccount name", () => {
+    expect(() => withAccount("Team_Hooks")).toThrow(/spec\.serviceAccountName: .*lowercase DNS subdomain/);
   });
 });

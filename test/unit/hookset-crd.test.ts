@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { hookSetCrd } from "../../src/generate/hookset-crd.js";
+import { BARE_ON_MESSAGE, hookSetCrd } from "../../src/generate/hookset-crd.js";
 import { StructuralSchemaError, toStructural } from "../../src/generate/structural-schema.js";
 import { compileExpression, evaluateCondition } from "../../src/expr/cel.js";
 import { hookSetSchema } from "../../src/hookset/schema.js";
@@ -135,7 +135,24 @@ describe("HookSet CRD", () => {
   });
 
   it("is derived from hooks.yaml's schema: the same spec, every field of it declared", () => {
-    expect(crdSpec).toEqual(toStructural(sourceSpec, "spec"));
+    // Only the hook item differs: the key a bare YAML 1.1 `on:` becomes, and `on` required by a rule.
+    const derived = toStructural(sourceSpec, "spec");
+    const { true: bareOn, ...hookProperties } = props(props(crdSpec).hooks!.items as Schema);
+    expect(bareOn).toMatchObject({ "x-kubernetes-preserve-unknown-fields": true });
+    expect(hookProperties).toEqual(props(props(derived).hooks!.items as Schema));
+    const hookItem = props(derived).hooks!.items as Schema;
+    expect((props(crdSpec).hooks!.items as Schema).required).toEqual(
+      (hookItem.required as string[]).filter((f) => f !== "on"),
+    );
+    expect((props(crdSpec).hooks!.items as Schema)["x-kubernetes-validations"]).toEqual([
+      { rule: "!has(self.__true__)", message: BARE_ON_MESSAGE, fieldPath: ".true" },
+      {
+        rule: "has(self.on) || has(self.__true__)",
+        message: "Required value",
+        fieldPath: ".on",
+        reason: "FieldValueRequired",
+      },
+    ]);
     expect(crdSpec.required).toEqual(["hooks"]);
     const declared = propertyPaths(crdSpec);
     const missing = [...propertyPaths(sourceSpec)].filter((p) => !declared.has(p));
