@@ -3,8 +3,11 @@
 // runs and memory live in its namespace; its Sensor's token is verified with the installation's
 // key (a Secret in --namespace, created by the first replica); its steps act as its
 // ServiceAccount through impersonation (src/tenancy). Loaded only for this mode.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { KubeAccess } from "./kubeconfig.js";
+import { endpointOverrides, refuse, type RunnerCliOptions } from "./runner-options.js";
 
 export interface ClusterServeOptions {
   port: number;
@@ -85,4 +88,47 @@ export async function startClusterRunner(access: KubeAccess, options: ClusterSer
       await running.stop(graceMs);
     },
   };
+}
+
+/**
+ * The runner of every HookSet from the command line's options (`serve --hooksets-from-cluster`
+ * and `controller`); a start that fails is refused (exit 2) with what to check.
+ */
+export async function serveClusterFromCli(
+  access: KubeAccess,
+  opts: RunnerCliOptions & { namespace: string; namespaces: string[] },
+  logger: Logger,
+): Promise<{ stop(graceMs: number): Promise<void>; inFlight(): number }> {
+  const instance = process.env.POD_NAME ?? hostname();
+  let started: Awaited<ReturnType<typeof startClusterRunner>>;
+  try {
+    started = await startClusterRunner(
+      access,
+      {
+        port: opts.port,
+        host: opts.host,
+        namespace: opts.namespace,
+        namespaces: opts.namespaces,
+        maxConcurrentRuns: opts.maxConcurrentRuns,
+        maxPendingRequests: opts.maxPendingRequests,
+        ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+        kubeEvents: opts.kubeEvents,
+        // Unique per process; the part before "/" is the pod (see serve.ts).
+        holder: `${instance}/${randomBytes(4).toString("hex")}`,
+        instance,
+        endpoints: endpointOverrides(opts, logger),
+      },
+      logger,
+    );
+  } catch (err) {
+    throw refuse(
+      logger,
+      "could not start serving HookSet resources (is the HookSet CRD applied, and may the runner list hooksets " +
+        "and read or create its credential key Secret?)",
+      { err: (err as Error).message },
+    );
+  }
+  const { url } = started.running;
+  logger.info({ url, hookSets: started.hookSets, namespace: opts.namespace }, "runner listening for every HookSet");
+  return started;
 }

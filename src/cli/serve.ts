@@ -11,33 +11,21 @@ import type { HookSet } from "../hookset/types.js";
 import type { ShardStore } from "../runner/memory/store.js";
 import type { RunStore } from "../runner/store/types.js";
 import type { StepRuntime } from "../steps/types.js";
-import { EXIT, Failure } from "./exit.js";
+import { Failure } from "./exit.js";
 import { loadHooks } from "./io.js";
 import { loadKubeAccess, type KubeAccess } from "./kubeconfig.js";
-import { collect, duration, fileOption, integer } from "./options.js";
+import { fileOption } from "./options.js";
+import { addRunnerOptions, endpointOverrides, refuse, type RunnerCliOptions } from "./runner-options.js";
 import { readToken } from "./token.js";
 
-interface ServeOptions {
+interface ServeOptions extends RunnerCliOptions {
   file: string;
-  port: number;
-  host: string;
   tokenFile?: string;
   insecureNoAuth?: boolean;
   secretsDir: string;
   store?: "memory" | "kubernetes";
   namespace?: string;
   kubeconfig?: string;
-  maxConcurrentRuns: number;
-  maxPendingRequests: number;
-  maxBodyBytes?: number;
-  shutdownGrace: string;
-  endpoint: string[];
-  githubUrl?: string;
-  cloudflareUrl?: string;
-  fastlyUrl?: string;
-  cloudfrontUrl?: string;
-  awsRegion?: string;
-  kubeEvents: boolean;
   logLevel: string;
   hooksetsFromCluster?: boolean;
   namespaces: string[];
@@ -46,15 +34,13 @@ interface ServeOptions {
 const env = process.env;
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description(
       "run the runner: accept the events the generated Sensor sends, persist one HookRun per firing hook, " +
         "execute them",
     )
     .addOption(fileOption("hooks.yaml", false))
-    .option("--port <port>", "port", integer("--port"), 8080)
-    .option("--host <host>", "address to bind", "0.0.0.0")
     .option("--token-file <path>", "file holding the bearer token (or `Bearer <token>`); else $RESOURCE_HOOKS_TOKEN")
     .option("--insecure-no-auth", "accept requests without a token (local experiments only)")
     .option("--secrets-dir <dir>", "where Secrets referenced by steps are mounted", "/etc/resource-hooks/secrets")
@@ -65,33 +51,8 @@ export function registerServe(program: Command): void {
       ]),
     )
     .option("--namespace <ns>", "namespace of the HookRuns (default $POD_NAMESPACE, else metadata.namespace)")
-    .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
-    .option("--max-concurrent-runs <n>", "runs this replica executes at once", integer("--max-concurrent-runs"), 32)
-    .option(
-      "--max-pending-requests <n>",
-      "requests read or accepted at once before answering 429",
-      integer("--max-pending-requests"),
-      64,
-    )
-    .option("--max-body-bytes <n>", "request body limit (default 4 MiB)", integer("--max-body-bytes"))
-    .option(
-      "--shutdown-grace <duration>",
-      "on SIGTERM, how long running runs may finish before they are released",
-      duration,
-      "30s",
-    )
-    .option(
-      "--endpoint <name=url>",
-      "base URL of a step's service, e.g. github=https://ghe.example/api/v3 (repeatable)",
-      collect,
-      [],
-    )
-    .option("--github-url <url>", "same as --endpoint github=<url>", env.RESOURCE_HOOKS_GITHUB_URL)
-    .option("--cloudflare-url <url>", "same as --endpoint cloudflare=<url>", env.RESOURCE_HOOKS_CLOUDFLARE_URL)
-    .option("--fastly-url <url>", "same as --endpoint fastly=<url>", env.RESOURCE_HOOKS_FASTLY_URL)
-    .option("--cloudfront-url <url>", "same as --endpoint cloudfront=<url>", env.RESOURCE_HOOKS_CLOUDFRONT_URL)
-    .option("--aws-region <region>", "AWS region for CloudFront", env.AWS_REGION)
-    .option("--no-kube-events", "do not record Kubernetes Events")
+    .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)");
+  addRunnerOptions(command)
     .option(
       "--hooksets-from-cluster",
       "serve every HookSet resource of the cluster instead of -f: each in its namespace, with its own token " +
@@ -105,26 +66,6 @@ export function registerServe(program: Command): void {
     )
     .option("--log-level <level>", "pino log level", env.LOG_LEVEL ?? "info")
     .action(serve);
-}
-
-/** The refusal to start: logged where the runner's logs go, then exit 2. */
-function refuse(logger: Logger, message: string, fields: object = {}): Failure {
-  logger.fatal(fields, message);
-  return new Failure("", EXIT.USAGE);
-}
-
-function endpointOverrides(opts: ServeOptions, logger: Logger): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (opts.githubUrl) out.github = opts.githubUrl;
-  if (opts.cloudflareUrl) out.cloudflare = opts.cloudflareUrl;
-  if (opts.fastlyUrl) out.fastly = opts.fastlyUrl;
-  if (opts.cloudfrontUrl) out.cloudfront = opts.cloudfrontUrl;
-  for (const pair of opts.endpoint) {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw refuse(logger, `--endpoint ${pair}: expected <name>=<url>`);
-    out[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return out;
 }
 
 async function makeLogger(level: string): Promise<Logger> {
@@ -198,7 +139,7 @@ async function openStore(
 /** What steps get from this process: secrets, Kubernetes access, the endpoints (an unknown one refuses to start). */
 async function stepRuntime(opts: ServeOptions, access: KubeAccess | undefined, logger: Logger): Promise<StepRuntime> {
   const { createRuntime } = await import("../runner/runtime.js");
-  const endpoints = { ...endpointOverrides(opts, logger), ...(opts.awsRegion ? { awsRegion: opts.awsRegion } : {}) };
+  const endpoints = endpointOverrides(opts, logger);
   try {
     return createRuntime({ secretsDir: opts.secretsDir, ...(access ? { kubeConfig: access.config } : {}), endpoints });
   } catch (e) {
@@ -256,7 +197,8 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
   const running = await listen(runner, opts.port, opts.host);
   const fields = { url: running.url, hooks: hookSet.hooks.length, store: storeKind, namespace, holder };
   logger.info({ ...fields, kubernetes: Boolean(access) }, "runner listening");
-  await untilStopped(running, parseDuration(opts.shutdownGrace), logger);
+  const stoppable = { stop: (graceMs: number) => running.stop(graceMs), inFlight: () => runner.queue.inFlight };
+  await untilStopped(stoppable, parseDuration(opts.shutdownGrace), logger);
 }
 
 /** `serve --hooksets-from-cluster`: every HookSet resource, one runner (serve-cluster.ts). */
@@ -274,57 +216,14 @@ async function serveFromCluster(opts: ServeOptions, command: Command, logger: Lo
   const namespace = opts.namespace ?? env.POD_NAMESPACE;
   if (!namespace)
     throw refuse(logger, "--hooksets-from-cluster needs the runner's namespace: --namespace or $POD_NAMESPACE");
-  const endpoints = { ...endpointOverrides(opts, logger), ...(opts.awsRegion ? { awsRegion: opts.awsRegion } : {}) };
-  const instance = env.POD_NAME ?? hostname();
-  const { startClusterRunner } = await import("./serve-cluster.js");
-  let started: Awaited<ReturnType<typeof startClusterRunner>>;
-  try {
-    started = await startClusterRunner(
-      access,
-      {
-        port: opts.port,
-        host: opts.host,
-        namespace,
-        namespaces: opts.namespaces,
-        maxConcurrentRuns: opts.maxConcurrentRuns,
-        maxPendingRequests: opts.maxPendingRequests,
-        ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
-        kubeEvents: opts.kubeEvents,
-        holder: `${instance}/${randomBytes(4).toString("hex")}`,
-        instance,
-        endpoints,
-      },
-      logger,
-    );
-  } catch (err) {
-    throw refuse(
-      logger,
-      "could not start serving HookSet resources (is the HookSet CRD applied, and may the runner list hooksets " +
-        "and read or create its credential key Secret?)",
-      { err: (err as Error).message },
-    );
-  }
-  const { running } = started;
-  logger.info({ url: running.url, hookSets: started.hookSets, namespace }, "runner listening for every HookSet");
-  await untilStopped(
-    {
-      stop: (graceMs) => started.stop(graceMs),
-      runner: {
-        queue: {
-          get inFlight() {
-            return started.inFlight();
-          },
-        },
-      },
-    },
-    parseDuration(opts.shutdownGrace),
-    logger,
-  );
+  const { serveClusterFromCli } = await import("./serve-cluster.js");
+  const started = await serveClusterFromCli(access, { ...opts, namespace }, logger);
+  await untilStopped(started, parseDuration(opts.shutdownGrace), logger);
 }
 
 /** Runs until SIGTERM or SIGINT, then answers 503 while running runs finish within `graceMs`, and stops. */
 function untilStopped(
-  running: { stop(graceMs: number): Promise<void>; runner: { queue: { inFlight: number } } },
+  running: { stop(graceMs: number): Promise<void>; inFlight(): number },
   graceMs: number,
   logger: Logger,
 ): Promise<void> {
@@ -334,7 +233,7 @@ function untilStopped(
       if (stopping) return;
       stopping = true;
       logger.info(
-        { signal, running: running.runner.queue.inFlight, graceMs },
+        { signal, running: running.inFlight(), graceMs },
         "shutting down: answering 503, letting running runs finish",
       );
       running.stop(graceMs).then(

@@ -28,11 +28,10 @@ import {
   DEFAULT_RUNNER_IMAGE,
   HOOKMEMORY_PLURAL,
   HOOKRUN_PLURAL,
-  HOOKSET_PLURAL,
   MANAGED_BY,
   RUNNER_PORT,
 } from "../model/constants.js";
-import { CREDENTIAL_KEY_SECRET } from "../tenancy/credential.js";
+import { controllerRules } from "../generate/controller-rbac.js";
 
 export const INSTALL_NAME = "resource-hooks";
 export const DEFAULT_INSTALL_NAMESPACE = "resource-hooks-system";
@@ -61,43 +60,33 @@ export type InstallObject =
   | V1Service
   | V1PodDisruptionBudget;
 
-const rule = (apiGroup: string, resources: string[], verbs: string[], resourceNames?: string[]): V1PolicyRule => ({
+const rule = (apiGroup: string, resources: string[], verbs: string[]): V1PolicyRule => ({
   apiGroups: [apiGroup],
   resources,
   verbs,
-  ...(resourceNames ? { resourceNames } : {}),
 });
 
-/** Cluster-wide: the HookSets and what the controller writes for them in their namespaces. */
-export function installClusterRules(): V1PolicyRule[] {
+/** The shared runner's own needs in every namespace it serves (docs/runner.md). */
+export function runnerClusterRules(): V1PolicyRule[] {
   return [
-    rule(API_GROUP, [HOOKSET_PLURAL], ["get", "list", "watch"]),
-    rule(API_GROUP, [`${HOOKSET_PLURAL}/status`], ["get", "patch", "update"]),
     // Runs and the hooks' memory live in each HookSet's namespace.
     rule(API_GROUP, [HOOKRUN_PLURAL], ["get", "list", "watch", "create", "update", "patch", "delete"]),
     rule(API_GROUP, [`${HOOKRUN_PLURAL}/status`], ["get", "patch", "update"]),
     rule(API_GROUP, [HOOKMEMORY_PLURAL], ["get", "list", "watch", "create", "patch"]),
-    // Each HookSet's EventSource and Sensor, applied server-side; obsolete ones are deleted.
-    rule("argoproj.io", ["eventsources", "sensors"], ["get", "list", "watch", "create", "patch", "delete"]),
-    rule("argoproj.io", ["eventbus"], ["get", "list", "watch"]),
-    // Each HookSet's token Secret: a function of the HookSet's uid, so created once and never
-    // changed; no get, list, watch, patch or update of any tenant's Secret.
-    rule("", ["secrets"], ["create"]),
     // A HookSet's steps and its secretKeyRefs run as its own ServiceAccount.
     rule("", ["serviceaccounts"], ["impersonate"]),
-    // Checked before a HookSet's EventSource is applied: may its ServiceAccount watch what it names?
-    rule("authorization.k8s.io", ["subjectaccessreviews"], ["create"]),
     rule("", ["events"], ["create", "patch"]),
   ];
 }
 
+/** Cluster-wide: the controller's rules (src/generate/controller-rbac.ts) and the runner's. */
+export function installClusterRules(): V1PolicyRule[] {
+  return [...controllerRules().cluster, ...runnerClusterRules()];
+}
+
 /** In the installation's namespace: the leader's Lease and the key of the HookSets' credentials. */
 export function installNamespaceRules(): V1PolicyRule[] {
-  return [
-    rule("coordination.k8s.io", ["leases"], ["get", "create", "update"]),
-    // The key is created by the cluster-wide create above; reading is limited to it.
-    rule("", ["secrets"], ["get"], [CREDENTIAL_KEY_SECRET.name]),
-  ];
+  return controllerRules().installation;
 }
 
 export function installManifests(settings: InstallSettings = DEFAULT_INSTALL): InstallObject[] {

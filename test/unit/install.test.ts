@@ -43,7 +43,7 @@ describe("the controller's permissions", () => {
 
   it("acts as a HookSet's ServiceAccount by impersonating it, and reads only its own key Secret by name", () => {
     expect(verbsOn("", "serviceaccounts")).toEqual(["impersonate"]);
-    const keyRead = installNamespaceRules().find((r) => r.resources?.includes("secrets"));
+    const keyRead = installNamespaceRules().find((r) => r.resources?.includes("secrets") && r.verbs.includes("get"));
     expect(keyRead).toMatchObject({ verbs: ["get"], resourceNames: ["resource-hooks-credential-key"] });
   });
 });

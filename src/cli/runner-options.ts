@@ -1,0 +1,78 @@
+// The options of the runner that `serve` and `controller` share (the controller's replicas are
+// also the runner of every HookSet), spelt, defaulted and read one way.
+import type { Command } from "commander";
+import type { Logger } from "pino";
+import { EXIT, Failure } from "./exit.js";
+import { collect, duration, integer } from "./options.js";
+
+export interface RunnerCliOptions {
+  port: number;
+  host: string;
+  maxConcurrentRuns: number;
+  maxPendingRequests: number;
+  maxBodyBytes?: number;
+  shutdownGrace: string;
+  endpoint: string[];
+  githubUrl?: string;
+  cloudflareUrl?: string;
+  fastlyUrl?: string;
+  cloudfrontUrl?: string;
+  awsRegion?: string;
+  kubeEvents: boolean;
+}
+
+const env = process.env;
+
+export function addRunnerOptions(command: Command): Command {
+  return command
+    .option("--port <port>", "port", integer("--port"), 8080)
+    .option("--host <host>", "address to bind", "0.0.0.0")
+    .option("--max-concurrent-runs <n>", "runs this replica executes at once", integer("--max-concurrent-runs"), 32)
+    .option(
+      "--max-pending-requests <n>",
+      "requests read or accepted at once before answering 429",
+      integer("--max-pending-requests"),
+      64,
+    )
+    .option("--max-body-bytes <n>", "request body limit (default 4 MiB)", integer("--max-body-bytes"))
+    .option(
+      "--shutdown-grace <duration>",
+      "on SIGTERM, how long running runs may finish before they are released",
+      duration,
+      "30s",
+    )
+    .option(
+      "--endpoint <name=url>",
+      "base URL of a step's service, e.g. github=https://ghe.example/api/v3 (repeatable)",
+      collect,
+      [],
+    )
+    .option("--github-url <url>", "same as --endpoint github=<url>", env.RESOURCE_HOOKS_GITHUB_URL)
+    .option("--cloudflare-url <url>", "same as --endpoint cloudflare=<url>", env.RESOURCE_HOOKS_CLOUDFLARE_URL)
+    .option("--fastly-url <url>", "same as --endpoint fastly=<url>", env.RESOURCE_HOOKS_FASTLY_URL)
+    .option("--cloudfront-url <url>", "same as --endpoint cloudfront=<url>", env.RESOURCE_HOOKS_CLOUDFRONT_URL)
+    .option("--aws-region <region>", "AWS region for CloudFront", env.AWS_REGION)
+    .option("--no-kube-events", "do not record Kubernetes Events");
+}
+
+/** The refusal to start: logged where the runner's logs go, then exit 2. */
+export function refuse(logger: Logger, message: string, fields: object = {}): Failure {
+  logger.fatal(fields, message);
+  return new Failure("", EXIT.USAGE);
+}
+
+/** --endpoint pairs and the per-service URL options, with awsRegion, as the runtime reads them. */
+export function endpointOverrides(opts: RunnerCliOptions, logger: Logger): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (opts.githubUrl) out.github = opts.githubUrl;
+  if (opts.cloudflareUrl) out.cloudflare = opts.cloudflareUrl;
+  if (opts.fastlyUrl) out.fastly = opts.fastlyUrl;
+  if (opts.cloudfrontUrl) out.cloudfront = opts.cloudfrontUrl;
+  for (const pair of opts.endpoint) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw refuse(logger, `--endpoint ${pair}: expected <name>=<url>`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  if (opts.awsRegion) out.awsRegion = opts.awsRegion;
+  return out;
+}
