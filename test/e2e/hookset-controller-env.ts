@@ -151,6 +151,8 @@ export function controllerEnv(stack: StackHandle, dir: string) {
       args: [
         ...["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), "controller"],
         ...["--runner-url", RUNNER_URL, "--kubeconfig", kubeconfig, "--namespace", INSTALL, "--log-level", "debug"],
+        // Reconciling only: the runs are hookset-runner.e2e's and install-cluster.e2e's.
+        "--no-serve",
       ],
       env: { PATH: process.env.PATH, POD_NAME: name, HOME: dir },
       cwd: REPO_ROOT,

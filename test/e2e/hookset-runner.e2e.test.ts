@@ -36,18 +36,6 @@ let runner: Awaited<ReturnType<typeof startClusterRunner>>;
 let key: Buffer;
 const uids = new Map<string, string>();
 
-const crdWithServiceAccount = () => {
-  // The controller's helper adds spec.serviceAccountName to the HookSet schema; until then, here.
-  const crd = hookSetCrd() as unknown as {
-    spec: { versions: Array<{ schema: { openAPIV3Schema: { properties: { spec: { properties: object } } } } }> };
-  };
-  for (const version of crd.spec.versions)
-    Object.assign(version.schema.openAPIV3Schema.properties.spec.properties, {
-      serviceAccountName: { type: "string" },
-    });
-  return crd;
-};
-
 function hookSet(namespace: string, second: string) {
   return {
     apiVersion: "resource-hooks.io/v1alpha1",
@@ -165,7 +153,7 @@ beforeAll(async () => {
     ...[SYSTEM, ...TEAMS, "bulk"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })),
     hookRunCrd(),
     hookMemoryCrd(),
-    crdWithServiceAccount(),
+    hookSetCrd(),
   ]);
   await until("the CRDs established", async () => {
     const r = await stack().admin.request("GET", "/apis/resource-hooks.io/v1alpha1/hooksets");

@@ -1,9 +1,8 @@
 // A HookSet custom resource as the runner serves it: its identity (namespace, name, uid: what its
 // token is made of), its generation (what a run records it was accepted under), the ServiceAccount
-// its steps act as, and the HookSet model parsed from its spec with hooks.yaml's parser, or the
+// its steps act as, and the HookSet model parsed from its spec by the controller's parser, or the
 // reason it cannot be served.
-import { stringify as yamlStringify } from "yaml";
-import { parseHookSet, SpecError } from "../../hookset/load.js";
+import { HookSetResourceError, parseHookSetResource } from "../../hookset/resource.js";
 import { API_VERSION, KIND, type HookSet } from "../../hookset/types.js";
 import type { HookSetIdentity } from "../../tenancy/credential.js";
 import { DEFAULT_SERVICE_ACCOUNT } from "../../tenancy/impersonation.js";
@@ -26,7 +25,8 @@ export interface ServedDefinition {
 export function servedDefinition(resource: HookSetResource): ServedDefinition | undefined {
   const { namespace, name, uid, generation } = resource.metadata;
   if (!namespace || !name || !uid) return undefined;
-  const { serviceAccountName, ...spec } = resource.spec ?? {};
+  const spec = resource.spec ?? {};
+  const { serviceAccountName } = spec;
   return {
     identity: { namespace, name, uid },
     generation: generation ?? 1,
@@ -36,13 +36,13 @@ export function servedDefinition(resource: HookSetResource): ServedDefinition | 
   };
 }
 
+/** With the controller's parser (one copy of the checks): the same problems its Accepted condition says. */
 function parse(namespace: string, name: string, spec: Record<string, unknown>): ServedDefinition["parsed"] {
-  // The document hooks.yaml would be: serviceAccountName is the resource's alone (not in hooks.yaml's schema).
-  const document = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec };
+  const object = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec };
   try {
-    return { hookSet: parseHookSet(yamlStringify(document), `${namespace}/${name}`) };
+    return { hookSet: parseHookSetResource(object) };
   } catch (err) {
-    if (!(err instanceof SpecError)) return { problem: (err as Error).message };
+    if (!(err instanceof HookSetResourceError)) return { problem: (err as Error).message };
     return { problem: err.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ") };
   }
 }
