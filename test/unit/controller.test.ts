@@ -3,7 +3,7 @@
 // metav1.Condition, Argo Events readiness, the Forbidden message, the work queue's per-key
 // serialisation and backoff, and the RBAC rules. test/e2e/hookset-controller.e2e.test.ts runs it
 // against a real kube-apiserver and kube-controller-manager.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { setConditions } from "../../src/controller/conditions.js";
 import { desiredObjects, watchPermissions } from "../../src/controller/desired.js";
 import { WorkQueue } from "../../src/controller/queue.js";
@@ -211,25 +211,37 @@ describe("the work queue", () => {
   });
 
   it("retries a failing key with exponential backoff, reset by a success", async () => {
-    const times: number[] = [];
-    const queue = new WorkQueue(
-      async () => {
-        times.push(performance.now());
-        if (times.length < 4) throw new Error("apiserver unavailable");
-      },
-      { workers: 1, backoff: { initialMs: 20, maxMs: 50 } },
-    );
-    expect(queue.backoffMs("k")).toBe(20);
-    queue.add("k");
-    await new Promise((r) => setTimeout(r, 250));
-    expect(times).toHaveLength(4);
-    const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(gaps[0]).toBeGreaterThanOrEqual(18);
-    expect(gaps[1]).toBeGreaterThanOrEqual(38);
-    expect(gaps[2]).toBeGreaterThanOrEqual(48); // capped at maxMs
-    expect(gaps[2]).toBeLessThan(80);
-    expect(queue.failuresOf("k")).toBe(0);
-    queue.stop();
+    // Fake timers: the delays are checked exactly, whatever the machine's load.
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const queue = new WorkQueue(
+        async () => {
+          calls++;
+          if (calls < 4) throw new Error("apiserver unavailable");
+        },
+        { workers: 1, backoff: { initialMs: 20, maxMs: 50 } },
+      );
+      expect(queue.backoffMs("k")).toBe(20);
+      queue.add("k");
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toBe(1);
+      // 20 ms, then 40, then 50 (capped at maxMs): each retry comes exactly when its delay has passed.
+      for (const [delay, expected] of [
+        [20, 2],
+        [40, 3],
+        [50, 4],
+      ] as const) {
+        await vi.advanceTimersByTimeAsync(delay - 1);
+        expect(calls).toBe(expected - 1);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(calls).toBe(expected);
+      }
+      expect(queue.failuresOf("k")).toBe(0);
+      queue.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
