@@ -2,7 +2,7 @@
 // format (-o), colour only where a person reads it, and the files users hand the CLI: hooks.yaml
 // from a file or stdin (-f -), objects from YAML or JSON files, each read within the limits of
 // src/hookset/input.ts.
-import { LineCounter, stringify } from "yaml";
+import { LineCounter } from "yaml";
 import type { KubeObject } from "../trigger/event.js";
 import {
   InputTooLarge,
@@ -16,6 +16,7 @@ import {
 import { loadHookSetFile, SpecError } from "../hookset/load.js";
 import type { HookSet } from "../hookset/types.js";
 import { CliError, Failure } from "./exit.js";
+import { toKubernetesYaml } from "../model/yaml.js";
 
 /** https://no-color.org: set and not empty disables colour; otherwise colour only on a terminal. */
 export function colourOn(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -42,7 +43,7 @@ export function err(text: string): void {
 /** Prints a structured result in the chosen format (yaml or json). */
 export function printAs(format: string, value: unknown): void {
   if (format === "yaml") {
-    out(stringify(value, { lineWidth: 0, aliasDuplicateObjects: false }));
+    out(toKubernetesYaml(value));
     return;
   }
   out(JSON.stringify(value, null, 2));

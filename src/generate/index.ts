@@ -1,7 +1,6 @@
 // Generation is a pure function from a loaded HookSet to files of plain objects and their text
 // (render): nothing here touches the file system. The CLI writes the text, and `--check` compares
 // it with what is on disk, so the checked-in output can be kept honest by CI.
-import { stringify } from "yaml";
 import { hookSetTooLarge, MAX_HOOKSET_BYTES } from "../hookset/input.js";
 import type { HookSet } from "../hookset/types.js";
 import { buildEventSource, planWatches } from "./eventsource.js";
@@ -12,6 +11,7 @@ import { eventSourceServiceAccount, hookSetLabels, sensorName } from "../model/n
 import { rbacFor } from "./rbac.js";
 import { buildRunnerManifests } from "./runner.js";
 import { buildSensor } from "./sensor.js";
+import { toKubernetesYaml } from "../model/yaml.js";
 
 export interface GeneratedFile {
   /** Relative to the output directory, with forward slashes. */
@@ -109,7 +109,7 @@ export function serialize(file: GeneratedFile, sourceLabel: string): string {
   const header =
     `${HEADER_MARK} from ${sourceLabel}; do not edit.\n` +
     `# Regenerate: resource-hooks generate -f ${sourceLabel} --output-dir <dir>\n`;
-  const docs = file.objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }));
+  const docs = file.objects.map((o) => toKubernetesYaml(o));
   return header + docs.map((d, i) => (i === 0 ? d : `---\n${d}`)).join("");
 }
 

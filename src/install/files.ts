@@ -2,7 +2,6 @@
 // compares them: config/ (a kustomize base: `kubectl apply -k config/`) and the chart's crds/
 // (Helm installs that folder before the templates and never templates it) and files/ (the RBAC
 // rules its templates include).
-import { stringify } from "yaml";
 import {
   DEFAULT_INSTALL,
   installClusterRules,
@@ -10,11 +9,12 @@ import {
   installNamespaceRules,
   type InstallObject,
 } from "./manifests.js";
+import { toKubernetesYaml } from "../model/yaml.js";
 
 const HEADER = "# Generated from src/install/manifests.ts by scripts/install-manifests.ts; do not edit.\n";
 
 function yamlOf(objects: InstallObject[]): string {
-  return HEADER + objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n");
+  return HEADER + objects.map((o) => toKubernetesYaml(o)).join("---\n");
 }
 
 export function installFiles(): Map<string, string> {
@@ -36,9 +36,9 @@ export function installFiles(): Map<string, string> {
   add("rbac.yaml", byKind("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"));
   add("controller.yaml", byKind("Deployment", "Service", "PodDisruptionBudget"));
   const kustomization = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
-  files.set("config/kustomization.yaml", HEADER + stringify(kustomization));
+  files.set("config/kustomization.yaml", HEADER + toKubernetesYaml(kustomization));
   // The chart's RBAC templates include these, so the chart grants exactly what config/ grants.
-  files.set("charts/resource-hooks/files/cluster-rules.yaml", HEADER + stringify(installClusterRules()));
-  files.set("charts/resource-hooks/files/namespace-rules.yaml", HEADER + stringify(installNamespaceRules()));
+  files.set("charts/resource-hooks/files/cluster-rules.yaml", HEADER + toKubernetesYaml(installClusterRules()));
+  files.set("charts/resource-hooks/files/namespace-rules.yaml", HEADER + toKubernetesYaml(installNamespaceRules()));
   return files;
 }

@@ -6,6 +6,7 @@ import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { installFiles } from "../../src/install/files.js";
+import { toKubernetesYaml } from "../../src/model/yaml.js";
 import { installClusterRules, installManifests, installNamespaceRules } from "../../src/install/manifests.js";
 
 describe("the installation's files", () => {
@@ -74,5 +75,23 @@ describe("the chart's values", () => {
     expect(validate({ ...values, replica: 3 })).toBe(false);
     expect(validate({ ...values, replicas: 0 })).toBe(false);
     expect(validate({ ...values, watchedNamespaces: ["Team_A"] })).toBe(false);
+  });
+});
+
+describe("YAML as kubectl, Helm and Argo CD read it (YAML 1.1)", () => {
+  it("keeps the CRD's `on` a key named on, and 1.1 booleans strings", () => {
+    const text = installFiles().get("config/crds/hooksets.resource-hooks.io.yaml")!;
+    const crd = parse(text, { version: "1.1" }) as {
+      spec: { versions: Array<{ schema: { openAPIV3Schema: { properties: { spec: { properties: unknown } } } } }> };
+    };
+    const hookProperties = (
+      crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties as {
+        hooks: { items: { properties: Record<string, unknown> } };
+      }
+    ).hooks.items.properties;
+    expect(Object.keys(hookProperties)).toContain("on");
+    expect(toKubernetesYaml({ labels: { enabled: "yes", mode: "off" } })).toBe(
+      'labels:\n  enabled: "yes"\n  mode: "off"\n',
+    );
   });
 });
