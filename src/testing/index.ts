@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { CloudEvent, HTTP } from "cloudevents";
 import type { HookSet } from "../hookset/types.js";
 import type { KubeObject, ResourceEventData } from "../trigger/event.js";
+import { watchPath } from "../model/names.js";
 import { watchesOf } from "../trigger/index.js";
 
 export type { KubeObject, ResourceEventData } from "../trigger/event.js";
@@ -69,8 +70,7 @@ export function resourceEventRequest(input: ResourceEventInput, token?: string):
 /** The path the generated Sensor posts a hook's events to: its hook set and the watch the hook uses. */
 export function watchPathOf(hookSet: HookSet, hook: string): string {
   for (const [watch, { hooks }] of watchesOf(hookSet)) {
-    if (hooks.some((h) => h.name === hook))
-      return `/hooksets/${encodeURIComponent(hookSet.name)}/watches/${encodeURIComponent(watch)}`;
+    if (hooks.some((h) => h.name === hook)) return watchPath(hookSet, encodeURIComponent(watch));
   }
   const hooks = hookSet.hooks.map((h) => h.name).join(", ");
   throw new Error(`no hook named ${JSON.stringify(hook)} in hook set ${hookSet.name}; hooks: ${hooks}`);

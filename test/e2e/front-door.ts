@@ -11,7 +11,7 @@ export interface FrontDoor {
   /** Every request, in arrival order (live array). */
   readonly requests: RecordedRequest[];
   /**
-   * Requests to one path, e.g. /hooksets/e2e/watches/configmaps-web; with `subject`, only those of
+   * Requests to one path, e.g. /namespaces/argo-events/hooksets/e2e/watches/configmaps-web; with `subject`, only those of
    * that EventSource entry (a watch's own, or its `_changes` stream: the CloudEvent's subject).
    */
   count(path: string, subject?: string): number;

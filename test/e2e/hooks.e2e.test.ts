@@ -20,6 +20,7 @@ import type { HookRun } from "../../src/runner/hookrun.js";
 import { loadHookSetFile } from "../../src/hookset/load.js";
 import { deterministicName } from "../../src/steps/kubernetes/index.js";
 import { resourceEventRequest, sendEvent, watchPathOf, type AcceptAnswer } from "../../src/testing/index.js";
+import { watchPath } from "../../src/model/names.js";
 import { startFrontDoor, type FrontDoor } from "./front-door.js";
 import { useStack } from "./harness.js";
 import {
@@ -255,7 +256,7 @@ async function hookRun(name: string): Promise<HookRun> {
 }
 
 /** The runner's route of a watch, as the Sensor's trigger posts to it. */
-const route = (watch: string): string => `/hooksets/e2e/watches/${watch}`;
+const route = (watch: string): string => watchPath({ namespace: NS, name: "e2e" }, watch);
 
 /** Trigger attempts of the Sensor's trigger of one watch (per trigger since one Sensor serves all watches). */
 async function triggerAttempts(watch: string, s: ArgoProcess = sensor): Promise<{ triggered: number; failed: number }> {

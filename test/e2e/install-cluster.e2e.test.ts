@@ -1,18 +1,18 @@
-// The whole platform path, as a cluster admin and then a team would take it: the installation
-// rendered by the real helm from charts/resource-hooks and applied with the real kubectl; its
-// controller Deployment run twice by the kubelet stand-in with the installation's ServiceAccount
-// token; then, as a tenant with rights in its own namespace only, `kubectl apply` of a HookSet
-// beside the ConfigMap it follows. The EventSource and Sensor the controller writes are run as the
-// Argo Events controller would run them (the EventSource as the HookSet's ServiceAccount; the
-// Sensor's Service URL pointed at one replica's port, as kube-proxy would route it). Proven: READY
-// True, a change takes effect once, a step edit takes effect without a restart, the tenant reads
-// its runs with kubectl, SIGKILL of the leader hands reconciling to the other replica, and
-// deleting the HookSet removes what it owned through the real garbage collector.
+// The whole platform path, as a cluster admin and then a team would take it, with README's own
+// commands: `helm install` of charts/resource-hooks by the real helm; its controller Deployment
+// run twice by the kubelet stand-in with the installation's ServiceAccount token; then, as a
+// tenant with rights in its own namespace only, README's `kubectl apply` of examples/hookset.yaml,
+// and a HookSet beside the ConfigMap it follows. The EventSource and Sensor the controller writes
+// are run as the Argo Events controller would run them (the EventSource as the HookSet's
+// ServiceAccount; the Sensor's Service URL pointed at one replica's port, as kube-proxy would
+// route it). Proven: READY True, a change takes effect once, a step edit takes effect without a
+// restart, the tenant reads its runs with kubectl, SIGKILL of the leader hands reconciling to the
+// other replica, and deleting the HookSet removes what it owned through the real garbage collector.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
@@ -30,6 +30,7 @@ import {
 import { figure, until } from "./hooks-env.js";
 import { pollUntil, type KubeObject } from "./stack.js";
 
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const INSTALL = "resource-hooks-system";
 const TEAM = "team-a";
 const SERVICE_URL = `http://resource-hooks.${INSTALL}.svc:8080`;
@@ -50,12 +51,36 @@ function run(binary: string, args: string[], kubeconfig: string, input?: string)
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+/** The ```sh blocks of a README section, in order. */
+function readmeBlocks(heading: string): string[] {
+  const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+/** A README block with bash from the repository's root, helm and kubectl on PATH. */
+function runBlock(script: string, kubeconfig: string) {
+  const bin = path.join(home, "bin");
+  mkdirSync(bin, { recursive: true });
+  for (const tool of ["helm", "kubectl"] as const)
+    if (!existsSync(path.join(bin, tool))) symlinkSync(stack().binaries[tool], path.join(bin, tool));
+  const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, KUBECONFIG: kubeconfig },
+    timeout: 180_000,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
 const admin = (args: string[], input?: string) => run(stack().binaries.kubectl, args, stack().adminKubeconfig, input);
 const tenant = (args: string[], input?: string) => run(stack().binaries.kubectl, args, tenantKubeconfig, input);
 
 function hookSet(path_: string): string {
   return hookSetYaml(
-    "web",
+    "config-hooks",
     {
       serviceAccountName: "hooks",
       hooks: [
@@ -105,6 +130,20 @@ beforeAll(async () => {
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "hooks", namespace: TEAM } },
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "deployer", namespace: TEAM } },
     ...watchConfigMaps(TEAM, "hooks"),
+    // README's HookSet watches the team's Deployments as this ServiceAccount.
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "watch-deployments", namespace: TEAM },
+      rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "hooks-watch-deployments", namespace: TEAM },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "watch-deployments" },
+      subjects: [{ kind: "ServiceAccount", name: "hooks", namespace: TEAM }],
+    },
     tenantRole,
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -126,17 +165,12 @@ afterAll(async () => {
 });
 
 describe("installed with helm, used by a team with kubectl", () => {
-  it("installs from the chart's rendered manifests; two controller replicas start, one leads", async () => {
+  it("installs with README's helm command; two controller replicas start from the Deployment, one leads", async () => {
     const t = performance.now();
-    const rendered = run(
-      stack().binaries.helm,
-      ["template", "rh", "charts/resource-hooks", "-n", INSTALL, "--include-crds"],
-      stack().adminKubeconfig,
-    );
-    expect(rendered, rendered.stderr).toMatchObject({ status: 0 });
-    expect(admin(["create", "namespace", INSTALL])).toMatchObject({ status: 0 });
-    const applied = admin(["apply", "--server-side"], rendered.stdout);
-    expect(applied, applied.stderr).toMatchObject({ status: 0 });
+    const [install] = readmeBlocks("Install");
+    expect(install).toMatch(/^helm install resource-hooks charts\/resource-hooks/);
+    const installed = runBlock(install!, stack().adminKubeconfig);
+    expect(installed, installed.stdout + installed.stderr).toMatchObject({ status: 0 });
     const established = admin([
       "wait",
       "--for=condition=Established",
@@ -147,28 +181,37 @@ describe("installed with helm, used by a team with kubectl", () => {
     const deployment = await stack().admin.get<KubeObject>(
       `/apis/apps/v1/namespaces/${INSTALL}/deployments/resource-hooks`,
     );
-    expect(parseAllDocuments(rendered.stdout).length).toBeGreaterThan(5);
     for (const podName of ["resource-hooks-5d8c-aaaaa", "resource-hooks-5d8c-bbbbb"])
       pods.push(await runDeploymentPod(stack(), deployment, { podName, reachablePorts: [sink.port] }));
-    figure("helm template + kubectl apply -> both replicas ready (ms)", performance.now() - t);
+    figure("helm install -> both replicas ready (ms)", performance.now() - t);
     expect(pods[0]!.args).toEqual(expect.arrayContaining(["controller", "--runner-url", SERVICE_URL]));
     await pollUntil("one replica leads", 60_000, async () =>
       pods.some((p) => /leading: reconciling HookSets/.test(p.logs())) ? true : undefined,
     );
   }, 300_000);
 
+  it("README's HookSet, applied by the tenant with README's commands, is READY True", async () => {
+    const [commands] = readmeBlocks("On a cluster");
+    const t = performance.now();
+    const r = runBlock(commands!, tenantKubeconfig);
+    expect(r, r.stdout + r.stderr).toMatchObject({ status: 0 });
+    expect(r.stdout).toMatch(/hookset.resource-hooks.io\/web (created|configured)/);
+    await hookSetReady("web");
+    figure("README's kubectl apply -> READY True (ms)", performance.now() - t);
+  }, 120_000);
+
   it("a tenant's kubectl apply of a HookSet: READY True, then a change of the ConfigMap takes effect once", async () => {
     const t = performance.now();
     const applied = tenant(["apply"], hookSet("v1"));
     expect(applied, applied.stderr).toMatchObject({ status: 0 });
-    await hookSetReady("web");
+    await hookSetReady("config-hooks");
     figure("tenant kubectl apply -> READY True (ms)", performance.now() - t);
     const table = tenant(["get", "hooksets", "-n", TEAM]).stdout;
-    expect(table).toMatch(/^web\s+True\s+1\s+1\s+/m);
+    expect(table).toMatch(/^config-hooks\s+True\s+1\s+1\s+/m);
     // Argo Events' part: run what the controller wrote.
-    const es = await stack().admin.get<KubeObject>(PATHS.eventSource(TEAM, "web"));
-    const sensor = await stack().admin.get<KubeObject>(PATHS.sensor(TEAM, "web"));
-    expect(JSON.stringify(sensor.spec)).toContain(`${SERVICE_URL}/namespaces/${TEAM}/hooksets/web/watches/`);
+    const es = await stack().admin.get<KubeObject>(PATHS.eventSource(TEAM, "config-hooks"));
+    const sensor = await stack().admin.get<KubeObject>(PATHS.sensor(TEAM, "config-hooks"));
+    expect(JSON.stringify(sensor.spec)).toContain(`${SERVICE_URL}/namespaces/${TEAM}/hooksets/config-hooks/watches/`);
     const routed = JSON.parse(
       JSON.stringify(sensor).replaceAll(SERVICE_URL, `http://127.0.0.1:${pods[0]!.hostPort(8080)}`),
     ) as KubeObject;
@@ -210,7 +253,7 @@ describe("installed with helm, used by a team with kubectl", () => {
   it("an edit of the HookSet's step takes effect for the next change, with no restart", async () => {
     const t = performance.now();
     expect(tenant(["apply"], hookSet("v2"))).toMatchObject({ status: 0 });
-    await hookSetReady("web");
+    await hookSetReady("config-hooks");
     await until(
       "the new step served",
       async () => {
@@ -231,7 +274,7 @@ describe("installed with helm, used by a team with kubectl", () => {
     const other = pods.find((p) => p !== leader)!;
     const t = performance.now();
     await leader.kill();
-    const applied = tenant(["apply"], hookSet("v3").replace(/name: web$/m, "name: web-two"));
+    const applied = tenant(["apply"], hookSet("v3").replace(/name: config-hooks$/m, "name: web-two"));
     expect(applied, applied.stderr).toMatchObject({ status: 0 });
     await other.waitForLog(/leading: reconciling HookSets/, 60_000);
     await hookSetReady("web-two", 60_000);

@@ -3,6 +3,8 @@
 import { readdirSync, readFileSync, existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { parseHookSet } from "../../src/hookset/load.js";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const files = [
@@ -57,5 +59,19 @@ describe("the documentation", () => {
     }
     expect(broken).toEqual([]);
     expect(checked).toBeGreaterThan(20);
+  });
+});
+
+describe("README's HookSet resource", () => {
+  it("is examples/hookset.yaml, which validates, read as kubectl reads it (YAML 1.1) with its `on` key", () => {
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## On a cluster\n"), readme.indexOf("\n## Quickstart\n"));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const file = readFileSync(path.join(ROOT, "examples/hookset.yaml"), "utf8");
+    expect(parse(block, { version: "1.1" })).toEqual(parse(file, { version: "1.1" }));
+    const hook = (parse(file, { version: "1.1" }) as { spec: { hooks: Array<Record<string, unknown>> } }).spec
+      .hooks[0]!;
+    expect(Object.keys(hook)).toContain("on");
+    expect(parseHookSet(file, "examples/hookset.yaml").hooks.map((h) => h.name)).toEqual(["notify-on-image-change"]);
   });
 });
