@@ -774,7 +774,10 @@ describe("scenarios", () => {
         (await runner.metric("resource_hooks_requests_rejected_total", { reason: "unauthorized" })) - rejectedBefore;
       figure("scenario 6: requests answered 401", rejected);
       const refused = door.requests.filter(
-        (r) => r.path === route(CONFIGMAPS) && r.headers.authorization === "Bearer stale-token-from-an-old-install",
+        // The old install's Sensor posts to its own namespace's route; the token is checked first.
+        (r) =>
+          r.path === watchPath({ namespace: STALE_NS, name: "e2e" }, CONFIGMAPS) &&
+          r.headers.authorization === "Bearer stale-token-from-an-old-install",
       );
       expect(refused.length).toBeGreaterThanOrEqual(2);
       const attempts = await triggerAttempts(CONFIGMAPS, staleSensor);
