@@ -1,7 +1,15 @@
 // The runner's own manifests: Deployment, Service, RBAC, the ConfigMap carrying hooks.yaml and
 // a placeholder token Secret, written only on request (generate's createTokenSecret; the runner
 // refuses to start with the placeholder).
-import type { V1ConfigMap, V1Deployment, V1Secret, V1Service, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1Deployment,
+  V1Secret,
+  V1Service,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
 import type { HookSet } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
@@ -21,6 +29,32 @@ export const PLACEHOLDER_TOKEN = "Bearer replace-me-with-a-random-token";
 export const SECRETS_DIR = "/etc/resource-hooks/secrets";
 const CONFIG_DIR = "/etc/resource-hooks/config";
 const TOKEN_DIR = "/etc/resource-hooks/token";
+
+/** The pod of every runner, generated or installed: a non-root user, the runtime's seccomp profile. */
+export const RUNNER_POD_SECURITY = {
+  runAsNonRoot: true,
+  runAsUser: 10001,
+  runAsGroup: 10001,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+export const RUNNER_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+/** What every runner container has: its pod's name and namespace, its port and its probes. */
+export function runnerContainerBasics(): Pick<V1Container, "env" | "ports" | "readinessProbe" | "livenessProbe"> {
+  return {
+    env: [
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    ],
+    ports: [{ name: "http", containerPort: RUNNER_PORT }],
+    readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
+    livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
+  };
+}
 
 export type RunnerObject = RbacObject | V1Deployment | V1Service | V1ConfigMap | V1Secret;
 
@@ -116,12 +150,7 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
         spec: {
           serviceAccountName: runner,
           automountServiceAccountToken: true,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 10001,
-            runAsGroup: 10001,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: RUNNER_POD_SECURITY,
           terminationGracePeriodSeconds: 60,
           containers: [
             {
@@ -140,19 +169,9 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
                 "--store",
                 hookSet.runner.store,
               ],
-              env: [
-                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-              ],
-              ports: [{ name: "http", containerPort: RUNNER_PORT }],
-              readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
+              ...runnerContainerBasics(),
               resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "512Mi" } },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"] },
-              },
+              securityContext: RUNNER_CONTAINER_SECURITY,
               volumeMounts: [
                 { name: "config", mountPath: CONFIG_DIR, readOnly: true },
                 { name: "token", mountPath: TOKEN_DIR, readOnly: true },

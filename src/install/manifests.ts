@@ -32,6 +32,7 @@ import {
   RUNNER_PORT,
 } from "../model/constants.js";
 import { controllerRules } from "../generate/controller-rbac.js";
+import { RUNNER_CONTAINER_SECURITY, RUNNER_POD_SECURITY, runnerContainerBasics } from "../generate/runner.js";
 
 export const INSTALL_NAME = "resource-hooks";
 export const DEFAULT_INSTALL_NAMESPACE = "resource-hooks-system";
@@ -107,12 +108,7 @@ export function installManifests(settings: InstallSettings = DEFAULT_INSTALL): I
         metadata: { labels },
         spec: {
           serviceAccountName: name,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 10001,
-            runAsGroup: 10001,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: RUNNER_POD_SECURITY,
           terminationGracePeriodSeconds: 60,
           containers: [
             {
@@ -128,19 +124,9 @@ export function installManifests(settings: InstallSettings = DEFAULT_INSTALL): I
                 "--port",
                 String(RUNNER_PORT),
               ],
-              env: [
-                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-              ],
-              ports: [{ name: "http", containerPort: RUNNER_PORT }],
-              readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
+              ...runnerContainerBasics(),
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "768Mi" } },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"] },
-              },
+              securityContext: RUNNER_CONTAINER_SECURITY,
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
             },
           ],

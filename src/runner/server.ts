@@ -5,40 +5,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
-import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { HookSet } from "../hookset/types.js";
-import type { StepRuntime } from "../steps/types.js";
 import { watchesOf } from "../trigger/index.js";
 import { bearerError, tokenDigest as digest } from "./auth.js";
-import { createHookSetRuntime } from "./hookset-runtime.js";
+import { createHookSetRuntime, type HookSetRuntimeOptions } from "./hookset-runtime.js";
 import { drainLimits } from "./http-answer.js";
 import { answerError, httpError } from "./http-errors.js";
-import type { KubeEventRecorder } from "./kube-events.js";
-import type { ShardStore } from "./memory/store.js";
 import { RunnerMetrics } from "./metrics.js";
 import type { RunQueue } from "./queue.js";
-import type { RetentionPolicy } from "./retention.js";
 import { decodeTrigger } from "./route.js";
 import { runsApi } from "./runs-api.js";
 import type { RunStore } from "./store/types.js";
 import { SensorEndpoint } from "./sensor-endpoint.js";
 
-export interface RunnerOptions {
-  hookSet: HookSet;
+/** One HookSet's runner: its runtime's options (hookset-runtime.ts) and the HTTP server's. */
+export interface RunnerOptions extends Omit<
+  HookSetRuntimeOptions,
+  "metrics" | "maxConcurrentRuns" | "slots" | "runLabels" | "markerName" | "hookOf"
+> {
   /** The bearer token Sensors must send; undefined only together with insecureNoAuth. */
   token?: string;
   insecureNoAuth?: boolean;
-  runtime: StepRuntime;
-  store: RunStore;
-  /** Where the hooks' memory lives: in this process with a memory run store, else beside the HookRuns. */
-  memoryShards: ShardStore;
-  /** Namespace the runs are recorded in. */
-  namespace: string;
-  /** This replica's identity in claims. */
-  holder: string;
-  logger: Logger;
-  kubeEvents?: KubeEventRecorder;
   metrics?: RunnerMetrics;
   /** Runs executing at once in this replica. */
   maxConcurrentRuns?: number;
@@ -48,12 +35,6 @@ export interface RunnerOptions {
   maxBodyBytes?: number;
   /** Bytes of request bodies held at once, counted before they are read. */
   maxInflightBodyBytes?: number;
-  retention?: RetentionPolicy;
-  claimMs?: number;
-  /** First run-level retry delay; tests shorten it. */
-  retryBaseMs?: number;
-  /** Injected for tests (step sleeps). */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
