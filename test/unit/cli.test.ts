@@ -308,7 +308,8 @@ describe("serve and send", () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      `cannot reach the runner at http://127.0.0.1:${port}/hooksets/t/watches/deployments-all: connect ECONNREFUSED 127.0.0.1:${port}`,
+      `cannot reach the runner at http://127.0.0.1:${port}/namespaces/argo-events/hooksets/t/watches/deployments-all: ` +
+        `connect ECONNREFUSED 127.0.0.1:${port}`,
     );
   });
 });
