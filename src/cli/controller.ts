@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import type { Command } from "commander";
 import { parseDuration } from "../hookset/duration.js";
 import { loadKubeAccess } from "./kubeconfig.js";
-import { addRunnerOptions, refuse, type RunnerCliOptions } from "./runner-options.js";
+import { addRunnerOptions, makeLogger, refuse, type RunnerCliOptions } from "./runner-options.js";
 
 interface ControllerCliOptions extends RunnerCliOptions {
   serve: boolean;
@@ -56,8 +56,7 @@ export function registerController(program: Command): void {
 }
 
 async function controller(opts: ControllerCliOptions): Promise<void> {
-  const { pino } = await import("pino");
-  const logger = pino({ level: opts.logLevel, base: { app: "resource-hooks-controller" }, redact: ["key", "token"] });
+  const logger = await makeLogger(opts.logLevel, "resource-hooks-controller");
   if (!opts.runnerUrl) throw refuse(logger, "--runner-url is required: the shared runner's Service URL");
   if (!/^https?:\/\/[^/]+/.test(opts.runnerUrl))
     throw refuse(logger, `--runner-url ${opts.runnerUrl}: expected an http:// or https:// URL`);

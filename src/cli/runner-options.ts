@@ -55,6 +55,24 @@ export function addRunnerOptions(command: Command): Command {
     .option("--no-kube-events", "do not record Kubernetes Events");
 }
 
+/** The JSON logger of a process that runs hooks, secrets redacted; `app` names the command. */
+export async function makeLogger(level: string, app: string): Promise<Logger> {
+  const { pino } = await import("pino");
+  const logger = pino({
+    level,
+    base: { app },
+    redact: ["token", "key", "authorization", "*.authorization"],
+  });
+  // A failure inside one request or run must never end the process: log it and go on.
+  process.on("unhandledRejection", (reason) =>
+    logger.error(
+      { err: reason instanceof Error ? reason.message : String(reason) },
+      "unhandled rejection (a bug): logged, the runner goes on",
+    ),
+  );
+  return logger;
+}
+
 /** The refusal to start: logged where the runner's logs go, then exit 2. */
 export function refuse(logger: Logger, message: string, fields: object = {}): Failure {
   logger.fatal(fields, message);

@@ -15,7 +15,7 @@ import { Failure } from "./exit.js";
 import { loadHooks } from "./io.js";
 import { loadKubeAccess, type KubeAccess } from "./kubeconfig.js";
 import { fileOption } from "./options.js";
-import { addRunnerOptions, endpointOverrides, refuse, type RunnerCliOptions } from "./runner-options.js";
+import { addRunnerOptions, endpointOverrides, makeLogger, refuse, type RunnerCliOptions } from "./runner-options.js";
 import { readToken } from "./token.js";
 
 interface ServeOptions extends RunnerCliOptions {
@@ -66,23 +66,6 @@ export function registerServe(program: Command): void {
     )
     .option("--log-level <level>", "pino log level", env.LOG_LEVEL ?? "info")
     .action(serve);
-}
-
-async function makeLogger(level: string): Promise<Logger> {
-  const { pino } = await import("pino");
-  const logger = pino({
-    level,
-    base: { app: "resource-hooks" },
-    redact: ["token", "authorization", "*.authorization"],
-  });
-  // A failure inside one request or run must never end the process: log it and go on.
-  process.on("unhandledRejection", (reason) =>
-    logger.error(
-      { err: reason instanceof Error ? reason.message : String(reason) },
-      "unhandled rejection (a bug): logged, the runner goes on",
-    ),
-  );
-  return logger;
 }
 
 function requireToken(opts: ServeOptions, logger: Logger): { token: string } | { insecureNoAuth: true } {
@@ -148,7 +131,7 @@ async function stepRuntime(opts: ServeOptions, access: KubeAccess | undefined, l
 }
 
 async function serve(opts: ServeOptions, command: Command): Promise<void> {
-  const logger = await makeLogger(opts.logLevel);
+  const logger = await makeLogger(opts.logLevel, "resource-hooks");
   if (opts.hooksetsFromCluster) return await serveFromCluster(opts, command, logger);
   if (opts.namespaces.length > 0) throw refuse(logger, "--namespaces needs --hooksets-from-cluster");
   const hookSet = loadHooks(opts.file);
