@@ -3,12 +3,30 @@
 import { Option, type Command } from "commander";
 import { out, printAs } from "./io.js";
 import { formatOption } from "./options.js";
+import { hookSetPath } from "../model/names.js";
+import { UsageError } from "./exit.js";
 import { authHeaders, refused, RunnerClient, type Answer } from "./runner-client.js";
 
 interface RunsOptions {
   url: string;
   tokenFile?: string;
+  hookset?: string;
   output?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/**
+ * Where the runs API is: /runs on a runner of one hooks.yaml; with --hookset <namespace>/<name>,
+ * that HookSet's on the installation's runner (its token, its runs only).
+ */
+export function runsApiPath(hookset: string | undefined): string {
+  if (hookset === undefined) return "/runs";
+  const [namespace, name, ...rest] = hookset.split("/");
+  if (!namespace || !name || rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name))
+    throw new UsageError(`--hookset ${hookset}: expected <namespace>/<name> of a HookSet, e.g. team-a/web`);
+  return `${hookSetPath({ namespace, name })}/runs`;
 }
 
 /** The columns `kubectl get hookruns` shows (the CRD's printer columns), from what /runs answers. */
@@ -59,7 +77,8 @@ export function registerRuns(program: Command): void {
   const common = (cmd: Command) =>
     cmd
       .requiredOption("--url <url>", "runner base URL")
-      .option("--token-file <path>", "bearer token file (else $RESOURCE_HOOKS_TOKEN)");
+      .option("--token-file <path>", "bearer token file (else $RESOURCE_HOOKS_TOKEN)")
+      .option("--hookset <namespace/name>", "a HookSet resource's runs on the installation's runner (its token)");
   const client = (opts: RunsOptions) => new RunnerClient(opts.url, authHeaders(opts.tokenFile));
 
   common(runs.command("list").description("recent runs, newest first").option("--hook <name>", "only this hook"))
@@ -71,7 +90,8 @@ export function registerRuns(program: Command): void {
       ]),
     )
     .action(async (opts: RunsOptions & { hook?: string }) => {
-      const answer = await client(opts).get(`/runs${opts.hook ? `?hook=${encodeURIComponent(opts.hook)}` : ""}`);
+      const query = opts.hook ? `?hook=${encodeURIComponent(opts.hook)}` : "";
+      const answer = await client(opts).get(`${runsApiPath(opts.hookset)}${query}`);
       const format = opts.output ?? (process.stdout.isTTY ? "table" : "json");
       if (format !== "table" || answer.status !== 200) return print(format, answer);
       out(runsTable((answer.body as { runs?: ListedRun[] }).runs ?? []));
@@ -79,11 +99,11 @@ export function registerRuns(program: Command): void {
   common(runs.command("get <name>").description("one run"))
     .addOption(formatOption(["json", "yaml"], "json"))
     .action(async (name: string, opts: RunsOptions & { output: string }) =>
-      print(opts.output, await client(opts).get(RunnerClient.runPath(name))),
+      print(opts.output, await client(opts).get(`${runsApiPath(opts.hookset)}/${encodeURIComponent(name)}`)),
     );
   common(runs.command("retry <name>").description("run a Failed run again from its first step that did not complete"))
     .addOption(formatOption(["json", "yaml"], "json"))
     .action(async (name: string, opts: RunsOptions & { output: string }) =>
-      print(opts.output, await client(opts).post(`${RunnerClient.runPath(name)}/retry`)),
+      print(opts.output, await client(opts).post(`${runsApiPath(opts.hookset)}/${encodeURIComponent(name)}/retry`)),
     );
 }

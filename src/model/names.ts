@@ -71,4 +71,8 @@ export function memoryShardName(hookSet: { namespace: string; name: string }, wa
  * namespaces never share a route.
  */
 export const watchPath = (hookSet: { namespace: string; name: string }, watch: string): string =>
-  `/namespaces/${hookSet.namespace}/hooksets/${hookSet.name}/watches/${watch}`;
+  `${hookSetPath(hookSet)}/watches/${watch}`;
+
+/** Where a runner serving HookSet resources serves one HookSet: its watches' routes and its runs API. */
+export const hookSetPath = (hookSet: { namespace: string; name: string }): string =>
+  `/namespaces/${hookSet.namespace}/hooksets/${hookSet.name}`;

@@ -2,6 +2,9 @@
 // and markers kept apart for two HookSets of one name in two namespaces, an invalid HookSet's 404,
 // an edit that leaves an accepted run with the definition it was accepted under, and one limit of
 // running runs over all HookSets. Memory stores; the Kubernetes side is test/e2e/hookset-runner.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +20,7 @@ import { createTenantRunner, type TenantRunner } from "../../src/runner/tenants/
 import { hookSetToken, type HookSetIdentity } from "../../src/tenancy/credential.js";
 import { watchesOf } from "../../src/trigger/index.js";
 import { resourceEventRequest, sendEvent } from "../../src/testing/index.js";
+import { cliAsync } from "../helpers/cli.js";
 import { pollUntil } from "../helpers/poll.js";
 import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
 
@@ -149,6 +153,50 @@ describe("a runner serving HookSet resources", () => {
     });
     expect(refused.status).toBe(401);
     expect((await fetch(`${running.url}/runs`)).status).toBe(404);
+    // The command line reads the same API with --hookset, and gets team-a's run, not team-b's.
+    const tokenFile = path.join(mkdtempSync(path.join(tmpdir(), "rh-tenants-")), "token");
+    writeFileSync(tokenFile, tokenA);
+    const listed = await cliAsync([
+      "runs",
+      "list",
+      "--url",
+      running.url,
+      "--hookset",
+      "team-a/hooks",
+      "--token-file",
+      tokenFile,
+      "-o",
+      "json",
+    ]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const names = (JSON.parse(listed.stdout) as { runs: Array<{ metadata: { name: string } }> }).runs.map(
+      (r) => r.metadata.name,
+    );
+    expect(names).toEqual([runA!.metadata.name]);
+    const one = await cliAsync([
+      "runs",
+      "get",
+      runA!.metadata.name,
+      "--url",
+      running.url,
+      "--hookset",
+      "team-a/hooks",
+      "--token-file",
+      tokenFile,
+    ]);
+    expect(one.code, one.stderr).toBe(0);
+    const wrong = await cliAsync([
+      "runs",
+      "list",
+      "--url",
+      running.url,
+      "--hookset",
+      "Team_A",
+      "--token-file",
+      tokenFile,
+    ]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--hookset Team_A: expected <namespace>\/<name>/);
     // Series of each HookSet labelled with it.
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toMatch(/resource_hooks_runs_total\{[^}]*hookset_namespace="team-a"/);
