@@ -347,6 +347,10 @@ describe("completion", { timeout: 180_000 }, () => {
     expect(complete("resource-hooks", "generate", "--out")).toBe("--output-dir --output");
     expect(complete("resource-hooks", "generate", "-f", "x.yaml", "-o", "")).toBe("yaml json");
     expect(complete("resource-hooks", "completion", "")).toBe("bash zsh fish");
-    expect(complete("resource-hooks", "runs", "list", "--h").split(" ").sort()).toEqual(["--help", "--hook"]);
+    expect(complete("resource-hooks", "runs", "list", "--h").split(" ").sort()).toEqual([
+      "--help",
+      "--hook",
+      "--hookset",
+    ]);
   });
 });
