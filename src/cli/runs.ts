@@ -3,6 +3,7 @@
 import { Option, type Command } from "commander";
 import { out, printAs } from "./io.js";
 import { formatOption } from "./options.js";
+import { isDnsLabel, isDnsSubdomain } from "../model/kube-names.js";
 import { hookSetPath } from "../model/names.js";
 import { UsageError } from "./exit.js";
 import { authHeaders, refused, RunnerClient, type Answer } from "./runner-client.js";
@@ -14,9 +15,6 @@ interface RunsOptions {
   output?: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
 /**
  * Where the runs API is: /runs on a runner of one hooks.yaml; with --hookset <namespace>/<name>,
  * that HookSet's on the installation's runner (its token, its runs only).
@@ -24,7 +22,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export function runsApiPath(hookset: string | undefined): string {
   if (hookset === undefined) return "/runs";
   const [namespace, name, ...rest] = hookset.split("/");
-  if (!namespace || !name || rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name))
+  if (!namespace || !name || rest.length > 0 || !isDnsLabel(namespace) || !isDnsSubdomain(name))
     throw new UsageError(`--hookset ${hookset}: expected <namespace>/<name> of a HookSet, e.g. team-a/web`);
   return `${hookSetPath({ namespace, name })}/runs`;
 }

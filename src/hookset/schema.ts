@@ -6,14 +6,13 @@ import { stepTypes } from "../steps/registry.js";
 import { triggerKinds } from "../trigger/registry.js";
 import { DURATION_PATTERN } from "./duration.js";
 import { API_VERSION, KIND } from "./types.js";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/kube-names.js";
 
 type Schema = { [keyword: string]: unknown };
 
-const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 const nameSchema = (description: string): Schema => ({
   type: "string",
-  pattern: DNS_LABEL,
+  pattern: DNS_LABEL.source,
   maxLength: 63,
   description,
   patternErrorMessage: "a lowercase DNS label: a-z, 0-9 and '-', starting and ending with a letter or digit",
@@ -145,7 +144,7 @@ export function hookSetSchema(): Schema {
           eventBusName: { type: "string", minLength: 1, description: "Argo Events EventBus (default: default)." },
           serviceAccountName: {
             type: "string",
-            pattern: DNS_SUBDOMAIN,
+            pattern: DNS_SUBDOMAIN.source,
             maxLength: 253,
             description:
               "ServiceAccount, in the HookSet's namespace, that its EventSource runs as (it must be allowed " +

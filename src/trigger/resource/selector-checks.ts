@@ -6,6 +6,7 @@
 import { distance } from "fastest-levenshtein";
 import type { SpecPath, TriggerCheckContext } from "../kind.js";
 import type { ResourceDocument, ResourceSelectorDocument } from "./types.js";
+import { isDnsLabel, isDnsSubdomain } from "../../model/kube-names.js";
 
 type Report = TriggerCheckContext["report"];
 
@@ -42,9 +43,7 @@ const BUILT_IN: Readonly<Record<string, readonly string[]>> = {
 };
 const DOTLESS_GROUPS = Object.keys(BUILT_IN).filter((g) => g !== "" && !g.includes("."));
 
-// The API server's rules (k8s.io/apimachinery/pkg/util/validation).
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// The API server's rules (k8s.io/apimachinery/pkg/util/validation); names: model/kube-names.ts.
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const NAME_PREFIX = /^[a-z0-9][-a-z0-9.]*$/;
@@ -53,8 +52,6 @@ const SUBDOMAIN_WORDS =
   "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
 const NEVER = "no object can have it, so the hook would never fire";
 
-const isDnsSubdomain = (s: string) => s.length <= 253 && DNS_SUBDOMAIN.test(s);
-const isDnsLabel = (s: string) => s.length <= 63 && DNS_LABEL.test(s);
 const isLabelValue = (s: string) => s.length <= 63 && LABEL_VALUE.test(s);
 
 function isLabelKey(key: string): boolean {
