@@ -10,12 +10,12 @@ import { hostname } from "node:os";
 import type { Command } from "commander";
 import { parseDuration } from "../hookset/duration.js";
 import { loadKubeAccess } from "./kubeconfig.js";
-import { addRunnerOptions, makeLogger, refuse, type RunnerCliOptions } from "./runner-options.js";
+import { addRunnerOptions, makeLogger, namespacesOption, refuse, type RunnerCliOptions } from "./runner-options.js";
 
 interface ControllerCliOptions extends RunnerCliOptions {
   serve: boolean;
   runnerUrl?: string;
-  namespaces?: string;
+  namespaces: string[];
   kubeconfig?: string;
   namespace?: string;
   leaderElection: boolean;
@@ -38,11 +38,7 @@ export function registerController(program: Command): void {
       "the shared runner's Service URL the Sensors post to (required)",
       env.RESOURCE_HOOKS_RUNNER_URL,
     )
-    .option(
-      "--namespaces <list>",
-      "comma-separated namespaces whose HookSets to serve (default: all)",
-      env.RESOURCE_HOOKS_NAMESPACES,
-    )
+    .addOption(namespacesOption("only the HookSets of these namespaces"))
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, else in-cluster)")
     .option(
       "--namespace <namespace>",
@@ -63,10 +59,7 @@ async function controller(opts: ControllerCliOptions): Promise<void> {
   const runnerUrl = opts.runnerUrl;
   const namespace = opts.namespace ?? env.POD_NAMESPACE;
   if (!namespace) throw refuse(logger, "--namespace (or $POD_NAMESPACE) is required: the installation's namespace");
-  const namespaces = (opts.namespaces ?? "")
-    .split(",")
-    .map((n) => n.trim())
-    .filter(Boolean);
+  const { namespaces } = opts;
   let access;
   try {
     access = await loadKubeAccess(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {});

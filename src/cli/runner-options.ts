@@ -1,6 +1,6 @@
 // The options of the runner that `serve` and `controller` share (the controller's replicas are
 // also the runner of every HookSet), spelt, defaulted and read one way.
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { Logger } from "pino";
 import { EXIT, Failure } from "./exit.js";
 import { collect, duration, integer } from "./options.js";
@@ -71,6 +71,23 @@ export async function makeLogger(level: string, app: string): Promise<Logger> {
     ),
   );
   return logger;
+}
+
+/**
+ * `--namespaces a,b`: the namespaces whose HookSet resources to serve (repeatable, comma-separated;
+ * default $RESOURCE_HOOKS_NAMESPACES, else all), read the same by `controller` and `serve`.
+ */
+export function namespacesOption(description: string): Option {
+  const list = (value: string, previous: string[] = []) => [
+    ...previous,
+    ...value
+      .split(",")
+      .map((n) => n.trim())
+      .filter(Boolean),
+  ];
+  return new Option("--namespaces <ns,...>", description)
+    .argParser(list)
+    .default(list(process.env.RESOURCE_HOOKS_NAMESPACES ?? "", []), "all");
 }
 
 /** The refusal to start: logged where the runner's logs go, then exit 2. */

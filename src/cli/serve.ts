@@ -15,7 +15,14 @@ import { Failure } from "./exit.js";
 import { loadHooks } from "./io.js";
 import { loadKubeAccess, type KubeAccess } from "./kubeconfig.js";
 import { fileOption } from "./options.js";
-import { addRunnerOptions, endpointOverrides, makeLogger, refuse, type RunnerCliOptions } from "./runner-options.js";
+import {
+  addRunnerOptions,
+  endpointOverrides,
+  makeLogger,
+  namespacesOption,
+  refuse,
+  type RunnerCliOptions,
+} from "./runner-options.js";
 import { readToken } from "./token.js";
 
 interface ServeOptions extends RunnerCliOptions {
@@ -58,12 +65,7 @@ export function registerServe(program: Command): void {
       "serve every HookSet resource of the cluster instead of -f: each in its namespace, with its own token " +
         "and as its spec.serviceAccountName (docs/runner.md)",
     )
-    .option(
-      "--namespaces <ns,...>",
-      "with --hooksets-from-cluster: only the HookSets of these namespaces (default: all)",
-      (value: string, previous: string[]) => [...previous, ...value.split(",").filter(Boolean)],
-      [],
-    )
+    .addOption(namespacesOption("with --hooksets-from-cluster: only the HookSets of these namespaces"))
     .option("--log-level <level>", "pino log level", env.LOG_LEVEL ?? "info")
     .action(serve);
 }
@@ -133,7 +135,8 @@ async function stepRuntime(opts: ServeOptions, access: KubeAccess | undefined, l
 async function serve(opts: ServeOptions, command: Command): Promise<void> {
   const logger = await makeLogger(opts.logLevel, "resource-hooks");
   if (opts.hooksetsFromCluster) return await serveFromCluster(opts, command, logger);
-  if (opts.namespaces.length > 0) throw refuse(logger, "--namespaces needs --hooksets-from-cluster");
+  if (command.getOptionValueSource("namespaces") === "cli")
+    throw refuse(logger, "--namespaces needs --hooksets-from-cluster");
   const hookSet = loadHooks(opts.file);
   const auth = requireToken(opts, logger);
   const access = await kubeAccess(opts, logger);

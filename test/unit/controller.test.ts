@@ -270,6 +270,22 @@ describe("resource-hooks controller (the command)", { timeout: 60_000 }, () => {
     expect(seen).toEqual([true, true, false]);
   });
 
+  it("reads --namespaces the same as serve: comma-separated and repeatable; all when not given", async () => {
+    const seen: unknown[] = [];
+    for (const [command, args] of [
+      ["controller", ["--namespaces", "team-a, team-b", "--namespaces", "team-c"]],
+      ["controller", []],
+      ["serve", ["--namespaces", "team-a,team-b"]],
+    ] as const) {
+      const program = buildProgram();
+      program.commands
+        .find((c) => c.name() === command)!
+        .action((o: { namespaces: unknown }) => void seen.push(o.namespaces));
+      await program.parseAsync(["node", "resource-hooks", command, ...args]);
+    }
+    expect(seen).toEqual([["team-a", "team-b", "team-c"], [], ["team-a", "team-b"]]);
+  });
+
   it("refuses to start without what it needs, with exit 2 and the option named", () => {
     const env = { RESOURCE_HOOKS_RUNNER_URL: undefined, POD_NAMESPACE: undefined };
     const noUrl = cli(["controller", "--namespace", "rh"], { env });
