@@ -5,9 +5,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { stringify } from "yaml";
 
 import { controllerRules } from "../../src/generate/controller-rbac.js";
+import { toKubernetesYaml } from "../../src/model/yaml.js";
 import type { StackHandle } from "./harness.js";
 import { pollUntil, type KubeObject, type ManagedProcess } from "./stack.js";
 
@@ -47,13 +47,13 @@ export const configMapHook = (name: string, labels?: Record<string, string>, nam
 
 /** A HookSet as a user writes it for kubectl: YAML, with "on" quoted. */
 export function hookSetYaml(name: string, spec: Record<string, unknown>, namespace = TENANT): string {
-  const text = stringify({
+  // Written as resource-hooks writes manifests for kubectl: YAML 1.1, which quotes "on".
+  return toKubernetesYaml({
     apiVersion: "resource-hooks.io/v1alpha1",
     kind: "HookSet",
     metadata: { name, namespace },
     spec,
   });
-  return text.replace(/^(\s*(?:- )?)on:/gm, '$1"on":');
 }
 
 export const condition = (o: HookSetObject | undefined, type: string) =>

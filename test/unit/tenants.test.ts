@@ -2,7 +2,7 @@
 // and markers kept apart for two HookSets of one name in two namespaces, an invalid HookSet's 404,
 // an edit that leaves an accepted run with the definition it was accepted under, and one limit of
 // running runs over all HookSets. Memory stores; the Kubernetes side is test/e2e/hookset-runner.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -154,49 +154,24 @@ describe("a runner serving HookSet resources", () => {
     expect(refused.status).toBe(401);
     expect((await fetch(`${running.url}/runs`)).status).toBe(404);
     // The command line reads the same API with --hookset, and gets team-a's run, not team-b's.
-    const tokenFile = path.join(mkdtempSync(path.join(tmpdir(), "rh-tenants-")), "token");
+    const dir = mkdtempSync(path.join(tmpdir(), "rh-tenants-"));
+    const tokenFile = path.join(dir, "token");
     writeFileSync(tokenFile, tokenA);
-    const listed = await cliAsync([
-      "runs",
-      "list",
-      "--url",
-      running.url,
-      "--hookset",
-      "team-a/hooks",
-      "--token-file",
-      tokenFile,
-      "-o",
-      "json",
-    ]);
-    expect(listed.code, listed.stderr).toBe(0);
-    const names = (JSON.parse(listed.stdout) as { runs: Array<{ metadata: { name: string } }> }).runs.map(
-      (r) => r.metadata.name,
-    );
-    expect(names).toEqual([runA!.metadata.name]);
-    const one = await cliAsync([
-      "runs",
-      "get",
-      runA!.metadata.name,
-      "--url",
-      running.url,
-      "--hookset",
-      "team-a/hooks",
-      "--token-file",
-      tokenFile,
-    ]);
-    expect(one.code, one.stderr).toBe(0);
-    const wrong = await cliAsync([
-      "runs",
-      "list",
-      "--url",
-      running.url,
-      "--hookset",
-      "Team_A",
-      "--token-file",
-      tokenFile,
-    ]);
-    expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/--hookset Team_A: expected <namespace>\/<name>/);
+    const asTeamA = ["--url", running.url, "--hookset", "team-a/hooks", "--token-file", tokenFile];
+    try {
+      const listed = await cliAsync(["runs", "list", ...asTeamA, "-o", "json"]);
+      expect(listed.code, listed.stderr).toBe(0);
+      const listedRuns = (JSON.parse(listed.stdout) as { runs: Array<{ metadata: { name: string } }> }).runs;
+      expect(listedRuns.map((r) => r.metadata.name)).toEqual([runA!.metadata.name]);
+      const one = await cliAsync(["runs", "get", runA!.metadata.name, ...asTeamA]);
+      expect(one.code, one.stderr).toBe(0);
+      expect((JSON.parse(one.stdout) as { metadata: { name: string } }).metadata.name).toBe(runA!.metadata.name);
+      const wrong = await cliAsync(["runs", "list", ...asTeamA.slice(0, 2), "--hookset", "Team_A"]);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/--hookset Team_A: expected <namespace>\/<name>/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     // Series of each HookSet labelled with it.
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toMatch(/resource_hooks_runs_total\{[^}]*hookset_namespace="team-a"/);
