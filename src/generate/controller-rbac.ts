@@ -38,8 +38,7 @@ export function controllerRules(): ControllerRules {
     ],
     installation: [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
-      // The credential key: made once by the first replica, read by every one.
-      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      // The credential key: made once by the first replica (the cluster-wide create above), read by every one.
       { apiGroups: [""], resources: ["secrets"], resourceNames: [CREDENTIAL_KEY_SECRET.name], verbs: ["get"] },
     ],
   };
