@@ -3,6 +3,7 @@
 import { Option, type Command } from "commander";
 import type { Logger } from "pino";
 import { EXIT, Failure } from "./exit.js";
+import { parseDuration } from "../hookset/duration.js";
 import { collect, duration, integer } from "./options.js";
 
 export interface RunnerCliOptions {
@@ -19,6 +20,8 @@ export interface RunnerCliOptions {
   cloudfrontUrl?: string;
   awsRegion?: string;
   kubeEvents: boolean;
+  resyncInterval: string;
+  resyncDelay: string;
 }
 
 const env = process.env;
@@ -52,7 +55,27 @@ export function addRunnerOptions(command: Command): Command {
     .option("--fastly-url <url>", "same as --endpoint fastly=<url>", env.RESOURCE_HOOKS_FASTLY_URL)
     .option("--cloudfront-url <url>", "same as --endpoint cloudfront=<url>", env.RESOURCE_HOOKS_CLOUDFRONT_URL)
     .option("--aws-region <region>", "AWS region for CloudFront", env.AWS_REGION)
-    .option("--no-kube-events", "do not record Kubernetes Events");
+    .option("--no-kube-events", "do not record Kubernetes Events")
+    .option(
+      "--resync-interval <duration>",
+      "how often each watch is listed to find a change no event carried; 0s: only after event source starts",
+      duration,
+      "10m",
+    )
+    .option(
+      "--resync-delay <duration>",
+      "how long a change a resync found waits for its own event before the runner handles it",
+      duration,
+      "10s",
+    );
+}
+
+/** The resync's timing (runner/resync.ts) as the options give it. */
+export function resyncTiming(opts: Pick<RunnerCliOptions, "resyncInterval" | "resyncDelay">): {
+  intervalMs: number;
+  deferMs: number;
+} {
+  return { intervalMs: parseDuration(opts.resyncInterval), deferMs: parseDuration(opts.resyncDelay) };
 }
 
 /** The JSON logger of a process that runs hooks, secrets redacted; `app` names the command. */

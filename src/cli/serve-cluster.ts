@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { KubeAccess } from "./kubeconfig.js";
-import { endpointOverrides, refuse, type RunnerCliOptions } from "./runner-options.js";
+import { endpointOverrides, refuse, resyncTiming, type RunnerCliOptions } from "./runner-options.js";
 
 export interface ClusterServeOptions {
   port: number;
@@ -20,6 +20,8 @@ export interface ClusterServeOptions {
   maxPendingRequests: number;
   maxBodyBytes?: number;
   kubeEvents: boolean;
+  /** The resync's timing; RESYNC_DEFAULTS without. */
+  resync?: { intervalMs: number; deferMs: number };
   holder: string;
   instance: string;
   endpoints: Record<string, string>;
@@ -62,6 +64,7 @@ export async function startClusterRunner(access: KubeAccess, options: ClusterSer
     maxPendingRequests: options.maxPendingRequests,
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.kubeEvents ? { kubeEvents: new KubeEventRecorder(config, options.instance, logger) } : {}),
+    ...(options.resync ? { resync: options.resync } : {}),
     openStores: (hookSet) => ({
       store: new KubernetesRunStore(config, hookSet.namespace, hookSet, logger),
       memoryShards: new KubernetesShardStore(config, hookSet.namespace, logger),
@@ -113,6 +116,7 @@ export async function serveClusterFromCli(
         maxPendingRequests: opts.maxPendingRequests,
         ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
         kubeEvents: opts.kubeEvents,
+        resync: resyncTiming(opts),
         // Unique per process; the part before "/" is the pod (see serve.ts).
         holder: `${instance}/${randomBytes(4).toString("hex")}`,
         instance,

@@ -21,6 +21,7 @@ import {
   makeLogger,
   namespacesOption,
   refuse,
+  resyncTiming,
   type RunnerCliOptions,
 } from "./runner-options.js";
 import { readToken } from "./token.js";
@@ -167,6 +168,7 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
     maxPendingRequests: opts.maxPendingRequests,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     retention: hookSet.runner.retention,
+    resync: resyncTiming(opts),
   });
   try {
     await runner.start();

@@ -13,7 +13,7 @@ import type {
 import type { HookSet } from "../hookset/types.js";
 import { stepTypeByName } from "../steps/registry.js";
 import type { PermissionNeed } from "../steps/types.js";
-import { triggerKind } from "../trigger/index.js";
+import { eventTypesOf, resyncs, triggerKind, watchesOf } from "../trigger/index.js";
 import {
   ANNOTATION_CONFIG_HASH,
   HOOKMEMORY_PLURAL,
@@ -58,7 +58,7 @@ export function runnerContainerBasics(): Pick<V1Container, "env" | "ports" | "re
 
 export type RunnerObject = RbacObject | V1Deployment | V1Service | V1ConfigMap | V1Secret;
 
-/** Everything the runner's ServiceAccount needs: its triggers, its steps, its HookRuns and their Events. */
+/** Everything the runner's ServiceAccount needs: its triggers, resyncs, steps, HookRuns and their Events. */
 export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
   const needs: PermissionNeed[] = [];
   for (const hook of hookSet.hooks) {
@@ -68,6 +68,12 @@ export function runnerNeeds(hookSet: HookSet): PermissionNeed[] {
       const stepType = stepTypeByName(step.type);
       if (stepType?.permissions) needs.push(...stepType.permissions(step.config, { watch }));
     }
+  }
+  // The resync lists what a watch whose UPDATEs come on one stream watches (runner/resync.ts).
+  for (const plan of watchesOf(hookSet).values()) {
+    if (!resyncs(eventTypesOf(plan))) continue;
+    const { group, resource, namespace } = plan.selector;
+    needs.push({ group, resource, ...(namespace ? { namespace } : {}), verbs: ["list"] });
   }
   if (hookSet.runner.store === "kubernetes") {
     const namespace = hookSet.namespace;

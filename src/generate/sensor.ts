@@ -8,7 +8,8 @@
 import type { HookSet } from "../hookset/types.js";
 import { watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
-import { streamsOf, type Stream, type Watch } from "./eventsource.js";
+import type { Stream } from "../trigger/index.js";
+import { watchStreams, type Watch } from "./eventsource.js";
 import { eventSourceName, hookSetLabels, sensorName, watchPath } from "../model/names.js";
 
 /** Seconds the Sensor waits for the runner to accept an event: persisting runs takes milliseconds. */
@@ -78,14 +79,14 @@ export function buildSensor(hookSet: HookSet, watches: Map<string, Watch>): Sens
       ...(hookSet.eventBusName !== "default" ? { eventBusName: hookSet.eventBusName } : {}),
       dependencies: list.flatMap((watch) => {
         const script = watchFilter({ selector: watch.selector, hooks: watch.hooks });
-        return streamsOf(watch).map((stream) => ({
+        return watchStreams(watch).map((stream) => ({
           name: stream.eventName,
           eventSourceName: eventSourceName(hookSet),
           eventName: stream.eventName,
           filters: { script },
         }));
       }),
-      triggers: list.flatMap((watch) => streamsOf(watch).map((stream) => trigger(hookSet, watch, stream))),
+      triggers: list.flatMap((watch) => watchStreams(watch).map((stream) => trigger(hookSet, watch, stream))),
     },
   };
 }

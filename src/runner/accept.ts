@@ -97,19 +97,12 @@ export class Acceptor {
   }
 
   async accept(hooks: readonly Hook[], event: ResourceEvent): Promise<AcceptResult> {
-    const { index, store } = this.options;
+    const { store } = this.options;
     const result: AcceptResult = { eventId: event.context.id, runs: [], skipped: [] };
     const writes: Promise<void>[] = [];
     const uid = (event.data.body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
     for (const hook of hooks) {
-      const recalled = typeof uid === "string" ? this.recall(hook, uid) : undefined;
-      const firstServed = index.firstServed(hook.name);
-      const evaluation = evaluate(hook.trigger, event, {
-        ...(recalled
-          ? { memory: { fingerprint: recalled.fingerprint, resourceVersion: recalled.resourceVersion } }
-          : {}),
-        ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
-      });
+      const { recalled, evaluation } = this.evaluate(hook, event, uid);
       // A redelivered event (or the same object state under another event id) finds its run.
       const existing = store.get(runName(this.options.hookSet.name, hook.name, evaluation.identity));
       if (existing) {
@@ -132,6 +125,34 @@ export class Acceptor {
     }
     await Promise.all(writes);
     return result;
+  }
+
+  /**
+   * The hooks for which accepting this event would fire or record a new state of an object they
+   * have handled before: what a resync (resync.ts) hands to accept(). Hooks that never saw the
+   * object are left to its ADD on the event source's own stream.
+   */
+  changedSinceHandled(hooks: readonly Hook[], event: ResourceEvent): Hook[] {
+    const uid = (event.data.body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
+    if (typeof uid !== "string") return [];
+    return hooks.filter((hook) => {
+      const { recalled, evaluation } = this.evaluate(hook, event, uid);
+      if (!recalled || this.options.store.get(runName(this.options.hookSet.name, hook.name, evaluation.identity)))
+        return false;
+      return (
+        evaluation.decision.fires || (evaluation.remember === "set" && evaluation.fingerprint !== recalled.fingerprint)
+      );
+    });
+  }
+
+  private evaluate(hook: Hook, event: ResourceEvent, uid: unknown): { recalled?: Recalled; evaluation: Evaluation } {
+    const recalled = typeof uid === "string" ? this.recall(hook, uid) : undefined;
+    const firstServed = this.options.index.firstServed(hook.name);
+    const evaluation = evaluate(hook.trigger, event, {
+      ...(recalled ? { memory: { fingerprint: recalled.fingerprint, resourceVersion: recalled.resourceVersion } } : {}),
+      ...(firstServed ? { hookFirstServedAt: firstServed } : {}),
+    });
+    return { ...(recalled ? { recalled } : {}), evaluation };
   }
 
   /** What the hook last handled of the object: the newer of its memory entry and newest run. */

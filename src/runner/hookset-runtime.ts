@@ -4,7 +4,10 @@
 // (tenants/), each with the store and memory of the HookSet's namespace.
 import type { Logger } from "pino";
 import type { Hook, HookSet } from "../hookset/types.js";
+import { RestClient } from "../k8s/rest.js";
+import { eventSourceName } from "../model/names.js";
 import type { StepRuntime } from "../steps/types.js";
+import { eventTypesOf, resyncs, watchesOf, type WatchPlan } from "../trigger/index.js";
 import { Acceptor } from "./accept.js";
 import type { HookRun } from "./hookrun.js";
 import type { KubeEventRecorder } from "./kube-events.js";
@@ -12,6 +15,7 @@ import { HookSetMemory } from "./memory/memory.js";
 import type { ShardStore } from "./memory/store.js";
 import type { RunnerMetrics } from "./metrics.js";
 import { RunQueue } from "./queue.js";
+import { Resync, type ResyncOptions } from "./resync.js";
 import type { RetentionPolicy } from "./retention.js";
 import { RunIndex } from "./run-index.js";
 import type { RunSlots } from "./run-slots.js";
@@ -39,6 +43,10 @@ export interface HookSetRuntimeOptions {
   markerName?: (hook: string) => string;
   /** See QueueOptions. */
   hookOf?: (run: HookRun) => Hook | undefined;
+  /** The watches served now; by default the HookSet's. */
+  watches?: () => ReadonlyMap<string, WatchPlan>;
+  /** The resync's timing (resync.ts); by default RESYNC_DEFAULTS. */
+  resync?: Pick<ResyncOptions, "quietMs" | "maxWaitMs" | "deferMs" | "intervalMs">;
 }
 
 export interface HookSetRuntime {
@@ -46,6 +54,7 @@ export interface HookSetRuntime {
   readonly memory: HookSetMemory;
   readonly acceptor: Acceptor;
   readonly queue: RunQueue;
+  readonly resync: Resync;
   /** Loads the store and the memory, records first-served markers and starts the queue. */
   start(): Promise<void>;
   /** Lets running runs finish until `until` (epoch ms), writes the memory's last batches, stops. */
@@ -88,20 +97,34 @@ export function createHookSetRuntime(options: HookSetRuntimeOptions): HookSetRun
     metrics,
     ...(options.kubeEvents ? { kubeEvents: options.kubeEvents } : {}),
   });
+  const watches = watchesOf(hookSet);
+  const resync = new Resync({
+    watches: options.watches ?? (() => watches),
+    acceptor,
+    rest: () => (options.runtime.kubeConfig ? new RestClient(options.runtime.kubeConfig) : undefined),
+    source: eventSourceName(hookSet),
+    logger,
+    ...options.resync,
+  });
   return {
     store,
     memory,
     acceptor,
     queue,
+    resync,
     async start() {
       await store.start();
       await memory.start();
       await acceptor.recordFirstServed();
       queue.start();
+      resync.start();
+      if (!options.runtime.kubeConfig && [...watches.values()].some((w) => resyncs(eventTypesOf(w))))
+        logger.warn("no Kubernetes access: no resync; a change made while the event source starts may be missed");
     },
     async drain(until: number) {
       const left = () => Math.max(0, until - Date.now());
       // Nothing is accepted any more: the memory's last batches are written while runs finish.
+      resync.stop();
       const flushed = memory.flush();
       await queue.drain(left());
       await Promise.race([flushed, new Promise((r) => setTimeout(r, left()).unref())]);

@@ -31,6 +31,8 @@ export interface RouteTarget {
   acceptor: Acceptor;
   metrics: RunnerMetrics;
   logger: Logger;
+  /** Told of each event accepted (the resync learns of replays from their ADDs). */
+  observe?: (event: Parameters<Acceptor["accept"]>[1]) => void;
 }
 
 /**
@@ -97,6 +99,7 @@ export class SensorEndpoint {
     try {
       const event = parseEvent(req.headers, (await this.read(req)).toString("utf8"), req.headersDistinct);
       const result = await this.accept(target, event);
+      target.observe?.(event);
       const fired = result.runs.some((r) => r.phase !== "Skipped");
       target.metrics.acceptDuration.observe(
         { outcome: result.runs.some((r) => r.created) ? "persisted" : "none" },

@@ -13,6 +13,7 @@ import { drainLimits } from "./http-answer.js";
 import { answerError, httpError } from "./http-errors.js";
 import { RunnerMetrics } from "./metrics.js";
 import type { RunQueue } from "./queue.js";
+import type { Resync } from "./resync.js";
 import { decodeTrigger } from "./route.js";
 import { runsApi } from "./runs-api.js";
 import type { RunStore } from "./store/types.js";
@@ -21,7 +22,7 @@ import { SensorEndpoint } from "./sensor-endpoint.js";
 /** One HookSet's runner: its runtime's options (hookset-runtime.ts) and the HTTP server's. */
 export interface RunnerOptions extends Omit<
   HookSetRuntimeOptions,
-  "metrics" | "maxConcurrentRuns" | "slots" | "runLabels" | "markerName" | "hookOf"
+  "metrics" | "maxConcurrentRuns" | "slots" | "runLabels" | "markerName" | "hookOf" | "watches"
 > {
   /** The bearer token Sensors must send; undefined only together with insecureNoAuth. */
   token?: string;
@@ -49,6 +50,8 @@ export interface Runner {
   metrics: RunnerMetrics;
   queue: RunQueue;
   store: RunStore;
+  /** Lists the watches after replays and now and then (resync.ts). */
+  resync: Resync;
   /** Loads the store, records first-served markers and starts the queue. */
   start(): Promise<void>;
   /** Answers 503 from now on, lets running runs finish within graceMs, then aborts the rest. */
@@ -80,6 +83,7 @@ export function createRunner(options: RunnerOptions): Runner {
     ...(options.claimMs ? { claimMs: options.claimMs } : {}),
     ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.resync ? { resync: options.resync } : {}),
   });
   const { queue } = served;
   let draining = false;
@@ -106,7 +110,7 @@ export function createRunner(options: RunnerOptions): Runner {
         throw httpError("unknown_namespace", `${hookSet.namespace}/${hookSet.name}`, route.namespace);
       const watch = watches.get(route.watch);
       if (!watch) throw httpError("unknown_watch", route.watch, [...watches.keys()]);
-      return { ...target, hooks: watch.hooks };
+      return { ...target, hooks: watch.hooks, observe: (event) => served.resync.observe(route.watch, event) };
     },
     logger,
     metrics,
@@ -126,6 +130,7 @@ export function createRunner(options: RunnerOptions): Runner {
     metrics,
     queue,
     store,
+    resync: served.resync,
     get draining() {
       return draining;
     },

@@ -24,7 +24,7 @@ export type {
 } from "./kind.js";
 export type { LuaFilterEntry } from "./lua.js";
 export { triggerKind, triggerKinds } from "./registry.js";
-export { watchEventName, watchKey, watchesOf, type WatchPlan } from "./watch.js";
+export { resyncs, streamsOf, watchEventName, watchKey, watchesOf, type Stream, type WatchPlan } from "./watch.js";
 
 /** Evaluates one hook's trigger for one event. Never throws. */
 export function evaluate(trigger: Trigger, event: ResourceEvent, ctx: EvaluateContext = {}): Evaluation {

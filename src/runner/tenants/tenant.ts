@@ -11,7 +11,7 @@ import type { StepRuntime } from "../../steps/types.js";
 import { hookSetToken, type HookSetIdentity } from "../../tenancy/credential.js";
 import { watchesOf, type WatchPlan } from "../../trigger/index.js";
 import { bearerError, tokenDigest } from "../auth.js";
-import { createHookSetRuntime, type HookSetRuntime } from "../hookset-runtime.js";
+import { createHookSetRuntime, type HookSetRuntime, type HookSetRuntimeOptions } from "../hookset-runtime.js";
 import { isTerminal, type HookRun } from "../hookrun.js";
 import { httpError, type HttpError } from "../http-errors.js";
 import type { KubeEventRecorder } from "../kube-events.js";
@@ -38,6 +38,8 @@ export interface TenantDeps {
   claimMs?: number;
   retryBaseMs?: number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** The resync's timing (resync.ts). */
+  resync?: HookSetRuntimeOptions["resync"];
 }
 
 interface Definition {
@@ -114,6 +116,8 @@ export class Tenant {
       }),
       markerName: (hook) => hookSetMarkerName(identity, hook),
       hookOf: (run) => tenant.hookOf(run),
+      watches: () => tenant.current.watches,
+      ...(deps.resync ? { resync: deps.resync } : {}),
     });
     try {
       await tenant.runtime.start();
@@ -146,7 +150,13 @@ export class Tenant {
   target(watch: string): RouteTarget {
     const plan = this.current.watches.get(watch);
     if (!plan) throw httpError("unknown_watch", watch, [...this.current.watches.keys()]);
-    return { hooks: plan.hooks, acceptor: this.runtime.acceptor, metrics: this.metrics, logger: this.logger };
+    return {
+      hooks: plan.hooks,
+      acceptor: this.runtime.acceptor,
+      metrics: this.metrics,
+      logger: this.logger,
+      observe: (event) => this.runtime.resync.observe(watch, event),
+    };
   }
 
   /** A new generation of the HookSet: new events are evaluated and run with it. */
