@@ -116,7 +116,8 @@ export async function startRecordingServer(opts: RecordingServerOptions = {}): P
       void answer(recorded, res);
     });
   });
-  server.keepAliveTimeout = 1_000;
+  // Node's default keep-alive (5 s), as most receivers announce one: a 1 s announcement makes
+  // undici's fetch (which keeps a connection 1 s less than announced) open one per request.
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
