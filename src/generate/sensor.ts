@@ -53,7 +53,9 @@ function trigger(hookSet: HookSet, watch: Watch, stream: Stream): SensorTrigger 
       http: {
         url: watchUrl(hookSet, watch.eventName),
         method: "POST",
-        headers: { "Content-Type": "application/json", "ce-specversion": "1.0" },
+        // No body in the answer: Argo Events never reads it, and only then can Go reuse the
+        // connection (runner/http-answer.ts prefersMinimal).
+        headers: { "Content-Type": "application/json", "ce-specversion": "1.0", Prefer: "return=minimal" },
         dynamicHeaders,
         secureHeaders: [{ name: "Authorization", valueFrom: { secretKeyRef: { ...hookSet.runner.tokenSecret } } }],
         // dest "" makes this value the whole body; "@this" is the event data itself.

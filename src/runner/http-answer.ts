@@ -50,6 +50,44 @@ export function answerJson(
   drainBody(req, options.drain, () => res.end());
 }
 
+/**
+ * Whether the request asks for an answer without a body (RFC 7240 `Prefer: return=minimal`), as
+ * the generated Sensor's trigger does: Argo Events v1.9.11's HTTP trigger never reads or closes
+ * the answer's body, so Go's transport can neither reuse the connection nor release it before the
+ * trigger's timeout, and every event opened a connection of its own (two thousand open at the
+ * runner in a burst). An answer whose Content-Length is 0 goes back to Go's pool at once.
+ */
+export function prefersMinimal(req: IncomingMessage): boolean {
+  const prefer = req.headersDistinct.prefer;
+  if (!prefer) return false;
+  return prefer
+    .flatMap((value) => value.split(","))
+    .some((preference) => {
+      const [token] = preference.split(";");
+      return token!.replace(/\s+/g, "").replace(/"/g, "").toLowerCase() === "return=minimal";
+    });
+}
+
+/** Answers `status` without a body (see prefersMinimal); a body the request still has unread is drained first. */
+export function answerMinimal(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  options: { drain: DrainLimits },
+): void {
+  const unread = bodyLeftUnread(req);
+  res.writeHead(status, {
+    "content-length": 0,
+    "preference-applied": "return=minimal",
+    ...(unread ? { connection: "close" } : {}),
+  });
+  if (!unread) {
+    res.end();
+    return;
+  }
+  drainBody(req, options.drain, () => res.end());
+}
+
 function bodyLeftUnread(req: IncomingMessage): boolean {
   const declared = req.headers["content-length"];
   return (

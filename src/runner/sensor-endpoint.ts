@@ -5,9 +5,10 @@
 // authenticates, admits, reads and parses (cloudevent.ts); the Acceptor (accept.ts) decides and
 // persists, and the queue executes. Order of checks: the resolver's route and token (404, 401;
 // serve -f checks the token first), shutdown (503), admission before the body is read (429, 413),
-// CloudEvent and data (400, 415), accept (200 or 202; 503 only when the runs could not be
-// persisted, so the Sensor retries exactly then). Every refusal is an HttpError of the catalog
-// (http-errors.ts), answered and counted there.
+// CloudEvent and data (400, 415), accept (200 or 202, with what was accepted, or no body when the
+// request prefers return=minimal, as the generated Sensor does: http-answer.ts; 503 only when the
+// runs could not be persisted, so the Sensor retries exactly then). Every refusal is an HttpError
+// of the catalog (http-errors.ts), answered and counted there.
 //
 // It is served on node:http directly, beside the express app that serves every other route:
 // express's routing, body parser and response helpers cost more per request on this path than
@@ -20,7 +21,7 @@ import type { Hook } from "../hookset/types.js";
 import type { Acceptor } from "./accept.js";
 import { parseEvent } from "./cloudevent.js";
 import { ContextTooLargeError } from "./hookrun.js";
-import { answerJson, drainLimits, type DrainLimits } from "./http-answer.js";
+import { answerJson, answerMinimal, drainLimits, prefersMinimal, type DrainLimits } from "./http-answer.js";
 import { answerError, bodyReadError, httpError } from "./http-errors.js";
 import type { RunnerMetrics } from "./metrics.js";
 import { matchTrigger } from "./route.js";
@@ -105,13 +106,15 @@ export class SensorEndpoint {
         { outcome: result.runs.some((r) => r.created) ? "persisted" : "none" },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
-      answerJson(
-        req,
-        res,
-        fired ? 202 : 200,
-        { ...result, skipped: result.skipped.slice(0, 50), skippedCount: result.skipped.length },
-        { drain: this.drain },
-      );
+      if (prefersMinimal(req)) answerMinimal(req, res, fired ? 202 : 200, { drain: this.drain });
+      else
+        answerJson(
+          req,
+          res,
+          fired ? 202 : 200,
+          { ...result, skipped: result.skipped.slice(0, 50), skippedCount: result.skipped.length },
+          { drain: this.drain },
+        );
     } finally {
       this.pendingRequests--;
       this.inflightBytes -= reserved;

@@ -56,6 +56,7 @@ for (const n of SIZES) {
             .join(", "),
         );
         figure(`scale ${n}: runner RSS (MiB)`, f.runnerRssMiB);
+        figure(`scale ${n}: burst: the runner's open file descriptors, most`, f.burstRunnerMaxFds);
 
         await env.sink.waitQuiet(3_000, 120_000);
         const paths = env.sink.requests.map((r) => r.path);
@@ -69,6 +70,8 @@ for (const n of SIZES) {
         expect(new Set(burstPaths).size).toBe(2 * BURST);
         // Nothing else: no baseline, no data.w hook.
         expect(paths).toHaveLength(2 + 2 * BURST);
+        // The Sensor's triggers keep their connections: not one per event (2 * BURST requests).
+        expect(f.burstRunnerMaxFds).toBeLessThan(BURST / 2);
       } finally {
         await env?.close();
       }

@@ -1,16 +1,17 @@
 // A request answered before its body was read is drained (src/runner/http-answer.ts): its sender
 // gets the answer, and the drain is bounded in bytes and in time, holding nothing.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { answerJson, type DrainLimits } from "../../src/runner/http-answer.js";
+import { answerJson, prefersMinimal, type DrainLimits } from "../../src/runner/http-answer.js";
 
 let server: Server | undefined;
 
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise((resolve) => server!.close(resolve));
   server = undefined;
 });
 
@@ -77,5 +78,18 @@ describe("answering before the body is read", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(ms).toBeGreaterThanOrEqual(250);
     expect(ms).toBeLessThan(3_000);
+  });
+});
+
+describe("Prefer: return=minimal", () => {
+  const asked = (...prefer: string[]) =>
+    prefersMinimal({ headersDistinct: prefer.length ? { prefer } : {} } as unknown as IncomingMessage);
+  it("is read as RFC 7240 writes it: among other preferences, with parameters, quoted, in any case", () => {
+    expect(asked("return=minimal")).toBe(true);
+    expect(asked('respond-async, Return = "minimal"; foo=bar')).toBe(true);
+    expect(asked("wait=10", "return=minimal")).toBe(true);
+    expect(asked()).toBe(false);
+    expect(asked("return=representation")).toBe(false);
+    expect(asked("returnminimal")).toBe(false);
   });
 });

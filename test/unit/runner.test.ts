@@ -1,6 +1,7 @@
 // The runner over real HTTP: a real listening runner, the memory store (the same model as the
 // HookRun custom resources), real local peers for the steps' calls.
 import { createHash } from "node:crypto";
+import http from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeContext, type HookRun } from "../../src/runner/hookrun.js";
 import type { Hook, HookSet } from "../../src/hookset/types.js";
@@ -119,6 +120,48 @@ describe("runner: accept", () => {
         .status,
     ).toBe(202);
     expect(h.runsOf("purge").filter((r) => r.spec.eventId === request.headers["ce-id"])).toHaveLength(1);
+  });
+
+  it("answers a sender that prefers return=minimal without a body, on a connection it can use again", async () => {
+    // The generated Sensor asks for this: Argo Events never reads the answer's body, and Go's
+    // transport reuses a connection only once a body has been read (or there is none).
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const connections = new Set<unknown>();
+    const count = (socket: unknown) => connections.add(socket);
+    h.runner.server.on("connection", count);
+    try {
+      const answers = [];
+      for (const rv of ["3101", "3102"]) {
+        const request = imageChange(undefined, rv);
+        answers.push(
+          await new Promise<{ status?: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+            const req = http.request(
+              `${h.runner.url}${watchPathOf(h.hookSet, "purge")}`,
+              { method: "POST", agent, headers: { ...request.headers, prefer: "handling=lenient, return=minimal" } },
+              (res) => {
+                let body = "";
+                res.on("data", (c: Buffer) => (body += c.toString()));
+                res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
+              },
+            );
+            req.on("error", reject);
+            req.end(request.body);
+          }),
+        );
+      }
+      for (const answer of answers) {
+        expect(answer).toMatchObject({ status: 202, body: "" });
+        expect(answer.headers["content-length"]).toBe("0");
+        expect(answer.headers["preference-applied"]).toBe("return=minimal");
+      }
+      expect(connections.size).toBe(1);
+      expect(h.runsOf("purge").filter((r) => ["3101", "3102"].includes(r.spec.object!.resourceVersion!))).toHaveLength(
+        2,
+      );
+    } finally {
+      h.runner.server.off("connection", count);
+      agent.destroy();
+    }
   });
 
   it("answers 404 for an unknown hook set or watch, 400 for what is not a resource CloudEvent", async () => {

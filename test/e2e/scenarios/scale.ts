@@ -5,7 +5,7 @@
 // during the start waits, the rate of a burst of changes, and the runner's resident memory.
 // Used by test/e2e/scale.e2e.test.ts; the figures go into README's Performance section.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 import {
   applyHookSet,
@@ -51,6 +51,12 @@ export interface ScaleFigures {
   /** The burst's runs: the last one accepted (HookRun created) after the last write, where the rest is execution. */
   burstLastAcceptAfterWritesMs: number;
   runnerRssMiB: number;
+  /**
+   * The most file descriptors the runner held during the burst (sampled every 100 ms): its
+   * sockets. Each Sensor trigger keeps one connection when the runner's answer has no body;
+   * otherwise every event opened one and Go held it until the trigger's timeout.
+   */
+  burstRunnerMaxFds: number;
 }
 
 const NS = "scale";
@@ -135,6 +141,14 @@ function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
   return kib / 1024;
+}
+
+function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
 }
 
 async function patch(stack: Stack, i: number, data: Record<string, string>): Promise<void> {
@@ -280,6 +294,10 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
     `burst-${n}`,
     Number(process.env.E2E_APISERVER_PROFILE_SECONDS ?? 10),
   );
+  let burstRunnerMaxFds = 0;
+  const fdSampler = setInterval(() => {
+    burstRunnerMaxFds = Math.max(burstRunnerMaxFds, openFds(runner.process.pid));
+  }, 100);
   const burstStart = performance.now();
   let next = 1;
   await Promise.all(
@@ -293,6 +311,7 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   const effects = sink.requests.slice(before, before + 2 * burst);
   const lastEffect = Math.max(...effects.map((r) => r.receivedAtPerf));
   const burstCpu = cpu();
+  clearInterval(fdSampler);
   const writesAfter = await apiWrites(stack);
   const acceptAfter = await acceptTimes(runner);
   const actionsAfter = await sensorActions(sensor);
@@ -332,6 +351,7 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
         .map(([label, seconds]) => [label, (seconds * 1000) / (2 * burst)]),
     ),
     runnerRssMiB: rssMiB(runner.process.pid),
+    burstRunnerMaxFds,
   };
   await profile;
   return {
