@@ -4,11 +4,12 @@
 // event source starts, a change made after the own entry's list and before the changes stream's
 // is on neither stream. The runner cannot see when the changes stream listed, so it lists after
 // each replay (once the own stream's ADDs have been quiet for quietMs, at most maxWaitMs after the
-// first) and every intervalMs, which also finds a change lost any other way. A state it finds is
-// held deferMs before accept() (an UPDATE in flight on the changes stream is handled as an UPDATE,
-// and the held state then finds it handled), and only for hooks that have handled the object
-// before: an object they never saw gets its ADD on the own stream, whose replay decides its
-// baseline. What accept() then decides is a replayed ADD's: a catch-up, exactly once per state.
+// first) and every intervalMs, which also finds a change lost any other way. An object it finds
+// changed waits deferMs (an UPDATE in flight on the changes stream is handled as an UPDATE, and
+// the object is then found handled) and is listed again; only hooks that have handled the object
+// before take it: an object they never saw gets its ADD on the own stream, whose replay decides
+// its baseline. What accept() then decides is a replayed ADD's: a catch-up, exactly once, for the
+// latest state.
 import type { Logger } from "pino";
 import type { Hook } from "../hookset/types.js";
 import { type RestClient } from "../k8s/rest.js";
@@ -35,8 +36,8 @@ export interface ResyncOptions {
 }
 
 export const RESYNC_DEFAULTS = { quietMs: 5_000, maxWaitMs: 60_000, deferMs: 10_000, intervalMs: 600_000 };
-/** Held states per resync; more wait for the next one, so memory stays bounded. */
-const MAX_HELD = 5_000;
+/** Objects held per resync (their uids); more wait for the next one. */
+const MAX_HELD = 50_000;
 
 export interface ResyncResult {
   listed: number;
@@ -96,33 +97,50 @@ export class Resync {
     this.schedule(watch, Math.min(this.settings.quietMs, state.firstAddAt + this.settings.maxWaitMs - now));
   }
 
-  /** Lists the watch now and accepts what its hooks have not handled (after deferMs). */
+  /**
+   * Lists the watch now and notes each object whose state its hooks have not handled; after
+   * deferMs lists it again and accepts the states of those objects still unhandled. Only uids are
+   * held between the two lists, so memory stays one page of objects whatever their size.
+   */
   async resync(watch: string): Promise<ResyncResult> {
     const result: ResyncResult = { listed: 0, held: 0, accepted: 0 };
     const plan = this.options.watches().get(watch);
     const rest = this.options.rest();
     if (!plan || !resyncs(eventTypesOf(plan)) || !rest || this.stopped) return result;
-    const held: ResourceEvent[] = [];
+    const held = new Set<string>();
+    await this.eachObject(rest, watch, (event, uid) => {
+      result.listed++;
+      if (held.size < MAX_HELD && this.options.acceptor.changedSinceHandled(plan.hooks, event).length > 0)
+        held.add(uid);
+    });
+    result.held = held.size;
+    if (held.size === 0) return result;
+    await sleep(this.settings.deferMs, this.aborter.signal);
+    await this.eachObject(rest, watch, async (event, uid) => {
+      if (!held.has(uid) || this.stopped) return;
+      const changed = this.options.acceptor.changedSinceHandled(this.currentHooks(watch), event);
+      if (changed.length === 0) return;
+      await this.options.acceptor.accept(changed, event);
+      result.accepted++;
+    });
+    return result;
+  }
+
+  /** Each object of the watch as the event a replay would carry, a page at a time. */
+  private async eachObject(
+    rest: RestClient,
+    watch: string,
+    visit: (event: ResourceEvent, uid: string) => void | Promise<void>,
+  ): Promise<void> {
+    const plan = this.options.watches().get(watch);
+    if (!plan) return;
     for await (const page of listPages(rest, plan, this.options.pageSize ?? 500, this.aborter.signal)) {
       for (const object of page) {
-        result.listed++;
-        const event = this.eventOf(watch, plan, object);
-        if (held.length < MAX_HELD && this.options.acceptor.changedSinceHandled(plan.hooks, event).length > 0)
-          held.push(event);
+        const uid = object.metadata?.uid;
+        if (typeof uid === "string") await visit(this.eventOf(watch, plan, object), uid);
       }
+      if (this.stopped) return;
     }
-    result.held = held.length;
-    if (held.length > 0) {
-      await sleep(this.settings.deferMs, this.aborter.signal);
-      for (const event of held) {
-        const hooks = this.currentHooks(watch);
-        const changed = this.options.acceptor.changedSinceHandled(hooks, event);
-        if (changed.length === 0 || this.stopped) continue;
-        await this.options.acceptor.accept(changed, event);
-        result.accepted++;
-      }
-    }
-    return result;
   }
 
   private currentHooks(watch: string): readonly Hook[] {

@@ -1,7 +1,8 @@
 // The runner's resync (src/runner/resync.ts) against a local HTTP server standing in for
 // kube-apiserver's list of ConfigMaps (the real API server runs in test/e2e/resync.e2e.test.ts):
-// a change no event carried is run once, as the catch-up of a replayed ADD; a state an event
-// handles meanwhile, an older state, and an object the hooks never saw are left alone.
+// a change no event carried is run once, for the latest state, as the catch-up of a replayed ADD;
+// a state an event handles meanwhile, an older state, and an object the hooks never saw are left
+// alone.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../src/k8s/types.js";
 import { createRuntime } from "../../src/runner/runtime.js";
@@ -118,5 +119,18 @@ describe("runner: resync", () => {
     expect(busy[0]!.spec.eventId).not.toMatch(/^resync:/);
     // uid-ahead: one run, for the UPDATE to 320; the listed 310 is older than what it handled.
     expect(runsOf("uid-ahead").map((r) => r.spec.object?.resourceVersion)).toEqual(["320"]);
+  });
+
+  it("runs the latest state: an object changed again during the deferral runs once, for its newest state", async () => {
+    listed = [];
+    await send(cm("twice", "uid-twice", "1", "400"));
+    await api.waitFor(1);
+    await pollUntil("the scheduled resync's end", 10_000, async () => (h.runner.runner.resync.idle ? true : undefined));
+    listed = [cm("twice", "uid-twice", "2", "401")];
+    duringDefer = async () => {
+      listed = [cm("twice", "uid-twice", "3", "402")];
+    };
+    expect(await h.runner.runner.resync.resync(WATCH)).toEqual({ listed: 1, held: 1, accepted: 1 });
+    expect(runsOf("uid-twice").map((r) => r.spec.object?.resourceVersion)).toEqual(["402"]);
   });
 });
