@@ -75,9 +75,9 @@ export class Acceptor {
   private readonly now: () => Date;
   private readonly clock: AcceptClock;
   /**
-   * Creates in flight by run name. A watch's UPDATE comes on two streams at once (its own and its
-   * changes stream): the second copy waits for the first's create instead of writing again and
-   * getting 409 (nearly half of a burst's UPDATEs did).
+   * Creates in flight by run name. One state can arrive twice at once (a DELETE on a watch's two
+   * streams, a Sensor's redelivery, a resync beside its UPDATE): the second copy waits for the
+   * first's create instead of writing again and getting 409.
    */
   private readonly creating = new Map<string, Promise<{ run: HookRun; created: boolean }>>();
 
