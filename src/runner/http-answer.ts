@@ -68,24 +68,10 @@ export function prefersMinimal(req: IncomingMessage): boolean {
     });
 }
 
-/** Answers `status` without a body (see prefersMinimal); a body the request still has unread is drained first. */
-export function answerMinimal(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  options: { drain: DrainLimits },
-): void {
-  const unread = bodyLeftUnread(req);
-  res.writeHead(status, {
-    "content-length": 0,
-    "preference-applied": "return=minimal",
-    ...(unread ? { connection: "close" } : {}),
-  });
-  if (!unread) {
-    res.end();
-    return;
-  }
-  drainBody(req, options.drain, () => res.end());
+/** Answers `status` without a body (see prefersMinimal), once the request's body has been read. */
+export function answerMinimal(res: ServerResponse, status: number): void {
+  res.writeHead(status, { "content-length": 0, "preference-applied": "return=minimal" });
+  res.end();
 }
 
 function bodyLeftUnread(req: IncomingMessage): boolean {

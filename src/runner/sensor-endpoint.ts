@@ -106,7 +106,7 @@ export class SensorEndpoint {
         { outcome: result.runs.some((r) => r.created) ? "persisted" : "none" },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
-      if (prefersMinimal(req)) answerMinimal(req, res, fired ? 202 : 200, { drain: this.drain });
+      if (prefersMinimal(req)) answerMinimal(res, fired ? 202 : 200);
       else
         answerJson(
           req,
