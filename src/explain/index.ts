@@ -12,6 +12,7 @@ import {
   LABEL_HOOK,
   LABEL_HOOKSET,
 } from "../model/constants.js";
+import { resourcePath } from "../k8s/kinds.js";
 import { memoryShardName } from "../model/names.js";
 import { decodeEntry, shardOf, type HookMemoryObject, type MemoryEntry } from "../runner/memory/shard.js";
 import { isMarker, type HookRun } from "../runner/hookrun.js";
@@ -95,16 +96,6 @@ export interface Explanation {
 
 export class ExplainError extends Error {
   override name = "ExplainError";
-}
-
-function apiPath(
-  watch: { group: string; version: string; resource: string },
-  namespace: string | undefined,
-  name: string,
-): string {
-  const base = watch.group ? `/apis/${watch.group}/${watch.version}` : `/api/${watch.version}`;
-  const inNamespace = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-  return `${base}${inNamespace}/${watch.resource}/${encodeURIComponent(name)}`;
 }
 
 function errorText(err: unknown): string {
@@ -344,7 +335,7 @@ export async function explain(options: ExplainOptions): Promise<Explanation> {
   const explanation: Explanation = {
     hook: hook.name,
     watches: describeWatch(hook),
-    path: apiPath(hook.trigger.watch, namespace, name),
+    path: resourcePath(hook.trigger.watch, namespace, name),
     object: null,
     selector: [],
     runnerNamespace: options.runnerNamespace ?? options.hookSet.namespace,

@@ -21,6 +21,20 @@ export function splitApiVersion(apiVersion: string): GroupVersion {
   return { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
+/**
+ * The REST path of a resource's collection in `namespace` (none: every namespace, or a
+ * cluster-scoped resource), or of the object `name` in it.
+ */
+export function resourcePath(
+  gvr: GroupVersion & { resource: string },
+  namespace: string | undefined,
+  name?: string,
+): string {
+  const base = gvr.group ? `/apis/${gvr.group}/${gvr.version}` : `/api/${gvr.version}`;
+  const inNamespace = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${inNamespace}/${gvr.resource}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
+}
+
 const UNPLURALIZED_SUFFIXES = ["endpoints"];
 
 /** client-go's UnsafeGuessKindToResource: the plural resource name guessed from a kind. */

@@ -10,9 +10,11 @@
 // before take it: an object they never saw gets its ADD on the own stream, whose replay decides
 // its baseline. What accept() then decides is a replayed ADD's: a catch-up, exactly once, for the
 // latest state.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Hook } from "../hookset/types.js";
-import { type RestClient } from "../k8s/rest.js";
+import { resourcePath } from "../k8s/kinds.js";
+import type { RestClient } from "../k8s/rest.js";
 import type { KubeObject } from "../k8s/types.js";
 import { resyncs, eventTypesOf, type ResourceEvent, type WatchPlan } from "../trigger/index.js";
 import type { Acceptor } from "./accept.js";
@@ -115,7 +117,8 @@ export class Resync {
     });
     result.held = held.size;
     if (held.size === 0) return result;
-    await sleep(this.settings.deferMs, this.aborter.signal);
+    // An abort (stop()) ends the wait; the second list then finds this.stopped.
+    await sleep(this.settings.deferMs, undefined, { signal: this.aborter.signal, ref: false }).catch(() => undefined);
     await this.eachObject(rest, watch, async (event, uid) => {
       if (!held.has(uid) || this.stopped) return;
       const changed = this.options.acceptor.changedSinceHandled(this.currentHooks(watch), event);
@@ -217,10 +220,8 @@ async function* listPages(
   limit: number,
   signal: AbortSignal,
 ): AsyncGenerator<KubeObject[]> {
-  const { group, version, resource, namespace, labels } = plan.selector;
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  const path = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${base}/${resource}`;
-  const labelSelector = Object.entries(labels)
+  const path = resourcePath(plan.selector, plan.selector.namespace);
+  const labelSelector = Object.entries(plan.selector.labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
   let continueToken: string | undefined;
@@ -238,19 +239,4 @@ async function* listPages(
     yield (page.items ?? []).map((item) => ({ apiVersion: page.apiVersion, kind, ...item }));
     continueToken = page.metadata?.continue || undefined;
   } while (continueToken);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
