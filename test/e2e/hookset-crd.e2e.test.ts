@@ -52,13 +52,7 @@ beforeAll(async () => {
   const t = performance.now();
   const applied = kubectl(["apply"], hookSetCrd());
   expect(applied, applied.stderr).toMatchObject({ status: 0 });
-  const established = kubectl([
-    "wait",
-    "--for=condition=Established",
-    "crd/hooksets.resource-hooks.io",
-    "--timeout=30s",
-  ]);
-  expect(established, established.stderr).toMatchObject({ status: 0 });
+  await stack().crdsEstablished(["hooksets.resource-hooks.io"]);
   figure("HookSet CRD applied until Established (ms)", performance.now() - t);
 });
 

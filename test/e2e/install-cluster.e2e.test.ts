@@ -75,7 +75,6 @@ function runBlock(script: string, kubeconfig: string) {
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const admin = (args: string[], input?: string) => run(stack().binaries.kubectl, args, stack().adminKubeconfig, input);
 const tenant = (args: string[], input?: string) => run(stack().binaries.kubectl, args, tenantKubeconfig, input);
 
 function hookSet(path_: string): string {
@@ -171,13 +170,7 @@ describe("installed with helm, used by a team with kubectl", () => {
     expect(install).toMatch(/^helm install resource-hooks charts\/resource-hooks/);
     const installed = runBlock(install!, stack().adminKubeconfig);
     expect(installed, installed.stdout + installed.stderr).toMatchObject({ status: 0 });
-    const established = admin([
-      "wait",
-      "--for=condition=Established",
-      "--timeout=60s",
-      "crd/hooksets.resource-hooks.io",
-    ]);
-    expect(established, established.stderr).toMatchObject({ status: 0 });
+    await stack().crdsEstablished(["hooksets.resource-hooks.io"], 60_000);
     const deployment = await stack().admin.get<KubeObject>(
       `/apis/apps/v1/namespaces/${INSTALL}/deployments/resource-hooks`,
     );

@@ -166,6 +166,8 @@ export interface Stack {
    * see applicationCrdFile) and waits until it is Established.
    */
   installApplicationCrd(): Promise<KubeObject>;
+  /** Waits until each named CRD is Established (see KubeAdmin.crdsEstablished). */
+  crdsEstablished(names: readonly string[], timeoutMs?: number): Promise<void>;
   /** Delete objects (ignores NotFound). */
   delete(objects: readonly object[] | string): Promise<void>;
   /**
@@ -391,6 +393,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         if (!crd) throw new Error(`${file} holds no object`);
         return crd;
       },
+      crdsEstablished: cluster.crdsEstablished,
       delete: cluster.delete,
       eventBus,
       startEventSource: (es, o = {}) => startPod("eventsource", es, o),

@@ -21,6 +21,11 @@ export interface KubeAdmin {
   delete(objects: readonly object[] | string): Promise<void>;
   /** Applies the CRDs in the files and waits until each is Established. */
   installCrds(files: readonly string[]): Promise<KubeObject[]>;
+  /**
+   * Waits until each named CRD is Established. kubectl 1.32's `wait --for=condition=Established`
+   * fails at once on a CRD whose `status.conditions` is still null, as right after it is created.
+   */
+  crdsEstablished(names: readonly string[], timeoutMs?: number): Promise<void>;
   /** Path of a kubeconfig whose token comes from the TokenRequest API for that ServiceAccount. */
   kubeconfigForServiceAccount(namespace: string, name: string, opts?: { expirationSeconds?: number }): Promise<string>;
   /** What the kubelet would put in a secret / configmap volume; undefined when there is no such object. */
@@ -66,9 +71,8 @@ export function kubeAdmin(admin: KubeRest, o: { dir: string; apiServerUrl: strin
     for (const obj of parseObjects(input)) out.push(await applyOne(obj));
     return out;
   };
-  const established = async (crd: KubeObject): Promise<void> => {
-    const name = crd.metadata?.name ?? "";
-    await pollUntil(`CRD ${name} Established`, 30_000, async () => {
+  const established = async (name: string, timeoutMs = 30_000): Promise<void> => {
+    await pollUntil(`CRD ${name} Established`, timeoutMs, async () => {
       const c = await admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
         `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
       );
@@ -85,8 +89,11 @@ export function kubeAdmin(admin: KubeRest, o: { dir: string; apiServerUrl: strin
     installCrds: async (files) => {
       for (const f of files) if (!existsSync(f)) throw new Error(`CRD file not found: ${f}`);
       const crds = await apply((await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n---\n"));
-      for (const crd of crds) await established(crd);
+      for (const crd of crds) await established(crd.metadata?.name ?? "");
       return crds;
+    },
+    crdsEstablished: async (names, timeoutMs) => {
+      for (const name of names) await established(name, timeoutMs);
     },
     kubeconfigForServiceAccount: async (namespace, name, opts = {}) => {
       const tr = await admin.call<{ status?: { token?: string } }>(
