@@ -257,6 +257,8 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     args: [
       // E2E_RUNNER_CPU_PROF=<dir>: a V8 CPU profile of each runner, written when it exits
       ...(process.env.E2E_RUNNER_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.E2E_RUNNER_CPU_PROF] : []),
+      // E2E_RUNNER_NODE_ARGS="--trace-gc …": more Node options for each runner (NODE_OPTIONS refuses some)
+      ...(process.env.E2E_RUNNER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
       "--import",
       "tsx",
       path.join(REPO_ROOT, "src/cli/main.ts"),

@@ -56,6 +56,13 @@ for (const n of SIZES) {
             .join(", "),
         );
         figure(`scale ${n}: runner RSS (MiB)`, f.runnerRssMiB);
+        const { burstPeakRss, ...memory } = f.runnerMemoryMiB;
+        figure(`scale ${n}: runner RSS during the burst, most (MiB)`, burstPeakRss);
+        for (const [when, m] of Object.entries(memory))
+          figure(
+            `scale ${n}: runner memory ${when} (MiB)`,
+            `RSS ${m.rss.toFixed(0)}, V8 heap used ${m.heapUsed.toFixed(0)} of ${m.heapTotal.toFixed(0)}`,
+          );
         figure(`scale ${n}: burst: the runner's open file descriptors, most`, f.burstRunnerMaxFds);
 
         await env.sink.waitQuiet(3_000, 120_000);

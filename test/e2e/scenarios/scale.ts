@@ -52,11 +52,49 @@ export interface ScaleFigures {
   burstLastAcceptAfterWritesMs: number;
   runnerRssMiB: number;
   /**
+   * The runner's RSS and V8 heap in use (MiB): when the start has settled, right after the burst,
+   * and idle after it (see idleMemory); `burstPeakRss` is the most sampled during the burst.
+   */
+  runnerMemoryMiB: { settled: RunnerMemory; afterBurst: RunnerMemory; idle: RunnerMemory; burstPeakRss: number };
+  /**
    * The most file descriptors the runner held during the burst (sampled every 100 ms): its
    * sockets. Each Sensor trigger keeps one connection when the runner's answer has no body;
    * otherwise every event opened one and Go held it until the trigger's timeout.
    */
   burstRunnerMaxFds: number;
+}
+
+interface RunnerMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+}
+
+async function runnerMemory(runner: RunnerHandle): Promise<RunnerMemory> {
+  const text = await runner.metrics();
+  const mib = (name: string) => metricValue(text, name) / 2 ** 20;
+  return {
+    rss: rssMiB(runner.process.pid),
+    heapUsed: mib("nodejs_heap_size_used_bytes"),
+    heapTotal: mib("nodejs_heap_size_total_bytes"),
+  };
+}
+
+/**
+ * The runner's memory once it has been idle a while: V8 collects and shrinks its heap when the
+ * allocation rate stays low (its memory reducer), so this is what it keeps between bursts, as
+ * `kubectl top` shows it. Polled each second until RSS has not fallen for 10 s (at most 60 s).
+ */
+async function idleMemory(runner: RunnerHandle): Promise<RunnerMemory> {
+  const deadline = Date.now() + 60_000;
+  let lowest = rssMiB(runner.process.pid);
+  let lowestAt = Date.now();
+  while (Date.now() - lowestAt < 10_000 && Date.now() < deadline) {
+    await sleep(1_000);
+    const rss = rssMiB(runner.process.pid);
+    if (rss < lowest) [lowest, lowestAt] = [rss, Date.now()];
+  }
+  return runnerMemory(runner);
 }
 
 const NS = "scale";
@@ -279,6 +317,7 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
   });
   const { objects: storedObjects, bytes: storedBytes } = await stored(stack);
   const etcdGrowthBytes = (await etcdSize(stack)) - etcdBefore;
+  const settledMemory = await runnerMemory(runner);
 
   // The burst: `burst` objects' data.v at once; each fires labelled-v and namespace-v.
   await sink.waitQuiet(2_000, 60_000);
@@ -295,8 +334,10 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
     Number(process.env.E2E_APISERVER_PROFILE_SECONDS ?? 10),
   );
   let burstRunnerMaxFds = 0;
+  let burstPeakRss = 0;
   const fdSampler = setInterval(() => {
     burstRunnerMaxFds = Math.max(burstRunnerMaxFds, openFds(runner.process.pid));
+    burstPeakRss = Math.max(burstPeakRss, rssMiB(runner.process.pid));
   }, 100);
   const burstStart = performance.now();
   let next = 1;
@@ -351,6 +392,12 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
         .map(([label, seconds]) => [label, (seconds * 1000) / (2 * burst)]),
     ),
     runnerRssMiB: rssMiB(runner.process.pid),
+    runnerMemoryMiB: {
+      settled: settledMemory,
+      afterBurst: await runnerMemory(runner),
+      idle: await idleMemory(runner),
+      burstPeakRss,
+    },
     burstRunnerMaxFds,
   };
   await profile;
