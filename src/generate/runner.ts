@@ -44,6 +44,12 @@ export const RUNNER_CONTAINER_SECURITY = {
 };
 
 /** What every runner container has: its pod's name and namespace, its port and its probes. */
+/**
+ * The runner container's resources. Node sizes V8's heap from the memory limit (a 256 MiB old
+ * generation under 512Mi), and the e2e harness runs the runner under the same limit.
+ */
+export const RUNNER_RESOURCES = { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "512Mi" } } as const;
+
 export function runnerContainerBasics(): Pick<V1Container, "env" | "ports" | "readinessProbe" | "livenessProbe"> {
   return {
     env: [
@@ -176,7 +182,7 @@ export function buildRunnerManifests(hookSet: HookSet): RunnerObject[] {
                 hookSet.runner.store,
               ],
               ...runnerContainerBasics(),
-              resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "512Mi" } },
+              resources: RUNNER_RESOURCES,
               securityContext: RUNNER_CONTAINER_SECURITY,
               volumeMounts: [
                 { name: "config", mountPath: CONFIG_DIR, readOnly: true },

@@ -11,6 +11,8 @@ import { writeOutput } from "../../src/cli/output-dir.js";
 import type { HookRun } from "../../src/runner/hookrun.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import type { HookSet } from "../../src/hookset/types.js";
+import { RUNNER_RESOURCES } from "../../src/generate/runner.js";
+import { memoryLimit, quantityBytes } from "./components/memory-limit.js";
 import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
 import { pollUntil } from "./stack.js";
 
@@ -219,6 +221,8 @@ export interface RunnerHandle {
   readonly url: string;
   readonly options: RunnerOptions;
   readonly process: ManagedProcess;
+  /** The generated Deployment's memory limit, when a memory cgroup holds the runner to it (components/memory-limit.ts). */
+  readonly memoryLimit: string | undefined;
   metrics(): Promise<string>;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** GET /runs (newest first), optionally of one hook. */
@@ -251,10 +255,10 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
   const env: NodeJS.ProcessEnv = { ...process.env, POD_NAME: options.podName, LOG_LEVEL: "info" };
   delete env.KUBECONFIG;
   delete env.POD_NAMESPACE;
+  const limit = memoryLimit(`runner-${runnerCount}`, quantityBytes(RUNNER_RESOURCES.limits.memory));
   const proc = stack.spawn({
     name: `runner-${options.podName}-${runnerCount}`,
-    command: process.execPath,
-    args: [
+    ...limit.wrap(process.execPath, [
       // E2E_RUNNER_CPU_PROF=<dir>: a V8 CPU profile of each runner, written when it exits
       ...(process.env.E2E_RUNNER_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.E2E_RUNNER_CPU_PROF] : []),
       // E2E_RUNNER_NODE_ARGS="--trace-gc …": more Node options for each runner (NODE_OPTIONS refuses some)
@@ -280,7 +284,7 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
       "--secrets-dir",
       secretsDir,
       ...(options.extraArgs ?? []),
-    ],
+    ]),
     env,
     cwd: REPO_ROOT,
   });
@@ -306,6 +310,7 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     url,
     options,
     process: proc,
+    memoryLimit: limit.limited ? RUNNER_RESOURCES.limits.memory : undefined,
     metrics,
     metric: async (name, labels) => metricValue(await metrics(), name, labels),
     runs: async (hook) => {
@@ -315,9 +320,11 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     },
     kill: async () => {
       await proc.kill();
+      limit.remove();
     },
     stop: async () => {
       await proc.stop(35_000);
+      limit.remove();
     },
   };
 }

@@ -56,6 +56,7 @@ for (const n of SIZES) {
             .join(", "),
         );
         figure(`scale ${n}: runner RSS (MiB)`, f.runnerRssMiB);
+        figure(`scale ${n}: runner memory limit`, env.runner.memoryLimit ?? "none (no writable memory cgroup)");
         const { burstPeakRss, ...memory } = f.runnerMemoryMiB;
         figure(`scale ${n}: runner RSS during the burst, most (MiB)`, burstPeakRss);
         for (const [when, m] of Object.entries(memory))
