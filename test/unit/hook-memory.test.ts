@@ -193,7 +193,7 @@ describe("group commit", () => {
     );
   });
 
-  it("writes a due batch by itself, flushDelayMs after its first change", async () => {
+  it("writes a due batch by itself, once its changes have paused for flushDelayMs", async () => {
     const shards = new CountingShards();
     const process = await startProcess(hookSet, new MemoryRunStore(), shards, { flushDelayMs: 20 });
     await replay(process, [cm(1, "v1", 10), cm(2, "v1", 11)]);
@@ -202,6 +202,42 @@ describe("group commit", () => {
     expect(process.memory.unwritten).toBe(0);
     expect(shards.writes).toBeGreaterThan(0);
     expect(shards.writes).toBeLessThanOrEqual(2 * HOOKS);
+  });
+
+  it("holds a batch while its changes keep coming, at most MAX_POSTPONED delays more", async () => {
+    // objects of one shard, each a baseline of every hook: one change per object and hook
+    const uids = uidsInShard(0, 12);
+    const object = (i: number) => {
+      const o = cm(i, "v1", 10 + i);
+      (o.metadata as Record<string, unknown>).uid = uids[i];
+      return o;
+    };
+    const shards = new CountingShards();
+    const process = await startProcess(hookSet, new MemoryRunStore(), shards, { flushDelayMs: 100 });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      // a change every 60 ms (0 … 300): never a pause of a whole delay
+      for (let i = 0; i < 6; i++) {
+        await replay(process, [object(i)]);
+        await vi.advanceTimersByTimeAsync(60);
+      }
+      // 360 ms in: the timer fired at 100, 200 and 300 and waited each time
+      expect(shards.writes).toBe(0);
+      await vi.advanceTimersByTimeAsync(60);
+      // the fourth delay is the last: written at 400 though the changes had not paused
+      expect(shards.writes).toBeGreaterThan(0);
+      expect(process.memory.unwritten).toBe(0);
+      // a change alone is written one delay after it
+      const before = shards.writes;
+      await replay(process, [object(6)]);
+      await vi.advanceTimersByTimeAsync(90);
+      expect(shards.writes).toBe(before);
+      await vi.advanceTimersByTimeAsync(20);
+      expect(process.memory.unwritten).toBe(0);
+      expect(shards.writes).toBeGreaterThan(before);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("an UPDATE arriving on both of a watch's streams at once creates its run once, without a second write", async () => {

@@ -20,6 +20,11 @@ export class Shard {
   /** About the size of the stored entries in bytes, as of the last copy read or written. */
   bytes = 0;
   timer: NodeJS.Timeout | undefined;
+  /** When the timer was set and when the last change came (ms): a later change postpones the write. */
+  timerSetAt = 0;
+  lastChangeAt = 0;
+  /** How often the batch has waited another delay since its timer was first set. */
+  postponed = 0;
   writing: Promise<void> | undefined;
   failures = 0;
 
