@@ -50,10 +50,39 @@ function cm(i: number, image: string, resourceVersion: number): KubeObject {
   (object.metadata as Record<string, unknown>).uid = `uid-${i}`;
   return object;
 }
+/** cm(i) for i < count, each with a uid of the given shard: their entries share one shard of each watch. */
+function objectsInShard(shard: number, count: number): (i: number) => KubeObject {
+  const uids = uidsInShard(shard, count);
+  return (i) => {
+    const object = cm(i, "v1", 10 + i);
+    (object.metadata as Record<string, unknown>).uid = uids[i];
+    return object;
+  };
+}
 const add = (object: KubeObject) =>
   eventFor({ type: "ADD", object }, `add-${String(object.metadata?.name)}-${String(object.metadata?.resourceVersion)}`);
 const update = (oldObject: KubeObject, object: KubeObject) =>
   eventFor({ type: "UPDATE", object, oldObject }, `upd-${String(object.metadata?.resourceVersion)}`);
+
+/**
+ * Replays the objects under fake timers: nothing is written in the first `notBeforeMs`, and
+ * everything by `byMs`.
+ */
+async function writtenBetween(
+  process: RunnerProcess,
+  shards: CountingShards,
+  objects: KubeObject[],
+  notBeforeMs: number,
+  byMs: number,
+): Promise<void> {
+  const before = shards.writes;
+  await replay(process, objects);
+  await vi.advanceTimersByTimeAsync(notBeforeMs);
+  expect(shards.writes).toBe(before);
+  await vi.advanceTimersByTimeAsync(byMs - notBeforeMs);
+  expect(process.memory.unwritten).toBe(0);
+  expect(shards.writes).toBeGreaterThan(before);
+}
 
 /** Replays an ADD of every object (what the event source does when it starts); the runs that fired. */
 async function replay(process: RunnerProcess, objects: KubeObject[]): Promise<string[]> {
@@ -206,12 +235,7 @@ describe("group commit", () => {
 
   it("holds a batch while its changes keep coming, at most MAX_POSTPONED delays more", async () => {
     // objects of one shard, each a baseline of every hook: one change per object and hook
-    const uids = uidsInShard(0, 12);
-    const object = (i: number) => {
-      const o = cm(i, "v1", 10 + i);
-      (o.metadata as Record<string, unknown>).uid = uids[i];
-      return o;
-    };
+    const object = objectsInShard(0, 12);
     const shards = new CountingShards();
     const process = await startProcess(hookSet, new MemoryRunStore(), shards, { flushDelayMs: 100 });
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
@@ -227,14 +251,8 @@ describe("group commit", () => {
       // the fourth delay is the last: written at 400 though the changes had not paused
       expect(shards.writes).toBeGreaterThan(0);
       expect(process.memory.unwritten).toBe(0);
-      // a change alone is written one delay after it
-      const before = shards.writes;
-      await replay(process, [object(6)]);
-      await vi.advanceTimersByTimeAsync(90);
-      expect(shards.writes).toBe(before);
-      await vi.advanceTimersByTimeAsync(20);
-      expect(process.memory.unwritten).toBe(0);
-      expect(shards.writes).toBeGreaterThan(before);
+      // a change alone, after that, is written one delay after it
+      await writtenBetween(process, shards, [object(6)], 90, 110);
     } finally {
       vi.useRealTimers();
     }
@@ -268,12 +286,7 @@ describe("group commit", () => {
 
   it("holds the batch of a large shard as stored longer than a small one's", async () => {
     // 1,400 objects in one shard of each watch: several times 32 KiB once written
-    const uids = uidsInShard(0, 1_401);
-    const object = (i: number) => {
-      const o = cm(i, "v1", 10 + i);
-      (o.metadata as Record<string, unknown>).uid = uids[i];
-      return o;
-    };
+    const object = objectsInShard(0, 1_401);
     const shards = new CountingShards();
     const first = await startProcess(hookSet, new MemoryRunStore(), shards, { maxBatch: 100_000 });
     await replay(
@@ -283,15 +296,10 @@ describe("group commit", () => {
     await first.memory.flush();
     // a later process reads the shards as stored, and records one more baseline in each
     const second = await startProcess(hookSet, new MemoryRunStore(), shards, { flushDelayMs: 20 });
-    const before = shards.writes;
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
-      await replay(second, [object(1_400)]);
-      await vi.advanceTimersByTimeAsync(30); // a small shard's batch would be written 20 ms in
-      expect(shards.writes).toBe(before);
-      await vi.advanceTimersByTimeAsync(1_000);
-      expect(second.memory.unwritten).toBe(0);
-      expect(shards.writes).toBeGreaterThan(before);
+      // a small shard's batch would be written 20 ms in
+      await writtenBetween(second, shards, [object(1_400)], 30, 1_030);
     } finally {
       vi.useRealTimers();
     }
