@@ -508,12 +508,28 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
         if (req.prune) sync.prune = true;
         if (req.syncOptions) sync.syncOptions = req.syncOptions;
         if (req.resources) sync.resources = req.resources;
+        let pokes = 0;
+        const requestedAt = Math.floor(Date.now() / 1000) * 1000; // startedAt has whole seconds
         await mergePatch(name, {
           operation: {
             sync,
             initiatedBy: { username: req.username ?? "e2e" },
             ...(req.retry ? { retry: req.retry } : {}),
           },
+        });
+        // Wait until the controller has started it, asking it to look again every 10 s. Once in
+        // about six runs of argocd-hooks.e2e the controller logged nothing for a minute after an
+        // operation was set, not even "Initialized new operation"; any later update of the
+        // Application puts it on the operation queue again (v3.6.1 appcontroller.go UpdateFunc).
+        await pollUntil(`Application ${name}: its sync operation started`, 60_000, async () => {
+          const app = await getApplication(name);
+          const startedAt = app?.status?.operationState?.startedAt;
+          if (startedAt && Date.parse(startedAt) >= requestedAt) return true;
+          if (Date.now() - requestedAt >= 10_000 * (pokes + 1)) {
+            pokes++;
+            await mergePatch(name, { metadata: { annotations: { "argocd.argoproj.io/refresh": "normal" } } });
+          }
+          return undefined;
         });
       },
       record,
