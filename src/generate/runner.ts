@@ -43,13 +43,13 @@ export const RUNNER_CONTAINER_SECURITY = {
   capabilities: { drop: ["ALL"] },
 };
 
-/** What every runner container has: its pod's name and namespace, its port and its probes. */
 /**
  * The runner container's resources. Node sizes V8's heap from the memory limit (a 256 MiB old
  * generation under 512Mi), and the e2e harness runs the runner under the same limit.
  */
 export const RUNNER_RESOURCES = { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "512Mi" } } as const;
 
+/** What every runner container has: its pod's name and namespace, its port and its probes. */
 export function runnerContainerBasics(): Pick<V1Container, "env" | "ports" | "readinessProbe" | "livenessProbe"> {
   return {
     env: [

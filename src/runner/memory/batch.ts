@@ -49,6 +49,7 @@ export class Shard {
     if (!hooks) this.pending.set(uid, (hooks = new Map()));
     if (!hooks.has(hook)) this.pendingCount++;
     hooks.set(hook, change);
+    this.lastChangeAt = Date.now();
   }
 
   /** Drops the change once written, unless a newer one replaced it meanwhile. */

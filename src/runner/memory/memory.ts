@@ -90,8 +90,6 @@ export interface HookSetMemoryOptions {
   maxBatch?: number;
   /** Injected for tests. */
   random?: () => number;
-  /** The clock (ms), injected for tests. */
-  now?: () => number;
 }
 
 export class HookSetMemory {
@@ -99,7 +97,6 @@ export class HookSetMemory {
   private readonly flushDelayMs: number;
   private readonly maxBatch: number;
   private readonly random: () => number;
-  private readonly now: () => number;
   /** Each hook's watch: where its entries are written. */
   private readonly watchOf = new Map<string, string>();
   private readonly shards = new Map<string, Shard>();
@@ -117,7 +114,6 @@ export class HookSetMemory {
     this.flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.random = options.random ?? Math.random;
-    this.now = options.now ?? (() => Date.now());
     this.serve(hookSet);
   }
 
@@ -191,7 +187,6 @@ export class HookSetMemory {
     const order = current ? compareStates(current, entry) : -1;
     if (order > 0 || (order === 0 && current!.fingerprint === entry.fingerprint)) return true;
     shard.setPending(uid, hook, { entry });
-    shard.lastChangeAt = this.now();
     this.schedule(shard);
     return true;
   }
@@ -203,7 +198,6 @@ export class HookSetMemory {
       // Nothing to forget, or a state newer than the deletion (a late DELETE event): kept.
       if (!current || compareStates(current, state) > 0) continue;
       shard.setPending(uid, hook, { forget: state });
-      shard.lastChangeAt = this.now();
       this.schedule(shard);
     }
   }
@@ -264,7 +258,7 @@ export class HookSetMemory {
   }
 
   private setTimer(shard: Shard, delay: number): void {
-    shard.timerSetAt = this.now();
+    shard.timerSetAt = Date.now();
     shard.timer = setTimeout(() => this.due(shard, delay), delay);
     shard.timer.unref();
   }
