@@ -55,7 +55,6 @@ for (const n of SIZES) {
             .map(([name, ms]) => `${name} ${ms.toFixed(2)}`)
             .join(", "),
         );
-        figure(`scale ${n}: runner RSS (MiB)`, f.runnerRssMiB);
         figure(`scale ${n}: runner memory limit`, env.runner.memoryLimit ?? "none (no writable memory cgroup)");
         const { burstPeakRss, ...memory } = f.runnerMemoryMiB;
         figure(`scale ${n}: runner RSS during the burst, most (MiB)`, burstPeakRss);

@@ -50,7 +50,6 @@ export interface ScaleFigures {
   burstCpuMsPerEffect: Record<string, number>;
   /** The burst's runs: the last one accepted (HookRun created) after the last write, where the rest is execution. */
   burstLastAcceptAfterWritesMs: number;
-  runnerRssMiB: number;
   /**
    * The runner's RSS and V8 heap in use (MiB): when the start has settled, right after the burst,
    * and idle after it (see idleMemory); `burstPeakRss` is the most sampled during the burst.
@@ -81,9 +80,9 @@ async function runnerMemory(runner: RunnerHandle): Promise<RunnerMemory> {
 }
 
 /**
- * The runner's memory once it has been idle a while: V8 collects and shrinks its heap when the
- * allocation rate stays low (its memory reducer), so this is what it keeps between bursts, as
- * `kubectl top` shows it. Polled each second until RSS has not fallen for 10 s (at most 60 s).
+ * The runner's memory once it has been idle a while (V8 may collect meanwhile): what it keeps
+ * between bursts, as `kubectl top` shows it. RSS is polled each second until it has not fallen
+ * for 10 s (at most 60 s).
  */
 async function idleMemory(runner: RunnerHandle): Promise<RunnerMemory> {
   const deadline = Date.now() + 60_000;
@@ -391,7 +390,6 @@ export async function runScale(stack: Stack, n: number, burst = 500): Promise<Sc
         .filter(([, seconds]) => seconds > 0)
         .map(([label, seconds]) => [label, (seconds * 1000) / (2 * burst)]),
     ),
-    runnerRssMiB: rssMiB(runner.process.pid),
     runnerMemoryMiB: {
       settled: settledMemory,
       afterBurst: await runnerMemory(runner),
