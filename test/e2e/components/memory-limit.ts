@@ -48,15 +48,26 @@ function ownMemoryCgroup(): { dir: string; limitFile: string } | undefined {
   return undefined;
 }
 
-/** Cgroups of earlier runs whose processes are gone (a test process that was killed). */
+/** Cgroups left by test processes that are gone (killed before they removed them). */
 function removeStale(parent: string): void {
   for (const name of readdirSync(parent)) {
     if (!name.startsWith(PREFIX)) continue;
+    // named …-<pid of the test process>: another test process's may be about to be entered
+    if (isAlive(Number(name.slice(name.lastIndexOf("-") + 1)))) continue;
     try {
       rmdirSync(path.join(parent, name));
     } catch {
       // still in use, or not ours to remove
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
