@@ -288,6 +288,8 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     env,
     cwd: REPO_ROOT,
   });
+  // however the runner ends (stop(), kill(), the stack's stop): its cgroup goes with it
+  void proc.exited.then(() => limit.remove());
   const get = async (p: string, auth = false): Promise<Response> =>
     fetch(`${url}${p}`, {
       headers: auth ? { authorization: `Bearer ${options.token}` } : {},
@@ -320,11 +322,9 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
     },
     kill: async () => {
       await proc.kill();
-      limit.remove();
     },
     stop: async () => {
       await proc.stop(35_000);
-      limit.remove();
     },
   };
 }
