@@ -45,6 +45,16 @@ export interface SpawnOptions {
   dieWithParent?: boolean;
 }
 
+/** Whether a process of this pid exists (EPERM: it does, another user's). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 let setprivOk: boolean | undefined;
 /** Whether `setpriv --pdeathsig` works here. */
 export function haveSetpriv(): boolean {

@@ -41,7 +41,7 @@ import { startEventBus, type EventBus } from "./components/eventbus.js";
 import { kubeAdmin } from "./components/kube-admin.js";
 import { makePki } from "./components/pki.js";
 import { KubeRest, type KubeObject } from "./kube-rest.js";
-import { spawnManaged, tail, type ManagedProcess, type SpawnOptions } from "./process.js";
+import { pidAlive, spawnManaged, tail, type ManagedProcess, type SpawnOptions } from "./process.js";
 
 // The e2e names of the one recording server (test/helpers/recording-server.ts).
 export { startRecordingServer as startHttpSink } from "../helpers/recording-server.js";
@@ -233,15 +233,6 @@ function sweepStaleStackDirs(): void {
     }
     if (!Number.isInteger(pid) || pid <= 0 || pidAlive(pid)) continue;
     rmSync(d, { recursive: true, force: true });
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

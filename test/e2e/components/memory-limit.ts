@@ -9,6 +9,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+import { pidAlive } from "../process.js";
+
 export interface MemoryLimit {
   /** Whether a cgroup holds the limit; false: the command runs unlimited. */
   readonly limited: boolean;
@@ -53,21 +55,12 @@ function removeStale(parent: string): void {
   for (const name of readdirSync(parent)) {
     if (!name.startsWith(PREFIX)) continue;
     // named …-<pid of the test process>: another test process's may be about to be entered
-    if (isAlive(Number(name.slice(name.lastIndexOf("-") + 1)))) continue;
+    if (pidAlive(Number(name.slice(name.lastIndexOf("-") + 1)))) continue;
     try {
       rmdirSync(path.join(parent, name));
     } catch {
       // still in use, or not ours to remove
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
