@@ -467,6 +467,9 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
       };
     };
 
+    const refresh = (name: string, kind: "normal" | "hard" = "normal"): Promise<void> =>
+      mergePatch(name, { metadata: { annotations: { "argocd.argoproj.io/refresh": kind } } });
+
     return {
       namespace: ns,
       version: argoCdVersion(),
@@ -499,8 +502,7 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
           },
           100,
         ),
-      refresh: (name, kind = "normal") =>
-        mergePatch(name, { metadata: { annotations: { "argocd.argoproj.io/refresh": kind } } }),
+      refresh,
       sync: async (name, req = {}) => {
         const sync: Record<string, unknown> = {};
         if (req.revision !== undefined) sync.revision = req.revision;
@@ -527,7 +529,7 @@ export async function startArgoCd(stack: Stack, opts: ArgoCdOptions = {}): Promi
           if (startedAt && Date.parse(startedAt) >= requestedAt) return true;
           if (Date.now() - requestedAt >= 10_000 * (pokes + 1)) {
             pokes++;
-            await mergePatch(name, { metadata: { annotations: { "argocd.argoproj.io/refresh": "normal" } } });
+            await refresh(name);
           }
           return undefined;
         });
