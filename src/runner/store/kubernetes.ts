@@ -165,7 +165,7 @@ export class KubernetesRunStore implements RunStore {
     try {
       const updated = withStatusDefaults(
         await this.rest.request<HookRun>("PUT", `${this.collection}/${encodeURIComponent(run.metadata.name)}/status`, {
-          body: run,
+          body: statusOnly(run),
           query: OWN_WRITE,
         }),
       );
@@ -239,4 +239,20 @@ export class KubernetesRunStore implements RunStore {
   private emit(run: HookRun, change: RunChange): void {
     for (const listener of this.listeners) listener(run, change);
   }
+}
+
+/**
+ * What a status update needs to send. The status subresource takes the new status and keeps the
+ * rest of the stored object (spec, labels, annotations, managedFields); the resourceVersion makes
+ * it a compare-and-swap. Sending the whole run had the API server decode the spec (the steps'
+ * variables: two objects) on every status write only to drop it.
+ */
+function statusOnly(run: HookRun): Pick<HookRun, "apiVersion" | "kind" | "status"> & { metadata: object } {
+  const { name, namespace, uid, resourceVersion } = run.metadata;
+  return {
+    apiVersion: run.apiVersion,
+    kind: run.kind,
+    metadata: { name, namespace, ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) },
+    status: run.status,
+  };
 }
