@@ -83,6 +83,19 @@ export function objectOf(body: unknown): KubeObject | undefined {
   return candidate;
 }
 
+/**
+ * An object as hooks see it (`when`, the steps' variables, the HookRun's stored context): without
+ * metadata.managedFields, as `kubectl get` shows it. The API server's field-ownership records are
+ * often a third of an object; they would be stored twice in every run (object and oldObject) and
+ * carried on every write and watch event of it, for no condition or template anyone writes.
+ */
+export function hookView(object: KubeObject | undefined): KubeObject | null {
+  if (!object) return null;
+  if (!isMap(object.metadata) || !("managedFields" in object.metadata)) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  return { ...object, metadata } as KubeObject;
+}
+
 export function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -259,6 +259,29 @@ describe("runner: accept", () => {
     expect(h.logs.join("")).not.toContain(TOKEN);
   });
 
+  it("keeps an object's metadata.managedFields out of the run: its steps see the object as `kubectl get` shows it", async () => {
+    const managedFields = [
+      { manager: "kubectl", operation: "Update", fieldsType: "FieldsV1", fieldsV1: { "f:spec": {} } },
+    ];
+    const object = frontend({ image: "registry.example/frontend:4101", resourceVersion: "4101" });
+    const oldObject = frontend({ image: "registry.example/frontend:1.4.0", resourceVersion: "4100" });
+    for (const o of [object, oldObject]) o.metadata!.managedFields = managedFields;
+    const request = resourceEventRequest(
+      { object, oldObject, group: "apps", version: "v1", resource: "deployments" },
+      TOKEN,
+    );
+    const accepted = (await h.send("purge", request)).body as Accepted;
+    const run = await h.settled(accepted.runs[0]!.name);
+    expect(run.status.phase).toBe("Succeeded");
+    const context = decodeContext(run.spec.context) as Record<"object" | "oldObject", KubeObject>;
+    for (const object of [context.object, context.oldObject]) {
+      expect(object.metadata).toMatchObject({ name: "frontend", namespace: "web" });
+      expect(object.metadata).not.toHaveProperty("managedFields");
+    }
+    expect(context.oldObject.metadata!.resourceVersion).toBe("4100");
+    expect(JSON.stringify(run)).not.toContain("f:spec");
+  });
+
   it("a redelivered event (or the same object state under another event id) finds its run and never runs a step twice", async () => {
     const first = (await h.send("purge", imageChange("redelivered-1", "5001"))).body as Accepted;
     await h.settled(first.runs[0]!.name);

@@ -18,6 +18,7 @@ import {
   describeValue,
   labelsOf,
   metadataOf,
+  hookView,
   objectOf,
   optionalString,
   valueHash,
@@ -247,7 +248,7 @@ function newOperation(op: OperationEvent, outcome: Outcome, fingerprint: string)
     return skips(outcome, "unchanged", reason, "set", fingerprint);
   }
   // The same variables as every outcome's, in the same order, now with the operation.
-  const scope = { ...outcome.scope, application: app, operation, resources: matched };
+  const scope = { ...outcome.scope, operation, resources: matched };
   const how = operation.selfHeal ? " (self-heal)" : "";
   const caughtUp = op.type === "ADD" ? " (finished while the event source was away)" : "";
   const results = matched.map(describeResult).join(", ");
@@ -277,15 +278,16 @@ export function evaluateArgoCD(trigger: ArgoCDTrigger, event: ResourceEvent, ctx
   const app = objectOf(data.body) as IApplication | undefined;
   const old = objectOf(data.oldBody) as IApplication | undefined;
   const subject = objectRef(app as never, data);
+  const view = hookView(app as never);
   const outcome: Outcome = {
     identity: eventId(event),
     ...(subject ? { subject } : {}),
     scope: {
-      application: app ?? null,
+      application: view,
       operation: null,
       resources: [],
-      object: app ?? null,
-      oldObject: old ?? null,
+      object: view,
+      oldObject: hookView(old as never),
       event: eventScope(event),
     },
   };

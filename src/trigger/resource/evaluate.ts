@@ -11,6 +11,7 @@ import {
   labelsOf,
   MalformedInput,
   metadataOf,
+  hookView,
   objectOf,
   optionalString,
   sameValue,
@@ -260,7 +261,7 @@ export function evaluateResource(trigger: ResourceTrigger, event: ResourceEvent,
   const outcome: Outcome = {
     identity: identityOf(event, object),
     ...(subject ? { subject } : {}),
-    scope: { object: object ?? null, oldObject: oldObject ?? null, event: eventScope(event) },
+    scope: { object: hookView(object), oldObject: hookView(oldObject), event: eventScope(event) },
   };
   const watch = trigger.watch;
   try {
