@@ -1,11 +1,12 @@
 // The commands that talk to a runner or a cluster: send (on any port, following every run the
 // event fired), runs list as a table, explain and serve when the cluster or kubeconfig is not
 // usable. A real `serve` child process, a recording server for the hooks' HTTP steps.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { runsTable } from "../../src/cli/runs.js";
@@ -47,6 +48,8 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
   let runner: ChildProcessWithoutNullStreams;
   let url = "";
   let hooks = "";
+  /** Everything the runner wrote to stdout so far. */
+  let logs = "";
   const token = file("token", "Bearer cli-test-token-0123456789\n");
 
   beforeAll(async () => {
@@ -92,7 +95,6 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
       ],
       { cwd: ROOT, env: { ...process.env, RESOURCE_HOOKS_TOKEN: "" } },
     );
-    let logs = "";
     await new Promise<void>((resolve, reject) => {
       runner.stdout.on("data", (chunk: Buffer) => {
         logs += chunk.toString();
@@ -102,9 +104,11 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
     });
   });
   afterAll(async () => {
-    const done = exited(runner);
-    runner.kill("SIGTERM");
-    await done;
+    if (runner.exitCode === null && runner.signalCode === null) {
+      const done = exited(runner);
+      runner.kill("SIGTERM");
+      await done;
+    }
     await peer.close();
   });
 
@@ -153,6 +157,41 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
     // In a pipe without -o: JSON, as before.
     const piped = await cliAsync(["runs", "list", "--url", url, "--token-file", token]);
     expect((JSON.parse(piped.stdout) as { runs: unknown[] }).runs).toHaveLength(2);
+  });
+
+  it("logs while it serves, though lines are written in batches, and writes what waits when it stops", async () => {
+    // The runs above logged far less than a batch: only the flush interval brings their lines.
+    const deadline = Date.now() + 10_000;
+    while (!logs.includes('"msg":"run failed"') && Date.now() < deadline) await sleep(50);
+    expect(logs).toContain('"msg":"run succeeded"');
+    expect(logs).toContain('"msg":"run failed"');
+    const done = exited(runner);
+    runner.kill("SIGTERM");
+    expect(await done).toBe(0);
+    // Logged moments before the process exits: the exit writes what still waits.
+    expect(logs.trimEnd().split("\n").at(-1)).toMatch(/"msg":"stopped"/);
+  });
+});
+
+describe("the runner's log", () => {
+  it("writes what waits in its batch when the process exits, long before the flush interval", () => {
+    const script = [
+      `const { makeLogger } = await import(${JSON.stringify(join(ROOT, "src/cli/runner-options.ts"))});`,
+      `const logger = await makeLogger("info", "t");`,
+      `logger.info("first");`,
+      `logger.error("last, right before the exit");`,
+      `process.exit(3);`,
+    ].join("\n");
+    const r = spawnSync(process.execPath, [CLI[0]!, CLI[1]!, "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(3);
+    expect(
+      r.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { msg: string }).msg),
+    ).toEqual(["first", "last, right before the exit"]);
   });
 });
 
