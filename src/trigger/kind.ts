@@ -85,6 +85,12 @@ export interface LuaFilter {
    * ends, selects).
    */
   source: string;
+  /**
+   * The source for a script whose rows of this kind are `rows` (their filterRow data), without
+   * what none of them needs: the Sensor compiles the whole script for every event. Without it,
+   * `source`.
+   */
+  sourceFor?(rows: ReadonlyArray<Record<string, unknown>>): string;
 }
 
 /** One part of what a hook selects, against an object (explain shows them; evaluate() decides). */

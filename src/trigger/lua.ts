@@ -68,21 +68,38 @@ export function luaValue(value: unknown): string {
   throw new Error(`internal: cannot write ${typeof value} as Lua data`);
 }
 
-const PRELUDE = `${LUA_GET}
-local function eq(a, b)
+/**
+ * The helpers a kind's function may call, each after those it calls itself (a Lua local is seen
+ * only after its definition). A script holds the ones its code calls: gopher-lua compiles the
+ * whole script again for every event, and the compile is most of a filter's cost.
+ */
+const HELPERS: ReadonlyArray<readonly [name: string, source: string]> = [
+  ["get", LUA_GET],
+  [
+    "eq",
+    `local function eq(a, b)
   if a == b then return true end
   if type(a) ~= "table" or type(b) ~= "table" then return false end
   for k, v in pairs(a) do if not eq(v, b[k]) then return false end end
   for k in pairs(b) do if a[k] == nil then return false end end
   return true
-end
-local function object(o)
+end`,
+  ],
+  [
+    "object",
+    `local function object(o)
   if type(o) == "table" and o.metadata == nil and type(o.Obj) == "table" then return o.Obj end
   return o
-end
-local function prefixed(s, p) return type(s) == "string" and string.sub(s, 1, string.len(p)) == p end
-local function ends(s, suffix) return type(s) == "string" and string.sub(s, -string.len(suffix)) == suffix end
-local function selects(h, obj, nameKey)
+end`,
+  ],
+  ["prefixed", `local function prefixed(s, p) return type(s) == "string" and string.sub(s, 1, string.len(p)) == p end`],
+  [
+    "ends",
+    `local function ends(s, suffix) return type(s) == "string" and string.sub(s, -string.len(suffix)) == suffix end`,
+  ],
+  [
+    "selects",
+    `local function selects(h, obj, nameKey)
   if h.ns and get(obj, {"metadata", "namespace"}) ~= h.ns then return false end
   local name = get(obj, {"metadata", "name"})
   if h[nameKey] and name ~= h[nameKey] then return false end
@@ -91,7 +108,22 @@ local function selects(h, obj, nameKey)
     for k, v in pairs(h.labels) do if get(obj, {"metadata", "labels", k}) ~= v then return false end end
   end
   return true
-end`;
+end`,
+  ],
+];
+
+/** The helpers `code` calls, directly or through each other, in definition order. */
+function helpersFor(code: string): string[] {
+  const needed = new Set<string>();
+  let calling = code;
+  // From the last: a helper is called only by code or by helpers defined after it.
+  for (const [name, source] of [...HELPERS].reverse()) {
+    if (!new RegExp(`\\b${name}\\(`).test(calling)) continue;
+    needed.add(name);
+    calling += `\n${source}`;
+  }
+  return HELPERS.filter(([name]) => needed.has(name)).map(([, source]) => source);
+}
 
 /** One hook's row in its watch's filter: the kind's function (see TriggerKind.luaFilter) and the row's data. */
 export interface LuaFilterEntry {
@@ -106,17 +138,22 @@ export interface LuaFilterEntry {
  */
 export function watchFilterScript(entries: readonly LuaFilterEntry[]): string {
   const rows = new Set<string>();
-  const functions = new Map<string, string>();
+  const kinds = new Map<string, { filter: LuaFilter; rows: Array<Record<string, unknown>> }>();
   for (const entry of entries) {
     rows.add(luaValue({ fn: entry.filter.name, ...entry.data }));
-    functions.set(entry.filter.name, entry.filter.source);
+    const kind = kinds.get(entry.filter.name) ?? { filter: entry.filter, rows: [] };
+    kind.rows.push(entry.data);
+    kinds.set(entry.filter.name, kind);
   }
-  const fns = [...functions.keys()].sort();
-  const lines = [PRELUDE, ...fns.map((fn) => functions.get(fn)!)];
-  // A row's `fn` names the function; gopher-lua resolves it through this table.
-  lines.push(`local fns = {${fns.map((fn) => `${fn}=${fn}`).join(", ")}}`);
-  lines.push(`local hooks = {\n${[...rows].join(",\n")}\n}`);
-  lines.push(
+  const fns = [...kinds.keys()].sort();
+  const functions = fns.map((fn) => {
+    const { filter, rows: kindRows } = kinds.get(fn)!;
+    return filter.sourceFor?.(kindRows) ?? filter.source;
+  });
+  const main = [
+    // A row's `fn` names the function; gopher-lua resolves it through this table.
+    `local fns = {${fns.map((fn) => `${fn}=${fn}`).join(", ")}}`,
+    `local hooks = {\n${[...rows].join(",\n")}\n}`,
     `local t = event.type`,
     `local obj = object(event.body)`,
     `if type(obj) ~= "table" then return false end`,
@@ -125,6 +162,7 @@ export function watchFilterScript(entries: readonly LuaFilterEntry[]): string {
     `  if fns[h.fn](h, t, obj, old) then return true end`,
     `end`,
     `return false`,
-  );
-  return lines.join("\n") + "\n";
+  ];
+  const code = [...functions, ...main];
+  return [...helpersFor(code.join("\n")), ...code].join("\n") + "\n";
 }

@@ -2,7 +2,7 @@
 // compiled from the same trigger must pass every event evaluate() fires (and, where Lua can
 // decide, reject the same ones). Each case checks both.
 import { describe, expect, it } from "vitest";
-import { decide, evaluate, sensorFilterScript, type EvaluateContext } from "../../src/trigger/index.js";
+import { decide, evaluate, sensorFilterScript, watchFilter, type EvaluateContext } from "../../src/trigger/index.js";
 import type { ResourceEvent } from "../../src/trigger/event.js";
 import type { Hook } from "../../src/hookset/types.js";
 import { runLuaFilter } from "../helpers/lua-filter.js";
@@ -19,6 +19,10 @@ const defaultHook = hookWith({
 const configHook = hookWith({
   resource: { version: "v1", resource: "configmaps", namespace: "web", name: "app-config" },
   changed: ['data["app.properties"]'],
+});
+const replicasHook = hookWith({
+  resource: { group: "apps", version: "v1", resource: "deployments", namespace: "web" },
+  changed: ["spec.replicas"],
 });
 const anyConfigChange = hookWith({ resource: { version: "v1", resource: "configmaps", namespace: "web" } });
 
@@ -97,6 +101,22 @@ describe("resource triggers: changed paths", () => {
     ];
     check(hook, updateEvent(before, after, DEPLOYMENTS), true, /spec\.template\.spec\.containers changed/);
     check(hook, updateEvent(before, deployment(), DEPLOYMENTS), false, /none of/);
+  });
+});
+
+describe("resource triggers: the filter script holds only what its hooks need", () => {
+  // gopher-lua compiles the whole script for every event: code no row uses costs each event.
+  const objectComparison = /"generation"/;
+  it("hooks that all name `changed` paths: no object comparison, no helper nothing calls", () => {
+    const script = watchFilter({ selector: imageHook.trigger.watch, hooks: [imageHook, replicasHook] });
+    expect(script).not.toMatch(objectComparison);
+    expect(script).not.toContain("local function ends");
+    expect(script).toContain("local function eq");
+  });
+  it("a hook without `changed` (or mixed with one that has it) keeps the object comparison", () => {
+    expect(sensorFilterScript(defaultHook.trigger)).toMatch(objectComparison);
+    const mixed = watchFilter({ selector: imageHook.trigger.watch, hooks: [imageHook, defaultHook] });
+    expect(mixed).toMatch(objectComparison);
   });
 });
 
