@@ -88,27 +88,24 @@ const LOG_FLUSH_MS = 200;
  *
  * Lines are written in batches, as klog and zap's buffered writer do: a busy runner logs a few
  * lines per run, and one write to the pipe per line cost it about 6% of its CPU in a burst, besides
- * waking the container runtime's reader for each line. A line waits at most LOG_FLUSH_MS; whatever waits is
- * written when the process exits, however it exits short of SIGKILL.
+ * waking the container runtime's reader for each line. A line waits at most LOG_FLUSH_MS; pino
+ * writes a fatal line at once; what waits is written when the process exits, short of SIGKILL.
  */
 export async function makeLogger(level: string, app: string): Promise<Logger> {
   const { pino } = await import("pino");
-  const destination = pino.destination({ dest: 1, sync: true, minLength: LOG_BATCH_BYTES });
-  const written = (write: () => void) => () => {
+  const destination = pino.destination({
+    dest: 1,
+    sync: true,
+    minLength: LOG_BATCH_BYTES,
+    periodicFlush: LOG_FLUSH_MS,
+  });
+  process.on("exit", () => {
     try {
-      write();
+      destination.flushSync();
     } catch {
-      // stdout is gone (a closed pipe destroys the stream): nothing more can be written
+      // stdout is gone (a closed pipe): nothing more can be written
     }
-  };
-  setInterval(
-    written(() => destination.flush()),
-    LOG_FLUSH_MS,
-  ).unref();
-  process.on(
-    "exit",
-    written(() => destination.flushSync()),
-  );
+  });
   const logger = pino(
     {
       level,
