@@ -159,7 +159,7 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
     expect((JSON.parse(piped.stdout) as { runs: unknown[] }).runs).toHaveLength(2);
   });
 
-  it("logs while it serves, though lines are written in batches, and writes what waits when it stops", async () => {
+  it("logs while it serves, though lines are written in batches, and its last line when it stops", async () => {
     // The runs above logged far less than a batch: only the flush interval brings their lines.
     const deadline = Date.now() + 10_000;
     while (!logs.includes('"msg":"run failed"') && Date.now() < deadline) await sleep(50);
@@ -168,7 +168,7 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
     const done = exited(runner);
     runner.kill("SIGTERM");
     expect(await done).toBe(0);
-    // Logged moments before the process exits: the exit writes what still waits.
+    // Its last line, logged as it stops, reaches stdout before the process is gone.
     expect(logs.trimEnd().split("\n").at(-1)).toMatch(/"msg":"stopped"/);
   });
 });

@@ -28,6 +28,6 @@ function resourceSource(byObject: boolean): string {
 export const RESOURCE_LUA: LuaFilter = {
   name: "resource",
   source: resourceSource(true),
-  // Most hooks name the fields that matter (`changed`): their watches compile a third less per event.
+  // Most hooks name the fields that matter (`changed`): their watches compile less for every event.
   sourceFor: (rows) => resourceSource(rows.some((row) => row.upd === true && row.paths === undefined)),
 };
