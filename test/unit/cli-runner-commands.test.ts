@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { runsTable } from "../../src/cli/runs.js";
 import { CLI, cliAsync, ROOT } from "../helpers/cli.js";
 import { deployment } from "../helpers/objects.js";
+import { pollUntil } from "../helpers/poll.js";
 import { startRecordingServer, type RecordingServer } from "../helpers/recording-server.js";
 import { closedPort } from "./steps/helpers.js";
 
@@ -161,8 +161,9 @@ describe("send and runs against a runner on a port fetch refuses", { timeout: 12
 
   it("logs while it serves, though lines are written in batches, and its last line when it stops", async () => {
     // The runs above logged far less than a batch: only the flush interval brings their lines.
-    const deadline = Date.now() + 10_000;
-    while (!logs.includes('"msg":"run failed"') && Date.now() < deadline) await sleep(50);
+    await pollUntil("the runs' log lines", 10_000, async () =>
+      logs.includes('"msg":"run failed"') ? true : undefined,
+    );
     expect(logs).toContain('"msg":"run succeeded"');
     expect(logs).toContain('"msg":"run failed"');
     const done = exited(runner);
