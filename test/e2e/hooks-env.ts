@@ -12,6 +12,7 @@ import type { HookRun } from "../../src/runner/hookrun.js";
 import { parseHookSet } from "../../src/hookset/load.js";
 import type { HookSet } from "../../src/hookset/types.js";
 import { RUNNER_RESOURCES } from "../../src/generate/runner.js";
+import { ENTRYPOINT, IMAGE_ENV } from "./components/kubelet.js";
 import { memoryLimit, quantityBytes } from "./components/memory-limit.js";
 import type { ArgoProcess, KubeObject, ManagedProcess, MountedData, Stack, StartPodOptions } from "./stack.js";
 import { pollUntil } from "./stack.js";
@@ -236,7 +237,7 @@ export interface RunnerHandle {
 let runnerCount = 0;
 
 /**
- * `node --import tsx src/cli/main.ts serve …` as a child process of the stack (logs in its
+ * `node dist/cli/main.js serve …` (the image's ENTRYPOINT) as a child process of the stack (logs in its
  * logs dir and in failure reports); resolves once /readyz answers 200.
  */
 export async function startRunner(stack: Stack, options: RunnerOptions): Promise<RunnerHandle> {
@@ -252,7 +253,7 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
   const tokenFile = path.join(dir, "token");
   writeFileSync(tokenFile, `Bearer ${options.token}`, { mode: 0o600 });
   const url = `http://127.0.0.1:${options.port}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, POD_NAME: options.podName, LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...IMAGE_ENV, POD_NAME: options.podName, LOG_LEVEL: "info" };
   delete env.KUBECONFIG;
   delete env.POD_NAMESPACE;
   const limit = memoryLimit(`runner-${runnerCount}`, quantityBytes(RUNNER_RESOURCES.limits.memory));
@@ -263,9 +264,7 @@ export async function startRunner(stack: Stack, options: RunnerOptions): Promise
       ...(process.env.E2E_RUNNER_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.E2E_RUNNER_CPU_PROF] : []),
       // E2E_RUNNER_NODE_ARGS="--trace-gc …": more Node options for each runner (NODE_OPTIONS refuses some)
       ...(process.env.E2E_RUNNER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
-      "--import",
-      "tsx",
-      path.join(REPO_ROOT, "src/cli/main.ts"),
+      ENTRYPOINT[1],
       "serve",
       "-f",
       options.hooksFile,

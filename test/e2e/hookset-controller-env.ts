@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 
 import { controllerRules } from "../../src/generate/controller-rbac.js";
 import { toKubernetesYaml } from "../../src/model/yaml.js";
+import { ENTRYPOINT, IMAGE_ENV } from "./components/kubelet.js";
 import type { StackHandle } from "./harness.js";
 import { pollUntil, type KubeObject, type ManagedProcess } from "./stack.js";
 
@@ -149,12 +150,12 @@ export function controllerEnv(stack: StackHandle, dir: string) {
       name: `proc/${name}`,
       command: process.execPath,
       args: [
-        ...["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), "controller"],
+        ...[ENTRYPOINT[1], "controller"],
         ...["--runner-url", RUNNER_URL, "--kubeconfig", kubeconfig, "--namespace", INSTALL, "--log-level", "debug"],
         // Reconciling only: the runs are hookset-runner.e2e's and install-cluster.e2e's.
         "--no-serve",
       ],
-      env: { PATH: process.env.PATH, POD_NAME: name, HOME: dir },
+      env: { PATH: process.env.PATH, ...IMAGE_ENV, POD_NAME: name, HOME: dir },
       cwd: REPO_ROOT,
     });
   }

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookSetCrd } from "../../src/generate/hookset-crd.js";
 import { CREDENTIAL_KEY_SECRET, hookSetToken } from "../../src/tenancy/credential.js";
 import { startClusterControllers, type ClusterControllers } from "./components/cluster-controllers.js";
+import { ENTRYPOINT } from "./components/kubelet.js";
 import { useStack } from "./harness.js";
 import {
   condition,
@@ -120,11 +121,10 @@ describe("resource-hooks controller", () => {
     };
     writeFileSync(file, hookSetYaml("web", spec));
     const out = path.join(dir, "generated");
-    const r = spawnSync(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", "generate", "-f", file, "--output-dir", out],
-      { cwd: REPO_ROOT, encoding: "utf8" },
-    );
+    const r = spawnSync(process.execPath, [ENTRYPOINT[1], "generate", "-f", file, "--output-dir", out], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    });
     expect(r.status, r.stderr).toBe(0);
     for (const [kind, rel, p] of [
       ["EventSource", "eventsources/web.yaml", path_.eventSource(TENANT, "web")],
@@ -266,7 +266,7 @@ describe("resource-hooks controller", () => {
     const ms = performance.now() - t;
     figure(`${SCALE_HOOKSETS} HookSets kubectl apply -> all READY True (ms)`, ms);
     figure(
-      `controller RSS before / after ${SCALE_HOOKSETS} HookSets (MiB, node + tsx)`,
+      `controller RSS before / after ${SCALE_HOOKSETS} HookSets (MiB)`,
       `${rssBefore.toFixed(0)} / ${rssMiB(leader.pid).toFixed(0)}`,
     );
   });

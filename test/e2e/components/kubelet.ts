@@ -5,7 +5,7 @@
 // What a node would do and what stands in for it here (no container runtime, no kubelet):
 //  - the image: resource-hooks' image runs `node /app/dist/cli/main.js` (the Dockerfile's
 //    ENTRYPOINT) with /app holding dist/ and node_modules; this repository's dist/ and
-//    node_modules stand in for /app (so `npm run build` must have run: `npm ci` does it);
+//    node_modules stand in for /app (global-setup.ts compiles dist/ before the suite);
 //  - volumes: configMap and secret volumes are written to a directory per volume (the keys as
 //    files, as the kubelet projects them) and every argument or environment value that starts
 //    with a mount path is pointed at that directory; emptyDir at /tmp is the process's own
@@ -25,8 +25,14 @@ import { pollUntil } from "../stack.js";
 import { startIsolated, type IsolatedProcess } from "./netns.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-/** The image's ENTRYPOINT (Dockerfile), with this checkout standing in for /app. */
-const ENTRYPOINT = [process.execPath, path.join(REPO_ROOT, "dist/cli/main.js")];
+/**
+ * The image's ENTRYPOINT (Dockerfile), with this checkout standing in for /app. Every runner and
+ * controller the e2e suite starts runs this, so what it measures (CPU, resident memory) is the
+ * program the image ships; global-setup.ts compiles dist/ from the current sources first.
+ */
+export const ENTRYPOINT = [process.execPath, path.join(REPO_ROOT, "dist/cli/main.js")] as const;
+/** The image's environment (Dockerfile `ENV`). */
+export const IMAGE_ENV = { NODE_ENV: "production" } as const;
 
 interface Container {
   name: string;
@@ -88,7 +94,8 @@ export async function runDeploymentPod(
     return m ? m.hostDir + value.slice(m.mountPath.length) : value;
   };
 
-  const env: Record<string, string> = {};
+  // The image's environment, then the container's (which may override it, as in a pod).
+  const env: Record<string, string> = { ...IMAGE_ENV };
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = remap(e.value);
     else if (e.valueFrom?.fieldRef) env[e.name] = fieldValue(e.valueFrom.fieldRef.fieldPath, opts.podName, namespace);
@@ -117,7 +124,7 @@ export async function runDeploymentPod(
   const ports = (container.ports ?? []).map((p) => p.containerPort);
   const proc = await startIsolated(stack, {
     name: `pod-${opts.podName}`,
-    command: ENTRYPOINT[0]!,
+    command: ENTRYPOINT[0],
     args: [...ENTRYPOINT.slice(1), ...args],
     env,
     reachablePorts: [apiPort, ...(opts.reachablePorts ?? [])],
