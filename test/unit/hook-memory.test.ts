@@ -411,6 +411,32 @@ describe("two replicas writing one shard", () => {
   });
 });
 
+describe("a hook named like a member of every JavaScript object", () => {
+  it("recalls only what it was told, before and after a write and a fresh read of the shard", async () => {
+    const hook = (name: string) => ({ name, on: { resource: inWeb, changed: ["data.image"] }, steps });
+    const named = hookSetFrom([hook("constructor"), hook("image")], { metadata: { namespace: "argo-events" } });
+    const shards = new LocalShardStore();
+    const memory = () =>
+      new HookSetMemory({ hookSet: named, shards, namespace: "hooks", logger: silent, flushDelayMs: 60_000 });
+    const [u1] = uidsInShard(3, 1);
+    const at = (ms: number) => new Date(ms).toISOString();
+    const a = memory();
+    await a.start();
+    a.remember("image", u1!, { fingerprint: "p:1", resourceVersion: "20", acceptedAt: at(1) });
+    await a.flush();
+    const b = memory();
+    await b.start();
+    // u1's stored entries are a plain object holding "image" only.
+    expect(b.recall("constructor", u1!)).toBeUndefined();
+    b.remember("constructor", u1!, { fingerprint: "c:1", resourceVersion: "30", acceptedAt: at(2) });
+    await b.flush();
+    const c = memory();
+    await c.start();
+    expect(c.recall("constructor", u1!)).toMatchObject({ fingerprint: "c:1", resourceVersion: "30" });
+    expect(c.recall("image", u1!)).toMatchObject({ fingerprint: "p:1", resourceVersion: "20" });
+  });
+});
+
 describe("the accept path", () => {
   it("answers a baseline with no write at all, and a fired change after its HookRun exists", async () => {
     const shards = new CountingShards();

@@ -146,9 +146,8 @@ export class HookSetMemory {
     let bytes = 0;
     shard.stored = new Map(
       Object.entries(object.entries ?? {}).map(([uid, hooks]) => {
-        const byHook = new Map(Object.entries(hooks));
-        for (const [hook, entry] of byHook) bytes += uid.length + hook.length + entry.length + 8;
-        return [uid, byHook];
+        for (const [hook, entry] of Object.entries(hooks)) bytes += uid.length + hook.length + entry.length + 8;
+        return [uid, hooks];
       }),
     );
     shard.bytes = bytes;
