@@ -81,8 +81,8 @@ export interface LuaFilter {
   name: string;
   /**
    * `local function <name>(h, t, obj, old)`: true when the event (type t, object obj, old object
-   * old) may matter to the hook whose row is h. It may use lua.ts's prelude (get, eq, prefixed,
-   * ends, selects).
+   * old) may matter to the hook whose row is h. It may use lua.ts's helpers (get, eq, object,
+   * prefixed, selects); a script holds those its code calls.
    */
   source: string;
   /**

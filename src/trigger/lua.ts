@@ -94,10 +94,6 @@ end`,
   ],
   ["prefixed", `local function prefixed(s, p) return type(s) == "string" and string.sub(s, 1, string.len(p)) == p end`],
   [
-    "ends",
-    `local function ends(s, suffix) return type(s) == "string" and string.sub(s, -string.len(suffix)) == suffix end`,
-  ],
-  [
     "selects",
     `local function selects(h, obj, nameKey)
   if h.ns and get(obj, {"metadata", "namespace"}) ~= h.ns then return false end

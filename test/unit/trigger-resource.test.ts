@@ -110,8 +110,12 @@ describe("resource triggers: the filter script holds only what its hooks need", 
   it("hooks that all name `changed` paths: no object comparison, no helper nothing calls", () => {
     const script = watchFilter({ selector: imageHook.trigger.watch, hooks: [imageHook, replicasHook] });
     expect(script).not.toMatch(objectComparison);
-    expect(script).not.toContain("local function ends");
     expect(script).toContain("local function eq");
+    // An Argo CD watch's code compares no values: its script has no eq.
+    const argocd = hookWith({ argocd: { application: "web", resources: [{ kind: "Deployment", name: "web" }] } });
+    const sync = sensorFilterScript(argocd.trigger);
+    expect(sync).toContain("local function selects");
+    expect(sync).not.toContain("local function eq");
   });
   it("a hook without `changed` (or mixed with one that has it) keeps the object comparison", () => {
     expect(sensorFilterScript(defaultHook.trigger)).toMatch(objectComparison);
