@@ -22,7 +22,7 @@ import { MemoryRunStore } from "../runner/store/memory.js";
 import {
   evaluate,
   triggerKind,
-  watchEventName,
+  watchNameOf,
   type KubeObject,
   type SelectorPart,
   type SkipReasonCode,
@@ -252,7 +252,7 @@ async function readMemoryEntry(
   explanation: Explanation,
 ): Promise<{ entry?: MemoryEntry; shard: string }> {
   const hookSet = { namespace: options.hookSet.namespace, name: options.hookSet.name };
-  const shard = memoryShardName(hookSet, watchEventName(hook.trigger.watch), shardOf(uid));
+  const shard = memoryShardName(hookSet, watchNameOf(options.hookSet, hook), shardOf(uid));
   const namespace = encodeURIComponent(explanation.runnerNamespace);
   const path = `/apis/${HOOKRUN_GROUP}/${HOOKRUN_VERSION}/namespaces/${namespace}/${HOOKMEMORY_PLURAL}/${shard}`;
   try {

@@ -1,6 +1,6 @@
-// One EventSource per hook set, with one `resource` watch per distinct selector: hooks that
-// watch the same (group, version, resource, namespace, labels) share a watch, so the number of
-// watches grows with the selectors, never with the hooks.
+// One EventSource per hook set, with one `resource` watch per distinct selector that no broader
+// one covers (trigger/watch.ts watchesOf): the number of watches grows with the selectors, never
+// with the hooks.
 //
 // A watch that replays ADDs and also needs UPDATEs or DELETEs has a second entry, its changes
 // stream (trigger/watch.ts streamsOf: which event types go where, and why).

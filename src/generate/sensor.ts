@@ -1,16 +1,24 @@
 // One Sensor per hook set: per stream of a watch (its own entry and its changes stream: see
 // eventsource.ts) one dependency, filtered by the data-driven Lua filter of the watch's hooks
 // (compiled in src/trigger), and one HTTP trigger that posts a binary-mode CloudEvent to the
-// runner's /namespaces/<namespace>/hooksets/<hook set>/watches/<watch> (watchPath). Argo Events
-// runs each trigger's events in order on a goroutine of its own, so a watch's streams move
-// independently. The runner evaluates every hook of the watch and answers once it has persisted
+// runner's /namespaces/<namespace>/hooksets/<hook set>/watches/<watch> (watchPath); a changes
+// stream that hooks of several selectors share has one per shard of its objects (changesShards).
+// Argo Events runs each trigger's events in order on a goroutine of its own, so a watch's streams
+// and shards move independently. The runner evaluates every hook of the watch and answers once it has persisted
 // the runs, so the trigger's timeout is short and independent of how long hooks run.
 import type { HookSet } from "../hookset/types.js";
-import { watchFilter } from "../trigger/index.js";
+import { changesShards, watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";
 import type { Stream } from "../trigger/index.js";
 import { watchStreams, type Watch } from "./eventsource.js";
-import { eventSourceName, hookSetLabels, sensorName, watchPath } from "../model/names.js";
+import {
+  changesStreamName,
+  eventSourceName,
+  hookSetLabels,
+  sensorName,
+  streamShardName,
+  watchPath,
+} from "../model/names.js";
 
 /** Seconds the Sensor waits for the runner to accept an event: persisting runs takes milliseconds. */
 export const TRIGGER_TIMEOUT_SECONDS = 10;
@@ -38,15 +46,34 @@ export function watchUrl(hookSet: HookSet, watchName: string): string {
   return `${hookSet.runner.url}${watchPath(hookSet, watchName)}`;
 }
 
-function trigger(hookSet: HookSet, watch: Watch, stream: Stream): SensorTrigger {
-  const dependency = stream.eventName;
+/** A Sensor dependency on a stream, and the trigger that posts its events. */
+interface Dependency {
+  name: string;
+  stream: Stream;
+  script: string;
+}
+
+/**
+ * A stream's dependencies: on a watch's changes stream one per shard (trigger/watch.ts
+ * changesShards), each passing its share of the objects; otherwise one.
+ */
+function dependencies(watch: Watch, stream: Stream): Dependency[] {
+  const shards = stream.eventName === changesStreamName(watch.eventName) ? changesShards(watch) : 1;
+  return Array.from({ length: shards }, (_, index) => ({
+    name: streamShardName(stream.eventName, index),
+    stream,
+    script: watchFilter(watch, shards > 1 ? { index, of: shards } : undefined),
+  }));
+}
+
+function trigger(hookSet: HookSet, watch: Watch, dependency: string): SensorTrigger {
   const dynamicHeaders: TriggerParameter[] = CONTEXT_HEADERS.map(([dest, contextKey]) => ({
     src: { dependencyName: dependency, contextKey },
     dest,
   }));
   return {
     template: {
-      name: stream.eventName,
+      name: dependency,
       // Without conditions a trigger waits for ALL dependencies of the Sensor (argo-events
       // v1.9.11 pkg/sensors/listener.go getDependencyExpression joins them with &&).
       conditions: dependency,
@@ -72,23 +99,25 @@ function trigger(hookSet: HookSet, watch: Watch, stream: Stream): SensorTrigger 
 }
 
 export function buildSensor(hookSet: HookSet, watches: Map<string, Watch>): Sensor {
-  const list = [...watches.values()];
+  const list = [...watches.values()].map((watch) => ({
+    watch,
+    dependencies: watchStreams(watch).flatMap((stream) => dependencies(watch, stream)),
+  }));
   return {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "Sensor",
     metadata: { name: sensorName(hookSet), namespace: hookSet.namespace, labels: hookSetLabels(hookSet) },
     spec: {
       ...(hookSet.eventBusName !== "default" ? { eventBusName: hookSet.eventBusName } : {}),
-      dependencies: list.flatMap((watch) => {
-        const script = watchFilter({ selector: watch.selector, hooks: watch.hooks });
-        return watchStreams(watch).map((stream) => ({
-          name: stream.eventName,
+      dependencies: list.flatMap(({ dependencies }) =>
+        dependencies.map((d) => ({
+          name: d.name,
           eventSourceName: eventSourceName(hookSet),
-          eventName: stream.eventName,
-          filters: { script },
-        }));
-      }),
-      triggers: list.flatMap((watch) => watchStreams(watch).map((stream) => trigger(hookSet, watch, stream))),
+          eventName: d.stream.eventName,
+          filters: { script: d.script },
+        })),
+      ),
+      triggers: list.flatMap(({ watch, dependencies }) => dependencies.map((d) => trigger(hookSet, watch, d.name))),
     },
   };
 }

@@ -33,6 +33,13 @@ export function runnerService(hookSet: HookSet): { name: string; port: number } 
  */
 export const changesStreamName = (watchEventName: string): string => `${watchEventName}_changes`;
 
+/**
+ * The Sensor dependency and trigger of one shard of a stream (trigger/watch.ts changesShards):
+ * shard 0 keeps the stream's name.
+ */
+export const streamShardName = (streamName: string, shard: number): string =>
+  shard === 0 ? streamName : `${streamName}_${shard}`;
+
 /** A HookRun's name: a function of (hook set, hook, identity), so a redelivered event finds its run. */
 export function runName(hookSet: string, hook: string, identity: string): string {
   const digest = shortHash(`${hookSet}/${hook}/${identity}`, 16);

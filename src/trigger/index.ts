@@ -5,9 +5,10 @@ import type { Trigger } from "../hookset/types.js";
 import { compareResourceVersions } from "../model/resource-version.js";
 import type { Decision, ResourceEvent } from "./event.js";
 import type { BeforeStepsContext, EvaluateContext, Evaluation, EventType } from "./kind.js";
-import { watchFilterScript, type LuaFilterEntry } from "./lua.js";
+import { watchFilterScript, type FilterShard, type LuaFilterEntry } from "./lua.js";
 import { triggerKind, triggerKinds } from "./registry.js";
-import type { WatchPlan } from "./watch.js";
+import { asSelectedBy } from "./selection.js";
+import { labelsWithin, type WatchPlan } from "./watch.js";
 
 export type { Decision, KubeObject, ResourceEvent, ResourceEventData, EventContext, SkipReasonCode } from "./event.js";
 export { MAX_VALUE_DEPTH, objectOf, SKIP_REASON_CODES } from "./event.js";
@@ -22,13 +23,23 @@ export type {
   SelectorPart,
   TriggerKind,
 } from "./kind.js";
-export type { LuaFilterEntry } from "./lua.js";
+export type { FilterShard, LuaFilterEntry } from "./lua.js";
 export { triggerKind, triggerKinds } from "./registry.js";
-export { resyncs, streamsOf, watchEventName, watchKey, watchesOf, type Stream, type WatchPlan } from "./watch.js";
+export {
+  changesShards,
+  resyncs,
+  streamsOf,
+  watchEventName,
+  watchKey,
+  watchesOf,
+  watchNameOf,
+  type Stream,
+  type WatchPlan,
+} from "./watch.js";
 
 /** Evaluates one hook's trigger for one event. Never throws. */
 export function evaluate(trigger: Trigger, event: ResourceEvent, ctx: EvaluateContext = {}): Evaluation {
-  const evaluation = triggerKind(trigger).evaluate(trigger, event, ctx);
+  const evaluation = triggerKind(trigger).evaluate(trigger, asSelectedBy(trigger, event), ctx);
   return olderThanHandled(evaluation, ctx) ?? evaluation;
 }
 
@@ -80,10 +91,21 @@ export function triggerVariables(trigger: Trigger | undefined): readonly string[
   return (first ?? []).filter((v) => others.every((vars) => vars.includes(v)));
 }
 
-/** The event types a watch must deliver: the union over its hooks. */
+/** Whether the hook selects by labels its watch's selector does not have (a broader watch: watchesOf). */
+function selectsWithin(watch: WatchPlan, trigger: Trigger): boolean {
+  return !labelsWithin(trigger.watch.labels, watch.selector.labels);
+}
+
+/**
+ * The event types a watch must deliver: the union over its hooks, and UPDATEs when a hook selects
+ * by labels of its own (gaining or losing them is an UPDATE of the watch).
+ */
 export function eventTypesOf(watch: WatchPlan): EventType[] {
   const types = new Set<EventType>();
-  for (const hook of watch.hooks) for (const t of triggerKind(hook.trigger).eventTypes(hook.trigger)) types.add(t);
+  for (const hook of watch.hooks) {
+    for (const t of triggerKind(hook.trigger).eventTypes(hook.trigger)) types.add(t);
+    if (selectsWithin(watch, hook.trigger)) types.add("UPDATE");
+  }
   return (["ADD", "UPDATE", "DELETE"] as const).filter((t) => types.has(t));
 }
 
@@ -92,9 +114,17 @@ function filterEntry(trigger: Trigger): LuaFilterEntry {
   return { filter: kind.luaFilter, data: kind.filterRow(trigger) };
 }
 
-/** The Sensor dependency's Lua filter for a watch: a table of its hooks and one function per kind. */
-export function watchFilter(watch: WatchPlan): string {
-  return watchFilterScript(watch.hooks.map((hook) => filterEntry(hook.trigger)));
+/**
+ * The Sensor dependency's Lua filter for a watch: a table of its hooks and one function per kind;
+ * with the label transitions (selection.ts) when a hook selects by labels the watch does not; for
+ * one shard of a stream (changesShards), only that shard's objects.
+ */
+export function watchFilter(watch: WatchPlan, shard?: FilterShard): string {
+  const transitions = watch.hooks.some((hook) => selectsWithin(watch, hook.trigger));
+  return watchFilterScript(
+    watch.hooks.map((hook) => filterEntry(hook.trigger)),
+    { transitions, ...(shard ? { shard } : {}) },
+  );
 }
 
 /** The filter for a single trigger, as if its hook were alone on its watch (tests, simulate). */

@@ -92,6 +92,13 @@ end`,
   return o
 end`,
   ],
+  [
+    "labelled",
+    `local function labelled(h, o)
+  for k, v in pairs(h.labels) do if get(o, {"metadata", "labels", k}) ~= v then return false end end
+  return true
+end`,
+  ],
   ["prefixed", `local function prefixed(s, p) return type(s) == "string" and string.sub(s, 1, string.len(p)) == p end`],
   [
     "selects",
@@ -129,10 +136,57 @@ export interface LuaFilterEntry {
 }
 
 /**
+ * The loop over the rows. With transitions (trigger/selection.ts), a row whose labels the object
+ * gained is asked about an ADD, one whose labels it lost about a DELETE of the old object.
+ */
+function rowLoop(transitions: boolean): string[] {
+  if (!transitions)
+    return [`for _, h in ipairs(hooks) do`, `  if fns[h.fn](h, t, obj, old) then return true end`, `end`];
+  return [
+    `for _, h in ipairs(hooks) do`,
+    `  local ht, hobj, hold = t, obj, old`,
+    `  if h.labels and t == "UPDATE" and type(old) == "table" then`,
+    `    local now, was = labelled(h, obj), labelled(h, old)`,
+    `    if now and not was then ht, hold = "ADD", nil`,
+    `    elseif was and not now then ht, hobj, hold = "DELETE", old, nil end`,
+    `  end`,
+    `  if fns[h.fn](h, ht, hobj, hold) then return true end`,
+    `end`,
+  ];
+}
+
+/** One of `of` Sensor dependencies that share a stream by the object's uid (watch.ts, changesShards). */
+export interface FilterShard {
+  index: number;
+  of: number;
+}
+
+/**
+ * Passes only the events of this shard: the uid's last two hex digits modulo the shard count, so
+ * each object's events stay on one trigger, in order; an event without a uid goes to shard 0.
+ */
+function shardTest({ index, of }: FilterShard): string[] {
+  return [
+    `local uid = get(obj, {"metadata", "uid"})`,
+    `local key = type(uid) == "string" and tonumber(string.sub(uid, -2), 16) or 0`,
+    `if key % ${of} ~= ${index} then return false end`,
+  ];
+}
+
+export interface FilterOptions {
+  /** Some hook selects by labels its watch does not (trigger/watch.ts, watchesOf). */
+  transitions?: boolean;
+  shard?: FilterShard;
+}
+
+/**
  * The filter script for one watch. Identical rows (hooks that select and compare the same
  * things) are written once: what matters to the filter is whether any row passes.
  */
-export function watchFilterScript(entries: readonly LuaFilterEntry[]): string {
+export function watchFilterScript(
+  entries: readonly LuaFilterEntry[],
+  { transitions = false, shard }: FilterOptions = {},
+): string {
   const rows = new Set<string>();
   const kinds = new Map<string, { filter: LuaFilter; rows: Array<Record<string, unknown>> }>();
   for (const entry of entries) {
@@ -153,10 +207,9 @@ export function watchFilterScript(entries: readonly LuaFilterEntry[]): string {
     `local t = event.type`,
     `local obj = object(event.body)`,
     `if type(obj) ~= "table" then return false end`,
+    ...(shard && shard.of > 1 ? shardTest(shard) : []),
     `local old = object(event.oldBody)`,
-    `for _, h in ipairs(hooks) do`,
-    `  if fns[h.fn](h, t, obj, old) then return true end`,
-    `end`,
+    ...rowLoop(transitions),
     `return false`,
   ];
   const code = [...functions, ...main];

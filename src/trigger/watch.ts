@@ -1,5 +1,6 @@
 // Watches: hooks that watch the same (group, version, resource, namespace, labels) share one
-// EventSource entry, one Sensor dependency and one runner endpoint, named by watchEventName().
+// EventSource entry, its Sensor dependencies and one runner endpoint, named by watchEventName(); so
+// do hooks whose objects a broader selector of the same resource and namespace sees (watchesOf).
 import { shortHash } from "../model/hash.js";
 import { changesStreamName } from "../model/names.js";
 import type { Hook, HookSet, WatchSelector } from "../hookset/types.js";
@@ -27,18 +28,59 @@ export interface WatchPlan {
   hooks: Hook[];
 }
 
-/** The hook set's watches by name (the EventSource event name), in first-seen order. */
+/** Whether every label `broad` selects on, `narrow` selects on with the same value. */
+export function labelsWithin(broad: Record<string, string>, narrow: Record<string, string>): boolean {
+  return Object.entries(broad).every(([key, value]) => narrow[key] === value);
+}
+
+/**
+ * The hook set's watches by name (the EventSource event name), in first-seen order. Hooks with the
+ * same selector share a watch. A selector whose objects another watch of the same resource and
+ * namespace already sees (its labels are a subset) joins that watch instead of opening its own:
+ * every change of such an object would otherwise cost the event source, the event bus, the Sensor
+ * and the runner twice, once per watch. Its hooks then select by their labels themselves, and an
+ * object that gains or loses them is an ADD or a DELETE to them (labelTransition). Selectors that
+ * no other covers keep their own watch: merging them would make the event source list and replay
+ * objects no hook selects.
+ */
 export function watchesOf(hookSet: HookSet): Map<string, WatchPlan> {
-  const byKey = new Map<string, WatchPlan>();
+  const selectors = new Map<string, WatchSelector>();
+  for (const hook of hookSet.hooks) selectors.set(watchKey(hook.trigger.watch), hook.trigger.watch);
+  const scope = (s: WatchSelector) => [s.group, s.version, s.resource, s.namespace].join("|");
+  const size = (s: WatchSelector) => Object.keys(s.labels).length;
+  const merged = new Map<WatchSelector, Hook[]>();
   for (const hook of hookSet.hooks) {
-    const key = watchKey(hook.trigger.watch);
-    let plan = byKey.get(key);
-    if (!plan) byKey.set(key, (plan = { selector: hook.trigger.watch, hooks: [] }));
-    plan.hooks.push(hook);
+    const own = hook.trigger.watch;
+    // The selector with the fewest labels among those that see every object `own` selects.
+    const home = [...selectors.values()]
+      .filter((s) => scope(s) === scope(own) && labelsWithin(s.labels, own.labels))
+      .reduce((a, b) => (size(b) < size(a) ? b : a));
+    const hooks = merged.get(home) ?? [];
+    if (hooks.push(hook) === 1) merged.set(home, hooks);
   }
   const out = new Map<string, WatchPlan>();
-  for (const plan of byKey.values()) out.set(watchEventName(plan.selector), plan);
+  for (const [selector, hooks] of merged) out.set(watchEventName(selector), { selector, hooks });
   return out;
+}
+
+/** More triggers than the runner's answers need in parallel (the uid's last two hex digits pick one: lua.ts). */
+const MAX_SHARDS = 16;
+
+/**
+ * How many Sensor dependencies and triggers share the watch's changes stream, by the object's uid.
+ * Argo Events runs each trigger's events one at a time and waits for the runner's answer, so a
+ * trigger's throughput is one answer at a time. Hooks of several selectors that share a watch
+ * (watchesOf) keep the parallelism their own watches had: one trigger per selector. Each shard's
+ * filter is evaluated for every event, as each watch's own filter was.
+ */
+export function changesShards(plan: WatchPlan): number {
+  return Math.min(MAX_SHARDS, new Set(plan.hooks.map((hook) => watchKey(hook.trigger.watch))).size);
+}
+
+/** The name of the watch the hook's events come on (watchesOf). */
+export function watchNameOf(hookSet: HookSet, hook: Hook): string {
+  for (const [name, plan] of watchesOf(hookSet)) if (plan.hooks.includes(hook)) return name;
+  return watchEventName(hook.trigger.watch);
 }
 
 /** One entry of the EventSource: a watch's events of some types. */

@@ -94,10 +94,13 @@ function deploymentEvent(): ResourceEvent {
   return updateEvent(before, after, DEPLOYMENTS);
 }
 
+const X = { x: "y" };
+
 function configMapEvent(): ResourceEvent {
   const name = pick(["app-config", "app-config-2", "other"]);
   const data: Record<string, string> = { "app.properties": "color=blue", other: "1" };
-  const before = configMap({ ...data }, { name, namespace: pick(["web", "shop"]) });
+  const labelled = chance(0.3);
+  const before = configMap({ ...data }, { name, namespace: pick(["web", "shop"]), ...(labelled ? { labels: X } : {}) });
   const after = structuredClone(before);
   const d = after.data as Record<string, string | null>;
   switch (pick(["change", "add", "remove", "other", "label", "none", "null"])) {
@@ -114,7 +117,8 @@ function configMapEvent(): ResourceEvent {
       d.other = String(Math.floor(rand() * 3));
       break;
     case "label":
-      after.metadata!.labels = { x: "y" };
+      // gains or loses the label of the hooks that share the namespace's watch
+      after.metadata!.labels = labelled ? { other: "z" } : X;
       break;
     case "null":
       d["app.properties"] = null;
@@ -200,6 +204,22 @@ const extra = hookSetFrom([
     },
     steps: [{ name: "s", log: { message: "x" } }],
   },
+  // Label selectors within cm-any's namespace: they share its watch, and gaining or losing the
+  // label is an ADD or a DELETE to them (trigger/selection.ts).
+  {
+    name: "cm-labelled-add",
+    on: { resource: { version: "v1", resource: "configmaps", namespace: "web", labels: X }, events: ["add"] },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
+  {
+    name: "cm-labelled-paths",
+    on: {
+      resource: { version: "v1", resource: "configmaps", namespace: "web", labels: X },
+      changed: ['data["app.properties"]'],
+      events: ["update", "delete"],
+    },
+    steps: [{ name: "s", log: { message: "x" } }],
+  },
   {
     name: "cm-deletes",
     on: { resource: { version: "v1", resource: "configmaps", name: "other" }, events: ["delete"] },
@@ -246,7 +266,14 @@ describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
       ...Array.from({ length: 300 }, configMapEvent),
       ...Array.from({ length: 300 }, applicationEvent),
     ];
-    const cases: Array<{ hooks: Hook[]; event: ResourceEvent; fires: boolean; needed: boolean; script: string }> = [];
+    const cases: Array<{
+      hooks: Hook[];
+      event: ResourceEvent;
+      fires: boolean;
+      needed: boolean;
+      transition: boolean;
+      script: string;
+    }> = [];
     let pairs = 0;
     for (const event of events) {
       for (const watch of watches) {
@@ -257,10 +284,14 @@ describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
         const evaluations = watch.hooks.map((hook) => evaluate(hook.trigger, event, {}));
         pairs += evaluations.length;
         const fires = evaluations.some((e) => e.decision.fires);
-        // ADD baselines and DELETE forgetting must reach the runner; an UPDATE that fires nothing
-        // may stop in the Sensor even when the runner would remember it (that only saves work).
-        const needed = fires || (event.data.type !== "UPDATE" && evaluations.some((e) => e.remember !== "keep"));
-        cases.push({ hooks: watch.hooks, event, fires, needed, script: watchFilter(watch) });
+        // ADD baselines and DELETE forgetting must reach the runner, also when a hook sees an
+        // UPDATE of the shared watch as one (the object gained or lost its labels); an UPDATE that
+        // fires nothing may stop in the Sensor even when the runner would remember it (that only
+        // saves work).
+        const seenAs = evaluations.map((e) => (e.scope.event as { kind?: unknown }).kind);
+        const needed = fires || evaluations.some((e, i) => e.remember !== "keep" && seenAs[i] !== "UPDATE");
+        const transition = seenAs.some((kind) => kind !== event.data.type);
+        cases.push({ hooks: watch.hooks, event, fires, needed, transition, script: watchFilter(watch) });
       }
     }
     const results = runArgoFilters(
@@ -269,13 +300,14 @@ describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
     );
     let fired = 0;
     let passedMore = 0;
+    const transitions = cases.filter((c) => c.transition).length;
     const disagreements: string[] = [];
     cases.forEach((c, i) => {
       const lua = results[i]!;
       if (c.fires) fired++;
       const names = c.hooks.map((h) => h.name).join(",");
       // Lua cannot evaluate `when`; ADDs and DELETEs of selected objects always pass (memory is the runner's).
-      const luaMayPassMore = c.hooks.some((h) => h.trigger.when) || c.event.data.type !== "UPDATE";
+      const luaMayPassMore = c.hooks.some((h) => h.trigger.when) || c.event.data.type !== "UPDATE" || c.transition;
       if (lua.error) disagreements.push(`${names}: Lua error ${lua.error}`);
       else if (c.needed && !lua.pass)
         disagreements.push(
@@ -290,10 +322,11 @@ describe("the Sensor's filter in Argo Events agrees with evaluate()", () => {
       }
     });
     console.log(
-      `filter agreement: ${cases.length} (watch, event) pairs over ${pairs} (hook, event) pairs, ${fired} fire; the Sensor passed ${passedMore} more that only the runner can reject (when / ADD / DELETE); ${disagreements.length} disagreements`,
+      `filter agreement: ${cases.length} (watch, event) pairs over ${pairs} (hook, event) pairs, ${fired} fire; the Sensor passed ${passedMore} more that only the runner can reject (when / ADD / DELETE); ${transitions} seen by a hook as an ADD or DELETE; ${disagreements.length} disagreements`,
     );
     expect(disagreements.slice(0, 10)).toEqual([]);
     expect(fired).toBeGreaterThan(100);
     expect(cases.length - fired).toBeGreaterThan(300);
+    expect(transitions).toBeGreaterThan(50);
   });
 });

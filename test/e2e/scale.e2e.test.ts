@@ -1,5 +1,5 @@
-// Cluster scale (issue "Cluster scale"): N ConfigMaps exist before a HookSet with three hooks over
-// two watches starts. Prints what the start costs and how changes fare at each size, and checks
+// Cluster scale (issue "Cluster scale"): N ConfigMaps exist before a HookSet with three hooks on
+// two selectors (one watch) starts. Prints what the start costs and how changes fare at each size, and checks
 // exactly once: the change made during the start and every change of a burst take effect once
 // per hook that watches the changed field, and nothing else fires. 1,000 and 5,000 objects run by
 // default; E2E_SCALE_LARGE=1 adds 20,000 (about half an hour on 2 cores); E2E_SCALE_SIZES=1000,3000
@@ -16,7 +16,7 @@ const SIZES = process.env.E2E_SCALE_SIZES
 const BURST = 500;
 
 for (const n of SIZES) {
-  describe(`${n} existing objects, 3 hooks over 2 watches`, () => {
+  describe(`${n} existing objects, 3 hooks on 2 selectors (one watch)`, () => {
     const stack = useStack();
 
     it("settles, takes a change made during the start and a burst exactly once (figures)", async () => {

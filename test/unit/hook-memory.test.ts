@@ -1,7 +1,8 @@
 // The hooks' memory in HookMemory shards (src/runner/memory): shard sizing and names, the group
 // commit (N baselines -> about N / batch writes, none before the answer), two replicas merging
 // their writes of one shard, what a crash can lose, and which of memory entry and newest run a
-// hook consults. Three hooks over two watches, as in issue #18's measurement.
+// hook consults. Three hooks over two watches: a namespace's, and a label selector across namespaces
+// (within one namespace, the label selector would share the namespace's watch).
 import { describe, expect, it, vi } from "vitest";
 import type { HookSet } from "../../src/hookset/types.js";
 import { LABEL_HOOKSET, LABEL_HOOKSET_NAMESPACE } from "../../src/model/constants.js";
@@ -34,7 +35,11 @@ function hookSetIn(namespace: string): HookSet {
     [
       { name: "image", on: { resource: inWeb, changed: ["data.image"] }, steps },
       { name: "config", on: { resource: inWeb }, steps },
-      { name: "team", on: { resource: { ...inWeb, labels: { team: "a" } }, changed: ["data.image"] }, steps },
+      {
+        name: "team",
+        on: { resource: { version: "v1", resource: "configmaps", labels: { team: "a" } }, changed: ["data.image"] },
+        steps,
+      },
     ],
     { metadata: { namespace } },
   );

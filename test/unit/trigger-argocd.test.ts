@@ -161,9 +161,10 @@ describe("Argo CD sync-result triggers", () => {
         resources: [{ kind: "Deployment", namePrefix: "front", group: "apps", namespace: "web" }],
       },
     }).trigger as ArgoCDTrigger;
+    const runningWeb = application({ phase: "Running", labels: { team: "web" } });
     check(
       byLabel,
-      appUpdate(running, application({ labels: { team: "web" }, results: configured })),
+      appUpdate(runningWeb, application({ labels: { team: "web" }, results: configured })),
       true,
       /configured/,
     );
