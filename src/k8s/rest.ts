@@ -39,12 +39,36 @@ const USER_AGENT = "resource-hooks";
  * so a request never reuses a connection the server is closing at that moment.
  */
 const IDLE_CONNECTION_MS = 30_000;
+/**
+ * How long one applyToHTTPSOptions answer (TLS material, auth headers, agent) serves requests.
+ * Applying it reads the CA and key files and builds an agent to hash, a tenth of a request's CPU;
+ * credentials rotate far slower: client-go re-reads a token file about once a minute, and a 401
+ * drops the answer at once (exec and OIDC tokens that expired in the meantime).
+ */
+const CREDENTIALS_TTL_MS = 10_000;
+
+interface Credentials {
+  /** Connection options without method and path: applyToHTTPSOptions' answer with the kept-alive agent. */
+  options: Promise<https.RequestOptions>;
+  expires: number;
+}
+
+export interface RestClientOptions {
+  /** Milliseconds of a monotonic clock, for the credentials' lifetime (tests set it). */
+  now?: () => number;
+}
 
 export class RestClient {
   private readonly server: URL;
   private readonly agents = new Map<string, http.Agent>();
+  private credentials: Credentials | undefined;
+  private readonly now: () => number;
 
-  constructor(private readonly kubeConfig: KubeConfig) {
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    options: RestClientOptions = {},
+  ) {
+    this.now = options.now ?? (() => performance.now());
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new KubeApiError("the kubeconfig has no current cluster", 0, "InvalidConfig");
     this.server = new URL(cluster.server);
@@ -66,7 +90,7 @@ export class RestClient {
     onEvent: (type: string, object: Record<string, unknown>) => void,
     options: { signal?: AbortSignal } = {},
   ): Promise<WatchHandle> {
-    const request = await this.requestOptions("GET", path, { watch: true, ...query });
+    const { request, credentials } = await this.requestOptions("GET", path, { watch: true, ...query });
     const controller = new AbortController();
     const abort = (): void => controller.abort();
     if (options.signal?.aborted) abort();
@@ -74,6 +98,7 @@ export class RestClient {
     const streamed = new Promise<void>((resolve, reject) => {
       const req = this.transport().request({ ...request, signal: controller.signal }, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
+          if (res.statusCode === 401) this.forget(credentials);
           let text = "";
           res.setEncoding("utf8");
           res.on("data", (c: string) => (text += c.slice(0, 4096)));
@@ -111,29 +136,52 @@ export class RestClient {
     return this.server.protocol === "https:" ? https : http;
   }
 
-  private async requestOptions(method: string, path: string, query: Query | undefined): Promise<https.RequestOptions> {
+  private async requestOptions(
+    method: string,
+    path: string,
+    query: Query | undefined,
+  ): Promise<{ request: https.RequestOptions; credentials: Credentials; reused: boolean }> {
     const url = new URL(this.server.pathname.replace(/\/$/, "") + path, this.server);
     for (const [key, value] of Object.entries(query ?? {}))
       if (value !== undefined) url.searchParams.set(key, String(value));
-    const request: https.RequestOptions = {
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      headers: { Accept: "application/json", "User-Agent": USER_AGENT },
+    let credentials = this.credentials;
+    const reused = credentials !== undefined && this.now() < credentials.expires;
+    if (!reused || !credentials) credentials = this.refreshCredentials();
+    const connection = await credentials.options;
+    const headers = { ...connection.headers };
+    return { request: { ...connection, method, path: url.pathname + url.search, headers }, credentials, reused };
+  }
+
+  /** One applyToHTTPSOptions for every request until CREDENTIALS_TTL_MS; a failed one is not kept. */
+  private refreshCredentials(): Credentials {
+    const apply = async (): Promise<https.RequestOptions> => {
+      const options: https.RequestOptions = {
+        protocol: this.server.protocol,
+        hostname: this.server.hostname,
+        port: this.server.port,
+        headers: { Accept: "application/json", "User-Agent": USER_AGENT },
+      };
+      await this.kubeConfig.applyToHTTPSOptions(options);
+      options.agent = this.keptAlive(options.agent);
+      return options;
     };
-    await this.kubeConfig.applyToHTTPSOptions(request);
-    request.agent = this.keptAlive(request.agent);
-    return request;
+    const credentials: Credentials = { options: apply(), expires: this.now() + CREDENTIALS_TTL_MS };
+    credentials.options.catch(() => this.forget(credentials));
+    this.credentials = credentials;
+    return credentials;
+  }
+
+  /** After a 401: the next request applies the KubeConfig again (a token may have expired or rotated). */
+  private forget(credentials: Credentials): void {
+    if (this.credentials === credentials) this.credentials = undefined;
   }
 
   /**
    * client-node builds a new Agent for every request, so every request opened a new TCP and TLS
    * connection to the API server: on a busy node that handshake was most of a HookRun create,
    * which the Sensor waits for on every event. Requests with the same TLS material share one
-   * keep-alive agent instead (auth headers are per request, so a rotated token still applies).
-   * Proxy agents are left as client-node built them.
+   * keep-alive agent instead (auth headers are in the request options, so a rotated token still
+   * applies). Proxy agents are left as client-node built them.
    */
   private keptAlive(agent: RequestAgent): RequestAgent {
     if (!agent || (agent.constructor !== https.Agent && agent.constructor !== http.Agent)) return agent;
@@ -177,16 +225,32 @@ export class RestClient {
     options: RestOptions = {},
   ): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
     const what = `${method} ${path}`;
-    const request = await this.requestOptions(method, path, options.query);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    if (body !== undefined)
-      request.headers = {
-        ...request.headers,
-        "Content-Type": options.contentType ?? "application/json",
-        "Content-Length": Buffer.byteLength(body),
-      };
+    for (let attempt = 1; ; attempt++) {
+      const { request, credentials, reused } = await this.requestOptions(method, path, options.query);
+      if (body !== undefined)
+        request.headers = {
+          ...request.headers,
+          "Content-Type": options.contentType ?? "application/json",
+          "Content-Length": Buffer.byteLength(body),
+        };
+      const answer = await this.send(what, request, body, options);
+      if (answer.status !== 401) return answer;
+      this.forget(credentials);
+      // The API server authenticates before anything else, so a request refused with reused
+      // credentials did nothing and is sent once more with credentials applied again.
+      if (!reused || attempt > 1) return answer;
+    }
+  }
+
+  private send(
+    what: string,
+    request: https.RequestOptions,
+    body: string | undefined,
+    options: RestOptions,
+  ): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    return await new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const req = this.transport().request(
         { ...request, ...(options.signal ? { signal: options.signal } : {}) },
         (res) => {
