@@ -116,9 +116,6 @@ export class RunQueue {
   }
 
   start(): void {
-    // The first fetch (an http step) compiles Node's HTTP client on the spot, a stall of the
-    // accept path in the middle of the first burst of runs. Paid now.
-    void new Headers();
     this.timer = setInterval(() => this.kick(), TICK_MS);
     this.timer.unref();
     this.retentionTimer = setInterval(
