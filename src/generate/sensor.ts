@@ -4,8 +4,8 @@
 // runner's /namespaces/<namespace>/hooksets/<hook set>/watches/<watch> (watchPath); a changes
 // stream that hooks of several selectors share has one per shard of its objects (changesShards).
 // Argo Events runs each trigger's events in order on a goroutine of its own, so a watch's streams
-// and shards move independently. The runner evaluates every hook of the watch and answers once it has persisted
-// the runs, so the trigger's timeout is short and independent of how long hooks run.
+// and shards move independently. The runner evaluates every hook of the watch and answers once it
+// has persisted the runs, so the trigger's timeout is short and independent of how long hooks run.
 import type { HookSet } from "../hookset/types.js";
 import { changesShards, watchFilter } from "../trigger/index.js";
 import type { Sensor, SensorTrigger, TriggerParameter } from "./argo-types.js";

@@ -4,7 +4,7 @@
 // object at the new resourceVersion, as the API server's watch does); on the broader watch both
 // are UPDATEs. The hook is evaluated on what a watch of its own labels would have sent, so its
 // memory, catch-up and forgetting work alike on either. The Sensor's filter does the same
-// (lua.ts, LUA_TRANSITION), so that both agree on which events matter.
+// (lua.ts, rowLoop), so that both agree on which events matter.
 import { isMap, objectOf, type KubeObject, type ResourceEvent } from "./event.js";
 import type { TriggerBase } from "./kind.js";
 

@@ -39,7 +39,7 @@ export function labelsWithin(broad: Record<string, string>, narrow: Record<strin
  * namespace already sees (its labels are a subset) joins that watch instead of opening its own:
  * every change of such an object would otherwise cost the event source, the event bus, the Sensor
  * and the runner twice, once per watch. Its hooks then select by their labels themselves, and an
- * object that gains or loses them is an ADD or a DELETE to them (labelTransition). Selectors that
+ * object that gains or loses them is an ADD or a DELETE to them (selection.ts). Selectors that
  * no other covers keep their own watch: merging them would make the event source list and replay
  * objects no hook selects.
  */
