@@ -107,10 +107,7 @@ end`,
   local name = get(obj, {"metadata", "name"})
   if h[nameKey] and name ~= h[nameKey] then return false end
   if h.prefix and not prefixed(name, h.prefix) then return false end
-  if h.labels then
-    for k, v in pairs(h.labels) do if get(obj, {"metadata", "labels", k}) ~= v then return false end end
-  end
-  return true
+  return not h.labels or labelled(h, obj)
 end`,
   ],
 ];
