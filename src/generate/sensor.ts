@@ -49,7 +49,8 @@ export function watchUrl(hookSet: HookSet, watchName: string): string {
 /** A Sensor dependency on a stream, and the trigger that posts its events. */
 interface Dependency {
   name: string;
-  stream: Stream;
+  /** The EventSource entry it reads. */
+  eventName: string;
   script: string;
 }
 
@@ -61,7 +62,7 @@ function dependencies(watch: Watch, stream: Stream): Dependency[] {
   const shards = stream.eventName === changesStreamName(watch.eventName) ? changesShards(watch) : 1;
   return Array.from({ length: shards }, (_, index) => ({
     name: streamShardName(stream.eventName, index),
-    stream,
+    eventName: stream.eventName,
     script: watchFilter(watch, shards > 1 ? { index, of: shards } : undefined),
   }));
 }
@@ -113,7 +114,7 @@ export function buildSensor(hookSet: HookSet, watches: Map<string, Watch>): Sens
         dependencies.map((d) => ({
           name: d.name,
           eventSourceName: eventSourceName(hookSet),
-          eventName: d.stream.eventName,
+          eventName: d.eventName,
           filters: { script: d.script },
         })),
       ),
